@@ -1,0 +1,26 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { OUTPUT_FILES, type FileSet } from '../render/fileSet.js';
+import { ApplyError } from './errors.js';
+
+export interface StagedFileSet {
+  readonly dir: string;
+  remove(): Promise<void>;
+}
+
+/**
+ * Writes the whole file set into a fresh directory beside the config dir (same filesystem, so validation sees
+ * exactly the files that will be swapped in, and includes resolve inside the staged set).
+ */
+export async function stageFileSet(configDir: string, files: FileSet): Promise<StagedFileSet> {
+  const parent = dirname(configDir);
+  let dir: string;
+  try {
+    await mkdir(parent, { recursive: true });
+    dir = await mkdtemp(join(parent, `.${basename(configDir)}.staging-`));
+    for (const name of OUTPUT_FILES) await writeFile(join(dir, name), files.get(name)!, 'utf8');
+  } catch (error) {
+    throw new ApplyError(`cannot stage configuration beside ${configDir}: ${(error as Error).message}`, parent, { cause: error });
+  }
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,336 @@
+/**
+ * Client for BIRD's control socket (the protocol `birdc` speaks), over a unix socket.
+ *
+ * Wire format (nest/cli.c in BIRD 1.6, checked against a running bird 1.6.8):
+ * - on connect BIRD sends the greeting `0001 BIRD 1.6.8 ready.`;
+ * - a command is one line of text ending in "\n";
+ * - each reply line is `DDDD-text` (more lines follow) or `DDDD text` (last line of the reply);
+ * - a line starting with a single space continues the previous line's code (` text`);
+ * - a line starting with `+` is an asynchronous message (log echo, undo notification), not part
+ *   of any reply;
+ * - table output (e.g. `show protocols`) ends with the final line `0000 ` (code 0, empty text).
+ */
+import net from 'node:net';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from './errors.js';
+
+/** One line of a reply; continuation lines carry the code of the line they continue. */
+export interface BirdReplyLine {
+  readonly code: number;
+  readonly text: string;
+}
+
+/** A complete reply: `code` is the code of the final line; `lines` includes the final line. */
+export interface BirdReply {
+  readonly code: number;
+  readonly lines: ReadonlyArray<BirdReplyLine>;
+}
+
+/** One decoded line of the wire format. */
+export type BirdWireLine =
+  | { readonly kind: 'reply'; readonly code: number; readonly final: boolean; readonly text: string }
+  | { readonly kind: 'continuation'; readonly text: string }
+  | { readonly kind: 'async'; readonly text: string };
+
+export interface BirdConnectOptions {
+  readonly signal?: AbortSignal;
+  /** Time allowed for connecting and receiving the greeting. Default 5000 ms. */
+  readonly timeoutMs?: number;
+  /** Default time allowed for each command's reply. Default 30000 ms; 0 disables. */
+  readonly commandTimeoutMs?: number;
+  /** Receives asynchronous (`+`) messages, which are not part of any reply. */
+  readonly onAsyncMessage?: (text: string) => void;
+}
+
+export interface BirdCommandOptions {
+  readonly signal?: AbortSignal;
+  /** Overrides the client's commandTimeoutMs for this command; 0 disables. */
+  readonly timeoutMs?: number;
+}
+
+export type RunBirdCommandOptions = BirdConnectOptions & BirdCommandOptions;
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+/** BIRD lines are at most 512 bytes (CLI_LINE_SIZE); anything far beyond is not BIRD. */
+const MAX_LINE_LENGTH = 1 << 20;
+const REPLY_LINE = /^(\d{4})([ -])(.*)$/s;
+
+/** Decodes one wire line (without its "\n"). Throws BirdProtocolError if it fits no form. */
+export function parseBirdWireLine(line: string): BirdWireLine {
+  const m = REPLY_LINE.exec(line);
+  if (m !== null) {
+    return { kind: 'reply', code: Number(m[1]), final: m[2] === ' ', text: m[3] ?? '' };
+  }
+  if (line.startsWith(' ')) return { kind: 'continuation', text: line.slice(1) };
+  if (line.startsWith('+')) return { kind: 'async', text: line.slice(1) };
+  throw new BirdProtocolError(`unexpected line from BIRD control socket: ${JSON.stringify(line)}`, { line });
+}
+
+/**
+ * Incremental decoder: feed it text as it arrives, get back the replies completed by it.
+ * Throws BirdProtocolError on a line that breaks the framing (after which it is unusable).
+ */
+export class BirdReplyDecoder {
+  readonly #onAsync: ((text: string) => void) | undefined;
+  #buffer = '';
+  #lines: BirdReplyLine[] = [];
+  #lastCode: number | undefined;
+
+  constructor(onAsync?: (text: string) => void) {
+    this.#onAsync = onAsync;
+  }
+
+  /** True when a partial line or a partial reply is buffered. */
+  get hasPartial(): boolean {
+    return this.#buffer.length > 0 || this.#lines.length > 0;
+  }
+
+  push(chunk: string): BirdReply[] {
+    this.#buffer += chunk;
+    const replies: BirdReply[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = this.#buffer.indexOf('\n', start);
+      if (nl < 0) break;
+      let line = this.#buffer.slice(start, nl);
+      start = nl + 1;
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      const reply = this.#line(line);
+      if (reply !== undefined) replies.push(reply);
+    }
+    this.#buffer = this.#buffer.slice(start);
+    if (this.#buffer.length > MAX_LINE_LENGTH) {
+      throw new BirdProtocolError(`line from BIRD control socket exceeds ${MAX_LINE_LENGTH} characters`);
+    }
+    return replies;
+  }
+
+  #line(line: string): BirdReply | undefined {
+    const wire = parseBirdWireLine(line);
+    switch (wire.kind) {
+      case 'async':
+        this.#onAsync?.(wire.text);
+        return undefined;
+      case 'continuation':
+        if (this.#lastCode === undefined) {
+          throw new BirdProtocolError('continuation line from BIRD without a preceding reply line', { line });
+        }
+        this.#lines.push({ code: this.#lastCode, text: wire.text });
+        return undefined;
+      case 'reply': {
+        this.#lines.push({ code: wire.code, text: wire.text });
+        if (!wire.final) {
+          this.#lastCode = wire.code;
+          return undefined;
+        }
+        const reply: BirdReply = { code: wire.code, lines: this.#lines };
+        this.#lines = [];
+        this.#lastCode = undefined;
+        return reply;
+      }
+    }
+  }
+}
+
+/**
+ * Decodes a complete capture of the wire (e.g. a fixture) into replies.
+ * Throws BirdProtocolError if it ends in the middle of a reply.
+ */
+export function decodeBirdReplies(text: string): BirdReply[] {
+  const decoder = new BirdReplyDecoder();
+  const replies = decoder.push(text);
+  if (decoder.hasPartial) throw new BirdProtocolError('BIRD output ends in the middle of a reply');
+  return replies;
+}
+
+interface Waiter {
+  resolve(reply: BirdReply): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One connection to BIRD's control socket. Commands are sent one at a time (calls made while a
+ * command is running wait their turn). A timed-out or aborted command closes the connection,
+ * because its reply would otherwise be read as the next command's.
+ */
+export class BirdControlClient {
+  readonly socketPath: string;
+  readonly #socket: net.Socket;
+  readonly #decoder: BirdReplyDecoder;
+  readonly #commandTimeoutMs: number;
+  #greeting = '';
+  #connected = false;
+  #waiter: Waiter | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closedError: Error | undefined;
+
+  private constructor(socketPath: string, options: BirdConnectOptions) {
+    this.socketPath = socketPath;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    this.#decoder = new BirdReplyDecoder(options.onAsyncMessage);
+    this.#socket = net.createConnection({ path: socketPath });
+    this.#socket.setEncoding('utf8');
+    this.#socket.on('connect', () => {
+      this.#connected = true;
+    });
+    this.#socket.on('data', (chunk: string) => this.#onData(chunk));
+    this.#socket.on('error', (err: Error) => {
+      this.#fail(
+        this.#connected
+          ? new BirdUnreachableError(socketPath, `connection to BIRD control socket ${socketPath} failed: ${err.message}`, { cause: err })
+          : new BirdUnreachableError(socketPath, `cannot connect to BIRD control socket ${socketPath}: ${err.message}`, { cause: err }),
+      );
+    });
+    this.#socket.on('close', () => {
+      this.#fail(new BirdUnreachableError(socketPath, `BIRD closed the control socket connection ${socketPath}`));
+    });
+  }
+
+  /** Connects and waits for BIRD's greeting (`0001 BIRD <version> ready.`). */
+  static async connect(socketPath: string, options: BirdConnectOptions = {}): Promise<BirdControlClient> {
+    options.signal?.throwIfAborted();
+    const client = new BirdControlClient(socketPath, options);
+    try {
+      const greeting = await client.#awaitReply(options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.signal, 'greeting');
+      const line = greeting.lines[greeting.lines.length - 1];
+      if (greeting.code !== 1 || line === undefined) {
+        throw new BirdProtocolError(`unexpected greeting from BIRD control socket ${socketPath}: code ${greeting.code}`, {
+          line: greeting.lines.map((l) => l.text).join('\n'),
+        });
+      }
+      client.#greeting = line.text;
+      return client;
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  /** Text of the greeting, e.g. `BIRD 1.6.8 ready.` */
+  get greeting(): string {
+    return this.#greeting;
+  }
+
+  /** BIRD's version from the greeting (`1.6.8`), or undefined if it has another form. */
+  get version(): string | undefined {
+    return /^BIRD (\S+) ready\.$/.exec(this.#greeting)?.[1];
+  }
+
+  get closed(): boolean {
+    return this.#closedError !== undefined;
+  }
+
+  /**
+   * Sends one command (without the newline) and resolves with BIRD's complete reply, whatever
+   * its code (8xxx/9xxx errors are replies, not exceptions). Rejects with BirdUnreachableError if
+   * the connection is or becomes unusable, BirdTimeoutError on timeout, the signal's reason on abort.
+   */
+  command(cmd: string, options: BirdCommandOptions = {}): Promise<BirdReply> {
+    if (/[\r\n]/.test(cmd)) {
+      return Promise.reject(new TypeError(`BIRD command must be a single line: ${JSON.stringify(cmd)}`));
+    }
+    const run = async (): Promise<BirdReply> => {
+      options.signal?.throwIfAborted();
+      if (this.#closedError !== undefined) throw this.#closedError;
+      const reply = this.#awaitReply(options.timeoutMs ?? this.#commandTimeoutMs, options.signal, JSON.stringify(cmd));
+      this.#socket.write(`${cmd}\n`);
+      return reply;
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Closes the connection; a command still running rejects with BirdUnreachableError. */
+  close(): void {
+    this.#fail(new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} was closed by the client`));
+  }
+
+  #onData(chunk: string): void {
+    let replies: BirdReply[];
+    try {
+      replies = this.#decoder.push(chunk);
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new BirdProtocolError(String(e)));
+      return;
+    }
+    for (const reply of replies) {
+      const waiter = this.#waiter;
+      if (waiter === undefined) {
+        this.#fail(new BirdProtocolError(`unsolicited reply from BIRD control socket ${this.socketPath} (code ${reply.code})`));
+        return;
+      }
+      this.#waiter = undefined;
+      waiter.resolve(reply);
+    }
+  }
+
+  /** Marks the connection unusable (first error wins), destroys it, rejects the waiter. */
+  #fail(error: Error): void {
+    this.#closedError ??= error;
+    this.#socket.destroy();
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(this.#closedError);
+  }
+
+  #awaitReply(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<BirdReply> {
+    return new Promise<BirdReply>((resolve, reject) => {
+      if (this.#closedError !== undefined) {
+        reject(this.#closedError);
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const giveUp = (reason: unknown, closeWith: Error): void => {
+        cleanup();
+        this.#waiter = undefined;
+        this.#fail(closeWith);
+        reject(reason);
+      };
+      const onAbort = (): void => {
+        giveUp(
+          signal?.reason,
+          new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} was closed: ${what} aborted`),
+        );
+      };
+      this.#waiter = {
+        resolve: (reply) => {
+          cleanup();
+          resolve(reply);
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          const err = new BirdTimeoutError(
+            this.socketPath,
+            timeoutMs,
+            `BIRD control socket ${this.socketPath}: no complete reply to ${what} within ${timeoutMs} ms`,
+          );
+          giveUp(err, err);
+        }, timeoutMs);
+      }
+      if (signal !== undefined) {
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+}
+
+/** Connects, runs one command, closes. */
+export async function runBirdCommand(socketPath: string, cmd: string, options: RunBirdCommandOptions = {}): Promise<BirdReply> {
+  const client = await BirdControlClient.connect(socketPath, options);
+  try {
+    return await client.command(cmd, options);
+  } finally {
+    client.close();
+  }
+}

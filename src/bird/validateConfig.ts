@@ -1,0 +1,99 @@
+/**
+ * Offline validation of a BIRD configuration file with `bird -p -c FILE` (parse only).
+ *
+ * BIRD 1.6 exits 0 with no output when the file is valid; otherwise it exits 1 and prints one
+ * line on stderr: `bird: <file>:<line>:<col> <message>` (both bird and bird6 say `bird:`), or a
+ * line without a location, e.g. `bird: Unable to open configuration file X: No such file or directory`.
+ */
+import { execa } from 'execa';
+import { BirdBinaryMissingError } from './errors.js';
+
+/** `bird`, `bird6`, or a path to a BIRD executable. */
+export type BirdBinary = 'bird' | 'bird6' | (string & {});
+
+export interface ValidateBirdConfigOptions {
+  readonly binary: BirdBinary;
+  readonly configPath: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Where BIRD says a configuration error is. */
+export interface BirdConfigErrorLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+export type ValidateBirdConfigResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** Undefined when BIRD's message carries no `file:line:col` (e.g. the file cannot be opened). */
+      readonly file: string | undefined;
+      readonly line: number | undefined;
+      readonly column: number | undefined;
+      /** BIRD's message without the `bird: ` prefix and location. */
+      readonly message: string;
+      /** Everything BIRD printed (stderr, then stdout), trimmed. */
+      readonly raw: string;
+      readonly exitCode: number | undefined;
+    };
+
+const LOCATED = /^(.+?):(\d+):(\d+) (.*)$/s;
+const PROGRAM_PREFIX = /^bird6?: /;
+
+/**
+ * Parses `<file>:<line>:<col> <message>` as BIRD prints it (also with a `bird: ` prefix, and as the
+ * text of an 8002 reply to `configure`). Returns undefined when the text has another form.
+ * A file name containing `:<digits>:<digits> ` would be split at its first such occurrence.
+ */
+export function parseBirdConfigError(text: string): BirdConfigErrorLocation | undefined {
+  const m = LOCATED.exec(text.trim().replace(PROGRAM_PREFIX, ''));
+  if (m === null) return undefined;
+  const [, file, line, column, message] = m;
+  if (file === undefined || line === undefined || column === undefined || message === undefined) return undefined;
+  return { file, line: Number(line), column: Number(column), message: message.trim() };
+}
+
+/**
+ * Runs `<binary> -p -c <configPath>` (argument array, no shell). Resolves with the verdict;
+ * throws BirdBinaryMissingError if the binary cannot be started, the signal's reason on abort.
+ */
+export async function validateBirdConfig(options: ValidateBirdConfigOptions): Promise<ValidateBirdConfigResult> {
+  const { binary, configPath, signal } = options;
+  signal?.throwIfAborted();
+  const result = await execa(binary, ['-p', '-c', configPath], {
+    reject: false,
+    stdin: 'ignore',
+    ...(signal === undefined ? {} : { cancelSignal: signal }),
+  });
+  if (result.isCanceled && signal !== undefined) {
+    signal.throwIfAborted();
+  }
+  if (result.exitCode === undefined && (result.code === 'ENOENT' || result.code === 'EACCES')) {
+    throw new BirdBinaryMissingError(binary, `cannot run BIRD binary ${JSON.stringify(binary)}: ${result.code}`, {
+      cause: result.cause,
+    });
+  }
+  if (result.exitCode === 0) return { ok: true };
+
+  const raw = [result.stderr, result.stdout].filter((s) => s.length > 0).join('\n').trim();
+  const firstLine = raw.split('\n', 1)[0] ?? '';
+  const located = parseBirdConfigError(firstLine);
+  if (located !== undefined) {
+    return { ok: false, ...located, raw, exitCode: result.exitCode };
+  }
+  return {
+    ok: false,
+    file: undefined,
+    line: undefined,
+    column: undefined,
+    message:
+      raw.length > 0
+        ? firstLine.replace(PROGRAM_PREFIX, '').trim()
+        : (result.message ?? `${binary} -p exited with code ${String(result.exitCode)} and printed nothing`),
+    raw,
+    exitCode: result.exitCode,
+  };
+}

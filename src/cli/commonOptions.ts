@@ -1,0 +1,72 @@
+import { hostname } from 'node:os';
+import type { EtcdConnectionOptions } from '../datastore/etcdConnection.js';
+import { parseNodeName } from '../model/names.js';
+import { IPIP_OPTIONS, type IpipOption } from '../render/ipipMode.js';
+import { UsageError } from './usageError.js';
+
+/** Flags shared by every command that talks to etcd; normalised here once. */
+export interface EtcdFlags {
+  readonly etcdEndpoints?: string;
+  readonly etcdCa?: string;
+  readonly etcdCert?: string;
+  readonly etcdKey?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** --etcd-endpoints, else ETCD_ENDPOINTS (comma list), else ETCD_AUTHORITY (host:port), else 127.0.0.1:2379. */
+export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOptions {
+  const scheme = env['ETCD_SCHEME'] ?? 'http';
+  const raw =
+    flags.etcdEndpoints ?? env['ETCD_ENDPOINTS'] ?? (env['ETCD_AUTHORITY'] ? `${scheme}://${env['ETCD_AUTHORITY']}` : 'http://127.0.0.1:2379');
+  const argument = flags.etcdEndpoints !== undefined ? '--etcd-endpoints' : env['ETCD_ENDPOINTS'] !== undefined ? 'ETCD_ENDPOINTS' : 'ETCD_AUTHORITY';
+  const endpoints = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (endpoints.length === 0) throw new UsageError(argument, raw, 'expected a comma-separated list of http(s)://host:port URLs');
+  for (const endpoint of endpoints) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new UsageError(argument, endpoint, 'expected http(s)://host:port');
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.pathname.length > 1) {
+      throw new UsageError(argument, endpoint, 'expected http(s)://host:port');
+    }
+  }
+  const certFile = flags.etcdCert ?? env['ETCD_CERT_FILE'];
+  const keyFile = flags.etcdKey ?? env['ETCD_KEY_FILE'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError(certFile === undefined ? '--etcd-cert' : '--etcd-key', undefined, 'the client certificate and key must be given together');
+  }
+  return {
+    endpoints,
+    caFile: flags.etcdCa ?? env['ETCD_CA_CERT_FILE'],
+    certFile,
+    keyFile,
+    username: env['ETCD_USERNAME'],
+    password: env['ETCD_PASSWORD'],
+  };
+}
+
+/** --node, else NODENAME, else HOSTNAME, else the OS hostname — as calico-node chose it. */
+export function resolveNodeName(flag: string | undefined, env: Env): string {
+  const [argument, value] =
+    flag !== undefined ? ['--node', flag] : env['NODENAME'] ? ['NODENAME', env['NODENAME']] : env['HOSTNAME'] ? ['HOSTNAME', env['HOSTNAME']] : ['hostname', hostname()];
+  const valid = parseNodeName(value);
+  if (!valid.ok) throw new UsageError(argument, value, valid.reason);
+  return valid.value;
+}
+
+export function parseIpipOption(value: string): IpipOption {
+  const option = IPIP_OPTIONS.find((o) => o === value);
+  if (!option) throw new UsageError('--ipip', value, `expected one of ${IPIP_OPTIONS.join(', ')}`);
+  return option;
+}
+
+export type DatastoreChoice = { readonly kind: 'etcd' } | { readonly kind: 'file'; readonly path: string };
+
+export function parseDatastore(value: string): DatastoreChoice {
+  if (value === 'etcd') return { kind: 'etcd' };
+  if (value.startsWith('file:') && value.length > 5) return { kind: 'file', path: value.slice(5) };
+  throw new UsageError('--datastore', value, 'expected etcd or file:PATH');
+}

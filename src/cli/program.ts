@@ -1,0 +1,45 @@
+import { Command, CommanderError } from 'commander';
+import { isApplyError } from '../apply/errors.js';
+import { isDatastoreError } from '../datastore/errors.js';
+import { isNodeConfigError } from '../model/errors.js';
+import { isTemplateError } from '../render/errors.js';
+import { registerRender } from './commands/render.js';
+import { registerRun } from './commands/run.js';
+import type { CommandContext } from './context.js';
+import { isUsageError } from './usageError.js';
+
+export function buildProgram(context: CommandContext): Command {
+  const program = new Command('birdwatch')
+    .description('BGP routing controller for BIRD: Calico v1 keyspace in etcd → BIRD configuration')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => context.stdout(text.replace(/\n$/, '')),
+      writeErr: (text) => context.stderr(text.replace(/\n$/, '')),
+    });
+  registerRender(program, context);
+  registerRun(program, context);
+  return program;
+}
+
+/** Runs the CLI; maps each failure kind to one clear line and an exit code (2: usage, 1: failure). */
+export async function runCli(argv: readonly string[], context: CommandContext): Promise<void> {
+  const program = buildProgram(context);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      context.setExitCode(error.exitCode === 0 ? 0 : 2);
+    } else if (isUsageError(error)) {
+      context.stderr(`error: ${error.message}`);
+      context.setExitCode(2);
+    } else if (isNodeConfigError(error) || isDatastoreError(error) || isTemplateError(error) || isApplyError(error)) {
+      context.stderr(`error: ${error.message}`);
+      context.setExitCode(1);
+    } else {
+      context.stderr(`error: ${(error as Error).stack ?? String(error)}`);
+      context.setExitCode(1);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import { readLiveFileSet } from '../apply/liveFileSet.js';
+import { stageFileSet } from '../apply/stagingDir.js';
+import { swapFileSet } from '../apply/swapFileSet.js';
+import { isApplyError } from '../apply/errors.js';
+import { buildNodeModel } from '../model/buildNodeModel.js';
+import { formatDiagnostic } from '../model/diagnostics.js';
+import { isNodeConfigError } from '../model/errors.js';
+import type { NodeModel } from '../model/nodeModel.js';
+import { isTemplateError, TemplateError } from '../render/errors.js';
+import { sameFileSet, type FileSet, type OutputFile } from '../render/fileSet.js';
+import type { IpipRendering } from '../render/ipipMode.js';
+import { renderFileSet } from '../render/renderFileSet.js';
+import type { CompiledTemplateSet } from '../render/templateSet.js';
+import type { Logger } from '../observe/logger.js';
+import type { ApplyFailure, Daemon, RunStatus } from '../observe/runStatus.js';
+import type { CycleOutcome } from './coalescer.js';
+import { diffProtocols, formatProtocolDiff } from './protocolDiff.js';
+import { reloadBird, type ReloadOutcome } from './reloadBird.js';
+import { formatValidationFailure, validateStagedFileSet, type BirdBinaries } from './validateStaged.js';
+
+export interface NodeApplierOptions {
+  readonly nodeName: string;
+  readonly configDir: string;
+  readonly keyspace: ReadonlyMap<string, string>;
+  readonly ipip: IpipRendering;
+  readonly binaries: BirdBinaries;
+  readonly sockets: Readonly<Record<Daemon, string>>;
+  readonly log: Logger;
+  readonly status: RunStatus;
+}
+
+const DAEMON_FILES: Readonly<Record<Daemon, readonly OutputFile[]>> = {
+  bird: ['bird.cfg', 'bird_aggr.cfg', 'custom_filters.cfg', 'bird_ipam.cfg'],
+  bird6: ['bird6.cfg', 'bird6_aggr.cfg', 'custom_filters6.cfg', 'bird6_ipam.cfg'],
+};
+
+export interface AppliedCycle extends CycleOutcome {
+  /** BIRD still has to be reloaded (it was unreachable): retry later. */
+  readonly reloadPending: boolean;
+  /** BIRD runs what the datastore says (nothing left to do). */
+  readonly converged: boolean;
+}
+
+/**
+ * One cycle, top to bottom: model → render → compare with the live files → stage → validate → swap →
+ * reload. It remembers what it applied, so an unchanged rendering costs a render and a compare, no I/O.
+ */
+export class NodeApplier {
+  #templates: CompiledTemplateSet | TemplateError;
+  #live: FileSet | undefined;
+  #liveModel: NodeModel | undefined;
+  /** Daemons that must be told to reload: both at start (BIRD may run an older config), then after swaps. */
+  readonly #reloadPending = new Set<Daemon>(['bird', 'bird6']);
+  #lastFailureMessage: string | undefined;
+  #lastDiagnostics = new Set<string>();
+
+  constructor(
+    private readonly options: NodeApplierOptions,
+    templates: CompiledTemplateSet | TemplateError,
+  ) {
+    this.#templates = templates;
+  }
+
+  setTemplates(templates: CompiledTemplateSet | TemplateError): void {
+    this.#templates = templates;
+  }
+
+  async cycle(signal?: AbortSignal): Promise<AppliedCycle> {
+    const { log, status } = this.options;
+    status.cycles++;
+    let model: NodeModel;
+    let files: FileSet;
+    let spans;
+    try {
+      if (this.#templates instanceof TemplateError) throw this.#templates;
+      model = buildNodeModel(this.options.keyspace, { nodeName: this.options.nodeName });
+      const rendered = renderFileSet(model, this.#templates, { ipip: this.options.ipip });
+      files = rendered.files;
+      spans = rendered.customFilterSpans;
+    } catch (error) {
+      if (isNodeConfigError(error)) return this.#fail('node', error.message);
+      if (isTemplateError(error)) return this.#fail('template', error.message);
+      throw error;
+    }
+    this.#logDiagnostics(model);
+    this.#live ??= await readLiveFileSet(this.options.configDir);
+    const changed = !sameFileSet(files, this.#live);
+    if (!changed && this.#reloadPending.size === 0) {
+      this.#succeed();
+      return { reloaded: false, reloadPending: false, converged: true };
+    }
+    let validateMs = 0;
+    let written: OutputFile[] = [];
+    if (changed) {
+      let staged;
+      try {
+        staged = await stageFileSet(this.options.configDir, files);
+      } catch (error) {
+        if (isApplyError(error)) return this.#fail('write', error.message);
+        throw error;
+      }
+      try {
+        const started = performance.now();
+        const failure = await validateStagedFileSet(staged.dir, spans, this.options.binaries, signal);
+        validateMs = performance.now() - started;
+        if (failure) return this.#fail('validation', formatValidationFailure(failure));
+        written = await swapFileSet(this.options.configDir, files, this.#live);
+      } catch (error) {
+        // A failed swap may have replaced some files: re-read the directory next cycle instead of trusting memory.
+        this.#live = undefined;
+        if (isApplyError(error)) return this.#fail('write', error.message);
+        throw error;
+      } finally {
+        await staged.remove();
+      }
+      this.#live = files;
+      for (const daemon of ['bird', 'bird6'] as const) {
+        if (written.some((file) => DAEMON_FILES[daemon].includes(file))) this.#reloadPending.add(daemon);
+      }
+    }
+    const diff = formatProtocolDiff(diffProtocols(this.#liveModel, model));
+    this.#liveModel = model;
+    const outcomes = await Promise.all([...this.#reloadPending].sort().map((d) => reloadBird(d, this.options.sockets[d], signal)));
+    const reloaded = this.#recordReloads(outcomes);
+    const rejected = outcomes.find((o) => o.kind === 'rejected');
+    log.info(
+      {
+        component: 'cycle',
+        changes: diff || undefined,
+        files: written.length > 0 ? written : undefined,
+        validateMs: changed ? Math.round(validateMs * 10) / 10 : undefined,
+        reload: Object.fromEntries(outcomes.map((o) => [o.daemon, o.kind === 'applied' ? `${o.message} (${o.ms.toFixed(1)} ms)` : `${o.kind}: ${o.message}`])),
+      },
+      changed ? 'configuration applied' : 'reloaded BIRD',
+    );
+    if (rejected) return { ...this.#fail('reload', rejected.message), reloaded };
+    const pending = this.#reloadPending.size > 0;
+    if (!pending) this.#succeed();
+    return { reloaded, reloadPending: pending, converged: !pending };
+  }
+
+  #recordReloads(outcomes: readonly ReloadOutcome[]): boolean {
+    const { status, log } = this.options;
+    let reloaded = false;
+    for (const outcome of outcomes) {
+      const wasReachable = status.birdReachable[outcome.daemon];
+      status.birdReachable[outcome.daemon] = outcome.kind !== 'unreachable';
+      if (outcome.kind === 'unreachable') {
+        if (wasReachable !== false) log.warn({ component: 'bird', daemon: outcome.daemon }, `${outcome.message}; will retry the reload`);
+        continue;
+      }
+      if (wasReachable === false) log.info({ component: 'bird', daemon: outcome.daemon }, `${outcome.daemon} answers again`);
+      this.#reloadPending.delete(outcome.daemon);
+      if (outcome.kind === 'applied') {
+        reloaded = true;
+        status.reloads[outcome.daemon]++;
+      }
+    }
+    return reloaded;
+  }
+
+  #logDiagnostics(model: NodeModel): void {
+    // Each skipped entry is logged once, when it first appears, not on every cycle.
+    const now = new Set(model.diagnostics.map(formatDiagnostic));
+    for (const line of now) if (!this.#lastDiagnostics.has(line)) this.options.log.warn({ component: 'model' }, `skipped entry: ${line}`);
+    this.#lastDiagnostics = now;
+  }
+
+  #fail(kind: ApplyFailure['kind'], message: string): AppliedCycle {
+    const { status, log } = this.options;
+    status.failure = { kind, message, at: Date.now() };
+    // The same failure on every change would flood the log: say it once, and again when it changes.
+    if (message !== this.#lastFailureMessage) log.error({ component: 'cycle', failure: kind }, `${message}; the live configuration is unchanged`);
+    this.#lastFailureMessage = message;
+    return { reloaded: false, reloadPending: false, converged: false };
+  }
+
+  #succeed(): void {
+    const { status, log } = this.options;
+    if (this.#lastFailureMessage !== undefined) log.info({ component: 'cycle' }, 'the previous failure is resolved');
+    this.#lastFailureMessage = undefined;
+    status.failure = undefined;
+    status.lastAppliedAt = Date.now();
+  }
+}

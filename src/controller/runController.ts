@@ -1,0 +1,184 @@
+import { watch, type FSWatcher } from 'chokidar';
+import type { Etcd3 } from 'etcd3';
+import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
+import { isRelevantKey, WATCHED_PREFIXES } from '../model/keys.js';
+import type { IpipRendering } from '../render/ipipMode.js';
+import type { Logger } from '../observe/logger.js';
+import { RunStatus, type Daemon } from '../observe/runStatus.js';
+import { systemClock, type Clock } from './clock.js';
+import { CycleCoalescer } from './coalescer.js';
+import { NodeApplier } from './nodeApplier.js';
+import { loadCompiledTemplates } from './templateLoader.js';
+import type { BirdBinaries } from './validateStaged.js';
+
+export interface RunOptions {
+  readonly nodeName: string;
+  readonly configDir: string;
+  readonly sockets: Readonly<Record<Daemon, string>>;
+  readonly binaries: BirdBinaries;
+  readonly templatesDir: string | undefined;
+  readonly ipip: IpipRendering;
+  readonly minReloadIntervalMs: number;
+  readonly client: Etcd3;
+  readonly log: Logger;
+  readonly status?: RunStatus;
+  readonly clock?: Clock;
+}
+
+const RELOAD_RETRY_MIN_MS = 200;
+const RELOAD_RETRY_MAX_MS = 5000;
+
+/**
+ * `birdwatch run`: mirror the keyspace, and on every relevant change run one coalesced cycle
+ * (render → compare → stage → validate → swap → reload). Ends when `signal` aborts, after the current cycle.
+ */
+export class RunController {
+  readonly status: RunStatus;
+  readonly #mirror: KeyspaceMirror;
+  readonly #applier: NodeApplier;
+  readonly #coalescer: CycleCoalescer;
+  readonly #abort = new AbortController();
+  readonly #clock: Clock;
+  #templateWatcher: FSWatcher | undefined;
+  #firstChangeAt: number | undefined;
+  #reloadRetryMs = RELOAD_RETRY_MIN_MS;
+  #retryScheduled = false;
+  #synced = false;
+
+  private constructor(
+    private readonly options: RunOptions,
+    templates: Awaited<ReturnType<typeof loadCompiledTemplates>>,
+  ) {
+    this.status = options.status ?? new RunStatus();
+    this.#clock = options.clock ?? systemClock;
+    const log = options.log;
+    this.#mirror = new KeyspaceMirror({
+      client: options.client,
+      prefixes: WATCHED_PREFIXES,
+      onChange: (keys) => this.#onChange(keys),
+      onStateChange: (state, error) => {
+        this.status.datastore = state;
+        if (state === 'disconnected') log.warn({ component: 'datastore' }, `etcd connection lost (${error?.message ?? 'unknown'}); keeping the live configuration and retrying`);
+        else if (state === 'synced') log.info({ component: 'datastore', revision: String(this.#mirror.revision) }, 'etcd synced');
+      },
+      onRetry: (error) => log.warn({ component: 'datastore' }, `etcd: ${error.message}; retrying with backoff`),
+    });
+    this.#applier = new NodeApplier(
+      {
+        nodeName: options.nodeName,
+        configDir: options.configDir,
+        keyspace: this.#mirror.entries,
+        ipip: options.ipip,
+        binaries: options.binaries,
+        sockets: options.sockets,
+        log,
+        status: this.status,
+      },
+      templates,
+    );
+    this.#coalescer = new CycleCoalescer({
+      clock: this.#clock,
+      minReloadIntervalMs: options.minReloadIntervalMs,
+      signal: this.#abort.signal,
+      runCycle: (signal) => this.#cycle(signal),
+    });
+  }
+
+  static async create(options: RunOptions): Promise<RunController> {
+    return new RunController(options, await loadCompiledTemplates(options.templatesDir));
+  }
+
+  get cycles(): number {
+    return this.#coalescer.cycles;
+  }
+
+  /** Syncs (retrying until etcd answers), applies once, then keeps watching until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const stop = (): void => this.#abort.abort();
+    if (signal.aborted) return;
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      try {
+        await this.start();
+      } catch (error) {
+        if (!this.#abort.signal.aborted) throw error; // stopped while still waiting for etcd
+      }
+      if (!this.#abort.signal.aborted) await new Promise<void>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      signal.removeEventListener('abort', stop);
+      await this.close();
+    }
+  }
+
+  /** The first complete sync and the first cycle; nothing is written before the sync completes. */
+  async start(): Promise<void> {
+    await this.#mirror.start(this.#abort.signal);
+    this.#synced = true;
+    this.#watchTemplates();
+    await this.#coalescer.trigger();
+  }
+
+  /** Waits until no cycle is running or queued. */
+  idle(): Promise<void> {
+    return this.#coalescer.idle();
+  }
+
+  /** SIGHUP: re-read everything from etcd and the templates, then re-render. */
+  async refresh(): Promise<void> {
+    this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir));
+    await this.#mirror.resync();
+  }
+
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#coalescer.idle();
+    await this.#templateWatcher?.close();
+    await this.#mirror.close();
+  }
+
+  #onChange(keys: readonly string[]): void {
+    this.status.revision = this.#mirror.revision;
+    if (!this.#synced) return;
+    // A change to another host's blocks or peers cannot alter this node's output: skip the cycle.
+    if (!keys.some((key) => isRelevantKey(key, this.options.nodeName))) return;
+    this.#firstChangeAt ??= this.#clock.now();
+    void this.#coalescer.trigger();
+  }
+
+  async #cycle(signal: AbortSignal) {
+    const changeAt = this.#firstChangeAt;
+    this.#firstChangeAt = undefined;
+    this.status.heartbeatAt = this.#clock.now();
+    const outcome = await this.#applier.cycle(signal);
+    if (outcome.converged && changeAt !== undefined) {
+      this.options.log.debug({ component: 'cycle', latencyMs: Math.round((this.#clock.now() - changeAt) * 10) / 10 }, 'change applied');
+    }
+    if (outcome.reloadPending) this.#scheduleReloadRetry();
+    else this.#reloadRetryMs = RELOAD_RETRY_MIN_MS;
+    return outcome;
+  }
+
+  #scheduleReloadRetry(): void {
+    if (this.#retryScheduled || this.#abort.signal.aborted) return;
+    this.#retryScheduled = true;
+    const delay = this.#reloadRetryMs;
+    this.#reloadRetryMs = Math.min(this.#reloadRetryMs * 2, RELOAD_RETRY_MAX_MS);
+    void this.#clock.sleep(delay, this.#abort.signal).then(() => {
+      this.#retryScheduled = false;
+      if (!this.#abort.signal.aborted) void this.#coalescer.trigger();
+    });
+  }
+
+  #watchTemplates(): void {
+    const dir = this.options.templatesDir;
+    if (!dir) return;
+    this.#templateWatcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
+    this.#templateWatcher.on('all', () => {
+      void loadCompiledTemplates(dir).then((templates) => {
+        this.options.log.info({ component: 'templates' }, `templates in ${dir} changed; re-rendering`);
+        this.#applier.setTemplates(templates);
+        void this.#coalescer.trigger();
+      });
+    });
+  }
+}

@@ -1,0 +1,50 @@
+import { basename, join } from 'node:path';
+import { validateBirdConfig } from '../bird/validateConfig.js';
+import type { CustomFilterSpan } from '../render/fileSet.js';
+
+export interface BirdBinaries {
+  readonly bird: string;
+  readonly bird6: string;
+}
+
+/** BIRD refused the staged configuration: where, why, and which custom filter key when the error is in one. */
+export interface ValidationFailure {
+  readonly daemon: 'bird' | 'bird6';
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly message: string;
+  readonly customFilterKey: string | undefined;
+}
+
+export function formatValidationFailure(failure: ValidationFailure): string {
+  const where = failure.line === undefined ? failure.file : `${failure.file}:${failure.line}:${failure.column ?? 0}`;
+  const key = failure.customFilterKey ? ` (custom filter ${failure.customFilterKey})` : '';
+  return `${failure.daemon} -p rejected the configuration: ${where} ${failure.message}${key}`;
+}
+
+/** Runs `bird -p` and `bird6 -p` on the staged set (in parallel); undefined when both accept it. */
+export async function validateStagedFileSet(
+  stagedDir: string,
+  spans: readonly CustomFilterSpan[],
+  binaries: BirdBinaries,
+  signal?: AbortSignal,
+): Promise<ValidationFailure | undefined> {
+  const check = async (daemon: 'bird' | 'bird6'): Promise<ValidationFailure | undefined> => {
+    const result = await validateBirdConfig({ binary: binaries[daemon], configPath: join(stagedDir, `${daemon}.cfg`), signal });
+    if (result.ok) return undefined;
+    // Staged paths are temporary: report the file by its name in the config dir.
+    const file = result.file ? basename(result.file) : `${daemon}.cfg`;
+    const span = spans.find((s) => s.file === file && result.line !== undefined && result.line >= s.firstLine && result.line <= s.lastLine);
+    return {
+      daemon,
+      file,
+      line: result.line,
+      column: result.column,
+      message: result.message ?? result.raw,
+      customFilterKey: span?.key,
+    };
+  };
+  const [v4, v6] = await Promise.all([check('bird'), check('bird6')]);
+  return v4 ?? v6;
+}

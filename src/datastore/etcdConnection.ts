@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+import { DatastoreError } from './errors.js';
+
+/** How to reach etcd; normalised once at the boundary (the CLI) from flags and ETCD_* variables. */
+export interface EtcdConnectionOptions {
+  readonly endpoints: readonly string[];
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** Per-call deadline for unary calls (not watches). */
+  readonly callTimeoutMs?: number;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new DatastoreError(`cannot read etcd ${what} file ${path}: ${(error as Error).message}`, 'tls', { cause: error });
+  }
+}
+
+/** Creates an etcd3 client; TLS material is read here so a missing file fails before any connection. */
+export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
+  const timeout = options.callTimeoutMs ?? 5000;
+  const config: IOptions = {
+    hosts: [...options.endpoints],
+    dialTimeout: timeout,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeout }),
+  };
+  const https = options.endpoints.some((e) => e.startsWith('https://'));
+  if (options.caFile || options.certFile || options.keyFile || https) {
+    if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
+      throw new DatastoreError('etcd client certificate and key must be given together (--etcd-cert and --etcd-key)', 'tls');
+    }
+    config.credentials = {
+      // Without a CA file, grpc uses the system trust store.
+      rootCertificate: options.caFile ? readPem(options.caFile, 'CA') : (undefined as unknown as Buffer),
+      ...(options.certFile ? { certChain: readPem(options.certFile, 'certificate') } : {}),
+      ...(options.keyFile ? { privateKey: readPem(options.keyFile, 'key') } : {}),
+    };
+  }
+  if (options.username !== undefined) {
+    config.auth = { username: options.username, password: options.password ?? '' };
+  }
+  return new Etcd3(config);
+}

@@ -1,0 +1,99 @@
+import { accept, refuse, type Validated } from './result.js';
+
+export type AddressFamily = 4 | 6;
+
+/** A validated IP address: its numeric value and canonical text (dotted quad, or RFC 5952 for IPv6). */
+export interface IpAddress {
+  readonly family: AddressFamily;
+  readonly value: bigint;
+  readonly text: string;
+}
+
+const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4_PATTERN = new RegExp(`^${IPV4_OCTET}\\.${IPV4_OCTET}\\.${IPV4_OCTET}\\.${IPV4_OCTET}$`);
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+export function parseIPv4(text: string): Validated<IpAddress> {
+  if (!IPV4_PATTERN.test(text)) return refuse(`not an IPv4 address (dotted quad without leading zeros)`);
+  const value = text.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
+  return accept({ family: 4, value, text });
+}
+
+function parseHexGroups(part: string): bigint[] | undefined {
+  if (part === '') return [];
+  const groups = part.split(':');
+  const values: bigint[] = [];
+  for (const group of groups) {
+    if (!HEX_GROUP.test(group)) return undefined;
+    values.push(BigInt(`0x${group}`));
+  }
+  return values;
+}
+
+export function parseIPv6(text: string): Validated<IpAddress> {
+  if (text.length === 0 || text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) {
+    return refuse('not an IPv6 address');
+  }
+  let body = text;
+  let embeddedV4: bigint[] = [];
+  if (body.includes('.')) {
+    const lastColon = body.lastIndexOf(':');
+    const v4 = parseIPv4(body.slice(lastColon + 1));
+    if (lastColon < 0 || !v4.ok) return refuse('not an IPv6 address (bad embedded IPv4 part)');
+    embeddedV4 = [v4.value.value >> 16n, v4.value.value & 0xffffn];
+    const prefix = body.slice(0, lastColon + 1);
+    body = prefix.endsWith('::') ? prefix : prefix.slice(0, -1);
+  }
+  const halves = body.split('::');
+  if (halves.length > 2) return refuse('not an IPv6 address (more than one "::")');
+  const head = parseHexGroups(halves[0] ?? '');
+  const tail = halves.length === 2 ? parseHexGroups(halves[1] ?? '') : [];
+  if (head === undefined || tail === undefined) return refuse('not an IPv6 address');
+  const tailAll = [...tail, ...embeddedV4];
+  const present = head.length + tailAll.length;
+  let groups: bigint[];
+  if (halves.length === 2) {
+    if (present > 7) return refuse('not an IPv6 address (too many groups)');
+    groups = [...head, ...new Array<bigint>(8 - present).fill(0n), ...tailAll];
+  } else {
+    if (present !== 8) return refuse('not an IPv6 address (needs 8 groups)');
+    groups = [...head, ...tailAll];
+  }
+  const value = groups.reduce((acc, group) => (acc << 16n) | group, 0n);
+  return accept({ family: 6, value, text: formatIPv6(value) });
+}
+
+/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as "::". */
+export function formatIPv6(value: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+export function formatIPv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
+}
+
+export function parseIpAddress(text: string, family?: AddressFamily): Validated<IpAddress> {
+  if (family === 4) return parseIPv4(text);
+  if (family === 6) return parseIPv6(text);
+  return text.includes(':') ? parseIPv6(text) : parseIPv4(text);
+}
+
+export function compareAddresses(a: IpAddress, b: IpAddress): number {
+  if (a.family !== b.family) return a.family - b.family;
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+}
+
+export const familyBits = (family: AddressFamily): number => (family === 4 ? 32 : 128);

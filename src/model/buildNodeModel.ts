@@ -1,0 +1,259 @@
+import { compareAddresses, parseIpAddress, type AddressFamily, type IpAddress } from './address.js';
+import { parseAsNumber } from './asNumber.js';
+import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from './cidr.js';
+import { checkCustomFilterBody } from './customFilter.js';
+import { compareDiagnostics, type Diagnostic } from './diagnostics.js';
+import { decodeBlock, decodeNodeMesh, decodePeer, decodePool, decodeRouteReflector } from './encodings.js';
+import { NodeConfigError } from './errors.js';
+import { keys } from './keys.js';
+import { indexKeyspace, type HostEntries, type KeyValue, type Keyspace, type KeyspaceIndex } from './keyspaceIndex.js';
+import { DEFAULT_LOG_LEVEL, parseLogLevel, type LogLevel } from './logLevel.js';
+import { parseFilterName, parseNodeName } from './names.js';
+import {
+  DEFAULT_AS_NUMBER,
+  type BgpPeer,
+  type CustomFilter,
+  type FamilyModel,
+  type NodeModel,
+  type OtherNode,
+  type PeerKind,
+  type Pool,
+  type RouteReflector,
+} from './nodeModel.js';
+import { protocolName } from './protocolName.js';
+
+export interface BuildOptions {
+  readonly nodeName: string;
+}
+
+/** Collects diagnostics while the model is built; one per refused or overridden entry. */
+class DiagnosticLog {
+  readonly entries: Diagnostic[] = [];
+  add(entry: KeyValue, action: Diagnostic['action'], reason: string): void {
+    this.entries.push({ key: entry.key, value: entry.value, action, reason });
+  }
+}
+
+/**
+ * Keyspace → validated model for one node. Pure. A bad entry is skipped (or its setting defaulted) with a
+ * diagnostic; only a node that cannot be configured at all (no usable IPv4 router id) throws NodeConfigError.
+ */
+export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeModel {
+  const nodeName = parseNodeName(options.nodeName);
+  if (!nodeName.ok) {
+    throw new NodeConfigError(`node name ${JSON.stringify(options.nodeName)}: ${nodeName.reason}`, keys.hostDir(options.nodeName));
+  }
+  const index = indexKeyspace(keyspace);
+  const log = new DiagnosticLog();
+  for (const entry of index.malformed) log.add(entry, 'skipped', entry.reason);
+  const self = index.hosts.get(options.nodeName);
+  const routerId = requireNodeAddress(self, options.nodeName);
+
+  const globalAsNumber = settingOr(index.globalAsNumber, (v) => parseAsNumber(v), DEFAULT_AS_NUMBER, log);
+  const meshEnabled = settingOr(index.nodeMesh, decodeNodeMesh, true, log);
+  const globalLogLevel = settingOr(index.globalLogLevel, parseLogLevel, DEFAULT_LOG_LEVEL, log);
+  const nodes = validNodes(index, globalAsNumber, log);
+  const me = nodes.get(options.nodeName)!;
+  const logLevel = settingOr(self?.logLevel, parseLogLevel, globalLogLevel, log);
+  const networkV4 = self?.network && self.network.value !== '' ? settingOr(self.network, (v) => parseCidr(v, 4), undefined, log) : undefined;
+
+  const family = (f: AddressFamily): FamilyModel => {
+    const address = f === 4 ? me.ipv4 : me.ipv6;
+    const routeReflectors = reflectors(index, f, log);
+    return {
+      family: f,
+      address,
+      peers: address ? peers(index, f, address, me, nodes, meshEnabled, routeReflectors, log) : [],
+      pools: pools(index, f, log),
+      blocks: blocks(self, f, log),
+      customFilters: customFilters(index, f, log),
+      routeReflectors,
+    };
+  };
+  const v4 = family(4);
+  const v6 = family(6);
+  const otherNodes = [...nodes.values()].filter((n) => n.name !== options.nodeName);
+  return {
+    nodeName: options.nodeName,
+    routerId,
+    asNumber: me.asNumber,
+    logLevel,
+    networkV4,
+    meshEnabled,
+    globalAsNumber,
+    v4,
+    v6,
+    otherNodes,
+    diagnostics: log.entries.sort(compareDiagnostics),
+  };
+}
+
+function requireNodeAddress(self: HostEntries | undefined, nodeName: string): IpAddress {
+  const key = keys.hostAddress(nodeName, 4);
+  const entry = self?.address[4];
+  if (!entry || entry.value === '') {
+    throw new NodeConfigError(`${key} is missing: node ${nodeName} needs an IPv4 address (BGP router id)`, key);
+  }
+  const address = parseIpAddress(entry.value, 4);
+  if (!address.ok) throw new NodeConfigError(`${key} = ${JSON.stringify(entry.value)}: ${address.reason}`, key);
+  return address.value;
+}
+
+function settingOr<T, D>(entry: KeyValue | undefined, parse: (v: string) => { ok: true; value: T } | { ok: false; reason: string }, fallback: D, log: DiagnosticLog): T | D {
+  if (!entry) return fallback;
+  const parsed = parse(entry.value);
+  if (parsed.ok) return parsed.value;
+  log.add(entry, 'defaulted', parsed.reason);
+  return fallback;
+}
+
+/** Every host with a valid name, its valid addresses and effective AS; sorted by name. */
+function validNodes(index: KeyspaceIndex, globalAsNumber: number, log: DiagnosticLog): Map<string, OtherNode> {
+  const nodes = new Map<string, OtherNode>();
+  for (const name of [...index.hosts.keys()].sort()) {
+    const host = index.hosts.get(name)!;
+    const valid = parseNodeName(name);
+    if (!valid.ok) {
+      for (const entry of hostEntries(host)) log.add(entry, 'skipped', valid.reason);
+      continue;
+    }
+    const address = (f: AddressFamily): IpAddress | undefined => {
+      const entry = host.address[f];
+      if (!entry || entry.value === '') return undefined;
+      const parsed = parseIpAddress(entry.value, f);
+      if (parsed.ok) return parsed.value;
+      log.add(entry, 'skipped', parsed.reason);
+      return undefined;
+    };
+    const asNumber = settingOr(host.asNumber, (v) => parseAsNumber(v), globalAsNumber, log);
+    nodes.set(name, { name, ipv4: address(4), ipv6: address(6), asNumber });
+  }
+  return nodes;
+}
+
+function hostEntries(host: HostEntries): KeyValue[] {
+  const list: (KeyValue | undefined)[] = [host.address[4], host.address[6], host.asNumber, host.logLevel, host.network];
+  return [...list.filter((e): e is KeyValue => e !== undefined), ...host.peers[4], ...host.peers[6], ...host.blocks[4], ...host.blocks[6]];
+}
+
+const PRECEDENCE: Readonly<Record<PeerKind, number>> = { node: 3, global: 2, mesh: 1 };
+const KIND_ORDER: Readonly<Record<PeerKind, number>> = { mesh: 0, global: 1, node: 2 };
+
+interface Candidate {
+  readonly peer: BgpPeer;
+  readonly entry: KeyValue;
+}
+
+/** Mesh, global and node-specific peers; never this node's own address; one protocol per neighbor. */
+function peers(
+  index: KeyspaceIndex,
+  f: AddressFamily,
+  own: IpAddress,
+  me: OtherNode,
+  nodes: Map<string, OtherNode>,
+  meshEnabled: boolean,
+  routeReflectors: readonly RouteReflector[],
+  log: DiagnosticLog,
+): BgpPeer[] {
+  const isReflector = (a: IpAddress): boolean => routeReflectors.some((rr) => rr.address.value === a.value);
+  const candidates: Candidate[] = [];
+  const make = (kind: PeerKind, address: IpAddress, asNumber: number): BgpPeer => ({
+    kind,
+    address,
+    asNumber,
+    protocolName: protocolName(kind, address),
+    routeReflector: isReflector(address),
+  });
+  if (meshEnabled) {
+    for (const node of nodes.values()) {
+      const address = f === 4 ? node.ipv4 : node.ipv6;
+      if (node.name === me.name || !address) continue;
+      const entry = { key: keys.hostAddress(node.name, f), value: address.text };
+      if (address.value === own.value) {
+        log.add(entry, 'skipped', `node ${node.name} has this node's own address`);
+        continue;
+      }
+      candidates.push({ peer: make('mesh', address, node.asNumber), entry });
+    }
+  }
+  const explicit = (kind: 'global' | 'node', entries: readonly (KeyValue & { ip: string })[]): void => {
+    for (const entry of entries) {
+      const decoded = decodePeer(entry.value, f, entry.ip);
+      if (!decoded.ok) {
+        log.add(entry, 'skipped', decoded.reason);
+      } else if (decoded.value.address.value === own.value) {
+        log.add(entry, 'skipped', `peer ${decoded.value.address.text} is this node's own address`);
+      } else {
+        candidates.push({ peer: make(kind, decoded.value.address, decoded.value.asNumber), entry });
+      }
+    }
+  };
+  explicit('global', index.globalPeers[f]);
+  explicit('node', index.hosts.get(me.name)?.peers[f] ?? []);
+
+  const winners = new Map<bigint, Candidate>();
+  for (const candidate of candidates) {
+    const current = winners.get(candidate.peer.address.value);
+    if (!current) {
+      winners.set(candidate.peer.address.value, candidate);
+      continue;
+    }
+    const [winner, loser] =
+      PRECEDENCE[candidate.peer.kind] > PRECEDENCE[current.peer.kind] ? [candidate, current] : [current, candidate];
+    winners.set(candidate.peer.address.value, winner);
+    log.add(loser.entry, 'overridden', `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${winner.entry.key})`);
+  }
+  return [...winners.values()]
+    .map((c) => c.peer)
+    .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareAddresses(a.address, b.address));
+}
+
+function reflectors(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): RouteReflector[] {
+  const list: RouteReflector[] = [];
+  for (const entry of index.routeReflectors[f]) {
+    const decoded = decodeRouteReflector(entry.value, f, entry.ip);
+    if (decoded.ok) list.push(decoded.value);
+    else log.add(entry, 'skipped', decoded.reason);
+  }
+  return list.sort((a, b) => compareAddresses(a.address, b.address));
+}
+
+function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool[] {
+  const decoded: { pool: Pool; entry: KeyValue }[] = [];
+  for (const entry of index.pools[f]) {
+    const pool = decodePool(entry.value, f, entry.cidr);
+    if (pool.ok) decoded.push({ pool: pool.value, entry });
+    else log.add(entry, 'skipped', pool.reason);
+  }
+  decoded.sort((a, b) => compareCidrs(a.pool.cidr, b.pool.cidr));
+  const kept: { pool: Pool; entry: KeyValue }[] = [];
+  for (const candidate of decoded) {
+    const overlap = kept.find((k) => cidrsOverlap(k.pool.cidr, candidate.pool.cidr));
+    if (overlap) log.add(candidate.entry, 'skipped', `pool ${candidate.pool.cidr.text} overlaps pool ${overlap.pool.cidr.text}`);
+    else kept.push(candidate);
+  }
+  return kept.map((k) => k.pool);
+}
+
+function blocks(self: HostEntries | undefined, f: AddressFamily, log: DiagnosticLog): Cidr[] {
+  const list: Cidr[] = [];
+  for (const entry of self?.blocks[f] ?? []) {
+    const block = decodeBlock(entry.cidr, f);
+    if (!block.ok) log.add(entry, 'skipped', `block ${block.reason}`);
+    else if (list.some((b) => b.text === block.value.text)) log.add(entry, 'skipped', `block ${block.value.text} is listed twice`);
+    else list.push(block.value);
+  }
+  return list.sort(compareCidrs);
+}
+
+function customFilters(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): CustomFilter[] {
+  const list: CustomFilter[] = [];
+  for (const entry of index.customFilters[f]) {
+    const name = parseFilterName(entry.name);
+    const body = checkCustomFilterBody(entry.value);
+    if (!name.ok) log.add(entry, 'skipped', name.reason);
+    else if (!body.ok) log.add(entry, 'skipped', body.reason);
+    else list.push({ key: entry.key, name: name.value, body: body.value });
+  }
+  return list;
+}

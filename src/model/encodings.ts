@@ -1,0 +1,119 @@
+import { parseIpAddress, type AddressFamily, type IpAddress } from './address.js';
+import { parseAsNumber } from './asNumber.js';
+import { parseCidr, type Cidr } from './cidr.js';
+import { optionalBoolean, parseJsonObject } from './json.js';
+import { parseInterfaceName } from './names.js';
+import type { IpipMode, Pool, RouteReflector } from './nodeModel.js';
+import { accept, refuse, type Validated } from './result.js';
+
+/** Value encodings of the keyspace: each `decode…` is strict about what it reads, each `encode…`
+ * writes byte-for-byte what calicoctl wrote, so data from either tool works with the other. */
+
+export interface PeerValue {
+  readonly address: IpAddress;
+  readonly asNumber: number;
+}
+
+export function decodePeer(value: string, family: AddressFamily, keyIp: string): Validated<PeerValue> {
+  const object = parseJsonObject(value);
+  if (!object.ok) return object;
+  const { ip, as_num: asNum } = object.value;
+  if (typeof ip !== 'string') return refuse('"ip" must be a string');
+  const address = parseIpAddress(ip, family);
+  if (!address.ok) return refuse(`"ip": ${address.reason} (key is peer_v${family})`);
+  const fromKey = parseIpAddress(keyIp, family);
+  if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
+  const asNumber = parseAsNumber(asNum);
+  if (!asNumber.ok) return refuse(`"as_num": ${asNumber.reason}`);
+  return accept({ address: address.value, asNumber: asNumber.value });
+}
+
+export const encodePeer = (ip: string, asNumber: number): string => JSON.stringify({ ip, as_num: String(asNumber) });
+
+export function decodeNodeMesh(value: string): Validated<boolean> {
+  const object = parseJsonObject(value);
+  if (!object.ok) return object;
+  const enabled = object.value['enabled'];
+  return typeof enabled === 'boolean' ? accept(enabled) : refuse('"enabled" must be true or false');
+}
+
+export const encodeNodeMesh = (enabled: boolean): string => JSON.stringify({ enabled });
+
+export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<RouteReflector> {
+  const object = parseJsonObject(value);
+  if (!object.ok) return object;
+  const { ip, cluster_id: clusterId } = object.value;
+  if (typeof ip !== 'string') return refuse('"ip" must be a string');
+  const address = parseIpAddress(ip, family);
+  if (!address.ok) return refuse(`"ip": ${address.reason}`);
+  const fromKey = parseIpAddress(keyIp, family);
+  if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
+  if (clusterId === undefined || clusterId === '') return accept({ address: address.value, clusterId: undefined });
+  const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('"cluster_id" must be a string');
+  if (!cluster.ok) return cluster;
+  return accept({ address: address.value, clusterId: cluster.value });
+}
+
+/** BIRD's `rr cluster id` takes a router-id-like dotted quad. */
+export function parseClusterId(text: string): Validated<string> {
+  const quad = parseIpAddress(text, 4);
+  return quad.ok ? accept(quad.value.text) : refuse('"cluster_id" must be a dotted quad such as 1.0.0.1');
+}
+
+export const encodeRouteReflector = (ip: string, clusterId: string | undefined): string =>
+  JSON.stringify(clusterId === undefined ? { ip } : { ip, cluster_id: clusterId });
+
+export function decodePool(value: string, family: AddressFamily, keyCidr: string): Validated<Pool> {
+  const object = parseJsonObject(value);
+  if (!object.ok) return object;
+  const fields = object.value;
+  if (typeof fields['cidr'] !== 'string') return refuse('"cidr" must be a string');
+  const cidr = parseCidr(fields['cidr'], family);
+  if (!cidr.ok) return refuse(`"cidr": ${cidr.reason}`);
+  const fromKey = parseCidr(keyCidr, family);
+  if (!fromKey.ok || fromKey.value.text !== cidr.value.text) return refuse(`"cidr" ${fields['cidr']} does not match the key's CIDR`);
+  const ipip = fields['ipip'];
+  let ipipInterface: string | undefined;
+  if (ipip !== undefined && ipip !== '') {
+    if (typeof ipip !== 'string') return refuse('"ipip" must be an interface name string');
+    if (family === 6) return refuse('"ipip" is IPv4 only');
+    const name = parseInterfaceName(ipip);
+    if (!name.ok) return refuse(`"ipip": ${name.reason}`);
+    ipipInterface = name.value;
+  }
+  const mode = fields['ipip_mode'];
+  if (mode !== undefined && mode !== '' && mode !== 'always' && mode !== 'cross-subnet') {
+    return refuse('"ipip_mode" must be "always" or "cross-subnet"');
+  }
+  const ipipMode: IpipMode = mode === 'cross-subnet' ? 'cross-subnet' : 'always';
+  const masquerade = optionalBoolean(fields, 'masquerade');
+  const disabled = optionalBoolean(fields, 'disabled');
+  const ipam = optionalBoolean(fields, 'ipam');
+  for (const flag of [masquerade, disabled, ipam]) if (!flag.ok) return flag;
+  return accept({
+    cidr: cidr.value,
+    ipipInterface,
+    ipipMode,
+    masquerade: (masquerade.ok && masquerade.value) === true,
+    disabled: (disabled.ok && disabled.value) === true,
+    ipam: (ipam.ok && ipam.value) !== false,
+  });
+}
+
+export interface PoolSettings {
+  readonly ipip: boolean;
+  readonly ipipMode?: IpipMode | undefined;
+  readonly natOutgoing: boolean;
+}
+
+export function encodePool(cidr: Cidr, settings: PoolSettings): string {
+  const value: Record<string, unknown> = { cidr: cidr.text };
+  if (settings.ipip) value['ipip'] = 'tunl0';
+  if (settings.ipip && settings.ipipMode) value['ipip_mode'] = settings.ipipMode;
+  if (settings.natOutgoing) value['masquerade'] = true;
+  return JSON.stringify(value);
+}
+
+export function decodeBlock(keyCidr: string, family: AddressFamily): Validated<Cidr> {
+  return parseCidr(keyCidr, family);
+}

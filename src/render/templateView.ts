@@ -1,0 +1,75 @@
+import type { BgpPeer, FamilyModel, NodeModel, Pool } from '../model/nodeModel.js';
+import type { LogLevel } from '../model/logLevel.js';
+import type { IpipRendering } from './ipipMode.js';
+
+/** What the templates see: every decision already made, every string already validated. */
+export interface TemplateView {
+  readonly routerId: string;
+  readonly logging: string;
+  readonly localAs: number;
+  readonly meshEnabled: boolean;
+  readonly v4: FamilyView;
+  readonly v6: FamilyView;
+}
+
+export interface FamilyView {
+  readonly enabled: boolean;
+  readonly sourceAddress: string;
+  readonly meshPeers: readonly PeerView[];
+  readonly globalPeers: readonly PeerView[];
+  readonly nodePeers: readonly PeerView[];
+  readonly pools: readonly PoolView[];
+  readonly blocks: readonly string[];
+  readonly customFilters: readonly string[];
+}
+
+export interface PeerView {
+  readonly name: string;
+  readonly neighbor: string;
+  readonly asNumber: number;
+}
+
+export interface PoolView {
+  readonly cidr: string;
+  /** Statements of the kernel export filter for this pool; empty: the route is exported as is. */
+  readonly tunnel: readonly string[];
+}
+
+const LOGGING: Readonly<Record<LogLevel, string>> = { debug: 'debug all;', none: '', info: 'debug { states };' };
+
+export function buildTemplateView(model: NodeModel, ipip: IpipRendering): TemplateView {
+  return {
+    routerId: model.routerId.text,
+    logging: LOGGING[model.logLevel],
+    localAs: model.asNumber,
+    meshEnabled: model.meshEnabled,
+    v4: familyView(model.v4, (pool) => tunnelStatements(pool, model, ipip)),
+    v6: familyView(model.v6, () => []),
+  };
+}
+
+function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): FamilyView {
+  const peers = (kind: BgpPeer['kind']): PeerView[] =>
+    family.peers.filter((p) => p.kind === kind).map((p) => ({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber }));
+  return {
+    enabled: family.address !== undefined,
+    sourceAddress: family.address?.text ?? '',
+    meshPeers: peers('mesh'),
+    globalPeers: peers('global'),
+    nodePeers: peers('node'),
+    pools: family.pools.map((pool) => ({ cidr: pool.cidr.text, tunnel: tunnel(pool) })),
+    blocks: family.blocks.map((block) => block.text),
+    customFilters: family.customFilters.map((filter) => filter.body),
+  };
+}
+
+/** Cross-subnet compares the route's BGP next hop with this node's subnet (not `from`, which is the RR behind a reflector). */
+function tunnelStatements(pool: Pool, model: NodeModel, ipip: IpipRendering): string[] {
+  if (ipip === 'off' || pool.ipipInterface === undefined) return [];
+  const tunnel = `krt_tunnel = "${pool.ipipInterface}";`;
+  if (pool.ipipMode !== 'cross-subnet' || model.networkV4 === undefined) return [tunnel];
+  return [
+    tunnel,
+    `if defined(bgp_next_hop) then { if bgp_next_hop ~ ${model.networkV4.text} then krt_tunnel = ""; }`,
+  ];
+}

@@ -1,0 +1,113 @@
+import t from 'tap';
+import type { Clock } from '../src/controller/clock.js';
+import { CycleCoalescer, type CycleOutcome } from '../src/controller/coalescer.js';
+
+/** A clock that only moves when the test says so. */
+class FakeClock implements Clock {
+  time = 0;
+  #sleepers: { until: number; resolve: () => void }[] = [];
+  now = (): number => this.time;
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      this.#sleepers.push({ until: this.time + ms, resolve });
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  async advance(ms: number): Promise<void> {
+    const end = this.time + ms;
+    for (;;) {
+      const next = this.#sleepers.filter((s) => s.until <= end).sort((a, b) => a.until - b.until)[0];
+      if (!next) break;
+      this.time = next.until;
+      this.#sleepers = this.#sleepers.filter((s) => s !== next);
+      next.resolve();
+      await flush();
+    }
+    this.time = end;
+    await flush();
+  }
+}
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+function setup(minReloadIntervalMs: number, reloads = true) {
+  const clock = new FakeClock();
+  const controller = new AbortController();
+  const started: number[] = [];
+  let release: (() => void) | undefined;
+  let blocking = false;
+  const coalescer = new CycleCoalescer({
+    clock,
+    minReloadIntervalMs,
+    signal: controller.signal,
+    runCycle: async (): Promise<CycleOutcome> => {
+      started.push(clock.now());
+      if (blocking) await new Promise<void>((r) => (release = r));
+      return { reloaded: reloads };
+    },
+  });
+  return { clock, controller, started, coalescer, block: (on: boolean) => (blocking = on), release: () => release?.() };
+}
+
+t.test('a lone change when idle starts a cycle at once', async (t) => {
+  const s = setup(250);
+  s.coalescer.trigger();
+  await flush();
+  t.same(s.started, [0]);
+});
+
+t.test('changes during a cycle merge into exactly one follow-up cycle', async (t) => {
+  const s = setup(0);
+  s.block(true);
+  s.coalescer.trigger();
+  await flush();
+  for (let i = 0; i < 50; i++) s.coalescer.trigger();
+  t.equal(s.started.length, 1, 'still one cycle while the first runs');
+  s.block(false);
+  s.release();
+  await s.coalescer.idle();
+  t.equal(s.started.length, 2, 'one follow-up for fifty changes');
+});
+
+t.test('the minimum reload gap bounds reloads during a storm', async (t) => {
+  const s = setup(250);
+  // 200 changes spread evenly over one second.
+  for (let i = 0; i < 200; i++) {
+    s.coalescer.trigger();
+    await s.clock.advance(5);
+  }
+  await s.clock.advance(1000);
+  await s.coalescer.idle();
+  t.same(s.started, [0, 250, 500, 750, 1000], 'one cycle per gap, the last after the last change');
+});
+
+t.test('cycles that do not reload are not held back by the gap', async (t) => {
+  const s = setup(250, false);
+  s.coalescer.trigger();
+  await flush();
+  await s.clock.advance(10);
+  s.coalescer.trigger();
+  await flush();
+  t.same(s.started, [0, 10]);
+});
+
+t.test('a change long after the last reload is not delayed', async (t) => {
+  const s = setup(250);
+  s.coalescer.trigger();
+  await flush();
+  await s.clock.advance(400);
+  s.coalescer.trigger();
+  await flush();
+  t.same(s.started, [0, 400]);
+});
+
+t.test('abort stops the loop while it waits out the gap', async (t) => {
+  const s = setup(250);
+  s.coalescer.trigger();
+  await flush();
+  s.coalescer.trigger();
+  s.controller.abort();
+  await s.coalescer.idle();
+  t.same(s.started, [0], 'no cycle after shutdown');
+});
