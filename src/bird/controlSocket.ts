@@ -231,19 +231,37 @@ export class BirdControlClient {
     }
     const run = async (): Promise<BirdReply> => {
       options.signal?.throwIfAborted();
-      if (this.#closedError !== undefined) throw this.#closedError;
+      this.#throwIfClosed();
       const reply = this.#awaitReply(options.timeoutMs ?? this.#commandTimeoutMs, options.signal, JSON.stringify(cmd));
       this.#socket.write(`${cmd}\n`);
       return reply;
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => undefined);
-    return result;
+    const signal = options.signal;
+    if (signal === undefined) return result;
+    // Aborting while queued behind another command rejects now; `run` then sends nothing.
+    return new Promise<BirdReply>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** Closes the connection; a command still running rejects with BirdUnreachableError. */
   close(): void {
     this.#fail(new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} was closed by the client`));
+  }
+
+  #throwIfClosed(): void {
+    const reason = this.#closedError;
+    if (reason === undefined) return;
+    // The connection's own failures describe its state; a timeout or abort only closed it.
+    if (reason instanceof BirdUnreachableError || reason instanceof BirdProtocolError) throw reason;
+    throw new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} is closed: ${reason.message}`, {
+      cause: reason,
+    });
   }
 
   #onData(chunk: string): void {
@@ -265,19 +283,24 @@ export class BirdControlClient {
     }
   }
 
-  /** Marks the connection unusable (first error wins), destroys it, rejects the waiter. */
+  /**
+   * Marks the connection unusable (the first reason is kept), destroys it, and rejects the reply
+   * being waited for with this error.
+   */
   #fail(error: Error): void {
     this.#closedError ??= error;
     this.#socket.destroy();
     const waiter = this.#waiter;
     this.#waiter = undefined;
-    waiter?.reject(this.#closedError);
+    waiter?.reject(error);
   }
 
   #awaitReply(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<BirdReply> {
     return new Promise<BirdReply>((resolve, reject) => {
-      if (this.#closedError !== undefined) {
-        reject(this.#closedError);
+      try {
+        this.#throwIfClosed();
+      } catch (e) {
+        reject(e);
         return;
       }
       let timer: NodeJS.Timeout | undefined;

@@ -44,7 +44,7 @@ export interface UnparsedProtocolRow {
 
 export type ProtocolRow = ProtocolEntry | UnparsedProtocolRow;
 
-export interface ShowProtocolsOptions extends RunBirdCommandOptions {}
+export type ShowProtocolsOptions = RunBirdCommandOptions;
 
 const ANSI_ESCAPE = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]/g;
 const PROMPT = /^(?:bird6?> ?)+/;

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { Command } from 'commander';
 import type { EtcdConnectionOptions } from '../datastore/etcdConnection.js';
 import { parseNodeName } from '../model/names.js';
 import { IPIP_OPTIONS, type IpipOption } from '../render/ipipMode.js';
@@ -10,6 +11,15 @@ export interface EtcdFlags {
   readonly etcdCa?: string;
   readonly etcdCert?: string;
   readonly etcdKey?: string;
+}
+
+/** Adds the etcd connection flags (the ETCD_* variables are read in resolveEtcdOptions). */
+export function addEtcdOptions(command: Command): Command {
+  return command
+    .option('--etcd-endpoints <urls>', 'comma-separated etcd URLs (default: ETCD_ENDPOINTS, ETCD_AUTHORITY, http://127.0.0.1:2379)')
+    .option('--etcd-ca <file>', 'CA certificate for https endpoints (default: ETCD_CA_CERT_FILE, else the system trust store)')
+    .option('--etcd-cert <file>', 'client certificate (default: ETCD_CERT_FILE)')
+    .option('--etcd-key <file>', 'client key (default: ETCD_KEY_FILE)');
 }
 
 type Env = Readonly<Record<string, string | undefined>>;

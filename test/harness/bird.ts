@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { BirdControlClient } from '../../src/bird/controlSocket.js';
-import { delay, exitOf, hasExited, killOnProcessExit, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './etcd.js';
+import { delay, exitOf, hasExited, killOnProcessExit, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
 
 export interface StartBirdOptions {
   readonly family: 4 | 6;
@@ -21,6 +21,8 @@ export interface StartBirdOptions {
   /** Time allowed until the control socket answers. Default 10 s. */
   readonly startTimeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Runs BIRD through this prefix, e.g. `['ip', 'netns', 'exec', NS]` (it execs, so the PID stays BIRD's). */
+  readonly wrapper?: readonly string[];
 }
 
 export interface BirdProcess {
@@ -45,18 +47,19 @@ const MAX_MEMORY_LOG = 256 * 1024;
 /** Starts BIRD in the foreground and waits until its control socket greets. */
 export async function startBird(options: StartBirdOptions): Promise<BirdProcess> {
   const binary = options.binary ?? (options.family === 6 ? 'bird6' : 'bird');
-  const args = ['-d', '-c', options.configPath, '-s', options.socketPath];
+  const birdArgs = ['-d', '-c', options.configPath, '-s', options.socketPath];
+  const [command, ...args] = [...(options.wrapper ?? []), binary, ...birdArgs] as [string, ...string[]];
   let memoryLog = '';
   let child: ChildProcess;
   if (options.logFile !== undefined) {
     const fd = openSync(options.logFile, 'a');
     try {
-      child = spawn(binary, args, { stdio: ['ignore', fd, fd] });
+      child = spawn(command, args, { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
   } else {
-    child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer): void => {
       memoryLog = (memoryLog + chunk.toString('utf8')).slice(-MAX_MEMORY_LOG);
     };

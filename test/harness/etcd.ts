@@ -12,127 +12,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-// ---------------------------------------------------------------------------------------------
-// Process helpers (shared with ./bird.ts)
-// ---------------------------------------------------------------------------------------------
-
-export interface ExitInfo {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** Something with tap's `t.teardown`. */
-export interface TeardownRegistrar {
-  teardown(fn: () => unknown): void;
-}
-
-/** A port that was free on `host` a moment ago (bind port 0, read it, close). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : undefined;
-      server.close(() => (port === undefined ? reject(new Error('no port assigned')) : resolve(port)));
-    });
-  });
-}
-
-/** `count` distinct free ports on `host`. */
-export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort(host));
-  return [...ports];
-}
-
-export function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Resolves when the child has exited (immediately if it already has). */
-export function exitOf(child: ChildProcess): Promise<ExitInfo> {
-  if (hasExited(child)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-}
-
-/** SIGTERM to the child's PID, up to `graceMs` to exit, then SIGKILL; resolves once it exited. */
-export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<ExitInfo> {
-  const exited = exitOf(child);
-  if (hasExited(child)) return exited;
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), graceMs);
-  });
-  const first = await Promise.race([exited, timeout]);
-  clearTimeout(timer);
-  if (first !== 'timeout') return first;
-  child.kill('SIGKILL');
-  return exited;
-}
-
-/** True if a process with this PID exists (signal 0). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The last `maxLines` lines of a text file, or '' if it cannot be read. */
-export async function tailFile(path: string, maxLines = 40): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).split('\n').slice(-maxLines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/**
- * SIGKILLs the child if the test process exits while it still runs, so a crashed test leaves no
- * daemon behind. The hook removes itself when the child exits.
- */
-export function killOnProcessExit(child: ChildProcess): void {
-  const hook = (): void => {
-    if (!hasExited(child)) child.kill('SIGKILL');
-  };
-  process.once('exit', hook);
-  child.once('exit', () => process.removeListener('exit', hook));
-}
-
-/** Environment for a child with the variables of one tool (e.g. `ETCD_`) removed. */
-export function envWithout(prefix: string): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith(prefix)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// etcd
-// ---------------------------------------------------------------------------------------------
+import { delay, envWithout, exitOf, freePorts, hasExited, killOnProcessExit, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
 
 export interface StartEtcdOptions {
   readonly members?: 1 | 3;
@@ -170,6 +50,13 @@ export interface EtcdCluster {
   kill(index: number, signal?: NodeJS.Signals): Promise<ExitInfo>;
   /** Starts member `index` again (same name, ports, data dir) and waits until it is healthy. */
   restart(index: number): Promise<void>;
+  /** Index of the member that is raft leader now, or undefined (none elected, or none reachable). */
+  leader(): Promise<number | undefined>;
+  /**
+   * Waits until a leader is elected (e.g. after killing the old one). Until then a write sent to a
+   * follower can hang for etcd's request timeout (5 s + 2 × election timeout) before it is retried.
+   */
+  waitForLeader(timeoutMs?: number): Promise<number>;
   /** Last lines of member `index`'s log. */
   logTail(index: number, maxLines?: number): Promise<string>;
   /** Stops every member by PID and removes the temp dir (if ours). Safe to call more than once. */
@@ -183,6 +70,8 @@ interface MemberSlot {
 }
 
 const MAX_START_ATTEMPTS = 3;
+/** Time a member gets to exit after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 2_000;
 
 /** Starts a throwaway etcd and waits until every member answers /health with `true`. */
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdCluster> {
@@ -259,6 +148,9 @@ async function startCluster(
       '--initial-cluster', initialCluster,
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', token,
+      // Fast failure detection for tests (defaults are 100 ms / 1000 ms).
+      '--heartbeat-interval', '50',
+      '--election-timeout', '500',
       '--logger', 'zap',
       '--log-outputs', 'stderr',
     ],
@@ -286,7 +178,9 @@ async function startCluster(
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> => {
     stopping ??= (async () => {
-      await Promise.all(slots.map(async (slot) => (slot.child === undefined ? undefined : stopChild(slot.child))));
+      // One at a time: a stopping leader hands leadership to a live follower, which is quick;
+      // stopping all at once leaves it waiting for followers that are gone.
+      for (const slot of slots) if (slot.child !== undefined) await stopChild(slot.child, STOP_GRACE_MS);
       if (ownsDir) await rm(rootDir, { recursive: true, force: true });
     })();
     return stopping;
@@ -330,6 +224,16 @@ async function startCluster(
       await spawnMember(slot);
       await waitHealthy(slot, timeoutMs, options.signal);
     },
+    leader: () => findLeader(slots),
+    waitForLeader: async (waitMs = 10_000) => {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const index = await findLeader(slots);
+        if (index !== undefined) return index;
+        if (Date.now() > deadline) throw new Error(`no etcd leader elected within ${waitMs} ms`);
+        await delay(25);
+      }
+    },
     logTail: (index, maxLines) => tailFile(slotAt(index).info.logFile, maxLines),
     stop: stopAll,
   };
@@ -366,4 +270,40 @@ async function isHealthy(clientUrl: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+interface MemberStatus {
+  readonly memberId: string;
+  readonly leaderId: string;
+}
+
+/** `/v3/maintenance/status` through etcd's gRPC gateway (ids are uint64s as strings). */
+async function memberStatus(clientUrl: string): Promise<MemberStatus | undefined> {
+  try {
+    const res = await fetch(`${clientUrl}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(1_000),
+    });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
+    const memberId = body.header?.member_id;
+    const leaderId = body.leader;
+    if (typeof memberId !== 'string' || typeof leaderId !== 'string' || leaderId === '0') return undefined;
+    return { memberId, leaderId };
+  } catch {
+    return undefined;
+  }
+}
+
+async function findLeader(slots: readonly MemberSlot[]): Promise<number | undefined> {
+  const statuses = await Promise.all(
+    slots.map((slot) => (slot.child === undefined || hasExited(slot.child) ? undefined : memberStatus(slot.info.clientUrl))),
+  );
+  const index = statuses.findIndex((st) => st !== undefined && st.memberId === st.leaderId);
+  if (index < 0) return undefined;
+  // A deposed leader may still believe it leads for a moment: require a follower to agree.
+  const leaderId = statuses[index]?.leaderId;
+  const others = statuses.filter((st) => st !== undefined && st.memberId !== leaderId);
+  return others.length === 0 || others.some((st) => st?.leaderId === leaderId) ? index : undefined;
 }

@@ -6,7 +6,7 @@ import { formatValidationFailure } from '../../controller/validateStaged.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import type { FamilyModel, NodeModel } from '../../model/nodeModel.js';
 import { compileTemplateSet } from '../../render/templateSet.js';
-import { parseDatastore, parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import { addEtcdOptions, parseDatastore, parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import { loadSnapshot } from '../loadSnapshot.js';
 import type { CommandContext } from '../context.js';
 
@@ -37,8 +37,7 @@ export function summarizeModel(model: NodeModel): string[] {
 }
 
 export function registerRender(program: Command, context: CommandContext): void {
-  program
-    .command('render')
+  addEtcdOptions(program.command('render'))
     .description('render the BIRD configuration of one node into a directory and validate it with bird -p')
     .option('--node <name>', 'node name (default: NODENAME, HOSTNAME, then the hostname)')
     .requiredOption('--out <dir>', 'directory to write bird.cfg, bird6.cfg and their includes into')

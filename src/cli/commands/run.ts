@@ -8,7 +8,7 @@ import { readEtcdSnapshot } from '../../datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../model/keys.js';
 import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
 import { RunStatus } from '../../observe/runStatus.js';
-import { parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../usageError.js';
 
@@ -47,8 +47,7 @@ function parseLogLevelName(value: string): LogLevelName {
 }
 
 export function registerRun(program: Command, context: CommandContext): void {
-  program
-    .command('run')
+  addEtcdOptions(program.command('run'))
     .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
     .option('--node <name>', 'node name (default: NODENAME, HOSTNAME, then the hostname)')
     .option('--config-dir <dir>', 'where bird.cfg, bird6.cfg and their includes live', '/etc/calico/confd/config')
