@@ -4,6 +4,16 @@ import { classifyEtcdError } from './etcdErrors.js';
 import { readEtcdSnapshot } from './etcdSource.js';
 import type { DatastoreError } from './errors.js';
 
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** The smallest key range [start, end) containing every key under every prefix. */
+export function coveringRange(prefixes: readonly string[]): { start: string; end: string } {
+  const sorted = [...prefixes].sort();
+  const last = sorted[sorted.length - 1]!;
+  const end = last.slice(0, -1) + String.fromCharCode(last.charCodeAt(last.length - 1) + 1);
+  return { start: sorted[0]!, end };
+}
+
 export type MirrorState = 'syncing' | 'synced' | 'disconnected';
 
 export interface KeyspaceMirrorOptions {
@@ -96,36 +106,50 @@ export class KeyspaceMirror {
     this.options.onChange([...changed]);
   }
 
+  /**
+   * One watcher over a key range that covers every prefix: a single watch stream has no ordering or
+   * bookkeeping races between watchers (etcd3's manager can throw on a response for a watcher it already
+   * dropped). Keys outside the prefixes inside that range are ignored.
+   */
   async #watch(fromRevision: bigint): Promise<void> {
-    for (const prefix of this.options.prefixes) {
-      const watcher = await this.options.client.watch().prefix(prefix).startRevision(String(fromRevision)).create();
-      watcher.on('data', (response) => {
-        const changed: string[] = [];
-        for (const event of response.events) {
-          const key = event.kv.key.toString('utf8');
-          if (event.type === 'Delete') this.entries.delete(key);
-          else this.entries.set(key, event.kv.value.toString('utf8'));
-          changed.push(key);
-          const revision = BigInt(event.kv.mod_revision);
-          if (revision > this.#revision) this.#revision = revision;
-        }
-        if (changed.length > 0) this.options.onChange(changed);
-      });
-      watcher.on('disconnected', (error) => this.#setState('disconnected', classifyEtcdError(error)));
-      watcher.on('connected', () => this.#setState('synced'));
-      // A cancelled watch (compaction, lost permission) cannot resume: read everything again.
-      watcher.on('error', (error) => {
-        if (this.#closed) return;
-        this.options.onRetry?.(classifyEtcdError(error), 1);
-        void this.resync().catch(() => undefined);
-      });
-      this.#watchers.push(watcher);
-    }
+    const watcher = await this.options.client
+      .watch()
+      .inRange(coveringRange(this.options.prefixes))
+      .startRevision(String(fromRevision))
+      .create();
+    watcher.on('data', (response) => {
+      const changed: string[] = [];
+      for (const event of response.events) {
+        const revision = BigInt(event.kv.mod_revision);
+        if (revision > this.#revision) this.#revision = revision;
+        const key = event.kv.key.toString('utf8');
+        if (!this.#covers(key)) continue;
+        if (event.type === 'Delete') this.entries.delete(key);
+        else this.entries.set(key, event.kv.value.toString('utf8'));
+        changed.push(key);
+      }
+      if (changed.length > 0) this.options.onChange(changed);
+    });
+    watcher.on('disconnected', (error) => this.#setState('disconnected', classifyEtcdError(error)));
+    watcher.on('connected', () => this.#setState('synced'));
+    // A cancelled watch (compaction, lost permission) cannot resume: read everything again.
+    watcher.on('error', (error) => {
+      this.#watchers = this.#watchers.filter((w) => w !== watcher); // etcd3 already dropped it: never cancel it
+      if (this.#closed) return;
+      this.options.onRetry?.(classifyEtcdError(error), 1);
+      void this.resync().catch(() => undefined);
+    });
+    this.#watchers.push(watcher);
+  }
+
+  #covers(key: string): boolean {
+    return this.options.prefixes.some((prefix) => key.startsWith(prefix));
   }
 
   async #cancelWatchers(): Promise<void> {
     const watchers = this.#watchers;
     this.#watchers = [];
-    await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+    // etcd3's cancel waits for etcd's answer; a lost connection must not hold a resync or a shutdown forever.
+    await Promise.all(watchers.map((w) => Promise.race([w.cancel().catch(() => undefined), delay(2000)])));
   }
 }
