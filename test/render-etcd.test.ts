@@ -18,7 +18,7 @@ t.test('etcd and file datastores render identically', async (t) => {
     await putKeyspace(etcd.endpoints, scenario.keyspace);
     const viaFile = join(dir, `${name}-file`);
     const viaEtcd = join(dir, `${name}-etcd`);
-    const common = ['render', '--node', scenario.node, '--ipip', 'off'];
+    const common = ['render', ...scenario.roleArgs, '--ipip', 'off'];
     const fileResult = await cli([...common, '--out', viaFile, '--datastore', `file:${join(scenario.dir, 'etcd.json')}`]);
     const etcdResult = await cli([...common, '--out', viaEtcd, '--etcd-endpoints', etcd.endpoints.join(',')]);
     t.equal(fileResult.code, 0, `${name} via file: ${fileResult.stderr}`);

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { OUTPUT_FILES, type FileSet } from '../render/fileSet.js';
+import type { FileSet } from '../render/fileSet.js';
 import { ApplyError } from './errors.js';
 
 export interface StagedFileSet {
@@ -18,7 +18,7 @@ export async function stageFileSet(configDir: string, files: FileSet): Promise<S
   try {
     await mkdir(parent, { recursive: true });
     dir = await mkdtemp(join(parent, `.${basename(configDir)}.staging-`));
-    for (const name of OUTPUT_FILES) await writeFile(join(dir, name), files.get(name)!, 'utf8');
+    for (const [name, content] of files) await writeFile(join(dir, name), content, 'utf8');
   } catch (error) {
     throw new ApplyError(`cannot stage configuration beside ${configDir}: ${(error as Error).message}`, parent, { cause: error });
   }

@@ -1,6 +1,6 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OUTPUT_FILES, type FileSet, type OutputFile } from '../render/fileSet.js';
+import type { FileSet } from '../render/fileSet.js';
 import { ApplyError } from './errors.js';
 
 async function writeDurably(path: string, content: string): Promise<void> {
@@ -27,8 +27,8 @@ async function syncDir(dir: string): Promise<void> {
  * renamed over the live one (includes first, bird.cfg and bird6.cfg last), so a reader — BIRD, or a birdwatch
  * restarted after a crash — only ever sees whole files. Returns the names of the files that changed.
  */
-export async function swapFileSet(configDir: string, files: FileSet, live: ReadonlyMap<OutputFile, string>): Promise<OutputFile[]> {
-  const changed = OUTPUT_FILES.filter((name) => live.get(name) !== files.get(name));
+export async function swapFileSet(configDir: string, files: FileSet, live: ReadonlyMap<string, string>): Promise<string[]> {
+  const changed = [...files.keys()].filter((name) => live.get(name) !== files.get(name));
   if (changed.length === 0) return [];
   try {
     await mkdir(configDir, { recursive: true });

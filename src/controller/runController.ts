@@ -1,23 +1,22 @@
 import { watch, type FSWatcher } from 'chokidar';
 import type { Etcd3 } from 'etcd3';
 import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
-import { isRelevantKey, WATCHED_PREFIXES } from '../model/keys.js';
-import type { IpipRendering } from '../render/ipipMode.js';
+import { WATCHED_PREFIXES } from '../model/keys.js';
 import type { Logger } from '../observe/logger.js';
 import { RunStatus, type Daemon } from '../observe/runStatus.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
-import { NodeApplier } from './nodeApplier.js';
+import { ConfigApplier } from './configApplier.js';
+import type { RoleRenderer } from './roleRenderer.js';
 import { loadCompiledTemplates } from './templateLoader.js';
 import type { BirdBinaries } from './validateStaged.js';
 
 export interface RunOptions {
-  readonly nodeName: string;
+  readonly role: RoleRenderer;
   readonly configDir: string;
   readonly sockets: Readonly<Record<Daemon, string>>;
   readonly binaries: BirdBinaries;
   readonly templatesDir: string | undefined;
-  readonly ipip: IpipRendering;
   readonly minReloadIntervalMs: number;
   readonly client: Etcd3;
   readonly log: Logger;
@@ -35,7 +34,7 @@ const RELOAD_RETRY_MAX_MS = 5000;
 export class RunController {
   readonly status: RunStatus;
   readonly #mirror: KeyspaceMirror;
-  readonly #applier: NodeApplier;
+  readonly #applier: ConfigApplier;
   readonly #coalescer: CycleCoalescer;
   readonly #abort = new AbortController();
   readonly #clock: Clock;
@@ -63,12 +62,11 @@ export class RunController {
       },
       onRetry: (error) => log.warn({ component: 'datastore' }, `etcd: ${error.message}; retrying with backoff`),
     });
-    this.#applier = new NodeApplier(
+    this.#applier = new ConfigApplier(
       {
-        nodeName: options.nodeName,
+        role: options.role,
         configDir: options.configDir,
         keyspace: this.#mirror.entries,
-        ipip: options.ipip,
         binaries: options.binaries,
         sockets: options.sockets,
         log,
@@ -85,7 +83,7 @@ export class RunController {
   }
 
   static async create(options: RunOptions): Promise<RunController> {
-    return new RunController(options, await loadCompiledTemplates(options.templatesDir));
+    return new RunController(options, await loadCompiledTemplates(options.templatesDir, options.role.layout));
   }
 
   get cycles(): number {
@@ -125,7 +123,7 @@ export class RunController {
 
   /** SIGHUP: re-read everything from etcd and the templates, then re-render. */
   async refresh(): Promise<void> {
-    this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir));
+    this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
     await this.#mirror.resync();
   }
 
@@ -139,8 +137,8 @@ export class RunController {
   #onChange(keys: readonly string[]): void {
     this.status.revision = this.#mirror.revision;
     if (!this.#synced) return;
-    // A change to another host's blocks or peers cannot alter this node's output: skip the cycle.
-    if (!keys.some((key) => isRelevantKey(key, this.options.nodeName))) return;
+    // A change that cannot alter this role's output (another host's blocks, say) does not start a cycle.
+    if (!keys.some((key) => this.options.role.isRelevant(key))) return;
     this.#firstChangeAt ??= this.#clock.now();
     void this.#coalescer.trigger();
   }
@@ -174,7 +172,7 @@ export class RunController {
     if (!dir) return;
     this.#templateWatcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
     this.#templateWatcher.on('all', () => {
-      void loadCompiledTemplates(dir).then((templates) => {
+      void loadCompiledTemplates(dir, this.options.role.layout).then((templates) => {
         this.options.log.info({ component: 'templates' }, `templates in ${dir} changed; re-rendering`);
         this.#applier.setTemplates(templates);
         void this.#coalescer.trigger();

@@ -1,11 +1,12 @@
 import { TemplateError, isTemplateError } from '../render/errors.js';
+import type { Layout } from '../render/layouts.js';
 import { compileTemplateSet, type CompiledTemplateSet } from '../render/templateSet.js';
 import { loadTemplateSources } from './templateSources.js';
 
 /** Loads and compiles the template set; a broken set is returned as its error so cycles can report it. */
-export async function loadCompiledTemplates(overrideDir: string | undefined): Promise<CompiledTemplateSet | TemplateError> {
+export async function loadCompiledTemplates(overrideDir: string | undefined, layout: Layout): Promise<CompiledTemplateSet | TemplateError> {
   try {
-    return compileTemplateSet(await loadTemplateSources(overrideDir));
+    return compileTemplateSet(await loadTemplateSources(overrideDir), layout);
   } catch (error) {
     if (isTemplateError(error)) return error;
     return new TemplateError(`cannot read templates from ${overrideDir}: ${(error as Error).message}`, overrideDir ?? '', { cause: error });

@@ -2,12 +2,13 @@ import { compareAddresses, parseIpAddress, type AddressFamily, type IpAddress } 
 import { parseAsNumber } from './asNumber.js';
 import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from './cidr.js';
 import { checkCustomFilterBody } from './customFilter.js';
-import { compareDiagnostics, type Diagnostic } from './diagnostics.js';
-import { decodeBlock, decodeNodeMesh, decodePeer, decodePool, decodeRouteReflector } from './encodings.js';
+import { compareDiagnostics } from './diagnostics.js';
+import { decodeBlock, decodeNodeMesh, decodePeer, decodePool } from './encodings.js';
 import { NodeConfigError } from './errors.js';
 import { keys } from './keys.js';
 import { indexKeyspace, type HostEntries, type KeyValue, type Keyspace, type KeyspaceIndex } from './keyspaceIndex.js';
-import { DEFAULT_LOG_LEVEL, parseLogLevel, type LogLevel } from './logLevel.js';
+import { DiagnosticLog, reflectors, settingOr, validNodes } from './modelParts.js';
+import { DEFAULT_LOG_LEVEL, parseLogLevel } from './logLevel.js';
 import { parseFilterName, parseNodeName } from './names.js';
 import {
   DEFAULT_AS_NUMBER,
@@ -24,14 +25,6 @@ import { protocolName } from './protocolName.js';
 
 export interface BuildOptions {
   readonly nodeName: string;
-}
-
-/** Collects diagnostics while the model is built; one per refused or overridden entry. */
-class DiagnosticLog {
-  readonly entries: Diagnostic[] = [];
-  add(entry: KeyValue, action: Diagnostic['action'], reason: string): void {
-    this.entries.push({ key: entry.key, value: entry.value, action, reason });
-  }
 }
 
 /**
@@ -97,43 +90,6 @@ function requireNodeAddress(self: HostEntries | undefined, nodeName: string): Ip
   const address = parseIpAddress(entry.value, 4);
   if (!address.ok) throw new NodeConfigError(`${key} = ${JSON.stringify(entry.value)}: ${address.reason}`, key);
   return address.value;
-}
-
-function settingOr<T, D>(entry: KeyValue | undefined, parse: (v: string) => { ok: true; value: T } | { ok: false; reason: string }, fallback: D, log: DiagnosticLog): T | D {
-  if (!entry) return fallback;
-  const parsed = parse(entry.value);
-  if (parsed.ok) return parsed.value;
-  log.add(entry, 'defaulted', parsed.reason);
-  return fallback;
-}
-
-/** Every host with a valid name, its valid addresses and effective AS; sorted by name. */
-function validNodes(index: KeyspaceIndex, globalAsNumber: number, log: DiagnosticLog): Map<string, OtherNode> {
-  const nodes = new Map<string, OtherNode>();
-  for (const name of [...index.hosts.keys()].sort()) {
-    const host = index.hosts.get(name)!;
-    const valid = parseNodeName(name);
-    if (!valid.ok) {
-      for (const entry of hostEntries(host)) log.add(entry, 'skipped', valid.reason);
-      continue;
-    }
-    const address = (f: AddressFamily): IpAddress | undefined => {
-      const entry = host.address[f];
-      if (!entry || entry.value === '') return undefined;
-      const parsed = parseIpAddress(entry.value, f);
-      if (parsed.ok) return parsed.value;
-      log.add(entry, 'skipped', parsed.reason);
-      return undefined;
-    };
-    const asNumber = settingOr(host.asNumber, (v) => parseAsNumber(v), globalAsNumber, log);
-    nodes.set(name, { name, ipv4: address(4), ipv6: address(6), asNumber });
-  }
-  return nodes;
-}
-
-function hostEntries(host: HostEntries): KeyValue[] {
-  const list: (KeyValue | undefined)[] = [host.address[4], host.address[6], host.asNumber, host.logLevel, host.network];
-  return [...list.filter((e): e is KeyValue => e !== undefined), ...host.peers[4], ...host.peers[6], ...host.blocks[4], ...host.blocks[6]];
 }
 
 const PRECEDENCE: Readonly<Record<PeerKind, number>> = { node: 3, global: 2, mesh: 1 };
@@ -206,16 +162,6 @@ function peers(
   return [...winners.values()]
     .map((c) => c.peer)
     .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareAddresses(a.address, b.address));
-}
-
-function reflectors(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): RouteReflector[] {
-  const list: RouteReflector[] = [];
-  for (const entry of index.routeReflectors[f]) {
-    const decoded = decodeRouteReflector(entry.value, f, entry.ip);
-    if (decoded.ok) list.push(decoded.value);
-    else log.add(entry, 'skipped', decoded.reason);
-  }
-  return list.sort((a, b) => compareAddresses(a.address, b.address));
 }
 
 function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool[] {

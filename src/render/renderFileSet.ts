@@ -1,5 +1,5 @@
 import type { NodeModel } from '../model/nodeModel.js';
-import type { CustomFilterSpan, OutputFile, RenderedConfig } from './fileSet.js';
+import type { CustomFilterSpan, RenderedConfig } from './fileSet.js';
 import type { IpipRendering } from './ipipMode.js';
 import type { CompiledTemplateSet } from './templateSet.js';
 import { buildTemplateView } from './templateView.js';
@@ -18,7 +18,7 @@ export function renderFileSet(model: NodeModel, templates: CompiledTemplateSet, 
   return { files, customFilterSpans };
 }
 
-function locateFilters(files: ReadonlyMap<OutputFile, string>, file: OutputFile, filters: NodeModel['v4']['customFilters']): CustomFilterSpan[] {
+function locateFilters(files: ReadonlyMap<string, string>, file: string, filters: NodeModel['v4']['customFilters']): CustomFilterSpan[] {
   const text = files.get(file) ?? '';
   const spans: CustomFilterSpan[] = [];
   let from = 0;

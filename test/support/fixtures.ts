@@ -7,14 +7,21 @@ export const FIXTURES_DIR = fileURLToPath(new URL('../../fixtures/', import.meta
 export interface Scenario {
   readonly name: string;
   readonly dir: string;
-  readonly node: string;
+  /** The CLI arguments that select what is rendered: `--node N`, or the reflector's `--role route-reflector --ip A …`. */
+  readonly roleArgs: readonly string[];
   readonly keyspace: Map<string, string>;
 }
 
-/** Every fixtures/<scenario>/ that has an etcd.json and a node file. */
+interface ReflectorFixture {
+  readonly ip: string;
+  readonly ip6?: string;
+  readonly as?: string;
+}
+
+/** Every fixtures/<scenario>/ that has an etcd.json and a `node` (or `reflector.json`) file. */
 export function listScenarios(): string[] {
   return readdirSync(FIXTURES_DIR, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(FIXTURES_DIR, e.name, 'etcd.json')) && existsSync(join(FIXTURES_DIR, e.name, 'node')))
+    .filter((e) => e.isDirectory() && existsSync(join(FIXTURES_DIR, e.name, 'etcd.json')) && (existsSync(join(FIXTURES_DIR, e.name, 'node')) || existsSync(join(FIXTURES_DIR, e.name, 'reflector.json'))))
     .map((e) => e.name)
     .sort();
 }
@@ -22,7 +29,10 @@ export function listScenarios(): string[] {
 export function loadScenario(name: string): Scenario {
   const dir = join(FIXTURES_DIR, name);
   const keyspace = new Map(Object.entries(JSON.parse(readFileSync(join(dir, 'etcd.json'), 'utf8')) as Record<string, string>));
-  return { name, dir, node: readFileSync(join(dir, 'node'), 'utf8').trim(), keyspace };
+  if (existsSync(join(dir, 'node'))) return { name, dir, roleArgs: ['--node', readFileSync(join(dir, 'node'), 'utf8').trim()], keyspace };
+  const rr = JSON.parse(readFileSync(join(dir, 'reflector.json'), 'utf8')) as ReflectorFixture;
+  const roleArgs = ['--role', 'route-reflector', '--ip', rr.ip, ...(rr.ip6 ? ['--ip6', rr.ip6] : []), ...(rr.as ? ['--as', rr.as] : [])];
+  return { name, dir, roleArgs, keyspace };
 }
 
 /** Scenarios whose node cannot be rendered at all; they have `expected/error.txt` instead of config files. */

@@ -1,9 +1,9 @@
-import { buildNodeModel } from '../../src/model/buildNodeModel.js';
+import { Command } from 'commander';
+import { loadTemplateSources } from '../../src/controller/templateSources.js';
+import { addRoleOptions, resolveRole, type RoleFlags } from '../../src/cli/roleOptions.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { isNodeConfigError } from '../../src/model/errors.js';
-import { loadTemplateSources } from '../../src/controller/templateSources.js';
 import type { IpipRendering } from '../../src/render/ipipMode.js';
-import { renderFileSet } from '../../src/render/renderFileSet.js';
 import { compileTemplateSet } from '../../src/render/templateSet.js';
 import type { Scenario } from './fixtures.js';
 
@@ -16,13 +16,20 @@ export const VARIANTS: readonly { dir: string; ipip: IpipRendering }[] = [
   { dir: 'expected-krt-tunnel', ipip: 'krt-tunnel' },
 ];
 
+/** The role a scenario's arguments select, resolved exactly as the CLI does. */
+function scenarioRole(scenario: Scenario, ipip: IpipRendering) {
+  const flags = addRoleOptions(new Command()).parse([...scenario.roleArgs], { from: 'user' }).opts<RoleFlags>();
+  return resolveRole(flags, {}, ipip);
+}
+
 export async function renderGoldenFiles(scenario: Scenario, ipip: IpipRendering): Promise<GoldenFiles> {
-  const templates = compileTemplateSet(await loadTemplateSources());
+  const role = scenarioRole(scenario, ipip);
+  const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
   const files: GoldenFiles = new Map();
   try {
-    const model = buildNodeModel(scenario.keyspace, { nodeName: scenario.node });
-    for (const [name, content] of renderFileSet(model, templates, { ipip }).files) files.set(name, content);
-    files.set('diagnostics.txt', model.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join(''));
+    const rendered = role.render(scenario.keyspace, templates);
+    for (const [name, content] of rendered.files) files.set(name, content);
+    files.set('diagnostics.txt', rendered.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join(''));
   } catch (error) {
     if (!isNodeConfigError(error)) throw error;
     files.set('error.txt', `${error.message}\n`);

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
 import type { Test } from 'tap';
 import { showProtocols } from '../../src/bird/showProtocols.js';
+import { nodeRole } from '../../src/controller/roleRenderer.js';
 import { RunController } from '../../src/controller/runController.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
 import { createLogger } from '../../src/observe/logger.js';
@@ -70,12 +71,11 @@ export async function createRunHarness(t: Test, keyspace: ReadonlyMap<string, st
     async startController(options = {}) {
       const etcdClient = createEtcdClient({ endpoints: options.endpoints ?? etcd.endpoints });
       const controller = await RunController.create({
-        nodeName: NODE,
+        role: nodeRole(NODE, 'off'),
         configDir,
         sockets,
         binaries: { bird: 'bird', bird6: 'bird6' },
         templatesDir: options.templatesDir,
-        ipip: 'off',
         minReloadIntervalMs: options.minReloadIntervalMs ?? 50,
         client: etcdClient,
         log,

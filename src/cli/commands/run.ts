@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolveIpipRendering } from '../../controller/ipip.js';
-import { NodeApplier } from '../../controller/nodeApplier.js';
+import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
 import { loadCompiledTemplates } from '../../controller/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
@@ -8,12 +8,12 @@ import { readEtcdSnapshot } from '../../datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../model/keys.js';
 import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
 import { RunStatus } from '../../observe/runStatus.js';
-import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
+import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../usageError.js';
 
-interface RunFlags extends EtcdFlags {
-  readonly node?: string;
+interface RunFlags extends EtcdFlags, RoleFlags {
   readonly configDir: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
@@ -47,9 +47,8 @@ function parseLogLevelName(value: string): LogLevelName {
 }
 
 export function registerRun(program: Command, context: CommandContext): void {
-  addEtcdOptions(program.command('run'))
+  addRoleOptions(addEtcdOptions(program.command('run')))
     .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
-    .option('--node <name>', 'node name (default: NODENAME, HOSTNAME, then the hostname)')
     .option('--config-dir <dir>', 'where bird.cfg, bird6.cfg and their includes live', '/etc/calico/confd/config')
     .option('--bird-socket <path>', 'bird control socket', '/var/run/calico/bird.ctl')
     .option('--bird6-socket <path>', 'bird6 control socket', '/var/run/calico/bird6.ctl')
@@ -62,7 +61,6 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .action(async (flags: RunFlags) => {
-      const nodeName = resolveNodeName(flags.node, context.env);
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
       const level = parseLogLevelName(flags.logLevel);
@@ -71,6 +69,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
       const log = createLogger({ level, pretty });
       const ipip = await resolveIpipRendering(ipipOption, flags.bird);
+      const role = resolveRole(flags, context.env, ipip);
       if (ipipOption === 'auto' && ipip === 'off') {
         log.warn({ component: 'ipip' }, `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`);
       }
@@ -82,22 +81,21 @@ export function registerRun(program: Command, context: CommandContext): void {
         if (flags.once) {
           const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
           const status = new RunStatus();
-          const applier = new NodeApplier(
-            { nodeName, configDir: flags.configDir, keyspace: snapshot.entries, ipip, binaries, sockets, log, status },
-            await loadCompiledTemplates(flags.templates),
+          const applier = new ConfigApplier(
+            { role, configDir: flags.configDir, keyspace: snapshot.entries, binaries, sockets, log, status },
+            await loadCompiledTemplates(flags.templates, role.layout),
           );
           await applier.cycle(shutdown);
           if (status.failure) context.setExitCode(1);
           return;
         }
-        log.info({ component: 'run', node: nodeName, endpoints: etcdOptions.endpoints, configDir: flags.configDir, minReloadIntervalMs, ipip }, 'birdwatch starting');
+        log.info({ component: 'run', role: flags.role, node: flags.node ?? context.env['NODENAME'], endpoints: etcdOptions.endpoints, configDir: flags.configDir, minReloadIntervalMs, ipip }, 'birdwatch starting');
         const controller = await RunController.create({
-          nodeName,
+          role,
           configDir: flags.configDir,
           sockets,
           binaries,
           templatesDir: flags.templates,
-          ipip,
           minReloadIntervalMs,
           client,
           log,

@@ -2,37 +2,28 @@ import { readLiveFileSet } from '../apply/liveFileSet.js';
 import { stageFileSet } from '../apply/stagingDir.js';
 import { swapFileSet } from '../apply/swapFileSet.js';
 import { isApplyError } from '../apply/errors.js';
-import { buildNodeModel } from '../model/buildNodeModel.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { isNodeConfigError } from '../model/errors.js';
-import type { NodeModel } from '../model/nodeModel.js';
 import { isTemplateError, TemplateError } from '../render/errors.js';
-import { sameFileSet, type FileSet, type OutputFile } from '../render/fileSet.js';
-import type { IpipRendering } from '../render/ipipMode.js';
-import { renderFileSet } from '../render/renderFileSet.js';
+import { daemonOf, sameFileSet, type FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import type { Logger } from '../observe/logger.js';
 import type { ApplyFailure, Daemon, RunStatus } from '../observe/runStatus.js';
 import type { CycleOutcome } from './coalescer.js';
 import { diffProtocols, formatProtocolDiff } from './protocolDiff.js';
 import { reloadBird, type ReloadOutcome } from './reloadBird.js';
+import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
 import { formatValidationFailure, validateStagedFileSet, type BirdBinaries } from './validateStaged.js';
 
-export interface NodeApplierOptions {
-  readonly nodeName: string;
+export interface ConfigApplierOptions {
+  readonly role: RoleRenderer;
   readonly configDir: string;
   readonly keyspace: ReadonlyMap<string, string>;
-  readonly ipip: IpipRendering;
   readonly binaries: BirdBinaries;
   readonly sockets: Readonly<Record<Daemon, string>>;
   readonly log: Logger;
   readonly status: RunStatus;
 }
-
-const DAEMON_FILES: Readonly<Record<Daemon, readonly OutputFile[]>> = {
-  bird: ['bird.cfg', 'bird_aggr.cfg', 'custom_filters.cfg', 'bird_ipam.cfg'],
-  bird6: ['bird6.cfg', 'bird6_aggr.cfg', 'custom_filters6.cfg', 'bird6_ipam.cfg'],
-};
 
 export interface AppliedCycle extends CycleOutcome {
   /** BIRD still has to be reloaded (it was unreachable): retry later. */
@@ -45,17 +36,17 @@ export interface AppliedCycle extends CycleOutcome {
  * One cycle, top to bottom: model → render → compare with the live files → stage → validate → swap →
  * reload. It remembers what it applied, so an unchanged rendering costs a render and a compare, no I/O.
  */
-export class NodeApplier {
+export class ConfigApplier {
   #templates: CompiledTemplateSet | TemplateError;
   #live: FileSet | undefined;
-  #liveModel: NodeModel | undefined;
+  #liveProtocols: readonly string[] | undefined;
   /** Daemons that must be told to reload: both at start (BIRD may run an older config), then after swaps. */
   readonly #reloadPending = new Set<Daemon>(['bird', 'bird6']);
   #lastFailureMessage: string | undefined;
   #lastDiagnostics = new Set<string>();
 
   constructor(
-    private readonly options: NodeApplierOptions,
+    private readonly options: ConfigApplierOptions,
     templates: CompiledTemplateSet | TemplateError,
   ) {
     this.#templates = templates;
@@ -68,29 +59,25 @@ export class NodeApplier {
   async cycle(signal?: AbortSignal): Promise<AppliedCycle> {
     const { log, status } = this.options;
     status.cycles++;
-    let model: NodeModel;
-    let files: FileSet;
-    let spans;
+    let rendered: RenderOutcome;
     try {
       if (this.#templates instanceof TemplateError) throw this.#templates;
-      model = buildNodeModel(this.options.keyspace, { nodeName: this.options.nodeName });
-      const rendered = renderFileSet(model, this.#templates, { ipip: this.options.ipip });
-      files = rendered.files;
-      spans = rendered.customFilterSpans;
+      rendered = this.options.role.render(this.options.keyspace, this.#templates);
     } catch (error) {
       if (isNodeConfigError(error)) return this.#fail('node', error.message);
       if (isTemplateError(error)) return this.#fail('template', error.message);
       throw error;
     }
-    this.#logDiagnostics(model);
-    this.#live ??= await readLiveFileSet(this.options.configDir);
+    const { files, spans } = rendered;
+    this.#logDiagnostics(rendered);
+    this.#live ??= await readLiveFileSet(this.options.configDir, files.keys());
     const changed = !sameFileSet(files, this.#live);
     if (!changed && this.#reloadPending.size === 0) {
       this.#succeed();
       return { reloaded: false, reloadPending: false, converged: true };
     }
     let validateMs = 0;
-    let written: OutputFile[] = [];
+    let written: string[] = [];
     if (changed) {
       let staged;
       try {
@@ -114,12 +101,10 @@ export class NodeApplier {
         await staged.remove();
       }
       this.#live = files;
-      for (const daemon of ['bird', 'bird6'] as const) {
-        if (written.some((file) => DAEMON_FILES[daemon].includes(file))) this.#reloadPending.add(daemon);
-      }
+      for (const file of written) this.#reloadPending.add(daemonOf(file));
     }
-    const diff = formatProtocolDiff(diffProtocols(this.#liveModel, model));
-    this.#liveModel = model;
+    const diff = formatProtocolDiff(diffProtocols(this.#liveProtocols, rendered.protocols));
+    this.#liveProtocols = rendered.protocols;
     const outcomes = await Promise.all([...this.#reloadPending].sort().map((d) => reloadBird(d, this.options.sockets[d], signal)));
     const reloaded = this.#recordReloads(outcomes);
     const rejected = outcomes.find((o) => o.kind === 'rejected');
@@ -159,9 +144,9 @@ export class NodeApplier {
     return reloaded;
   }
 
-  #logDiagnostics(model: NodeModel): void {
+  #logDiagnostics(rendered: RenderOutcome): void {
     // Each skipped entry is logged once, when it first appears, not on every cycle.
-    const now = new Set(model.diagnostics.map(formatDiagnostic));
+    const now = new Set(rendered.diagnostics.map(formatDiagnostic));
     for (const line of now) if (!this.#lastDiagnostics.has(line)) this.options.log.warn({ component: 'model' }, `skipped entry: ${line}`);
     this.#lastDiagnostics = now;
   }

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { nodeRole, reflectorRole, type RoleRenderer } from '../controller/roleRenderer.js';
+import { parseIpAddress, type IpAddress } from '../model/address.js';
+import { parseAsNumber } from '../model/asNumber.js';
+import type { IpipRendering } from '../render/ipipMode.js';
+import { resolveNodeName } from './commonOptions.js';
+import { UsageError } from './usageError.js';
+
+export interface RoleFlags {
+  readonly role: string;
+  readonly node?: string;
+  readonly ip?: string;
+  readonly ip6?: string;
+  readonly as?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** --role and the identity flags each role needs (a node by name; a reflector by address, like Calico's image). */
+export function addRoleOptions(command: Command): Command {
+  return command
+    .option('--role <role>', 'node | route-reflector', 'node')
+    .option('--node <name>', 'node name (role node; default: NODENAME, HOSTNAME, then the hostname)')
+    .option('--ip <address>', 'the reflector IPv4 address (role route-reflector; default: IP)')
+    .option('--ip6 <address>', 'the reflector IPv6 address (role route-reflector; default: IP6)')
+    .option('--as <number>', 'the reflectors’ AS (role route-reflector; default: the global AS)');
+}
+
+export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): RoleRenderer {
+  if (flags.role === 'node') return nodeRole(resolveNodeName(flags.node, env), ipip);
+  if (flags.role !== 'route-reflector') throw new UsageError('--role', flags.role, 'expected node or route-reflector');
+  const address = (argument: string, value: string | undefined, family: 4 | 6): IpAddress | undefined => {
+    if (value === undefined || value === '') return undefined;
+    const parsed = parseIpAddress(value, family);
+    if (!parsed.ok) throw new UsageError(argument, value, parsed.reason);
+    return parsed.value;
+  };
+  const ipv4 = address(flags.ip !== undefined ? '--ip' : 'IP', flags.ip ?? env['IP'], 4);
+  if (!ipv4) throw new UsageError('--ip', undefined, 'a route reflector needs its IPv4 address (--ip or IP)');
+  const ipv6 = address(flags.ip6 !== undefined ? '--ip6' : 'IP6', flags.ip6 ?? env['IP6'], 6);
+  let asNumber: number | undefined;
+  if (flags.as !== undefined) {
+    const parsed = parseAsNumber(flags.as);
+    if (!parsed.ok) throw new UsageError('--as', flags.as, parsed.reason);
+    asNumber = parsed.value;
+  }
+  return reflectorRole({ ipv4, ipv6, asNumber });
+}

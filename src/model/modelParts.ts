@@ -1,0 +1,67 @@
+import { parseIpAddress, compareAddresses, type AddressFamily, type IpAddress } from './address.js';
+import { parseAsNumber } from './asNumber.js';
+import type { Diagnostic } from './diagnostics.js';
+import { decodeRouteReflector } from './encodings.js';
+import type { HostEntries, KeyValue, KeyspaceIndex } from './keyspaceIndex.js';
+import { parseNodeName } from './names.js';
+import type { OtherNode, RouteReflector } from './nodeModel.js';
+import type { Validated } from './result.js';
+
+/** Pieces shared by the node and route-reflector model builders. */
+
+/** Collects diagnostics while the model is built; one per refused or overridden entry. */
+export class DiagnosticLog {
+  readonly entries: Diagnostic[] = [];
+  add(entry: KeyValue, action: Diagnostic['action'], reason: string): void {
+    this.entries.push({ key: entry.key, value: entry.value, action, reason });
+  }
+}
+
+/** A setting's value, or `fallback` (with a diagnostic when the entry exists but is invalid). */
+export function settingOr<T, D>(entry: KeyValue | undefined, parse: (v: string) => Validated<T>, fallback: D, log: DiagnosticLog): T | D {
+  if (!entry) return fallback;
+  const parsed = parse(entry.value);
+  if (parsed.ok) return parsed.value;
+  log.add(entry, 'defaulted', parsed.reason);
+  return fallback;
+}
+
+/** Every host with a valid name, its valid addresses and effective AS; sorted by name. */
+export function validNodes(index: KeyspaceIndex, globalAsNumber: number, log: DiagnosticLog): Map<string, OtherNode> {
+  const nodes = new Map<string, OtherNode>();
+  for (const name of [...index.hosts.keys()].sort()) {
+    const host = index.hosts.get(name)!;
+    const valid = parseNodeName(name);
+    if (!valid.ok) {
+      for (const entry of hostEntries(host)) log.add(entry, 'skipped', valid.reason);
+      continue;
+    }
+    const address = (f: AddressFamily): IpAddress | undefined => {
+      const entry = host.address[f];
+      if (!entry || entry.value === '') return undefined;
+      const parsed = parseIpAddress(entry.value, f);
+      if (parsed.ok) return parsed.value;
+      log.add(entry, 'skipped', parsed.reason);
+      return undefined;
+    };
+    const asNumber = settingOr(host.asNumber, (v) => parseAsNumber(v), globalAsNumber, log);
+    nodes.set(name, { name, ipv4: address(4), ipv6: address(6), asNumber });
+  }
+  return nodes;
+}
+
+function hostEntries(host: HostEntries): KeyValue[] {
+  const list: (KeyValue | undefined)[] = [host.address[4], host.address[6], host.asNumber, host.logLevel, host.network];
+  return [...list.filter((e): e is KeyValue => e !== undefined), ...host.peers[4], ...host.peers[6], ...host.blocks[4], ...host.blocks[6]];
+}
+
+export function reflectors(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): RouteReflector[] {
+  const list: RouteReflector[] = [];
+  for (const entry of index.routeReflectors[f]) {
+    const decoded = decodeRouteReflector(entry.value, f, entry.ip);
+    if (decoded.ok) list.push(decoded.value);
+    else log.add(entry, 'skipped', decoded.reason);
+  }
+  return list.sort((a, b) => compareAddresses(a.address, b.address));
+}
+

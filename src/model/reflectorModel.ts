@@ -1,0 +1,32 @@
+import type { AddressFamily, IpAddress } from './address.js';
+import type { Diagnostic } from './diagnostics.js';
+import type { LogLevel } from './logLevel.js';
+
+/** One BGP session of a route reflector: another reflector (`Reflector_<ip>`) or a client node (`Client_<ip>`). */
+export interface ReflectorSession {
+  readonly kind: 'reflector' | 'client';
+  readonly address: IpAddress;
+  readonly protocolName: string;
+  /** The AS this reflector speaks as on the session (for clients: the AS the node peers with it as). */
+  readonly localAsNumber: number;
+  readonly asNumber: number;
+  /** `rr cluster id` for client sessions; undefined: BIRD uses the router id. */
+  readonly clusterId: string | undefined;
+}
+
+export interface ReflectorFamily {
+  readonly family: AddressFamily;
+  readonly address: IpAddress | undefined;
+  /** Other reflectors, then clients; each group sorted by address. */
+  readonly sessions: readonly ReflectorSession[];
+}
+
+/** The validated configuration of a route reflector, as Calico's routereflector image built it. */
+export interface ReflectorModel {
+  readonly routerId: IpAddress;
+  readonly asNumber: number;
+  readonly logLevel: LogLevel;
+  readonly v4: ReflectorFamily;
+  readonly v6: ReflectorFamily;
+  readonly diagnostics: readonly Diagnostic[];
+}
