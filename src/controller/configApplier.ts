@@ -8,6 +8,7 @@ import { isTemplateError, TemplateError } from '../render/errors.js';
 import { daemonOf, sameFileSet, type FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import type { Logger } from '../observe/logger.js';
+import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
 import type { ApplyFailure, Daemon, RunStatus } from '../observe/runStatus.js';
 import type { CycleOutcome } from './coalescer.js';
 import { diffProtocols, formatProtocolDiff } from './protocolDiff.js';
@@ -23,7 +24,12 @@ export interface ConfigApplierOptions {
   readonly sockets: Readonly<Record<Daemon, string>>;
   readonly log: Logger;
   readonly status: RunStatus;
+  readonly observer?: CycleObserver;
+  /** Monotonic clock (ms) for latencies; performance.now by default. */
+  readonly now?: () => number;
 }
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 export interface AppliedCycle extends CycleOutcome {
   /** BIRD still has to be reloaded (it was unreachable): retry later. */
@@ -56,18 +62,51 @@ export class ConfigApplier {
     this.#templates = templates;
   }
 
-  async cycle(signal?: AbortSignal): Promise<AppliedCycle> {
+  /**
+   * `changeAt`: when the first change this cycle handles arrived (same clock as `now`), for the latency.
+   */
+  async cycle(signal?: AbortSignal, changeAt?: number): Promise<AppliedCycle> {
+    const now = this.options.now ?? (() => performance.now());
+    const report: { -readonly [K in keyof CycleReport]: CycleReport[K] } = {
+      result: 'unchanged',
+      renderMs: 0,
+      validateMs: undefined,
+      reloads: [],
+      latencyMs: undefined,
+      diagnostics: [],
+    };
+    const started = now();
+    const outcome = await this.#cycle(report, now, signal);
+    if (outcome.converged && changeAt !== undefined) report.latencyMs = now() - changeAt;
+    if (outcome.converged && report.result !== 'unchanged') report.result = 'applied';
+    else if (outcome.reloadPending) report.result = 'reload-pending';
+    if (report.latencyMs !== undefined && report.result === 'applied') {
+      this.options.log.info({ component: 'cycle', latencyMs: round(report.latencyMs), cycleMs: round(now() - started) }, 'change applied');
+    }
+    this.options.observer?.cycleEnded(report);
+    return outcome;
+  }
+
+  async #cycle(report: { -readonly [K in keyof CycleReport]: CycleReport[K] }, now: () => number, signal?: AbortSignal): Promise<AppliedCycle> {
     const { log, status } = this.options;
     status.cycles++;
+    const fail = (kind: ApplyFailure['kind'], message: string): AppliedCycle => {
+      report.result = 'failed';
+      report.failureKind = kind;
+      return this.#fail(kind, message);
+    };
     let rendered: RenderOutcome;
+    const renderStarted = now();
     try {
       if (this.#templates instanceof TemplateError) throw this.#templates;
       rendered = this.options.role.render(this.options.keyspace, this.#templates);
     } catch (error) {
-      if (isNodeConfigError(error)) return this.#fail('node', error.message);
-      if (isTemplateError(error)) return this.#fail('template', error.message);
+      if (isNodeConfigError(error)) return fail('node', error.message);
+      if (isTemplateError(error)) return fail('template', error.message);
       throw error;
     }
+    report.renderMs = now() - renderStarted;
+    report.diagnostics = rendered.diagnostics;
     const { files, spans } = rendered;
     this.#logDiagnostics(rendered);
     this.#live ??= await readLiveFileSet(this.options.configDir, files.keys());
@@ -83,19 +122,20 @@ export class ConfigApplier {
       try {
         staged = await stageFileSet(this.options.configDir, files);
       } catch (error) {
-        if (isApplyError(error)) return this.#fail('write', error.message);
+        if (isApplyError(error)) return fail('write', error.message);
         throw error;
       }
       try {
-        const started = performance.now();
+        const validateStarted = now();
         const failure = await validateStagedFileSet(staged.dir, spans, this.options.binaries, signal);
-        validateMs = performance.now() - started;
-        if (failure) return this.#fail('validation', formatValidationFailure(failure));
+        validateMs = now() - validateStarted;
+        report.validateMs = validateMs;
+        if (failure) return fail('validation', formatValidationFailure(failure));
         written = await swapFileSet(this.options.configDir, files, this.#live);
       } catch (error) {
         // A failed swap may have replaced some files: re-read the directory next cycle instead of trusting memory.
         this.#live = undefined;
-        if (isApplyError(error)) return this.#fail('write', error.message);
+        if (isApplyError(error)) return fail('write', error.message);
         throw error;
       } finally {
         await staged.remove();
@@ -107,18 +147,20 @@ export class ConfigApplier {
     this.#liveProtocols = rendered.protocols;
     const outcomes = await Promise.all([...this.#reloadPending].sort().map((d) => reloadBird(d, this.options.sockets[d], signal)));
     const reloaded = this.#recordReloads(outcomes);
+    report.result = 'applied';
+    report.reloads = outcomes.map((o) => ({ daemon: o.daemon, result: o.kind, ms: o.kind === 'applied' ? o.ms : undefined }));
     const rejected = outcomes.find((o) => o.kind === 'rejected');
     log.info(
       {
         component: 'cycle',
         changes: diff || undefined,
         files: written.length > 0 ? written : undefined,
-        validateMs: changed ? Math.round(validateMs * 10) / 10 : undefined,
+        validateMs: changed ? round(validateMs) : undefined,
         reload: Object.fromEntries(outcomes.map((o) => [o.daemon, o.kind === 'applied' ? `${o.message} (${o.ms.toFixed(1)} ms)` : `${o.kind}: ${o.message}`])),
       },
       changed ? 'configuration applied' : 'reloaded BIRD',
     );
-    if (rejected) return { ...this.#fail('reload', rejected.message), reloaded };
+    if (rejected) return { ...fail('reload', rejected.message), reloaded };
     const pending = this.#reloadPending.size > 0;
     if (!pending) this.#succeed();
     return { reloaded, reloadPending: pending, converged: !pending };

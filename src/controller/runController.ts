@@ -3,6 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
 import { WATCHED_PREFIXES } from '../model/keys.js';
 import type { Logger } from '../observe/logger.js';
+import type { CycleObserver } from '../observe/cycleReport.js';
 import { RunStatus, type Daemon } from '../observe/runStatus.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
@@ -22,6 +23,7 @@ export interface RunOptions {
   readonly log: Logger;
   readonly status?: RunStatus;
   readonly clock?: Clock;
+  readonly observer?: CycleObserver;
 }
 
 const RELOAD_RETRY_MIN_MS = 200;
@@ -71,6 +73,8 @@ export class RunController {
         sockets: options.sockets,
         log,
         status: this.status,
+        observer: options.observer,
+        now: () => this.#clock.now(),
       },
       templates,
     );
@@ -147,10 +151,7 @@ export class RunController {
     const changeAt = this.#firstChangeAt;
     this.#firstChangeAt = undefined;
     this.status.heartbeatAt = this.#clock.now();
-    const outcome = await this.#applier.cycle(signal);
-    if (outcome.converged && changeAt !== undefined) {
-      this.options.log.debug({ component: 'cycle', latencyMs: Math.round((this.#clock.now() - changeAt) * 10) / 10 }, 'change applied');
-    }
+    const outcome = await this.#applier.cycle(signal, changeAt);
     if (outcome.reloadPending) this.#scheduleReloadRetry();
     else this.#reloadRetryMs = RELOAD_RETRY_MIN_MS;
     return outcome;
