@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import type { Etcd3 } from 'etcd3';
+import { removeLeftovers } from '../apply/leftovers.js';
 import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
 import { WATCHED_PREFIXES } from '../model/keys.js';
 import type { Logger } from '../observe/logger.js';
@@ -114,6 +115,8 @@ export class RunController {
 
   /** The first complete sync and the first cycle; nothing is written before the sync completes. */
   async start(): Promise<void> {
+    const leftovers = await removeLeftovers(this.options.configDir);
+    if (leftovers.length > 0) this.options.log.info({ component: 'apply', removed: leftovers }, 'removed files left by an interrupted run');
     await this.#mirror.start(this.#abort.signal);
     this.#synced = true;
     this.#watchTemplates();

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { TeardownRegistrar } from './process.js';
@@ -22,9 +23,15 @@ export async function createNamespace(t: TeardownRegistrar, prefix = 'bwt'): Pro
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
   await execa('ip', ['netns', 'add', name]);
   let removed = false;
+  // Also when the test process dies before its teardown runs (an uncaught exception, a timeout kill).
+  const onExit = (): void => {
+    if (!removed) spawnSync('ip', ['netns', 'delete', name]);
+  };
+  process.once('exit', onExit);
   const remove = async (): Promise<void> => {
     if (removed) return;
     removed = true;
+    process.off('exit', onExit);
     await execa('ip', ['netns', 'delete', name], { reject: false });
   };
   t.teardown(remove);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolveIpipRendering } from '../../controller/ipip.js';
+import { removeLeftovers } from '../../apply/leftovers.js';
 import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
 import { loadCompiledTemplates } from '../../controller/templateLoader.js';
@@ -79,6 +80,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const shutdown = context.shutdownSignal();
       try {
         if (flags.once) {
+          await removeLeftovers(flags.configDir);
           const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
           const status = new RunStatus();
           const applier = new ConfigApplier(
