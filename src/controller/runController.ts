@@ -132,6 +132,8 @@ export class RunController {
   async refresh(): Promise<void> {
     this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
     await this.#mirror.resync();
+    this.options.log.info({ component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size }, 'etcd re-read');
+    void this.#coalescer.trigger();
   }
 
   async close(): Promise<void> {
