@@ -14,16 +14,23 @@ export interface PeerValue {
   readonly asNumber: number;
 }
 
+/** The `"ip"` field of a peer or reflector value: an address of the key's family, equal to the key's own. */
+function decodeIpField(object: Readonly<Record<string, unknown>>, family: AddressFamily, keyIp: string): Validated<IpAddress> {
+  const { ip } = object;
+  if (typeof ip !== 'string') return refuse('"ip" must be a string');
+  const address = parseIpAddress(ip, family);
+  if (!address.ok) return refuse(`"ip": ${address.reason} (the key is IPv${family})`);
+  const fromKey = parseIpAddress(keyIp, family);
+  if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
+  return address;
+}
+
 export function decodePeer(value: string, family: AddressFamily, keyIp: string): Validated<PeerValue> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
-  const { ip, as_num: asNum } = object.value;
-  if (typeof ip !== 'string') return refuse('"ip" must be a string');
-  const address = parseIpAddress(ip, family);
-  if (!address.ok) return refuse(`"ip": ${address.reason} (key is peer_v${family})`);
-  const fromKey = parseIpAddress(keyIp, family);
-  if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
-  const asNumber = parseAsNumber(asNum);
+  const address = decodeIpField(object.value, family, keyIp);
+  if (!address.ok) return address;
+  const asNumber = parseAsNumber(object.value['as_num']);
   if (!asNumber.ok) return refuse(`"as_num": ${asNumber.reason}`);
   return accept({ address: address.value, asNumber: asNumber.value });
 }
@@ -42,12 +49,9 @@ export const encodeNodeMesh = (enabled: boolean): string => JSON.stringify({ ena
 export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<RouteReflector> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
-  const { ip, cluster_id: clusterId } = object.value;
-  if (typeof ip !== 'string') return refuse('"ip" must be a string');
-  const address = parseIpAddress(ip, family);
-  if (!address.ok) return refuse(`"ip": ${address.reason}`);
-  const fromKey = parseIpAddress(keyIp, family);
-  if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
+  const address = decodeIpField(object.value, family, keyIp);
+  if (!address.ok) return address;
+  const clusterId = object.value['cluster_id'];
   if (clusterId === undefined || clusterId === '') return accept({ address: address.value, clusterId: undefined });
   const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('"cluster_id" must be a string');
   if (!cluster.ok) return cluster;
