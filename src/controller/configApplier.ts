@@ -150,7 +150,9 @@ export class ConfigApplier {
     report.result = 'applied';
     report.reloads = outcomes.map((o) => ({ daemon: o.daemon, result: o.kind, ms: o.kind === 'applied' ? o.ms : undefined }));
     const rejected = outcomes.find((o) => o.kind === 'rejected');
-    log.info(
+    // A retry that only finds BIRD still unreachable is not news (that was said once, when it went away).
+    const news = changed || outcomes.some((o) => o.kind !== 'unreachable');
+    if (news) log.info(
       {
         component: 'cycle',
         changes: diff || undefined,
