@@ -5,6 +5,11 @@ import { isNodeConfigError } from '../model/errors.js';
 import { isTemplateError } from '../render/errors.js';
 import { registerRender } from './commands/render.js';
 import { registerRun } from './commands/run.js';
+import { registerBgpCommands } from './commands/bgp.js';
+import { registerBgpPeerCommands } from './commands/bgppeer.js';
+import { registerConfigCommands } from './commands/config.js';
+import { registerNodeCommands } from './commands/node.js';
+import { registerPoolCommands } from './commands/pool.js';
 import type { CommandContext } from './context.js';
 import { isUsageError } from './usageError.js';
 
@@ -20,6 +25,11 @@ export function buildProgram(context: CommandContext): Command {
     });
   registerRender(program, context);
   registerRun(program, context);
+  registerPoolCommands(program, context);
+  registerBgpCommands(program, context);
+  registerBgpPeerCommands(program, context);
+  registerNodeCommands(program, context);
+  registerConfigCommands(program, context);
   return program;
 }
 

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { listNodes, registerNode, removeNode } from '../../controller/operator/nodes.js';
+import { formatDiagnostic } from '../../model/diagnostics.js';
+import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import type { CommandContext } from '../context.js';
+import { printJson } from '../jsonOutput.js';
+import { asArgument, cidrArgument, ipArgument, nodeNameArgument } from '../operatorArguments.js';
+import { runOperatorCommand } from '../operatorSession.js';
+import { formatTable } from '../table.js';
+import { printWriteReport } from '../writeReport.js';
+import { addPeerCommands } from './peerCommands.js';
+
+interface RegisterFlags extends EtcdFlags {
+  readonly node?: string;
+  readonly ip: string;
+  readonly ip6?: string;
+  readonly as?: string;
+  readonly network?: string;
+}
+
+interface RemoveFlags extends EtcdFlags {
+  readonly node: string;
+}
+
+interface ShowFlags extends EtcdFlags {
+  readonly json?: boolean;
+}
+
+/** `node register|remove|show` and `node bgp peer …` (node-specific peers). */
+export function registerNodeCommands(program: Command, context: CommandContext): void {
+  const node = program.command('node').description("nodes' BGP registration: addresses and AS (calicoctl node)");
+
+  addEtcdOptions(node.command('register'))
+    .description('register a node: its BGP addresses and AS (one etcd transaction)')
+    .option('--node <name>', 'the node (default: NODENAME, HOSTNAME, then the hostname)')
+    .requiredOption('--ip <address>', "the node's IPv4 address (router id, source address, mesh address)")
+    .option('--ip6 <address>', "the node's IPv6 address (without it IPv6 BGP is off on the node)")
+    .option('--as <AS>', "the node's own AS (without it the node uses the global AS)")
+    .option('--network <cidr>', "the node's IPv4 subnet (network_v4, for IPIP cross-subnet); left as is when absent")
+    .action(async (flags: RegisterFlags) => {
+      const name = resolveNodeName(flags.node, context.env);
+      const ipv4 = ipArgument('--ip', flags.ip, 4);
+      const ipv6 = flags.ip6 === undefined ? undefined : ipArgument('--ip6', flags.ip6, 6);
+      const asNumber = flags.as === undefined ? undefined : asArgument('--as', flags.as);
+      const networkV4 = flags.network === undefined ? undefined : cidrArgument('--network', flags.network, 4);
+      const argumentOf: Record<string, string> = { [ipv4.text]: '--ip' };
+      if (ipv6 !== undefined) argumentOf[ipv6.text] = '--ip6';
+      if (networkV4 !== undefined) argumentOf[networkV4.text] = '--network';
+      await runOperatorCommand(flags, context, argumentOf, async (store) =>
+        printWriteReport(context, await registerNode(store, { name, ipv4, ipv6, asNumber, networkV4 })),
+      );
+    });
+
+  addEtcdOptions(node.command('remove'))
+    .description("remove a node's BGP keys (/calico/bgp/v1/host/NAME/); its IPAM blocks are kept")
+    .requiredOption('--node <name>', 'the node (required: removal never defaults to this host)')
+    .action(async (flags: RemoveFlags) => {
+      const name = nodeNameArgument('--node', flags.node);
+      await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removeNode(store, name)));
+    });
+
+  addEtcdOptions(node.command('show'))
+    .description('list nodes: addresses, own AS and the AS they run with')
+    .option('--json', 'JSON for scripts')
+    .action(async (flags: ShowFlags) => {
+      await runOperatorCommand(flags, context, {}, async (store) => {
+        const listing = await listNodes(store);
+        for (const entry of listing.invalid) context.stderr(`warning: ${formatDiagnostic(entry)}`);
+        if (flags.json === true) {
+          printJson(context, {
+            globalAsNumber: listing.globalAsNumber,
+            nodes: listing.nodes.map((n) => ({
+              name: n.name,
+              ipv4: n.ipv4?.text ?? null,
+              ipv6: n.ipv6?.text ?? null,
+              asNumber: n.asNumber ?? null,
+              effectiveAsNumber: n.effectiveAsNumber,
+              networkV4: n.networkV4?.text ?? null,
+            })),
+          });
+          return;
+        }
+        if (listing.nodes.length === 0) {
+          context.stdout('No nodes.');
+          return;
+        }
+        const rows = listing.nodes.map((n) => [
+          n.name,
+          n.ipv4?.text ?? '(none)',
+          n.ipv6?.text ?? '',
+          n.asNumber ?? '',
+          n.asNumber === undefined ? `${n.effectiveAsNumber} (global)` : n.effectiveAsNumber,
+        ]);
+        for (const line of formatTable(['Node', 'IPv4 address', 'IPv6 address', 'AS', 'Effective AS'], rows)) context.stdout(line);
+      });
+    });
+
+  addPeerCommands(node.command('bgp').description('node-specific BGP settings').command('peer').description('BGP peers of one node'), context, 'node');
+}

@@ -1,0 +1,43 @@
+import { parseIpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
+import { parseAsNumber } from '../model/asNumber.js';
+import { parseCidr, type Cidr } from '../model/cidr.js';
+import { parseClusterId } from '../model/encodings.js';
+import { parseLogLevel, type LogLevel } from '../model/logLevel.js';
+import { parseNodeName } from '../model/names.js';
+import type { Validated } from '../model/result.js';
+import { UsageError } from './usageError.js';
+
+/** Operator arguments → typed values; a bad one is a UsageError naming the argument (exit 2, nothing written). */
+function required<T>(argument: string, value: string, result: Validated<T>): T {
+  if (!result.ok) throw new UsageError(argument, value, result.reason);
+  return result.value;
+}
+
+export const ipArgument = (argument: string, value: string, family?: AddressFamily): IpAddress =>
+  required(argument, value, parseIpAddress(value, family));
+
+export const cidrArgument = (argument: string, value: string, family?: AddressFamily): Cidr => required(argument, value, parseCidr(value, family));
+
+export const asArgument = (argument: string, value: string): number => required(argument, value, parseAsNumber(value));
+
+export const nodeNameArgument = (argument: string, value: string): string => required(argument, value, parseNodeName(value));
+
+export const logLevelArgument = (argument: string, value: string): LogLevel => required(argument, value, parseLogLevel(value));
+
+export const clusterIdArgument = (argument: string, value: string): string => {
+  const parsed = parseClusterId(value);
+  if (!parsed.ok) throw new UsageError(argument, value, 'cluster id must be a dotted quad such as 1.0.0.1');
+  return parsed.value;
+};
+
+/** calicoctl's `<IP> as <AS>`: the middle word must be the literal `as`. */
+export function asKeyword(value: string): void {
+  if (value !== 'as') throw new UsageError('as', value, 'expected the word "as" between the peer address and its AS number (IP as AS)');
+}
+
+/** `--ipv4` / `--ipv6` filters of the show commands: neither or both → both families. */
+export function familiesOf(flags: Readonly<{ ipv4?: boolean; ipv6?: boolean }>): AddressFamily[] {
+  if (flags.ipv4 === true && flags.ipv6 !== true) return [4];
+  if (flags.ipv6 === true && flags.ipv4 !== true) return [6];
+  return [4, 6];
+}

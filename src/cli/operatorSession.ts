@@ -1,0 +1,41 @@
+import { isConcurrentChangeError, isOperatorConflictError, isOperatorNotFoundError } from '../controller/operator/errors.js';
+import type { OperatorStore } from '../controller/operator/store.js';
+import { createEtcdClient } from '../datastore/etcdConnection.js';
+import { readEtcdSnapshot } from '../datastore/etcdSource.js';
+import { EtcdWriter } from '../datastore/etcdWriter.js';
+import { resolveEtcdOptions, type EtcdFlags } from './commonOptions.js';
+import type { CommandContext } from './context.js';
+import { UsageError } from './usageError.js';
+
+/**
+ * Runs one operator command against etcd: connects (flags, then ETCD_* variables), runs `body`, closes.
+ * A refusal that depends on the datastore (OperatorConflictError) becomes a UsageError naming the argument
+ * that held the value (`argumentOf[value]`): exit 2. Not found, or a write that lost to concurrent writers
+ * too often: one `error:` line, exit 1. Nothing is written in either case.
+ */
+export async function runOperatorCommand(
+  flags: EtcdFlags,
+  context: CommandContext,
+  argumentOf: Readonly<Record<string, string>>,
+  body: (store: OperatorStore) => Promise<void>,
+): Promise<void> {
+  const client = createEtcdClient(resolveEtcdOptions(flags, context.env));
+  const writer = new EtcdWriter(client);
+  const store: OperatorStore = {
+    read: (prefixes) => readEtcdSnapshot(client, prefixes),
+    commit: (txn) => writer.commit(txn),
+  };
+  try {
+    await body(store);
+  } catch (error) {
+    if (isOperatorConflictError(error)) throw new UsageError(argumentOf[error.value] ?? 'argument', error.value, error.reason);
+    if (isOperatorNotFoundError(error) || isConcurrentChangeError(error)) {
+      context.stderr(`error: ${error.message}`);
+      context.setExitCode(1);
+      return;
+    }
+    throw error;
+  } finally {
+    client.close();
+  }
+}
