@@ -10,6 +10,7 @@ import { registerBgpPeerCommands } from './commands/bgppeer.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerPoolCommands } from './commands/pool.js';
+import { registerStatusCommand } from './commands/status.js';
 import type { CommandContext } from './context.js';
 import { isUsageError } from './usageError.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(context: CommandContext): Command {
   registerBgpPeerCommands(program, context);
   registerNodeCommands(program, context);
   registerConfigCommands(program, context);
+  registerStatusCommand(program, context);
   return program;
 }
 
