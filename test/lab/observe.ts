@@ -1,0 +1,123 @@
+/**
+ * Looking at a running lab: BGP sessions (BIRD's `show protocols` over the control socket), the kernel
+ * routes BIRD installed in a host's namespace (`ip route show proto bird`), and bounded waits whose
+ * timeout message says what was expected and what was last seen.
+ */
+import { execa } from 'execa';
+import { showProtocols, type ProtocolEntry } from '../../src/bird/showProtocols.js';
+import { delay } from '../harness/process.js';
+import type { Lab, LabHost } from './lab.js';
+
+export type Family = 4 | 6;
+
+/** The BGP protocols of one of the host's BIRDs. */
+export async function bgpSessions(host: LabHost, family: Family): Promise<ProtocolEntry[]> {
+  const rows = await showProtocols(host.socket(family), { timeoutMs: 3_000 });
+  return rows.filter((r): r is ProtocolEntry => r.kind === 'protocol' && r.proto === 'BGP');
+}
+
+/** `name=BgpState` per BGP protocol, sorted: compact for messages. */
+export function summarize(sessions: readonly ProtocolEntry[]): string {
+  return sessions.map((s) => `${s.name}=${s.bgpState ?? s.state}${s.lastError !== undefined ? ` (${s.lastError})` : ''}`).sort().join(', ') || '(no BGP protocols)';
+}
+
+/** Kernel routes BIRD installed in the host's namespace, one line each (`192.168.1.0/26 via 10.99.0.2 dev eth0 …`). */
+export async function kernelRoutes(host: LabHost, family: Family): Promise<string[]> {
+  const result = await execa('ip', ['-n', host.namespace, `-${family}`, 'route', 'show', 'proto', 'bird']);
+  return result.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/** The kernel route for `prefix` (exact destination), or undefined. */
+export function routeFor(routes: readonly string[], prefix: string): string | undefined {
+  return routes.find((r) => r.split(/\s+/).includes(prefix) && (r.startsWith(`${prefix} `) || r.startsWith(`blackhole ${prefix}`) || r === prefix));
+}
+
+export interface WaitOptions {
+  readonly timeoutMs?: number;
+  readonly intervalMs?: number;
+}
+
+/**
+ * Polls `probe` until it returns `{ok: true}`; on timeout throws `<what>: not reached within N ms; last
+ * seen: <seen>` (probe errors count as "seen").
+ */
+export async function waitUntil(what: string, probe: () => Promise<{ ok: boolean; seen: string }>, options: WaitOptions = {}): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  let seen = '(nothing yet)';
+  for (;;) {
+    try {
+      const r = await probe();
+      seen = r.seen;
+      if (r.ok) return seen;
+    } catch (e) {
+      seen = `error: ${(e as Error).message}`;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen: ${seen}`);
+    await delay(options.intervalMs ?? 100);
+  }
+}
+
+/** Protocol name birdwatch gives a peer: `<kind>_<ip>` with `.` and `:` as `_`. */
+export function protocolName(kind: 'Mesh' | 'Global' | 'Node' | 'Reflector' | 'Client', ip: string): string {
+  return `${kind}_${ip.replace(/[.:]/g, '_')}`;
+}
+
+/**
+ * Waits until the host's BGP protocols of `family` are exactly `expected` (names), all Established.
+ */
+export async function waitSessions(host: LabHost, family: Family, expected: readonly string[], options: WaitOptions = {}): Promise<string> {
+  const want = [...expected].sort();
+  return waitUntil(
+    `${host.name} bird${family === 6 ? '6' : ''}: BGP protocols exactly [${want.join(', ')}], all Established`,
+    async () => {
+      const sessions = await bgpSessions(host, family);
+      const names = sessions.map((s) => s.name).sort();
+      const ok = names.length === want.length && names.every((n, i) => n === want[i]) && sessions.every((s) => s.bgpState === 'Established');
+      return { ok, seen: `${host.name} v${family}: ${summarize(sessions)}` };
+    },
+    options,
+  );
+}
+
+/** Waits until the host's kernel has a BIRD route to `prefix` via `via` (or, with `via` undefined, no route to it). */
+export async function waitRoute(host: LabHost, prefix: string, via: string | undefined, options: WaitOptions = {}): Promise<string> {
+  const family: Family = prefix.includes(':') ? 6 : 4;
+  return waitUntil(
+    `${host.name} kernel: ${via === undefined ? `no route to ${prefix}` : `${prefix} via ${via} proto bird`}`,
+    async () => {
+      const routes = await kernelRoutes(host, family);
+      const route = routeFor(routes, prefix);
+      const ok = via === undefined ? route === undefined : route !== undefined && route.split(/\s+/).includes(via);
+      if (ok) return { ok, seen: `${host.name}: ${route ?? `no route to ${prefix}`}` };
+      return { ok, seen: routes.join(' | ') || '(no proto bird routes)' };
+    },
+    options,
+  );
+}
+
+/** Sessions of every running host, for failure messages. */
+export async function labSnapshot(lab: Lab): Promise<string> {
+  const lines: string[] = [];
+  for (const h of lab.hosts) {
+    if (!h.running()) continue;
+    for (const family of [4, 6] as const) {
+      const sessions = await bgpSessions(h, family).then(summarize, (e: Error) => `error: ${e.message}`);
+      const routes = await kernelRoutes(h, family).then((r) => r.join(' | '), (e: Error) => `error: ${e.message}`);
+      lines.push(`${h.name} v${family}: ${sessions}; routes: ${routes}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Indices of the lab's etcd members the process `pid` has an established TCP connection to (from `ss`). */
+export async function etcdMembersUsedBy(lab: Lab, pid: number): Promise<number[]> {
+  const result = await execa('ss', ['-tnpH', 'state', 'established']);
+  const peers = new Set(
+    result.stdout
+      .split('\n')
+      .filter((line) => line.includes(`pid=${pid},`))
+      .map((line) => line.trim().split(/\s+/)[3] ?? ''),
+  );
+  return lab.etcd.members.flatMap((m, i) => (peers.has(new URL(m.clientUrl).host) ? [i] : []));
+}
