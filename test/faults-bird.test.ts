@@ -1,0 +1,129 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { keys } from '../src/model/keys.js';
+import { canCreateNamespaces } from './harness/netns.js';
+import { fileTimeoutMs, size } from './reliability/size.js';
+import { recordRow } from './reliability/summary.js';
+import { changeStream, createWorld, NODE, sleep, waitFor } from './reliability/world.js';
+
+/**
+ * BIRD faults against an in-process birdwatch with real etcd and real BIRD/BIRD6 in a namespace: BIRD killed
+ * while changes flow, its control socket removed, a configuration BIRD rejects. Each ends when BIRD runs exactly
+ * what etcd says.
+ */
+t.setTimeout(fileTimeoutMs(170_000, 900_000));
+const FLOW_MS = size(1_500, 10_000);
+/** Known bug (reported): remove this todo when validateStaged attributes closing-brace errors to the last filter. */
+const KNOWN_BUG_CLOSING_BRACE = 'BUG: BIRD reports a dangling `if … then` on the closing brace of custom_filters(), outside the span; the error names only the file';
+
+const baseKeyspace = (): Map<string, string> =>
+  new Map([
+    [keys.hostAddress(NODE, 4), '127.0.0.1'],
+    [keys.hostAddress(NODE, 6), '::1'],
+    [keys.hostAddress('n2', 4), '127.0.0.2'],
+    [keys.globalPeer(6, '::2'), JSON.stringify({ ip: '::2', as_num: '65002' })],
+  ]);
+
+if (!(await canCreateNamespaces())) {
+  t.test('BIRD faults', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
+} else {
+  t.test('BIRD faults: the live configuration stays valid and birdwatch converges by itself', async (t) => {
+    const w = await createWorld(t, { keyspace: baseKeyspace() });
+    const controller = await w.startController();
+    await w.startBirds();
+    await w.waitConverged('initial');
+
+    await t.test('BIRD killed (SIGKILL) and restarted while changes keep coming', async (t) => {
+      const stream = changeStream(w.client, { rate: 25, prefix: 'flow-', hosts: 40 });
+      await sleep(FLOW_MS / 2);
+      const bird = w.birds.bird!;
+      bird.kill('SIGKILL');
+      await bird.exited;
+      await waitFor('bird unreachable', () => controller.status.birdReachable.bird, (r) => r === false, 10_000);
+      await sleep(FLOW_MS / 2);
+      await w.startBird('bird');
+      await sleep(FLOW_MS / 2);
+      const changes = await stream.stop();
+      const stopped = performance.now();
+      await w.waitConverged('after BIRD restart', 30_000);
+      const total = performance.now() - stopped;
+      t.same(stream.errors, [], 'every change was written');
+      t.ok(w.logLines().some((l) => /will retry the reload/.test(String(l['msg']))), 'the unreachable BIRD was logged');
+      t.ok(w.logLines().some((l) => l['msg'] === 'bird answers again'), 'its return was logged');
+      recordRow(t, { scenario: 'BIRD: SIGKILL + restart while changes flow', result: 'pass', convergenceMs: total, detail: `${changes} changes at 25/s over ${((FLOW_MS * 1.5) / 1000).toFixed(1)} s; from the last change` });
+      await w.client.delete().prefix('/calico/bgp/v1/host/flow-');
+      await w.waitConverged('cleanup', 30_000);
+    });
+
+    await t.test('control socket removed: files still applied, reload retried; BIRD restarted → converged', async (t) => {
+      rmSync(w.sockets.bird);
+      await w.client.put(keys.hostAddress('sock-a', 4)).value('127.0.0.51');
+      await waitFor('live files updated', () => readFileSync(join(w.configDir, 'bird.cfg'), 'utf8'), (c) => c.includes('Mesh_127_0_0_51'), 10_000);
+      await waitFor('bird unreachable', () => controller.status.birdReachable.bird, (r) => r === false, 10_000);
+      const warning = w.logLines().filter((l) => l['level'] === 40 && String(l['msg']).includes(w.sockets.bird));
+      t.ok(warning.length >= 1, 'a warning names the control socket');
+      t.match(String(warning.at(-1)?.['msg']), /ENOENT|no such file|not found|connect/i);
+      const cyclesBefore = controller.cycles;
+      await sleep(1_500);
+      t.ok(controller.cycles > cyclesBefore, `the reload is retried (${controller.cycles - cyclesBefore} cycles in 1.5 s)`);
+      t.ok(w.birds.bird?.running(), 'BIRD itself still runs (the old configuration)');
+      const restart = performance.now();
+      await w.startBird('bird');
+      await w.waitConverged('after the socket came back', 30_000);
+      const total = performance.now() - restart;
+      recordRow(t, { scenario: 'BIRD: control socket removed', result: 'pass', convergenceMs: total, detail: 'files applied, reload retried with backoff; from BIRD restart' });
+      await w.client.delete().prefix(keys.hostDir('sock-a'));
+      await w.waitConverged('cleanup', 30_000);
+    });
+
+    await t.test('a broken custom filter: live configuration stays, the error names the key; fixed → the then-current state', async (t) => {
+      const key = keys.customFilter(4, 'broken');
+      const liveBefore = readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8');
+      const reloadsBefore = controller.status.reloads.bird;
+      await w.client.put(key).value('  if net ~ then reject;');
+      await waitFor('validation failure', () => controller.status.failure, (f) => f?.kind === 'validation', 10_000);
+      t.match(controller.status.failure?.message, `(custom filter ${key})`, 'the error names the custom filter key');
+      // Another change while the filter is broken: it cannot be applied either (the set is validated whole) …
+      await w.client.put(keys.hostAddress('while-broken', 4)).value('127.0.0.61');
+      await sleep(300);
+      t.equal(readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8'), liveBefore, 'live custom_filters.cfg unchanged');
+      t.equal(controller.status.reloads.bird, reloadsBefore, 'BIRD was not reloaded');
+      t.notOk(readFileSync(join(w.configDir, 'bird.cfg'), 'utf8').includes('Mesh_127_0_0_61'), 'nothing of the new state was written');
+      const errors = w.logLines().filter((l) => l['level'] === 50 && String(l['msg']).includes(key));
+      t.equal(errors.length, 1, 'the failure is logged once at error level');
+      // … and as soon as the filter is fixed, the then-current state applies (the filter and the new host).
+      const fixed = performance.now();
+      await w.client.put(key).value('  if net ~ 10.99.0.0/16 then reject;');
+      await w.waitConverged('after the fix', 15_000);
+      const total = performance.now() - fixed;
+      t.equal(controller.status.failure, undefined, 'failure cleared');
+      t.ok(readFileSync(join(w.configDir, 'bird.cfg'), 'utf8').includes('Mesh_127_0_0_61'), 'the change made while broken is applied');
+      recordRow(t, { scenario: 'BIRD rejects config (broken custom filter)', result: 'pass', convergenceMs: total, detail: 'live config kept, key named, 1 error line; from the fix' });
+      await w.client.delete().key(keys.hostAddress('while-broken', 4));
+      await w.waitConverged('cleanup', 15_000);
+    });
+
+    await t.test('a custom filter whose last statement is incomplete: removed → the then-current state', async (t) => {
+      const key = keys.customFilter(4, 'dangling');
+      await w.client.put(key).value('  if net ~ 10.0.0.0/8 then');
+      await waitFor('validation failure', () => controller.status.failure, (f) => f?.kind === 'validation', 10_000);
+      const message = controller.status.failure?.message ?? '';
+      const named = message.includes(key);
+      // BIRD reports this error on the closing brace of custom_filters(), one line after the filter's span.
+      t.test('the error names the custom filter key', { todo: KNOWN_BUG_CLOSING_BRACE }, async (t) => {
+        t.ok(named, message);
+      });
+      await w.client.put(keys.hostAddress('while-dangling', 4)).value('127.0.0.62');
+      await sleep(200);
+      const removed = performance.now();
+      await w.client.delete().key(key);
+      await w.waitConverged('after removing the filter', 15_000);
+      const total = performance.now() - removed;
+      recordRow(t, { scenario: 'BIRD rejects config (dangling `if … then`)', result: named ? 'pass' : 'bug (todo)', convergenceMs: total, detail: named ? 'key named' : 'error names only custom_filters.cfg, not the key; from the removal' });
+      await w.client.delete().key(keys.hostAddress('while-dangling', 4));
+      await w.waitConverged('cleanup', 15_000);
+    });
+    await controller.close();
+  });
+}

@@ -1,0 +1,252 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Etcd3 } from 'etcd3';
+import { showProtocols } from '../../src/bird/showProtocols.js';
+import { nodeRole } from '../../src/controller/roleRenderer.js';
+import { RunController } from '../../src/controller/runController.js';
+import { loadCompiledTemplates } from '../../src/controller/templateLoader.js';
+import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
+import { readEtcdSnapshot } from '../../src/datastore/etcdSource.js';
+import { WATCHED_PREFIXES } from '../../src/model/keys.js';
+import { createLogger } from '../../src/observe/logger.js';
+import type { Daemon } from '../../src/observe/runStatus.js';
+import { TemplateError } from '../../src/render/errors.js';
+import { startBird, type BirdProcess } from '../harness/bird.js';
+import { startEtcdForTest, type EtcdCluster } from '../harness/etcd.js';
+import { createNamespace, type NetworkNamespace } from '../harness/netns.js';
+import type { TeardownRegistrar } from '../harness/process.js';
+
+/** The node every reliability scenario configures; its BGP lives on loopback (peers 127.0.x.y) inside a namespace. */
+export const NODE = 'n1';
+export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
+
+export interface StartControllerOptions {
+  readonly endpoints?: readonly string[];
+  readonly minReloadIntervalMs?: number;
+}
+
+/**
+ * A reliability scenario's world: a real etcd (1 or 3 members) on loopback, a writer client, BIRD and BIRD6
+ * inside a network namespace of the test's own, a config dir, and an in-process birdwatch (RunController, as
+ * `birdwatch run` builds it) or none (a child process is started by the scenario). Everything is stopped by
+ * PID and the namespace deleted on teardown, also when the test fails.
+ */
+export interface World {
+  readonly etcd: EtcdCluster;
+  readonly client: Etcd3;
+  readonly dir: string;
+  readonly configDir: string;
+  readonly sockets: Readonly<Record<Daemon, string>>;
+  readonly ns: NetworkNamespace;
+  readonly birds: Partial<Record<Daemon, BirdProcess>>;
+  logLines(): Record<string, unknown>[];
+  startBird(daemon: Daemon): Promise<BirdProcess>;
+  startBirds(): Promise<void>;
+  startController(options?: StartControllerOptions): Promise<RunController>;
+  /** The BGP protocols a daemon runs (show protocols), sorted. */
+  protocols(daemon: Daemon): Promise<string[]>;
+  /** What etcd says now (one revision): the BGP protocol names per daemon and the files birdwatch must write. */
+  expected(): Promise<Expected>;
+  /** Differences between BIRD/the config dir and what etcd says ([] when converged). */
+  divergence(): Promise<string[]>;
+  /** Polls `divergence` until it is empty; returns the time it took (ms). Throws with the last difference. */
+  waitConverged(what: string, timeoutMs?: number): Promise<number>;
+  /** Hidden leftovers of an interrupted apply: `.tmp-` files in the config dir, `.staging-` dirs beside it. */
+  leftovers(): string[];
+}
+
+export interface Expected {
+  readonly revision: bigint;
+  readonly protocols: Readonly<Record<Daemon, readonly string[]>>;
+  readonly files: ReadonlyMap<string, string>;
+}
+
+export interface WorldOptions {
+  readonly members?: 1 | 3;
+  readonly keyspace: ReadonlyMap<string, string>;
+  /** Where birdwatch writes (default `<dir>/config`); its staging dirs go beside it. */
+  readonly configDir?: string;
+}
+
+export async function createWorld(t: TeardownRegistrar, options: WorldOptions): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'birdwatch-rel-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const etcd = await startEtcdForTest(t, { members: options.members ?? 1 });
+  const client = new Etcd3({ hosts: [...etcd.endpoints] });
+  t.teardown(() => client.close());
+  const entries = [...options.keyspace];
+  for (let i = 0; i < entries.length; i += 100) {
+    await client.if(entries[0]![0], 'Create', '>', -1).then(...entries.slice(i, i + 100).map(([k, v]) => client.put(k).value(v))).commit();
+  }
+  const ns = await createNamespace(t, 'bwrel');
+  const lines: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
+  const log = createLogger({ level: 'debug', pretty: false, destination: stream });
+  const configDir = options.configDir ?? join(dir, 'config');
+  const sockets = { bird: join(dir, 'bird.ctl'), bird6: join(dir, 'bird6.ctl') };
+  const role = nodeRole(NODE, 'off');
+  const templates = await loadCompiledTemplates(undefined, role.layout);
+  if (templates instanceof TemplateError) throw templates;
+
+  const birds: Partial<Record<Daemon, BirdProcess>> = {};
+  const world: World = {
+    etcd,
+    client,
+    dir,
+    configDir,
+    sockets,
+    ns,
+    birds,
+    logLines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    async startBird(daemon) {
+      await birds[daemon]?.stop();
+      const bird = await startBird({
+        family: daemon === 'bird' ? 4 : 6,
+        configPath: join(configDir, `${daemon}.cfg`),
+        socketPath: sockets[daemon],
+        logFile: join(dir, `${daemon}.log`),
+        wrapper: ns.exec,
+      });
+      t.teardown(() => bird.stop());
+      birds[daemon] = bird;
+      return bird;
+    },
+    async startBirds() {
+      await Promise.all(DAEMONS.map((d) => world.startBird(d)));
+    },
+    async startController(opts = {}) {
+      const etcdClient = createEtcdClient({ endpoints: opts.endpoints ?? etcd.endpoints });
+      const controller = await RunController.create({
+        role,
+        configDir,
+        sockets,
+        binaries: { bird: 'bird', bird6: 'bird6' },
+        templatesDir: undefined,
+        minReloadIntervalMs: opts.minReloadIntervalMs ?? 50,
+        client: etcdClient,
+        log,
+      });
+      t.teardown(async () => {
+        await controller.close();
+        etcdClient.close();
+      });
+      await controller.start();
+      return controller;
+    },
+    async expected() {
+      const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
+      const rendered = role.render(snapshot.entries, templates);
+      // v4 protocol names are Kind_a_b_c_d; everything else is IPv6.
+      const isV4 = (p: string): boolean => /^(Mesh|Global|Node)_\d+_\d+_\d+_\d+$/.test(p);
+      return {
+        revision: snapshot.revision,
+        protocols: { bird: rendered.protocols.filter(isV4).sort(), bird6: rendered.protocols.filter((p) => !isV4(p)).sort() },
+        files: rendered.files,
+      };
+    },
+    async protocols(daemon) {
+      const rows = await showProtocols(sockets[daemon], { timeoutMs: 5_000 });
+      return rows.flatMap((row) => (row.kind === 'protocol' && row.proto === 'BGP' ? [row.name] : [])).sort();
+    },
+    async divergence() {
+      const expected = await world.expected();
+      const problems: string[] = [];
+      for (const daemon of DAEMONS) {
+        const names = await world.protocols(daemon);
+        const want = expected.protocols[daemon];
+        if (names.join() !== want.join()) {
+          const missing = want.filter((n) => !names.includes(n));
+          const extra = names.filter((n) => !want.includes(n));
+          problems.push(`${daemon} runs ${names.length} BGP protocols, etcd says ${want.length} (missing ${missing.slice(0, 5).join(' ')}; extra ${extra.slice(0, 5).join(' ')})`);
+        }
+      }
+      for (const [name, content] of expected.files) {
+        const path = join(configDir, name);
+        const live = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+        if (live !== content) problems.push(`${name} differs from a fresh render of etcd at revision ${expected.revision}`);
+      }
+      return problems;
+    },
+    async waitConverged(what, timeoutMs = 30_000) {
+      const started = performance.now();
+      const deadline = started + timeoutMs;
+      let last: string[] = [];
+      for (;;) {
+        try {
+          last = await world.divergence();
+          if (last.length === 0) return performance.now() - started;
+        } catch (error) {
+          last = [(error as Error).message];
+        }
+        if (performance.now() > deadline) throw new Error(`${what}: not converged after ${timeoutMs} ms: ${last.join('; ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    leftovers() {
+      const inside = existsSync(configDir) ? readdirSync(configDir).filter((n) => n.startsWith('.')) : [];
+      const beside = readdirSync(dirname(configDir)).filter((n) => n.startsWith(`.${basename(configDir)}.staging-`));
+      return [...inside.map((n) => `${basename(configDir)}/${n}`), ...beside];
+    },
+  };
+  return world;
+}
+
+/** Polls until `check` passes; throws after `timeoutMs` with the last value. */
+export async function waitFor<T>(what: string, probe: () => Promise<T> | T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      last = await probe();
+      if (check(last)) return last;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)} ${lastError ? String(lastError) : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A background writer: `rate` changes per second (host addresses appearing and disappearing in the mesh, a
+ * counter key), until stop(). Each change is a single put or delete, so every one of them must be seen.
+ */
+export function changeStream(client: Etcd3, options: { rate: number; prefix: string; hosts: number; firstOctet?: number }): { stop(): Promise<number>; errors: string[] } {
+  let running = true;
+  let count = 0;
+  const errors: string[] = [];
+  const loop = (async () => {
+    const interval = 1000 / options.rate;
+    const started = performance.now();
+    while (running) {
+      const i = count % options.hosts;
+      const host = `${options.prefix}${i}`;
+      const key = `/calico/bgp/v1/host/${host}/ip_addr_v4`;
+      const present = Math.floor(count / options.hosts) % 2 === 0;
+      try {
+        if (present) await client.put(key).value(`127.${options.firstOctet ?? 1}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+        else await client.delete().key(key);
+      } catch (error) {
+        if (errors.length < 5) errors.push((error as Error).message);
+      }
+      count++;
+      const due = started + count * interval;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+  })();
+  return {
+    errors,
+    async stop() {
+      running = false;
+      await loop;
+      return count;
+    },
+  };
+}
