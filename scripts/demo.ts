@@ -216,4 +216,5 @@ async function main(): Promise<number> {
   return code;
 }
 
-process.exitCode = await main();
+// Exit explicitly: after an interruption the demo's pending waits would otherwise keep running.
+process.exit(await main());
