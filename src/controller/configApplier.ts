@@ -11,7 +11,7 @@ import type { Logger } from '../observe/logger.js';
 import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
 import type { ApplyFailure, Daemon, RunStatus } from '../observe/runStatus.js';
 import type { CycleOutcome } from './coalescer.js';
-import { diffProtocols, formatProtocolDiff } from './protocolDiff.js';
+import { formatConfigChange, summarizeConfigChange } from './diffSummary.js';
 import { reloadBird, type ReloadOutcome } from './reloadBird.js';
 import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
 import { formatValidationFailure, validateStagedFileSet, type BirdBinaries } from './validateStaged.js';
@@ -45,7 +45,6 @@ export interface AppliedCycle extends CycleOutcome {
 export class ConfigApplier {
   #templates: CompiledTemplateSet | TemplateError;
   #live: FileSet | undefined;
-  #liveProtocols: readonly string[] | undefined;
   /** Daemons that must be told to reload: both at start (BIRD may run an older config), then after swaps. */
   readonly #reloadPending = new Set<Daemon>(['bird', 'bird6']);
   #lastFailureMessage: string | undefined;
@@ -110,6 +109,7 @@ export class ConfigApplier {
     const { files, spans } = rendered;
     this.#logDiagnostics(rendered);
     this.#live ??= await readLiveFileSet(this.options.configDir, files.keys());
+    const before = this.#live;
     const changed = !sameFileSet(files, this.#live);
     if (!changed && this.#reloadPending.size === 0) {
       this.#succeed();
@@ -143,9 +143,9 @@ export class ConfigApplier {
       this.#live = files;
       for (const file of written) this.#reloadPending.add(daemonOf(file));
     }
-    const diff = formatProtocolDiff(diffProtocols(this.#liveProtocols, rendered.protocols));
-    this.#liveProtocols = rendered.protocols;
     const outcomes = await Promise.all([...this.#reloadPending].sort().map((d) => reloadBird(d, this.options.sockets[d], signal)));
+    // The summary `render --diff` prints (sessions added/removed/changed; shared parts), computed after the reload.
+    const diff = changed ? formatConfigChange(summarizeConfigChange(before, files)) : '';
     const reloaded = this.#recordReloads(outcomes);
     report.result = 'applied';
     report.reloads = outcomes.map((o) => ({ daemon: o.daemon, result: o.kind, ms: o.kind === 'applied' ? o.ms : undefined }));

@@ -1,17 +1,24 @@
 import type { Command } from 'commander';
+import { diffAgainstLive, type LiveDiff } from '../../controller/diffLive.js';
+import { formatProtocolChanges, formatSharedChange, hasBgpChanges } from '../../controller/diffSummary.js';
 import { resolveIpipRendering } from '../../controller/ipip.js';
 import { renderToDirectory } from '../../controller/renderToDirectory.js';
+import type { RenderOutcome } from '../../controller/roleRenderer.js';
 import { loadTemplateSources } from '../../controller/templateSources.js';
 import { formatValidationFailure } from '../../controller/validateStaged.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
+import type { IpipRendering } from '../../render/ipipMode.js';
 import { compileTemplateSet } from '../../render/templateSet.js';
 import { addEtcdOptions, parseDatastore, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import { loadSnapshot } from '../loadSnapshot.js';
 import type { CommandContext } from '../context.js';
+import { UsageError } from '../usageError.js';
 
 interface RenderFlags extends EtcdFlags, RoleFlags {
-  readonly out: string;
+  readonly out?: string;
+  readonly diff?: boolean;
+  readonly configDir?: string;
   readonly datastore: string;
   readonly templates?: string;
   readonly ipip: string;
@@ -20,10 +27,55 @@ interface RenderFlags extends EtcdFlags, RoleFlags {
   readonly bird6: string;
 }
 
+/** `render --diff` found differences (0: none, 1: failure, 2: usage). */
+export const EXIT_DIFFERENCES = 3;
+
+function printRenderWarnings(context: CommandContext, rendered: RenderOutcome, ipip: IpipRendering): void {
+  for (const diagnostic of rendered.diagnostics) context.stderr(`warning: ${formatDiagnostic(diagnostic)}`);
+  if (ipip === 'off' && rendered.ipipPools > 0) {
+    context.stderr('warning: this bird does not support krt_tunnel: IPIP pools are exported and routed natively (--ipip off)');
+  }
+}
+
+type RenderMode = { readonly kind: 'write'; readonly out: string } | { readonly kind: 'diff'; readonly configDir: string };
+
+/** `--out DIR` writes; `--diff --config-dir DIR` compares and writes nothing. */
+function renderMode(flags: RenderFlags): RenderMode {
+  if (flags.diff === true) {
+    if (flags.configDir === undefined) throw new UsageError('--config-dir', undefined, '--diff needs the live configuration directory to compare with');
+    if (flags.out !== undefined) throw new UsageError('--out', flags.out, '--diff writes nothing (give the live directory as --config-dir)');
+    return { kind: 'diff', configDir: flags.configDir };
+  }
+  if (flags.configDir !== undefined) throw new UsageError('--config-dir', flags.configDir, 'only used with --diff');
+  if (flags.out === undefined) throw new UsageError('--out', undefined, "required option '--out <dir>' not specified (or --diff --config-dir DIR for a dry run)");
+  return { kind: 'write', out: flags.out };
+}
+
+/** The dry run's report: unified diffs, then what each daemon's sessions would see. */
+function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: string): void {
+  for (const file of diff.files) context.stdout(file.patch.replace(/\n$/, ''));
+  for (const change of diff.change.daemons) {
+    const label = `${change.daemon}:`.padEnd(7);
+    if (!hasBgpChanges(change)) {
+      context.stdout(`${label}no BGP changes`);
+      continue;
+    }
+    if (change.initial) context.stdout(`${label}new configuration (no ${change.daemon}.cfg in ${configDir})`);
+    const protocols = formatProtocolChanges(change);
+    if (protocols !== '') context.stdout(`${label}${protocols}`);
+    const shared = formatSharedChange(change);
+    if (shared !== undefined) context.stdout(`${label}${shared}`);
+  }
+  const count = diff.files.length;
+  context.stdout(count === 0 ? `no changes: ${configDir} is up to date` : `${count} file${count === 1 ? '' : 's'} would change in ${configDir} (nothing was written)`);
+}
+
 export function registerRender(program: Command, context: CommandContext): void {
   addRoleOptions(addEtcdOptions(program.command('render')))
-    .description('render the BIRD configuration of one node into a directory and validate it with bird -p')
-    .requiredOption('--out <dir>', 'directory to write bird.cfg, bird6.cfg and their includes into')
+    .description('render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)')
+    .option('--out <dir>', 'directory to write bird.cfg, bird6.cfg and their includes into')
+    .option('--diff', 'dry run: print a unified diff against --config-dir and what it does to BGP sessions; exit 0 no changes, 3 changes')
+    .option('--config-dir <dir>', 'the live configuration directory --diff compares with')
     .option('--datastore <source>', 'etcd, or file:PATH (a JSON object of key → value)', 'etcd')
     .option('--templates <dir>', 'override templates file by file')
     .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
@@ -31,31 +83,44 @@ export function registerRender(program: Command, context: CommandContext): void 
     .option('--bird <path>', 'bird binary used for validation', 'bird')
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
     .action(async (flags: RenderFlags) => {
+      const mode = renderMode(flags);
       const datastore = parseDatastore(flags.datastore);
       const ipipOption = parseIpipOption(flags.ipip);
       const ipip = await resolveIpipRendering(ipipOption, flags.bird);
       const role = resolveRole(flags, context.env, ipip);
       const snapshot = await loadSnapshot(datastore, () => resolveEtcdOptions(flags, context.env));
       const templates = compileTemplateSet(await loadTemplateSources(flags.templates), role.layout);
+      const binaries = flags.validate ? { bird: flags.bird, bird6: flags.bird6 } : undefined;
+      if (mode.kind === 'diff') {
+        const diff = await diffAgainstLive({ snapshot, role, configDir: mode.configDir, templates, binaries });
+        printRenderWarnings(context, diff.rendered, ipip);
+        printLiveDiff(context, diff, mode.configDir);
+        if (diff.failure) {
+          context.stderr(`error: ${formatValidationFailure(diff.failure)}`);
+          context.stderr('this configuration would be refused: run would keep the live one');
+          context.setExitCode(1);
+          return;
+        }
+        if (diff.files.length > 0) context.setExitCode(EXIT_DIFFERENCES);
+        return;
+      }
+      const out = mode.out;
       const result = await renderToDirectory({
         snapshot,
         role,
-        outDir: flags.out,
+        outDir: out,
         templates,
-        binaries: flags.validate ? { bird: flags.bird, bird6: flags.bird6 } : undefined,
+        binaries,
       });
-      for (const diagnostic of result.rendered.diagnostics) context.stderr(`warning: ${formatDiagnostic(diagnostic)}`);
-      if (ipip === 'off' && result.rendered.ipipPools > 0) {
-        context.stderr('warning: this bird does not support krt_tunnel: IPIP pools are exported and routed natively (--ipip off)');
-      }
+      printRenderWarnings(context, result.rendered, ipip);
       for (const line of result.rendered.summary) context.stdout(line);
       if (result.failure) {
         context.stderr(`error: ${formatValidationFailure(result.failure)}`);
-        context.stderr(`nothing was written to ${flags.out}`);
+        context.stderr(`nothing was written to ${out}`);
         context.setExitCode(1);
         return;
       }
       const validated = flags.validate ? 'validated by bird -p and bird6 -p' : 'not validated (--no-validate)';
-      context.stdout(`wrote ${flags.out} (${result.changed.length} files changed, ${validated})`);
+      context.stdout(`wrote ${out} (${result.changed.length} files changed, ${validated})`);
     });
 }

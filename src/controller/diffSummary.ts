@@ -1,0 +1,107 @@
+import { splitStatements, statementLabel, type ConfigStatement } from '../render/configBlocks.js';
+import { daemonOf } from '../render/fileSet.js';
+import type { Daemon } from '../observe/runStatus.js';
+import { diffProtocols } from './protocolDiff.js';
+
+/** The phrase operators grep for: a shared part changed, so BIRD restarts every session of that daemon. */
+export const FILTERS_CHANGED = 'filters changed — every BGP session will restart';
+
+/** What a change does to one daemon, in BGP terms. */
+export interface DaemonChange {
+  readonly daemon: Daemon;
+  /** The daemon had no configuration before (its main file did not exist): everything is new. */
+  readonly initial: boolean;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** `protocol bgp` blocks kept under the same name whose body changed (that one session restarts). */
+  readonly changed: readonly string[];
+  /**
+   * Everything else that differs — the bgp template, filters, functions, router id, other protocols — as
+   * `file: label`. Non-empty means every BGP session of the daemon restarts.
+   */
+  readonly shared: readonly string[];
+}
+
+export interface ConfigChange {
+  readonly daemons: readonly DaemonChange[];
+}
+
+const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
+const MAIN_FILE: Readonly<Record<Daemon, string>> = { bird: 'bird.cfg', bird6: 'bird6.cfg' };
+
+/** The statements of one daemon's files (those `include` accepts), peers apart from the rest. */
+function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (file: string) => boolean) {
+  const peers = new Map<string, string>();
+  const shared = new Map<string, ConfigStatement[]>();
+  for (const [file, content] of files) {
+    if (daemonOf(file) !== daemon || !include(file)) continue;
+    const rest: ConfigStatement[] = [];
+    for (const statement of splitStatements(content)) {
+      if (statement.bgpProtocol !== undefined) peers.set(statement.bgpProtocol, statement.text);
+      else rest.push(statement);
+    }
+    shared.set(file, rest);
+  }
+  return { peers, shared };
+}
+
+/** Labels of the statements that differ between two lists: those only one side has, else (a pure reordering) every moved one. */
+function changedLabels(before: readonly ConfigStatement[], after: readonly ConfigStatement[]): string[] {
+  const beforeTexts = new Set(before.map((s) => s.text));
+  const afterTexts = new Set(after.map((s) => s.text));
+  const differing = [...before.filter((s) => !afterTexts.has(s.text)), ...after.filter((s) => !beforeTexts.has(s.text))];
+  if (differing.length === 0) {
+    for (let i = 0; i < Math.max(before.length, after.length); i++) {
+      if (before[i]?.text !== after[i]?.text) differing.push(...[before[i], after[i]].filter((s): s is ConfigStatement => s !== undefined));
+    }
+  }
+  return [...new Set(differing.map((s) => statementLabel(s.text)))];
+}
+
+/**
+ * How `after` differs from `before` (file name → content) in BGP terms, per daemon: sessions added, removed
+ * or changed, and the shared parts that changed. Comments and whitespace do not count.
+ */
+export function summarizeConfigChange(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): ConfigChange {
+  const daemons: DaemonChange[] = [];
+  for (const daemon of DAEMONS) {
+    // A file that did not change cannot add, remove or change anything: only the others are parsed.
+    const differs = (file: string): boolean => before.get(file) !== after.get(file);
+    const old = partsOf(before, daemon, differs);
+    const now = partsOf(after, daemon, differs);
+    const protocols = diffProtocols([...old.peers.keys()], [...now.peers.keys()]);
+    const changed = [...now.peers].filter(([name, text]) => old.peers.has(name) && old.peers.get(name) !== text).map(([name]) => name);
+    const shared: string[] = [];
+    for (const file of new Set([...old.shared.keys(), ...now.shared.keys()])) {
+      for (const label of changedLabels(old.shared.get(file) ?? [], now.shared.get(file) ?? [])) shared.push(`${file}: ${label}`);
+    }
+    daemons.push({ daemon, initial: !before.has(MAIN_FILE[daemon]), added: protocols.added, removed: protocols.removed, changed, shared });
+  }
+  return { daemons };
+}
+
+export const hasBgpChanges = (change: DaemonChange): boolean =>
+  change.added.length + change.removed.length + change.changed.length + change.shared.length > 0;
+
+/** `+Mesh_10_0_0_5 −Global_10_0_0_9 ~Node_10_0_0_7` for one daemon ('' when no session is touched). */
+export function formatProtocolChanges(change: DaemonChange): string {
+  return [...change.added.map((n) => `+${n}`), ...change.removed.map((n) => `−${n}`), ...change.changed.map((n) => `~${n}`)].join(' ');
+}
+
+/** The shared-part warning for one daemon, or undefined (none changed, or the daemon had no configuration). */
+export function formatSharedChange(change: DaemonChange): string | undefined {
+  if (change.initial || change.shared.length === 0) return undefined;
+  return `${FILTERS_CHANGED} (${change.daemon}: ${change.shared.join(', ')})`;
+}
+
+/**
+ * One line for the cycle log: the protocols of both daemons, then the warning per daemon whose shared parts
+ * changed, e.g. `+Mesh_10_0_0_5 −Global_10_0_0_9; filters changed — every BGP session will restart (bird:
+ * bird_ipam.cfg: filter calico_pools)`. '' when nothing BGP-visible changed.
+ */
+export function formatConfigChange(change: ConfigChange): string {
+  const protocols = change.daemons.map(formatProtocolChanges).filter((s) => s !== '').join(' ');
+  const initial = change.daemons.filter((d) => d.initial && hasBgpChanges(d)).map((d) => `new ${d.daemon} configuration`);
+  const warnings = change.daemons.map(formatSharedChange).filter((s): s is string => s !== undefined);
+  return [protocols, ...initial, ...warnings].filter((s) => s !== '').join('; ');
+}
