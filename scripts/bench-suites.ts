@@ -1,0 +1,471 @@
+/**
+ * The benchmarks of scripts/bench. Each returns raw samples; scripts/bench-report.ts turns them into tables.
+ *
+ * - latency: one new host key put → birdwatch's "change applied" (BIRD answered), with the floor measured in the
+ *   same run on the same configuration: etcd put→watch event, `bird -p`, `bird6 -p`, one `configure`.
+ * - storm: 200 new hosts put evenly over 1 s; reloads counted from the log; final `show protocols` compared.
+ * - cold: process start → first "configuration applied"; peak RSS (VmHWM) right after.
+ * - render: model + templates in this process (the built dist/ code, as shipped).
+ * - idle: utime+stime of the birdwatch process over a quiet period.
+ */
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Etcd3 } from 'etcd3';
+import { configureBird } from '../src/bird/configure.js';
+import { validateBirdConfig } from '../src/bird/validateConfig.js';
+import { startBird } from '../test/harness/bird.js';
+import {
+  addedProtocols,
+  BENCH_NODE,
+  benchNamespace,
+  bgpProtocols,
+  clockTicksPerSecond,
+  cpuTicksOf,
+  extraHost,
+  isApplyLine,
+  memoryOf,
+  reloadsOf,
+  ROOT,
+  sleep,
+  startBirdPair,
+  startBirdwatch,
+  tempDir,
+  withScope,
+  type Birdwatch,
+  type EtcdLab,
+  type LogLine,
+  type Scope,
+} from './bench-lab.js';
+
+export interface SessionOptions {
+  readonly minReloadIntervalMs: number;
+  readonly cpuProfDir: string | undefined;
+  readonly progress: (text: string) => void;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// results
+
+export interface FloorSamples {
+  readonly etcdMs: number[];
+  readonly birdParseMs: number[];
+  readonly bird6ParseMs: number[];
+  readonly configureMs: number[];
+  /** Per change: the sum of the four. */
+  readonly totalMs: number[];
+}
+
+export interface LatencyResult {
+  readonly nodes: number;
+  /** birdwatch's own `latencyMs`: first change seen by its watch → BIRD answered. */
+  readonly latencyMs: number[];
+  /** put acknowledged by etcd → "change applied" logged (its `time`). */
+  readonly ackToAppliedMs: number[];
+  /** put sent → "change applied" logged: the span the floor covers. */
+  readonly putToAppliedMs: number[];
+  readonly cycleMs: number[];
+  readonly validateMs: number[];
+  readonly reloadMs: number[];
+  readonly floor: FloorSamples;
+  /** Changes whose protocol `show protocols` listed right after the apply. */
+  readonly confirmed: number;
+}
+
+export interface StormRun {
+  /** `configure` commands sent during the storm (bird + bird6), from the log. */
+  readonly reloads: number;
+  readonly reloadsByDaemon: Record<string, number>;
+  /** Cycles that reached BIRD (apply lines) during the storm. */
+  readonly cycles: number;
+  /** Last put acknowledged → the cycle that completed the set was logged (BIRD answered). */
+  readonly convergedMs: number;
+  /** `show protocols` lists exactly the expected Mesh_ set after the storm. */
+  readonly exact: boolean;
+  readonly detail: string;
+  /** Each cycle: its log time after the first put was sent, and how many storm peers it added. */
+  readonly timeline: string;
+  /** First put sent → last put acknowledged. */
+  readonly lastAckMs: number;
+}
+
+export interface StormResult {
+  readonly nodes: number;
+  readonly hosts: number;
+  readonly spreadMs: number;
+  readonly runs: StormRun[];
+}
+
+export interface ColdRun {
+  /** Spawn → first "configuration applied" (`time`). */
+  readonly coldMs: number;
+  /** Spawn → "birdwatch starting" (Node start, module load, arguments). */
+  readonly bootMs: number;
+  /** "birdwatch starting" → "etcd synced" (connect, read everything, start the watch). */
+  readonly syncMs: number;
+  /** "etcd synced" → "configuration applied" (render, stage, validate, swap, configure). */
+  readonly firstCycleMs: number;
+  readonly validateMs: number;
+  readonly reloadText: string;
+  readonly hwmKib: number;
+  readonly rssKib: number;
+  readonly protocols: number;
+}
+
+export interface ColdResult {
+  readonly nodes: number;
+  readonly runs: ColdRun[];
+}
+
+export interface RenderResult {
+  readonly nodes: number;
+  readonly warmup: number;
+  /** nodeRole().render: what a cycle runs (model + templates + summary). */
+  readonly renderMs: number[];
+  readonly modelMs: number[];
+  readonly templatesMs: number[];
+  readonly bytes: number;
+}
+
+export interface IdleResult {
+  readonly nodes: number;
+  readonly seconds: number;
+  readonly cpuMs: number;
+  readonly logLines: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+
+async function copyConfig(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const name of await readdir(from)) if (name.endsWith('.cfg')) await copyFile(join(from, name), join(to, name));
+}
+
+async function waitForProtocols(socket: string, check: (names: Set<string>) => boolean, what: string, timeoutMs = 60_000): Promise<Set<string>> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const names = await bgpProtocols(socket);
+    if (check(names)) return names;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what} (BIRD has ${names.size} BGP protocols)`);
+    await sleep(100);
+  }
+}
+
+function assertReloadsAccepted(line: LogLine, what: string): void {
+  for (const reload of reloadsOf(line)) {
+    if (!reload.ok) throw new Error(`${what}: ${reload.daemon} did not accept the configuration: ${reload.text}`);
+  }
+}
+
+/** Milliseconds BIRD took to answer `configure` for `daemon`, from the cycle line ("Reconfigured (8.1 ms)"). */
+function reloadMsOf(line: LogLine | undefined, daemon: string): number {
+  const text = (line?.fields['reload'] as Record<string, string> | undefined)?.[daemon];
+  const m = text === undefined ? null : /\(([\d.]+) ms\)/.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** Resolves each put under `prefix` to the time its watch event arrived (performance.now()). */
+async function floorWatch(client: Etcd3, prefix: string): Promise<{ next(key: string): Promise<number>; cancel(): Promise<void> }> {
+  const pending = new Map<string, (at: number) => void>();
+  const watcher = await client.watch().prefix(prefix).create();
+  watcher.on('put', (kv) => {
+    const at = performance.now();
+    const key = kv.key.toString('utf8');
+    pending.get(key)?.(at);
+    pending.delete(key);
+  });
+  return {
+    next: (key) => new Promise<number>((resolve) => pending.set(key, resolve)),
+    cancel: () => watcher.cancel(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// live session: one birdwatch beside a running BIRD, for latency, idle and storm
+
+export interface LiveSessionPlan {
+  readonly nodes: number;
+  readonly changes: number;
+  readonly idleSeconds: number;
+  readonly stormRuns: number;
+}
+
+export interface LiveSessionResult {
+  latency?: LatencyResult;
+  idle?: IdleResult;
+  storm?: StormResult;
+}
+
+export async function liveSession(etcd: EtcdLab, plan: LiveSessionPlan, options: SessionOptions): Promise<LiveSessionResult> {
+  return withScope(async (scope) => {
+    const dir = await tempDir(scope, `birdwatch-bench-${plan.nodes}-`);
+    const ns = await benchNamespace(scope);
+    const configDir = join(dir, 'config');
+    const pair = await startBirdPair(scope, ns, dir, configDir, 'bw');
+    const bw = await startBirdwatch(scope, {
+      endpoint: etcd.endpoint,
+      configDir,
+      sockets: pair.sockets,
+      minReloadIntervalMs: options.minReloadIntervalMs,
+      cpuProfDir: options.cpuProfDir,
+    });
+    const first = await bw.waitFor(isApplyLine, { timeoutMs: 180_000, what: 'the first apply' });
+    assertReloadsAccepted(first, 'first apply');
+    const base = await waitForProtocols(pair.sockets.bird, (names) => names.size === plan.nodes - 1, `${plan.nodes - 1} mesh peers`);
+    await bw.quiet(options.minReloadIntervalMs + 200);
+    const result: LiveSessionResult = {};
+    if (plan.changes > 0) {
+      options.progress(`latency at ${plan.nodes} nodes: ${plan.changes} changes`);
+      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, plan, options);
+      await etcd.client.delete().prefix('/calico/bgp/v1/host/lat-');
+      await waitForProtocols(pair.sockets.bird, (names) => names.size === base.size, 'the latency hosts to be removed');
+      await bw.quiet(options.minReloadIntervalMs + 500);
+    }
+    if (plan.idleSeconds > 0) {
+      options.progress(`idle at ${plan.nodes} nodes: ${plan.idleSeconds} s`);
+      result.idle = await measureIdle(bw, plan);
+    }
+    if (plan.stormRuns > 0) {
+      const runs: StormRun[] = [];
+      for (let run = 0; run < plan.stormRuns; run++) {
+        options.progress(`storm at ${plan.nodes} nodes: run ${run + 1}/${plan.stormRuns}`);
+        runs.push(await stormRun(etcd, bw, pair.sockets.bird, base, run, options));
+      }
+      result.storm = { nodes: plan.nodes, hosts: STORM_HOSTS, spreadMs: STORM_SPREAD_MS, runs };
+    }
+    await bw.stop();
+    return result;
+  });
+}
+
+async function measureLatency(
+  scope: Scope,
+  etcd: EtcdLab,
+  bw: Birdwatch,
+  dir: string,
+  configDir: string,
+  birdSocket: string,
+  plan: LiveSessionPlan,
+  options: SessionOptions,
+): Promise<LatencyResult> {
+  // The floor's BIRD: a second bird, started on a copy of what birdwatch applied; each change it is given the file
+  // birdwatch's BIRD just got, so it makes the same one-peer-added transition. It needs a namespace of its own: two
+  // BIRDs in one namespace fight over the BGP port ("Cannot open listening socket"), which slows every configure.
+  const floorNs = await benchNamespace(scope);
+  const floorDir = join(dir, 'floor');
+  await copyConfig(configDir, floorDir);
+  const floorBird = await startBird({ family: 4, configPath: join(floorDir, 'bird.cfg'), socketPath: join(dir, 'floor-bird.ctl'), logFile: join(dir, 'floor-bird.log'), wrapper: floorNs.exec });
+  scope.teardown(() => floorBird.stop());
+  const watch = await floorWatch(etcd.client, '/bench/floor/');
+  scope.teardown(() => watch.cancel());
+
+  const r: { -readonly [K in keyof LatencyResult]: LatencyResult[K] } = {
+    nodes: plan.nodes,
+    latencyMs: [],
+    ackToAppliedMs: [],
+    putToAppliedMs: [],
+    cycleMs: [],
+    validateMs: [],
+    reloadMs: [],
+    floor: { etcdMs: [], birdParseMs: [], bird6ParseMs: [], configureMs: [], totalMs: [] },
+    confirmed: 0,
+  };
+  // Changes are spaced so that none waits for the minimum reload gap and none coalesces with the next.
+  const spacingMs = options.minReloadIntervalMs + 100;
+  let nextPutAt = performance.now();
+  for (let i = 0; i < plan.changes; i++) {
+    await sleep(nextPutAt - performance.now());
+    const host = extraHost('lat', 100, i);
+    const from = bw.lines.length;
+    const sentAt = Date.now();
+    nextPutAt = performance.now() + spacingMs;
+    await etcd.client.put(host.key).value(host.ip);
+    const ackAt = Date.now();
+    const applied = await bw.waitFor((l) => l.msg === 'change applied', { from, what: `change ${i} applied` });
+    const cycle = bw.lines.slice(from).find((l) => l.msg === 'configuration applied');
+    if (cycle) assertReloadsAccepted(cycle, `change ${i}`);
+    if (cycle === undefined || !addedProtocols(cycle).includes(host.protocol)) {
+      throw new Error(`change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle?.fields['changes'])})`);
+    }
+    r.latencyMs.push(Number(applied.fields['latencyMs']));
+    r.cycleMs.push(Number(applied.fields['cycleMs']));
+    r.validateMs.push(Number(cycle.fields['validateMs']));
+    r.reloadMs.push(reloadMsOf(cycle, 'bird'));
+    r.ackToAppliedMs.push(applied.time - ackAt);
+    r.putToAppliedMs.push(applied.time - sentAt);
+    if ((await bgpProtocols(birdSocket)).has(host.protocol)) r.confirmed++;
+
+    // The floor, for the configuration birdwatch has just applied.
+    await copyConfig(configDir, floorDir);
+    const key = `/bench/floor/${i}`;
+    const event = watch.next(key);
+    const putAt = performance.now();
+    await etcd.client.put(key).value(String(i));
+    const etcdMs = (await event) - putAt;
+    const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+      const t0 = performance.now();
+      const value = await fn();
+      return [value, performance.now() - t0];
+    };
+    const [v4, birdParseMs] = await timed(() => validateBirdConfig({ binary: 'bird', configPath: join(floorDir, 'bird.cfg') }));
+    const [v6, bird6ParseMs] = await timed(() => validateBirdConfig({ binary: 'bird6', configPath: join(floorDir, 'bird6.cfg') }));
+    const [reply, configureMs] = await timed(() => configureBird(floorBird.socketPath, { timeoutMs: 60_000 }));
+    if (!v4.ok || !v6.ok || !reply.ok) throw new Error(`floor: BIRD refused the configuration birdwatch applied (${JSON.stringify({ v4, v6, reply: reply.message })})`);
+    r.floor.etcdMs.push(etcdMs);
+    r.floor.birdParseMs.push(birdParseMs);
+    r.floor.bird6ParseMs.push(bird6ParseMs);
+    r.floor.configureMs.push(configureMs);
+    r.floor.totalMs.push(etcdMs + birdParseMs + bird6ParseMs + configureMs);
+  }
+  return r;
+}
+
+async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleResult> {
+  const hz = await clockTicksPerSecond();
+  const from = bw.lines.length;
+  const before = await cpuTicksOf(bw.pid);
+  await sleep(plan.idleSeconds * 1000);
+  const after = await cpuTicksOf(bw.pid);
+  return { nodes: plan.nodes, seconds: plan.idleSeconds, cpuMs: ((after - before) * 1000) / hz, logLines: bw.lines.length - from };
+}
+
+const STORM_HOSTS = 200;
+const STORM_SPREAD_MS = 1000;
+
+async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, base: ReadonlySet<string>, run: number, options: SessionOptions): Promise<StormRun> {
+  const tag = `storm${run}`;
+  const hosts = Array.from({ length: STORM_HOSTS }, (_, i) => extraHost(tag, 200 + run, i));
+  const wanted = new Set(hosts.map((h) => h.protocol));
+  const from = bw.lines.length;
+  // 200 puts a second for one second: put i is sent at i × 5 ms (the last at 995 ms), without waiting for acks.
+  const start = performance.now() + 20;
+  const acks: Promise<number>[] = [];
+  let firstSentAt = 0;
+  for (let i = 0; i < hosts.length; i++) {
+    await sleep(start + (i * STORM_SPREAD_MS) / STORM_HOSTS - performance.now());
+    const host = hosts[i]!;
+    if (i === 0) firstSentAt = Date.now();
+    acks.push(etcd.client.put(host.key).value(host.ip).then(() => Date.now()));
+  }
+  const lastAck = Math.max(...(await Promise.all(acks)));
+  const seen = new Set<string>();
+  const complete = await bw.waitFor(
+    (line) => {
+      if (!isApplyLine(line)) return false;
+      for (const name of addedProtocols(line)) if (wanted.has(name)) seen.add(name);
+      return seen.size === wanted.size;
+    },
+    { from, timeoutMs: 60_000, what: `all ${STORM_HOSTS} storm hosts applied` },
+  );
+  await bw.quiet(options.minReloadIntervalMs + 1000);
+  const lines = bw.lines.slice(from).filter(isApplyLine);
+  const byDaemon: Record<string, number> = {};
+  let refused = 0;
+  for (const line of lines) {
+    for (const reload of reloadsOf(line)) {
+      byDaemon[reload.daemon] = (byDaemon[reload.daemon] ?? 0) + 1;
+      if (!reload.ok) refused++;
+    }
+  }
+  // When each cycle's log line came (ms after the first put was sent) and how many new peers it added.
+  const timeline = lines.map((l) => `+${l.time - firstSentAt} ms: ${addedProtocols(l).filter((n) => wanted.has(n)).length}`).join(', ');
+  const names = await bgpProtocols(birdSocket);
+  const expected = new Set([...base, ...wanted]);
+  const missing = [...expected].filter((n) => !names.has(n));
+  const extra = [...names].filter((n) => !expected.has(n));
+  const exact = missing.length === 0 && extra.length === 0 && refused === 0;
+  const detail = exact ? '' : `missing ${missing.length}, unexpected ${extra.length}, refused reloads ${refused}`;
+  // Back to the base set for the next run.
+  await etcd.client.delete().prefix(`/calico/bgp/v1/host/${tag}-`);
+  await waitForProtocols(birdSocket, (n) => n.size === base.size, 'the storm hosts to be removed');
+  await bw.quiet(options.minReloadIntervalMs + 1000);
+  return {
+    reloads: Object.values(byDaemon).reduce((a, b) => a + b, 0),
+    reloadsByDaemon: byDaemon,
+    cycles: lines.length,
+    convergedMs: complete.time - lastAck,
+    exact,
+    detail,
+    timeline,
+    lastAckMs: lastAck - firstSentAt,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// cold start
+
+export async function coldStart(etcd: EtcdLab, nodes: number, runs: number, options: SessionOptions): Promise<ColdResult> {
+  return withScope(async (outer) => {
+    const ns = await benchNamespace(outer);
+    const result: ColdResult = { nodes, runs: [] };
+    for (let run = 0; run < runs; run++) {
+      options.progress(`cold start at ${nodes} nodes: run ${run + 1}/${runs}`);
+      result.runs.push(
+        await withScope(async (scope) => {
+          // A config dir holding the smallest valid configuration, which BIRD runs: birdwatch has everything to do.
+          const dir = await tempDir(scope, `birdwatch-cold-${nodes}-`);
+          const configDir = join(dir, 'config');
+          const pair = await startBirdPair(scope, ns, dir, configDir, 'cold');
+          const bw = await startBirdwatch(scope, {
+            endpoint: etcd.endpoint,
+            configDir,
+            sockets: pair.sockets,
+            minReloadIntervalMs: options.minReloadIntervalMs,
+            cpuProfDir: options.cpuProfDir,
+          });
+          const applied = await bw.waitFor((l) => l.msg === 'configuration applied', { timeoutMs: 180_000, what: 'the first apply' });
+          const memory = await memoryOf(bw.pid);
+          assertReloadsAccepted(applied, 'cold start');
+          const starting = bw.lines.find((l) => l.msg === 'birdwatch starting');
+          const synced = bw.lines.find((l) => l.msg === 'etcd synced');
+          const protocols = (await bgpProtocols(pair.sockets.bird)).size;
+          if (protocols !== nodes - 1) throw new Error(`cold start: BIRD runs ${protocols} BGP protocols, expected ${nodes - 1}`);
+          await bw.stop();
+          await pair.stop();
+          return {
+            coldMs: applied.time - bw.spawnedAt,
+            bootMs: (starting?.time ?? Number.NaN) - bw.spawnedAt,
+            syncMs: (synced?.time ?? Number.NaN) - (starting?.time ?? Number.NaN),
+            firstCycleMs: applied.time - (synced?.time ?? Number.NaN),
+            validateMs: Number(applied.fields['validateMs']),
+            reloadText: JSON.stringify(applied.fields['reload']),
+            hwmKib: memory.hwmKib,
+            rssKib: memory.rssKib,
+            protocols,
+          };
+        }),
+      );
+    }
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// render, in this process, on the built code
+
+export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: number, runs: number, warmup: number): Promise<RenderResult> {
+  const dist = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
+  const { nodeRole } = (await import(dist('controller/roleRenderer.js'))) as typeof import('../src/controller/roleRenderer.js');
+  const { buildNodeModel } = (await import(dist('model/buildNodeModel.js'))) as typeof import('../src/model/buildNodeModel.js');
+  const { renderFileSet } = (await import(dist('render/renderFileSet.js'))) as typeof import('../src/render/renderFileSet.js');
+  const { loadTemplateSources } = (await import(dist('controller/templateSources.js'))) as typeof import('../src/controller/templateSources.js');
+  const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
+  const role = nodeRole(BENCH_NODE, 'off');
+  const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
+  const time = (fn: () => unknown): number => {
+    const t0 = performance.now();
+    fn();
+    return performance.now() - t0;
+  };
+  let bytes = 0;
+  for (let i = 0; i < warmup; i++) bytes = [...role.render(keyspace, templates).files.values()].reduce((n, c) => n + c.length, 0);
+  const result: RenderResult = { nodes, warmup, renderMs: [], modelMs: [], templatesMs: [], bytes };
+  const model = buildNodeModel(keyspace, { nodeName: BENCH_NODE });
+  for (let i = 0; i < runs; i++) {
+    result.renderMs.push(time(() => role.render(keyspace, templates)));
+    result.modelMs.push(time(() => buildNodeModel(keyspace, { nodeName: BENCH_NODE })));
+    result.templatesMs.push(time(() => renderFileSet(model, templates, { ipip: 'off' })));
+  }
+  return result;
+}
