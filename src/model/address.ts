@@ -9,14 +9,33 @@ export interface IpAddress {
   readonly text: string;
 }
 
-const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-const IPV4_PATTERN = new RegExp(`^${IPV4_OCTET}\\.${IPV4_OCTET}\\.${IPV4_OCTET}\\.${IPV4_OCTET}$`);
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
+/**
+ * The 32-bit value of a dotted quad — exactly four decimal octets 0-255 without leading zeros ("0" itself is
+ * fine), nothing else — or undefined. A hand-written scan: it runs once per node on every render.
+ */
+function dottedQuadValue(text: string): number | undefined {
+  const length = text.length;
+  let value = 0;
+  let i = 0;
+  for (let octets = 1; ; octets++) {
+    const start = i;
+    let octet = 0;
+    for (let c = text.charCodeAt(i); i < length && c >= 48 && c <= 57; c = text.charCodeAt(++i)) octet = octet * 10 + (c - 48);
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || (digits > 1 && text.charCodeAt(start) === 48) || octet > 255) return undefined;
+    value = value * 256 + octet;
+    if (octets === 4) return i === length ? value : undefined;
+    if (text.charCodeAt(i) !== 46 /* . */) return undefined;
+    i++;
+  }
+}
+
 export function parseIPv4(text: string): Validated<IpAddress> {
-  if (!IPV4_PATTERN.test(text)) return refuse(`not an IPv4 address (dotted quad without leading zeros)`);
-  const value = text.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
-  return accept({ family: 4, value, text });
+  const value = dottedQuadValue(text);
+  if (value === undefined) return refuse(`not an IPv4 address (dotted quad without leading zeros)`);
+  return accept({ family: 4, value: BigInt(value), text });
 }
 
 function parseHexGroups(part: string): bigint[] | undefined {

@@ -97,7 +97,15 @@ const KIND_ORDER: Readonly<Record<PeerKind, number>> = { mesh: 0, global: 1, nod
 
 interface Candidate {
   readonly peer: BgpPeer;
-  readonly entry: KeyValue;
+  /** The datastore entry behind the peer; for a mesh peer it is made only when a diagnostic needs it. */
+  readonly entry: KeyValue | undefined;
+  /** The node a mesh peer comes from. */
+  readonly node: OtherNode | undefined;
+}
+
+/** A candidate's entry, for diagnostics: a mesh peer's is its node's address key. */
+function entryOf(candidate: Candidate, f: AddressFamily): KeyValue {
+  return candidate.entry ?? { key: keys.hostAddress(candidate.node!.name, f), value: candidate.peer.address.text };
 }
 
 /** Mesh, global and node-specific peers; never this node's own address; one protocol per neighbor. */
@@ -124,12 +132,11 @@ function peers(
     for (const node of nodes.values()) {
       const address = f === 4 ? node.ipv4 : node.ipv6;
       if (node.name === me.name || !address) continue;
-      const entry = { key: keys.hostAddress(node.name, f), value: address.text };
       if (address.value === own.value) {
-        log.add(entry, 'skipped', `node ${node.name} has this node's own address`);
+        log.add({ key: keys.hostAddress(node.name, f), value: address.text }, 'skipped', `node ${node.name} has this node's own address`);
         continue;
       }
-      candidates.push({ peer: make('mesh', address, node.asNumber), entry });
+      candidates.push({ peer: make('mesh', address, node.asNumber), entry: undefined, node });
     }
   }
   const explicit = (kind: 'global' | 'node', entries: readonly (KeyValue & { ip: string })[]): void => {
@@ -140,7 +147,7 @@ function peers(
       } else if (decoded.value.address.value === own.value) {
         log.add(entry, 'skipped', `peer ${decoded.value.address.text} is this node's own address`);
       } else {
-        candidates.push({ peer: make(kind, decoded.value.address, decoded.value.asNumber), entry });
+        candidates.push({ peer: make(kind, decoded.value.address, decoded.value.asNumber), entry, node: undefined });
       }
     }
   };
@@ -157,7 +164,7 @@ function peers(
     const [winner, loser] =
       PRECEDENCE[candidate.peer.kind] > PRECEDENCE[current.peer.kind] ? [candidate, current] : [current, candidate];
     winners.set(candidate.peer.address.value, winner);
-    log.add(loser.entry, 'overridden', `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${winner.entry.key})`);
+    log.add(entryOf(loser, f), 'overridden', `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${entryOf(winner, f).key})`);
   }
   return [...winners.values()]
     .map((c) => c.peer)

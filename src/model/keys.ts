@@ -68,7 +68,7 @@ const malformed = (what: string): KeyMeaning => ({ kind: 'malformed', reason: `n
 
 export function classifyKey(key: string): KeyMeaning {
   if (key.startsWith(GLOBAL_PREFIX)) return classifyGlobal(key.slice(GLOBAL_PREFIX.length).split('/'));
-  if (key.startsWith(HOST_PREFIX)) return classifyHost(key.slice(HOST_PREFIX.length).split('/'));
+  if (key.startsWith(HOST_PREFIX)) return classifyHost(key);
   if (key.startsWith(BGP_PREFIX)) {
     const [dir, ip, ...rest] = key.slice(BGP_PREFIX.length).split('/');
     const fam = /^rr_v[46]$/.test(dir ?? '') ? family(dir!.slice(3)) : undefined;
@@ -110,7 +110,25 @@ function classifyGlobal(parts: string[]): KeyMeaning {
   return UNKNOWN;
 }
 
-function classifyHost(parts: string[]): KeyMeaning {
+/**
+ * A key under HOST_PREFIX. Most are `<host>/<leaf>` (two segments): those are read without splitting the key,
+ * since every key is classified on every render; anything longer goes through classifyHostParts.
+ */
+function classifyHost(key: string): KeyMeaning {
+  const slash = key.indexOf('/', HOST_PREFIX.length);
+  if (slash < 0 || key.indexOf('/', slash + 1) >= 0) return classifyHostParts(key.slice(HOST_PREFIX.length).split('/'));
+  const leaf = key.slice(slash + 1);
+  switch (leaf) {
+    case 'ip_addr_v4': return { kind: 'hostAddress', host: key.slice(HOST_PREFIX.length, slash), family: 4 };
+    case 'ip_addr_v6': return { kind: 'hostAddress', host: key.slice(HOST_PREFIX.length, slash), family: 6 };
+    case 'as_num': return { kind: 'hostAsNumber', host: key.slice(HOST_PREFIX.length, slash) };
+    case 'loglevel': return { kind: 'hostLogLevel', host: key.slice(HOST_PREFIX.length, slash) };
+    case 'network_v4': return { kind: 'hostNetwork', host: key.slice(HOST_PREFIX.length, slash) };
+    default: return UNKNOWN;
+  }
+}
+
+function classifyHostParts(parts: string[]): KeyMeaning {
   const [host, leaf, ip, ...rest] = parts;
   if (host === undefined || leaf === undefined) return UNKNOWN;
   if (rest.length > 0 || (ip !== undefined && !/^peer_v[46]$/.test(leaf))) {

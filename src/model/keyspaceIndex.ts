@@ -15,12 +15,21 @@ export interface HostEntries {
   asNumber?: KeyValue;
   logLevel?: KeyValue;
   network?: KeyValue;
-  readonly peers: { readonly 4: (KeyValue & { ip: string })[]; readonly 6: (KeyValue & { ip: string })[] };
-  readonly blocks: { readonly 4: (KeyValue & { cidr: string })[]; readonly 6: (KeyValue & { cidr: string })[] };
+  readonly peers: ReadonlyPerFamily<KeyValue & { ip: string }>;
+  readonly blocks: ReadonlyPerFamily<KeyValue & { cidr: string }>;
 }
 
 type PerFamily<T> = { readonly 4: T[]; readonly 6: T[] };
+type ReadonlyPerFamily<T> = { readonly 4: readonly T[]; readonly 6: readonly T[] };
 const perFamily = <T>(): PerFamily<T> => ({ 4: [], 6: [] });
+/** Most hosts have no node-specific peers and no blocks: they share this (frozen) empty pair of lists. */
+const NONE: ReadonlyPerFamily<never> = Object.freeze({ 4: Object.freeze([]), 6: Object.freeze([]) });
+
+/** HostEntries while the index is built: the lists are made on first use. */
+interface MutableHostEntries extends HostEntries {
+  peers: ReadonlyPerFamily<KeyValue & { ip: string }>;
+  blocks: ReadonlyPerFamily<KeyValue & { cidr: string }>;
+}
 
 /** One pass over the keyspace, grouping the entries birdwatch understands by what their key means. */
 export interface KeyspaceIndex {
@@ -44,14 +53,23 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
     hosts: new Map(),
     malformed: [],
   };
-  const host = (name: string): HostEntries => {
-    let entries = index.hosts.get(name);
+  const hosts = index.hosts as Map<string, MutableHostEntries>;
+  // Keys come sorted, so a host's keys are consecutive: remember the last host instead of looking it up again.
+  let last: MutableHostEntries | undefined;
+  const host = (name: string): MutableHostEntries => {
+    if (last?.name === name) return last;
+    let entries = hosts.get(name);
     if (!entries) {
-      entries = { name, address: {}, peers: perFamily(), blocks: perFamily() };
-      index.hosts.set(name, entries);
+      // Both address slots up front: V8 then stores them in place instead of growing the object's elements.
+      entries = { name, address: { 4: undefined, 6: undefined }, peers: NONE, blocks: NONE };
+      hosts.set(name, entries);
     }
-    return entries;
+    return (last = entries);
   };
+  const peersOf = (entries: MutableHostEntries): PerFamily<KeyValue & { ip: string }> =>
+    (entries.peers === NONE ? (entries.peers = perFamily()) : entries.peers) as PerFamily<KeyValue & { ip: string }>;
+  const blocksOf = (entries: MutableHostEntries): PerFamily<KeyValue & { cidr: string }> =>
+    (entries.blocks === NONE ? (entries.blocks = perFamily()) : entries.blocks) as PerFamily<KeyValue & { cidr: string }>;
   // Sorted keys make every later list (and every diagnostic) come out in the same order.
   for (const key of [...keyspace.keys()].sort()) {
     const value = keyspace.get(key)!;
@@ -69,8 +87,8 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
       case 'hostAsNumber': host(meaning.host).asNumber = kv; break;
       case 'hostLogLevel': host(meaning.host).logLevel = kv; break;
       case 'hostNetwork': host(meaning.host).network = kv; break;
-      case 'hostPeer': host(meaning.host).peers[meaning.family].push({ ...kv, ip: meaning.ip }); break;
-      case 'block': host(meaning.host).blocks[meaning.family].push({ ...kv, cidr: meaning.cidr }); break;
+      case 'hostPeer': peersOf(host(meaning.host))[meaning.family].push({ ...kv, ip: meaning.ip }); break;
+      case 'block': blocksOf(host(meaning.host))[meaning.family].push({ ...kv, cidr: meaning.cidr }); break;
       case 'malformed': index.malformed.push({ ...kv, reason: meaning.reason }); break;
       case 'unknown': break;
     }

@@ -3,7 +3,7 @@ import { parseAsNumber } from './asNumber.js';
 import type { Diagnostic } from './diagnostics.js';
 import { decodeRouteReflector } from './encodings.js';
 import type { HostEntries, KeyValue, KeyspaceIndex } from './keyspaceIndex.js';
-import { parseNodeName } from './names.js';
+import { isNodeName, parseNodeName } from './names.js';
 import type { OtherNode, RouteReflector } from './nodeModel.js';
 import type { Validated } from './result.js';
 
@@ -31,23 +31,29 @@ export function validNodes(index: KeyspaceIndex, globalAsNumber: number, log: Di
   const nodes = new Map<string, OtherNode>();
   for (const name of [...index.hosts.keys()].sort()) {
     const host = index.hosts.get(name)!;
-    const valid = parseNodeName(name);
-    if (!valid.ok) {
-      for (const entry of hostEntries(host)) log.add(entry, 'skipped', valid.reason);
+    if (!isNodeName(name)) {
+      const refused = parseNodeName(name);
+      for (const entry of hostEntries(host)) log.add(entry, 'skipped', refused.ok ? '' : refused.reason);
       continue;
     }
-    const address = (f: AddressFamily): IpAddress | undefined => {
-      const entry = host.address[f];
-      if (!entry || entry.value === '') return undefined;
-      const parsed = parseIpAddress(entry.value, f);
-      if (parsed.ok) return parsed.value;
-      log.add(entry, 'skipped', parsed.reason);
-      return undefined;
-    };
-    const asNumber = settingOr(host.asNumber, (v) => parseAsNumber(v), globalAsNumber, log);
-    nodes.set(name, { name, ipv4: address(4), ipv6: address(6), asNumber });
+    const asNumber = host.asNumber ? settingOr(host.asNumber, parseAsNumberText, globalAsNumber, log) : globalAsNumber;
+    const ipv4 = hostAddress(host, 4, log);
+    const ipv6 = hostAddress(host, 6, log);
+    nodes.set(name, { name, ipv4, ipv6, asNumber });
   }
   return nodes;
+}
+
+const parseAsNumberText = (v: string): Validated<number> => parseAsNumber(v);
+
+/** A host's address in one family: undefined when absent or empty, or (with a diagnostic) invalid. */
+function hostAddress(host: HostEntries, f: AddressFamily, log: DiagnosticLog): IpAddress | undefined {
+  const entry = host.address[f];
+  if (!entry || entry.value === '') return undefined;
+  const parsed = parseIpAddress(entry.value, f);
+  if (parsed.ok) return parsed.value;
+  log.add(entry, 'skipped', parsed.reason);
+  return undefined;
 }
 
 function hostEntries(host: HostEntries): KeyValue[] {

@@ -6,6 +6,9 @@ const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/;
 const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const FILTER_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
+/** parseNodeName without the result object, for the per-node loop of every render. */
+export const isNodeName = (text: string): boolean => NODE_NAME.test(text);
+
 export function parseNodeName(text: string): Validated<string> {
   return NODE_NAME.test(text) ? accept(text) : refuse('node name must be 1-253 letters, digits, ".", "-" or "_", starting with a letter or digit');
 }

@@ -49,14 +49,15 @@ export function buildTemplateView(model: NodeModel, ipip: IpipRendering): Templa
 }
 
 function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): FamilyView {
-  const peers = (kind: BgpPeer['kind']): PeerView[] =>
-    family.peers.filter((p) => p.kind === kind).map((p) => ({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber }));
+  // One pass over the peers (there is one per node in a full mesh), each kept in its kind's list, in order.
+  const byKind: Record<BgpPeer['kind'], PeerView[]> = { mesh: [], global: [], node: [] };
+  for (const p of family.peers) byKind[p.kind].push({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber });
   return {
     enabled: family.address !== undefined,
     sourceAddress: family.address?.text ?? '',
-    meshPeers: peers('mesh'),
-    globalPeers: peers('global'),
-    nodePeers: peers('node'),
+    meshPeers: byKind.mesh,
+    globalPeers: byKind.global,
+    nodePeers: byKind.node,
     pools: family.pools.map((pool) => ({ cidr: pool.cidr.text, tunnel: tunnel(pool) })),
     blocks: family.blocks.map((block) => block.text),
     customFilters: family.customFilters.map((filter) => filter.body),
