@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { keys } from '../src/model/keys.js';
+import { canCreateNamespaces } from '../test/harness/netns.js';
 import { BIRDWATCH_MAIN, REPO_ROOT, startLab, type Lab, type LabHost } from '../test/lab/lab.js';
 import { kernelRoutes, labSnapshot, protocolName, waitRoute, waitSessions } from '../test/lab/observe.js';
 
@@ -172,6 +173,10 @@ async function demo(lab: Lab): Promise<void> {
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { state: { type: 'string', default: join(tmpdir(), 'birdwatch-demo') } } });
   out('birdwatch demo: real BIRD 1.6 in network namespaces, configured by birdwatch from etcd');
+  if (!(await canCreateNamespaces())) {
+    out('\nDemo FAILED: network namespaces cannot be created here (`ip netns add` needs root / CAP_SYS_ADMIN); run it as root.');
+    return 1;
+  }
   let lab: Lab | undefined;
   let stopping = false;
   const interrupted = new Promise<number>((resolve) => {
