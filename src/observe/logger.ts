@@ -1,4 +1,5 @@
 import { destination, pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
+import { lineScrubber, redactFields } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -11,11 +12,14 @@ export interface LoggerOptions {
   readonly pretty: boolean;
   /** Where JSON lines go (default stdout); tests pass a stream. */
   readonly destination?: NodeJS.WritableStream;
+  /** Secret values (the etcd password) that must never appear in a line, whatever field or message holds them. */
+  readonly secrets?: readonly (string | undefined)[];
 }
 
 /**
- * pino: structured JSON lines with a `component` field per child logger. Credentials never reach a line:
- * any `password`, `key` material or auth field is redacted wherever it appears.
+ * pino: structured JSON lines with a `component` field per child logger. Credentials never reach a line: any
+ * password/secret/token/private-key/auth field is redacted at any depth, and every finished line is scrubbed of
+ * PEM private keys and of the known secret values (see redact.ts).
  */
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
@@ -23,6 +27,8 @@ export function createLogger(options: LoggerOptions): Logger {
     base: undefined,
     timestamp: stdTimeFunctions.isoTime,
     redact: { paths: ['password', '*.password', 'auth', '*.auth', 'credentials', '*.credentials', 'privateKey', '*.privateKey'], censor: '[redacted]' },
+    formatters: { log: (object: Record<string, unknown>) => redactFields(object) },
+    hooks: { streamWrite: lineScrubber(options.secrets ?? []) },
   };
   if (options.pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } } });

@@ -68,7 +68,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat)) throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
       const etcdOptions = resolveEtcdOptions(flags, context.env);
       const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
-      const log = createLogger({ level, pretty });
+      const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
       const ipip = await resolveIpipRendering(ipipOption, flags.bird);
       const role = resolveRole(flags, context.env, ipip);
       if (ipipOption === 'auto' && ipip === 'off') {
