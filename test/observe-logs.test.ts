@@ -67,7 +67,7 @@ t.test('run as a process: JSON lines with a component; pretty on request; ETCD_P
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const password = 'Pw-Of-Run-4f2a';
   const port = await freePort();
-  const args = ['run', '--node', 'n1', '--config-dir', join(dir, 'c'), '--ipip', 'off', '--log-level', 'debug', '--etcd-endpoints', `http://127.0.0.1:${port}`, '--bird-socket', join(dir, 'b.ctl'), '--bird6-socket', join(dir, 'b6.ctl')];
+  const args = ['run', '--node', 'n1', '--config-dir', join(dir, 'c'), '--ipip', 'off', '--listen', 'off', '--log-level', 'debug', '--etcd-endpoints', `http://127.0.0.1:${port}`, '--bird-socket', join(dir, 'b.ctl'), '--bird6-socket', join(dir, 'b6.ctl')];
   const env = { ETCD_USERNAME: 'birdwatch', ETCD_PASSWORD: password };
 
   const json = spawnBirdwatch(t, args, env);

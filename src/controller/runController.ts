@@ -25,7 +25,11 @@ export interface RunOptions {
   readonly status?: RunStatus;
   readonly clock?: Clock;
   readonly observer?: CycleObserver;
+  /** How often the idle loop touches status.heartbeatAt (liveness); default 2 s. */
+  readonly heartbeatIntervalMs?: number;
 }
+
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
 
 const RELOAD_RETRY_MIN_MS = 200;
 const RELOAD_RETRY_MAX_MS = 5000;
@@ -46,6 +50,8 @@ export class RunController {
   #reloadRetryMs = RELOAD_RETRY_MIN_MS;
   #retryScheduled = false;
   #synced = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #inCycle = false;
 
   private constructor(
     private readonly options: RunOptions,
@@ -115,6 +121,7 @@ export class RunController {
 
   /** The first complete sync and the first cycle; nothing is written before the sync completes. */
   async start(): Promise<void> {
+    this.#startHeartbeat();
     const leftovers = await removeLeftovers(this.options.configDir);
     if (leftovers.length > 0) this.options.log.info({ component: 'apply', removed: leftovers }, 'removed files left by an interrupted run');
     await this.#mirror.start(this.#abort.signal);
@@ -138,6 +145,7 @@ export class RunController {
 
   async close(): Promise<void> {
     this.#abort.abort();
+    clearInterval(this.#heartbeat);
     await this.#coalescer.idle();
     await this.#templateWatcher?.close();
     await this.#mirror.close();
@@ -156,10 +164,27 @@ export class RunController {
     const changeAt = this.#firstChangeAt;
     this.#firstChangeAt = undefined;
     this.status.heartbeatAt = this.#clock.now();
-    const outcome = await this.#applier.cycle(signal, changeAt);
+    this.#inCycle = true;
+    const outcome = await this.#applier.cycle(signal, changeAt).finally(() => {
+      this.#inCycle = false;
+      this.status.heartbeatAt = this.#clock.now();
+    });
     if (outcome.reloadPending) this.#scheduleReloadRetry();
     else this.#reloadRetryMs = RELOAD_RETRY_MIN_MS;
     return outcome;
+  }
+
+  /**
+   * Liveness: the timer ticks the heartbeat while no cycle runs; a cycle ticks it when it starts and ends. A
+   * cycle that never ends (a hung bird -p, say) lets it go stale, and /healthz reports the loop stuck.
+   */
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== undefined) return;
+    this.status.heartbeatAt = this.#clock.now();
+    this.#heartbeat = setInterval(() => {
+      if (!this.#inCycle) this.status.heartbeatAt = this.#clock.now();
+    }, this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
+    this.#heartbeat.unref();
   }
 
   #scheduleReloadRetry(): void {

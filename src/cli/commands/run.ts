@@ -7,11 +7,14 @@ import { loadCompiledTemplates } from '../../controller/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
 import { readEtcdSnapshot } from '../../datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../model/keys.js';
-import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
+import { startOpsServer, isOpsServerListenError, type OpsServer } from '../../observe/httpServer.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevelName } from '../../observe/logger.js';
+import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
+import { DEFAULT_LISTEN, parseListenOption, type ListenOption } from '../listenOption.js';
 import { UsageError } from '../usageError.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags {
@@ -26,6 +29,8 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly bird6: string;
   readonly logLevel: string;
   readonly logFormat: string;
+  readonly listen?: string;
+  readonly metricsPerPeer?: boolean;
 }
 
 /**
@@ -47,6 +52,23 @@ function parseLogLevelName(value: string): LogLevelName {
   return level;
 }
 
+/**
+ * Starts the ops endpoint. An address given with --listen must work (else exit, naming the flag); the default
+ * one is best effort — another process on 127.0.0.1:9099 (Felix's health port in a calico-node) must not stop
+ * routing — so a clash there is logged and birdwatch runs without the endpoint.
+ */
+async function listenOps(listen: ListenOption, explicit: string | undefined, start: (host: string, port: number) => Promise<OpsServer>, log: Logger): Promise<OpsServer | undefined> {
+  if (listen.kind === 'off') return undefined;
+  try {
+    return await start(listen.host, listen.port);
+  } catch (error) {
+    if (!isOpsServerListenError(error)) throw error;
+    if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
+    log.error({ component: 'http' }, `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`);
+    return undefined;
+  }
+}
+
 export function registerRun(program: Command, context: CommandContext): void {
   addRoleOptions(addEtcdOptions(program.command('run')))
     .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
@@ -61,11 +83,14 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
+    .option('--listen <host:port>', `address of /metrics, /healthz and /readyz, or off (default: ${DEFAULT_LISTEN})`)
+    .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
       const level = parseLogLevelName(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat)) throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
+      const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
       const etcdOptions = resolveEtcdOptions(flags, context.env);
       const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
       const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
@@ -92,6 +117,8 @@ export function registerRun(program: Command, context: CommandContext): void {
           return;
         }
         log.info({ component: 'run', role: flags.role, node: flags.node ?? context.env['NODENAME'], endpoints: etcdOptions.endpoints, configDir: flags.configDir, minReloadIntervalMs, ipip }, 'birdwatch starting');
+        const status = new RunStatus();
+        const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
         const controller = await RunController.create({
           role,
           configDir: flags.configDir,
@@ -101,7 +128,10 @@ export function registerRun(program: Command, context: CommandContext): void {
           minReloadIntervalMs,
           client,
           log,
+          status,
+          observer: metrics,
         });
+        const ops = await listenOps(listen, flags.listen, (host, port) => startOpsServer({ host, port, status, metrics, sockets, log }), log);
         const onHup = (): void => {
           log.info({ component: 'run' }, 'SIGHUP: re-reading etcd and templates');
           void controller.refresh();
@@ -111,6 +141,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           await controller.run(shutdown);
         } finally {
           process.off('SIGHUP', onHup);
+          await ops?.close();
         }
         log.info({ component: 'run' }, 'stopped');
       } finally {

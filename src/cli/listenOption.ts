@@ -1,0 +1,24 @@
+import { isIP } from 'node:net';
+import { UsageError } from './usageError.js';
+
+/** Loopback only: metrics and probes are for the node itself (or a sidecar), not the network. */
+export const DEFAULT_LISTEN = '127.0.0.1:9099';
+
+export type ListenOption = { readonly kind: 'off' } | { readonly kind: 'listen'; readonly host: string; readonly port: number };
+
+const EXPECTED = 'expected HOST:PORT (e.g. 127.0.0.1:9099, [::1]:9099, 0.0.0.0:9099), or off';
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** `--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one), or `off`. */
+export function parseListenOption(value: string): ListenOption {
+  if (value === 'off') return { kind: 'off' };
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  if (match === null) throw new UsageError('--listen', value, EXPECTED);
+  const [, v6, other, portText] = match;
+  const host = v6 ?? other ?? '';
+  if (v6 !== undefined && isIP(v6) !== 6) throw new UsageError('--listen', value, `${v6} is not an IPv6 address; ${EXPECTED}`);
+  if (v6 === undefined && isIP(host) === 0 && !HOSTNAME.test(host)) throw new UsageError('--listen', value, `${host} is not an address or host name; ${EXPECTED}`);
+  const port = Number(portText);
+  if (port > 65535) throw new UsageError('--listen', value, `port ${port} is out of range (0-65535)`);
+  return { kind: 'listen', host, port };
+}

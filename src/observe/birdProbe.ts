@@ -1,0 +1,28 @@
+import { BirdControlClient } from '../bird/controlSocket.js';
+import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
+import type { BirdAnswers } from './health.js';
+import type { Daemon } from './runStatus.js';
+
+/** Time a readiness probe gives each control socket to greet. */
+export const BIRD_PROBE_TIMEOUT_MS = 1_000;
+
+/**
+ * Whether each daemon answers: connect to its control socket and wait for the greeting (`0001 BIRD … ready.`),
+ * then hang up. Sends no command, so it costs BIRD nothing even with thousands of protocols. Never throws.
+ */
+export async function probeBird(sockets: Readonly<Record<Daemon, string>>, timeoutMs = BIRD_PROBE_TIMEOUT_MS): Promise<BirdAnswers> {
+  const probe = async (daemon: Daemon): Promise<BirdAnswers[Daemon]> => {
+    try {
+      const client = await BirdControlClient.connect(sockets[daemon], { timeoutMs });
+      client.close();
+      return { ok: true };
+    } catch (error) {
+      if (isBirdUnreachableError(error) || isBirdTimeoutError(error) || isBirdProtocolError(error)) {
+        return { ok: false, error: `${daemon} does not answer: ${error.message}` };
+      }
+      return { ok: false, error: `${daemon} does not answer: ${String(error)}` };
+    }
+  };
+  const [bird, bird6] = await Promise.all([probe('bird'), probe('bird6')]);
+  return { bird, bird6 };
+}
