@@ -33,14 +33,19 @@ export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOp
   const endpoints = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
   if (endpoints.length === 0) throw new UsageError(argument, raw, 'expected a comma-separated list of http(s)://host:port URLs');
   for (const endpoint of endpoints) {
+    // An error message must not echo a password someone put in the URL.
+    const shown = endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1***@');
     let url: URL;
     try {
       url = new URL(endpoint);
     } catch {
-      throw new UsageError(argument, endpoint, 'expected http(s)://host:port');
+      throw new UsageError(argument, shown, 'expected http(s)://host:port');
+    }
+    if (url.username !== '' || url.password !== '') {
+      throw new UsageError(argument, shown, 'credentials in an endpoint URL are not accepted: use ETCD_USERNAME and ETCD_PASSWORD');
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.pathname.length > 1) {
-      throw new UsageError(argument, endpoint, 'expected http(s)://host:port');
+      throw new UsageError(argument, shown, 'expected http(s)://host:port');
     }
   }
   const certFile = flags.etcdCert ?? env['ETCD_CERT_FILE'];

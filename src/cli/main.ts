@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
 
+// grpc-js passes an etcd endpoint's IP address as the TLS server name, and Node then warns (DEP0123) on every
+// https://<ip> endpoint: noise on stderr an operator can do nothing about. Every other warning still prints.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+const isDep0123 = (rest: readonly unknown[]): boolean =>
+  rest.includes('DEP0123') || (typeof rest[0] === 'object' && rest[0] !== null && (rest[0] as { code?: unknown }).code === 'DEP0123');
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  if (!isDep0123(rest)) emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
 // Only commands that ask for it trap SIGTERM/SIGINT; one-shot commands keep the default (exit at once).
 let shutdown: AbortController | undefined;
 function shutdownSignal(): AbortSignal {

@@ -45,5 +45,14 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
   if (options.username !== undefined) {
     config.auth = { username: options.username, password: options.password ?? '' };
   }
-  return new Etcd3(config);
+  try {
+    return new Etcd3(config);
+  } catch (error) {
+    // grpc builds the TLS context here: a key that does not match its certificate, or a file that is not PEM.
+    const message = (error as Error).message;
+    if (/key values mismatch/i.test(message)) {
+      throw new DatastoreError(`the etcd client key ${options.keyFile ?? ''} does not belong to the certificate ${options.certFile ?? ''}`, 'tls', { cause: error });
+    }
+    throw new DatastoreError(`cannot use the etcd TLS files (${[options.caFile, options.certFile, options.keyFile].filter(Boolean).join(', ')}): ${message}`, 'tls', { cause: error });
+  }
 }

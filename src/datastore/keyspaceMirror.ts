@@ -1,8 +1,8 @@
-import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { Etcd3, Watcher } from 'etcd3';
 import { classifyEtcdError } from './etcdErrors.js';
 import { readEtcdSnapshot } from './etcdSource.js';
-import type { DatastoreError } from './errors.js';
+import { isDatastoreError, type DatastoreError } from './errors.js';
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -41,6 +41,7 @@ export class KeyspaceMirror {
   #state: MirrorState = 'syncing';
   #resyncing: Promise<void> | undefined;
   #closed = false;
+  #everSynced = false;
   #abort = new AbortController();
 
   constructor(private readonly options: KeyspaceMirrorOptions) {}
@@ -53,7 +54,11 @@ export class KeyspaceMirror {
     return this.#state;
   }
 
-  /** Reads everything (retrying with backoff until etcd answers or `signal` aborts), then starts watching. */
+  /**
+   * Reads everything (retrying with backoff until etcd answers or `signal` aborts), then starts watching. If etcd
+   * refuses the credentials or the TLS handshake before the first sync, that cannot fix itself: it throws the
+   * DatastoreError (kind auth/tls) at once instead of retrying forever.
+   */
   async start(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => this.#abort.abort(), { once: true });
     await this.#sync();
@@ -81,7 +86,9 @@ export class KeyspaceMirror {
 
   async #sync(): Promise<void> {
     await this.#cancelWatchers();
-    const policy = retry(handleAll, {
+    // After the first sync every failure is retried (the live configuration stays; etcd may come back fixed).
+    const fatal = (error: unknown): boolean => !this.#everSynced && isDatastoreError(error) && (error.kind === 'auth' || error.kind === 'tls');
+    const policy = retry(handleWhen((error) => !fatal(error)), {
       backoff: new ExponentialBackoff({ initialDelay: this.options.initialRetryDelayMs ?? 100, maxDelay: this.options.maxRetryDelayMs ?? 5000 }),
     });
     let attempt = 0;
@@ -90,6 +97,7 @@ export class KeyspaceMirror {
         return await readEtcdSnapshot(this.options.client, this.options.prefixes);
       } catch (error) {
         const failure = classifyEtcdError(error);
+        if (fatal(failure)) throw failure;
         attempt++;
         if (attempt === 1) this.options.onRetry?.(failure, attempt);
         this.#setState('disconnected', failure);
@@ -101,6 +109,7 @@ export class KeyspaceMirror {
     this.entries.clear();
     for (const [key, value] of snapshot.entries) this.entries.set(key, value);
     this.#revision = snapshot.revision;
+    this.#everSynced = true;
     await this.#watch(snapshot.revision + 1n);
     this.#setState('synced');
     this.options.onChange([...changed]);
