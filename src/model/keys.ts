@@ -117,15 +117,14 @@ function classifyGlobal(parts: string[]): KeyMeaning {
 function classifyHost(key: string): KeyMeaning {
   const slash = key.indexOf('/', HOST_PREFIX.length);
   if (slash < 0 || key.indexOf('/', slash + 1) >= 0) return classifyHostParts(key.slice(HOST_PREFIX.length).split('/'));
-  const leaf = key.slice(slash + 1);
-  switch (leaf) {
-    case 'ip_addr_v4': return { kind: 'hostAddress', host: key.slice(HOST_PREFIX.length, slash), family: 4 };
-    case 'ip_addr_v6': return { kind: 'hostAddress', host: key.slice(HOST_PREFIX.length, slash), family: 6 };
-    case 'as_num': return { kind: 'hostAsNumber', host: key.slice(HOST_PREFIX.length, slash) };
-    case 'loglevel': return { kind: 'hostLogLevel', host: key.slice(HOST_PREFIX.length, slash) };
-    case 'network_v4': return { kind: 'hostNetwork', host: key.slice(HOST_PREFIX.length, slash) };
-    default: return UNKNOWN;
-  }
+  const leafIs = (leaf: string): boolean => key.length === slash + 1 + leaf.length && key.startsWith(leaf, slash + 1);
+  const host = (): string => key.slice(HOST_PREFIX.length, slash);
+  if (leafIs('ip_addr_v4')) return { kind: 'hostAddress', host: host(), family: 4 };
+  if (leafIs('ip_addr_v6')) return { kind: 'hostAddress', host: host(), family: 6 };
+  if (leafIs('as_num')) return { kind: 'hostAsNumber', host: host() };
+  if (leafIs('loglevel')) return { kind: 'hostLogLevel', host: host() };
+  if (leafIs('network_v4')) return { kind: 'hostNetwork', host: host() };
+  return UNKNOWN;
 }
 
 function classifyHostParts(parts: string[]): KeyMeaning {
