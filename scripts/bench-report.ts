@@ -1,9 +1,10 @@
 /** Markdown for scripts/bench: a summary table with the targets, then the detail of every benchmark. */
 import { count, kibToMb, mb, median, ms, percentile, ratio } from './bench-stats.js';
-import type { ColdResult, IdleResult, LatencyResult, RenderResult, StormResult } from './bench-suites.js';
+import type { AnatomyResult, ColdResult, IdleResult, LatencyResult, RenderResult, StormResult } from './bench-suites.js';
 
 export interface BenchResults {
   readonly latency: LatencyResult[];
+  readonly anatomy: AnatomyResult | undefined;
   readonly storm: StormResult | undefined;
   readonly cold: ColdResult[];
   readonly render: RenderResult | undefined;
@@ -165,6 +166,21 @@ export function detailSections(results: BenchResults): string {
       '',
     );
   }
+  if (results.anatomy) {
+    const a = results.anatomy;
+    const total = a.steps.reduce((sum, [, v]) => sum + median(v), 0);
+    out.push('### Where a cycle\'s time goes', '');
+    out.push(
+      `birdwatch's cycle steps replayed in-process with its own built functions at ${count(a.nodes)} nodes, one new host per`,
+      `cycle (${a.steps[0]?.[1].length ?? 0} cycles; \`configure\` is in the table above). p50 / p90 per step; the share is of the sum of p50s.`,
+      '',
+      table(
+        ['Step', 'p50', 'p90', 'Share'],
+        a.steps.map(([name, v]) => [name, ms(median(v)), ms(percentile(v, 90)), `${((median(v) / total) * 100).toFixed(0)} %`]),
+      ),
+      '',
+    );
+  }
   if (results.storm) {
     const s = results.storm;
     out.push('### Storm', '');
@@ -212,10 +228,12 @@ export function detailSections(results: BenchResults): string {
     out.push(
       `\`nodeRole().render\` (what a cycle runs: model + templates) on the built code in \`dist/\`, after ${r.warmup} warm-up`,
       `renders; then the model (\`buildNodeModel\`) and the templates (\`renderFileSet\`) alone. Output: ${count(r.bytes)} bytes.`,
+      'Wall time is what the target is judged on; the CPU time of the process (GC threads included) beside it shows how much',
+      'of the wall time other tenants of this shared machine took.',
       '',
       table(
-        ['Nodes', 'Runs', 'render p50', 'p90', 'min', 'model p50', 'templates p50'],
-        [[count(r.nodes), String(r.renderMs.length), ms(median(r.renderMs)), ms(percentile(r.renderMs, 90)), ms(Math.min(...r.renderMs)), ms(median(r.modelMs)), ms(median(r.templatesMs))]],
+        ['Nodes', 'Runs', 'render p50', 'p90', 'min', 'its CPU time p50', 'model p50', 'templates p50'],
+        [[count(r.nodes), String(r.renderMs.length), ms(median(r.renderMs)), ms(percentile(r.renderMs, 90)), ms(Math.min(...r.renderMs)), ms(median(r.renderCpuMs)), ms(median(r.modelMs)), ms(median(r.templatesMs))]],
       ),
       '',
     );

@@ -122,9 +122,17 @@ export interface RenderResult {
   readonly warmup: number;
   /** nodeRole().render: what a cycle runs (model + templates + summary). */
   readonly renderMs: number[];
+  /** CPU time of this process during each render (user + system; GC threads included): contention shows as wall ≫ CPU. */
+  readonly renderCpuMs: number[];
   readonly modelMs: number[];
   readonly templatesMs: number[];
   readonly bytes: number;
+}
+
+export interface AnatomyResult {
+  readonly nodes: number;
+  /** Step name → wall ms per cycle, in cycle order. */
+  readonly steps: [string, number[]][];
 }
 
 export interface IdleResult {
@@ -460,12 +468,65 @@ export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: 
   };
   let bytes = 0;
   for (let i = 0; i < warmup; i++) bytes = [...role.render(keyspace, templates).files.values()].reduce((n, c) => n + c.length, 0);
-  const result: RenderResult = { nodes, warmup, renderMs: [], modelMs: [], templatesMs: [], bytes };
+  const result: RenderResult = { nodes, warmup, renderMs: [], renderCpuMs: [], modelMs: [], templatesMs: [], bytes };
   const model = buildNodeModel(keyspace, { nodeName: BENCH_NODE });
   for (let i = 0; i < runs; i++) {
+    const cpu = process.cpuUsage();
     result.renderMs.push(time(() => role.render(keyspace, templates)));
+    const used = process.cpuUsage(cpu);
+    result.renderCpuMs.push((used.user + used.system) / 1000);
     result.modelMs.push(time(() => buildNodeModel(keyspace, { nodeName: BENCH_NODE })));
     result.templatesMs.push(time(() => renderFileSet(model, templates, { ipip: 'off' })));
   }
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// cycle anatomy: birdwatch's own cycle steps, replayed in this process with its built functions
+
+/**
+ * One new host per cycle, the steps ConfigApplier runs, each timed: render, compare with the live set, stage the
+ * whole set in a fresh directory, `bird -p` + `bird6 -p` (in parallel, as birdwatch does), swap the changed files
+ * in (write temp + fsync + rename + directory fsync), remove the staging directory. `configure` is left out: the
+ * latency benchmark reports BIRD's answer time from birdwatch's own log.
+ */
+export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes: number, cycles: number): Promise<AnatomyResult> {
+  const dist = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
+  const { nodeRole } = (await import(dist('controller/roleRenderer.js'))) as typeof import('../src/controller/roleRenderer.js');
+  const { loadTemplateSources } = (await import(dist('controller/templateSources.js'))) as typeof import('../src/controller/templateSources.js');
+  const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
+  const { stageFileSet } = (await import(dist('apply/stagingDir.js'))) as typeof import('../src/apply/stagingDir.js');
+  const { swapFileSet } = (await import(dist('apply/swapFileSet.js'))) as typeof import('../src/apply/swapFileSet.js');
+  const { validateStagedFileSet } = (await import(dist('controller/validateStaged.js'))) as typeof import('../src/controller/validateStaged.js');
+  const { sameFileSet } = (await import(dist('render/fileSet.js'))) as typeof import('../src/render/fileSet.js');
+  return withScope(async (scope) => {
+    const configDir = join(await tempDir(scope, 'birdwatch-anatomy-'), 'config');
+    const role = nodeRole(BENCH_NODE, 'off');
+    const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
+    const entries = new Map(keyspace);
+    let live: ReadonlyMap<string, string> = role.render(entries, templates).files;
+    await swapFileSet(configDir, live, new Map());
+    const steps = new Map<string, number[]>();
+    const time = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const value = await fn();
+      const list = steps.get(name) ?? [];
+      list.push(performance.now() - t0);
+      steps.set(name, list);
+      return value;
+    };
+    for (let i = 0; i < cycles; i++) {
+      const host = extraHost('anatomy', 150, i);
+      entries.set(host.key, host.ip);
+      const rendered = await time('render (model + templates)', () => role.render(entries, templates));
+      await time('compare with the live files', () => sameFileSet(rendered.files, live));
+      const staged = await time('stage: fresh directory, every file written', () => stageFileSet(configDir, rendered.files));
+      const failure = await time('validate: bird -p ‖ bird6 -p', () => validateStagedFileSet(staged.dir, rendered.spans, { bird: 'bird', bird6: 'bird6' }));
+      if (failure) throw new Error(`anatomy: BIRD refused the configuration: ${failure.message}`);
+      await time('swap: changed files, write + fsync + rename, dir fsync', () => swapFileSet(configDir, rendered.files, live));
+      await time('remove the staging directory', () => staged.remove());
+      live = rendered.files;
+    }
+    return { nodes, steps: [...steps] };
+  });
 }

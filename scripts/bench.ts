@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import { canCreateNamespaces } from '../test/harness/netns.js';
 import { loadKeyspace, meshKeyspace, ROOT, startEtcdLab, withScope } from './bench-lab.js';
 import { detailSections, summaryTable, TARGETS, type BenchResults } from './bench-report.js';
-import { coldStart, liveSession, renderBench, type SessionOptions } from './bench-suites.js';
+import { coldStart, cycleAnatomy, liveSession, renderBench, type SessionOptions } from './bench-suites.js';
 
 const SUITES = ['latency', 'storm', 'cold', 'render', 'idle'] as const;
 type Suite = (typeof SUITES)[number];
@@ -101,7 +101,7 @@ async function machineFacts(): Promise<string[]> {
 async function run(options: Options): Promise<BenchResults> {
   const progress = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
   const session: SessionOptions = { minReloadIntervalMs: options.minReloadIntervalMs, cpuProfDir: options.cpuProfDir, progress };
-  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { latency: [], storm: undefined, cold: [], render: undefined, idle: undefined };
+  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { latency: [], anatomy: undefined, storm: undefined, cold: [], render: undefined, idle: undefined };
   const has = (s: Suite): boolean => options.suites.has(s);
 
   if (has('render')) {
@@ -116,7 +116,12 @@ async function run(options: Options): Promise<BenchResults> {
     await withScope(async (scope) => {
       progress(`${nodes} nodes: starting etcd and loading the keyspace`);
       const etcd = await startEtcdLab(scope);
-      await loadKeyspace(etcd.client, await meshKeyspace(nodes));
+      const keyspace = await meshKeyspace(nodes);
+      await loadKeyspace(etcd.client, keyspace);
+      if (has('latency') && nodes === TARGETS.latencyNodes) {
+        progress(`cycle anatomy at ${nodes} nodes`);
+        results.anatomy = await cycleAnatomy(keyspace, nodes, Math.min(options.changes, 40));
+      }
       if (has('cold') && options.coldNodes.includes(nodes)) results.cold.push(await coldStart(etcd, nodes, options.runs, session));
       const atTarget = nodes === TARGETS.latencyNodes;
       const plan = {
@@ -155,6 +160,7 @@ async function main(): Promise<void> {
   const { markdown, verdicts } = summaryTable(results);
   const mode = options.quick ? 'quick run (`scripts/bench --quick`: fewer nodes and samples)' : 'full run (`scripts/bench`)';
   const settings = `birdwatch run --ipip off --min-reload-interval ${options.minReloadIntervalMs} --log-format json; ${options.runs} run(s) for storm and cold start, ${options.changes} changes per latency size; IPv4 mesh fixtures from scripts/gen-mesh-fixture.mjs (ip_addr_v6 empty); benchmark took ${Math.round((performance.now() - started) / 1000)} s.`;
+  facts.push(`- Load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length}-core machine shared with other work: wall times include its contention)`);
   const doc = [
     '# Benchmarks',
     '',
