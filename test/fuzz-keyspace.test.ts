@@ -48,6 +48,8 @@ t.test(`hostile keyspace values: seed ${SEED}, ${CASES} cases, every rendering c
   let diagnostics = 0;
   let hostileEntries = 0;
   let injections = 0;
+  let duplicatePeers = 0;
+  let overlappingPools = 0;
   let failed = false;
   const sampleCases = new Map<number, FuzzCase>();
   try {
@@ -78,6 +80,8 @@ t.test(`hostile keyspace values: seed ${SEED}, ${CASES} cases, every rendering c
         if (leaks.length > 0) injections++;
         diagnostics += modelAll.diagnostics.length;
         hostileEntries += hostile.size;
+        duplicatePeers += modelValid.diagnostics.filter((d) => d.action === 'overridden').length;
+        overlappingPools += modelValid.diagnostics.filter((d) => d.reason.includes('overlaps')).length;
         if (id < 3) sampleCases.set(id, c);
         await batch.submit(String(id), filesAll, { declareKrtTunnel: c.ipip === 'krt-tunnel' });
       }),
@@ -92,7 +96,7 @@ t.test(`hostile keyspace values: seed ${SEED}, ${CASES} cases, every rendering c
   if (first) t.fail(`bird -p rejected ${batch.failures.length} renderings; first (case ${first.caseId}, kept in ${keepCase(`bird-${first.caseId}`, {}, first.files)}):\n${first.errors.join('\n')}`);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const line = `${cases} cases, ${validConfigs} valid configs, ${injections} injections, ${diagnostics} diagnostics`;
-  t.comment(`seed ${SEED}: ${line} (${hostileEntries} hostile entries; ${batch.checked * 2} bird -p runs; ${seconds} s)`);
+  t.comment(`seed ${SEED}: ${line} (${hostileEntries} hostile entries, ${duplicatePeers} duplicate peers, ${overlappingPools} overlapping pools among the valid ones; ${batch.checked * 2} bird -p runs; ${seconds} s)`);
   t.equal(cases, CASES, 'every case ran');
   t.equal(validConfigs, cases, 'every rendering passes bird -p and bird6 -p');
   t.equal(injections, 0, 'no injected fragment in any rendering');
