@@ -14,8 +14,6 @@ import { changeStream, createWorld, NODE, sleep, waitFor } from './reliability/w
  */
 t.setTimeout(fileTimeoutMs(170_000, 900_000));
 const FLOW_MS = size(1_500, 10_000);
-/** Known bug (reported): remove this todo when validateStaged attributes closing-brace errors to the last filter. */
-const KNOWN_BUG_CLOSING_BRACE = 'BUG: BIRD reports a dangling `if … then` on the closing brace of custom_filters(), outside the span; the error names only the file';
 
 const baseKeyspace = (): Map<string, string> =>
   new Map([
@@ -111,7 +109,7 @@ if (!(await canCreateNamespaces())) {
       const message = controller.status.failure?.message ?? '';
       const named = message.includes(key);
       // BIRD reports this error on the closing brace of custom_filters(), one line after the filter's span.
-      t.test('the error names the custom filter key', { todo: KNOWN_BUG_CLOSING_BRACE }, async (t) => {
+      t.test('the error names the custom filter key', async (t) => {
         t.ok(named, message);
       });
       await w.client.put(keys.hostAddress('while-dangling', 4)).value('127.0.0.62');
@@ -120,7 +118,7 @@ if (!(await canCreateNamespaces())) {
       await w.client.delete().key(key);
       await w.waitConverged('after removing the filter', 15_000);
       const total = performance.now() - removed;
-      recordRow(t, { scenario: 'BIRD rejects config (dangling `if … then`)', result: named ? 'pass' : 'bug (todo)', convergenceMs: total, detail: named ? 'key named' : 'error names only custom_filters.cfg, not the key; from the removal' });
+      recordRow(t, { scenario: 'BIRD rejects config (dangling `if … then`)', result: named ? 'pass' : 'FAIL', convergenceMs: total, detail: named ? 'key named' : 'error names only custom_filters.cfg, not the key; from the removal' });
       await w.client.delete().key(keys.hostAddress('while-dangling', 4));
       await w.waitConverged('cleanup', 15_000);
     });

@@ -19,8 +19,6 @@ import { createWorld, NODE, sleep, waitFor, type World } from './reliability/wor
 t.setTimeout(fileTimeoutMs(170_000, 600_000));
 /** How long a fixed birdwatch may take to retry a failed write by itself (its reload retry backs off to 5 s). */
 const RETRY_WINDOW_MS = 7_000;
-/** Known bug (reported): remove this todo when src/controller/runController.ts retries failed writes. */
-const KNOWN_BUG_NO_WRITE_RETRY = 'BUG: a failed write is not retried; birdwatch waits for the next etcd change (runController retries only an unreachable BIRD)';
 
 const baseKeyspace = (): Map<string, string> =>
   new Map([
@@ -41,7 +39,7 @@ async function recover(t: Test, w: World, what: string): Promise<{ ms: number; r
     () => true,
     () => false,
   );
-  t.test(`${what}: converged without a new etcd change`, { todo: KNOWN_BUG_NO_WRITE_RETRY }, async (t) => {
+  t.test(`${what}: converged without a new etcd change`, async (t) => {
     t.ok(retried, `converged within ${RETRY_WINDOW_MS} ms of the disk becoming writable`);
   });
   if (!retried) {
@@ -86,7 +84,7 @@ if (!(await canCreateNamespaces())) {
     await execa('chattr', ['-i', w.configDir]);
     const { ms, retried } = await recover(t, w, 'read-only');
     t.same(w.leftovers(), [], 'still no leftovers after recovery');
-    recordRow(t, { scenario: 'disk: config dir immutable (chattr +i)', result: retried ? 'pass' : 'bug (todo)', convergenceMs: ms, detail: retried ? 'retried by itself' : 'no retry: converged only after the next etcd change' });
+    recordRow(t, { scenario: 'disk: config dir immutable (chattr +i)', result: retried ? 'pass' : 'FAIL', convergenceMs: ms, detail: retried ? 'retried by itself' : 'no retry: converged only after the next etcd change' });
     await controller.close();
   });
 
@@ -120,7 +118,7 @@ if (!(await canCreateNamespaces())) {
     t.same(w.leftovers(), [], 'recovery leaves nothing behind');
     recordRow(t, {
       scenario: 'disk: filesystem full (tmpfs)',
-      result: retried ? 'pass' : 'bug (todo)',
+      result: retried ? 'pass' : 'FAIL',
       convergenceMs: ms,
       detail: retried ? 'retried by itself' : 'no retry: converged only after the next etcd change',
     });

@@ -152,12 +152,12 @@ t.test(`arbitrary custom filter bodies stay inside custom_filters(): seed ${SEED
   // Known gap (see README, Reliability): an incomplete last statement (`if … then` at the end of a body) is
   // reported by BIRD on the line of the closing brace, one line after the filter's span, so the error names
   // only custom_filters.cfg, not the key. The fix belongs in src/controller/validateStaged.ts.
-  t.test('every BIRD error in an accepted body names the custom filter key', { todo: 'BUG (reported): errors on the closing-brace line are not attributed to the key' }, async (t) => {
+  t.test('every BIRD error in an accepted body names the custom filter key', async (t) => {
     t.same(unattributed.slice(0, 5), [], `${unattributed.length} unattributed errors`);
   });
   recordRow(t, {
     scenario: 'fuzz: arbitrary custom filter bodies',
-    result: outsideFile.length > 0 ? 'FAIL' : unattributed.length > 0 ? 'bug (todo)' : 'pass',
+    result: outsideFile.length > 0 ? 'FAIL' : unattributed.length > 0 ? 'FAIL' : 'pass',
     detail: `${bodies.length} bodies: ${refused} refused, ${birdAccepted} BIRD-valid, ${birdRejected} BIRD-invalid, ${unattributed.length} not attributed to their key`,
   });
 });

@@ -34,6 +34,8 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
 export interface AppliedCycle extends CycleOutcome {
   /** BIRD still has to be reloaded (it was unreachable): retry later. */
   readonly reloadPending: boolean;
+  /** The cycle failed for a reason that can pass by itself (the disk): try again later, not only on the next change. */
+  readonly retry?: boolean;
   /** BIRD runs what the datastore says (nothing left to do). */
   readonly converged: boolean;
 }
@@ -201,7 +203,7 @@ export class ConfigApplier {
     // The same failure on every change would flood the log: say it once, and again when it changes.
     if (message !== this.#lastFailureMessage) log.error({ component: 'cycle', failure: kind }, `${message}; the live configuration is unchanged`);
     this.#lastFailureMessage = message;
-    return { reloaded: false, reloadPending: false, converged: false };
+    return { reloaded: false, reloadPending: false, converged: false, retry: kind === 'write' };
   }
 
   #succeed(): void {

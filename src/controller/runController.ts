@@ -169,7 +169,7 @@ export class RunController {
       this.#inCycle = false;
       this.status.heartbeatAt = this.#clock.now();
     });
-    if (outcome.reloadPending) this.#scheduleReloadRetry();
+    if (outcome.reloadPending || outcome.retry) this.#scheduleReloadRetry();
     else this.#reloadRetryMs = RELOAD_RETRY_MIN_MS;
     return outcome;
   }

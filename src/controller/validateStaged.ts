@@ -35,7 +35,13 @@ export async function validateStagedFileSet(
     if (result.ok) return undefined;
     // Staged paths are temporary: report the file by its name in the config dir.
     const file = result.file ? basename(result.file) : `${daemon}.cfg`;
-    const span = spans.find((s) => s.file === file && result.line !== undefined && result.line >= s.firstLine && result.line <= s.lastLine);
+    // An unfinished last statement is reported on the line after it (the function's closing brace):
+    // the error belongs to the nearest filter that starts at or before the error line.
+    const line = result.line;
+    const span =
+      line === undefined
+        ? undefined
+        : spans.filter((s) => s.file === file && s.firstLine <= line).sort((a, b) => b.firstLine - a.firstLine)[0];
     return {
       daemon,
       file,
