@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { parseListenOption } from '../src/cli/listenOption.js';
+import { listenOps } from '../src/cli/opsListen.js';
 import { isUsageError } from '../src/cli/usageError.js';
 import { keys } from '../src/model/keys.js';
 import { checkLiveness, checkReadiness } from '../src/observe/health.js';
-import { isOpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
+import { isOpsServerListenError, OpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
 import { createLogger } from '../src/observe/logger.js';
 import { BirdwatchMetrics } from '../src/observe/metrics.js';
 import { RunStatus } from '../src/observe/runStatus.js';
@@ -152,6 +153,21 @@ t.test('an address in use: the explicit --listen fails naming it', async (t) => 
   const proc = spawnBirdwatch(t, ['run', '--node', 'n1', '--config-dir', join(dir, 'c'), '--listen', `127.0.0.1:${port}`, '--ipip', 'off', '--etcd-endpoints', `http://127.0.0.1:${await freePort()}`]);
   t.equal((await exitWithin(proc, 20_000)).code, 2);
   t.equal(proc.stderr().trim(), `error: --listen "127.0.0.1:${port}": cannot listen on 127.0.0.1:${port}: address already in use`);
+});
+
+t.test('a clash on the default address is logged and run carries on; on an explicit one it is a usage error', async (t) => {
+  const chunks: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
+  const log = createLogger({ level: 'info', pretty: false, destination: stream });
+  const clash = async (): Promise<never> => {
+    throw new OpsServerListenError('cannot listen on 127.0.0.1:9099: address already in use', 'EADDRINUSE');
+  };
+  t.equal(await listenOps({ kind: 'listen', host: '127.0.0.1', port: 9099 }, undefined, clash, log), undefined, 'default: no endpoint, no exit');
+  t.match(JSON.parse(chunks.join('')), { level: 50, component: 'http', msg: /address already in use; running without \/metrics, \/healthz and \/readyz/ });
+  const error = await listenOps({ kind: 'listen', host: '127.0.0.1', port: 9099 }, '127.0.0.1:9099', clash, log).then(() => undefined, (e: unknown) => e);
+  t.ok(isUsageError(error) && error.argument === '--listen', 'explicit: exit 2 naming --listen');
+  t.equal(await listenOps({ kind: 'off' }, 'off', clash, log), undefined, 'off: nothing started');
 });
 
 t.test('run --listen as a process: probes and metrics over loopback; SIGTERM closes the port', async (t) => {

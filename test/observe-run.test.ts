@@ -125,8 +125,8 @@ if (!(await canCreateNamespaces())) {
       const r = await waitFor('not ready', readyz, (x) => x.code === 503, 20_000);
       t.same(r.failing, ['applied']);
       t.match(r.messages[0], new RegExp(`last cycle failed \\(validation\\): bird -p rejected the configuration: .*custom filter ${key}`));
-      samples = await scrape();
-      t.equal(valueOf(samples, 'birdwatch_validation_failures_total'), before + 1);
+      // Readiness sees the failure as soon as the cycle records it; the counters when the cycle has ended.
+      samples = await waitFor('the failed cycle counted', scrape, (s) => valueOf(s, 'birdwatch_validation_failures_total') === before + 1);
       t.ok(valueOf(samples, 'birdwatch_cycle_failures_total', { kind: 'validation' })! >= 1);
       t.ok(valueOf(samples, 'birdwatch_cycles_total', { result: 'failed' })! >= 1);
       await h.client.delete().key(key);

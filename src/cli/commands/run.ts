@@ -7,14 +7,15 @@ import { loadCompiledTemplates } from '../../controller/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
 import { readEtcdSnapshot } from '../../datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../model/keys.js';
-import { startOpsServer, isOpsServerListenError, type OpsServer } from '../../observe/httpServer.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevelName } from '../../observe/logger.js';
+import { startOpsServer } from '../../observe/httpServer.js';
+import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
-import { DEFAULT_LISTEN, parseListenOption, type ListenOption } from '../listenOption.js';
+import { DEFAULT_LISTEN, parseListenOption } from '../listenOption.js';
+import { listenOps } from '../opsListen.js';
 import { UsageError } from '../usageError.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags {
@@ -50,23 +51,6 @@ function parseLogLevelName(value: string): LogLevelName {
   const level = LOG_LEVELS.find((l) => l === value);
   if (!level) throw new UsageError('--log-level', value, `expected one of ${LOG_LEVELS.join(', ')}`);
   return level;
-}
-
-/**
- * Starts the ops endpoint. An address given with --listen must work (else exit, naming the flag); the default
- * one is best effort — another process on 127.0.0.1:9099 (Felix's health port in a calico-node) must not stop
- * routing — so a clash there is logged and birdwatch runs without the endpoint.
- */
-async function listenOps(listen: ListenOption, explicit: string | undefined, start: (host: string, port: number) => Promise<OpsServer>, log: Logger): Promise<OpsServer | undefined> {
-  if (listen.kind === 'off') return undefined;
-  try {
-    return await start(listen.host, listen.port);
-  } catch (error) {
-    if (!isOpsServerListenError(error)) throw error;
-    if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
-    log.error({ component: 'http' }, `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`);
-    return undefined;
-  }
 }
 
 export function registerRun(program: Command, context: CommandContext): void {

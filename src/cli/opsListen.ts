@@ -1,0 +1,21 @@
+import { isOpsServerListenError, type OpsServer } from '../observe/httpServer.js';
+import type { Logger } from '../observe/logger.js';
+import type { ListenOption } from './listenOption.js';
+import { UsageError } from './usageError.js';
+
+/**
+ * Starts the ops endpoint. An address given with --listen must work (else exit, naming the flag); the default
+ * one is best effort — another process on 127.0.0.1:9099 (Felix's health port in a calico-node) must not stop
+ * routing — so a clash there is logged and birdwatch runs without the endpoint.
+ */
+export async function listenOps(listen: ListenOption, explicit: string | undefined, start: (host: string, port: number) => Promise<OpsServer>, log: Logger): Promise<OpsServer | undefined> {
+  if (listen.kind === 'off') return undefined;
+  try {
+    return await start(listen.host, listen.port);
+  } catch (error) {
+    if (!isOpsServerListenError(error)) throw error;
+    if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
+    log.error({ component: 'http' }, `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`);
+    return undefined;
+  }
+}
