@@ -148,26 +148,33 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean | P
   }
 }
 
-/** Whole seconds of CLOCK_MONOTONIC: the clock BIRD 1.6 runs its (whole-second) timers on. */
-function monotonicSecond(): bigint {
-  return process.hrtime.bigint() / 1_000_000_000n;
-}
-
 /**
- * BIRD 1.6's timers are whole seconds of CLOCK_MONOTONIC, shared by every BIRD on the machine: two BIRDs
- * that start a BGP protocol in the same second both connect exactly 5 s later ("connect delay time"), and
- * with `graceful restart` the crossing connections can tear each other's fresh sessions down for many
- * seconds (an incoming connection on an Established session is taken as the peer restarting). Real hosts
- * never boot in the same second; lab hosts would. So the lab starts each host's BIRDs in a second of its
- * own (hosts still start in parallel otherwise).
+ * BIRD 1.6's timers count whole seconds of CLOCK_MONOTONIC (`now`), and a new BGP session first connects
+ * at its start second + 4 or + 5 (`connect delay time` 5 s, randomized by a quarter as RFC 1771 asks). Two
+ * BIRDs whose sessions to each other start in the same or adjacent seconds can thus connect in the same
+ * second, and — when their event loops wake in the same phase — at the same instant; with `graceful restart`
+ * the crossing connections can then tear each other's fresh sessions down, retrying every 5 s (an incoming
+ * connection on an Established session is taken as the peer restarting). Real hosts never boot within a
+ * second of each other; lab hosts would. So the lab starts each host's BIRDs 2 seconds after the previous
+ * host's, early in a second (100-500 ms after the boundary, so BIRD's own start-up cannot spill into the next
+ * second): their first connection attempts can never fall in the same second. Hosts still start in parallel
+ * otherwise.
  */
 function secondGate(): () => Promise<void> {
-  let last = -1n;
+  let last = -10n;
   let chain: Promise<void> = Promise.resolve();
   return () => {
     const turn = chain.then(async () => {
-      while (monotonicSecond() <= last) await delay(10);
-      last = monotonicSecond();
+      for (;;) {
+        const ms = process.hrtime.bigint() / 1_000_000n;
+        const second = ms / 1000n;
+        const frac = Number(ms % 1000n);
+        if (second >= last + 2n && frac >= 100 && frac < 500) {
+          last = second;
+          return;
+        }
+        await delay(second >= last + 2n && frac < 100 ? 100 - frac : 1100 - frac);
+      }
     });
     chain = turn.catch(() => undefined);
     return turn;
@@ -477,7 +484,10 @@ export async function downLab(stateDir: string): Promise<DownReport> {
   const other = live.filter((r) => !groups.some((g) => g.includes(r)));
   // A process spawned in the instant before a crashed `up` could record it.
   const unrecorded = unrecordedLabProcesses(resolve(stateDir), state.processes);
-  for (const group of [...groups, other, unrecorded]) {
+  // etcd members one at a time: a stopping leader hands over to a live follower quickly, while members
+  // stopped all at once wait for each other and need SIGKILL.
+  const etcdMembers = groups.pop() ?? [];
+  for (const group of [...groups, ...etcdMembers.map((m) => [m]), other, unrecorded]) {
     if (group.length === 0) continue;
     try {
       killed.push(...(await stopProcesses(group)));

@@ -54,7 +54,10 @@ export async function waitUntil(what: string, probe: () => Promise<{ ok: boolean
       seen = `error: ${(e as Error).message}`;
     }
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen: ${seen}`);
-    await delay(options.intervalMs ?? 100);
+    // Jittered: every poll wakes the BIRDs it asks, and polling all hosts in lockstep would align their
+    // event loops — and with them the instant their BGP connect timers fire (see secondGate in lab.ts).
+    const interval = options.intervalMs ?? 100;
+    await delay(interval / 2 + Math.random() * interval);
   }
 }
 
