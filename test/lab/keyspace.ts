@@ -21,10 +21,9 @@ export async function registerHost(client: Etcd3, host: HostAddresses): Promise<
   else await client.delete().key(keys.hostAsNumber(host.name));
 }
 
-/** Deletes every key of the host: its BGP settings and its IPAM blocks. */
+/** Deletes the host's BGP keys (`/calico/bgp/v1/host/<name>/`), as `node remove` does; its IPAM blocks stay. */
 export async function removeHost(client: Etcd3, name: string): Promise<void> {
   await client.delete().prefix(keys.hostDir(name));
-  await client.delete().prefix(`/calico/ipam/v2/host/${name}/`);
 }
 
 export async function addPool(client: Etcd3, cidr: string): Promise<void> {
