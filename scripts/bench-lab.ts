@@ -5,6 +5,7 @@
  * Everything is stopped by PID and the namespace deleted through a Scope, also when a benchmark fails.
  */
 import { createInterface } from 'node:readline';
+import { closeSync, openSync, readSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +130,7 @@ export async function benchNamespace(scope: Scope): Promise<NetworkNamespace> {
 }
 
 export interface BirdPair {
+  readonly logFiles: { readonly bird: string; readonly bird6: string };
   readonly bird: BirdProcess;
   readonly bird6: BirdProcess;
   readonly sockets: { readonly bird: string; readonly bird6: string };
@@ -142,6 +144,7 @@ export interface BirdPair {
 export async function startBirdPair(scope: Scope, ns: NetworkNamespace, dir: string, configDir: string, tag: string): Promise<BirdPair> {
   await mkdir(configDir, { recursive: true });
   const sockets = { bird: join(dir, `${tag}-bird.ctl`), bird6: join(dir, `${tag}-bird6.ctl`) };
+  const logFiles = { bird: join(dir, `${tag}-bird.log`), bird6: join(dir, `${tag}-bird6.log`) };
   const procs: BirdProcess[] = [];
   for (const family of [4, 6] as const) {
     const daemon = family === 4 ? 'bird' : 'bird6';
@@ -151,18 +154,77 @@ export async function startBirdPair(scope: Scope, ns: NetworkNamespace, dir: str
     } catch {
       await writeMinimalConfig(configPath, '10.0.0.1');
     }
-    const proc = await startBird({ family, configPath, socketPath: sockets[daemon], logFile: join(dir, `${tag}-${daemon}.log`), wrapper: ns.exec });
+    const proc = await startBird({ family, configPath, socketPath: sockets[daemon], logFile: logFiles[daemon], wrapper: ns.exec });
     scope.teardown(() => proc.stop());
     procs.push(proc);
   }
   const [bird, bird6] = procs as [BirdProcess, BirdProcess];
-  return { bird, bird6, sockets, stop: async () => void (await Promise.all(procs.map((p) => p.stop()))) };
+  return { bird, bird6, sockets, logFiles, stop: async () => void (await Promise.all(procs.map((p) => p.stop()))) };
 }
 
 /** Names of the BGP protocols BIRD runs (`Mesh_`, `Global_`, `Node_`), from `show protocols`. */
 export async function bgpProtocols(socket: string): Promise<Set<string>> {
   const rows = await showProtocols(socket, { timeoutMs: 30_000 });
   return new Set(rows.flatMap((row) => (row.kind === 'protocol' && /^(Mesh|Global|Node)_/.test(row.name) ? [row.name] : [])));
+}
+
+/**
+ * Follows a BIRD log file (BIRD runs with -d: its log goes to stderr, unbuffered, into the file) and notes when
+ * each `bird: Reconfigured` line appears — BIRD's own word that a `configure` is done, independent of birdwatch.
+ * Seen through inotify (fs.watch), so within a fraction of a millisecond of BIRD writing it.
+ */
+export class BirdLogWatch {
+  /** Date.now() of each `Reconfigured` line, in order. */
+  readonly reconfiguredAt: number[] = [];
+  #offset = 0;
+  #partial = '';
+  readonly #fd: number;
+  readonly #watcher: ReturnType<typeof watch>;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(path: string) {
+    this.#fd = openSync(path, 'r');
+    this.#read(false);
+    this.#watcher = watch(path, () => this.#read(true));
+  }
+
+  #read(record: boolean): void {
+    const at = Date.now();
+    const buffer = Buffer.alloc(65_536);
+    for (;;) {
+      const n = readSync(this.#fd, buffer, 0, buffer.length, this.#offset);
+      if (n <= 0) break;
+      this.#offset += n;
+      const lines = (this.#partial + buffer.subarray(0, n).toString('utf8')).split('\n');
+      this.#partial = lines.pop() ?? '';
+      if (record) for (const line of lines) if (/^bird6?: Reconfigured$/.test(line.trim())) this.reconfiguredAt.push(at);
+    }
+    for (const wake of this.#waiters) wake();
+  }
+
+  /** The time of the `index`-th Reconfigured line (0-based), waiting for it up to `timeoutMs`. */
+  async nth(index: number, timeoutMs = 30_000): Promise<number> {
+    if (this.reconfiguredAt[index] !== undefined) return this.reconfiguredAt[index];
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`BIRD logged no Reconfigured line #${index + 1} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const check = (): void => {
+        const at = this.reconfiguredAt[index];
+        if (at === undefined) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(at);
+      };
+      this.#waiters.add(check);
+    });
+  }
+
+  close(): void {
+    this.#watcher.close();
+    closeSync(this.#fd);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

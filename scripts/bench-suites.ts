@@ -18,6 +18,7 @@ import { startBird } from '../test/harness/bird.js';
 import {
   addedProtocols,
   BENCH_NODE,
+  BirdLogWatch,
   benchNamespace,
   bgpProtocols,
   clockTicksPerSecond,
@@ -64,6 +65,8 @@ export interface LatencyResult {
   readonly ackToAppliedMs: number[];
   /** put sent → "change applied" logged: the span the floor covers. */
   readonly putToAppliedMs: number[];
+  /** put sent → BIRD's own log says `Reconfigured` (seen through inotify): the same span without birdwatch's logging. */
+  readonly putToReconfiguredMs: number[];
   readonly cycleMs: number[];
   readonly validateMs: number[];
   readonly reloadMs: number[];
@@ -80,6 +83,8 @@ export interface StormRun {
   readonly cycles: number;
   /** Last put acknowledged → the cycle that completed the set was logged (BIRD answered). */
   readonly convergedMs: number;
+  /** Last put acknowledged → BIRD's own log said Reconfigured for that cycle. */
+  readonly reconfiguredMs: number;
   /** `show protocols` lists exactly the expected Mesh_ set after the storm. */
   readonly exact: boolean;
   readonly detail: string;
@@ -139,6 +144,8 @@ export interface IdleResult {
   readonly nodes: number;
   readonly seconds: number;
   readonly cpuMs: number;
+  /** CPU time in each sixth of the period, in order. */
+  readonly windowsMs: number[];
   readonly logLines: number;
 }
 
@@ -222,10 +229,12 @@ export async function liveSession(etcd: EtcdLab, plan: LiveSessionPlan, options:
     assertReloadsAccepted(first, 'first apply');
     const base = await waitForProtocols(pair.sockets.bird, (names) => names.size === plan.nodes - 1, `${plan.nodes - 1} mesh peers`);
     await bw.quiet(options.minReloadIntervalMs + 200);
+    const birdLog = new BirdLogWatch(pair.logFiles.bird);
+    scope.teardown(() => birdLog.close());
     const result: LiveSessionResult = {};
     if (plan.changes > 0) {
       options.progress(`latency at ${plan.nodes} nodes: ${plan.changes} changes`);
-      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, plan, options);
+      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, birdLog, plan, options);
       await etcd.client.delete().prefix('/calico/bgp/v1/host/lat-');
       await waitForProtocols(pair.sockets.bird, (names) => names.size === base.size, 'the latency hosts to be removed');
       await bw.quiet(options.minReloadIntervalMs + 500);
@@ -238,7 +247,7 @@ export async function liveSession(etcd: EtcdLab, plan: LiveSessionPlan, options:
       const runs: StormRun[] = [];
       for (let run = 0; run < plan.stormRuns; run++) {
         options.progress(`storm at ${plan.nodes} nodes: run ${run + 1}/${plan.stormRuns}`);
-        runs.push(await stormRun(etcd, bw, pair.sockets.bird, base, run, options));
+        runs.push(await stormRun(etcd, bw, pair.sockets.bird, birdLog, base, run, options));
       }
       result.storm = { nodes: plan.nodes, hosts: STORM_HOSTS, spreadMs: STORM_SPREAD_MS, runs };
     }
@@ -254,6 +263,7 @@ async function measureLatency(
   dir: string,
   configDir: string,
   birdSocket: string,
+  birdLog: BirdLogWatch,
   plan: LiveSessionPlan,
   options: SessionOptions,
 ): Promise<LatencyResult> {
@@ -273,6 +283,7 @@ async function measureLatency(
     latencyMs: [],
     ackToAppliedMs: [],
     putToAppliedMs: [],
+    putToReconfiguredMs: [],
     cycleMs: [],
     validateMs: [],
     reloadMs: [],
@@ -286,6 +297,7 @@ async function measureLatency(
     await sleep(nextPutAt - performance.now());
     const host = extraHost('lat', 100, i);
     const from = bw.lines.length;
+    const reconfiguredBefore = birdLog.reconfiguredAt.length;
     const sentAt = Date.now();
     nextPutAt = performance.now() + spacingMs;
     await etcd.client.put(host.key).value(host.ip);
@@ -302,6 +314,7 @@ async function measureLatency(
     r.reloadMs.push(reloadMsOf(cycle, 'bird'));
     r.ackToAppliedMs.push(applied.time - ackAt);
     r.putToAppliedMs.push(applied.time - sentAt);
+    r.putToReconfiguredMs.push((await birdLog.nth(reconfiguredBefore)) - sentAt);
     if ((await bgpProtocols(birdSocket)).has(host.protocol)) r.confirmed++;
 
     // The floor, for the configuration birdwatch has just applied.
@@ -329,23 +342,37 @@ async function measureLatency(
   return r;
 }
 
+/** CPU time over the idle period, also per sixth of it: V8's memory reducer collects after activity, then it settles. */
 async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleResult> {
   const hz = await clockTicksPerSecond();
   const from = bw.lines.length;
-  const before = await cpuTicksOf(bw.pid);
-  await sleep(plan.idleSeconds * 1000);
-  const after = await cpuTicksOf(bw.pid);
-  return { nodes: plan.nodes, seconds: plan.idleSeconds, cpuMs: ((after - before) * 1000) / hz, logLines: bw.lines.length - from };
+  const start = performance.now();
+  const ticks = [await cpuTicksOf(bw.pid)];
+  for (let i = 1; i <= IDLE_WINDOWS; i++) {
+    await sleep(start + (i * plan.idleSeconds * 1000) / IDLE_WINDOWS - performance.now());
+    ticks.push(await cpuTicksOf(bw.pid));
+  }
+  const ms = (t: number): number => (t * 1000) / hz;
+  return {
+    nodes: plan.nodes,
+    seconds: plan.idleSeconds,
+    cpuMs: ms(ticks.at(-1)! - ticks[0]!),
+    windowsMs: ticks.slice(1).map((t, i) => ms(t - ticks[i]!)),
+    logLines: bw.lines.length - from,
+  };
 }
+
+const IDLE_WINDOWS = 6;
 
 const STORM_HOSTS = 200;
 const STORM_SPREAD_MS = 1000;
 
-async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, base: ReadonlySet<string>, run: number, options: SessionOptions): Promise<StormRun> {
+async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, birdLog: BirdLogWatch, base: ReadonlySet<string>, run: number, options: SessionOptions): Promise<StormRun> {
   const tag = `storm${run}`;
   const hosts = Array.from({ length: STORM_HOSTS }, (_, i) => extraHost(tag, 200 + run, i));
   const wanted = new Set(hosts.map((h) => h.protocol));
   const from = bw.lines.length;
+  const reconfiguredBefore = birdLog.reconfiguredAt.length;
   // 200 puts a second for one second: put i is sent at i × 5 ms (the last at 995 ms), without waiting for acks.
   const start = performance.now() + 20;
   const acks: Promise<number>[] = [];
@@ -368,6 +395,9 @@ async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, base: 
   );
   await bw.quiet(options.minReloadIntervalMs + 1000);
   const lines = bw.lines.slice(from).filter(isApplyLine);
+  // BIRD's own Reconfigured line for the completing cycle: one per cycle that reloaded bird, in order.
+  const birdReloadsUpToComplete = lines.slice(0, lines.indexOf(complete) + 1).filter((l) => reloadsOf(l).some((r) => r.daemon === 'bird')).length;
+  const completeReconfiguredAt = await birdLog.nth(reconfiguredBefore + birdReloadsUpToComplete - 1);
   const byDaemon: Record<string, number> = {};
   let refused = 0;
   for (const line of lines) {
@@ -393,6 +423,7 @@ async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, base: 
     reloadsByDaemon: byDaemon,
     cycles: lines.length,
     convergedMs: complete.time - lastAck,
+    reconfiguredMs: completeReconfiguredAt - lastAck,
     exact,
     detail,
     timeline,
