@@ -25,6 +25,8 @@ t.test('defaults when global keys are missing: AS 64511, mesh on, debug { states
   t.same(model.diagnostics, []);
   t.same(names(base()), ['Mesh_10_0_0_2', 'Mesh_10_0_0_10'], 'peers sorted numerically, not as text');
   t.same(names(base(), 6), ['Mesh_2001_db8__2']);
+  const other = buildNodeModel(base(), { nodeName: 'b' });
+  t.same(other.v4.peers.map((p) => [p.protocolName, p.passive]), [['Mesh_10_0_0_1', false], ['Mesh_10_0_0_10', true]], 'the lower address of each mesh pair waits: exactly one side dials');
 });
 
 t.test('the node needs its own IPv4 address; the error names the key', async (t) => {

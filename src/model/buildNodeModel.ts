@@ -127,6 +127,7 @@ function peers(
     asNumber,
     protocolName: protocolName(kind, address),
     routeReflector: isReflector(address),
+    passive: kind === 'mesh' && address.value > own.value,
   });
   if (meshEnabled) {
     for (const node of nodes.values()) {

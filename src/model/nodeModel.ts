@@ -13,6 +13,11 @@ export interface BgpPeer {
   readonly protocolName: string;
   /** The peer is a registered route reflector (this node is its client). */
   readonly routeReflector: boolean;
+  /**
+   * Mesh sessions are dialled one way only: the node with the lower address waits (`passive on`). Two BIRDs
+   * that dial each other at the same moment knock each other's session down under graceful restart.
+   */
+  readonly passive: boolean;
 }
 
 export type IpipMode = 'always' | 'cross-subnet';

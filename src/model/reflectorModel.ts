@@ -12,6 +12,8 @@ export interface ReflectorSession {
   readonly asNumber: number;
   /** `rr cluster id` for client sessions; undefined: BIRD uses the router id. */
   readonly clusterId: string | undefined;
+  /** Reflector-to-reflector sessions are dialled one way only, as the node mesh: the lower address waits. */
+  readonly passive: boolean;
 }
 
 export interface ReflectorFamily {

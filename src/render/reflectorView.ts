@@ -23,6 +23,7 @@ interface SessionView {
   /** iBGP with a client: `rr client` (BIRD refuses it on an eBGP session, which is then a plain peer). */
   readonly rrClient: boolean;
   readonly clusterId: string;
+  readonly passive: boolean;
 }
 
 const LOGGING: Readonly<Record<LogLevel, string>> = { debug: 'debug all;', none: '', info: 'debug { states };' };
@@ -31,7 +32,7 @@ function familyView(family: ReflectorFamily): ReflectorFamilyView {
   const sessions = (kind: 'reflector' | 'client'): SessionView[] =>
     family.sessions
       .filter((s) => s.kind === kind)
-      .map((s) => ({ name: s.protocolName, neighbor: s.address.text, localAs: s.localAsNumber, asNumber: s.asNumber, rrClient: s.kind === 'client' && s.asNumber === s.localAsNumber, clusterId: s.clusterId ?? '' }));
+      .map((s) => ({ name: s.protocolName, neighbor: s.address.text, localAs: s.localAsNumber, asNumber: s.asNumber, rrClient: s.kind === 'client' && s.asNumber === s.localAsNumber, clusterId: s.clusterId ?? '', passive: s.passive }));
   return { enabled: family.address !== undefined, sourceAddress: family.address?.text ?? '', reflectors: sessions('reflector'), clients: sessions('client') };
 }
 

@@ -27,6 +27,7 @@ export interface PeerView {
   readonly name: string;
   readonly neighbor: string;
   readonly asNumber: number;
+  readonly passive: boolean;
 }
 
 export interface PoolView {
@@ -51,7 +52,7 @@ export function buildTemplateView(model: NodeModel, ipip: IpipRendering): Templa
 function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): FamilyView {
   // One pass over the peers (there is one per node in a full mesh), each kept in its kind's list, in order.
   const byKind: Record<BgpPeer['kind'], PeerView[]> = { mesh: [], global: [], node: [] };
-  for (const p of family.peers) byKind[p.kind].push({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber });
+  for (const p of family.peers) byKind[p.kind].push({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber, passive: p.passive });
   return {
     enabled: family.address !== undefined,
     sourceAddress: family.address?.text ?? '',
