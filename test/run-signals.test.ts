@@ -29,7 +29,7 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   await waitFor('first apply', () => existsSync(join(configDir, 'bird.cfg')), (ok) => ok, 30_000);
   await waitFor('etcd synced line', () => lines.some((l) => l['msg'] === 'etcd synced'), (ok) => ok);
   t.ok(lines.every((l) => typeof l['level'] === 'number' && typeof l['time'] === 'string' && typeof l['component'] === 'string'), 'every line is structured JSON with a component');
-  t.ok(lines.some((l) => l['component'] === 'bird' && /will retry the reload/.test(String(l['msg']))), 'BIRD not running: said once, will retry');
+  await waitFor('both daemons reported unreachable', () => lines.filter((l) => l['component'] === 'bird' && /will retry the reload/.test(String(l['msg']))).length, (n) => n >= 2, 15_000);
   await new Promise((r) => setTimeout(r, 1500)); // several retries happen meanwhile
   t.same(lines.filter((l) => /will retry the reload/.test(String(l['msg']))).map((l) => l['daemon']).sort(), ['bird', 'bird6'], 'once per daemon, not once per retry');
 

@@ -385,6 +385,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         '--ipip', 'off',
         '--min-reload-interval', String(minReload),
         '--log-format', 'json',
+        // Several birdwatch processes share the root namespace: only one could have the default :9099.
+        '--listen', 'off',
         ...(hostOptions.extraArgs ?? []),
       ];
       const env = { ...envWithout('ETCD_'), ...(role === 'node' ? { NODENAME: h.name } : {}) };
