@@ -12,6 +12,3 @@ export function diffProtocols(before: readonly string[] | undefined, after: read
     removed: [...old].filter((name) => !now.has(name)),
   };
 }
-
-export const formatProtocolDiff = (diff: ProtocolDiff): string =>
-  [...diff.added.map((n) => `+${n}`), ...diff.removed.map((n) => `−${n}`)].join(' ');
