@@ -40,7 +40,8 @@ interface RenderedPeer {
 
 function renderedPeers(text: string): RenderedPeer[] {
   const peers: RenderedPeer[] = [];
-  for (const m of text.matchAll(/^protocol bgp (\S+) from bgp_template \{\n {2}neighbor (\S+) as (\d+);\n\}$/gm)) {
+  // A mesh session of the lower address also says `passive on;` (the other side dials).
+  for (const m of text.matchAll(/^protocol bgp (\S+) from bgp_template \{\n {2}neighbor (\S+) as (\d+);\n(?: {2}passive on;[^\n]*\n)?\}$/gm)) {
     peers.push({ name: m[1]!, neighbor: m[2]!, as: Number(m[3]) });
   }
   return peers;
