@@ -122,7 +122,7 @@ export function summaryTable(results: BenchResults, targets: Targets = TARGETS):
     rows.push([
       'Idle: CPU time of birdwatch (utime + stime)',
       `${count(i.nodes)} nodes, ${i.seconds} s`,
-      `${ms(i.cpuMs)} (${percent.toFixed(3)} % of a core; per ${i.seconds / i.windowsMs.length} s: ${i.windowsMs.map((w) => w.toFixed(0)).join(', ')} ms; ${i.logLines} log lines)`,
+      `${ms(i.cpuMs)} (${percent.toFixed(3)} % of a core; per ${+(i.seconds / i.windowsMs.length).toFixed(1)} s: ${i.windowsMs.map((w) => w.toFixed(0)).join(', ')} ms; ${i.logLines} log lines)`,
       '—',
       '—',
       `≈ 0 (≤ ${targets.idleCpuPercent} %)`,
