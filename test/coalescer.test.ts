@@ -50,6 +50,21 @@ function setup(minReloadIntervalMs: number, reloads = true) {
   return { clock, controller, started, coalescer, block: (on: boolean) => (blocking = on), release: () => release?.() };
 }
 
+t.test('the gap counts from the end of a reloading cycle, so a slow cycle cannot eat into it', async (t) => {
+  const s = setup(250);
+  s.block(true);
+  s.coalescer.trigger();
+  await flush();
+  await s.clock.advance(100); // the cycle runs for 100 ms
+  s.coalescer.trigger();
+  s.block(false);
+  s.release();
+  await flush();
+  await s.clock.advance(300);
+  await s.coalescer.idle();
+  t.same(s.started, [0, 350]);
+});
+
 t.test('a lone change when idle starts a cycle at once', async (t) => {
   const s = setup(250);
   s.coalescer.trigger();
@@ -75,11 +90,12 @@ t.test('the minimum reload gap bounds reloads during a storm', async (t) => {
   // 200 changes spread evenly over one second.
   for (let i = 0; i < 200; i++) {
     s.coalescer.trigger();
+    await flush(); // a cycle takes no fake time: it ends before the clock moves on
     await s.clock.advance(5);
   }
   await s.clock.advance(1000);
   await s.coalescer.idle();
-  t.same(s.started, [0, 250, 500, 750, 1000], 'one cycle per gap, the last after the last change');
+  t.same(s.started, [0, 250, 500, 750, 1000], 'one cycle per gap (from the end of the last reload), the last after the last change');
 });
 
 t.test('cycles that do not reload are not held back by the gap', async (t) => {

@@ -7,7 +7,7 @@ export interface CycleOutcome {
 
 export interface CoalescerOptions {
   readonly clock: Clock;
-  /** Minimum time between the starts of two cycles that reload BIRD. */
+  /** Minimum time from the end of a cycle that reloaded BIRD to the start of the next cycle. */
   readonly minReloadIntervalMs: number;
   readonly runCycle: (signal: AbortSignal) => Promise<CycleOutcome>;
   readonly signal: AbortSignal;
@@ -51,10 +51,10 @@ export class CycleCoalescer {
       if (wait > 0) await clock.sleep(wait, signal);
       if (signal.aborted) return;
       this.#pending = false;
-      const startedAt = clock.now();
       this.#cycles++;
       const outcome = await this.options.runCycle(signal);
-      if (outcome.reloaded) this.#lastReloadAt = startedAt;
+      // Counted from the end of the cycle, so a slow cycle cannot eat into the gap.
+      if (outcome.reloaded) this.#lastReloadAt = clock.now();
     }
   }
 }

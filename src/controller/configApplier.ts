@@ -76,20 +76,16 @@ export class ConfigApplier {
       latencyMs: undefined,
       diagnostics: [],
     };
-    const started = now();
-    const outcome = await this.#cycle(report, now, signal);
-    if (outcome.converged && changeAt !== undefined) report.latencyMs = now() - changeAt;
+    const outcome = await this.#cycle(report, now, signal, changeAt);
     if (outcome.converged && report.result !== 'unchanged') report.result = 'applied';
     else if (outcome.reloadPending) report.result = 'reload-pending';
-    if (report.latencyMs !== undefined && report.result === 'applied') {
-      this.options.log.info({ component: 'cycle', latencyMs: round(report.latencyMs), cycleMs: round(now() - started) }, 'change applied');
-    }
     this.options.observer?.cycleEnded(report);
     return outcome;
   }
 
-  async #cycle(report: { -readonly [K in keyof CycleReport]: CycleReport[K] }, now: () => number, signal?: AbortSignal): Promise<AppliedCycle> {
+  async #cycle(report: { -readonly [K in keyof CycleReport]: CycleReport[K] }, now: () => number, signal: AbortSignal | undefined, changeAt: number | undefined): Promise<AppliedCycle> {
     const { log, status } = this.options;
+    const started = now();
     status.cycles++;
     const fail = (kind: ApplyFailure['kind'], message: string): AppliedCycle => {
       report.result = 'failed';
@@ -115,6 +111,7 @@ export class ConfigApplier {
     const changed = !sameFileSet(files, this.#live);
     if (!changed && this.#reloadPending.size === 0) {
       this.#succeed();
+      if (changeAt !== undefined) report.latencyMs = now() - changeAt;
       return { reloaded: false, reloadPending: false, converged: true };
     }
     let validateMs = 0;
@@ -129,7 +126,9 @@ export class ConfigApplier {
       }
       try {
         const validateStarted = now();
-        const failure = await validateStagedFileSet(staged.dir, spans, this.options.binaries, signal);
+        // A daemon whose files are all unchanged runs a set that was validated when it was written.
+        const daemons = new Set([...files.keys()].filter((name) => files.get(name) !== before.get(name)).map(daemonOf));
+        const failure = await validateStagedFileSet(staged.dir, spans, this.options.binaries, signal, daemons);
         validateMs = now() - validateStarted;
         report.validateMs = validateMs;
         if (failure) return fail('validation', formatValidationFailure(failure));
@@ -146,9 +145,14 @@ export class ConfigApplier {
       for (const file of written) this.#reloadPending.add(daemonOf(file));
     }
     const outcomes = await Promise.all([...this.#reloadPending].sort().map((d) => reloadBird(d, this.options.sockets[d], signal)));
+    const reloaded = this.#recordReloads(outcomes);
+    // The change is applied the moment BIRD answered: the latency is taken here, before any bookkeeping.
+    if (changeAt !== undefined && this.#reloadPending.size === 0 && outcomes.every((o) => o.kind === 'applied')) {
+      report.latencyMs = now() - changeAt;
+      log.info({ component: 'cycle', latencyMs: round(report.latencyMs), cycleMs: round(now() - started) }, 'change applied');
+    }
     // The summary `render --diff` prints (sessions added/removed/changed; shared parts), computed after the reload.
     const diff = changed ? formatConfigChange(summarizeConfigChange(before, files)) : '';
-    const reloaded = this.#recordReloads(outcomes);
     report.result = 'applied';
     report.reloads = outcomes.map((o) => ({ daemon: o.daemon, result: o.kind, ms: o.kind === 'applied' ? o.ms : undefined }));
     const rejected = outcomes.find((o) => o.kind === 'rejected');

@@ -29,6 +29,7 @@ export async function validateStagedFileSet(
   spans: readonly CustomFilterSpan[],
   binaries: BirdBinaries,
   signal?: AbortSignal,
+  daemons: ReadonlySet<'bird' | 'bird6'> = new Set(['bird', 'bird6']),
 ): Promise<ValidationFailure | undefined> {
   const check = async (daemon: 'bird' | 'bird6'): Promise<ValidationFailure | undefined> => {
     const result = await validateBirdConfig({ binary: binaries[daemon], configPath: join(stagedDir, `${daemon}.cfg`), signal });
@@ -51,6 +52,7 @@ export async function validateStagedFileSet(
       customFilterKey: span?.key,
     };
   };
-  const [v4, v6] = await Promise.all([check('bird'), check('bird6')]);
+  const skip = async (): Promise<undefined> => undefined;
+  const [v4, v6] = await Promise.all([daemons.has('bird') ? check('bird') : skip(), daemons.has('bird6') ? check('bird6') : skip()]);
   return v4 ?? v6;
 }
