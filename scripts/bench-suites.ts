@@ -303,7 +303,8 @@ async function measureLatency(
     await etcd.client.put(host.key).value(host.ip);
     const ackAt = Date.now();
     const applied = await bw.waitFor((l) => l.msg === 'change applied', { from, what: `change ${i} applied` });
-    const cycle = bw.lines.slice(from).find((l) => l.msg === 'configuration applied');
+    // "change applied" is logged the moment BIRD answers; the cycle's summary line follows it.
+    const cycle = await bw.waitFor((l) => l.msg === 'configuration applied', { from, what: `change ${i}: the cycle line` });
     if (cycle) assertReloadsAccepted(cycle, `change ${i}`);
     if (cycle === undefined || !addedProtocols(cycle).includes(host.protocol)) {
       throw new Error(`change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle?.fields['changes'])})`);

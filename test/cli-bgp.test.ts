@@ -1,6 +1,7 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { startEtcdForTest } from './harness/etcd.js';
 import { cli } from './support/cli.js';
+import { operatorCli } from './support/operatorTest.js';
 import { clearKeyspace, currentRevision, dumpKeyspace, keyValues } from './support/etcdKeyspace.js';
 import { putKeyspace } from './support/etcdLoad.js';
 
@@ -9,18 +10,7 @@ import { putKeyspace } from './support/etcdLoad.js';
 
 const etcd = await startEtcdForTest(t);
 const env = { ETCD_ENDPOINTS: etcd.endpoints.join(',') };
-const run = (...args: string[]) => cli(args, env);
-
-async function refused(t: Test, args: string[], message: RegExp, code = 2): Promise<void> {
-  const before = await dumpKeyspace(etcd.endpoints);
-  const revision = await currentRevision(etcd.endpoints);
-  const result = await run(...args);
-  t.equal(result.code, code, `${args.join(' ')} exits ${code}`);
-  t.match(result.stderr, message);
-  t.equal(result.stderr.split('\n').length, 1, 'one line');
-  t.same(await dumpKeyspace(etcd.endpoints), before, 'keyspace unchanged');
-  t.equal(await currentRevision(etcd.endpoints), revision, 'no write at all');
-}
+const { run, refused } = operatorCli(etcd.endpoints);
 
 const registered = new Map([
   ['/calico/bgp/v1/host/calico-01/ip_addr_v4', '172.17.8.101'],

@@ -1,6 +1,7 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { startEtcdForTest } from './harness/etcd.js';
 import { cli } from './support/cli.js';
+import { operatorCli } from './support/operatorTest.js';
 import { clearKeyspace, currentRevision, dumpKeyspace, keyValues } from './support/etcdKeyspace.js';
 import { putKeyspace } from './support/etcdLoad.js';
 
@@ -8,17 +9,7 @@ import { putKeyspace } from './support/etcdLoad.js';
 
 const etcd = await startEtcdForTest(t);
 const env = { ETCD_ENDPOINTS: etcd.endpoints.join(',') };
-const run = (...args: string[]) => cli(args, env);
-
-async function refused(t: Test, args: string[], message: RegExp, code = 2): Promise<void> {
-  const before = await dumpKeyspace(etcd.endpoints);
-  const revision = await currentRevision(etcd.endpoints);
-  const result = await run(...args);
-  t.equal(result.code, code, `${args.join(' ')} exits ${code}`);
-  t.match(result.stderr, message);
-  t.same(await dumpKeyspace(etcd.endpoints), before, 'keyspace unchanged');
-  t.equal(await currentRevision(etcd.endpoints), revision, 'no write at all');
-}
+const { run, refused } = operatorCli(etcd.endpoints);
 
 t.beforeEach(() => clearKeyspace(etcd.endpoints));
 

@@ -1,6 +1,7 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { startEtcdForTest } from './harness/etcd.js';
 import { cli } from './support/cli.js';
+import { operatorCli } from './support/operatorTest.js';
 import { clearKeyspace, currentRevision, dumpKeyspace, keyValues } from './support/etcdKeyspace.js';
 import { putKeyspace } from './support/etcdLoad.js';
 
@@ -8,21 +9,7 @@ import { putKeyspace } from './support/etcdLoad.js';
 // "What calicoctl wrote"), refusals that write nothing, and the overlap check racing other writers.
 
 const etcd = await startEtcdForTest(t);
-const env = { ETCD_ENDPOINTS: etcd.endpoints.join(',') };
-const run = (...args: string[]) => cli(args, env);
-
-/** Runs a command that must be refused: exit 2, one line naming the argument, not a single write. */
-async function refused(t: Test, args: string[], message: RegExp): Promise<void> {
-  const before = await dumpKeyspace(etcd.endpoints);
-  const revision = await currentRevision(etcd.endpoints);
-  const result = await run(...args);
-  t.equal(result.code, 2, `${args.join(' ')} exits 2`);
-  t.match(result.stderr, message);
-  t.equal(result.stderr.split('\n').length, 1, 'one line');
-  t.equal(result.stdout, '', 'nothing reported as written');
-  t.same(await dumpKeyspace(etcd.endpoints), before, 'keyspace unchanged');
-  t.equal(await currentRevision(etcd.endpoints), revision, 'no write at all (revision unchanged)');
-}
+const { run, refused } = operatorCli(etcd.endpoints);
 
 t.beforeEach(() => clearKeyspace(etcd.endpoints));
 

@@ -18,7 +18,6 @@ export function buildProgram(context: CommandContext): Command {
   const program = new Command('birdwatch')
     .description('BGP routing controller for BIRD: Calico v1 keyspace in etcd → BIRD configuration')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => context.stdout(text.replace(/\n$/, '')),
