@@ -11,3 +11,9 @@ export class ApplyError extends Error {
 }
 
 export const isApplyError = (error: unknown): error is ApplyError => error instanceof ApplyError;
+
+/**
+ * A filesystem error without its path (`ENOSPC: no space left on device`): our message names the directory,
+ * and a temporary file's random name would make every retry look like a new failure.
+ */
+export const describeFsError = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');

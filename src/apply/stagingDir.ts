@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileSet } from '../render/fileSet.js';
-import { ApplyError } from './errors.js';
+import { ApplyError, describeFsError } from './errors.js';
 
 export interface StagedFileSet {
   readonly dir: string;
@@ -22,7 +22,7 @@ export async function stageFileSet(configDir: string, files: FileSet): Promise<S
     for (const [name, content] of files) await writeFile(join(dir, name), content, 'utf8');
   } catch (error) {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    throw new ApplyError(`cannot stage configuration beside ${configDir}: ${(error as Error).message}`, parent, { cause: error });
+    throw new ApplyError(`cannot stage configuration beside ${configDir}: ${describeFsError(error)}`, parent, { cause: error });
   }
   const staged = dir;
   return { dir: staged, remove: () => rm(staged, { recursive: true, force: true }) };

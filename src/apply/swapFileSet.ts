@@ -1,7 +1,7 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileSet } from '../render/fileSet.js';
-import { ApplyError } from './errors.js';
+import { ApplyError, describeFsError } from './errors.js';
 
 async function writeDurably(path: string, content: string): Promise<void> {
   const handle = await open(path, 'w', 0o644);
@@ -44,7 +44,7 @@ export async function swapFileSet(configDir: string, files: FileSet, live: Reado
     }
     await syncDir(configDir);
   } catch (error) {
-    throw new ApplyError(`cannot write configuration into ${configDir}: ${(error as Error).message}`, configDir, { cause: error });
+    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, { cause: error });
   }
   return changed;
 }

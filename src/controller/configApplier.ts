@@ -117,17 +117,18 @@ export class ConfigApplier {
     let validateMs = 0;
     let written: string[] = [];
     if (changed) {
+      // A daemon whose files are all unchanged runs a set that was validated when it was written.
+      const daemons = new Set([...files.keys()].filter((name) => files.get(name) !== before.get(name)).map(daemonOf));
       let staged;
       try {
-        staged = await stageFileSet(this.options.configDir, files);
+        // Only the daemons whose files changed are validated, so only their files need staging.
+        staged = await stageFileSet(this.options.configDir, new Map([...files].filter(([name]) => daemons.has(daemonOf(name)))));
       } catch (error) {
         if (isApplyError(error)) return fail('write', error.message);
         throw error;
       }
       try {
         const validateStarted = now();
-        // A daemon whose files are all unchanged runs a set that was validated when it was written.
-        const daemons = new Set([...files.keys()].filter((name) => files.get(name) !== before.get(name)).map(daemonOf));
         const failure = await validateStagedFileSet(staged.dir, spans, this.options.binaries, signal, daemons);
         validateMs = now() - validateStarted;
         report.validateMs = validateMs;
