@@ -5,10 +5,9 @@
  * output goes to `logFile` when given, otherwise it is kept in memory (last 256 KiB).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { BirdControlClient } from '../../src/bird/controlSocket.js';
-import { delay, exitOf, hasExited, killOnProcessExit, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
+import { delay, exitOf, hasExited, killOnProcessExit, spawnLogged, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
 
 export interface StartBirdOptions {
   readonly family: 4 | 6;
@@ -52,12 +51,7 @@ export async function startBird(options: StartBirdOptions): Promise<BirdProcess>
   let memoryLog = '';
   let child: ChildProcess;
   if (options.logFile !== undefined) {
-    const fd = openSync(options.logFile, 'a');
-    try {
-      child = spawn(command, args, { stdio: ['ignore', fd, fd] });
-    } finally {
-      closeSync(fd);
-    }
+    child = await spawnLogged(command, args, { logFile: options.logFile });
   } else {
     child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer): void => {
@@ -65,13 +59,13 @@ export async function startBird(options: StartBirdOptions): Promise<BirdProcess>
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    killOnProcessExit(child);
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.on('error', () => undefined);
   }
-  killOnProcessExit(child);
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  child.on('error', () => undefined);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${binary} started without a PID`);
 

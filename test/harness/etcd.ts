@@ -5,13 +5,12 @@
  * its data and its log (etcd is chatty) in a temp dir that `stop()` removes. Also exports the
  * small process helpers the BIRD harness shares (free ports, stop by PID, log tails).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { delay, envWithout, exitOf, freePorts, hasExited, killOnProcessExit, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
+import { delay, envWithout, exitOf, freePorts, hasExited, spawnLogged, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
 
 export interface StartEtcdOptions {
   readonly members?: 1 | 3;
@@ -158,20 +157,9 @@ async function startCluster(
   const timeoutMs = options.startTimeoutMs ?? 20_000;
 
   const spawnMember = async (slot: MemberSlot): Promise<ChildProcess> => {
-    const fd = openSync(slot.info.logFile, 'a');
-    try {
-      const child = spawn(binary, slot.args, { stdio: ['ignore', fd, fd], env: envWithout('ETCD_') });
-      killOnProcessExit(child);
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-      child.on('error', () => undefined); // later errors (e.g. kill on a dead PID) must not crash the test
-      slot.child = child;
-      return child;
-    } finally {
-      closeSync(fd);
-    }
+    const child = await spawnLogged(binary, slot.args, { logFile: slot.info.logFile, env: envWithout('ETCD_') });
+    slot.child = child;
+    return child;
   };
 
   let stopping: Promise<void> | undefined;

@@ -5,14 +5,13 @@
  * Like harness/etcd.ts: loopback only, the process is a child of the test stopped by PID (SIGTERM, then
  * SIGKILL), its data and log in a temp dir that stop() removes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { delay, envWithout, freePorts, hasExited, killOnProcessExit, stopChild, tailFile, type TeardownRegistrar } from './process.js';
+import { delay, envWithout, freePorts, hasExited, spawnLogged, stopChild, tailFile, type TeardownRegistrar } from './process.js';
 
 export interface KeyPair {
   readonly cert: string;
@@ -124,19 +123,7 @@ export async function startSecureEtcd(t: TeardownRegistrar, options: SecureEtcdO
     ...(options.tls ? ['--cert-file', options.tls.server.cert, '--key-file', options.tls.server.key] : []),
     ...(options.tls?.clientCa ? ['--client-cert-auth', '--trusted-ca-file', options.tls.clientCa] : []),
   ];
-  const fd = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn('etcd', args, { stdio: ['ignore', fd, fd], env: envWithout('ETCD_') });
-  } finally {
-    closeSync(fd);
-  }
-  killOnProcessExit(child);
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  child.on('error', () => undefined);
+  const child = await spawnLogged('etcd', args, { logFile, env: envWithout('ETCD_') });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {

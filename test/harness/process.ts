@@ -1,7 +1,8 @@
 /**
  * Process helpers shared by the test harnesses: free loopback ports, stopping a child by PID, log tails.
  */
-import { type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 
@@ -122,3 +123,24 @@ export function envWithout(prefix: string): NodeJS.ProcessEnv {
 // etcd
 // ---------------------------------------------------------------------------------------------
 
+
+/**
+ * Starts a child whose stdout and stderr append to `logFile`, killed if the test process dies, and resolves
+ * once it is running (rejects if it cannot be spawned). Later 'error' events (a kill on a dead PID) are ignored.
+ */
+export async function spawnLogged(command: string, args: readonly string[], options: Readonly<{ logFile: string; env?: NodeJS.ProcessEnv }>): Promise<ChildProcess> {
+  const fd = openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, [...args], { stdio: ['ignore', fd, fd], ...(options.env ? { env: options.env } : {}) });
+  } finally {
+    closeSync(fd);
+  }
+  killOnProcessExit(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  child.on('error', () => undefined);
+  return child;
+}

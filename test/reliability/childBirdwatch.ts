@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envWithout, exitOf, hasExited, killOnProcessExit, stopChild, type ExitInfo, type TeardownRegistrar } from '../harness/process.js';
+import { envWithout, exitOf, hasExited, spawnLogged, stopChild, type ExitInfo, type TeardownRegistrar } from '../harness/process.js';
 import { NODE, type World } from './world.js';
 
 export const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -40,19 +39,7 @@ export async function startBirdwatch(t: TeardownRegistrar, world: World, options
     '--log-level', 'info',
     ...(options.args ?? []),
   ];
-  const fd = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...envWithout('ETCD_'), NODENAME: NODE } });
-  } finally {
-    closeSync(fd);
-  }
-  killOnProcessExit(child);
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  child.on('error', () => undefined);
+  const child = await spawnLogged(process.execPath, args, { logFile, env: { ...envWithout('ETCD_'), NODENAME: NODE } });
   const pid = child.pid!;
   let stopping: Promise<ExitInfo> | undefined;
   const proc: ChildBirdwatch = {
