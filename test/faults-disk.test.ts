@@ -80,9 +80,13 @@ if (!(await canCreateNamespaces())) {
     }
     t.teardown(() => execa('chattr', ['-i', w.configDir], { reject: false }));
     await failedWrite(t, w, controller, 'ro-a', '127.0.0.71', /EPERM|not permitted/);
+    // Failed writes are retried: look between cycles, where a staging dir in use is not a leftover.
+    await controller.idle();
     t.same(w.leftovers(), [], 'no temp files in the config dir, no staging dirs beside it');
     await execa('chattr', ['-i', w.configDir]);
     const { ms, retried } = await recover(t, w, 'read-only');
+    // Failed writes are retried: look between cycles, where a staging dir in use is not a leftover.
+    await controller.idle();
     t.same(w.leftovers(), [], 'still no leftovers after recovery');
     recordRow(t, { scenario: 'disk: config dir immutable (chattr +i)', result: retried ? 'pass' : 'FAIL', convergenceMs: ms, detail: retried ? 'retried by itself' : 'no retry: converged only after the next etcd change' });
     await controller.close();
@@ -112,9 +116,13 @@ if (!(await canCreateNamespaces())) {
       t.match((error as NodeJS.ErrnoException).code, 'ENOSPC', `filled the tmpfs (${fillers} × 4 KiB)`);
     }
     await failedWrite(t, w, controller, 'full-a', '127.0.0.81', /ENOSPC|no space/i);
+    // Failed writes are retried: look between cycles, where a staging dir in use is not a leftover.
+    await controller.idle();
     t.same(w.leftovers(), [], 'no half-written staging dir or temp file is left behind');
     rmSync(join(mountPoint, 'filler'), { recursive: true, force: true });
     const { ms, retried } = await recover(t, w, 'disk full');
+    // Failed writes are retried: look between cycles, where a staging dir in use is not a leftover.
+    await controller.idle();
     t.same(w.leftovers(), [], 'recovery leaves nothing behind');
     recordRow(t, {
       scenario: 'disk: filesystem full (tmpfs)',
