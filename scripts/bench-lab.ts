@@ -53,7 +53,9 @@ export async function withScope<T>(fn: (scope: Scope) => Promise<T>): Promise<T>
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
         process.stderr.write(`bench: ${signal}: stopping what the bench started\n`);
-        void Promise.all([...openScopes].map((s) => s.close())).finally(() => process.exit(130));
+        Promise.all([...openScopes].map((s) => s.close()))
+          .catch(() => undefined)
+          .finally(() => process.exit(130));
       });
     }
   }

@@ -528,7 +528,7 @@ export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes:
   const { loadTemplateSources } = (await import(dist('controller/templateSources.js'))) as typeof import('../src/controller/templateSources.js');
   const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
   const { stageFileSet } = (await import(dist('apply/stagingDir.js'))) as typeof import('../src/apply/stagingDir.js');
-  const { swapFileSet } = (await import(dist('apply/swapFileSet.js'))) as typeof import('../src/apply/swapFileSet.js');
+  const { swapStagedFiles, writeFilesDurably } = (await import(dist('apply/swapFileSet.js'))) as typeof import('../src/apply/swapFileSet.js');
   const { validateStagedFileSet } = (await import(dist('controller/validateStaged.js'))) as typeof import('../src/controller/validateStaged.js');
   const { sameFileSet } = (await import(dist('render/fileSet.js'))) as typeof import('../src/render/fileSet.js');
   return withScope(async (scope) => {
@@ -537,7 +537,7 @@ export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes:
     const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
     const entries = new Map(keyspace);
     let live: ReadonlyMap<string, string> = role.render(entries, templates).files;
-    await swapFileSet(configDir, live, new Map());
+    await writeFilesDurably(configDir, live);
     const steps = new Map<string, number[]>();
     const time = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
       const t0 = performance.now();
@@ -552,10 +552,11 @@ export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes:
       entries.set(host.key, host.ip);
       const rendered = await time('render (model + templates)', () => role.render(entries, templates));
       await time('compare with the live files', () => sameFileSet(rendered.files, live));
-      const staged = await time('stage: fresh directory, every file written', () => stageFileSet(configDir, rendered.files));
+      const staged = await time('stage: fresh directory inside the config dir, every file written', () => stageFileSet(configDir, rendered.files));
       const failure = await time('validate: bird -p ‖ bird6 -p', () => validateStagedFileSet(staged.dir, rendered.spans, { bird: 'bird', bird6: 'bird6' }));
       if (failure) throw new Error(`anatomy: BIRD refused the configuration: ${failure.message}`);
-      await time('swap: changed files, write + fsync + rename, dir fsync', () => swapFileSet(configDir, rendered.files, live));
+      const changed = [...rendered.files.keys()].filter((name) => rendered.files.get(name) !== live.get(name));
+      await time('swap: changed staged files, fsync + rename, dir fsync', () => swapStagedFiles(configDir, staged.dir, changed));
       await time('remove the staging directory', () => staged.remove());
       live = rendered.files;
     }

@@ -53,10 +53,10 @@ function setup(minReloadIntervalMs: number, reloads = true) {
 t.test('the gap counts from the end of a reloading cycle, so a slow cycle cannot eat into it', async (t) => {
   const s = setup(250);
   s.block(true);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
   await s.clock.advance(100); // the cycle runs for 100 ms
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   s.block(false);
   s.release();
   await flush();
@@ -67,7 +67,7 @@ t.test('the gap counts from the end of a reloading cycle, so a slow cycle cannot
 
 t.test('a lone change when idle starts a cycle at once', async (t) => {
   const s = setup(250);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
   t.same(s.started, [0]);
 });
@@ -75,9 +75,9 @@ t.test('a lone change when idle starts a cycle at once', async (t) => {
 t.test('changes during a cycle merge into exactly one follow-up cycle', async (t) => {
   const s = setup(0);
   s.block(true);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
-  for (let i = 0; i < 50; i++) s.coalescer.trigger();
+  for (let i = 0; i < 50; i++) s.coalescer.trigger().catch(t.threw);
   t.equal(s.started.length, 1, 'still one cycle while the first runs');
   s.block(false);
   s.release();
@@ -89,7 +89,7 @@ t.test('the minimum reload gap bounds reloads during a storm', async (t) => {
   const s = setup(250);
   // 200 changes spread evenly over one second.
   for (let i = 0; i < 200; i++) {
-    s.coalescer.trigger();
+    s.coalescer.trigger().catch(t.threw);
     await flush(); // a cycle takes no fake time: it ends before the clock moves on
     await s.clock.advance(5);
   }
@@ -100,29 +100,29 @@ t.test('the minimum reload gap bounds reloads during a storm', async (t) => {
 
 t.test('cycles that do not reload are not held back by the gap', async (t) => {
   const s = setup(250, false);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
   await s.clock.advance(10);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
   t.same(s.started, [0, 10]);
 });
 
 t.test('a change long after the last reload is not delayed', async (t) => {
   const s = setup(250);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
   await s.clock.advance(400);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
   t.same(s.started, [0, 400]);
 });
 
 t.test('abort stops the loop while it waits out the gap', async (t) => {
   const s = setup(250);
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   await flush();
-  s.coalescer.trigger();
+  s.coalescer.trigger().catch(t.threw);
   s.controller.abort();
   await s.coalescer.idle();
   t.same(s.started, [0], 'no cycle after shutdown');

@@ -137,14 +137,14 @@ t.test(`arbitrary custom filter bodies stay inside custom_filters(): seed ${SEED
     const model = buildNodeModel(keyspace, { nodeName: NODE });
     const rendered = renderFileSet(model, templates, { ipip: 'off' });
     for (const [name, content] of rendered.files) writeFileSync(join(staged, name), content);
-    const failure = await validateStagedFileSet(staged, rendered.customFilterSpans, { bird: 'bird', bird6: 'bird6' });
+    const failure = await validateStagedFileSet(staged, rendered.spans, { bird: 'bird', bird6: 'bird6' });
     if (!failure) {
       birdAccepted++;
       continue;
     }
     birdRejected++;
     if (failure.file !== 'custom_filters.cfg') outsideFile.push(`${JSON.stringify(body)} → ${failure.file}:${failure.line} ${failure.message}`);
-    else if (failure.customFilterKey !== key) unattributed.push(`${JSON.stringify(body)} → ${failure.file}:${failure.line} ${failure.message}`);
+    else if (failure.entryKey !== key) unattributed.push(`${JSON.stringify(body)} → ${failure.file}:${failure.line} ${failure.message}`);
   }
   t.comment(`${bodies.length} bodies: ${refused} refused by the lexical check, ${birdAccepted} accepted by BIRD, ${birdRejected} rejected by BIRD (${unattributed.length} of them not attributed to the key)`);
   t.same(outsideFile, [], 'a BIRD error caused by an accepted filter body is always inside custom_filters.cfg');

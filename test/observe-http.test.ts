@@ -58,11 +58,34 @@ t.test('liveness and readiness rules', async (t) => {
   const failing = (r: ReturnType<typeof checkReadiness>): string[] => r.checks.filter((c) => !c.ok).map((c) => c.condition);
   t.same(failing(checkReadiness(status, { bird: { ok: false, error: 'x' }, bird6: { ok: true } })), ['datastore', 'applied', 'bird'], 'a fresh start is not ready');
   status.datastore = 'synced';
-  status.lastAppliedAt = Date.now();
-  t.same(checkReadiness(status, up).ready, true);
-  status.failure = { kind: 'validation', message: 'bird -p rejected the configuration: …', at: Date.now() };
-  t.same(failing(checkReadiness(status, up)), ['applied']);
-  status.failure = undefined;
+  const applied = (): void => {
+    for (const d of ['bird', 'bird6'] as const) status.daemons[d] = { failure: undefined, reloadPending: false, lastAppliedAt: Date.now() };
+  };
+  applied();
+  const clock = { now: 50_000 };
+  t.same(checkReadiness(status, up, clock).ready, true);
+  status.daemons.bird6.failure = { kind: 'validation', message: 'bird6 -p rejected the configuration: …', at: Date.now(), daemon: 'bird6' };
+  t.same(failing(checkReadiness(status, up, clock)), ['bird6'], 'a failure belongs to its daemon only');
+  t.match(checkReadiness(status, up, clock).checks.find((c) => c.condition === 'bird6')?.message, /^failing since .*\(validation\): bird6 -p rejected/);
+  applied();
+  status.renderFailure = { kind: 'template', message: 'bird.cfg.hbs: parse error', at: Date.now() };
+  t.same(failing(checkReadiness(status, up, clock)), ['applied'], 'a render failure holds both back: named once, under applied');
+  status.renderFailure = undefined;
+  status.daemons.bird.reloadPending = true;
+  t.same(failing(checkReadiness(status, up, clock)), ['bird'], 'new files the daemon has not loaded yet');
+  applied();
+  status.cycleStartedAt = clock.now - 11_000;
+  t.match(checkReadiness(status, up, clock).checks.find((c) => c.condition === 'applied'), { ok: false, message: /cycle has been running for 11\.0 s/ }, 'a stuck step');
+  status.cycleStartedAt = clock.now - 1_000;
+  t.same(checkReadiness(status, up, clock).ready, true, 'a cycle running for 1 s is normal');
+  status.cycleStartedAt = undefined;
+  status.changePendingSince = clock.now - 12_000;
+  t.match(checkReadiness(status, up, clock).checks.find((c) => c.condition === 'applied'), { ok: false, message: /change has waited 12\.0 s/ }, 'a change retried for too long');
+  status.changePendingSince = undefined;
+  status.quarantined = [{ key: '/calico/bgp/v1/global/custom_filters/v4/x', value: 'bad', daemon: 'bird', reason: 'refused' }];
+  const withQuarantine = checkReadiness(status, up, clock);
+  t.equal(withQuarantine.ready, true, 'a quarantined entry is a skipped entry: ready, and named');
+  t.match(withQuarantine.checks.find((c) => c.condition === 'applied')?.message, /1 entry quarantined \(\/calico\/bgp\/v1\/global\/custom_filters\/v4\/x\)/);
   status.datastore = 'disconnected';
   t.match(checkReadiness(status, up).checks[0], { condition: 'datastore', ok: false, message: 'etcd connection lost' });
 });
@@ -114,12 +137,12 @@ t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycl
   t.equal(valueOf(samples, 'birdwatch_ipip_mode', { mode: 'krt-tunnel' }), 0);
   t.equal(samples.filter((s) => s.name.startsWith('process_') || s.name.startsWith('nodejs_')).length, 0, 'no process metrics when turned off');
 
-  metrics.cycleEnded({ result: 'applied', renderMs: 2, validateMs: 3, reloads: [{ daemon: 'bird', result: 'applied', ms: 4 }, { daemon: 'bird6', result: 'unreachable', ms: undefined }], latencyMs: 12, diagnostics: [
+  metrics.cycleEnded({ result: 'applied', failures: [], quarantined: 0, renderMs: 2, validateMs: 3, reloads: [{ daemon: 'bird', result: 'applied', ms: 4 }, { daemon: 'bird6', result: 'unreachable', ms: undefined }], latencyMs: 12, diagnostics: [
     { key: keys.hostAddress('n9', 4), value: 'nope', action: 'skipped', reason: 'not an IPv4 address' },
     { key: keys.globalPeer(4, '10.0.0.1'), value: '{', action: 'skipped', reason: 'bad JSON' },
     { key: keys.globalPeer(4, '10.0.0.2'), value: '{', action: 'skipped', reason: 'bad JSON' },
   ] });
-  metrics.cycleEnded({ result: 'failed', failureKind: 'validation', renderMs: 1, validateMs: 2, reloads: [], latencyMs: undefined, diagnostics: [] });
+  metrics.cycleEnded({ result: 'failed', failureKind: 'validation', failures: [{ kind: 'validation', daemon: 'bird' }], quarantined: 1, renderMs: 1, validateMs: 2, reloads: [], latencyMs: undefined, diagnostics: [] });
   samples = parsePrometheusText((await get('/metrics')).body);
   t.equal(valueOf(samples, 'birdwatch_cycles_total', { result: 'applied' }), 1);
   t.equal(valueOf(samples, 'birdwatch_cycles_total', { result: 'failed' }), 1);
@@ -132,7 +155,7 @@ t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycl
   t.equal(valueOf(samples, 'birdwatch_reload_duration_seconds_count', { daemon: 'bird' }), 1);
   t.equal(valueOf(samples, 'birdwatch_validate_duration_seconds_count'), 2);
   t.equal(valueOf(samples, 'birdwatch_skipped_entries', { kind: 'globalPeer', action: 'skipped' }), 0, 'the last rendering had no skipped entries');
-  metrics.cycleEnded({ result: 'applied', renderMs: 1, validateMs: undefined, reloads: [], latencyMs: undefined, diagnostics: [{ key: keys.globalPeer(4, '10.0.0.1'), value: '{', action: 'skipped', reason: 'bad JSON' }] });
+  metrics.cycleEnded({ result: 'applied', failures: [], quarantined: 0, renderMs: 1, validateMs: undefined, reloads: [], latencyMs: undefined, diagnostics: [{ key: keys.globalPeer(4, '10.0.0.1'), value: '{', action: 'skipped', reason: 'bad JSON' }] });
   samples = parsePrometheusText((await get('/metrics')).body);
   t.equal(valueOf(samples, 'birdwatch_skipped_entries', { kind: 'globalPeer', action: 'skipped' }), 1, 'by key kind and action, not free text');
   t.notOk(samples.some((s) => Object.values(s.labels).some((v) => v.includes('/calico/'))), 'no key paths as label values');

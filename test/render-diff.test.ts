@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -210,13 +210,25 @@ t.test('render --diff: a new pool changes a filter → the restart warning', asy
   t.match(result.stdout, new RegExp(`^bird: {2}${FILTERS_CHANGED} \\(bird: bird_ipam\\.cfg: filter calico_pools\\)$`, 'm'));
 });
 
-t.test('render --diff: a configuration BIRD rejects → the diff, then the error, exit 1', async (t) => {
+t.test('render --diff: an entry BIRD rejects is quarantined as run would: a warning naming it, the rest diffed', async (t) => {
   const { live, keyspace, write } = await liveSetup(t);
   keyspace[keys.customFilter(4, 'broken')] = 'if net ~ then reject;';
+  keyspace[keys.hostAddress('calico-09', 4)] = '172.17.8.109';
   const result = await cli(['render', '--diff', '--config-dir', live, '--node', 'calico-01', '--datastore', write(keyspace), '--ipip', 'off']);
+  t.equal(result.code, 3, result.stderr);
+  t.notMatch(result.stdout, /if net ~ then reject;/, 'the refused filter is not in the rendering');
+  t.match(result.stdout, /^\+protocol bgp Mesh_172_17_8_109 /m, 'the other change is');
+  t.match(result.stderr, /^warning: \/calico\/bgp\/v1\/global\/custom_filters\/v4\/broken = "if net ~ then reject;": quarantined: bird -p refused the lines rendered from it: custom_filters\.cfg:\d+ syntax error \(skipped\)$/m);
+});
+
+t.test("render --diff: an error in the templates' own lines → the error, exit 1", async (t) => {
+  const { live, keyspace, write } = await liveSetup(t);
+  const templates = join(tempDir(t), 'templates');
+  mkdirSync(templates);
+  writeFileSync(join(templates, 'bird_aggr.cfg.hbs'), 'this is not bird;\n');
+  const result = await cli(['render', '--diff', '--config-dir', live, '--node', 'calico-01', '--datastore', write(keyspace), '--ipip', 'off', '--templates', templates]);
   t.equal(result.code, 1);
-  t.match(result.stdout, /^\+\s*if net ~ then reject;$/m);
-  t.match(result.stderr, /^error: bird -p rejected the configuration: custom_filters\.cfg:\d+:\d+ syntax error \(custom filter \/calico\/bgp\/v1\/global\/custom_filters\/v4\/broken\)$/m);
+  t.match(result.stderr, /^error: bird -p rejected the configuration: bird_aggr\.cfg:1:\d+ syntax error$/m);
 });
 
 t.test('render --diff against an empty directory: every file is new', async (t) => {

@@ -91,18 +91,23 @@ if (!(await canCreateNamespaces())) {
       t.equal(controller.cycles, other, "another host's block does not even start a cycle");
     });
 
-    await t.test('a broken custom filter: live config unchanged, error names the key; fixed → applied', async (t) => {
+    await t.test('a custom filter BIRD refuses is quarantined: the rest applies, the key is named; fixed → applied', async (t) => {
       const before = readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8');
       const key = keys.customFilter(4, 'broken');
       await h.client.put(key).value('if net ~ then reject;');
-      await waitFor('validation failure', () => controller.status.failure, (f) => f?.kind === 'validation');
-      t.match(controller.status.failure?.message, new RegExp(`custom_filters\\.cfg:\\d+:\\d+ syntax error \\(custom filter ${key}\\)`));
-      t.equal(readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'), before);
-      t.ok(h.birds.every((b) => b.running()), 'BIRD still runs');
+      await h.client.put(keys.hostAddress('while-broken', 4)).value('127.0.0.71');
+      await waitFor('quarantined', () => controller.status.quarantined, (q) => q.some((e) => e.key === key));
+      await waitFor('the other change applied', () => h.protocols(), (p) => p.includes('Mesh_127_0_0_71'));
+      t.equal(controller.status.failure, undefined, 'no failure: everything else is applied');
+      t.equal(readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'), before, 'the refused filter never reached the live file');
+      t.match(controller.status.quarantined.find((e) => e.key === key)?.reason, /bird -p refused the lines rendered from it: custom_filters\.cfg:\d+ syntax error/);
+      t.ok(h.logLines().some((l) => l['level'] === 40 && String(l['msg']).startsWith(`quarantined ${key}`)), 'a warning names the key');
       await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
       await waitFor('fixed filter applied', () => readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'), (c) => c.includes('10.99.0.0/16'));
-      await waitFor('failure cleared', () => controller.status.failure, (f) => f === undefined);
+      t.same(await waitFor('released', () => controller.status.quarantined, (q) => q.length === 0), [], 'the quarantine is released when the entry changes');
       await h.client.delete().key(key);
+      await h.client.delete().prefix(keys.hostDir('while-broken'));
+      await waitFor('cleaned', () => h.protocols(), (p) => p.join() === 'Mesh_127_0_0_2');
     });
 
     await t.test('etcd stopped and restarted: changes after it are applied without restarting birdwatch', async (t) => {

@@ -1,15 +1,64 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The named files currently in the config dir; a missing file is absent from the map. */
 export async function readLiveFileSet(configDir: string, names: Iterable<string>): Promise<Map<string, string>> {
   const live = new Map<string, string>();
   for (const name of names) {
-    try {
-      live.set(name, await readFile(join(configDir, name), 'utf8'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    const content = await readLiveFile(join(configDir, name));
+    if (content !== undefined) live.set(name, content);
   }
   return live;
+}
+
+/** A file's content; undefined when it is missing or is not a regular file (a directory put in its place). */
+async function readLiveFile(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR') return undefined;
+    throw error;
+  }
+}
+
+/** What identifies one version of a file on disk without reading it. */
+const signatureOf = (s: { ino: number; size: number; mtimeMs: number; ctimeMs: number; isFile(): boolean }): string =>
+  s.isFile() ? `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'not-a-file';
+
+/**
+ * The config dir as it is on disk, cheaply: each cycle stats the files (a few µs each) and re-reads only one
+ * whose inode, size or times changed since it was last seen — so a file edited, replaced or removed behind
+ * birdwatch's back is noticed on the next cycle without reading every file on every change.
+ */
+export class LiveFiles {
+  readonly #configDir: string;
+  readonly #known = new Map<string, { signature: string; content: string | undefined }>();
+
+  constructor(configDir: string) {
+    this.#configDir = configDir;
+  }
+
+  async read(names: Iterable<string>): Promise<Map<string, string>> {
+    const live = new Map<string, string>();
+    for (const name of names) {
+      const path = join(this.#configDir, name);
+      const current = await stat(path).then(signatureOf, (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return 'missing';
+        throw error;
+      });
+      let known = this.#known.get(name);
+      if (known?.signature !== current) {
+        known = { signature: current, content: current === 'missing' || current === 'not-a-file' ? undefined : await readLiveFile(path) };
+        this.#known.set(name, known);
+      }
+      if (known.content !== undefined) live.set(name, known.content);
+    }
+    return live;
+  }
+
+  /** Forget what was seen (SIGHUP, or after a swap that failed part-way): the next read reads every file. */
+  forget(): void {
+    this.#known.clear();
+  }
 }

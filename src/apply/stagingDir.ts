@@ -1,7 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { FileSet } from '../render/fileSet.js';
 import { ApplyError, describeFsError } from './errors.js';
+
+/** Staging dirs live inside the config dir, so only the config dir itself must be writable (a read-only root). */
+export const STAGING_PREFIX = '.staging-';
 
 export interface StagedFileSet {
   readonly dir: string;
@@ -9,20 +12,19 @@ export interface StagedFileSet {
 }
 
 /**
- * Writes the whole file set into a fresh directory beside the config dir (same filesystem, so validation sees
- * exactly the files that will be swapped in, and includes resolve inside the staged set). If writing fails
- * (a full disk, say), the half-written staging dir is removed before the error is thrown.
+ * Writes the file set into a fresh directory inside `root` (the config dir itself when applying: same
+ * filesystem, so validated files can be renamed into place, and includes resolve inside the staged set). If
+ * writing fails (a full disk, say), the half-written staging dir is removed before the error is thrown.
  */
-export async function stageFileSet(configDir: string, files: FileSet): Promise<StagedFileSet> {
-  const parent = dirname(configDir);
+export async function stageFileSet(root: string, files: FileSet): Promise<StagedFileSet> {
   let dir: string | undefined;
   try {
-    await mkdir(parent, { recursive: true });
-    dir = await mkdtemp(join(parent, `.${basename(configDir)}.staging-`));
+    await mkdir(root, { recursive: true });
+    dir = await mkdtemp(join(root, STAGING_PREFIX));
     for (const [name, content] of files) await writeFile(join(dir, name), content, 'utf8');
   } catch (error) {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    throw new ApplyError(`cannot stage configuration beside ${configDir}: ${describeFsError(error)}`, parent, { cause: error });
+    throw new ApplyError(`cannot stage configuration in ${root}: ${describeFsError(error)}`, root, { cause: error });
   }
   const staged = dir;
   return { dir: staged, remove: () => rm(staged, { recursive: true, force: true }) };

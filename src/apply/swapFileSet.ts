@@ -1,7 +1,15 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileSet } from '../render/fileSet.js';
 import { ApplyError, describeFsError } from './errors.js';
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
 
 async function writeDurably(path: string, content: string): Promise<void> {
   const handle = await open(path, 'w', 0o644);
@@ -13,38 +21,56 @@ async function writeDurably(path: string, content: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** A live file replaced by a directory (by hand, or a bad volume mount) would make the rename fail for ever. */
+async function clearDirectoryAt(path: string): Promise<void> {
+  const stat = await lstat(path).catch(() => undefined);
+  if (stat?.isDirectory()) await rm(path, { recursive: true, force: true });
+}
+
+/**
+ * Moves validated staged files into the config dir: each is fsynced and renamed over the live one, in the
+ * given order (includes first, bird.cfg/bird6.cfg last), so a reader — BIRD, or a birdwatch restarted after a
+ * crash — only ever sees whole files. The staging dir is inside the config dir, so nothing is written twice.
+ * On failure the ApplyError lists the files already replaced.
+ */
+export async function swapStagedFiles(configDir: string, stagedDir: string, names: readonly string[]): Promise<void> {
+  const replaced: string[] = [];
   try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    for (const name of names) {
+      const staged = join(stagedDir, name);
+      await syncFile(staged);
+      await clearDirectoryAt(join(configDir, name));
+      await rename(staged, join(configDir, name));
+      replaced.push(name);
+    }
+    await syncFile(configDir);
+  } catch (error) {
+    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, { cause: error, replaced });
   }
 }
 
 /**
- * Moves a validated file set into the config dir: each changed file is written to a temp name, fsynced and
- * renamed over the live one (includes first, bird.cfg and bird6.cfg last), so a reader — BIRD, or a birdwatch
- * restarted after a crash — only ever sees whole files. Returns the names of the files that changed.
+ * Writes files durably (temp name, fsync, rename) without a staging dir: used to put back the files a daemon
+ * runs after it refused a new configuration, and by `render --out --no-validate`.
  */
-export async function swapFileSet(configDir: string, files: FileSet, live: ReadonlyMap<string, string>): Promise<string[]> {
-  const changed = [...files.keys()].filter((name) => live.get(name) !== files.get(name));
-  if (changed.length === 0) return [];
+export async function writeFilesDurably(configDir: string, files: ReadonlyMap<string, string>): Promise<void> {
+  const replaced: string[] = [];
   try {
     await mkdir(configDir, { recursive: true });
-    for (const name of changed) {
+    for (const [name, content] of files) {
       const temp = join(configDir, `.${name}.tmp-${process.pid}`);
       try {
-        await writeDurably(temp, files.get(name)!);
+        await writeDurably(temp, content);
+        await clearDirectoryAt(join(configDir, name));
         await rename(temp, join(configDir, name));
+        replaced.push(name);
       } catch (error) {
         await rm(temp, { force: true });
         throw error;
       }
     }
-    await syncDir(configDir);
+    await syncFile(configDir);
   } catch (error) {
-    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, { cause: error });
+    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, { cause: error, replaced });
   }
-  return changed;
 }

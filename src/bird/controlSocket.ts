@@ -53,6 +53,11 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 /** BIRD lines are at most 512 bytes (CLI_LINE_SIZE); anything far beyond is not BIRD. */
 const MAX_LINE_LENGTH = 1 << 20;
+/**
+ * A whole reply is bounded too: `show route` at 10,000 peers is a few MB; a peer that streams without end is
+ * not BIRD, and must not grow the heap until the process dies.
+ */
+export const MAX_REPLY_CHARS = 64 << 20;
 const REPLY_LINE = /^(\d{4})([ -])(.*)$/s;
 
 /** Decodes one wire line (without its "\n"). Throws BirdProtocolError if it fits no form. */
@@ -74,6 +79,7 @@ export class BirdReplyDecoder {
   readonly #onAsync: ((text: string) => void) | undefined;
   #buffer = '';
   #lines: BirdReplyLine[] = [];
+  #replyChars = 0;
   #lastCode: number | undefined;
 
   constructor(onAsync?: (text: string) => void) {
@@ -107,6 +113,10 @@ export class BirdReplyDecoder {
 
   #line(line: string): BirdReply | undefined {
     const wire = parseBirdWireLine(line);
+    this.#replyChars += line.length;
+    if (this.#replyChars > MAX_REPLY_CHARS) {
+      throw new BirdProtocolError(`reply from BIRD control socket exceeds ${MAX_REPLY_CHARS} characters`);
+    }
     switch (wire.kind) {
       case 'async':
         this.#onAsync?.(wire.text);
@@ -125,6 +135,7 @@ export class BirdReplyDecoder {
         }
         const reply: BirdReply = { code: wire.code, lines: this.#lines };
         this.#lines = [];
+        this.#replyChars = 0;
         this.#lastCode = undefined;
         return reply;
       }

@@ -62,6 +62,22 @@ export class BirdBinaryMissingError extends Error {
   }
 }
 
+/** `bird -p` did not finish in time (it was killed). */
+export class BirdValidationTimeoutError extends Error {
+  override readonly name = 'BirdValidationTimeoutError';
+  constructor(
+    readonly binary: string,
+    readonly timeoutMs: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isBirdValidationTimeoutError(e: unknown): e is BirdValidationTimeoutError {
+  return e instanceof BirdValidationTimeoutError;
+}
+
 export function isBirdUnreachableError(e: unknown): e is BirdUnreachableError {
   return e instanceof BirdUnreachableError;
 }

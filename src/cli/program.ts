@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { isApplyError } from '../apply/errors.js';
+import { isApplyError, isConfigDirLockedError } from '../apply/errors.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import { isNodeConfigError } from '../model/errors.js';
 import { isTemplateError } from '../render/errors.js';
@@ -45,7 +45,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     } else if (isUsageError(error)) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(2);
-    } else if (isNodeConfigError(error) || isDatastoreError(error) || isTemplateError(error) || isApplyError(error)) {
+    } else if (isNodeConfigError(error) || isDatastoreError(error) || isTemplateError(error) || isApplyError(error) || isConfigDirLockedError(error)) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(1);
     } else {

@@ -4,7 +4,7 @@ import { buildReflectorModel } from '../model/buildReflectorModel.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { isRelevantKey } from '../model/keys.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
-import type { CustomFilterSpan, FileSet } from '../render/fileSet.js';
+import type { EntrySpan, FileSet } from '../render/fileSet.js';
 import type { IpipRendering } from '../render/ipipMode.js';
 import { NODE_LAYOUT, REFLECTOR_LAYOUT, type Layout } from '../render/layouts.js';
 import { renderFileSet } from '../render/renderFileSet.js';
@@ -14,7 +14,8 @@ import type { CompiledTemplateSet } from '../render/templateSet.js';
 /** What one cycle needs from rendering, whatever the role. */
 export interface RenderOutcome {
   readonly files: FileSet;
-  readonly spans: readonly CustomFilterSpan[];
+  /** Where each entry's lines are (computed on demand: only a BIRD error needs it). */
+  readonly spans: () => readonly EntrySpan[];
   /** BGP protocol names, for the `+Mesh_… −Global_…` summary. */
   readonly protocols: readonly string[];
   readonly diagnostics: readonly Diagnostic[];
@@ -45,7 +46,7 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
       };
       return {
         files: rendered.files,
-        spans: rendered.customFilterSpans,
+        spans: rendered.spans,
         protocols: [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName),
         diagnostics: model.diagnostics,
         ipipPools: model.v4.pools.filter((p) => p.ipipInterface !== undefined).length,
@@ -77,7 +78,7 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
       const count = (f: typeof model.v4, kind: string) => f.sessions.filter((s) => s.kind === kind).length;
       return {
         files: rendered.files,
-        spans: [],
+        spans: rendered.spans,
         protocols: [...model.v4.sessions, ...model.v6.sessions].map((s) => s.protocolName),
         diagnostics: model.diagnostics,
         ipipPools: 0,

@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'chokidar';
 import type { Etcd3 } from 'etcd3';
+import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
 import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
 import { WATCHED_PREFIXES } from '../model/keys.js';
@@ -8,9 +8,11 @@ import type { CycleObserver } from '../observe/cycleReport.js';
 import { RunStatus, type Daemon } from '../observe/runStatus.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
+import { realPipelineEdges, type PipelineEdges } from './applyPipeline.js';
 import { ConfigApplier } from './configApplier.js';
 import type { RoleRenderer } from './roleRenderer.js';
 import { loadCompiledTemplates } from './templateLoader.js';
+import { TemplateDirWatcher } from './templateDirWatcher.js';
 import type { BirdBinaries } from './validateStaged.js';
 
 export interface RunOptions {
@@ -18,6 +20,10 @@ export interface RunOptions {
   readonly configDir: string;
   readonly sockets: Readonly<Record<Daemon, string>>;
   readonly binaries: BirdBinaries;
+  /** Kill a `bird -p` that runs longer than this (ms); default 30 s. */
+  readonly validateTimeoutMs?: number;
+  /** Replaces the real stage/validate/swap/reload steps (unit tests of the loop). */
+  readonly edges?: PipelineEdges;
   readonly templatesDir: string | undefined;
   readonly minReloadIntervalMs: number;
   readonly client: Etcd3;
@@ -31,8 +37,8 @@ export interface RunOptions {
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
 
-const RELOAD_RETRY_MIN_MS = 200;
-const RELOAD_RETRY_MAX_MS = 5000;
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5000;
 
 /**
  * `birdwatch run`: mirror the keyspace, and on every relevant change run one coalesced cycle
@@ -45,9 +51,10 @@ export class RunController {
   readonly #coalescer: CycleCoalescer;
   readonly #abort = new AbortController();
   readonly #clock: Clock;
-  #templateWatcher: FSWatcher | undefined;
+  #templateWatcher: TemplateDirWatcher | undefined;
+  #lock: ConfigDirLock | undefined;
   #firstChangeAt: number | undefined;
-  #reloadRetryMs = RELOAD_RETRY_MIN_MS;
+  #retryMs = RETRY_MIN_MS;
   #retryScheduled = false;
   #synced = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -76,8 +83,7 @@ export class RunController {
         role: options.role,
         configDir: options.configDir,
         keyspace: this.#mirror.entries,
-        binaries: options.binaries,
-        sockets: options.sockets,
+        edges: options.edges ?? realPipelineEdges({ binaries: options.binaries, sockets: options.sockets, validateTimeoutMs: options.validateTimeoutMs }),
         log,
         status: this.status,
         observer: options.observer,
@@ -119,15 +125,19 @@ export class RunController {
     }
   }
 
-  /** The first complete sync and the first cycle; nothing is written before the sync completes. */
+  /**
+   * Takes the config dir (refusing if another birdwatch holds it), then the first complete sync and the first
+   * cycle; nothing is written before the sync completes.
+   */
   async start(): Promise<void> {
+    this.#lock ??= await lockConfigDir(this.options.configDir, `birdwatch run (pid ${process.pid})`);
     this.#startHeartbeat();
     const leftovers = await removeLeftovers(this.options.configDir);
     if (leftovers.length > 0) this.options.log.info({ component: 'apply', removed: leftovers }, 'removed files left by an interrupted run');
     await this.#mirror.start(this.#abort.signal);
     this.#synced = true;
     this.#watchTemplates();
-    await this.#coalescer.trigger();
+    await this.#trigger();
   }
 
   /** Waits until no cycle is running or queued. */
@@ -135,12 +145,21 @@ export class RunController {
     return this.#coalescer.idle();
   }
 
-  /** SIGHUP: re-read everything from etcd and the templates, then re-render. */
+  /**
+   * SIGHUP: re-read everything from etcd, the templates and the files on disk, then re-render and reload both
+   * daemons. Never throws: a failed re-read is logged and the next change or retry carries on.
+   */
   async refresh(): Promise<void> {
-    this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
-    await this.#mirror.resync();
-    this.options.log.info({ component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size }, 'etcd re-read');
-    void this.#coalescer.trigger();
+    const log = this.options.log;
+    try {
+      this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
+      this.#applier.forgetLiveState();
+      await this.#mirror.resync();
+      log.info({ component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size }, 'etcd re-read');
+    } catch (error) {
+      log.error({ component: 'datastore', err: error }, `re-read failed: ${error instanceof Error ? error.message : String(error)}; carrying on with what is held`);
+    }
+    await this.#trigger();
   }
 
   async close(): Promise<void> {
@@ -149,6 +168,17 @@ export class RunController {
     await this.#coalescer.idle();
     await this.#templateWatcher?.close();
     await this.#mirror.close();
+    await this.#lock?.release().catch(() => undefined);
+    this.#lock = undefined;
+  }
+
+  /** Starts (or joins) a cycle; the loop never rejects, but if it does, that is one log line, not a crash. */
+  #trigger(): Promise<void> {
+    if (this.status.changePendingSince === undefined) this.status.changePendingSince = this.#clock.now();
+    return this.#coalescer.trigger().catch((error: unknown) => {
+      this.options.log.error({ component: 'cycle', err: error }, `the cycle loop failed: ${error instanceof Error ? error.message : String(error)}; retrying`);
+      this.#scheduleRetry();
+    });
   }
 
   #onChange(keys: readonly string[]): void {
@@ -157,7 +187,7 @@ export class RunController {
     // A change that cannot alter this role's output (another host's blocks, say) does not start a cycle.
     if (!keys.some((key) => this.options.role.isRelevant(key))) return;
     this.#firstChangeAt ??= this.#clock.now();
-    void this.#coalescer.trigger();
+    this.#trigger().catch(() => undefined);
   }
 
   async #cycle(signal: AbortSignal) {
@@ -165,12 +195,19 @@ export class RunController {
     this.#firstChangeAt = undefined;
     this.status.heartbeatAt = this.#clock.now();
     this.#inCycle = true;
+    this.status.cycleStartedAt = this.#clock.now();
+    // Changes arriving from here on wait for the next cycle.
+    this.status.changePendingSince = undefined;
     const outcome = await this.#applier.cycle(signal, changeAt).finally(() => {
       this.#inCycle = false;
+      this.status.cycleStartedAt = undefined;
       this.status.heartbeatAt = this.#clock.now();
     });
-    if (outcome.reloadPending || outcome.retry) this.#scheduleReloadRetry();
-    else this.#reloadRetryMs = RELOAD_RETRY_MIN_MS;
+    if (outcome.retry) {
+      // Still not where the datastore says: the change is pending until a retry succeeds.
+      this.status.changePendingSince ??= this.status.heartbeatAt;
+      this.#scheduleRetry();
+    } else this.#retryMs = RETRY_MIN_MS;
     return outcome;
   }
 
@@ -187,27 +224,34 @@ export class RunController {
     this.#heartbeat.unref();
   }
 
-  #scheduleReloadRetry(): void {
+  /** Retries a cycle that did not converge (BIRD unreachable, a full disk, a refused reload), with backoff. */
+  #scheduleRetry(): void {
     if (this.#retryScheduled || this.#abort.signal.aborted) return;
     this.#retryScheduled = true;
-    const delay = this.#reloadRetryMs;
-    this.#reloadRetryMs = Math.min(this.#reloadRetryMs * 2, RELOAD_RETRY_MAX_MS);
-    void this.#clock.sleep(delay, this.#abort.signal).then(() => {
-      this.#retryScheduled = false;
-      if (!this.#abort.signal.aborted) void this.#coalescer.trigger();
-    });
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+    this.#clock
+      .sleep(delay, this.#abort.signal)
+      .then(async () => {
+        this.#retryScheduled = false;
+        if (!this.#abort.signal.aborted) await this.#trigger();
+      })
+      .catch(() => {
+        this.#retryScheduled = false; // aborted: stopping
+      });
   }
 
   #watchTemplates(): void {
     const dir = this.options.templatesDir;
     if (!dir) return;
-    this.#templateWatcher = watch(dir, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
-    this.#templateWatcher.on('all', () => {
-      void loadCompiledTemplates(dir, this.options.role.layout).then((templates) => {
-        this.options.log.info({ component: 'templates' }, `templates in ${dir} changed; re-rendering`);
-        this.#applier.setTemplates(templates);
-        void this.#coalescer.trigger();
-      });
+    this.#templateWatcher = new TemplateDirWatcher(dir, () => {
+      loadCompiledTemplates(dir, this.options.role.layout)
+        .then(async (templates) => {
+          this.options.log.info({ component: 'templates' }, `templates in ${dir} changed; re-rendering`);
+          this.#applier.setTemplates(templates);
+          await this.#trigger();
+        })
+        .catch((error: unknown) => this.options.log.error({ component: 'templates', err: error }, `cannot reload templates from ${dir}`));
     });
   }
 }

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TemplateSources } from '../render/templateSet.js';
@@ -6,14 +6,22 @@ import type { TemplateSources } from '../render/templateSet.js';
 /** The templates shipped with birdwatch (`templates/` at the package root, from both src/ and dist/). */
 export const BUILTIN_TEMPLATE_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
 
-async function readTemplateDir(dir: string): Promise<Map<string, string>> {
+/**
+ * Every `.hbs` file under `dir`, by relative path. Symlinks are followed (a Kubernetes ConfigMap volume presents
+ * each file as a symlink into `..data`); names starting with `..` (the ConfigMap's own timestamped dirs) are
+ * skipped, or every template would be read twice.
+ */
+async function readTemplateDir(dir: string, prefix = ''): Promise<Map<string, string>> {
   const sources = new Map<string, string>();
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  for (const entry of entries) {
-    if (!entry.isFile() || !entry.name.endsWith('.hbs')) continue;
-    const full = join(entry.parentPath, entry.name);
-    const name = full.slice(dir.length).replace(/^\/+/, '');
-    sources.set(name, await readFile(full, 'utf8'));
+  for (const name of (await readdir(dir)).sort()) {
+    if (name.startsWith('..')) continue;
+    const full = join(dir, name);
+    const info = await stat(full).catch(() => undefined); // a dangling symlink is no template
+    if (info?.isDirectory()) {
+      for (const [child, source] of await readTemplateDir(full, `${prefix}${name}/`)) sources.set(child, source);
+    } else if (info?.isFile() && name.endsWith('.hbs')) {
+      sources.set(`${prefix}${name}`, await readFile(full, 'utf8'));
+    }
   }
   return sources;
 }

@@ -1,58 +1,61 @@
 import { basename, join } from 'node:path';
 import { validateBirdConfig } from '../bird/validateConfig.js';
-import type { CustomFilterSpan } from '../render/fileSet.js';
+import { entryAt, type EntrySpan } from '../render/fileSet.js';
+import type { Daemon } from '../observe/runStatus.js';
 
 export interface BirdBinaries {
   readonly bird: string;
   readonly bird6: string;
 }
 
-/** BIRD refused the staged configuration: where, why, and which custom filter key when the error is in one. */
+/** BIRD refused the staged configuration: where, why, and which datastore entry produced those lines. */
 export interface ValidationFailure {
-  readonly daemon: 'bird' | 'bird6';
+  readonly daemon: Daemon;
   readonly file: string;
   readonly line: number | undefined;
   readonly column: number | undefined;
   readonly message: string;
-  readonly customFilterKey: string | undefined;
+  /** The key of the entry whose rendered lines BIRD refused; undefined when the lines are the templates' own. */
+  readonly entryKey: string | undefined;
+  /** The entry is a custom filter (named as such in messages). */
+  readonly customFilter: boolean;
 }
 
 export function formatValidationFailure(failure: ValidationFailure): string {
   const where = failure.line === undefined ? failure.file : `${failure.file}:${failure.line}:${failure.column ?? 0}`;
-  const key = failure.customFilterKey ? ` (custom filter ${failure.customFilterKey})` : '';
+  const key = failure.entryKey ? (failure.customFilter ? ` (custom filter ${failure.entryKey})` : ` (from ${failure.entryKey})`) : '';
   return `${failure.daemon} -p rejected the configuration: ${where} ${failure.message}${key}`;
 }
 
-/** Runs `bird -p` and `bird6 -p` on the staged set (in parallel); undefined when both accept it. */
-export async function validateStagedFileSet(
-  stagedDir: string,
-  spans: readonly CustomFilterSpan[],
-  binaries: BirdBinaries,
-  signal?: AbortSignal,
-  daemons: ReadonlySet<'bird' | 'bird6'> = new Set(['bird', 'bird6']),
-): Promise<ValidationFailure | undefined> {
-  const check = async (daemon: 'bird' | 'bird6'): Promise<ValidationFailure | undefined> => {
-    const result = await validateBirdConfig({ binary: binaries[daemon], configPath: join(stagedDir, `${daemon}.cfg`), signal });
-    if (result.ok) return undefined;
-    // Staged paths are temporary: report the file by its name in the config dir.
-    const file = result.file ? basename(result.file) : `${daemon}.cfg`;
-    // An unfinished last statement is reported on the line after it (the function's closing brace):
-    // the error belongs to the nearest filter that starts at or before the error line.
-    const line = result.line;
-    const span =
-      line === undefined
-        ? undefined
-        : spans.filter((s) => s.file === file && s.firstLine <= line).sort((a, b) => b.firstLine - a.firstLine)[0];
-    return {
-      daemon,
-      file,
-      line: result.line,
-      column: result.column,
-      message: result.message ?? result.raw,
-      customFilterKey: span?.key,
-    };
+export interface ValidateDaemonOptions {
+  readonly binary: string;
+  readonly spans: () => readonly EntrySpan[];
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+/** Runs `bird -p` (or `bird6 -p`) on one daemon's staged set; undefined when BIRD accepts it. */
+export async function validateStagedDaemon(daemon: Daemon, stagedDir: string, options: ValidateDaemonOptions): Promise<ValidationFailure | undefined> {
+  const result = await validateBirdConfig({ binary: options.binary, configPath: join(stagedDir, `${daemon}.cfg`), signal: options.signal, timeoutMs: options.timeoutMs });
+  if (result.ok) return undefined;
+  // Staged paths are temporary: report the file by its name in the config dir.
+  const file = result.file ? basename(result.file) : `${daemon}.cfg`;
+  const span = result.line === undefined ? undefined : entryAt(options.spans(), file, result.line);
+  return {
+    daemon,
+    file,
+    line: result.line,
+    column: result.column,
+    message: result.message ?? result.raw,
+    entryKey: span?.key,
+    customFilter: span?.kind === 'custom-filter',
   };
-  const skip = async (): Promise<undefined> => undefined;
-  const [v4, v6] = await Promise.all([daemons.has('bird') ? check('bird') : skip(), daemons.has('bird6') ? check('bird6') : skip()]);
+}
+
+/** Both daemons' staged sets (in parallel), for the fuzz test and the benchmark; the first refusal, if any. */
+export async function validateStagedFileSet(stagedDir: string, spans: () => readonly EntrySpan[], binaries: BirdBinaries, signal?: AbortSignal): Promise<ValidationFailure | undefined> {
+  const [v4, v6] = await Promise.all(
+    (['bird', 'bird6'] as const).map((daemon) => validateStagedDaemon(daemon, stagedDir, { binary: binaries[daemon], spans, signal })),
+  );
   return v4 ?? v6;
 }

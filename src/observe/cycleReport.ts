@@ -1,16 +1,22 @@
 import type { Diagnostic } from '../model/diagnostics.js';
-import type { Daemon } from './runStatus.js';
+import type { Daemon, FailureKind } from './runStatus.js';
+
+export type ReloadResult = 'applied' | 'rejected' | 'unreachable' | 'garbled';
 
 /** What one cycle did, handed to observers (metrics) once the cycle ends. */
 export interface CycleReport {
-  readonly result: 'unchanged' | 'applied' | 'failed' | 'reload-pending';
-  readonly failureKind?: 'node' | 'template' | 'validation' | 'write' | 'reload';
+  readonly result: 'unchanged' | 'applied' | 'failed' | 'reload-pending' | 'aborted';
+  /** The first failure's kind (render-level first); see `failures` for every one. */
+  readonly failureKind?: FailureKind;
+  readonly failures: readonly { readonly kind: FailureKind; readonly daemon: Daemon | undefined }[];
   readonly renderMs: number;
   readonly validateMs: number | undefined;
-  readonly reloads: readonly { readonly daemon: Daemon; readonly result: 'applied' | 'rejected' | 'unreachable'; readonly ms: number | undefined }[];
+  readonly reloads: readonly { readonly daemon: Daemon; readonly result: ReloadResult; readonly ms: number | undefined }[];
   /** From the first change the cycle picked up to BIRD having applied it; undefined when not applicable. */
   readonly latencyMs: number | undefined;
   readonly diagnostics: readonly Diagnostic[];
+  /** Entries held back because BIRD refused the lines rendered from them. */
+  readonly quarantined: number;
 }
 
 export interface CycleObserver {

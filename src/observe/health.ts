@@ -1,4 +1,4 @@
-import type { Daemon, RunStatus } from './runStatus.js';
+import { DAEMONS, type Daemon, type RunStatus } from './runStatus.js';
 
 /** How long the control loop may go without a heartbeat before /healthz says it is stuck. */
 export const DEFAULT_LIVENESS_STALE_MS = 30_000;
@@ -31,27 +31,57 @@ export interface Readiness {
 /** Whether each daemon answered on its control socket just now (an error text when not). */
 export type BirdAnswers = Readonly<Record<Daemon, { readonly ok: true } | { readonly ok: false; readonly error: string }>>;
 
+/** A cycle running, or a change waiting, longer than this is a stuck step (or a retry loop), not normal pacing. */
+export const DEFAULT_STUCK_AFTER_MS = 10_000;
+
+export interface ReadinessClock {
+  /** Now, on the monotonic clock of status.cycleStartedAt / changePendingSince. */
+  readonly now: number;
+  readonly stuckAfterMs?: number;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const seconds = (ms: number): string => (ms / 1000).toFixed(1);
+
 /**
- * Ready when all hold: synced with etcd, the last cycle left BIRD running the rendered configuration (and one
- * has), and both BIRD daemons answer. Pure: the caller asks BIRD.
+ * Ready when all hold: synced with etcd; the templates render; no change has waited (nor a cycle run) past the
+ * stuck bound; and each daemon answers, has no failure, no reload pending, and has applied a configuration.
+ * Pure: the caller asks BIRD. Quarantined entries are named but, like any skipped entry, do not make it unready.
  */
-export function checkReadiness(status: Readonly<RunStatus>, bird: BirdAnswers): Readiness {
+export function checkReadiness(status: Readonly<RunStatus>, bird: BirdAnswers, clock: ReadinessClock = { now: performance.now() }): Readiness {
   const checks: ReadinessCheck[] = [];
   checks.push(
     status.datastore === 'synced'
       ? { condition: 'datastore', ok: true, message: `synced with etcd at revision ${status.revision}` }
       : { condition: 'datastore', ok: false, message: status.datastore === 'syncing' ? 'not yet synced with etcd' : 'etcd connection lost' },
   );
-  if (status.failure) {
-    checks.push({ condition: 'applied', ok: false, message: `last cycle failed (${status.failure.kind}): ${status.failure.message}` });
+  const stuckAfterMs = clock.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+  const cycleAge = status.cycleStartedAt === undefined ? 0 : clock.now - status.cycleStartedAt;
+  const waitAge = status.changePendingSince === undefined ? 0 : clock.now - status.changePendingSince;
+  const quarantine = status.quarantined.length === 0 ? '' : `; ${status.quarantined.length} entr${status.quarantined.length === 1 ? 'y' : 'ies'} quarantined (${status.quarantined.map((q) => q.key).slice(0, 3).join(', ')}${status.quarantined.length > 3 ? ', …' : ''})`;
+  if (status.renderFailure) {
+    checks.push({ condition: 'applied', ok: false, message: `cannot render since ${iso(status.renderFailure.at)} (${status.renderFailure.kind}): ${status.renderFailure.message}` });
+  } else if (cycleAge > stuckAfterMs) {
+    checks.push({ condition: 'applied', ok: false, message: `a cycle has been running for ${seconds(cycleAge)} s (stuck step?)` });
+  } else if (waitAge > stuckAfterMs) {
+    checks.push({ condition: 'applied', ok: false, message: `a change has waited ${seconds(waitAge)} s to be applied` });
   } else if (status.lastAppliedAt === undefined) {
     checks.push({ condition: 'applied', ok: false, message: 'no configuration applied yet' });
   } else {
-    checks.push({ condition: 'applied', ok: true, message: `applied at ${new Date(status.lastAppliedAt).toISOString()}` });
+    checks.push({ condition: 'applied', ok: true, message: `applied at ${iso(status.lastAppliedAt)}${quarantine}` });
   }
-  for (const daemon of ['bird', 'bird6'] as const) {
+  for (const daemon of DAEMONS) {
     const answer = bird[daemon];
-    checks.push(answer.ok ? { condition: daemon, ok: true, message: `${daemon} answers` } : { condition: daemon, ok: false, message: answer.error });
+    const state = status.daemons[daemon];
+    if (state.failure) {
+      checks.push({ condition: daemon, ok: false, message: `failing since ${iso(state.failure.at)} (${state.failure.kind}): ${state.failure.message}` });
+    } else if (!answer.ok) {
+      checks.push({ condition: daemon, ok: false, message: answer.error });
+    } else if (state.reloadPending && state.lastAppliedAt !== undefined) {
+      checks.push({ condition: daemon, ok: false, message: `${daemon} has new files it has not loaded yet (reload pending)` });
+    } else {
+      checks.push({ condition: daemon, ok: true, message: `${daemon} answers${state.lastAppliedAt === undefined ? '' : ` and runs the configuration applied at ${iso(state.lastAppliedAt)}`}` });
+    }
   }
   return { ready: checks.every((c) => c.ok), checks };
 }

@@ -16,6 +16,8 @@ export interface OpsServerOptions {
   readonly log: Logger;
   /** /healthz fails when the heartbeat is older than this. */
   readonly livenessStaleMs?: number;
+  /** A cycle running or a change waiting longer than this makes /readyz fail (default 10 s). */
+  readonly stuckAfterMs?: number;
   /** The heartbeat's clock (monotonic ms); performance.now by default. */
   readonly now?: () => number;
   /** Time the readiness probe gives each BIRD control socket. */
@@ -76,7 +78,8 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       if (liveness.alive) return json(response, 200, { status: 'alive', heartbeatAgeSeconds }, head);
       return json(response, 503, { status: 'stuck', heartbeatAgeSeconds, message: `the control loop has not ticked for ${heartbeatAgeSeconds} s (limit ${staleAfterMs / 1000} s)` }, head);
     }
-    const readiness = checkReadiness(options.status, await probeBird(options.sockets, options.birdProbeTimeoutMs));
+    const answers = await probeBird(options.sockets, options.birdProbeTimeoutMs);
+    const readiness = checkReadiness(options.status, answers, { now: now(), stuckAfterMs: options.stuckAfterMs });
     const body = {
       status: readiness.ready ? 'ready' : 'not ready',
       failing: readiness.checks.filter((c) => !c.ok).map((c) => ({ condition: c.condition, message: c.message })),

@@ -3,7 +3,7 @@ import { classifyKey } from '../model/keys.js';
 import type { IpipRendering } from '../render/ipipMode.js';
 import { queryFamilyStatus, type FamilyStatus } from './bgpStatus.js';
 import type { CycleObserver, CycleReport } from './cycleReport.js';
-import type { Daemon, DatastoreState, RunStatus } from './runStatus.js';
+import { DAEMONS, FAILURE_KINDS, type Daemon, type DatastoreState, type RunStatus } from './runStatus.js';
 
 export interface MetricsOptions {
   readonly status: RunStatus;
@@ -24,10 +24,8 @@ const s = (ms: number): number => ms / 1000;
 /** From a millisecond to half a minute: a cycle is milliseconds; BIRD at 10,000 peers, tens of them. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const DATASTORE_STATES: readonly DatastoreState[] = ['syncing', 'synced', 'disconnected'];
-const CYCLE_RESULTS: readonly CycleReport['result'][] = ['applied', 'unchanged', 'failed', 'reload-pending'];
-const FAILURE_KINDS: readonly NonNullable<CycleReport['failureKind']>[] = ['node', 'template', 'validation', 'write', 'reload'];
-const RELOAD_RESULTS = ['applied', 'rejected', 'unreachable'] as const;
-const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
+const CYCLE_RESULTS: readonly CycleReport['result'][] = ['applied', 'unchanged', 'failed', 'reload-pending', 'aborted'];
+const RELOAD_RESULTS = ['applied', 'rejected', 'unreachable', 'garbled'] as const;
 
 /**
  * birdwatch's Prometheus metrics, in a registry of their own (not prom-client's global one, so nothing else in
@@ -61,6 +59,8 @@ export class BirdwatchMetrics implements CycleObserver {
   readonly #birdReachable: Gauge<'daemon'>;
   readonly #ipipMode: Gauge<'mode'>;
   readonly #heartbeatAge: Gauge;
+  readonly #quarantined: Gauge;
+  readonly #daemonInSync: Gauge<'daemon'>;
 
   constructor(options: MetricsOptions) {
     this.#options = options;
@@ -70,9 +70,9 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#datastoreState = new Gauge({ name: 'birdwatch_datastore_state', help: 'etcd connection state: 1 for the current state (syncing, synced, disconnected)', labelNames: ['state'], registers });
     this.#revision = new Gauge({ name: 'birdwatch_datastore_revision', help: 'etcd revision of the keyspace birdwatch holds', registers });
     this.#cycles = new Counter({ name: 'birdwatch_cycles_total', help: 'render/apply cycles by result (applied, unchanged, failed, reload-pending)', labelNames: ['result'], registers });
-    this.#failures = new Counter({ name: 'birdwatch_cycle_failures_total', help: 'failed cycles by kind (node, template, validation, write, reload); the live configuration was kept', labelNames: ['kind'], registers });
+    this.#failures = new Counter({ name: 'birdwatch_cycle_failures_total', help: 'cycle failures by kind (node, template, internal, validation, write, reload), one per failing daemon', labelNames: ['kind'], registers });
     this.#validationFailures = new Counter({ name: 'birdwatch_validation_failures_total', help: 'rendered configurations that bird -p or bird6 -p rejected', registers });
-    this.#reloads = new Counter({ name: 'birdwatch_bird_reloads_total', help: 'configure commands sent to BIRD, by daemon and result (applied, rejected, unreachable)', labelNames: ['daemon', 'result'], registers });
+    this.#reloads = new Counter({ name: 'birdwatch_bird_reloads_total', help: 'configure commands sent to BIRD, by daemon and result (applied, rejected, unreachable, garbled)', labelNames: ['daemon', 'result'], registers });
     this.#skipped = new Gauge({ name: 'birdwatch_skipped_entries', help: 'datastore entries the last rendering did not use as written, by key kind and action (skipped, defaulted, overridden)', labelNames: ['kind', 'action'], registers });
     this.#lastApplied = new Gauge({ name: 'birdwatch_last_apply_success_timestamp_seconds', help: 'Unix time of the last cycle that left BIRD running the rendered configuration (0: none yet)', registers });
     this.#latency = new Histogram({ name: 'birdwatch_change_applied_latency_seconds', help: 'from an etcd change arriving to BIRD having applied it', buckets: DURATION_BUCKETS, registers });
@@ -85,6 +85,8 @@ export class BirdwatchMetrics implements CycleObserver {
     }
     this.#birdReachable = new Gauge({ name: 'birdwatch_bird_reachable', help: '1 when the daemon answered show protocols at scrape time, else 0', labelNames: ['daemon'], registers });
     this.#ipipMode = new Gauge({ name: 'birdwatch_ipip_mode', help: 'how IPIP pools are rendered: 1 for the mode in use (krt-tunnel, off)', labelNames: ['mode'], registers });
+    this.#quarantined = new Gauge({ name: 'birdwatch_quarantined_entries', help: 'datastore entries held back because BIRD refused the lines rendered from them (until the entry changes)', registers });
+    this.#daemonInSync = new Gauge({ name: 'birdwatch_daemon_in_sync', help: '1 when the daemon runs what the datastore says (no failure, no pending reload), else 0', labelNames: ['daemon'], registers });
     this.#heartbeatAge = new Gauge({ name: 'birdwatch_heartbeat_age_seconds', help: 'time since the control loop last ticked (/healthz fails when it is stale)', registers });
     // Every label value of the bounded sets exists from the start, so rate() and absent() behave.
     for (const result of CYCLE_RESULTS) this.#cycles.inc({ result }, 0);
@@ -102,12 +104,13 @@ export class BirdwatchMetrics implements CycleObserver {
 
   cycleEnded(report: CycleReport): void {
     this.#cycles.inc({ result: report.result });
-    if (report.failureKind !== undefined) {
-      this.#failures.inc({ kind: report.failureKind });
-      if (report.failureKind === 'validation') this.#validationFailures.inc();
+    for (const failure of report.failures) {
+      this.#failures.inc({ kind: failure.kind });
+      if (failure.kind === 'validation') this.#validationFailures.inc();
     }
+    this.#quarantined.set(report.quarantined);
     // A cycle that could not render has no diagnostics to speak of: keep the last rendering's counts.
-    if (report.failureKind !== 'node' && report.failureKind !== 'template') {
+    if (report.failureKind !== 'node' && report.failureKind !== 'template' && report.failureKind !== 'internal') {
       this.#renderDuration.observe(s(report.renderMs));
       // Kinds seen before drop to 0 rather than vanish, so a fixed entry shows as a fall to zero.
       for (const entry of this.#skippedSeen.values()) entry.count = 0;
@@ -143,6 +146,10 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#revision.set(Number(status.revision));
     this.#lastApplied.set(status.lastAppliedAt === undefined ? 0 : status.lastAppliedAt / 1000);
     this.#heartbeatAge.set(s(Math.max(0, this.#now() - status.heartbeatAt)));
+    for (const daemon of DAEMONS) {
+      const state = status.daemons[daemon];
+      this.#daemonInSync.set({ daemon }, status.renderFailure === undefined && state.failure === undefined && !state.reloadPending && state.lastAppliedAt !== undefined ? 1 : 0);
+    }
     const families = await Promise.all([this.#query(4, 'bird'), this.#query(6, 'bird6')]);
     this.#peerEstablished?.reset();
     // A (daemon, type, state) seen once stays, at 0 when empty: `sum(...{state="Established"})` must fall to

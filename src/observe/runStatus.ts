@@ -1,10 +1,40 @@
 export type Daemon = 'bird' | 'bird6';
 export type DatastoreState = 'syncing' | 'synced' | 'disconnected';
 
+export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
+
+/**
+ * Why a cycle could not bring a daemon to what the datastore says. Render-level kinds (`node`, `template`,
+ * `internal`) hold both daemons back; the others belong to one daemon.
+ */
+export type FailureKind = 'node' | 'template' | 'internal' | 'validation' | 'write' | 'reload';
+export const FAILURE_KINDS: readonly FailureKind[] = ['node', 'template', 'internal', 'validation', 'write', 'reload'];
+
 export interface ApplyFailure {
-  readonly kind: 'node' | 'template' | 'validation' | 'write' | 'reload';
+  readonly kind: FailureKind;
   readonly message: string;
+  /** Wall-clock ms when this failure was first seen. */
   readonly at: number;
+  /** The daemon it belongs to; undefined for render-level failures. */
+  readonly daemon?: Daemon;
+}
+
+/** One daemon's apply state: what it runs compared with what the datastore says. */
+export interface DaemonApplyState {
+  /** The current failure of this daemon's pipeline, until that daemon accepts a configuration. */
+  failure: ApplyFailure | undefined;
+  /** Files were swapped in (or may have been) and the daemon has not confirmed a reload yet. */
+  reloadPending: boolean;
+  /** Wall-clock ms of the last cycle that left this daemon running the rendered configuration. */
+  lastAppliedAt: number | undefined;
+}
+
+/** An entry left out because BIRD refused the lines rendered from it; held back until its value changes. */
+export interface QuarantinedEntry {
+  readonly key: string;
+  readonly value: string;
+  readonly daemon: Daemon;
+  readonly reason: string;
 }
 
 /**
@@ -14,13 +44,32 @@ export interface ApplyFailure {
 export class RunStatus {
   datastore: DatastoreState = 'syncing';
   revision = 0n;
-  /** Wall-clock ms of the last cycle that ended with BIRD running the rendered configuration. */
-  lastAppliedAt: number | undefined;
-  /** The current failure, until a cycle succeeds. */
-  failure: ApplyFailure | undefined;
+  /** Render-level failure (the node cannot be configured, broken templates, an unexpected error). */
+  renderFailure: ApplyFailure | undefined;
+  readonly daemons: Record<Daemon, DaemonApplyState> = {
+    bird: { failure: undefined, reloadPending: true, lastAppliedAt: undefined },
+    bird6: { failure: undefined, reloadPending: true, lastAppliedAt: undefined },
+  };
+  quarantined: readonly QuarantinedEntry[] = [];
   readonly birdReachable: Record<Daemon, boolean | undefined> = { bird: undefined, bird6: undefined };
   /** Heartbeat of the control loop (monotonic ms), for liveness. */
   heartbeatAt = 0;
+  /** Monotonic ms when the running cycle started; undefined between cycles. */
+  cycleStartedAt: number | undefined;
+  /** Monotonic ms of the oldest change not yet handled by a finished cycle; undefined when none waits. */
+  changePendingSince: number | undefined;
   cycles = 0;
   reloads: Record<Daemon, number> = { bird: 0, bird6: 0 };
+
+  /** The first current failure (render-level first), or undefined when every daemon runs what was rendered. */
+  get failure(): ApplyFailure | undefined {
+    return this.renderFailure ?? this.daemons.bird.failure ?? this.daemons.bird6.failure;
+  }
+
+  /** Wall-clock ms when both daemons last ran the rendered configuration (the older of the two). */
+  get lastAppliedAt(): number | undefined {
+    const { bird, bird6 } = this.daemons;
+    if (bird.lastAppliedAt === undefined || bird6.lastAppliedAt === undefined) return undefined;
+    return Math.min(bird.lastAppliedAt, bird6.lastAppliedAt);
+  }
 }

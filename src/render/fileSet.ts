@@ -1,17 +1,23 @@
 /** Rendered contents by file name, in the order they must be swapped in (includes first, bird.cfg/bird6.cfg last). */
 export type FileSet = ReadonlyMap<string, string>;
 
-/** Where each custom filter's body sits in its rendered file, so a BIRD error line can name the key. */
-export interface CustomFilterSpan {
+/**
+ * Lines of a rendered file that came from one datastore entry, so a BIRD error at `file:line` can name (and
+ * quarantine) the key behind it. `custom-filter` spans also take an error reported just after them (BIRD reports
+ * an unfinished last statement on the line that closes `custom_filters()`).
+ */
+export interface EntrySpan {
   readonly file: string;
   readonly key: string;
   readonly firstLine: number;
   readonly lastLine: number;
+  readonly kind: 'custom-filter' | 'entry';
 }
 
 export interface RenderedConfig {
   readonly files: FileSet;
-  readonly customFilterSpans: readonly CustomFilterSpan[];
+  /** Where each entry's lines are; computed only when asked (a BIRD error to attribute), not on every render. */
+  readonly spans: () => readonly EntrySpan[];
 }
 
 export const sameFileSet = (a: FileSet, b: ReadonlyMap<string, string>): boolean =>
@@ -19,3 +25,12 @@ export const sameFileSet = (a: FileSet, b: ReadonlyMap<string, string>): boolean
 
 /** Which daemon reads a file: the `6` files are bird6's. */
 export const daemonOf = (file: string): 'bird' | 'bird6' => (/^bird6|6\.cfg$/.test(file) ? 'bird6' : 'bird');
+
+/** The key behind `file:line`: the innermost entry span holding the line, else the custom filter it closes. */
+export function entryAt(spans: readonly EntrySpan[], file: string, line: number): EntrySpan | undefined {
+  const holding = spans.filter((s) => s.file === file && s.firstLine <= line && line <= s.lastLine);
+  if (holding.length > 0) return holding.sort((a, b) => a.lastLine - a.firstLine - (b.lastLine - b.firstLine))[0];
+  return spans
+    .filter((s) => s.kind === 'custom-filter' && s.file === file && s.firstLine <= line)
+    .sort((a, b) => b.firstLine - a.firstLine)[0];
+}

@@ -186,7 +186,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       }
     },
     leftovers() {
-      const inside = existsSync(configDir) ? readdirSync(configDir).filter((n) => n.startsWith('.')) : [];
+      const inside = existsSync(configDir) ? readdirSync(configDir).filter((n) => n.startsWith('.') && n !== '.birdwatch.lock') : [];
       const beside = readdirSync(dirname(configDir)).filter((n) => n.startsWith(`.${basename(configDir)}.staging-`));
       return [...inside.map((n) => `${basename(configDir)}/${n}`), ...beside];
     },

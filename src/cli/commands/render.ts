@@ -1,12 +1,12 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { diffAgainstLive, type LiveDiff } from '../../controller/diffLive.js';
 import { formatProtocolChanges, formatSharedChange, hasBgpChanges } from '../../controller/diffSummary.js';
 import { resolveIpipRendering } from '../../controller/ipip.js';
-import { renderToDirectory } from '../../controller/renderToDirectory.js';
-import type { RenderOutcome } from '../../controller/roleRenderer.js';
+import { renderOnce } from '../../controller/oneShot.js';
 import { loadTemplateSources } from '../../controller/templateSources.js';
-import { formatValidationFailure } from '../../controller/validateStaged.js';
-import { formatDiagnostic } from '../../model/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../../model/diagnostics.js';
+import { lockConfigDir } from '../../apply/configDirLock.js';
 import type { IpipRendering } from '../../render/ipipMode.js';
 import { compileTemplateSet } from '../../render/templateSet.js';
 import { addEtcdOptions, parseDatastore, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
@@ -30,9 +30,9 @@ interface RenderFlags extends EtcdFlags, RoleFlags {
 /** `render --diff` found differences (0: none, 1: failure, 2: usage). */
 export const EXIT_DIFFERENCES = 3;
 
-function printRenderWarnings(context: CommandContext, rendered: RenderOutcome, ipip: IpipRendering): void {
-  for (const diagnostic of rendered.diagnostics) context.stderr(`warning: ${formatDiagnostic(diagnostic)}`);
-  if (ipip === 'off' && rendered.ipipPools > 0) {
+function printRenderWarnings(context: CommandContext, diagnostics: readonly Diagnostic[], ipipPools: number, ipip: IpipRendering): void {
+  for (const diagnostic of diagnostics) context.stderr(`warning: ${formatDiagnostic(diagnostic)}`);
+  if (ipip === 'off' && ipipPools > 0) {
     context.stderr('warning: this bird does not support krt_tunnel: IPIP pools are exported and routed natively (--ipip off)');
   }
 }
@@ -54,7 +54,7 @@ function renderMode(flags: RenderFlags): RenderMode {
 /** The dry run's report: unified diffs, then what each daemon's sessions would see. */
 function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: string): void {
   for (const file of diff.files) context.stdout(file.patch.replace(/\n$/, ''));
-  for (const change of diff.change.daemons) {
+  for (const change of diff.change?.daemons ?? []) {
     const label = `${change.daemon}:`.padEnd(7);
     if (!hasBgpChanges(change)) {
       context.stdout(`${label}no BGP changes`);
@@ -93,34 +93,38 @@ export function registerRender(program: Command, context: CommandContext): void 
       const binaries = flags.validate ? { bird: flags.bird, bird6: flags.bird6 } : undefined;
       if (mode.kind === 'diff') {
         const diff = await diffAgainstLive({ snapshot, role, configDir: mode.configDir, templates, binaries });
-        printRenderWarnings(context, diff.rendered, ipip);
-        printLiveDiff(context, diff, mode.configDir);
+        if (diff.detail) printRenderWarnings(context, diff.detail.diagnostics, diff.detail.rendered.ipipPools, ipip);
         if (diff.failure) {
-          context.stderr(`error: ${formatValidationFailure(diff.failure)}`);
+          context.stderr(`error: ${diff.failure.message}`);
           context.stderr('this configuration would be refused: run would keep the live one');
           context.setExitCode(1);
           return;
         }
+        printLiveDiff(context, diff, mode.configDir);
         if (diff.files.length > 0) context.setExitCode(EXIT_DIFFERENCES);
         return;
       }
       const out = mode.out;
-      const result = await renderToDirectory({
-        snapshot,
-        role,
-        outDir: out,
-        templates,
-        binaries,
-      });
-      printRenderWarnings(context, result.rendered, ipip);
-      for (const line of result.rendered.summary) context.stdout(line);
-      if (result.failure) {
-        context.stderr(`error: ${formatValidationFailure(result.failure)}`);
-        context.stderr(`nothing was written to ${out}`);
-        context.setExitCode(1);
-        return;
+      // The same owner rule as run: never write into a directory a running birdwatch is applying.
+      // (A directory that does not exist yet has no owner, and is not created before the render succeeds.)
+      const lock = existsSync(out) ? await lockConfigDir(out, `birdwatch render --out (pid ${process.pid})`) : undefined;
+      try {
+        const result = await renderOnce({ snapshot, role, dir: out, templates, binaries, mode: 'write' });
+        if (result.detail) {
+          printRenderWarnings(context, result.detail.diagnostics, result.detail.rendered.ipipPools, ipip);
+          for (const line of result.detail.rendered.summary) context.stdout(line);
+        }
+        const written = result.detail?.daemons.flatMap((d) => d.written) ?? [];
+        if (result.failure) {
+          context.stderr(`error: ${result.failure.message}`);
+          context.stderr(written.length === 0 ? `nothing was written to ${out}` : `only ${written.join(', ')} were written to ${out}`);
+          context.setExitCode(1);
+          return;
+        }
+        const validated = flags.validate ? 'validated by bird -p and bird6 -p' : 'not validated (--no-validate)';
+        context.stdout(`wrote ${out} (${written.length} files changed, ${validated})`);
+      } finally {
+        await lock?.release();
       }
-      const validated = flags.validate ? 'validated by bird -p and bird6 -p' : 'not validated (--no-validate)';
-      context.stdout(`wrote ${out} (${result.changed.length} files changed, ${validated})`);
     });
 }

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { resolveIpipRendering } from '../../controller/ipip.js';
+import { lockConfigDir } from '../../apply/configDirLock.js';
 import { removeLeftovers } from '../../apply/leftovers.js';
+import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
+import { realPipelineEdges } from '../../controller/applyPipeline.js';
 import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
 import { loadCompiledTemplates } from '../../controller/templateLoader.js';
@@ -32,6 +35,7 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly logFormat: string;
   readonly listen?: string;
   readonly metricsPerPeer?: boolean;
+  readonly validateTimeout: string;
 }
 
 /**
@@ -43,6 +47,13 @@ export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 250;
 function parseMilliseconds(value: string): number {
   if (!/^(0|[1-9][0-9]{0,5})$/.test(value) || Number(value) > 60_000) {
     throw new UsageError('--min-reload-interval', value, 'expected whole milliseconds from 0 to 60000');
+  }
+  return Number(value);
+}
+
+function parseValidateTimeout(value: string): number {
+  if (!/^[1-9][0-9]{0,6}$/.test(value) || Number(value) > 600_000) {
+    throw new UsageError('--validate-timeout', value, 'expected whole milliseconds from 1 to 600000');
   }
   return Number(value);
 }
@@ -68,10 +79,12 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .option('--listen <host:port>', `address of /metrics, /healthz and /readyz, or off (default: ${DEFAULT_LISTEN})`)
+    .option('--validate-timeout <ms>', 'kill a bird -p / bird6 -p that runs longer than this; the cycle fails and is retried', String(DEFAULT_VALIDATE_TIMEOUT_MS))
     .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
+      const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
       const level = parseLogLevelName(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat)) throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
       const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
@@ -89,15 +102,22 @@ export function registerRun(program: Command, context: CommandContext): void {
       const shutdown = context.shutdownSignal();
       try {
         if (flags.once) {
-          await removeLeftovers(flags.configDir);
-          const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
-          const status = new RunStatus();
-          const applier = new ConfigApplier(
-            { role, configDir: flags.configDir, keyspace: snapshot.entries, binaries, sockets, log, status },
-            await loadCompiledTemplates(flags.templates, role.layout),
-          );
-          await applier.cycle(shutdown);
-          if (status.failure) context.setExitCode(1);
+          const lock = await lockConfigDir(flags.configDir, `birdwatch run --once (pid ${process.pid})`);
+          try {
+            await removeLeftovers(flags.configDir);
+            const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
+            const status = new RunStatus();
+            const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs });
+            const applier = new ConfigApplier(
+              { role, configDir: flags.configDir, keyspace: snapshot.entries, edges, log, status },
+              await loadCompiledTemplates(flags.templates, role.layout),
+            );
+            const outcome = await applier.cycle(shutdown);
+            // Exit 0 only when the files are in place (BIRD may not be up yet: that is the step before it starts).
+            if (status.failure || outcome.aborted) context.setExitCode(1);
+          } finally {
+            await lock.release();
+          }
           return;
         }
         log.info({ component: 'run', role: flags.role, node: flags.node ?? context.env['NODENAME'], endpoints: etcdOptions.endpoints, configDir: flags.configDir, minReloadIntervalMs, ipip }, 'birdwatch starting');
@@ -108,6 +128,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           configDir: flags.configDir,
           sockets,
           binaries,
+          validateTimeoutMs,
           templatesDir: flags.templates,
           minReloadIntervalMs,
           client,
@@ -117,8 +138,8 @@ export function registerRun(program: Command, context: CommandContext): void {
         });
         const ops = await listenOps(listen, flags.listen, (host, port) => startOpsServer({ host, port, status, metrics, sockets, log }), log);
         const onHup = (): void => {
-          log.info({ component: 'run' }, 'SIGHUP: re-reading etcd and templates');
-          void controller.refresh();
+          log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
+          controller.refresh().catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
         };
         process.on('SIGHUP', onHup);
         try {

@@ -1,0 +1,90 @@
+import type { AddressFamily } from '../model/address.js';
+import { keys } from '../model/keys.js';
+import type { NodeModel } from '../model/nodeModel.js';
+import type { EntrySpan, FileSet } from './fileSet.js';
+
+const MAIN_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird.cfg', 6: 'bird6.cfg' };
+const IPAM_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird_ipam.cfg', 6: 'bird6_ipam.cfg' };
+const AGGR_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird_aggr.cfg', 6: 'bird6_aggr.cfg' };
+const FILTER_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'custom_filters.cfg', 6: 'custom_filters6.cfg' };
+
+/** `token` appears in `line` as a whole address or CIDR (not inside a longer one). */
+function containsToken(line: string, token: string): boolean {
+  for (let at = line.indexOf(token); at >= 0; at = line.indexOf(token, at + 1)) {
+    const before = line[at - 1];
+    const after = line[at + token.length];
+    if ((before === undefined || !/[0-9A-Za-z.:]/.test(before)) && (after === undefined || !/[0-9A-Za-z.:/]/.test(after))) return true;
+  }
+  return false;
+}
+
+/**
+ * Where each datastore entry's lines are in the rendered files, found in the output itself (so it holds for
+ * overriding templates too): a peer's `protocol bgp NAME` block, the node's own address on `router id` and
+ * `source address` lines, each pool's and block's CIDR, each custom filter's body. Keys are built from the
+ * schema; one that is not in the keyspace as written (a non-canonical spelling) is simply never quarantined.
+ */
+export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] {
+  const spans: EntrySpan[] = [];
+  for (const f of [4, 6] as const) {
+    const family = f === 4 ? model.v4 : model.v6;
+    const main = (files.get(MAIN_FILE[f]) ?? '').split('\n');
+    const ownKey = keys.hostAddress(model.nodeName, f);
+    const routerKey = keys.hostAddress(model.nodeName, 4);
+    const nodeAt = new Map<bigint, string>();
+    for (const n of model.otherNodes) {
+      const address = f === 4 ? n.ipv4 : n.ipv6;
+      if (address) nodeAt.set(address.value, n.name);
+    }
+    const peerKeys = new Map<string, string>();
+    for (const peer of family.peers) {
+      const other = peer.kind === 'mesh' ? nodeAt.get(peer.address.value) : undefined;
+      const key =
+        peer.kind === 'mesh'
+          ? other && keys.hostAddress(other, f)
+          : peer.kind === 'global'
+            ? keys.globalPeer(f, peer.address.text)
+            : keys.hostPeer(model.nodeName, f, peer.address.text);
+      if (key) peerKeys.set(peer.protocolName, key);
+    }
+    main.forEach((line, index) => {
+      const trimmed = line.trim();
+      if (/^router id /.test(trimmed)) spans.push({ file: MAIN_FILE[f], key: routerKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+      else if (/^source address /.test(trimmed) && family.address) spans.push({ file: MAIN_FILE[f], key: ownKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+      const bgp = /^protocol bgp ([A-Za-z0-9_]+)/.exec(trimmed);
+      const key = bgp ? peerKeys.get(bgp[1]!) : undefined;
+      if (key) {
+        let end = index;
+        while (end + 1 < main.length && !/^}/.test(main[end]!)) end++;
+        spans.push({ file: MAIN_FILE[f], key, firstLine: index + 1, lastLine: end + 1, kind: 'entry' });
+      }
+    });
+    const byToken = (file: string, tokens: readonly (readonly [string, string])[]): void => {
+      const lines = (files.get(file) ?? '').split('\n');
+      lines.forEach((line, index) => {
+        for (const [token, key] of tokens) {
+          if (containsToken(line, token)) spans.push({ file, key, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+        }
+      });
+    };
+    byToken(IPAM_FILE[f], family.pools.map((p) => [p.cidr.text, keys.pool(f, p.cidr.text)] as const));
+    byToken(AGGR_FILE[f], family.blocks.map((b) => [b.text, keys.block(model.nodeName, f, b.text)] as const));
+    spans.push(...locateFilters(files, FILTER_FILE[f], family.customFilters));
+  }
+  return spans;
+}
+
+function locateFilters(files: FileSet, file: string, filters: NodeModel['v4']['customFilters']): EntrySpan[] {
+  const text = files.get(file) ?? '';
+  const spans: EntrySpan[] = [];
+  let from = 0;
+  for (const filter of filters) {
+    const at = text.indexOf(filter.body, from);
+    if (at < 0) continue; // an overriding template may place filters elsewhere; then the error names only the file
+    const firstLine = text.slice(0, at).split('\n').length;
+    const lastLine = firstLine + filter.body.split('\n').length - 1;
+    spans.push({ file, key: filter.key, firstLine, lastLine, kind: 'custom-filter' });
+    from = at + filter.body.length;
+  }
+  return spans;
+}
