@@ -5,6 +5,9 @@ import { ConfigDirLockedError } from './errors.js';
 
 export const LOCK_FILE = '.birdwatch.lock';
 
+/** Locks this process holds: the PID check cannot tell two owners in one process apart. */
+const heldHere = new Set<string>();
+
 interface LockOwner {
   readonly pid: number;
   /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): tells a reused PID apart. */
@@ -55,6 +58,9 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
 export async function lockConfigDir(configDir: string, command: string): Promise<ConfigDirLock> {
   await mkdir(configDir, { recursive: true });
   const path = join(configDir, LOCK_FILE);
+  if (heldHere.has(path)) {
+    throw new ConfigDirLockedError(`${configDir} is in use by another birdwatch (pid ${process.pid}: this process); refusing to start a second one on the same config dir`, path, process.pid);
+  }
   const me: LockOwner = { pid: process.pid, started: processStartTime(process.pid), command };
   const temp = join(configDir, `.birdwatch.lock.tmp-${process.pid}`);
   await writeFile(temp, `${JSON.stringify(me)}\n`);
@@ -62,6 +68,7 @@ export async function lockConfigDir(configDir: string, command: string): Promise
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await link(temp, path);
+        heldHere.add(path);
         return { path, release: () => releaseLock(path) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -83,6 +90,7 @@ export async function lockConfigDir(configDir: string, command: string): Promise
 }
 
 async function releaseLock(path: string): Promise<void> {
+  if (!heldHere.delete(path)) return;
   const owner = await readOwner(path);
   if (owner?.pid === process.pid) await rm(path, { force: true });
 }

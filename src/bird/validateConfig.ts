@@ -22,6 +22,18 @@ export interface ValidateBirdConfigOptions {
 /** `bird -p` takes 28 ms at 10,000 peers: 30 s only trips on a hung or starved process. */
 export const DEFAULT_VALIDATE_TIMEOUT_MS = 30_000;
 
+/** Process groups of running validations: detached, so execa's exit hook does not reach them; we do. */
+const runningGroups = new Set<number>();
+process.on('exit', () => {
+  for (const group of runningGroups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /** Where BIRD says a configuration error is. */
 export interface BirdConfigErrorLocation {
   readonly file: string;
@@ -70,19 +82,48 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
   const { binary, configPath, signal } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_VALIDATE_TIMEOUT_MS;
   signal?.throwIfAborted();
-  const result = await execa(binary, ['-p', '-c', configPath], {
+  const subprocess = execa(binary, ['-p', '-c', configPath], {
     reject: false,
     stdin: 'ignore',
-    timeout: timeoutMs,
     // BIRD prints one line on error; a runaway output is not BIRD.
     maxBuffer: 1024 * 1024,
-    ...(signal === undefined ? {} : { cancelSignal: signal }),
+    // Its own process group, so a kill reaches a wrapper script's children too (they hold the output pipes).
+    detached: true,
   });
-  if (result.isCanceled && signal !== undefined) {
-    signal.throwIfAborted();
-  }
-  if (result.timedOut) {
-    throw new BirdValidationTimeoutError(binary, timeoutMs, `${binary} -p -c ${configPath} did not finish within ${timeoutMs} ms (killed)`);
+  const group = subprocess.pid;
+  if (group !== undefined) runningGroups.add(group);
+  const killGroup = (): void => {
+    if (group === undefined) return;
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  // On abort or timeout the process is killed and we return at once: a wrapper script's children could hold
+  // the output pipes open long after it died, and the cycle (or SIGTERM) must not wait for them.
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      killGroup();
+      reject(new BirdValidationTimeoutError(binary, timeoutMs, `${binary} -p -c ${configPath} did not finish within ${timeoutMs} ms (killed)`));
+    }, timeoutMs);
+    onAbort = () => {
+      killGroup();
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  let result: Awaited<typeof subprocess>;
+  try {
+    result = await Promise.race([subprocess, stopped]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    stopped.catch(() => undefined);
+    subprocess.catch(() => undefined);
+    if (group !== undefined) runningGroups.delete(group);
   }
   if (result.exitCode === undefined && (result.code === 'ENOENT' || result.code === 'EACCES')) {
     throw new BirdBinaryMissingError(binary, `cannot run BIRD binary ${JSON.stringify(binary)}: ${result.code}`, {

@@ -15,7 +15,9 @@ let shutdown: AbortController | undefined;
 function shutdownSignal(): AbortSignal {
   if (!shutdown) {
     const controller = new AbortController();
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => controller.abort(signal));
+    // `on`, not `once`: execa's exit hook (signal-exit) re-raises a signal when no other listener is left, which
+    // would kill the process while the current cycle is still being wound up.
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => controller.abort(signal));
     shutdown = controller;
   }
   return shutdown.signal;

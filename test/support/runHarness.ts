@@ -26,8 +26,19 @@ export interface RunHarness {
   readonly logLines: () => Record<string, unknown>[];
   birds: BirdProcess[];
   startBirds(): Promise<void>;
-  startController(options?: { templatesDir?: string; minReloadIntervalMs?: number; endpoints?: readonly string[] }): Promise<RunController>;
+  startController(options?: StartControllerOptions): Promise<RunController>;
   protocols(daemon?: 'bird' | 'bird6'): Promise<string[]>;
+}
+
+export interface StartControllerOptions {
+  readonly templatesDir?: string;
+  readonly minReloadIntervalMs?: number;
+  readonly endpoints?: readonly string[];
+  /** Validation binaries (default the real bird/bird6). */
+  readonly binaries?: { readonly bird: string; readonly bird6: string };
+  /** Control sockets (default the harness's BIRDs). */
+  readonly sockets?: { readonly bird: string; readonly bird6: string };
+  readonly validateTimeoutMs?: number;
 }
 
 /** etcd on loopback, BIRD and BIRD6 inside a namespace of the test's own (their kernel tables are its own). */
@@ -73,8 +84,9 @@ export async function createRunHarness(t: Test, keyspace: ReadonlyMap<string, st
       const controller = await RunController.create({
         role: nodeRole(NODE, 'off'),
         configDir,
-        sockets,
-        binaries: { bird: 'bird', bird6: 'bird6' },
+        sockets: options.sockets ?? sockets,
+        binaries: options.binaries ?? { bird: 'bird', bird6: 'bird6' },
+        validateTimeoutMs: options.validateTimeoutMs,
         templatesDir: options.templatesDir,
         minReloadIntervalMs: options.minReloadIntervalMs ?? 50,
         client: etcdClient,

@@ -1,0 +1,119 @@
+import t from 'tap';
+import { ApplyError } from '../src/apply/errors.js';
+import type { StagedFileSet } from '../src/apply/stagingDir.js';
+import { BirdValidationTimeoutError } from '../src/bird/errors.js';
+import { runDaemonPipeline, type DaemonPipelineOptions, type PipelineEdges } from '../src/controller/applyPipeline.js';
+import type { ReloadOutcome } from '../src/controller/reloadBird.js';
+import type { ValidationFailure } from '../src/controller/validateStaged.js';
+import type { Daemon } from '../src/observe/runStatus.js';
+
+/** The pipeline's branches with fake edges, in milliseconds; the real-BIRD tests (apply-faults, run) are the proof. */
+interface FakeLog {
+  readonly calls: string[];
+}
+
+function fakeEdges(log: FakeLog, overrides: Partial<PipelineEdges> = {}): PipelineEdges {
+  const staged = (dir: string): StagedFileSet => ({ dir, remove: async () => void log.calls.push(`remove ${dir}`) });
+  return {
+    stage: async (root) => {
+      log.calls.push('stage');
+      return staged(`${root}/.staging-x`);
+    },
+    validate: async (daemon) => {
+      log.calls.push(`validate ${daemon}`);
+      return undefined;
+    },
+    swap: async (_dir, _staged, names) => void log.calls.push(`swap ${names.join(',')}`),
+    write: async (_dir, files) => void log.calls.push(`write ${[...files.keys()].join(',')}`),
+    reload: async (daemon: Daemon): Promise<ReloadOutcome> => {
+      log.calls.push(`reload ${daemon}`);
+      return { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 };
+    },
+    ...overrides,
+  };
+}
+
+const files = new Map([
+  ['bird_aggr.cfg', 'a2'],
+  ['bird.cfg', 'b2'],
+  ['bird6.cfg', 'c'],
+]);
+const live = new Map([
+  ['bird_aggr.cfg', 'a'],
+  ['bird.cfg', 'b'],
+  ['bird6.cfg', 'c'],
+]);
+const options = (edges: PipelineEdges, rest: Partial<DaemonPipelineOptions> = {}): DaemonPipelineOptions => ({
+  mode: 'apply',
+  configDir: '/cfg',
+  stageRoot: '/cfg',
+  validate: true,
+  edges,
+  ...rest,
+});
+const input = (daemon: Daemon, reloadPending = false) => ({ daemon, files, live, reloadPending, spans: () => [] });
+
+t.test('a changed daemon goes stage → validate → swap → reload, with its own files only', async (t) => {
+  const log = { calls: [] as string[] };
+  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log)));
+  t.same(log.calls, ['stage', 'validate bird', 'swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x', 'reload bird']);
+  t.same(result.written, ['bird_aggr.cfg', 'bird.cfg']);
+  t.equal(result.failure, undefined);
+});
+
+t.test('an unchanged daemon does nothing, unless a reload is pending', async (t) => {
+  const log = { calls: [] as string[] };
+  t.same((await runDaemonPipeline(input('bird6'), options(fakeEdges(log)))).changed, []);
+  t.same(log.calls, []);
+  await runDaemonPipeline(input('bird6', true), options(fakeEdges(log)));
+  t.same(log.calls, ['reload bird6']);
+});
+
+t.test('a refusal by bird -p stops before the swap; the staging dir is removed', async (t) => {
+  const log = { calls: [] as string[] };
+  const refusal: ValidationFailure = { daemon: 'bird', file: 'bird.cfg', line: 3, column: 1, message: 'syntax error', entryKey: undefined, customFilter: false };
+  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: async () => refusal })));
+  t.same(log.calls, ['stage', 'remove /cfg/.staging-x']);
+  t.match(result.failure, { step: 'validate', transient: false, message: 'bird -p rejected the configuration: bird.cfg:3:1 syntax error' });
+});
+
+t.test('a hung bird -p is a transient validate failure; an abort is an abort, not a failure', async (t) => {
+  const log = { calls: [] as string[] };
+  const hung = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: () => Promise.reject(new BirdValidationTimeoutError('bird', 10, 'bird -p did not finish within 10 ms (killed)')) })));
+  t.match(hung.failure, { step: 'validate', transient: true });
+  const abort = new AbortController();
+  abort.abort();
+  const aborted = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: () => Promise.reject(new Error('aborted')) }), { signal: abort.signal }));
+  t.equal(aborted.aborted, true);
+  t.equal(aborted.failure, undefined);
+  t.same(aborted.written, [], 'nothing swapped');
+});
+
+t.test('a swap that fails part-way reports the files it replaced, and does not reload', async (t) => {
+  const log = { calls: [] as string[] };
+  const swap = (): Promise<void> => Promise.reject(new ApplyError('cannot write configuration into /cfg: ENOSPC', '/cfg', { replaced: ['bird_aggr.cfg'] }));
+  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { swap })));
+  t.same(result.written, ['bird_aggr.cfg']);
+  t.match(result.failure, { step: 'swap', transient: true });
+  t.notOk(log.calls.includes('reload bird'));
+});
+
+t.test('reload outcomes: refused and garbled are failures of that daemon; unreachable is a pending reload', async (t) => {
+  const reloadWith = (outcome: ReloadOutcome['kind']) => async (daemon: Daemon): Promise<ReloadOutcome> =>
+    outcome === 'applied' ? { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 } : { kind: outcome, daemon, message: 'x' };
+  const log = { calls: [] as string[] };
+  t.match((await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure, { step: 'reload', message: 'bird refused the configuration: x' });
+  t.match((await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure, { step: 'reload' });
+  const unreachable = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('unreachable') })));
+  t.equal(unreachable.failure, undefined);
+  t.equal(unreachable.reload?.kind, 'unreachable');
+});
+
+t.test('check mode validates and writes nothing; --no-validate writes without staging', async (t) => {
+  const log = { calls: [] as string[] };
+  await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'check', stageRoot: '/tmp/scratch' }));
+  t.same(log.calls, ['stage', 'validate bird', 'remove /tmp/scratch/.staging-x']);
+  log.calls.length = 0;
+  await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'write', validate: false }));
+  t.same(log.calls, ['write bird_aggr.cfg,bird.cfg']);
+});
