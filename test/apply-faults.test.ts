@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import t from 'tap';
 import { isConfigDirLockedError } from '../src/apply/errors.js';
 import { keys } from '../src/model/keys.js';
@@ -150,6 +151,25 @@ if (!(await canCreateNamespaces())) {
     await controller.close();
     const after = await cli(['run', '--once', '--node', NODE, '--config-dir', h.configDir, '--etcd-endpoints', h.etcd.endpoints.join(','), '--ipip', 'off', '--log-level', 'silent', '--bird-socket', h.sockets.bird, '--bird6-socket', h.sockets.bird6]);
     t.equal(after.code, 0, `released on close: ${after.stderr}`);
+  });
+
+  t.test('a read-only parent (a read-only root filesystem with the config dir on a volume): staging happens inside the config dir', async (t) => {
+    const h = await createRunHarness(t, baseKeyspace());
+    const controller = await h.startController();
+    await h.startBirds();
+    await waitFor('configured', () => h.protocols('bird'), (p) => p.join() === 'Mesh_127_0_0_2');
+    const immutable = await execa('chattr', ['+i', h.dir], { reject: false });
+    if (immutable.exitCode !== 0) {
+      t.comment(`skipped: chattr +i is not supported here: ${immutable.stderr}`);
+      await controller.close();
+      return;
+    }
+    t.teardown(() => execa('chattr', ['-i', h.dir], { reject: false }));
+    await h.client.put(keys.hostAddress('n8', 4)).value('127.0.0.8');
+    await waitFor('applied with the parent read-only', () => h.protocols('bird'), (p) => p.includes('Mesh_127_0_0_8'), 20_000);
+    t.equal(controller.status.failure, undefined);
+    await controller.close();
+    await execa('chattr', ['-i', h.dir], { reject: false });
   });
 
   t.test('templates from a ConfigMap volume: symlinked files are read, a ..data swap re-renders, a removed dir recovers', async (t) => {

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import t from 'tap';
 import { validateBirdConfig } from '../src/bird/validateConfig.js';
@@ -96,7 +96,9 @@ function armTrigger(w: World, trigger: Trigger, random: () => number): { fired: 
       timer = setTimeout(fire, 100 + random() * 900);
       return;
     }
-    const [dir, matches] = trigger === 'staging' ? [dirname(w.configDir), (n: string) => n.startsWith('.config.staging-')] : [w.configDir, (n: string) => /^\..+\.tmp-\d+$/.test(n)];
+    // Staging dirs are made inside the config dir; the swap renames staged files over the live names.
+    const live = new Set(NODE_LAYOUT.map((e) => e.file));
+    const [dir, matches] = trigger === 'staging' ? [w.configDir, (n: string) => n.startsWith('.staging-')] : [w.configDir, (n: string) => live.has(n)];
     const watcher = watch(dir, (_event, name) => {
       if (name && matches(name)) fire();
     });
@@ -135,8 +137,8 @@ if (!(await canCreateNamespaces())) {
       await child.exited;
       armed.close();
       const leftovers = w.leftovers();
-      // The staging dir lives until the swap is done: a temp file means the kill hit the swap itself.
-      if (leftovers.some((l) => l.includes('.tmp-'))) hits['swap']!++;
+      // The staging dir lives until the swap is done: a kill fired by a rename over a live file hit the swap itself.
+      if (trigger === 'swap' && leftovers.some((l) => l.includes('.staging-'))) hits['swap']!++;
       else if (leftovers.some((l) => l.includes('.staging-'))) hits['stage/validate']!++;
       else hits['elsewhere (render, reload, idle)']!++;
       // The live set: exactly the layout's files, each whole, and BIRD accepts them as they are.

@@ -141,11 +141,18 @@ export function registerRun(program: Command, context: CommandContext): void {
           log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
           controller.refresh().catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
         };
+        // The last line of defence (lint forbids floating promises): a rejection nobody handled is a bug to log,
+        // not a reason to stop routing.
+        const onUnhandled = (reason: unknown): void => {
+          log.error({ component: 'run', err: reason }, `unhandled rejection (a bug; please report it): ${reason instanceof Error ? reason.message : String(reason)}; carrying on`);
+        };
         process.on('SIGHUP', onHup);
+        process.on('unhandledRejection', onUnhandled);
         try {
           await controller.run(shutdown);
         } finally {
           process.off('SIGHUP', onHup);
+          process.off('unhandledRejection', onUnhandled);
           await ops?.close();
         }
         log.info({ component: 'run' }, 'stopped');
