@@ -1,4 +1,4 @@
-import { parseIpAddress, type AddressFamily, type IpAddress } from './address.js';
+import { parseIpAddress, unusableBgpAddressReason, type AddressFamily, type IpAddress } from './address.js';
 import { parseAsNumber } from './asNumber.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import { optionalBoolean, parseJsonObject } from './json.js';
@@ -14,7 +14,10 @@ export interface PeerValue {
   readonly asNumber: number;
 }
 
-/** The `"ip"` field of a peer or reflector value: an address of the key's family, equal to the key's own. */
+/**
+ * The `"ip"` field of a peer or reflector value: an address of the key's family, equal to the key's own, and
+ * one BIRD can peer with (see unusableBgpAddressReason).
+ */
 function decodeIpField(object: Readonly<Record<string, unknown>>, family: AddressFamily, keyIp: string): Validated<IpAddress> {
   const { ip } = object;
   if (typeof ip !== 'string') return refuse('"ip" must be a string');
@@ -22,7 +25,8 @@ function decodeIpField(object: Readonly<Record<string, unknown>>, family: Addres
   if (!address.ok) return refuse(`"ip": ${address.reason} (the key is IPv${family})`);
   const fromKey = parseIpAddress(keyIp, family);
   if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
-  return address;
+  const unusable = unusableBgpAddressReason(address.value);
+  return unusable === undefined ? address : refuse(unusable);
 }
 
 export function decodePeer(value: string, family: AddressFamily, keyIp: string): Validated<PeerValue> {
@@ -46,22 +50,50 @@ export function decodeNodeMesh(value: string): Validated<boolean> {
 
 export const encodeNodeMesh = (enabled: boolean): string => JSON.stringify({ enabled });
 
-export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<RouteReflector> {
+/** A decoded entry and the optional fields left out of it (each reason names the field): a bad optional
+ * field costs that field, not the entry. */
+export interface DecodedEntry<T> {
+  readonly value: T;
+  readonly droppedFields: readonly string[];
+}
+
+/**
+ * A reflector entry: `"ip"` is required; a `"cluster_id"` BIRD cannot use is dropped (the reflector still
+ * meshes with the others and serves its clients, with BIRD's default cluster id, its router id).
+ */
+export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<DecodedEntry<RouteReflector>> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
   const address = decodeIpField(object.value, family, keyIp);
   if (!address.ok) return address;
   const clusterId = object.value['cluster_id'];
-  if (clusterId === undefined || clusterId === '') return accept({ address: address.value, clusterId: undefined });
-  const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('"cluster_id" must be a string');
-  if (!cluster.ok) return cluster;
-  return accept({ address: address.value, clusterId: cluster.value });
+  if (clusterId === undefined || clusterId === '') return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [] });
+  const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('must be a string');
+  if (cluster.ok) return accept({ value: { address: address.value, clusterId: cluster.value }, droppedFields: [] });
+  return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [`"cluster_id": ${cluster.reason}; the reflector is kept without rr cluster id`] });
 }
 
-/** BIRD's `rr cluster id` takes a router-id-like dotted quad. */
+const MAX_CLUSTER_ID = 0xffffffff;
+
+/**
+ * `rr cluster id` as BIRD 1.6 takes it (checked with bird -p / bird6 -p): a dotted quad, or a number
+ * 1-4294967295 (decimal, or hex 0x…). 0 (or 0.0.0.0) is refused: BIRD treats it as unset and uses the router
+ * id. Rendered canonically: a quad as a quad, a number in decimal.
+ */
 export function parseClusterId(text: string): Validated<string> {
   const quad = parseIpAddress(text, 4);
-  return quad.ok ? accept(quad.value.text) : refuse('"cluster_id" must be a dotted quad such as 1.0.0.1');
+  let value: number | undefined;
+  let canonical: string | undefined;
+  if (quad.ok) {
+    value = Number(quad.value.value);
+    canonical = quad.value.text;
+  } else if (/^[0-9]{1,10}$/.test(text) || /^0x[0-9a-fA-F]{1,8}$/.test(text)) {
+    value = Number(text);
+    canonical = String(value);
+  }
+  if (value === undefined || canonical === undefined || value > MAX_CLUSTER_ID) return refuse('must be a dotted quad such as 1.0.0.1 or a number 1-4294967295');
+  if (value === 0) return refuse('0 means "not set" to BIRD (it would use the router id)');
+  return accept(canonical);
 }
 
 export const encodeRouteReflector = (ip: string, clusterId: string | undefined): string =>
