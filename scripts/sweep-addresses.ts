@@ -18,10 +18,12 @@ async function tcpVerdict(sample: AddressSample): Promise<string> {
   const parsed = parseIpAddress(sample.text, sample.family);
   if (!parsed.ok) return 'not an address';
   const loopback = sample.family === 4 ? parsed.value.value >> 24n === 127n : parsed.value.value === 1n;
-  const other = parsed.value.value ^ 1n;
+  // The two ends share a /31 (/127): no subnet broadcast address, so x.y.z.255 samples are plain unicast; next
+  // to 255.255.255.254 the /31 partner would be the broadcast address, so that one takes a /30 with .253.
+  const besideBroadcast = sample.family === 4 && (parsed.value.value ^ 1n) === 0xffffffffn;
+  const other = besideBroadcast ? parsed.value.value - 1n : parsed.value.value ^ 1n;
   const local = sample.family === 4 ? formatIPv4(other) : formatIPv6(other);
-  // /31 and /127: no subnet broadcast address, so x.y.z.255 samples are plain unicast.
-  const length = sample.family === 4 ? 31 : 127;
+  const length = sample.family === 4 ? (besideBroadcast ? 30 : 31) : 127;
   const tag = randomBytes(3).toString('hex');
   const [a, b] = [`bwsweep-a-${tag}`, `bwsweep-b-${tag}`];
   const ip = (...args: string[]): Promise<{ exitCode?: number | undefined; stderr: string }> => execa('ip', args, { reject: false });
