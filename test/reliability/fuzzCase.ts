@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { keys } from '../../src/model/keys.js';
+import { oracleRefusesAddress, specialAddressArb, type SpecialAddress } from './addressClasses.js';
 
 /**
  * Fuzz cases for the keyspace → model → render path. A case is a structured description of a keyspace:
@@ -274,8 +275,10 @@ const FILTER_BODIES: Readonly<Record<Family, readonly string[]>> = {
 const filterArb = (family: Family, i: number): fc.Arbitrary<ValidFilter> =>
   fc.record({ name: fc.constantFrom(`f${i}`, `site.filter-${i}_x`, `${i}`), body: fc.constantFrom(...FILTER_BODIES[family]) }).map((f) => ({ family, ...f }));
 
+const clusterIdArb = fc.oneof(fc.integer({ min: 1, max: 9 }).map((n) => `1.0.0.${n}`), fc.integer({ min: 1, max: 4294967295 }).map(String));
+
 const reflectorArb = (family: Family): fc.Arbitrary<ValidReflector> =>
-  fc.record({ address: addrArb(family), clusterId: fc.option(fc.integer({ min: 1, max: 9 }).map((n) => `1.0.0.${n}`), { nil: undefined }) }).map((r) => ({ family, ...r }));
+  fc.record({ address: addrArb(family), clusterId: fc.option(clusterIdArb, { nil: undefined }) }).map((r) => ({ family, ...r }));
 
 const indexed = <T>(make: (i: number) => fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> =>
   fc.integer({ min: 0, max }).chain((n) => (n === 0 ? fc.constant([]) : fc.tuple(...Array.from({ length: n }, (_, i) => make(i)))));
@@ -386,7 +389,8 @@ const hostileReflector: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 
   addrArb(f).chain((a) =>
     fc.oneof(
       hostilePeerValue(f, a).filter((v) => !v.includes('"ip":"' + a.text + '"')).map((v) => ({ key: keys.routeReflector(f, a.text), value: v, diagnose: 'always' as const, what: `rr_v${f} value` })),
-      fc.oneof(hostileText('1.0.0.1'), fc.constantFrom<unknown>(5, '1.0.0.256', 'fd00::1', true, [])).map((c) => ({
+      // A bad optional field costs the field: the reflector is kept, the diagnostic names the key.
+      fc.oneof(hostileText('1.0.0.1'), fc.constantFrom<unknown>(5, '1.0.0.256', 'fd00::1', true, [], '0', '0.0.0.0', '4294967296', '1.2')).map((c) => ({
         key: keys.routeReflector(f, a.text),
         value: JSON.stringify({ ip: a.text, cluster_id: c }),
         diagnose: 'always' as const,
@@ -496,6 +500,52 @@ const hostileEntries = (context: HostileContext): fc.Arbitrary<HostileEntry[]> =
 // The case
 // ------------------------------------------------------------------------------------------------
 
+const SPECIAL_ROLES = ['global', 'node', 'mesh', 'reflector', 'own-v6'] as const;
+
+interface Special {
+  readonly role: (typeof SPECIAL_ROLES)[number];
+  readonly address: SpecialAddress;
+  readonly as: AsValue;
+}
+
+/**
+ * Addresses around the classes BIRD cannot peer with, in each place an address comes from. The oracle's own
+ * classifier (addressClasses.ts, not the model's) decides: a usable one becomes a valid entry that must be
+ * rendered, an unusable one a hostile entry that must be diagnosed and change nothing.
+ */
+function placeSpecials(c: FuzzCase, specials: readonly Special[]): FuzzCase {
+  const globalPeers = [...c.globalPeers];
+  const nodePeers = [...c.nodePeers];
+  const nodes = [...c.nodes];
+  const reflectors = [...c.reflectors];
+  const hostile: HostileEntry[] = [];
+  specials.forEach(({ role, address: a, as }, i) => {
+    const f = a.family;
+    const refused = oracleRefusesAddress(a.text, f);
+    const diagnosePeer = f === 4 ? ('always' as const) : ('if-v6' as const);
+    const addr: Addr = { canonical: a.canonical, text: a.text };
+    const peer: ValidPeer = { family: f, address: addr, keyText: a.text, as, asJsonNumber: false, pythonStyle: false };
+    const what = `${role} at special address ${a.text}`;
+    if (role === 'global') {
+      if (refused) hostile.push({ key: keys.globalPeer(f, a.text), value: peerJson(a.text, as.text), diagnose: diagnosePeer, what });
+      else globalPeers.push(peer);
+    } else if (role === 'node') {
+      if (refused) hostile.push({ key: keys.hostPeer(NODE, f, a.text), value: peerJson(a.text, as.text), diagnose: diagnosePeer, what });
+      else nodePeers.push(peer);
+    } else if (role === 'mesh') {
+      if (refused) hostile.push({ key: keys.hostAddress(`sp${i}`, f), value: a.text, diagnose: 'always', what });
+      else nodes.push({ name: `sp${i}`, v4: f === 4 ? addr : undefined, v6: f === 6 ? addr : undefined, as: undefined });
+    } else if (role === 'reflector') {
+      if (refused) hostile.push({ key: keys.routeReflector(f, a.text), value: JSON.stringify({ ip: a.text }), diagnose: 'always', what });
+      else reflectors.push({ family: f, address: addr, clusterId: undefined });
+    } else if (refused && f === 6) {
+      // Lands only when the case has no valid own IPv6 address (a valid entry keeps its key).
+      hostile.push({ key: keys.hostAddress(NODE, 6), value: a.text, diagnose: 'always', what });
+    }
+  });
+  return { ...c, globalPeers, nodePeers, nodes, reflectors, hostile: [...c.hostile, ...hostile] };
+}
+
 export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
   .record({
     ownV4: addrArb(4),
@@ -514,13 +564,16 @@ export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
     filters: fc.tuple(indexed((i) => filterArb(4, i), 2), indexed((i) => filterArb(6, i + 10), 2)).map(([a, b]) => [...a, ...b]),
     reflectors: fc.array(fc.constantFrom<Family>(4, 6).chain(reflectorArb), { maxLength: 2 }),
     ipip: fc.constantFrom<'off' | 'krt-tunnel'>('off', 'krt-tunnel'),
+    specials: fc.array(fc.record({ role: fc.constantFrom(...SPECIAL_ROLES), address: specialAddressArb, as: asArb }), { maxLength: 4 }),
   })
-  .chain((c) => {
+  .chain(({ specials, ...c }) => {
     // Node names must be unique (a repeated name is one host): keep the first of each.
     const seen = new Set<string>();
     const nodes = c.nodes.filter((n) => !seen.has(n.name) && seen.add(n.name));
-    return hostileEntries({ validNodeNames: nodes.map((n) => n.name) }).map((hostile) => ({ ...c, nodes, hostile }));
+    const placed = placeSpecials({ ...c, nodes, hostile: [] }, specials);
+    return hostileEntries({ validNodeNames: nodes.map((n) => n.name) }).map((hostile) => ({ ...placed, hostile: [...placed.hostile, ...hostile] }));
   });
+
 
 /** The valid entries of a case as key → value (later entries with the same key win, as in etcd). */
 export function validEntries(c: FuzzCase): Map<string, string> {

@@ -1,6 +1,7 @@
 import { keys } from '../../src/model/keys.js';
 import type { NodeModel } from '../../src/model/nodeModel.js';
 import { DEFAULT_AS_NUMBER } from '../../src/model/nodeModel.js';
+import { oracleRefusesAddress } from './addressClasses.js';
 import { LEAK_MARKERS, NODE, type Family, type FuzzCase, type HostileEntry } from './fuzzCase.js';
 
 /**
@@ -95,6 +96,7 @@ function familyPeers(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
     const overridden = group.filter((g) => diagnosed(model, g.key, 'overridden')).length;
     if (overridden !== group.length - 1) problems.push(`v${f} neighbor ${address}: ${group.length} valid entries, ${overridden} 'overridden' diagnostics (expected ${group.length - 1})`);
   }
+  for (const p of rendered) if (oracleRefusesAddress(p.neighbor, f)) problems.push(`v${f}: ${p.name} has neighbor ${p.neighbor}, an address BIRD cannot peer with`);
   const names = rendered.map((p) => p.name);
   const unexpected = names.filter((n) => !expectedNames.has(n));
   if (unexpected.length > 0) problems.push(`v${f}: unexpected protocols ${unexpected.join(', ')}`);
