@@ -176,8 +176,12 @@ function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool
   const decoded: { pool: Pool; entry: KeyValue }[] = [];
   for (const entry of index.pools[f]) {
     const pool = decodePool(entry.value, f, entry.cidr);
-    if (pool.ok) decoded.push({ pool: pool.value, entry });
-    else log.add(entry, 'skipped', pool.reason);
+    if (!pool.ok) {
+      log.add(entry, 'skipped', pool.reason);
+      continue;
+    }
+    decoded.push({ pool: pool.value.value, entry });
+    for (const reason of pool.value.droppedFields) log.add(entry, 'defaulted', reason);
   }
   decoded.sort((a, b) => compareCidrs(a.pool.cidr, b.pool.cidr));
   const kept: { pool: Pool; entry: KeyValue }[] = [];

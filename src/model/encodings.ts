@@ -99,7 +99,14 @@ export function parseClusterId(text: string): Validated<string> {
 export const encodeRouteReflector = (ip: string, clusterId: string | undefined): string =>
   JSON.stringify(clusterId === undefined ? { ip } : { ip, cluster_id: clusterId });
 
-export function decodePool(value: string, family: AddressFamily, keyCidr: string): Validated<Pool> {
+/**
+ * A pool entry: `"cidr"` is required (and must match the key); every other field is optional and a bad one is
+ * dropped with a reason, not the pool — a pool left out would stop announcing its workloads' routes. A bad
+ * `"ipip"` (or one on an IPv6 pool, which Calico's templates ignored too) leaves the pool routed natively, a bad
+ * `"ipip_mode"` falls back to `always`; `masquerade`, `disabled` and `ipam` are Felix's and IPAM's and change
+ * nothing BIRD is given.
+ */
+export function decodePool(value: string, family: AddressFamily, keyCidr: string): Validated<DecodedEntry<Pool>> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
   const fields = object.value;
@@ -108,31 +115,26 @@ export function decodePool(value: string, family: AddressFamily, keyCidr: string
   if (!cidr.ok) return refuse(`"cidr": ${cidr.reason}`);
   const fromKey = parseCidr(keyCidr, family);
   if (!fromKey.ok || fromKey.value.text !== cidr.value.text) return refuse(`"cidr" ${fields['cidr']} does not match the key's CIDR`);
+  const dropped: string[] = [];
   const ipip = fields['ipip'];
   let ipipInterface: string | undefined;
   if (ipip !== undefined && ipip !== '') {
-    if (typeof ipip !== 'string') return refuse('"ipip" must be an interface name string');
-    if (family === 6) return refuse('"ipip" is IPv4 only');
-    const name = parseInterfaceName(ipip);
-    if (!name.ok) return refuse(`"ipip": ${name.reason}`);
-    ipipInterface = name.value;
+    const name = typeof ipip !== 'string' ? refuse('must be an interface name string') : family === 6 ? refuse('is IPv4 only') : parseInterfaceName(ipip);
+    if (name.ok) ipipInterface = name.value;
+    else dropped.push(`"ipip": ${name.reason}; the pool is kept without IPIP (routed natively)`);
   }
   const mode = fields['ipip_mode'];
-  if (mode !== undefined && mode !== '' && mode !== 'always' && mode !== 'cross-subnet') {
-    return refuse('"ipip_mode" must be "always" or "cross-subnet"');
-  }
-  const ipipMode: IpipMode = mode === 'cross-subnet' ? 'cross-subnet' : 'always';
-  const masquerade = optionalBoolean(fields, 'masquerade');
-  const disabled = optionalBoolean(fields, 'disabled');
-  const ipam = optionalBoolean(fields, 'ipam');
-  for (const flag of [masquerade, disabled, ipam]) if (!flag.ok) return flag;
+  let ipipMode: IpipMode = 'always';
+  if (mode === 'cross-subnet') ipipMode = 'cross-subnet';
+  else if (mode !== undefined && mode !== '' && mode !== 'always') dropped.push('"ipip_mode" must be "always" or "cross-subnet"; the pool is kept with IPIP mode always');
+  const flag = (field: 'masquerade' | 'disabled' | 'ipam', fallback: boolean): boolean => {
+    const parsed = optionalBoolean(fields, field);
+    if (!parsed.ok) dropped.push(`${parsed.reason}; the field is ignored (the pool is kept)`);
+    return parsed.ok && parsed.value !== undefined ? parsed.value : fallback;
+  };
   return accept({
-    cidr: cidr.value,
-    ipipInterface,
-    ipipMode,
-    masquerade: (masquerade.ok && masquerade.value) === true,
-    disabled: (disabled.ok && disabled.value) === true,
-    ipam: (ipam.ok && ipam.value) !== false,
+    value: { cidr: cidr.value, ipipInterface, ipipMode, masquerade: flag('masquerade', false), disabled: flag('disabled', false), ipam: flag('ipam', true) },
+    droppedFields: dropped,
   });
 }
 
