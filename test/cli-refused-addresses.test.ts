@@ -69,3 +69,14 @@ t.test('usable classes are written; an unusable entry written earlier can still 
   const left = Object.keys(await keyValues(etcd.endpoints)).sort();
   t.same(left, ['/calico/bgp/v1/global/peer_v4/127.0.0.2', '/calico/bgp/v1/global/peer_v4/192.0.2.1', '/calico/bgp/v1/global/peer_v4/240.0.0.1', '/calico/bgp/v1/global/peer_v6/fec0::1']);
 });
+
+t.test('node show warns about a stored address the renderer would skip, and shows none for it', async (t) => {
+  await putKeyspace(etcd.endpoints, new Map([
+    ['/calico/bgp/v1/host/calico-07/ip_addr_v4', '10.0.0.7'],
+    ['/calico/bgp/v1/host/calico-07/ip_addr_v6', 'fe80::7'],
+  ]));
+  const show = await run('node', 'show', '--json');
+  t.equal(show.code, 0);
+  t.match(show.stderr, /^warning: \/calico\/bgp\/v1\/host\/calico-07\/ip_addr_v6 = "fe80::7": "fe80::7" is an IPv6 link-local address/);
+  t.match(JSON.parse(show.stdout), { nodes: [{ name: 'calico-07', ipv4: '10.0.0.7', ipv6: null }] });
+});
