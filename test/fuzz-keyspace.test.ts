@@ -12,6 +12,7 @@ import { keys } from '../src/model/keys.js';
 import { parseNodeName } from '../src/model/names.js';
 import { renderFileSet } from '../src/render/renderFileSet.js';
 import { compileTemplateSet } from '../src/render/templateSet.js';
+import { oracleRefusesAddress, specialAddressArb } from './reliability/addressClasses.js';
 import { BirdBatch } from './reliability/birdBatch.js';
 import { FRAGMENTS, fuzzCaseArb, hostileText, landedHostile, NODE, validEntries, type FuzzCase } from './reliability/fuzzCase.js';
 import { checkHostileDiagnosed, checkValidEntries, compareFileSets, findInjections } from './reliability/fuzzOracle.js';
@@ -162,10 +163,13 @@ t.test(`arbitrary custom filter bodies stay inside custom_filters(): seed ${SEED
   });
 });
 
+/** IPv4 addresses the oracle's own classifier says BIRD cannot use as a router id / source / neighbor. */
+const unusableV4 = specialAddressArb.filter((a) => a.family === 4 && oracleRefusesAddress(a.text, 4)).map((a) => a.text);
+
 t.test('a hostile own ip_addr_v4 or node name: the node cannot be configured, and the error names the key', async (t) => {
   let checked = 0;
   fc.assert(
-    fc.property(hostileText('10.0.0.1'), fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), hostileText('me')), (address, name) => {
+    fc.property(fc.oneof(hostileText('10.0.0.1'), unusableV4), fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), hostileText('me')), (address, name) => {
       checked++;
       const keyspace = new Map([[keys.hostAddress(NODE, 4), address]]);
       let error: unknown;
@@ -186,4 +190,29 @@ t.test('a hostile own ip_addr_v4 or node name: the node cannot be configured, an
     { seed: SEED, numRuns: size(300, 3_000) },
   );
   t.pass(`${checked} hostile router ids and node names refused with the key named`);
+});
+
+t.test('an own ip_addr_v4 of a class BIRD can use (however odd) configures the node; an unusable one names the key', async (t) => {
+  let usable = 0;
+  let unusable = 0;
+  fc.assert(
+    fc.property(specialAddressArb.filter((a) => a.family === 4), (a) => {
+      const keyspace = new Map([[keys.hostAddress(NODE, 4), a.text]]);
+      if (oracleRefusesAddress(a.text, 4)) {
+        unusable++;
+        try {
+          buildNodeModel(keyspace, { nodeName: NODE });
+        } catch (e) {
+          if (isNodeConfigError(e) && e.key === keys.hostAddress(NODE, 4)) return;
+          throw e;
+        }
+        throw new Error(`own ip_addr_v4 ${a.text} was accepted`);
+      }
+      usable++;
+      const model = buildNodeModel(keyspace, { nodeName: NODE });
+      if (model.routerId.text !== a.canonical) throw new Error(`router id ${model.routerId.text}, expected ${a.canonical}`);
+    }),
+    { seed: SEED, numRuns: size(300, 3_000) },
+  );
+  t.ok(usable > 0 && unusable > 0, `${usable} usable and ${unusable} unusable own addresses checked`);
 });

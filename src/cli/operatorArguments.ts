@@ -1,4 +1,4 @@
-import { parseIpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
+import { parseBgpAddress, parseIpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
 import { parseAsNumber } from '../model/asNumber.js';
 import { parseCidr, type Cidr } from '../model/cidr.js';
 import { parseClusterId } from '../model/encodings.js';
@@ -13,8 +13,13 @@ function required<T>(argument: string, value: string, result: Validated<T>): T {
   return result.value;
 }
 
+/** Any address (to name an entry to remove: one written before it was refused must still be removable). */
 export const ipArgument = (argument: string, value: string, family?: AddressFamily): IpAddress =>
   required(argument, value, parseIpAddress(value, family));
+
+/** An address to write as a peer, reflector or node address: one BIRD can use (the model's own check). */
+export const bgpAddressArgument = (argument: string, value: string, family?: AddressFamily): IpAddress =>
+  required(argument, value, parseBgpAddress(value, family));
 
 export const cidrArgument = (argument: string, value: string, family?: AddressFamily): Cidr => required(argument, value, parseCidr(value, family));
 
@@ -26,7 +31,7 @@ export const logLevelArgument = (argument: string, value: string): LogLevel => r
 
 export const clusterIdArgument = (argument: string, value: string): string => {
   const parsed = parseClusterId(value);
-  if (!parsed.ok) throw new UsageError(argument, value, 'cluster id must be a dotted quad such as 1.0.0.1');
+  if (!parsed.ok) throw new UsageError(argument, value, `cluster id ${parsed.reason}`);
   return parsed.value;
 };
 

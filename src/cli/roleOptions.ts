@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { nodeRole, reflectorRole, type RoleRenderer } from '../controller/roleRenderer.js';
-import { parseIpAddress, type IpAddress } from '../model/address.js';
+import { parseBgpAddress, type IpAddress } from '../model/address.js';
 import { parseAsNumber } from '../model/asNumber.js';
 import type { IpipRendering } from '../render/ipipMode.js';
 import { resolveNodeName } from './commonOptions.js';
@@ -31,7 +31,7 @@ export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): Ro
   if (flags.role !== 'route-reflector') throw new UsageError('--role', flags.role, 'expected node or route-reflector');
   const address = (argument: string, value: string | undefined, family: 4 | 6): IpAddress | undefined => {
     if (value === undefined || value === '') return undefined;
-    const parsed = parseIpAddress(value, family);
+    const parsed = parseBgpAddress(value, family);
     if (!parsed.ok) throw new UsageError(argument, value, parsed.reason);
     return parsed.value;
   };

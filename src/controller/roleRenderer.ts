@@ -40,7 +40,7 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
       const model = buildNodeModel(keyspace, { nodeName });
       const rendered = renderFileSet(model, templates, { ipip });
       const family = (f: typeof model.v4) => {
-        if (!f.address) return f.family === 6 ? 'IPv6 disabled (no ip_addr_v6)' : 'BGP disabled';
+        if (!f.address) return f.family === 6 ? 'IPv6 disabled (no usable ip_addr_v6)' : 'BGP disabled';
         const count = (kind: string) => f.peers.filter((p) => p.kind === kind).length;
         return `${count('mesh')} mesh, ${count('global')} global, ${count('node')} node-specific peers; ${f.pools.length} pools; ${f.blocks.length} blocks; ${f.customFilters.length} custom filters`;
       };

@@ -82,8 +82,12 @@ export function parseIPv6(text: string): Validated<IpAddress> {
   return accept({ family: 6, value, text: formatIPv6(value) });
 }
 
-/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as "::". */
+/**
+ * RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as "::"; an IPv4-mapped
+ * address as ::ffff:a.b.c.d (section 5), the form calicoctl wrote and operators read.
+ */
 export function formatIPv6(value: bigint): string {
+  if (value >> 32n === 0xffffn) return `::ffff:${formatIPv4(value & 0xffffffffn)}`;
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
   let bestStart = -1;
@@ -116,3 +120,53 @@ export function compareAddresses(a: IpAddress, b: IpAddress): number {
 }
 
 export const familyBits = (family: AddressFamily): number => (family === 4 ? 32 : 128);
+
+/**
+ * Address classes that BIRD 1.6 refuses, or that can never be the far end of a BGP (TCP) session, as a
+ * `neighbor`, `router id` or `source address` — the three places a peer's or a node's address lands.
+ * Measured with Debian's BIRD 1.6.8 (`bird -p` / `bird6 -p` on generated configs, as the templates use them:
+ * `multihop`, a `source address`) and Linux 6.18 TCP in network namespaces; rerun with scripts/sweep-addresses.ts.
+ *
+ * | class                        | bird -p / bird6 -p                                             | TCP (Linux)                       | here    |
+ * |------------------------------|----------------------------------------------------------------|-----------------------------------|---------|
+ * | 0.0.0.0, ::                  | neighbor: "Neighbor must be configured"; router id 0: ignored, | —                                 | refused |
+ * |                              | BIRD picks an interface's ("Cannot determine router ID")       |                                   |         |
+ * | fe80::/10 link-local         | neighbor: "Link-local neighbor address requires specified      | needs a scope (interface)         | refused |
+ * |                              | interface"; source: "Multihop BGP cannot be used with          |                                   |         |
+ * |                              | link-local addresses"                                          |                                   |         |
+ * | 224.0.0.0/4, ff00::/8        | accepted                                                       | ENETUNREACH; v6 not assignable    | refused |
+ * | 255.255.255.255              | accepted                                                       | ENETUNREACH                       | refused |
+ * | ::ffff:0:0/96 IPv4-mapped    | accepted                                                       | EADDRNOTAVAIL (bird6: "bind:      | refused |
+ * |                              |                                                                | Cannot assign requested address") |         |
+ * | 127.0.0.0/8, ::1 loopback    | accepted                                                       | connects (a speaker on this host) | kept    |
+ * | 0.0.0.0/8 (not 0.0.0.0)      | accepted                                                       | connects (Linux ≥ 5.3)            | kept    |
+ * | 240.0.0.0/4 class E          | accepted                                                       | connects                          | kept    |
+ * | 169.254/16, fec0::/10, ::/96 | accepted                                                       | connects                          | kept    |
+ * | IPv4-compatible, 100::/64,   |                                                                |                                   |         |
+ * | documentation, ULA           |                                                                |                                   |         |
+ */
+export function unusableBgpAddressReason(address: IpAddress): string | undefined {
+  const shown = JSON.stringify(address.text);
+  if (address.value === 0n) {
+    return address.family === 4
+      ? `${shown} is the unspecified address; BIRD refuses it as a neighbor and ignores it as a router id`
+      : `${shown} is the unspecified address; BIRD refuses it as a neighbor`;
+  }
+  if (address.family === 4) {
+    if (address.value >> 28n === 0xen) return `${shown} is an IPv4 multicast address (224.0.0.0/4); a BGP session cannot reach it`;
+    if (address.value === 0xffffffffn) return `${shown} is the IPv4 broadcast address; a BGP session cannot reach it`;
+    return undefined;
+  }
+  if (address.value >> 118n === 0x3fan) return `${shown} is an IPv6 link-local address (fe80::/10); BIRD needs an interface for it`;
+  if (address.value >> 120n === 0xffn) return `${shown} is an IPv6 multicast address (ff00::/8); a BGP session cannot reach it`;
+  if (address.value >> 32n === 0xffffn) return `${shown} is an IPv4-mapped IPv6 address (::ffff:0:0/96); bird6 cannot use it (an IPv4 peer belongs under the IPv4 keys)`;
+  return undefined;
+}
+
+/** An address BIRD can use as a BGP neighbor, router id and source address (see unusableBgpAddressReason). */
+export function parseBgpAddress(text: string, family?: AddressFamily): Validated<IpAddress> {
+  const parsed = parseIpAddress(text, family);
+  if (!parsed.ok) return parsed;
+  const reason = unusableBgpAddressReason(parsed.value);
+  return reason === undefined ? parsed : refuse(reason);
+}

@@ -1,4 +1,4 @@
-import { compareAddresses, parseIpAddress, type AddressFamily, type IpAddress } from './address.js';
+import { compareAddresses, parseBgpAddress, type AddressFamily, type IpAddress } from './address.js';
 import { parseAsNumber } from './asNumber.js';
 import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from './cidr.js';
 import { checkCustomFilterBody } from './customFilter.js';
@@ -87,7 +87,7 @@ function requireNodeAddress(self: HostEntries | undefined, nodeName: string): Ip
   if (!entry || entry.value === '') {
     throw new NodeConfigError(`${key} is missing: node ${nodeName} needs an IPv4 address (BGP router id)`, key);
   }
-  const address = parseIpAddress(entry.value, 4);
+  const address = parseBgpAddress(entry.value, 4);
   if (!address.ok) throw new NodeConfigError(`${key} = ${JSON.stringify(entry.value)}: ${address.reason}`, key);
   return address.value;
 }
@@ -176,8 +176,12 @@ function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool
   const decoded: { pool: Pool; entry: KeyValue }[] = [];
   for (const entry of index.pools[f]) {
     const pool = decodePool(entry.value, f, entry.cidr);
-    if (pool.ok) decoded.push({ pool: pool.value, entry });
-    else log.add(entry, 'skipped', pool.reason);
+    if (!pool.ok) {
+      log.add(entry, 'skipped', pool.reason);
+      continue;
+    }
+    decoded.push({ pool: pool.value.value, entry });
+    for (const reason of pool.value.droppedFields) log.add(entry, 'defaulted', reason);
   }
   decoded.sort((a, b) => compareCidrs(a.pool.cidr, b.pool.cidr));
   const kept: { pool: Pool; entry: KeyValue }[] = [];

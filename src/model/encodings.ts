@@ -1,4 +1,4 @@
-import { parseIpAddress, type AddressFamily, type IpAddress } from './address.js';
+import { parseIpAddress, unusableBgpAddressReason, type AddressFamily, type IpAddress } from './address.js';
 import { parseAsNumber } from './asNumber.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import { optionalBoolean, parseJsonObject } from './json.js';
@@ -14,7 +14,10 @@ export interface PeerValue {
   readonly asNumber: number;
 }
 
-/** The `"ip"` field of a peer or reflector value: an address of the key's family, equal to the key's own. */
+/**
+ * The `"ip"` field of a peer or reflector value: an address of the key's family, equal to the key's own, and
+ * one BIRD can peer with (see unusableBgpAddressReason).
+ */
 function decodeIpField(object: Readonly<Record<string, unknown>>, family: AddressFamily, keyIp: string): Validated<IpAddress> {
   const { ip } = object;
   if (typeof ip !== 'string') return refuse('"ip" must be a string');
@@ -22,7 +25,8 @@ function decodeIpField(object: Readonly<Record<string, unknown>>, family: Addres
   if (!address.ok) return refuse(`"ip": ${address.reason} (the key is IPv${family})`);
   const fromKey = parseIpAddress(keyIp, family);
   if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
-  return address;
+  const unusable = unusableBgpAddressReason(address.value);
+  return unusable === undefined ? address : refuse(unusable);
 }
 
 export function decodePeer(value: string, family: AddressFamily, keyIp: string): Validated<PeerValue> {
@@ -46,28 +50,63 @@ export function decodeNodeMesh(value: string): Validated<boolean> {
 
 export const encodeNodeMesh = (enabled: boolean): string => JSON.stringify({ enabled });
 
-export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<RouteReflector> {
+/** A decoded entry and the optional fields left out of it (each reason names the field): a bad optional
+ * field costs that field, not the entry. */
+export interface DecodedEntry<T> {
+  readonly value: T;
+  readonly droppedFields: readonly string[];
+}
+
+/**
+ * A reflector entry: `"ip"` is required; a `"cluster_id"` BIRD cannot use is dropped (the reflector still
+ * meshes with the others and serves its clients, with BIRD's default cluster id, its router id).
+ */
+export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<DecodedEntry<RouteReflector>> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
   const address = decodeIpField(object.value, family, keyIp);
   if (!address.ok) return address;
   const clusterId = object.value['cluster_id'];
-  if (clusterId === undefined || clusterId === '') return accept({ address: address.value, clusterId: undefined });
-  const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('"cluster_id" must be a string');
-  if (!cluster.ok) return cluster;
-  return accept({ address: address.value, clusterId: cluster.value });
+  if (clusterId === undefined || clusterId === '') return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [] });
+  const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('must be a string');
+  if (cluster.ok) return accept({ value: { address: address.value, clusterId: cluster.value }, droppedFields: [] });
+  return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [`"cluster_id": ${cluster.reason}; the reflector is kept without rr cluster id`] });
 }
 
-/** BIRD's `rr cluster id` takes a router-id-like dotted quad. */
+const MAX_CLUSTER_ID = 0xffffffff;
+
+/**
+ * `rr cluster id` as BIRD 1.6 takes it (checked with bird -p / bird6 -p): a dotted quad, or a number
+ * 1-4294967295 (decimal, or hex 0x…). 0 (or 0.0.0.0) is refused: BIRD treats it as unset and uses the router
+ * id. Rendered canonically: a quad as a quad, a number in decimal.
+ */
 export function parseClusterId(text: string): Validated<string> {
   const quad = parseIpAddress(text, 4);
-  return quad.ok ? accept(quad.value.text) : refuse('"cluster_id" must be a dotted quad such as 1.0.0.1');
+  let value: number | undefined;
+  let canonical: string | undefined;
+  if (quad.ok) {
+    value = Number(quad.value.value);
+    canonical = quad.value.text;
+  } else if (/^[0-9]{1,10}$/.test(text) || /^0x[0-9a-fA-F]{1,8}$/.test(text)) {
+    value = Number(text);
+    canonical = String(value);
+  }
+  if (value === undefined || canonical === undefined || value > MAX_CLUSTER_ID) return refuse('must be a dotted quad such as 1.0.0.1 or a number 1-4294967295');
+  if (value === 0) return refuse('0 means "not set" to BIRD (it would use the router id)');
+  return accept(canonical);
 }
 
 export const encodeRouteReflector = (ip: string, clusterId: string | undefined): string =>
   JSON.stringify(clusterId === undefined ? { ip } : { ip, cluster_id: clusterId });
 
-export function decodePool(value: string, family: AddressFamily, keyCidr: string): Validated<Pool> {
+/**
+ * A pool entry: `"cidr"` is required (and must match the key); every other field is optional and a bad one is
+ * dropped with a reason, not the pool — a pool left out would stop announcing its workloads' routes. A bad
+ * `"ipip"` (or one on an IPv6 pool, which Calico's templates ignored too) leaves the pool routed natively, a bad
+ * `"ipip_mode"` falls back to `always`; `masquerade`, `disabled` and `ipam` are Felix's and IPAM's and change
+ * nothing BIRD is given.
+ */
+export function decodePool(value: string, family: AddressFamily, keyCidr: string): Validated<DecodedEntry<Pool>> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
   const fields = object.value;
@@ -76,31 +115,26 @@ export function decodePool(value: string, family: AddressFamily, keyCidr: string
   if (!cidr.ok) return refuse(`"cidr": ${cidr.reason}`);
   const fromKey = parseCidr(keyCidr, family);
   if (!fromKey.ok || fromKey.value.text !== cidr.value.text) return refuse(`"cidr" ${fields['cidr']} does not match the key's CIDR`);
+  const dropped: string[] = [];
   const ipip = fields['ipip'];
   let ipipInterface: string | undefined;
   if (ipip !== undefined && ipip !== '') {
-    if (typeof ipip !== 'string') return refuse('"ipip" must be an interface name string');
-    if (family === 6) return refuse('"ipip" is IPv4 only');
-    const name = parseInterfaceName(ipip);
-    if (!name.ok) return refuse(`"ipip": ${name.reason}`);
-    ipipInterface = name.value;
+    const name = typeof ipip !== 'string' ? refuse('must be an interface name string') : family === 6 ? refuse('is IPv4 only') : parseInterfaceName(ipip);
+    if (name.ok) ipipInterface = name.value;
+    else dropped.push(`"ipip": ${name.reason}; the pool is kept without IPIP (routed natively)`);
   }
   const mode = fields['ipip_mode'];
-  if (mode !== undefined && mode !== '' && mode !== 'always' && mode !== 'cross-subnet') {
-    return refuse('"ipip_mode" must be "always" or "cross-subnet"');
-  }
-  const ipipMode: IpipMode = mode === 'cross-subnet' ? 'cross-subnet' : 'always';
-  const masquerade = optionalBoolean(fields, 'masquerade');
-  const disabled = optionalBoolean(fields, 'disabled');
-  const ipam = optionalBoolean(fields, 'ipam');
-  for (const flag of [masquerade, disabled, ipam]) if (!flag.ok) return flag;
+  let ipipMode: IpipMode = 'always';
+  if (mode === 'cross-subnet') ipipMode = 'cross-subnet';
+  else if (mode !== undefined && mode !== '' && mode !== 'always') dropped.push('"ipip_mode" must be "always" or "cross-subnet"; the pool is kept with IPIP mode always');
+  const flag = (field: 'masquerade' | 'disabled' | 'ipam', fallback: boolean): boolean => {
+    const parsed = optionalBoolean(fields, field);
+    if (!parsed.ok) dropped.push(`${parsed.reason}; the field is ignored (the pool is kept)`);
+    return parsed.ok && parsed.value !== undefined ? parsed.value : fallback;
+  };
   return accept({
-    cidr: cidr.value,
-    ipipInterface,
-    ipipMode,
-    masquerade: (masquerade.ok && masquerade.value) === true,
-    disabled: (disabled.ok && disabled.value) === true,
-    ipam: (ipam.ok && ipam.value) !== false,
+    value: { cidr: cidr.value, ipipInterface, ipipMode, masquerade: flag('masquerade', false), disabled: flag('disabled', false), ipam: flag('ipam', true) },
+    droppedFields: dropped,
   });
 }
 

@@ -1,4 +1,4 @@
-import { parseIpAddress, compareAddresses, type AddressFamily, type IpAddress } from './address.js';
+import { parseBgpAddress, compareAddresses, type AddressFamily, type IpAddress } from './address.js';
 import { parseAsNumber } from './asNumber.js';
 import type { Diagnostic } from './diagnostics.js';
 import { decodeRouteReflector } from './encodings.js';
@@ -50,7 +50,7 @@ const parseAsNumberText = (v: string): Validated<number> => parseAsNumber(v);
 function hostAddress(host: HostEntries, f: AddressFamily, log: DiagnosticLog): IpAddress | undefined {
   const entry = host.address[f];
   if (!entry || entry.value === '') return undefined;
-  const parsed = parseIpAddress(entry.value, f);
+  const parsed = parseBgpAddress(entry.value, f);
   if (parsed.ok) return parsed.value;
   log.add(entry, 'skipped', parsed.reason);
   return undefined;
@@ -65,8 +65,12 @@ export function reflectors(index: KeyspaceIndex, f: AddressFamily, log: Diagnost
   const list: RouteReflector[] = [];
   for (const entry of index.routeReflectors[f]) {
     const decoded = decodeRouteReflector(entry.value, f, entry.ip);
-    if (decoded.ok) list.push(decoded.value);
-    else log.add(entry, 'skipped', decoded.reason);
+    if (!decoded.ok) {
+      log.add(entry, 'skipped', decoded.reason);
+      continue;
+    }
+    list.push(decoded.value.value);
+    for (const reason of decoded.value.droppedFields) log.add(entry, 'defaulted', reason);
   }
   return list.sort((a, b) => compareAddresses(a.address, b.address));
 }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { keys } from '../../src/model/keys.js';
+import { oracleRefusesAddress, specialAddressArb, type SpecialAddress } from './addressClasses.js';
 
 /**
  * Fuzz cases for the keyspace → model → render path. A case is a structured description of a keyspace:
@@ -53,6 +54,8 @@ export interface ValidPool {
   readonly crossSubnet: boolean;
   readonly masquerade: boolean | undefined;
   readonly disabled: boolean | undefined;
+  /** An optional field with a value no reader accepts: it costs that field (diagnosed), never the pool. */
+  readonly badField: { readonly name: string; readonly value: unknown } | undefined;
 }
 
 export interface ValidBlock {
@@ -217,12 +220,20 @@ const peerArb = (family: Family): fc.Arbitrary<ValidPeer> =>
 
 const formatV4 = (value: bigint): string => [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
 
+const badPoolField = (family: Family): fc.Arbitrary<{ name: string; value: unknown }> =>
+  fc.oneof(
+    fc.oneof(hostileText('tunl0'), fc.constantFrom<unknown>('a'.repeat(16), 5, true, ['tunl0'], '..', ...(family === 6 ? ['tunl0'] : []))).map((value) => ({ name: 'ipip', value })),
+    fc.oneof(hostileText('always'), fc.constantFrom<unknown>('never', 'Always', 5, null)).map((value) => ({ name: 'ipip_mode', value })),
+    fc.tuple(fc.constantFrom('masquerade', 'disabled', 'ipam'), fc.constantFrom<unknown>('true', 1, 0, null, 'yes', [])).map(([name, value]) => ({ name, value })),
+  );
+
 const poolArb = (family: Family): fc.Arbitrary<ValidPool> => {
   const flags = fc.record({
     ipip: fc.boolean(),
     crossSubnet: fc.boolean(),
     masquerade: fc.option(fc.boolean(), { nil: undefined }),
     disabled: fc.option(fc.boolean(), { nil: undefined }),
+    badField: fc.option(badPoolField(family), { nil: undefined, freq: 3 }),
   });
   if (family === 4) {
     return fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 255 }), fc.constantFrom(14, 15, 16, 20, 24), flags).map(([a, b, length, f]) => {
@@ -237,7 +248,7 @@ const poolArb = (family: Family): fc.Arbitrary<ValidPool> => {
     const canonical = `fd00:${groups.join(':')}::/${length}`;
     let network = 0xfd00n << 112n;
     groups.forEach((g, i) => (network |= BigInt(g) << BigInt(96 - 16 * i)));
-    return { family, network, length, canonical, ipip: false, crossSubnet: false, masquerade: f.masquerade, disabled: f.disabled };
+    return { family, network, length, canonical, ipip: false, crossSubnet: false, masquerade: f.masquerade, disabled: f.disabled, badField: f.badField };
   });
 };
 
@@ -274,8 +285,10 @@ const FILTER_BODIES: Readonly<Record<Family, readonly string[]>> = {
 const filterArb = (family: Family, i: number): fc.Arbitrary<ValidFilter> =>
   fc.record({ name: fc.constantFrom(`f${i}`, `site.filter-${i}_x`, `${i}`), body: fc.constantFrom(...FILTER_BODIES[family]) }).map((f) => ({ family, ...f }));
 
+const clusterIdArb = fc.oneof(fc.integer({ min: 1, max: 9 }).map((n) => `1.0.0.${n}`), fc.integer({ min: 1, max: 4294967295 }).map(String));
+
 const reflectorArb = (family: Family): fc.Arbitrary<ValidReflector> =>
-  fc.record({ address: addrArb(family), clusterId: fc.option(fc.integer({ min: 1, max: 9 }).map((n) => `1.0.0.${n}`), { nil: undefined }) }).map((r) => ({ family, ...r }));
+  fc.record({ address: addrArb(family), clusterId: fc.option(clusterIdArb, { nil: undefined }) }).map((r) => ({ family, ...r }));
 
 const indexed = <T>(make: (i: number) => fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> =>
   fc.integer({ min: 0, max }).chain((n) => (n === 0 ? fc.constant([]) : fc.tuple(...Array.from({ length: n }, (_, i) => make(i)))));
@@ -353,7 +366,6 @@ const hostileOwn: fc.Arbitrary<HostileEntry> = fc.oneof(
 const hostilePool: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 6).chain((f) =>
   poolArb(f).chain((p) => {
     const key = keys.pool(f, p.canonical);
-    const json = (fields: Record<string, unknown>): string => JSON.stringify({ cidr: p.canonical, ...fields });
     const hostBits = f === 4 ? p.canonical.replace(/^10\.(\d+)\.(\d+)\.\d+/, '10.$1.$2.1') : p.canonical.replace('::/', '::1/');
     const entries: fc.Arbitrary<HostileEntry>[] = [
       fc.oneof(notJson, nonObjectJson).map((v) => ({ key, value: v, diagnose: 'always' as const, what: `pool v${f} not an object` })),
@@ -362,12 +374,9 @@ const hostilePool: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 6).ch
       fc.constant({ key: keys.pool(f, hostBits), value: JSON.stringify({ cidr: hostBits }), diagnose: 'always' as const, what: `pool v${f} host bits` }),
       fc.constant({ key, value: JSON.stringify({ cidr: f === 4 ? '10.200.0.0/16' : 'fd00:200::/48' }), diagnose: 'always' as const, what: `pool v${f} key mismatch` }),
       hostileSegment(p.canonical).map((c) => ({ key: keys.pool(f, c), value: JSON.stringify({ cidr: c }), diagnose: 'always' as const, what: `pool v${f} key` })),
-      fc.oneof(hostileText('tunl0'), fc.constantFrom<unknown>('a'.repeat(16), 5, true, ['tunl0'], '..')).map((i) => ({ key, value: json({ ipip: i }), diagnose: 'always' as const, what: `pool v${f} ipip` })),
-      fc.oneof(hostileText('always'), fc.constantFrom<unknown>('never', 'Always', 5, null)).map((m) => ({ key, value: json({ ipip: 'tunl0', ipip_mode: m }), diagnose: 'always' as const, what: `pool v${f} ipip_mode` })),
-      fc.tuple(fc.constantFrom('masquerade', 'disabled', 'ipam'), fc.constantFrom<unknown>('true', 1, 0, null, 'yes', [])).map(([field, v]) => ({ key, value: json({ [field]: v }), diagnose: 'always' as const, what: `pool v${f} ${field}` })),
+      // (A bad optional field is not hostile: it costs the field, not the pool — see ValidPool.badField.)
       fc.constant({ key: keys.pool(f, f === 4 ? '10.0.0.0/33' : 'fd00::/129'), value: JSON.stringify({ cidr: f === 4 ? '10.0.0.0/33' : 'fd00::/129' }), diagnose: 'always' as const, what: `pool v${f} prefix length` }),
     ];
-    if (f === 6) entries.push(fc.constant({ key, value: json({ ipip: 'tunl0' }), diagnose: 'always' as const, what: 'pool v6 ipip' }));
     return fc.oneof(...entries);
   }),
 );
@@ -386,7 +395,8 @@ const hostileReflector: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 
   addrArb(f).chain((a) =>
     fc.oneof(
       hostilePeerValue(f, a).filter((v) => !v.includes('"ip":"' + a.text + '"')).map((v) => ({ key: keys.routeReflector(f, a.text), value: v, diagnose: 'always' as const, what: `rr_v${f} value` })),
-      fc.oneof(hostileText('1.0.0.1'), fc.constantFrom<unknown>(5, '1.0.0.256', 'fd00::1', true, [])).map((c) => ({
+      // A bad optional field costs the field: the reflector is kept, the diagnostic names the key.
+      fc.oneof(hostileText('1.0.0.1'), fc.constantFrom<unknown>(5, '1.0.0.256', 'fd00::1', true, [], '0', '0.0.0.0', '4294967296', '1.2')).map((c) => ({
         key: keys.routeReflector(f, a.text),
         value: JSON.stringify({ ip: a.text, cluster_id: c }),
         diagnose: 'always' as const,
@@ -496,6 +506,52 @@ const hostileEntries = (context: HostileContext): fc.Arbitrary<HostileEntry[]> =
 // The case
 // ------------------------------------------------------------------------------------------------
 
+const SPECIAL_ROLES = ['global', 'node', 'mesh', 'reflector', 'own-v6'] as const;
+
+interface Special {
+  readonly role: (typeof SPECIAL_ROLES)[number];
+  readonly address: SpecialAddress;
+  readonly as: AsValue;
+}
+
+/**
+ * Addresses around the classes BIRD cannot peer with, in each place an address comes from. The oracle's own
+ * classifier (addressClasses.ts, not the model's) decides: a usable one becomes a valid entry that must be
+ * rendered, an unusable one a hostile entry that must be diagnosed and change nothing.
+ */
+function placeSpecials(c: FuzzCase, specials: readonly Special[]): FuzzCase {
+  const globalPeers = [...c.globalPeers];
+  const nodePeers = [...c.nodePeers];
+  const nodes = [...c.nodes];
+  const reflectors = [...c.reflectors];
+  const hostile: HostileEntry[] = [];
+  specials.forEach(({ role, address: a, as }, i) => {
+    const f = a.family;
+    const refused = oracleRefusesAddress(a.text, f);
+    const diagnosePeer = f === 4 ? ('always' as const) : ('if-v6' as const);
+    const addr: Addr = { canonical: a.canonical, text: a.text };
+    const peer: ValidPeer = { family: f, address: addr, keyText: a.text, as, asJsonNumber: false, pythonStyle: false };
+    const what = `${role} at special address ${a.text}`;
+    if (role === 'global') {
+      if (refused) hostile.push({ key: keys.globalPeer(f, a.text), value: peerJson(a.text, as.text), diagnose: diagnosePeer, what });
+      else globalPeers.push(peer);
+    } else if (role === 'node') {
+      if (refused) hostile.push({ key: keys.hostPeer(NODE, f, a.text), value: peerJson(a.text, as.text), diagnose: diagnosePeer, what });
+      else nodePeers.push(peer);
+    } else if (role === 'mesh') {
+      if (refused) hostile.push({ key: keys.hostAddress(`sp${i}`, f), value: a.text, diagnose: 'always', what });
+      else nodes.push({ name: `sp${i}`, v4: f === 4 ? addr : undefined, v6: f === 6 ? addr : undefined, as: undefined });
+    } else if (role === 'reflector') {
+      if (refused) hostile.push({ key: keys.routeReflector(f, a.text), value: JSON.stringify({ ip: a.text }), diagnose: 'always', what });
+      else reflectors.push({ family: f, address: addr, clusterId: undefined });
+    } else if (refused && f === 6) {
+      // Lands only when the case has no valid own IPv6 address (a valid entry keeps its key).
+      hostile.push({ key: keys.hostAddress(NODE, 6), value: a.text, diagnose: 'always', what });
+    }
+  });
+  return { ...c, globalPeers, nodePeers, nodes, reflectors, hostile: [...c.hostile, ...hostile] };
+}
+
 export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
   .record({
     ownV4: addrArb(4),
@@ -514,13 +570,16 @@ export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
     filters: fc.tuple(indexed((i) => filterArb(4, i), 2), indexed((i) => filterArb(6, i + 10), 2)).map(([a, b]) => [...a, ...b]),
     reflectors: fc.array(fc.constantFrom<Family>(4, 6).chain(reflectorArb), { maxLength: 2 }),
     ipip: fc.constantFrom<'off' | 'krt-tunnel'>('off', 'krt-tunnel'),
+    specials: fc.array(fc.record({ role: fc.constantFrom(...SPECIAL_ROLES), address: specialAddressArb, as: asArb }), { maxLength: 4 }),
   })
-  .chain((c) => {
+  .chain(({ specials, ...c }) => {
     // Node names must be unique (a repeated name is one host): keep the first of each.
     const seen = new Set<string>();
     const nodes = c.nodes.filter((n) => !seen.has(n.name) && seen.add(n.name));
-    return hostileEntries({ validNodeNames: nodes.map((n) => n.name) }).map((hostile) => ({ ...c, nodes, hostile }));
+    const placed = placeSpecials({ ...c, nodes, hostile: [] }, specials);
+    return hostileEntries({ validNodeNames: nodes.map((n) => n.name) }).map((hostile) => ({ ...placed, hostile: [...placed.hostile, ...hostile] }));
   });
+
 
 /** The valid entries of a case as key → value (later entries with the same key win, as in etcd). */
 export function validEntries(c: FuzzCase): Map<string, string> {
@@ -550,6 +609,7 @@ export function validEntries(c: FuzzCase): Map<string, string> {
     if (p.crossSubnet) value['ipip_mode'] = 'cross-subnet';
     if (p.masquerade !== undefined) value['masquerade'] = p.masquerade;
     if (p.disabled !== undefined) value['disabled'] = p.disabled;
+    if (p.badField) value[p.badField.name] = p.badField.value;
     m.set(keys.pool(p.family, p.canonical), JSON.stringify(value));
   }
   for (const b of c.blocks) m.set(keys.block(NODE, b.family, b.keyText), '{}');

@@ -1,6 +1,7 @@
 import { keys } from '../../src/model/keys.js';
 import type { NodeModel } from '../../src/model/nodeModel.js';
 import { DEFAULT_AS_NUMBER } from '../../src/model/nodeModel.js';
+import { oracleRefusesAddress } from './addressClasses.js';
 import { LEAK_MARKERS, NODE, type Family, type FuzzCase, type HostileEntry } from './fuzzCase.js';
 
 /**
@@ -95,6 +96,7 @@ function familyPeers(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
     const overridden = group.filter((g) => diagnosed(model, g.key, 'overridden')).length;
     if (overridden !== group.length - 1) problems.push(`v${f} neighbor ${address}: ${group.length} valid entries, ${overridden} 'overridden' diagnostics (expected ${group.length - 1})`);
   }
+  for (const p of rendered) if (oracleRefusesAddress(p.neighbor, f)) problems.push(`v${f}: ${p.name} has neighbor ${p.neighbor}, an address BIRD cannot peer with`);
   const names = rendered.map((p) => p.name);
   const unexpected = names.filter((n) => !expectedNames.has(n));
   if (unexpected.length > 0) problems.push(`v${f}: unexpected protocols ${unexpected.join(', ')}`);
@@ -123,6 +125,7 @@ function familyPools(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
     for (let j = i + 1; j < kept.length; j++) if (overlaps(kept[i]!, kept[j]!, bits)) problems.push(`v${f}: overlapping pools ${kept[i]!.canonical} and ${kept[j]!.canonical} both rendered`);
   }
   for (const [key, p] of pools) {
+    if (p.badField && !diagnosed(model, key, 'defaulted')) problems.push(`${key}: bad optional field "${p.badField.name}" has no 'defaulted' diagnostic`);
     if (present.has(p.canonical)) continue;
     if (!kept.some((k) => overlaps(k, p, bits))) problems.push(`${key}: valid pool ${p.canonical} is missing and overlaps no rendered pool`);
     if (!diagnosed(model, key, 'skipped')) problems.push(`${key}: valid pool ${p.canonical} left out without a diagnostic`);
@@ -163,8 +166,11 @@ export function checkValidEntries(c: FuzzCase, model: NodeModel, files: Files): 
     familyBlocks(c, f, model, files, problems);
     familyFilters(c, f, files, problems);
   }
-  // A diagnostic on an all-valid keyspace must be a conflict between valid entries, never a refusal.
+  // A diagnostic on an all-valid keyspace must be a conflict between valid entries, never a refusal; the one
+  // exception is a pool's bad optional field, which costs that field ('defaulted'), not the pool.
+  const badFieldPools = new Set(c.pools.filter((p) => p.badField).map((p) => keys.pool(p.family, p.canonical)));
   for (const d of model.diagnostics) {
+    if (d.action === 'defaulted' && badFieldPools.has(d.key)) continue;
     if (d.action !== 'overridden' && !/own address|overlaps|listed twice/.test(d.reason)) problems.push(`valid entry refused: ${d.key}: ${d.reason}`);
   }
   return problems;

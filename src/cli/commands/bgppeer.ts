@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
-import { asArgument, clusterIdArgument, ipArgument } from '../operatorArguments.js';
+import { asArgument, bgpAddressArgument, clusterIdArgument, ipArgument } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
 import { formatTable } from '../table.js';
 import { printWriteReport } from '../writeReport.js';
@@ -28,10 +28,10 @@ export function registerBgpPeerCommands(program: Command, context: CommandContex
 
   addEtcdOptions(rr.command('add <IP>'))
     .description('register a route reflector and make it a global peer of every node (one etcd transaction)')
-    .option('--cluster-id <id>', 'the reflector cluster id (dotted quad, e.g. 1.0.0.1)')
+    .option('--cluster-id <id>', 'the reflector cluster id (dotted quad, e.g. 1.0.0.1, or a number 1-4294967295)')
     .option('--as <AS>', 'AS the nodes peer with it in (default: the global AS, 64511 when unset)')
     .action(async (ipText: string, flags: RrAddFlags) => {
-      const address = ipArgument('IP', ipText);
+      const address = bgpAddressArgument('IP', ipText);
       const clusterId = flags.clusterId === undefined ? undefined : clusterIdArgument('--cluster-id', flags.clusterId);
       const asNumber = flags.as === undefined ? undefined : asArgument('--as', flags.as);
       await runOperatorCommand(flags, context, { [address.text]: 'IP' }, async (store) =>

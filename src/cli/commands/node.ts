@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
-import { asArgument, cidrArgument, ipArgument, nodeNameArgument } from '../operatorArguments.js';
+import { asArgument, bgpAddressArgument, cidrArgument, nodeNameArgument } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
 import { formatTable } from '../table.js';
 import { printWriteReport } from '../writeReport.js';
@@ -39,8 +39,8 @@ export function registerNodeCommands(program: Command, context: CommandContext):
     .option('--network <cidr>', "the node's IPv4 subnet (network_v4, for IPIP cross-subnet); left as is when absent")
     .action(async (flags: RegisterFlags) => {
       const name = resolveNodeName(flags.node, context.env);
-      const ipv4 = ipArgument('--ip', flags.ip, 4);
-      const ipv6 = flags.ip6 === undefined ? undefined : ipArgument('--ip6', flags.ip6, 6);
+      const ipv4 = bgpAddressArgument('--ip', flags.ip, 4);
+      const ipv6 = flags.ip6 === undefined ? undefined : bgpAddressArgument('--ip6', flags.ip6, 6);
       const asNumber = flags.as === undefined ? undefined : asArgument('--as', flags.as);
       const networkV4 = flags.network === undefined ? undefined : cidrArgument('--network', flags.network, 4);
       const argumentOf: Record<string, string> = { [ipv4.text]: '--ip' };

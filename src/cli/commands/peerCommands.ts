@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
-import { asArgument, asKeyword, familiesOf, ipArgument } from '../operatorArguments.js';
+import { asArgument, asKeyword, bgpAddressArgument, familiesOf, ipArgument } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
 import { formatTable } from '../table.js';
 import { printWriteReport } from '../writeReport.js';
@@ -30,7 +30,7 @@ export function addPeerCommands(parent: Command, context: CommandContext, scope:
   withNode(addEtcdOptions(parent.command('add <IP> <as> <AS>')))
     .description(`add ${what}: IP as AS (asplain or asdot)`)
     .action(async (ipText: string, word: string, asText: string, flags: PeerFlags) => {
-      const address = ipArgument('IP', ipText);
+      const address = bgpAddressArgument('IP', ipText);
       asKeyword(word);
       const asNumber = asArgument('AS', asText);
       const peerScope = scopeOf(flags);

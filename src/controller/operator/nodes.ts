@@ -1,4 +1,4 @@
-import { parseIpAddress, type AddressFamily, type IpAddress } from '../../model/address.js';
+import { parseBgpAddress, parseIpAddress, type AddressFamily, type IpAddress } from '../../model/address.js';
 import { parseAsNumber } from '../../model/asNumber.js';
 import { cidrContains, parseCidr, type Cidr } from '../../model/cidr.js';
 import type { Diagnostic } from '../../model/diagnostics.js';
@@ -120,7 +120,8 @@ export async function listNodes(store: OperatorStore): Promise<NodeListing> {
     const address = (f: AddressFamily): IpAddress | undefined => {
       const entry = host.address[f];
       if (entry === undefined || entry.value === '') return undefined;
-      const parsed = parseIpAddress(entry.value, f);
+      // As the renderer reads it: an address BIRD cannot peer with is no address (and gets a warning).
+      const parsed = parseBgpAddress(entry.value, f);
       return parsed.ok ? parsed.value : skip(entry, parsed.reason);
     };
     const own = host.asNumber === undefined ? undefined : parseAsNumber(host.asNumber.value);

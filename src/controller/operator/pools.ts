@@ -68,8 +68,12 @@ export async function listPools(store: OperatorStore, families: readonly Address
     if (meaning.kind === 'malformed') invalid.push({ key, value, action: 'skipped', reason: meaning.reason });
     if (meaning.kind !== 'pool') continue;
     const pool = decodePool(value, meaning.family, meaning.cidr);
-    if (pool.ok) pools.push({ ...pool.value, key });
-    else invalid.push({ key, value, action: 'skipped', reason: pool.reason });
+    if (!pool.ok) {
+      invalid.push({ key, value, action: 'skipped', reason: pool.reason });
+      continue;
+    }
+    pools.push({ ...pool.value.value, key });
+    for (const reason of pool.value.droppedFields) invalid.push({ key, value, action: 'defaulted', reason });
   }
   return { pools: pools.sort((a, b) => compareCidrs(a.cidr, b.cidr)), invalid };
 }

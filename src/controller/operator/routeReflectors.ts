@@ -103,7 +103,8 @@ export async function listRouteReflectors(store: OperatorStore): Promise<RouteRe
       invalid.push({ key, value, action: 'skipped', reason: decoded.reason });
       continue;
     }
-    const { address, clusterId } = decoded.value;
+    const { address, clusterId } = decoded.value.value;
+    for (const reason of decoded.value.droppedFields) invalid.push({ key, value, action: 'defaulted', reason });
     const peerValue = snapshot.entries.get(keys.globalPeer(address.family, address.text));
     const peer = peerValue === undefined ? undefined : decodePeer(peerValue, address.family, address.text);
     reflectors.push({ key, address, clusterId, peerAsNumber: peer?.ok ? peer.value.asNumber : undefined });
