@@ -11,6 +11,7 @@ import { loadScenario } from './support/fixtures.js';
 /** A BIRD error at file:line names the entry behind that line: the quarantine depends on it being exact. */
 t.test('every rendered entry is found at its lines; template lines map to nothing', async (t) => {
   const keyspace = loadScenario('seed-tutorial').keyspace;
+  keyspace.set(keys.hostAddress('calico-01', 6), 'fd80:24e2:f998:72d7::1');
   keyspace.set(keys.globalPeer(4, '172.17.8.1'), encodePeer('172.17.8.1', 64567));
   keyspace.set(keys.hostPeer('calico-01', 6, 'fd80:24e2:f998:72d7::99'), encodePeer('fd80:24e2:f998:72d7::99', 64568));
   keyspace.set(keys.customFilter(4, 'f1'), 'if net ~ 10.0.0.0/8 then reject;');
