@@ -137,12 +137,12 @@ t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycl
   t.equal(valueOf(samples, 'birdwatch_ipip_mode', { mode: 'krt-tunnel' }), 0);
   t.equal(samples.filter((s) => s.name.startsWith('process_') || s.name.startsWith('nodejs_')).length, 0, 'no process metrics when turned off');
 
-  metrics.cycleEnded({ result: 'applied', failures: [], quarantined: 0, renderMs: 2, validateMs: 3, reloads: [{ daemon: 'bird', result: 'applied', ms: 4 }, { daemon: 'bird6', result: 'unreachable', ms: undefined }], latencyMs: 12, diagnostics: [
+  metrics.cycleEnded({ result: 'applied', failures: [], quarantined: 0, refusedEntries: 0, renderMs: 2, validateMs: 3, reloads: [{ daemon: 'bird', result: 'applied', ms: 4 }, { daemon: 'bird6', result: 'unreachable', ms: undefined }], latencyMs: 12, diagnostics: [
     { key: keys.hostAddress('n9', 4), value: 'nope', action: 'skipped', reason: 'not an IPv4 address' },
     { key: keys.globalPeer(4, '10.0.0.1'), value: '{', action: 'skipped', reason: 'bad JSON' },
     { key: keys.globalPeer(4, '10.0.0.2'), value: '{', action: 'skipped', reason: 'bad JSON' },
   ] });
-  metrics.cycleEnded({ result: 'failed', failureKind: 'validation', failures: [{ kind: 'validation', daemon: 'bird' }], quarantined: 1, renderMs: 1, validateMs: 2, reloads: [], latencyMs: undefined, diagnostics: [] });
+  metrics.cycleEnded({ result: 'failed', failureKind: 'validation', failures: [{ kind: 'validation', daemon: 'bird' }], quarantined: 1, refusedEntries: 0, renderMs: 1, validateMs: 2, reloads: [], latencyMs: undefined, diagnostics: [] });
   samples = parsePrometheusText((await get('/metrics')).body);
   t.equal(valueOf(samples, 'birdwatch_cycles_total', { result: 'applied' }), 1);
   t.equal(valueOf(samples, 'birdwatch_cycles_total', { result: 'failed' }), 1);
@@ -155,7 +155,7 @@ t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycl
   t.equal(valueOf(samples, 'birdwatch_reload_duration_seconds_count', { daemon: 'bird' }), 1);
   t.equal(valueOf(samples, 'birdwatch_validate_duration_seconds_count'), 2);
   t.equal(valueOf(samples, 'birdwatch_skipped_entries', { kind: 'globalPeer', action: 'skipped' }), 0, 'the last rendering had no skipped entries');
-  metrics.cycleEnded({ result: 'applied', failures: [], quarantined: 0, renderMs: 1, validateMs: undefined, reloads: [], latencyMs: undefined, diagnostics: [{ key: keys.globalPeer(4, '10.0.0.1'), value: '{', action: 'skipped', reason: 'bad JSON' }] });
+  metrics.cycleEnded({ result: 'applied', failures: [], quarantined: 0, refusedEntries: 0, renderMs: 1, validateMs: undefined, reloads: [], latencyMs: undefined, diagnostics: [{ key: keys.globalPeer(4, '10.0.0.1'), value: '{', action: 'skipped', reason: 'bad JSON' }] });
   samples = parsePrometheusText((await get('/metrics')).body);
   t.equal(valueOf(samples, 'birdwatch_skipped_entries', { kind: 'globalPeer', action: 'skipped' }), 1, 'by key kind and action, not free text');
   t.notOk(samples.some((s) => Object.values(s.labels).some((v) => v.includes('/calico/'))), 'no key paths as label values');

@@ -118,19 +118,18 @@ if (!(await canCreateNamespaces())) {
       t.pass();
     });
 
-    await t.test('a configuration BIRD rejects: validation failure counted, not ready naming it; fixed → ready', async (t) => {
+    await t.test('an entry BIRD rejects: the refusal counted, the entry quarantined and named, still ready; fixed → gone', async (t) => {
       const before = valueOf(await scrape(), 'birdwatch_validation_failures_total')!;
       const key = keys.customFilter(4, 'broken');
       await h.client.put(key).value('if net ~ then reject;');
-      const r = await waitFor('not ready', readyz, (x) => x.code === 503, 20_000);
-      t.same(r.failing, ['applied']);
-      t.match(r.messages[0], new RegExp(`last cycle failed \\(validation\\): bird -p rejected the configuration: .*custom filter ${key}`));
-      // Readiness sees the failure as soon as the cycle records it; the counters when the cycle has ended.
-      samples = await waitFor('the failed cycle counted', scrape, (s) => valueOf(s, 'birdwatch_validation_failures_total') === before + 1);
-      t.ok(valueOf(samples, 'birdwatch_cycle_failures_total', { kind: 'validation' })! >= 1);
-      t.ok(valueOf(samples, 'birdwatch_cycles_total', { result: 'failed' })! >= 1);
+      samples = await waitFor('the refusal counted', scrape, (s) => valueOf(s, 'birdwatch_quarantined_entries') === 1, 20_000);
+      t.equal(valueOf(samples, 'birdwatch_validation_failures_total'), before + 1, 'bird -p refused once; the rest applied');
+      const r = await readyz();
+      t.equal(r.code, 200, `a quarantined entry is a skipped entry: ready (${r.messages.join('; ')})`);
+      const body = (await (await fetch(`${base}/readyz`)).json()) as { checks: Record<string, { message: string }> };
+      t.match(body.checks['applied']?.message, new RegExp(`1 entry quarantined \\(${key}\\)`));
       await h.client.delete().key(key);
-      await waitFor('ready again', readyz, (x) => x.code === 200, 20_000);
+      await waitFor('released', scrape, (s) => valueOf(s, 'birdwatch_quarantined_entries') === 0, 20_000);
     });
 
     await t.test('etcd goes away: not ready (datastore), still alive; etcd back: ready', async (t) => {

@@ -111,6 +111,7 @@ export class ConfigApplier {
       latencyMs: undefined,
       diagnostics: [],
       quarantined: 0,
+      refusedEntries: 0,
     };
     this.options.status.cycles++;
     let outcome: AppliedCycle;
@@ -171,14 +172,19 @@ export class ConfigApplier {
           ),
         ),
       );
-      // A daemon that already went through in an earlier round (and has nothing new) keeps that round's result.
-      results = results.map((r) => (isNoop(r) ? (previous.find((p) => p.daemon === r.daemon) ?? r) : r));
+      // A daemon that already went through in an earlier round (and has nothing new) keeps that round's result;
+      // one that failed then (the quarantined entry) takes this round's.
+      results = results.map((r) => {
+        const earlier = previous.find((p) => p.daemon === r.daemon);
+        return isNoop(r) && earlier && !earlier.failure ? earlier : r;
+      });
       report.validateMs = Math.max(report.validateMs ?? 0, ...results.map((r) => r.validateMs ?? 0));
       this.#recordSwaps(results);
       // BIRD refused lines that came from one entry: hold that entry back and apply the rest (bounded).
       const blamed = results.filter((r) => r.validation?.entryKey !== undefined && !this.#quarantine.has(r.validation.entryKey) && this.options.keyspace.has(r.validation.entryKey));
       if (blamed.length === 0 || quarantinedNow >= maxQuarantine || signal?.aborted) break;
       for (const result of blamed) this.#quarantineEntry(result);
+      report.refusedEntries += blamed.length;
       quarantinedNow += blamed.length;
     }
     report.diagnostics = [...rendered.diagnostics, ...this.#quarantineDiagnostics()];
@@ -294,9 +300,9 @@ export class ConfigApplier {
     const written = results.flatMap((r) => r.written);
     const news = written.length > 0 || results.some((r) => r.reload && r.reload.kind !== 'unreachable');
     if (!news) return;
-    const changedFiles = new Map([...files].filter(([name]) => written.includes(name)));
-    const beforeOfWritten = new Map([...before].filter(([name]) => changedFiles.has(name) || !files.has(name)));
-    const diff = written.length > 0 ? formatConfigChange(summarizeConfigChange(beforeOfWritten, new Map([...beforeOfWritten, ...changedFiles]))) : '';
+    // Exactly what was written differs: the other files are compared with themselves.
+    const after = new Map([...before, ...[...files].filter(([name]) => written.includes(name))]);
+    const diff = written.length > 0 ? formatConfigChange(summarizeConfigChange(before, after)) : '';
     this.options.log.info(
       {
         component: 'cycle',

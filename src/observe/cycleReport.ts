@@ -17,6 +17,8 @@ export interface CycleReport {
   readonly diagnostics: readonly Diagnostic[];
   /** Entries held back because BIRD refused the lines rendered from them. */
   readonly quarantined: number;
+  /** bird -p refusals this cycle that were pinned on one entry (and quarantined it). */
+  readonly refusedEntries: number;
 }
 
 export interface CycleObserver {

@@ -108,6 +108,7 @@ export class BirdwatchMetrics implements CycleObserver {
       this.#failures.inc({ kind: failure.kind });
       if (failure.kind === 'validation') this.#validationFailures.inc();
     }
+    if (report.refusedEntries > 0) this.#validationFailures.inc(report.refusedEntries);
     this.#quarantined.set(report.quarantined);
     // A cycle that could not render has no diagnostics to speak of: keep the last rendering's counts.
     if (report.failureKind !== 'node' && report.failureKind !== 'template' && report.failureKind !== 'internal') {
