@@ -6,7 +6,7 @@ import type { Etcd3 } from 'etcd3';
 import { readEtcdSnapshot } from '../datastore/etcdSource.js';
 import { EtcdWriter } from '../datastore/etcdWriter.js';
 import type { HostAddresses } from './addressAutodetection.js';
-import { addressArgument, networkOf, parseAddressSetting, parseAsSetting, resolveAddressSetting, type AddressSetting } from './nodeAddressOptions.js';
+import { addressArgument, networkOf, parseAddressSetting, parseAsSetting, resolveAddressSetting, type AddressSetting, type ResolvedAddress } from './nodeAddressOptions.js';
 import { UsageError } from './usageError.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -85,8 +85,9 @@ async function registerOnce(plan: RegistrationPlan, store: OperatorStore, host: 
       : plan.ipv4;
   const v4 = await resolveAddressSetting(4, v4Setting, host);
   if (v4 === undefined) throw new UsageError(plan.argument[4], undefined, "the node's IPv4 address is required");
-  const v6 = plan.ipv6.kind === 'unset' ? (existing?.ipv6 !== undefined ? { address: existing.ipv6 } : undefined) : await resolveAddressSetting(6, plan.ipv6, host);
-  for (const note of [v4.note, v6 !== undefined && 'note' in v6 ? v6.note : undefined]) if (note !== undefined) log.info({ component: 'register', node: plan.node }, note);
+  const v6: ResolvedAddress | undefined =
+    plan.ipv6.kind === 'unset' ? (existing?.ipv6 !== undefined ? { address: existing.ipv6 } : undefined) : await resolveAddressSetting(6, plan.ipv6, host);
+  for (const note of [v4.note, v6?.note]) if (note !== undefined) log.info({ component: 'register', node: plan.node }, note);
   try {
     const report = await registerNode(store, {
       name: plan.node,

@@ -6,7 +6,7 @@
  * foreground, started once a valid bird.cfg exists), each with an svlogd log service.
  *
  * etcd runs on the root namespace's loopback. A host reaches it on its *own* loopback, as a node would
- * reach its etcd: a small relay (etcdRelay.ts) listens inside the host namespace on each member's port and
+ * reach its etcd: a small relay (etcdRelay.mjs) listens inside the host namespace on each member's port and
  * carries the bytes over a unix socket — a file-system object, so it crosses network namespaces — to a
  * relay in the root namespace that connects to the member. No address is added outside the lab.
  *
@@ -39,7 +39,7 @@ export const DEFAULT_PREFIX = 'bwlab';
 export const PACKAGED_RUNIT_SERVICES = join(REPO_ROOT, 'packaging', 'runit');
 export const SERVICES = ['birdwatch', 'bird', 'bird6'] as const;
 export type ServiceName = (typeof SERVICES)[number];
-const RELAY_SCRIPT = join(REPO_ROOT, 'test', 'lab', 'etcdRelay.ts');
+const RELAY_SCRIPT = join(REPO_ROOT, 'test', 'lab', 'etcdRelay.mjs');
 
 export type HostRole = 'node' | 'route-reflector';
 
@@ -373,7 +373,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     mkdirSync(relayDir, { recursive: true });
     const sockets = etcd.members.map((m) => join(relayDir, `${m.name}.sock`));
     const startRelay = async (prefixArgv: readonly string[], args: readonly string[], label: string, logFile: string): Promise<void> => {
-      const relay = await spawnDetached([...prefixArgv, process.execPath, '--import', 'tsx', RELAY_SCRIPT, ...args], { label, logFile, cwd: REPO_ROOT });
+      const relay = await spawnDetached([...prefixArgv, process.execPath, RELAY_SCRIPT, ...args], { label, logFile, cwd: REPO_ROOT });
       record(relay.record);
       await waitForLine(logFile, 'ready', label, () => isRunning(relay.record));
     };

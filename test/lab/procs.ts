@@ -208,7 +208,7 @@ export function unrecordedLabProcesses(stateDir: string, recorded: readonly Proc
       return i < 0 ? undefined : argv[i + 1];
     };
     const exe = basename(argv[0] ?? '');
-    const relay = argv.some((a) => a.endsWith('etcdRelay.ts')) && argv.some((a) => a.includes(`${stateDir}/`));
+    const relay = argv.some((a) => a.endsWith('etcdRelay.mjs')) && argv.some((a) => a.includes(`${stateDir}/`));
     const ours =
       (exe === 'etcd' && inside(after('--data-dir'))) ||
       ((exe === 'bird' || exe === 'bird6') && argv.includes('-d') && inside(after('-c'))) ||

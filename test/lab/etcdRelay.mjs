@@ -4,20 +4,23 @@
  * etcd itself stays on the root namespace's loopback and no address is added outside the lab.
  *
  * Two halves, joined by unix sockets (file-system objects, so they cross network namespaces):
- *   root:  node etcdRelay.ts root SOCKET=127.0.0.1:PORT …   (root namespace: unix socket → etcd member)
- *   host:  node etcdRelay.ts host PORT=SOCKET …             (inside a host namespace: 127.0.0.1:PORT → socket)
+ *   root:  node etcdRelay.mjs root SOCKET=127.0.0.1:PORT …   (root namespace: unix socket → etcd member)
+ *   host:  node etcdRelay.mjs host PORT=SOCKET …             (inside a host namespace: 127.0.0.1:PORT → socket)
  * The host half listens on the member's own port number, so an endpoint reads the same on both sides. When
  * either end of a connection closes, the other is closed too (a killed etcd member looks killed to birdwatch).
  * Prints `ready` once every listener is up; runs until SIGTERM.
+ *
+ * Plain JavaScript on purpose: it starts in tens of milliseconds without the TypeScript loader (the lab starts
+ * one per host, on machines that may be busy); it uses nothing but node:net.
  */
+// @ts-check
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 
-type Target = { readonly path: string } | { readonly host: string; readonly port: number };
-
-function relay(client: net.Socket, target: Target): void {
+/** @param {net.Socket} client @param {net.NetConnectOpts} target */
+function relay(client, target) {
   const upstream = net.connect(target);
-  const drop = (): void => {
+  const drop = () => {
     client.destroy();
     upstream.destroy();
   };
@@ -27,7 +30,8 @@ function relay(client: net.Socket, target: Target): void {
   upstream.pipe(client);
 }
 
-function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
+/** @param {net.Server} server @param {net.ListenOptions} options @returns {Promise<void>} */
+function listen(server, options) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options, () => {
@@ -37,12 +41,13 @@ function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
+async function main() {
   const [mode, ...pairs] = process.argv.slice(2);
   if ((mode !== 'root' && mode !== 'host') || pairs.length === 0) {
-    throw new Error('usage: etcdRelay.ts root SOCKET=HOST:PORT … | host PORT=SOCKET …');
+    throw new Error('usage: etcdRelay.mjs root SOCKET=HOST:PORT … | host PORT=SOCKET …');
   }
-  const servers: net.Server[] = [];
+  /** @type {net.Server[]} */
+  const servers = [];
   for (const pair of pairs) {
     const [left = '', right = ''] = pair.split('=');
     if (mode === 'root') {
@@ -65,7 +70,7 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((e: unknown) => {
+main().catch((e) => {
   process.stderr.write(`etcdRelay: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });
