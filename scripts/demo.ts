@@ -2,8 +2,11 @@
  * npm run demo (scripts/demo → this file): the seed tutorial with real BIRDs in network namespaces,
  * configured by birdwatch from a real etcd, every step set up with the birdwatch CLI and verified:
  *
- *   1. calico-01 and calico-02 registered and started; a pool; one IPAM block per host (v4 and v6);
- *      the mesh session is Established and each host has the other's block in its kernel.
+ *   1. calico-01 registered with the CLI (IP/IP6 variables), calico-02 registering itself at start as
+ *      calico-node did (IP=autodetect); each host's bird, bird6 and birdwatch run as the shipped runit
+ *      services; a pool; one IPAM block per host (v4 and v6); the mesh session is Established and each host
+ *      has the other's block in its kernel. calico-02's bird is SIGKILLed: runsv restarts it, the routes
+ *      stay in the kernel meanwhile, the session comes back.
  *   2. calico-rr runs `birdwatch run --role route-reflector`; `bgppeer rr add`; `bgp node-mesh off`:
  *      mesh sessions gone, both hosts Established with the reflector, blocks still reach the other host.
  *
@@ -15,8 +18,8 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from '../test/harness/netns.js';
-import { BIRDWATCH_MAIN, REPO_ROOT, startLab, type Lab, type LabHost } from '../test/lab/lab.js';
-import { kernelRoutes, labSnapshot, protocolName, waitRoute, waitSessions } from '../test/lab/observe.js';
+import { BIRDWATCH_MAIN, REPO_ROOT, SERVICES, startLab, type Lab, type LabHost } from '../test/lab/lab.js';
+import { kernelRoutes, labSnapshot, protocolName, routeFor, waitRoute, waitSessions, waitUntil } from '../test/lab/observe.js';
 
 const WAIT_MS = 45_000;
 const started = Date.now();
@@ -31,13 +34,22 @@ const ok = (text: string): void => out(`   ✓ ${text}`);
 class DemoFailure extends Error {}
 
 /** Runs `birdwatch …` (the built CLI) like an operator would, printing the command and its output. */
-async function birdwatch(env: NodeJS.ProcessEnv, args: readonly string[], expectExit = 0): Promise<string> {
-  out(`\n$ birdwatch ${args.join(' ')}`);
+async function birdwatch(env: NodeJS.ProcessEnv, args: readonly string[], expectExit = 0, shownEnv = ''): Promise<string> {
+  out(`\n$ ${shownEnv}birdwatch ${args.join(' ')}`);
   const result = await execa(process.execPath, [BIRDWATCH_MAIN, ...args], { env, reject: false, cwd: REPO_ROOT });
   if (result.stdout.trim() !== '') out(indent(result.stdout));
   if (result.stderr.trim() !== '') out(indent(result.stderr));
   if (result.exitCode !== expectExit) throw new DemoFailure(`birdwatch ${args.join(' ')} exited ${String(result.exitCode)} (expected ${expectExit})`);
   return result.stdout;
+}
+
+/** `sv status` of the host's three services, as an operator would look. */
+async function svStatus(host: LabHost): Promise<void> {
+  const dirs = SERVICES.map((s) => join(host.serviceDir, s));
+  out(`\n$ sv status ${dirs.join(' ')}`);
+  const result = await execa('sv', ['status', ...dirs], { reject: false });
+  out(indent(result.stdout));
+  if (result.exitCode !== 0 || !result.stdout.split('\n').every((l) => l.startsWith('run: '))) throw new DemoFailure(`${host.name}: not every service runs`);
 }
 
 async function showKernel(host: LabHost, family: 4 | 6): Promise<void> {
@@ -85,17 +97,25 @@ async function demo(lab: Lab): Promise<void> {
 
   say(`Lab: hosts ${lab.hosts.map((h) => `${h.name} (${h.ip4}, ${h.ip6})`).join(', ')}`);
   out(`   each host is a network namespace (${lab.hosts.map((h) => h.namespace).join(', ')}) on a bridge in ${lab.bridgeNamespace};`);
-  out(`   etcd listens on ${lab.etcd.endpoints.join(',')} (root namespace loopback). On each host, BIRD and BIRD6 run inside`);
-  out('   the namespace and `birdwatch run` runs in the root namespace: it needs etcd, the config dir and BIRD\'s unix');
-  out('   control sockets — unix sockets work across network namespaces.');
+  out(`   etcd listens on ${lab.etcd.endpoints.join(',')} (root namespace loopback; a relay makes it appear on each host's`);
+  out('   own loopback). Each host runs what a calico-node runs, under runit: one runsvdir in the host namespace with');
+  out('   the services birdwatch ships (packaging/runit): birdwatch (run --once, then run), bird and bird6 (in the');
+  out('   foreground, started once a valid bird.cfg exists), each logging through svlogd.');
   out(`\n$ export ETCD_ENDPOINTS=${env.ETCD_ENDPOINTS}`);
 
   say('Step 1: two Calico nodes, a pool, a block each (the seed tutorial)');
-  for (const h of [c1, c2]) {
-    await birdwatch(env, ['node', 'register', '--node', h.name, '--ip', h.ip4, '--ip6', h.ip6]);
-    out(`\n   starting calico-node on ${h.name}: birdwatch run --node ${h.name}, then bird and bird6 in ${h.namespace}`);
-    await check(`${h.name}: birdwatch rendered its config, bird and bird6 answer`, () => lab.startHost(h.name));
-  }
+  await birdwatch({ ...env, IP: c1.ip4, IP6: c1.ip6 }, ['node', 'register', '--node', c1.name], 0, `IP=${c1.ip4} IP6=${c1.ip6} `);
+  out(`\n   starting calico-node on ${c1.name}: runsvdir -P ${c1.serviceDir} in ${c1.namespace}`);
+  await check(`${c1.name}: the birdwatch service rendered its config, bird and bird6 answer`, () => lab.startHost(c1.name));
+  out(`\n   starting calico-node on ${c2.name} the calico-node way: it registers itself at start`);
+  out('   (BIRDWATCH_REGISTER=1 IP=autodetect IP6=autodetect: the birdwatch service runs `run --once --register`)');
+  await check(`${c2.name}: registered itself, bird and bird6 answer`, () =>
+    lab.startHost(c2.name, { env: { BIRDWATCH_REGISTER: '1', IP: 'autodetect', IP6: 'autodetect' } }),
+  );
+  const nodes = await birdwatch(env, ['node', 'show']);
+  if (!nodes.includes(c2.ip4) || !nodes.includes(c2.ip6)) throw new DemoFailure(`${c2.name} did not register ${c2.ip4} and ${c2.ip6}`);
+  ok(`${c2.name} registered the addresses it found on its eth0: ${c2.ip4}, ${c2.ip6}`);
+  await svStatus(c2);
   await birdwatch(env, ['pool', 'add', '192.168.0.0/16']);
   await birdwatch(env, ['pool', 'add', 'fd00:1::/48']);
   out('\n   IPAM claims a block of the pool for each host (what the Calico IPAM driver writes on first use):');
@@ -131,8 +151,27 @@ async function demo(lab: Lab): Promise<void> {
     await showKernel(h, 6);
   }
 
+  say(`Step 1 check: runit brings back a killed bird (${c2.name}); the kernel keeps the routes meanwhile`);
+  const birdPid = c2.pid('bird');
+  if (birdPid === undefined) throw new DemoFailure(`${c2.name}: bird is not running`);
+  out(`\n$ kill -KILL ${birdPid}    # ${c2.name}'s bird`);
+  const killedAt = Date.now();
+  process.kill(birdPid, 'SIGKILL');
+  await check(`${c2.name}: runsv started bird again (new PID)`, async () => {
+    await waitUntil(`${c2.name}: a new bird`, () => Promise.resolve({ ok: (c2.pid('bird') ?? birdPid) !== birdPid, seen: String(c2.pid('bird')) }), { timeoutMs: 10_000 });
+  });
+  await check(`${c2.name}: ${blocks[c1.name]?.v4 ?? ''} still in its kernel (bird -R: graceful-restart recovery)`, async () => {
+    if (routeFor(await kernelRoutes(c2, 4), blocks[c1.name]?.v4 ?? '') === undefined) throw new Error('the route is gone');
+  });
+  await check(`${c2.name}: mesh Established again`, async () => {
+    await waitSessions(c2, 4, [protocolName('Mesh', c1.ip4)], { timeoutMs: WAIT_MS });
+    await waitSessions(c1, 4, [protocolName('Mesh', c2.ip4)], { timeoutMs: WAIT_MS });
+  });
+  out(`   (${((Date.now() - killedAt) / 1000).toFixed(1)} s from the kill)`);
+  await svStatus(c2);
+
   say(`Step 2: a route reflector on ${rr.name}, then the mesh off`);
-  out(`\n   starting the reflector: birdwatch run --role route-reflector --ip ${rr.ip4} --ip6 ${rr.ip6}, bird and bird6 in ${rr.namespace}`);
+  out(`\n   starting the reflector: runsvdir in ${rr.namespace}, its birdwatch service with BIRDWATCH_OPTS="--role route-reflector --ip ${rr.ip4} --ip6 ${rr.ip6}"`);
   await check(`${rr.name}: reflector config rendered, bird and bird6 answer`, () => lab.startHost(rr.name, { role: 'route-reflector' }));
   await birdwatch(env, ['bgppeer', 'rr', 'add', rr.ip4]);
   await birdwatch(env, ['bgppeer', 'rr', 'add', rr.ip6]);

@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { showProtocols, type ProtocolEntry } from '../src/bird/showProtocols.js';
-import { downLab, startLab, DEFAULT_PREFIX } from '../test/lab/lab.js';
+import { execa } from 'execa';
+import { downLab, startLab, DEFAULT_PREFIX, SERVICES } from '../test/lab/lab.js';
 import { isRunning } from '../test/lab/procs.js';
 import { readState } from '../test/lab/state.js';
 
 const USAGE = `usage:
   scripts/lab up [--hosts N] [--etcd 1|3] [--state DIR] [--prefix P]   start N hosts (default 3), registered in etcd
-  scripts/lab status [--state DIR]                                     processes and BGP sessions
+  scripts/lab status [--state DIR]                                     processes, runit services, BGP sessions
   scripts/lab down [--state DIR]                                       stop what up started, delete its namespaces
 default --state: ${join(tmpdir(), 'birdwatch-lab')}`;
 
@@ -96,6 +97,11 @@ async function main(): Promise<void> {
         process.stdout.write(`  ${isRunning(r) ? 'running' : 'gone   '}  PID ${String(r.pid).padEnd(8)} ${r.label}\n`);
       }
       for (const h of state.hosts) {
+        if (h.serviceDir !== undefined) {
+          // runit's view of the host's services (run/down, PID, uptime), as `sv status` prints it.
+          const sv = await execa('sv', ['status', ...SERVICES.map((s) => join(h.serviceDir ?? '', s))], { reject: false });
+          for (const line of `${sv.stdout}\n${sv.stderr}`.split('\n').filter((l) => l.trim() !== '')) process.stdout.write(`  ${h.name} ${line}\n`);
+        }
         for (const [family, socket] of [[4, h.birdSocket], [6, h.bird6Socket]] as const) {
           const summary = await showProtocols(socket, { timeoutMs: 2_000 }).then(
             (rows) =>

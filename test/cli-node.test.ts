@@ -66,7 +66,7 @@ t.test('node register refusals write nothing', async (t) => {
   await refused(t, ['node', 'register', '--node', 'calico-02', '--ip', '172.17.8.102', '--network', '172.17.9.0/24'], /^error: --network "172\.17\.9\.0\/24": does not contain the node's address 172\.17\.8\.102$/);
   await refused(t, ['node', 'register', '--node', 'calico-02', '--ip', '172.17.8.102', '--network', '172.17.8.1/24'], /^error: --network "172\.17\.8\.1\/24": host bits are set/);
   await refused(t, ['node', 'register', '--node', 'calico 02', '--ip', '172.17.8.102'], /^error: --node "calico 02": node name must be/);
-  await refused(t, ['node', 'register', '--node', 'calico-02'], /required option '--ip <address>' not specified/);
+  await refused(t, ['node', 'register', '--node', 'calico-02'], /^error: --ip: required: the node's IPv4 address \(--ip or IP; IP=autodetect finds it on this host\)$/);
   t.equal((await run('node', 'register', '--node', 'calico-01', '--ip', '172.17.8.101', '--ip6', 'fd80::1')).code, 0, 're-registering a node with its own addresses is fine');
 });
 

@@ -25,7 +25,7 @@ t.test('3-member etcd: killing the member birdwatch uses does not stop the lab f
     if (pid === undefined) throw new Error(`${owner.name}: birdwatch is not running`);
     let used: number[] = [];
     await waitUntil(`${owner.name}: birdwatch (PID ${pid}) connected to an etcd member`, async () => {
-      used = await etcdMembersUsedBy(lab, pid);
+      used = await etcdMembersUsedBy(lab, owner, pid);
       return { ok: used.length > 0, seen: `members [${used.join(', ')}]` };
     }, { timeoutMs: 10_000 });
     const victim = used[0] ?? 0;

@@ -16,7 +16,7 @@ export interface EtcdFlags {
 /** Adds the etcd connection flags (the ETCD_* variables are read in resolveEtcdOptions). */
 export function addEtcdOptions(command: Command): Command {
   return command
-    .option('--etcd-endpoints <urls>', 'comma-separated etcd URLs (default: ETCD_ENDPOINTS, ETCD_AUTHORITY, http://127.0.0.1:2379)')
+    .option('--etcd-endpoints <urls>', 'comma-separated etcd URLs (default: ETCD_ENDPOINTS, else ETCD_SCHEME://ETCD_AUTHORITY, else http://127.0.0.1:2379)')
     .option('--etcd-ca <file>', 'CA certificate for https endpoints (default: ETCD_CA_CERT_FILE, else the system trust store)')
     .option('--etcd-cert <file>', 'client certificate (default: ETCD_CERT_FILE)')
     .option('--etcd-key <file>', 'client key (default: ETCD_KEY_FILE)');
@@ -24,12 +24,30 @@ export function addEtcdOptions(command: Command): Command {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** --etcd-endpoints, else ETCD_ENDPOINTS (comma list), else ETCD_AUTHORITY (host:port), else 127.0.0.1:2379. */
+/** An environment variable as calico-node read it: unset and empty (`ETCD_CERT_FILE=""` in calico.env) are the same. */
+export function envValue(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * --etcd-endpoints, else ETCD_ENDPOINTS (comma list), else ETCD_SCHEME://ETCD_AUTHORITY (calico-node's older
+ * pair; scheme http unless given), else http://127.0.0.1:2379. An empty variable counts as unset.
+ */
 export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOptions {
-  const scheme = env['ETCD_SCHEME'] ?? 'http';
-  const raw =
-    flags.etcdEndpoints ?? env['ETCD_ENDPOINTS'] ?? (env['ETCD_AUTHORITY'] ? `${scheme}://${env['ETCD_AUTHORITY']}` : 'http://127.0.0.1:2379');
-  const argument = flags.etcdEndpoints !== undefined ? '--etcd-endpoints' : env['ETCD_ENDPOINTS'] !== undefined ? 'ETCD_ENDPOINTS' : 'ETCD_AUTHORITY';
+  const authority = envValue(env, 'ETCD_AUTHORITY');
+  const scheme = envValue(env, 'ETCD_SCHEME') ?? 'http';
+  if (authority !== undefined && flags.etcdEndpoints === undefined && envValue(env, 'ETCD_ENDPOINTS') === undefined && scheme !== 'http' && scheme !== 'https') {
+    throw new UsageError('ETCD_SCHEME', scheme, 'expected http or https');
+  }
+  const [argument, raw] =
+    flags.etcdEndpoints !== undefined
+      ? ['--etcd-endpoints', flags.etcdEndpoints]
+      : envValue(env, 'ETCD_ENDPOINTS') !== undefined
+        ? ['ETCD_ENDPOINTS', envValue(env, 'ETCD_ENDPOINTS') ?? '']
+        : authority !== undefined
+          ? ['ETCD_AUTHORITY', `${scheme}://${authority}`]
+          : ['--etcd-endpoints', 'http://127.0.0.1:2379'];
   const endpoints = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
   if (endpoints.length === 0) throw new UsageError(argument, raw, 'expected a comma-separated list of http(s)://host:port URLs');
   for (const endpoint of endpoints) {
@@ -48,25 +66,27 @@ export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOp
       throw new UsageError(argument, shown, 'expected http(s)://host:port');
     }
   }
-  const certFile = flags.etcdCert ?? env['ETCD_CERT_FILE'];
-  const keyFile = flags.etcdKey ?? env['ETCD_KEY_FILE'];
+  const certFile = flags.etcdCert ?? envValue(env, 'ETCD_CERT_FILE');
+  const keyFile = flags.etcdKey ?? envValue(env, 'ETCD_KEY_FILE');
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError(certFile === undefined ? '--etcd-cert' : '--etcd-key', undefined, 'the client certificate and key must be given together');
   }
   return {
     endpoints,
-    caFile: flags.etcdCa ?? env['ETCD_CA_CERT_FILE'],
+    caFile: flags.etcdCa ?? envValue(env, 'ETCD_CA_CERT_FILE'),
     certFile,
     keyFile,
-    username: env['ETCD_USERNAME'],
-    password: env['ETCD_PASSWORD'],
+    username: envValue(env, 'ETCD_USERNAME'),
+    password: env['ETCD_PASSWORD'] === '' ? undefined : env['ETCD_PASSWORD'],
   };
 }
 
 /** --node, else NODENAME, else HOSTNAME, else the OS hostname — as calico-node chose it. */
 export function resolveNodeName(flag: string | undefined, env: Env): string {
+  const nodename = envValue(env, 'NODENAME');
+  const hostnameVariable = envValue(env, 'HOSTNAME');
   const [argument, value] =
-    flag !== undefined ? ['--node', flag] : env['NODENAME'] ? ['NODENAME', env['NODENAME']] : env['HOSTNAME'] ? ['HOSTNAME', env['HOSTNAME']] : ['hostname', hostname()];
+    flag !== undefined ? ['--node', flag] : nodename !== undefined ? ['NODENAME', nodename] : hostnameVariable !== undefined ? ['HOSTNAME', hostnameVariable] : ['hostname', hostname()];
   const valid = parseNodeName(value);
   if (!valid.ok) throw new UsageError(argument, value, valid.reason);
   return valid.value;

@@ -1,8 +1,12 @@
 import { isIP } from 'node:net';
 import { UsageError } from './usageError.js';
 
-/** Loopback only: metrics and probes are for the node itself (or a sidecar), not the network. */
-export const DEFAULT_LISTEN = '127.0.0.1:9099';
+/**
+ * Loopback only: metrics and probes are for the node itself (or a sidecar), not the network. Port 9179 (BGP's
+ * 179 behind a 9) is used by nothing in a calico-node: Felix has 9099 (health) and 9091 (metrics), Typha 5473,
+ * 9093 and 9098, kube-controllers 9094, BIRD 179, etcd 2379/2380.
+ */
+export const DEFAULT_LISTEN = '127.0.0.1:9179';
 
 export type ListenOption = { readonly kind: 'off' } | { readonly kind: 'listen'; readonly host: string; readonly port: number };
 

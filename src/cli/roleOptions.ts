@@ -3,7 +3,7 @@ import { nodeRole, reflectorRole, type RoleRenderer } from '../controller/roleRe
 import { parseBgpAddress, type IpAddress } from '../model/address.js';
 import { parseAsNumber } from '../model/asNumber.js';
 import type { IpipRendering } from '../render/ipipMode.js';
-import { resolveNodeName } from './commonOptions.js';
+import { envValue, resolveNodeName } from './commonOptions.js';
 import { UsageError } from './usageError.js';
 
 export interface RoleFlags {
@@ -21,9 +21,9 @@ export function addRoleOptions(command: Command): Command {
   return command
     .option('--role <role>', 'node | route-reflector', 'node')
     .option('--node <name>', 'node name (role node; default: NODENAME, HOSTNAME, then the hostname)')
-    .option('--ip <address>', 'the reflector IPv4 address (role route-reflector; default: IP)')
-    .option('--ip6 <address>', 'the reflector IPv6 address (role route-reflector; default: IP6)')
-    .option('--as <number>', 'the reflectors’ AS (role route-reflector; default: the global AS)');
+    .option('--ip <address>', 'IPv4 address: the reflector’s, or with --register the node’s (an address or autodetect; default: IP)')
+    .option('--ip6 <address>', 'IPv6 address: the reflector’s, or with --register the node’s (an address, autodetect or none; default: IP6)')
+    .option('--as <number>', 'AS: the reflectors’ (default: the global AS), or with --register the node’s (default: AS)');
 }
 
 export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): RoleRenderer {
@@ -35,9 +35,11 @@ export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): Ro
     if (!parsed.ok) throw new UsageError(argument, value, parsed.reason);
     return parsed.value;
   };
-  const ipv4 = address(flags.ip !== undefined ? '--ip' : 'IP', flags.ip ?? env['IP'], 4);
+  const ipv4 = address(flags.ip !== undefined ? '--ip' : 'IP', flags.ip ?? envValue(env, 'IP'), 4);
   if (!ipv4) throw new UsageError('--ip', undefined, 'a route reflector needs its IPv4 address (--ip or IP)');
-  const ipv6 = address(flags.ip6 !== undefined ? '--ip6' : 'IP6', flags.ip6 ?? env['IP6'], 6);
+  const ipv6Value = flags.ip6 ?? envValue(env, 'IP6');
+  // IP6=none, as calico-node took it: no IPv6.
+  const ipv6 = address(flags.ip6 !== undefined ? '--ip6' : 'IP6', ipv6Value === 'none' ? undefined : ipv6Value, 6);
   let asNumber: number | undefined;
   if (flags.as !== undefined) {
     const parsed = parseAsNumber(flags.as);

@@ -1,25 +1,28 @@
 /**
  * A multi-host lab on one machine: hosts are network namespaces on a bridge (in a namespace of its own),
- * each running real `bird` and `bird6` *inside* its namespace and `birdwatch run` for it in the ROOT
- * namespace. etcd runs on the root namespace's loopback.
+ * each running what a calico-node runs, under runit as calico-node does: one `runsvdir` per host, inside
+ * the host's namespace, supervising the services shipped in packaging/runit (copied unchanged into the
+ * host's service directory) — `birdwatch` (`run --once`, then `run`), `bird` and `bird6` (in the
+ * foreground, started once a valid bird.cfg exists), each with an svlogd log service.
  *
- * Why birdwatch runs outside the host namespace: it needs exactly three things — etcd (on loopback), the
- * host's config directory and BIRD's unix control sockets. Unix sockets are file-system objects, not
- * network ones, so they work across network namespaces; BIRD itself is the only process that needs the
- * host's network. No etcd address has to be exposed inside the lab and no route to the root namespace
- * is needed.
+ * etcd runs on the root namespace's loopback. A host reaches it on its *own* loopback, as a node would
+ * reach its etcd: a small relay (etcdRelay.mjs) listens inside the host namespace on each member's port and
+ * carries the bytes over a unix socket — a file-system object, so it crosses network namespaces — to a
+ * relay in the root namespace that connects to the member. No address is added outside the lab.
  *
- * Every namespace is recorded in `<stateDir>/lab.json` before it is created, every process as soon as it
- * runs; `down` (or `downLab(stateDir)` from another process, also after a crash) stops exactly those
- * PIDs and deletes exactly those namespaces. `startLab` first cleans what a previous lab in the same
- * state dir left behind.
+ * Every namespace is recorded in `<stateDir>/lab.json` before it is created, every process (etcd, the
+ * relays, each host's runsvdir) as soon as it runs; `down` (or `downLab(stateDir)` from another process,
+ * also after a crash) stops exactly those PIDs — a runsvdir with SIGHUP, which stops its services, whose
+ * PIDs are collected first and waited for — and deletes exactly those namespaces. `startLab` first cleans
+ * what a previous lab in the same state dir left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
+import { execa } from 'execa';
 import { BirdControlClient } from '../../src/bird/controlSocket.js';
 import { delay, envWithout, tailFile } from '../harness/process.js';
 import { startLabEtcd, type LabEtcd } from './etcd.js';
@@ -32,6 +35,11 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 /** The built CLI; `BIRDWATCH_LAB_CLI` may point at another build (e.g. of a clean checkout). */
 export const BIRDWATCH_MAIN = resolve(process.env['BIRDWATCH_LAB_CLI'] ?? join(REPO_ROOT, 'dist', 'cli', 'main.js'));
 export const DEFAULT_PREFIX = 'bwlab';
+/** The runit service directories birdwatch ships; the lab runs exactly these. */
+export const PACKAGED_RUNIT_SERVICES = join(REPO_ROOT, 'packaging', 'runit');
+export const SERVICES = ['birdwatch', 'bird', 'bird6'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+const RELAY_SCRIPT = join(REPO_ROOT, 'test', 'lab', 'etcdRelay.mjs');
 
 export type HostRole = 'node' | 'route-reflector';
 
@@ -62,7 +70,7 @@ export interface LabOptions {
   readonly start?: boolean;
   /** `--min-reload-interval` of every `birdwatch run`. Default 50. */
   readonly minReloadIntervalMs?: number;
-  /** Command that runs the birdwatch CLI. Default `node dist/cli/main.js`. */
+  /** Command that runs the birdwatch CLI (the runit service's BIRDWATCH). Default: dist/cli/main.js, as `birdwatch` on PATH. */
   readonly birdwatch?: readonly string[];
   /** SIGKILL the lab's processes and delete its namespaces if this process exits with the lab up (tests). */
   readonly killOnExit?: boolean;
@@ -72,8 +80,10 @@ export interface LabOptions {
 
 export interface StartHostOptions {
   readonly role?: HostRole;
-  /** Extra arguments for `birdwatch run`. */
+  /** Extra arguments for `birdwatch run` (BIRDWATCH_OPTS of the service: no spaces inside an argument). */
   readonly extraArgs?: readonly string[];
+  /** More environment for the host's runsvdir (e.g. IP, IP6, BIRDWATCH_REGISTER). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface LabHost {
@@ -87,15 +97,18 @@ export interface LabHost {
   readonly defaultRole: HostRole;
   readonly dir: string;
   readonly configDir: string;
+  /** The host's runit service directory (runsvdir's): one copy of packaging/runit/<service> each. */
+  readonly serviceDir: string;
   readonly sockets: { readonly bird: string; readonly bird6: string };
-  readonly logs: { readonly bird: string; readonly bird6: string; readonly birdwatch: string };
+  /** The svlogd `current` file of each service, and runsvdir's own output. */
+  readonly logs: { readonly bird: string; readonly bird6: string; readonly birdwatch: string; readonly runsvdir: string };
   /** Role of the running daemons (undefined while stopped). */
   readonly role: HostRole | undefined;
   /** The socket of one family's BIRD. */
   socket(family: 4 | 6): string;
   running(): boolean;
-  /** PID of the host's running birdwatch, bird or bird6 (undefined when not running). */
-  pid(daemon: 'birdwatch' | 'bird' | 'bird6'): number | undefined;
+  /** PID of the host's running birdwatch, bird or bird6, as its runsv reports it (undefined when not running). */
+  pid(daemon: ServiceName): number | undefined;
 }
 
 export interface Lab {
@@ -107,9 +120,12 @@ export interface Lab {
   host(name: string): LabHost;
   /** An etcd3 client on the lab's etcd (made on first use, closed by down()). */
   client(): Etcd3;
-  /** Starts `birdwatch run` for the host, waits for its bird.cfg and bird6.cfg, then starts bird and bird6 in its namespace. */
+  /**
+   * Starts the host's runsvdir in its namespace: the birdwatch service (`run --once`, then `run`) at once;
+   * once its bird.cfg and bird6.cfg exist, the bird and bird6 services (`sv up`); waits for both sockets.
+   */
   startHost(name: string, options?: StartHostOptions): Promise<void>;
-  /** Stops the host's birdwatch, bird and bird6 by PID. */
+  /** Stops the host's runsvdir by PID (SIGHUP: runsv stops each service), waiting for every service's PID. */
   stopHost(name: string): Promise<void>;
   /** Log tails and process states, for failure messages. */
   describe(): Promise<string>;
@@ -191,6 +207,39 @@ async function controlSocketAnswers(path: string): Promise<boolean> {
   }
 }
 
+/** The PID runsv reports for a service (`supervise/pid`), if that process runs. */
+function supervisedPid(serviceDir: string, service: ServiceName): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(serviceDir, service, 'supervise', 'pid'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text);
+  return text !== '' && Number.isInteger(pid) && existsSync(`/proc/${pid}`) ? pid : undefined;
+}
+
+/** Copies the shipped service directories into `serviceDir` unchanged. bird and bird6 get runit's `down` flag. */
+function installServices(serviceDir: string): void {
+  rmSync(serviceDir, { recursive: true, force: true });
+  mkdirSync(serviceDir, { recursive: true });
+  for (const service of SERVICES) cpSync(join(PACKAGED_RUNIT_SERVICES, service), join(serviceDir, service), { recursive: true });
+  // Only the start time of BIRD is the lab's choice (see secondGate): runsv leaves a service with a `down`
+  // file stopped until `sv up`; from then on it restarts it whenever it exits, as in production.
+  for (const service of ['bird', 'bird6']) writeFileSync(join(serviceDir, service, 'down'), '');
+}
+
+async function waitForLine(file: string, line: string, what: string, alive: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (text.split('\n').includes(line)) return;
+    if (!alive()) throw new Error(`${what} exited; log tail:\n${await tailFile(file, 15)}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not ready within ${timeoutMs} ms; log tail:\n${await tailFile(file, 15)}`);
+    await delay(25);
+  }
+}
+
 /** Marks a directory as a lab state dir; only such a directory's `etcd/` and `hosts/` are ever wiped. */
 const MARKER = '.birdwatch-lab';
 
@@ -223,7 +272,6 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const subnet4 = options.subnet4 ?? '10.99.0';
   const subnet6 = options.subnet6 ?? 'fd99::';
   const minReload = options.minReloadIntervalMs ?? 50;
-  const birdwatchCmd = options.birdwatch ?? [process.execPath, BIRDWATCH_MAIN];
   if (options.birdwatch === undefined && !existsSync(BIRDWATCH_MAIN)) {
     throw new Error(`${BIRDWATCH_MAIN} is missing: build birdwatch first (npm run build; scripts/setup does it)`);
   }
@@ -245,6 +293,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       ip4: `${subnet4}.${i + 1}`,
       ip6: `${subnet6}${(i + 1).toString(16)}`,
       configDir: join(dir, 'config'),
+      serviceDir: join(dir, 'service'),
+      logDir: join(dir, 'log'),
       birdSocket: join(dir, 'bird.ctl'),
       bird6Socket: join(dir, 'bird6.ctl'),
     };
@@ -318,6 +368,29 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     state.etcdEndpoints = [...etcd.endpoints];
     save();
 
+    // etcd into each host namespace: root relay (unix socket → member), one relay per host (member port → socket).
+    const relayDir = join(stateDir, 'etcd', 'relay');
+    mkdirSync(relayDir, { recursive: true });
+    const sockets = etcd.members.map((m) => join(relayDir, `${m.name}.sock`));
+    const startRelay = async (prefixArgv: readonly string[], args: readonly string[], label: string, logFile: string): Promise<void> => {
+      const relay = await spawnDetached([...prefixArgv, process.execPath, RELAY_SCRIPT, ...args], { label, logFile, cwd: REPO_ROOT });
+      record(relay.record);
+      await waitForLine(logFile, 'ready', label, () => isRunning(relay.record));
+    };
+    log('etcd relays: into each host namespace, on the members\' ports');
+    await startRelay([], ['root', ...etcd.members.map((m, i) => `${sockets[i] ?? ''}=${new URL(m.clientUrl).host}`)], 'relay root', join(relayDir, 'root.log'));
+    const hostRelayArgs = ['host', ...etcd.members.map((m, i) => `${new URL(m.clientUrl).port}=${sockets[i] ?? ''}`)];
+    await Promise.all(
+      hostStates.map((h) => startRelay(['ip', 'netns', 'exec', h.namespace], hostRelayArgs, `relay ${h.name}`, join(relayDir, `${h.name}.log`))),
+    );
+
+    // `birdwatch` on the services' PATH: the built CLI (or options.birdwatch through BIRDWATCH).
+    const binDir = join(stateDir, 'bin');
+    rmSync(binDir, { recursive: true, force: true });
+    mkdirSync(binDir, { recursive: true });
+    symlinkSync(BIRDWATCH_MAIN, join(binDir, 'birdwatch'));
+    const servicePath = [binDir, dirname(process.execPath), process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':');
+
     const birdStartSlot = secondGate();
     const roles = new Map<string, HostRole | undefined>();
     const running = new Map<string, ProcessRecord[]>();
@@ -333,14 +406,20 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         defaultRole: specs[i]?.role ?? 'node',
         dir,
         configDir: h.configDir,
+        serviceDir: h.serviceDir ?? join(dir, 'service'),
         sockets: { bird: h.birdSocket, bird6: h.bird6Socket },
-        logs: { bird: join(dir, 'bird.log'), bird6: join(dir, 'bird6.log'), birdwatch: join(dir, 'birdwatch.log') },
+        logs: {
+          bird: join(dir, 'log', 'bird', 'current'),
+          bird6: join(dir, 'log', 'bird6', 'current'),
+          birdwatch: join(dir, 'log', 'birdwatch', 'current'),
+          runsvdir: join(dir, 'runsvdir.log'),
+        },
         get role() {
           return roles.get(h.name);
         },
         socket: (family) => (family === 4 ? h.birdSocket : h.bird6Socket),
         running: () => (running.get(h.name) ?? []).some(isRunning),
-        pid: (daemon) => (running.get(h.name) ?? []).find((r) => r.label === `${daemon} ${h.name}` && isRunning(r))?.pid,
+        pid: (daemon) => ((running.get(h.name) ?? []).some(isRunning) ? supervisedPid(h.serviceDir ?? join(dir, 'service'), daemon) : undefined),
       };
     });
     const hostNamed = (name: string): LabHost => {
@@ -352,9 +431,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     const stopHost = async (name: string): Promise<void> => {
       const records = running.get(hostNamed(name).name) ?? [];
-      // birdwatch first (it would otherwise log BIRD going away), then both BIRDs.
-      await stopProcesses(records.filter((r) => r.label.startsWith('birdwatch')));
-      await stopProcesses(records.filter((r) => !r.label.startsWith('birdwatch')));
+      await stopProcesses(records);
       running.delete(name);
       roles.delete(name);
     };
@@ -373,53 +450,53 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const identity =
         role === 'route-reflector'
           ? ['--role', 'route-reflector', '--ip', h.ip4, '--ip6', h.ip6, ...(h.as !== undefined ? ['--as', h.as] : [])]
-          : ['--node', h.name];
-      const argv = [
-        ...birdwatchCmd,
-        'run',
-        ...identity,
-        '--etcd-endpoints', etcd.endpoints.join(','),
-        '--config-dir', h.configDir,
-        '--bird-socket', h.sockets.bird,
-        '--bird6-socket', h.sockets.bird6,
-        '--ipip', 'off',
-        '--min-reload-interval', String(minReload),
-        '--log-format', 'json',
-        // Several birdwatch processes share the root namespace: only one could have the default :9099.
-        '--listen', 'off',
-        ...(hostOptions.extraArgs ?? []),
-      ];
-      const env = { ...envWithout('ETCD_'), ...(role === 'node' ? { NODENAME: h.name } : {}) };
-      log(`${name}: birdwatch run${role === 'route-reflector' ? ' --role route-reflector' : ''} (root namespace)`);
-      const bw = await spawnDetached(argv, { label: `birdwatch ${name}`, logFile: h.logs.birdwatch, env, cwd: REPO_ROOT });
-      records.push(bw.record);
-      record(bw.record);
-      const bwGone = async (): Promise<string | undefined> =>
-        isRunning(bw.record) ? undefined : `birdwatch exited; log tail:\n${await tailFile(h.logs.birdwatch, 15)}`;
+          : [];
+      installServices(h.serviceDir);
+      const { IP: _ip, IP6: _ip6, AS: _as, NODENAME: _nodename, HOSTNAME: _hostname, ...inherited } = envWithout('ETCD_');
+      const env: NodeJS.ProcessEnv = {
+        ...inherited,
+        PATH: servicePath,
+        // The host relay listens on each member's port inside the namespace: the same endpoints as outside.
+        ETCD_ENDPOINTS: etcd.endpoints.join(','),
+        ...(role === 'node' ? { NODENAME: h.name } : {}),
+        BIRDWATCH_CONFIG_DIR: h.configDir,
+        BIRDWATCH_BIRD_SOCKET: h.sockets.bird,
+        BIRDWATCH_BIRD6_SOCKET: h.sockets.bird6,
+        BIRDWATCH_LOG_DIR: join(h.dir, 'log'),
+        BIRDWATCH_OPTS: [...identity, '--ipip', 'off', '--min-reload-interval', String(minReload), '--log-format', 'json', ...(hostOptions.extraArgs ?? [])].join(' '),
+        ...(options.birdwatch !== undefined ? { BIRDWATCH: options.birdwatch.join(' ') } : {}),
+        ...hostOptions.env,
+      };
+      log(`${name}: runsvdir in namespace ${h.namespace} (birdwatch${role === 'route-reflector' ? ' --role route-reflector' : ''}, then bird and bird6)`);
+      const supervisor = await spawnDetached(['ip', 'netns', 'exec', h.namespace, 'runsvdir', '-P', h.serviceDir], {
+        label: `runsvdir ${name}`,
+        logFile: h.logs.runsvdir,
+        env,
+        cwd: h.dir,
+        stopSignal: 'SIGHUP',
+      });
+      records.push(supervisor.record);
+      record(supervisor.record);
+      const gone = async (): Promise<string | undefined> =>
+        isRunning(supervisor.record)
+          ? undefined
+          : `runsvdir exited; its output:\n${await tailFile(h.logs.runsvdir, 15)}\nbirdwatch log tail:\n${await tailFile(h.logs.birdwatch, 15)}`;
       await waitFor(
-        `${name}: birdwatch writing bird.cfg and bird6.cfg to ${h.configDir}`,
-        20_000,
+        `${name}: the birdwatch service writing bird.cfg and bird6.cfg to ${h.configDir} (log: ${h.logs.birdwatch})`,
+        30_000,
         () => existsSync(join(h.configDir, 'bird.cfg')) && existsSync(join(h.configDir, 'bird6.cfg')),
-        bwGone,
+        gone,
       );
       await birdStartSlot();
-      log(`${name}: bird and bird6 in namespace ${h.namespace}`);
+      log(`${name}: sv up bird bird6`);
+      await waitFor(`${name}: runsv of bird and bird6`, 10_000, () => ['bird', 'bird6'].every((s) => existsSync(join(h.serviceDir, s, 'supervise', 'ok'))), gone);
+      await execa('sv', ['up', join(h.serviceDir, 'bird'), join(h.serviceDir, 'bird6')]);
       await Promise.all(
-        ([['bird', 'bird.cfg', h.sockets.bird, h.logs.bird], ['bird6', 'bird6.cfg', h.sockets.bird6, h.logs.bird6]] as const).map(
-          async ([binary, cfg, socket, logFile]) => {
-            const started = await spawnDetached(['ip', 'netns', 'exec', h.namespace, binary, '-d', '-c', join(h.configDir, cfg), '-s', socket], {
-              label: `${binary} ${name}`,
-              logFile,
-            });
-            records.push(started.record);
-            record(started.record);
-            await waitFor(
-              `${name}: ${binary} control socket ${socket}`,
-              10_000,
-              () => controlSocketAnswers(socket),
-              async () => (isRunning(started.record) ? undefined : `${binary} exited; log tail:\n${await tailFile(logFile, 15)}`),
-            );
-          },
+        ([['bird', h.sockets.bird, h.logs.bird], ['bird6', h.sockets.bird6, h.logs.bird6]] as const).map(([service, socket, logFile]) =>
+          waitFor(`${name}: ${service} control socket ${socket}`, 15_000, () => controlSocketAnswers(socket), async () => {
+            const down = await gone();
+            return down === undefined ? undefined : `${down}\n${service} log tail:\n${await tailFile(logFile, 15)}`;
+          }),
         ),
       );
     };
@@ -468,7 +545,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 }
 
 /**
- * Stops every recorded process that still runs (birdwatch, then BIRD, then etcd) and deletes every
+ * Stops every recorded process that still runs (each host's runsvdir with its services, the relays, then
+ * etcd) and deletes every
  * recorded namespace carrying the lab's prefix; then removes the state file (logs stay). A state dir
  * without a state file is a no-op.
  */
@@ -479,8 +557,8 @@ export async function downLab(stateDir: string): Promise<DownReport> {
   const killed: string[] = [];
   const live = state.processes.filter(isRunning);
   const groups = [
-    live.filter((r) => r.label.startsWith('birdwatch')),
-    live.filter((r) => r.label.startsWith('bird ') || r.label.startsWith('bird6 ')),
+    live.filter((r) => r.label.startsWith('runsvdir')),
+    live.filter((r) => r.label.startsWith('relay')),
     live.filter((r) => r.label.startsWith('etcd')),
   ];
   const other = live.filter((r) => !groups.some((g) => g.includes(r)));

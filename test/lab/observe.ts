@@ -113,9 +113,12 @@ export async function labSnapshot(lab: Lab): Promise<string> {
   return lines.join('\n');
 }
 
-/** Indices of the lab's etcd members the process `pid` has an established TCP connection to (from `ss`). */
-export async function etcdMembersUsedBy(lab: Lab, pid: number): Promise<number[]> {
-  const result = await execa('ss', ['-tnpH', 'state', 'established']);
+/**
+ * Indices of the lab's etcd members the process `pid` in `host`'s namespace has an established TCP
+ * connection to (from `ss` in that namespace: the host's etcd relay listens on each member's port).
+ */
+export async function etcdMembersUsedBy(lab: Lab, host: LabHost, pid: number): Promise<number[]> {
+  const result = await execa('ss', ['-N', host.namespace, '-tnpH', 'state', 'established']);
   const peers = new Set(
     result.stdout
       .split('\n')

@@ -14,6 +14,9 @@ export interface HostState {
   readonly ip4: string;
   readonly ip6: string;
   readonly configDir: string;
+  /** The host's runit service directory (absent in state files of older labs). */
+  readonly serviceDir?: string;
+  readonly logDir?: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
 }

@@ -4,7 +4,10 @@ import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
-import { asArgument, bgpAddressArgument, cidrArgument, nodeNameArgument } from '../operatorArguments.js';
+import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
+import { addressArgument, networkOf, parseAddressSetting, parseAsSetting, resolveAddressSetting, type ResolvedAddress } from '../nodeAddressOptions.js';
+import { cidrArgument, nodeNameArgument } from '../operatorArguments.js';
+import { UsageError } from '../usageError.js';
 import { runOperatorCommand } from '../operatorSession.js';
 import { formatTable } from '../table.js';
 import { printWriteReport } from '../writeReport.js';
@@ -12,7 +15,7 @@ import { addPeerCommands } from './peerCommands.js';
 
 interface RegisterFlags extends EtcdFlags {
   readonly node?: string;
-  readonly ip: string;
+  readonly ip?: string;
   readonly ip6?: string;
   readonly as?: string;
   readonly network?: string;
@@ -33,18 +36,43 @@ export function registerNodeCommands(program: Command, context: CommandContext):
   addEtcdOptions(node.command('register'))
     .description('register a node: its BGP addresses and AS (one etcd transaction)')
     .option('--node <name>', 'the node (default: NODENAME, HOSTNAME, then the hostname)')
-    .requiredOption('--ip <address>', "the node's IPv4 address (router id, source address, mesh address)")
-    .option('--ip6 <address>', "the node's IPv6 address (without it IPv6 BGP is off on the node)")
-    .option('--as <AS>', "the node's own AS (without it the node uses the global AS)")
-    .option('--network <cidr>', "the node's IPv4 subnet (network_v4, for IPIP cross-subnet); left as is when absent")
+    .option('--ip <address>', "the node's IPv4 address (router id, source address, mesh address), or autodetect (default: IP; required)")
+    .option('--ip6 <address>', "the node's IPv6 address, autodetect, or none (default: IP6; without one IPv6 BGP is off on the node)")
+    .option('--as <AS>', "the node's own AS (default: AS; without it the node uses the global AS)")
+    .option('--network <cidr>', "the node's IPv4 subnet (network_v4, for IPIP cross-subnet); left as is when absent (autodetect sets it)")
+    .addHelpText(
+      'after',
+      '\nautodetect finds the address on this host as calico-node did, by IP_AUTODETECTION_METHOD / IP6_AUTODETECTION_METHOD:\n' +
+        '  first-found (default), can-reach=DEST, interface=REGEX[,REGEX], skip-interface=REGEX[,REGEX]',
+    )
     .action(async (flags: RegisterFlags) => {
       const name = resolveNodeName(flags.node, context.env);
-      const ipv4 = bgpAddressArgument('--ip', flags.ip, 4);
-      const ipv6 = flags.ip6 === undefined ? undefined : bgpAddressArgument('--ip6', flags.ip6, 6);
-      const asNumber = flags.as === undefined ? undefined : asArgument('--as', flags.as);
-      const networkV4 = flags.network === undefined ? undefined : cidrArgument('--network', flags.network, 4);
-      const argumentOf: Record<string, string> = { [ipv4.text]: '--ip' };
-      if (ipv6 !== undefined) argumentOf[ipv6.text] = '--ip6';
+      const v4Setting = parseAddressSetting(4, flags.ip, context.env);
+      const v6Setting = parseAddressSetting(6, flags.ip6, context.env);
+      if (v4Setting.kind === 'unset') {
+        throw new UsageError('--ip', undefined, "required: the node's IPv4 address (--ip or IP; IP=autodetect finds it on this host)");
+      }
+      const asNumber = parseAsSetting(flags.as, context.env);
+      const explicitNetwork = flags.network === undefined ? undefined : cidrArgument('--network', flags.network, 4);
+      const host = context.hostAddresses ?? systemHostAddresses;
+      let v4: ResolvedAddress | undefined;
+      let v6: ResolvedAddress | undefined;
+      try {
+        v4 = await resolveAddressSetting(4, v4Setting, host);
+        v6 = await resolveAddressSetting(6, v6Setting, host);
+      } catch (error) {
+        if (!isAutodetectionError(error)) throw error;
+        context.stderr(`error: ${error.message}`);
+        context.setExitCode(1);
+        return;
+      }
+      if (v4 === undefined) throw new UsageError('--ip', undefined, "required: the node's IPv4 address");
+      for (const resolved of [v4, v6]) if (resolved?.note !== undefined) context.stdout(resolved.note);
+      const ipv4 = v4.address;
+      const ipv6 = v6?.address;
+      const networkV4 = explicitNetwork ?? (v4.detected !== undefined ? networkOf(v4.detected) : undefined);
+      const argumentOf: Record<string, string> = { [ipv4.text]: addressArgument(4, flags.ip, context.env).argument };
+      if (ipv6 !== undefined) argumentOf[ipv6.text] = addressArgument(6, flags.ip6, context.env).argument;
       if (networkV4 !== undefined) argumentOf[networkV4.text] = '--network';
       await runOperatorCommand(flags, context, argumentOf, async (store) =>
         printWriteReport(context, await registerNode(store, { name, ipv4, ipv6, asNumber, networkV4 })),

@@ -14,7 +14,9 @@ import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
-import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
+import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
+import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import { etcdOperatorStore, planRegistration, registerAtStart } from '../registerAtStart.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_LISTEN, parseListenOption } from '../listenOption.js';
@@ -36,6 +38,7 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly listen?: string;
   readonly metricsPerPeer?: boolean;
   readonly validateTimeout: string;
+  readonly register?: boolean;
 }
 
 /**
@@ -81,6 +84,7 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--listen <host:port>', `address of /metrics, /healthz and /readyz, or off (default: ${DEFAULT_LISTEN})`)
     .option('--validate-timeout <ms>', 'kill a bird -p / bird6 -p that runs longer than this; the cycle fails and is retried', String(DEFAULT_VALIDATE_TIMEOUT_MS))
     .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
+    .option('--register', "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did")
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
@@ -93,6 +97,8 @@ export function registerRun(program: Command, context: CommandContext): void {
       const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
       const ipip = await resolveIpipRendering(ipipOption, flags.bird);
       const role = resolveRole(flags, context.env, ipip);
+      if (flags.register === true && flags.role !== 'node') throw new UsageError('--register', undefined, 'registers a node (--role node); a route reflector is not registered as a node');
+      const registration = flags.register === true ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env) : undefined;
       if (ipipOption === 'auto' && ipip === 'off') {
         log.warn({ component: 'ipip' }, `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`);
       }
@@ -101,6 +107,19 @@ export function registerRun(program: Command, context: CommandContext): void {
       const client = createEtcdClient(etcdOptions);
       const shutdown = context.shutdownSignal();
       try {
+        if (registration !== undefined) {
+          try {
+            const host = context.hostAddresses ?? systemHostAddresses;
+            await registerAtStart({ plan: registration, store: etcdOperatorStore(client), host, log, env: context.env, retry: flags.once !== true, signal: shutdown });
+          } catch (error) {
+            if (!isAutodetectionError(error) || shutdown.aborted) throw error;
+            log.error({ component: 'register', node: registration.node }, error.message);
+            context.stderr(`error: ${error.message}`);
+            context.setExitCode(1);
+            return;
+          }
+          if (shutdown.aborted) return;
+        }
         if (flags.once) {
           const lock = await lockConfigDir(flags.configDir, `birdwatch run --once (pid ${process.pid})`);
           try {
