@@ -41,7 +41,7 @@ t.test('reasons name the address and the class', async (t) => {
   t.match(reason('224.0.0.5'), /^"224\.0\.0\.5" is an IPv4 multicast address \(224\.0\.0\.0\/4\)/);
   t.match(reason('255.255.255.255'), /broadcast/);
   t.match(reason('FF02::1'), /^"ff02::1" is an IPv6 multicast address/);
-  t.match(reason('::ffff:a00:1'), /^"::ffff:10\.0\.0\.1" is an IPv4-mapped IPv6 address/);
+  t.match(reason('::ffff:10.0.0.1'), /^"::ffff:a00:1" is an IPv4-mapped IPv6 address \(::ffff:0:0\/96\) for 10\.0\.0\.1; /);
   // The class edges, one past each side.
   for (const usable of ['223.255.255.255', '240.0.0.0', '255.255.255.254', 'fe7f:ffff::1', 'fec0::', 'feff::1', '::fffe:0:1', '0:1:ffff::1', '::1:0:0:0', '0.0.0.1']) {
     t.equal(reason(usable), undefined, `${usable} is usable`);

@@ -33,7 +33,7 @@ t.test('bgp peer add / node bgp peer add / bgppeer rr add refuse every unusable 
 t.test('the message names the argument, the address and the class', async (t) => {
   await refused(t, ['bgp', 'peer', 'add', 'fe80::1', 'as', '64512'], /^error: IP "fe80::1": "fe80::1" is an IPv6 link-local address \(fe80::\/10\); BIRD needs an interface for it$/);
   await refused(t, ['bgp', 'peer', 'add', '0.0.0.0', 'as', '64512'], /^error: IP "0\.0\.0\.0": "0\.0\.0\.0" is the unspecified address; BIRD refuses it as a neighbor/);
-  await refused(t, ['bgp', 'peer', 'add', '::FFFF:10.0.0.1', 'as', '64512'], /^error: IP "::FFFF:10\.0\.0\.1": "::ffff:10\.0\.0\.1" is an IPv4-mapped IPv6 address/);
+  await refused(t, ['bgp', 'peer', 'add', '::FFFF:10.0.0.1', 'as', '64512'], /^error: IP "::FFFF:10\.0\.0\.1": "::ffff:a00:1" is an IPv4-mapped IPv6 address \(::ffff:0:0\/96\) for 10\.0\.0\.1;/);
 });
 
 t.test('node register refuses an unusable --ip or --ip6', async (t) => {

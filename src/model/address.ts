@@ -82,12 +82,8 @@ export function parseIPv6(text: string): Validated<IpAddress> {
   return accept({ family: 6, value, text: formatIPv6(value) });
 }
 
-/**
- * RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as "::"; an IPv4-mapped
- * address as ::ffff:a.b.c.d (section 5), the form calicoctl wrote and operators read.
- */
+/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as "::". */
 export function formatIPv6(value: bigint): string {
-  if (value >> 32n === 0xffffn) return `::ffff:${formatIPv4(value & 0xffffffffn)}`;
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
   let bestStart = -1;
@@ -159,7 +155,9 @@ export function unusableBgpAddressReason(address: IpAddress): string | undefined
   }
   if (address.value >> 118n === 0x3fan) return `${shown} is an IPv6 link-local address (fe80::/10); BIRD needs an interface for it`;
   if (address.value >> 120n === 0xffn) return `${shown} is an IPv6 multicast address (ff00::/8); a BGP session cannot reach it`;
-  if (address.value >> 32n === 0xffffn) return `${shown} is an IPv4-mapped IPv6 address (::ffff:0:0/96); bird6 cannot use it (an IPv4 peer belongs under the IPv4 keys)`;
+  if (address.value >> 32n === 0xffffn) {
+    return `${shown} is an IPv4-mapped IPv6 address (::ffff:0:0/96) for ${formatIPv4(address.value & 0xffffffffn)}; bird6 cannot use it (an IPv4 peer belongs under the IPv4 keys)`;
+  }
   return undefined;
 }
 
