@@ -46,7 +46,7 @@ if (!(await canCreateNamespaces())) {
     t.equal(controller.status.daemons.bird.failure, undefined, "bird has no failure of bird6's");
     t.same(await h.protocols('bird6'), ['Mesh___2'], 'bird6 keeps running its previous configuration');
     const readiness = checkReadiness(controller.status, both);
-    t.same(readiness.checks.filter((c) => !c.ok).map((c) => c.condition), ['bird6'], '/readyz: bird6, and only bird6');
+    t.same(readiness.checks.filter((c) => !c.ok).map((c) => c.condition), ['bird6'], `/readyz: bird6, and only bird6 (${readiness.checks.filter((c) => !c.ok).map((c) => c.message).join('; ')})`);
     t.match(readiness.checks.find((c) => c.condition === 'bird6')?.message, /\(validation\): bird6 -p rejected the configuration: bird6\.cfg:2:\d+ syntax error/);
     rmSync(join(templates, 'bird6.cfg.hbs'));
     await waitFor('bird6 recovered', () => controller.status.daemons.bird6.failure, (f) => f === undefined, 20_000);

@@ -77,6 +77,15 @@ t.test('a refusal by bird -p stops before the swap; the staging dir is removed',
   t.match(result.failure, { step: 'validate', transient: false, message: 'bird -p rejected the configuration: bird.cfg:3:1 syntax error' });
 });
 
+t.test('a refusal while a reload is still owed for the files on disk: that reload is sent anyway', async (t) => {
+  const log = { calls: [] as string[] };
+  const refusal: ValidationFailure = { daemon: 'bird', file: 'bird.cfg', line: 3, column: 1, message: 'syntax error', entryKey: undefined, customFilter: false };
+  const result = await runDaemonPipeline(input('bird', true), options(fakeEdges(log, { validate: async () => refusal })));
+  t.same(log.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x']);
+  t.equal(result.reload?.kind, 'applied');
+  t.match(result.failure, { step: 'validate' });
+});
+
 t.test('a hung bird -p is a transient validate failure; an abort is an abort, not a failure', async (t) => {
   const log = { calls: [] as string[] };
   const hung = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: () => Promise.reject(new BirdValidationTimeoutError('bird', 10, 'bird -p did not finish within 10 ms (killed)')) })));

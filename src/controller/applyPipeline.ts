@@ -142,7 +142,11 @@ export async function runDaemonPipeline(input: DaemonPipelineInput, options: Dae
         } finally {
           validateMs = now() - started;
         }
-        if (validation) return fail('validate', formatValidationFailure(validation), false);
+        if (validation) {
+          // The files on disk are the last set that passed; a reload still owed to BIRD for them is sent anyway.
+          const reload = options.mode === 'apply' && input.reloadPending ? await options.edges.reload(daemon) : undefined;
+          return result({ reload, failure: { step: 'validate', message: formatValidationFailure(validation), transient: false } });
+        }
       }
       if (options.mode === 'check') return result({});
       try {

@@ -65,10 +65,12 @@ export function checkReadiness(status: Readonly<RunStatus>, bird: BirdAnswers, c
     checks.push({ condition: 'applied', ok: false, message: `a cycle has been running for ${seconds(cycleAge)} s (stuck step?)` });
   } else if (waitAge > stuckAfterMs) {
     checks.push({ condition: 'applied', ok: false, message: `a change has waited ${seconds(waitAge)} s to be applied` });
-  } else if (status.lastAppliedAt === undefined) {
-    checks.push({ condition: 'applied', ok: false, message: 'no configuration applied yet' });
   } else {
-    checks.push({ condition: 'applied', ok: true, message: `applied at ${iso(status.lastAppliedAt)}${quarantine}` });
+    // A daemon with a failure says so in its own check; here only what holds both back, or neither started.
+    const notYet = DAEMONS.filter((d) => status.daemons[d].lastAppliedAt === undefined && status.daemons[d].failure === undefined);
+    const last = Math.max(...DAEMONS.map((d) => status.daemons[d].lastAppliedAt ?? 0));
+    if (notYet.length > 0) checks.push({ condition: 'applied', ok: false, message: `no configuration applied yet${notYet.length === 1 ? ` (${notYet[0]})` : ''}` });
+    else checks.push({ condition: 'applied', ok: true, message: `${last > 0 ? `applied at ${iso(last)}` : 'applied'}${quarantine}` });
   }
   for (const daemon of DAEMONS) {
     const answer = bird[daemon];
