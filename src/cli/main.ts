@@ -21,10 +21,28 @@ function shutdownSignal(): AbortSignal {
   return shutdown.signal;
 }
 
+/**
+ * A closed pipe (`birdwatch node show | head -1`): stop writing to it. A one-shot command then exits quietly
+ * with the exit code it has so far, as a reader that went away has all it wanted; `run` (which asked for
+ * shutdownSignal) keeps routing, whoever reads its output.
+ */
+const closed = { stdout: false, stderr: false };
+for (const name of ['stdout', 'stderr'] as const) {
+  process[name].on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed[name] = true;
+    if (shutdown === undefined) process.exit();
+  });
+}
+
 await runCli(process.argv.slice(2), {
   env: process.env,
-  stdout: (line) => process.stdout.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
+  stdout: (line) => {
+    if (!closed.stdout) process.stdout.write(`${line}\n`);
+  },
+  stderr: (line) => {
+    if (!closed.stderr) process.stderr.write(`${line}\n`);
+  },
   setExitCode: (code) => {
     process.exitCode = code;
   },
