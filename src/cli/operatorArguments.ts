@@ -35,13 +35,13 @@ export const clusterIdArgument = (argument: string, value: string): string => {
  * gets the corrected command as a hint.
  */
 export function peerAsArguments(command: string, ip: string | undefined, word: string | undefined, as: string | undefined): { ip: string; as: string } {
-  if (ip === undefined) throw new UsageError('IP', undefined, `missing: ${command} <IP> as <AS>`);
-  if (word === undefined) throw new UsageError('AS', undefined, `missing: ${command} ${ip} as <AS>`);
+  if (ip === undefined) throw new UsageError('IP', undefined, `missing; usage: birdwatch ${command} <IP> as <AS>`);
+  if (word === undefined) throw new UsageError('AS', undefined, `missing; usage: birdwatch ${command} ${ip} as <AS>`);
   if (as === undefined) {
-    if (word === 'as') throw new UsageError('AS', undefined, `missing after "as": ${command} ${ip} as <AS>`);
-    throw new UsageError('as', undefined, `the word "as" is missing between the address and the AS number: ${command} ${ip} as ${word}`);
+    if (word === 'as') throw new UsageError('AS', undefined, `missing after "as"; usage: birdwatch ${command} ${ip} as <AS>`);
+    throw new UsageError('as', undefined, `the keyword "as" is missing before the AS number; did you mean: birdwatch ${command} ${ip} as ${word}`);
   }
-  if (word !== 'as') throw new UsageError('as', word, `expected the word "as" between the peer address and its AS number: ${command} ${ip} as ${as}`);
+  if (word !== 'as') throw new UsageError('as', word, `expected the keyword "as" between the address and the AS number; did you mean: birdwatch ${command} ${ip} as ${as}`);
   return { ip, as };
 }
 

@@ -104,7 +104,7 @@ export function registerCompletionCommand(program: Command, context: CommandCont
       .command('completion')
       .argument('<shell>', 'bash or zsh')
       .description('print a bash or zsh completion script'),
-    ['source <(birdwatch completion bash)', 'birdwatch completion bash > /etc/bash_completion.d/birdwatch', 'birdwatch completion zsh > "${fpath[1]}/_birdwatch"'],
+    ['birdwatch completion bash > /etc/bash_completion.d/birdwatch', 'birdwatch completion zsh > "${fpath[1]}/_birdwatch"', 'source <(birdwatch completion bash)'],
   ).action(async (shell: string) => {
     if (shell !== 'bash' && shell !== 'zsh') throw new UsageError('shell', shell, 'expected bash or zsh');
     const { buildProgram } = await import('../program.js');
