@@ -32,7 +32,10 @@ export function unreachableReason(status: Extract<FamilyStatus, { reachable: fal
     ECONNRESET: 'connection reset',
   };
   if (code !== undefined && known[code] !== undefined) return `${known[code]} [${code}]`;
-  return status.error.split(`${status.socketPath}: `).join('').split(` ${status.socketPath}`).join('');
+  // `BIRD control socket P: no complete reply …` → `no complete reply …`; any other mention of P dropped.
+  const prefix = `BIRD control socket ${status.socketPath}: `;
+  const text = status.error.includes(prefix) ? status.error.slice(status.error.indexOf(prefix) + prefix.length) : status.error;
+  return text.split(` ${status.socketPath}`).join('');
 }
 
 const DAEMON = { 4: 'bird', 6: 'bird6' } as const;
