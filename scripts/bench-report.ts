@@ -1,5 +1,6 @@
 /** Markdown for scripts/bench: a summary table with the targets, then the detail of every benchmark. */
 import { count, kibToMb, mb, median, ms, percentile, ratio } from './bench-stats.js';
+import type { StartupResult } from './bench-startup.js';
 import type { AnatomyResult, ColdResult, IdleResult, LatencyResult, RenderResult, StormResult } from './bench-suites.js';
 
 export interface BenchResults {
@@ -9,6 +10,7 @@ export interface BenchResults {
   readonly cold: ColdResult[];
   readonly render: RenderResult | undefined;
   readonly idle: IdleResult | undefined;
+  readonly startup?: StartupResult | undefined;
 }
 
 export interface Targets {
@@ -129,6 +131,25 @@ export function summaryTable(results: BenchResults, targets: Targets = TARGETS):
       judge('idle CPU', percent <= targets.idleCpuPercent),
     ]);
   }
+  if (results.startup) {
+    const st = results.startup;
+    const floorMs = median(st.floor.samples.map((x) => x.wallMs));
+    for (const c of st.cases) {
+      const wall = median(c.samples.map((x) => x.wallMs));
+      const rss = st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined) ? Math.max(...c.samples.map((x) => x.maxRssKib ?? 0)) : undefined;
+      const targets = [c.targetMs !== undefined ? `≤ ${c.targetMs} ms` : undefined, c.targetRssMb !== undefined ? `≤ ${c.targetRssMb} MB peak` : undefined].filter((x) => x !== undefined);
+      const pass = (c.targetMs === undefined || wall <= c.targetMs) && (c.targetRssMb === undefined || (rss !== undefined && kibToMb(rss) <= c.targetRssMb));
+      rows.push([
+        `CLI start-up: ${c.command} (p50 wall${rss !== undefined ? ', peak RSS' : ''})`,
+        `${st.runs} runs`,
+        `${ms(wall)}${rss !== undefined ? `, ${mb(rss)}` : ''}`,
+        `node -e 0: ${ms(floorMs)}${st.rssMeasured ? `, ${mb(Math.max(...st.floor.samples.map((x) => x.maxRssKib ?? 0)))}` : ''}`,
+        ratio(wall / floorMs),
+        targets.length > 0 ? targets.join(', ') : '—',
+        targets.length > 0 ? judge(`start-up: ${c.name}`, pass) : '',
+      ]);
+    }
+  }
   const markdown = table(['Benchmark', 'Scale', 'birdwatch', 'Floor (same run)', 'Ratio', 'Target', ''], rows);
   return { markdown, verdicts };
 }
@@ -243,6 +264,28 @@ export function detailSections(results: BenchResults): string {
       table(
         ['Nodes', 'Runs', 'render p50', 'p90', 'min', 'its CPU time p50', 'model p50', 'templates p50'],
         [[count(r.nodes), String(r.renderMs.length), ms(median(r.renderMs)), ms(percentile(r.renderMs, 90)), ms(Math.min(...r.renderMs)), ms(median(r.renderCpuMs)), ms(median(r.modelMs)), ms(median(r.templatesMs))]],
+      ),
+      '',
+    );
+  }
+  if (results.startup) {
+    const st = results.startup;
+    const all = [st.floor, ...st.cases];
+    out.push('### CLI start-up', '');
+    out.push(
+      'One invocation of the built CLI (`node dist/cli/main.js …`), interleaved round by round with `node -e 0` so machine',
+      'load falls on both alike: wall time from spawn to exit (`run`: to the first byte a loopback proxy in front of etcd',
+      `receives), peak RSS from GNU time's maxrss${st.rssMeasured ? '' : ' (not measured: /usr/bin/time is missing)'}. \`status\` asks a real bird and bird6 (device`,
+      'protocol only); `pool show` reads a real etcd on loopback.',
+      '',
+      table(
+        ['Command', 'Runs', 'p50', 'p90', 'min', 'p50 / node -e 0', 'peak RSS (max)'],
+        all.map((c) => {
+          const wall = c.samples.map((x) => x.wallMs);
+          const floor = median(st.floor.samples.map((x) => x.wallMs));
+          const measured = st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined);
+          return [c.command, String(wall.length), ms(median(wall)), ms(percentile(wall, 90)), ms(Math.min(...wall)), ratio(median(wall) / floor), measured ? mb(Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))) : '—'];
+        }),
       ),
       '',
     );

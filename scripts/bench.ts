@@ -3,7 +3,8 @@
  *
  *   scripts/bench                      full run; prints the table and writes docs/benchmarks.md
  *   scripts/bench --quick              smaller N, fewer samples; prints only (unless --out)
- *   scripts/bench --only render,storm  a subset (latency, storm, cold, render, idle)
+ *   scripts/bench --only render,storm  a subset (latency, storm, cold, render, idle, startup)
+ *   scripts/bench --only startup --no-write   CLI start-up alone (no namespace needed)
  *
  * Real etcd on loopback; BIRD inside a network namespace of its own (mesh peers are unreachable 10.x addresses, so
  * nothing leaves the machine); birdwatch as a child process (`node dist/cli/main.js run`, built by scripts/setup)
@@ -17,14 +18,15 @@ import { execa } from 'execa';
 import { canCreateNamespaces } from '../test/harness/netns.js';
 import { loadKeyspace, meshKeyspace, ROOT, startEtcdLab, withScope } from './bench-lab.js';
 import { detailSections, summaryTable, TARGETS, type BenchResults } from './bench-report.js';
+import { startupBench } from './bench-startup.js';
 import { coldStart, cycleAnatomy, liveSession, renderBench, type SessionOptions } from './bench-suites.js';
 
-const SUITES = ['latency', 'storm', 'cold', 'render', 'idle'] as const;
+const SUITES = ['latency', 'storm', 'cold', 'render', 'idle', 'startup'] as const;
 type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: scripts/bench [--quick] [--only ${SUITES.join(',')}] [--changes N] [--runs N] [--render-runs N]
                      [--idle-seconds S] [--latency-nodes 100,1000,5000] [--cold-nodes 1000,5000,10000]
-                     [--min-reload-interval MS] [--out FILE | --no-write] [--cpu-prof DIR]`;
+                     [--min-reload-interval MS] [--startup-runs N] [--out FILE | --no-write] [--cpu-prof DIR]`;
 
 const numbers = (text: string, what: string): number[] => {
   const list = text.split(',').map((s) => Number(s.trim()));
@@ -46,6 +48,7 @@ function parseOptions() {
       changes: { type: 'string' },
       runs: { type: 'string' },
       'render-runs': { type: 'string' },
+      'startup-runs': { type: 'string' },
       'idle-seconds': { type: 'string' },
       'latency-nodes': { type: 'string' },
       'cold-nodes': { type: 'string' },
@@ -71,6 +74,7 @@ function parseOptions() {
     changes: whole(values.changes, quick ? 20 : 100, '--changes', 1),
     runs: whole(values.runs, quick ? 1 : 3, '--runs', 1),
     renderRuns: whole(values['render-runs'], quick ? 10 : 30, '--render-runs', 1),
+    startupRuns: whole(values['startup-runs'], quick ? 5 : 15, '--startup-runs', 1),
     idleSeconds: whole(values['idle-seconds'], quick ? 10 : 60, '--idle-seconds', 1),
     latencyNodes: values['latency-nodes'] ? numbers(values['latency-nodes'], '--latency-nodes') : quick ? [100, 1000] : [100, 1000, 5000],
     coldNodes: values['cold-nodes'] ? numbers(values['cold-nodes'], '--cold-nodes') : quick ? [1000, 10_000] : [1000, 5000, 10_000],
@@ -101,8 +105,13 @@ async function machineFacts(): Promise<string[]> {
 async function run(options: Options): Promise<BenchResults> {
   const progress = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
   const session: SessionOptions = { minReloadIntervalMs: options.minReloadIntervalMs, cpuProfDir: options.cpuProfDir, progress };
-  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { latency: [], anatomy: undefined, storm: undefined, cold: [], render: undefined, idle: undefined };
+  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { latency: [], anatomy: undefined, storm: undefined, cold: [], render: undefined, idle: undefined, startup: undefined };
   const has = (s: Suite): boolean => options.suites.has(s);
+
+  if (has('startup')) {
+    progress(`CLI start-up: ${options.startupRuns} rounds against node -e 0`);
+    results.startup = await withScope(async (scope) => startupBench(scope, await startEtcdLab(scope), options.startupRuns, progress));
+  }
 
   if (has('render')) {
     progress(`render at 10,000 nodes: ${options.renderRuns} runs`);
@@ -149,7 +158,7 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
-  const needsBird = [...options.suites].some((s) => s !== 'render');
+  const needsBird = [...options.suites].some((s) => s !== 'render' && s !== 'startup');
   if (needsBird && !(await canCreateNamespaces())) {
     process.stderr.write('bench: cannot create network namespaces (needs root and iproute2); BIRD must run inside one. Try --only render.\n');
     process.exit(2);

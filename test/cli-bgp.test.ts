@@ -39,13 +39,17 @@ t.test('bgp peer add/remove: global/peer_v4|v6/<ip> = {"ip":…,"as_num":"<AS>"}
 
 t.test('bgp peer refusals', async (t) => {
   await refused(t, ['bgp', 'peer', 'add', '10.0.0.256', 'as', '64567'], /^error: IP "10\.0\.0\.256": not an IPv4 address/);
-  await refused(t, ['bgp', 'peer', 'add', '10.0.0.1', 'AS', '64567'], /^error: as "AS": expected the word "as"/);
+  await refused(t, ['bgp', 'peer', 'add', '10.0.0.1', 'AS', '64567'], /^error: as "AS": expected the keyword "as" between the address and the AS number; did you mean: birdwatch bgp peer add 10\.0\.0\.1 as 64567$/);
+  await refused(t, ['bgp', 'peer', 'add', '172.17.8.1', '64567'], /^error: as: the keyword "as" is missing before the AS number; did you mean: birdwatch bgp peer add 172\.17\.8\.1 as 64567$/);
+  await refused(t, ['node', 'bgp', 'peer', 'add', '172.17.8.1', '64567', '--node', 'n1'], /did you mean: birdwatch node bgp peer add 172\.17\.8\.1 as 64567$/);
   await refused(t, ['bgp', 'peer', 'add', '10.0.0.1', 'as', '0'], /^error: AS "0": AS number must be/);
   await refused(t, ['bgp', 'peer', 'add', '10.0.0.1', 'as', '4294967296'], /^error: AS "4294967296": AS number must be 1-4294967295/);
   await refused(t, ['bgp', 'peer', 'add', '10.0.0.1', 'as', '65536.1'], /AS "65536\.1": asdot parts must be 0-65535/);
   const incomplete = await run('bgp', 'peer', 'add', '10.0.0.1');
   t.equal(incomplete.code, 2);
-  t.match(incomplete.stderr, /missing required argument 'as'/, "commander's own line (and its usage hint)");
+  t.equal(incomplete.stderr, 'error: AS: missing; usage: birdwatch bgp peer add 10.0.0.1 as <AS>');
+  const help = await run('bgp', 'peer', 'add', '--help');
+  t.match(help.stdout, /^Usage: birdwatch bgp peer add <IP> as <AS> \[options\]$/m, 'help shows `as` as a literal');
   await refused(t, ['bgp', 'peer', 'remove', 'host.example'], /^error: IP "host\.example": not an IPv4 address/);
 });
 

@@ -26,7 +26,23 @@ t.test('defaults when global keys are missing: AS 64511, mesh on, debug { states
   t.same(names(base()), ['Mesh_10_0_0_2', 'Mesh_10_0_0_10'], 'peers sorted numerically, not as text');
   t.same(names(base(), 6), ['Mesh_2001_db8__2']);
   const other = buildNodeModel(base(), { nodeName: 'b' });
-  t.same(other.v4.peers.map((p) => [p.protocolName, p.passive]), [['Mesh_10_0_0_1', false], ['Mesh_10_0_0_10', true]], 'the lower address of each mesh pair waits: exactly one side dials');
+  // Calico's rule compares the address texts: "10.0.0.10" < "10.0.0.2" as text, so b (10.0.0.2) dials 10.0.0.10.
+  t.same(other.v4.peers.map((p) => [p.protocolName, p.passive]), [['Mesh_10_0_0_1', false], ['Mesh_10_0_0_10', false]], 'passive toward a peer whose address text sorts after ours');
+  const ten = buildNodeModel(base(), { nodeName: 'me' });
+  t.same(ten.v4.peers.map((p) => [p.protocolName, p.passive]), [['Mesh_10_0_0_2', true], ['Mesh_10_0_0_10', true]], 'me (10.0.0.1) waits for both');
+});
+
+t.test('mesh passive side: exactly one side of every pair waits, by address text (Calico gt on strings)', async (t) => {
+  const pairs: [string, string][] = [['203.0.113.11', '203.0.113.102'], ['10.0.0.5', '10.0.0.10'], ['9.0.0.1', '10.0.0.1'], ['172.17.8.101', '172.17.8.99']];
+  for (const [a, b] of pairs) {
+    const ks = new Map([
+      [keys.hostAddress('a', 4), a],
+      [keys.hostAddress('b', 4), b],
+    ]);
+    const passiveOf = (node: string): boolean => buildNodeModel(ks, { nodeName: node }).v4.peers[0]!.passive;
+    t.not(passiveOf('a'), passiveOf('b'), `${a} / ${b}: one side waits`);
+    t.equal(passiveOf('a'), b > a, `${a} waits for ${b} exactly when "${b}" > "${a}"`);
+  }
 });
 
 t.test('the node needs its own IPv4 address; the error names the key', async (t) => {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -35,7 +35,8 @@ t.test('--listen: HOST:PORT, [IPv6]:PORT or off; anything else is a usage error 
   t.same(parseListenOption('[::1]:0'), { kind: 'listen', host: '::1', port: 0 });
   t.same(parseListenOption('localhost:80'), { kind: 'listen', host: 'localhost', port: 80 });
   t.same(parseListenOption('off'), { kind: 'off' });
-  for (const bad of ['9099', ':9099', '127.0.0.1', '127.0.0.1:99999', '::1:9099', '[10.0.0.1]:9099', 'a b:1', '127.0.0.1:-1', 'on']) {
+  t.same(parseListenOption(':9099'), { kind: 'listen', host: existsSync('/proc/net/if_inet6') ? '::' : '0.0.0.0', port: 9099 }, ':PORT is every address');
+  for (const bad of ['9099', ':99999', ':', '127.0.0.1', '127.0.0.1:99999', '::1:9099', '[10.0.0.1]:9099', 'a b:1', '127.0.0.1:-1', 'on']) {
     let error: unknown;
     try {
       parseListenOption(bad);
@@ -46,7 +47,7 @@ t.test('--listen: HOST:PORT, [IPv6]:PORT or off; anything else is a usage error 
   }
   const result = await cli(['run', '--node', 'n1', '--listen', '0.0.0.0', '--etcd-endpoints', 'http://127.0.0.1:1']);
   t.equal(result.code, 2);
-  t.equal(result.stderr, 'error: --listen "0.0.0.0": expected HOST:PORT (e.g. 127.0.0.1:9099, [::1]:9099, 0.0.0.0:9099), or off');
+  t.equal(result.stderr, 'error: --listen "0.0.0.0": expected HOST:PORT (e.g. 127.0.0.1:9099, [::1]:9099, 0.0.0.0:9099), :PORT (every address), or off');
 });
 
 t.test('liveness and readiness rules', async (t) => {

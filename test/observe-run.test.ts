@@ -1,4 +1,4 @@
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
@@ -166,9 +166,10 @@ if (!(await canCreateNamespaces())) {
       const perPeer = new BirdwatchMetrics({ status, sockets: h.sockets, ipip: 'off', perPeer: true, processMetrics: false });
       const s = parsePrometheusText(await perPeer.scrape());
       t.same(s.filter((x) => x.name === 'birdwatch_bgp_session_established').map((x) => x.labels).sort((a, b) => String(a['protocol']).localeCompare(String(b['protocol']))), [
-        { daemon: 'bird', protocol: 'Mesh_127_0_0_2' },
-        { daemon: 'bird', protocol: 'Mesh_127_0_0_3' },
+        { daemon: 'bird', protocol: 'Mesh_127_0_0_2', peer: '127.0.0.2', type: 'mesh' },
+        { daemon: 'bird', protocol: 'Mesh_127_0_0_3', peer: '127.0.0.3', type: 'mesh' },
       ]);
+      t.same(s.filter((x) => x.name === 'birdwatch_build_info').map((x) => [x.labels, x.value]), [[{ version: JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version, nodejs_version: process.version }, 1]], 'build info: version from package.json');
     });
 
     await t.test('a cycle that hangs (bird -p never returns): /healthz 503; when it ends, 200 again', async (t) => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseShowProtocols } from '../src/bird/showProtocols.js';
-import { formatFamilyStatus } from '../src/cli/commands/status.js';
+import { formatFamilyStatus, unreachableReason } from '../src/cli/commands/status.js';
 import { formatTable } from '../src/cli/table.js';
 import { parseIpAddress } from '../src/model/address.js';
 import { protocolName } from '../src/model/protocolName.js';
@@ -121,8 +121,10 @@ t.test('no peers, a single session, an unreachable daemon', async (t) => {
   t.equal(summaryLine(one), '1 of 1 session established');
   t.same(formatFamilyStatus({ family: 6, socketPath: '/run/bird6.ctl', reachable: false, error: 'cannot connect to BIRD control socket /run/bird6.ctl: ENOENT' }), [
     'IPv6 BGP status',
-    'bird6 is not reachable: cannot connect to BIRD control socket /run/bird6.ctl: ENOENT',
-  ]);
+    'bird6 is not reachable',
+  ], 'the reason goes to stderr, once');
+  t.equal(unreachableReason({ family: 6, socketPath: '/run/bird6.ctl', reachable: false, error: 'cannot connect to BIRD control socket /run/bird6.ctl: connect ECONNREFUSED /run/bird6.ctl' }), 'connection refused (is it running?) [ECONNREFUSED]');
+  t.equal(unreachableReason({ family: 4, socketPath: '/run/bird.ctl', reachable: false, error: 'BIRD control socket /run/bird.ctl: no complete reply to greeting within 5000 ms' }), 'no complete reply to greeting within 5000 ms', 'the path is not repeated');
 });
 
 t.test('table formatter: widths, empty bodies, control characters escaped', async (t) => {

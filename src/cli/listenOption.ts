@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { UsageError } from './usageError.js';
 
@@ -10,12 +11,24 @@ export const DEFAULT_LISTEN = '127.0.0.1:9179';
 
 export type ListenOption = { readonly kind: 'off' } | { readonly kind: 'listen'; readonly host: string; readonly port: number };
 
-const EXPECTED = 'expected HOST:PORT (e.g. 127.0.0.1:9099, [::1]:9099, 0.0.0.0:9099), or off';
+const EXPECTED = 'expected HOST:PORT (e.g. 127.0.0.1:9099, [::1]:9099, 0.0.0.0:9099), :PORT (every address), or off';
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-/** `--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one), or `off`. */
+/**
+ * The host `:PORT` listens on: every address — `::` (on Linux a dual-stack socket: IPv4 too, unless
+ * net.ipv6.bindv6only is set), or `0.0.0.0` on a host without IPv6 — as Go's and Prometheus's `:PORT` does.
+ */
+export const anyAddress = (): string => (existsSync('/proc/net/if_inet6') ? '::' : '0.0.0.0');
+
+/** `--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one), `:PORT` (every address), or `off`. */
 export function parseListenOption(value: string): ListenOption {
   if (value === 'off') return { kind: 'off' };
+  const any = /^:(\d{1,5})$/.exec(value);
+  if (any !== null) {
+    const port = Number(any[1]);
+    if (port > 65535) throw new UsageError('--listen', value, `port ${port} is out of range (0-65535)`);
+    return { kind: 'listen', host: anyAddress(), port };
+  }
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   if (match === null) throw new UsageError('--listen', value, EXPECTED);
   const [, v6, other, portText] = match;

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { runCli } from './program.js';
 
 // grpc-js passes an etcd endpoint's IP address as the TLS server name, and Node then warns (DEP0123) on every
 // https://<ip> endpoint: noise on stderr an operator can do nothing about. Every other warning still prints.
@@ -23,10 +22,37 @@ function shutdownSignal(): AbortSignal {
   return shutdown.signal;
 }
 
-await runCli(process.argv.slice(2), {
+/**
+ * A closed pipe (`birdwatch node show | head -1`): stop writing to it. A one-shot command then exits quietly
+ * with the exit code it has so far, as a reader that went away has all it wanted; `run` (which asked for
+ * shutdownSignal) keeps routing, whoever reads its output.
+ */
+const closed = { stdout: false, stderr: false };
+for (const name of ['stdout', 'stderr'] as const) {
+  process[name].on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed[name] = true;
+    if (shutdown === undefined) process.exit();
+  });
+}
+
+const argv = process.argv.slice(2);
+// `--version` alone needs nothing but the version: answered before commander (a tenth of the start-up) loads.
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  const { BIRDWATCH_VERSION } = await import('../observe/buildInfo.js');
+  process.stdout.write(`${BIRDWATCH_VERSION}\n`);
+  process.exit(0);
+}
+const { runCli } = await import('./program.js');
+
+await runCli(argv, {
   env: process.env,
-  stdout: (line) => process.stdout.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
+  stdout: (line) => {
+    if (!closed.stdout) process.stdout.write(`${line}\n`);
+  },
+  stderr: (line) => {
+    if (!closed.stderr) process.stderr.write(`${line}\n`);
+  },
   setExitCode: (code) => {
     process.exitCode = code;
   },

@@ -35,9 +35,19 @@ export const clusterIdArgument = (argument: string, value: string): string => {
   return parsed.value;
 };
 
-/** calicoctl's `<IP> as <AS>`: the middle word must be the literal `as`. */
-export function asKeyword(value: string): void {
-  if (value !== 'as') throw new UsageError('as', value, 'expected the word "as" between the peer address and its AS number (IP as AS)');
+/**
+ * calicoctl's `<IP> as <AS>`: the middle word must be the literal `as`. A missing `as` (`add 172.17.8.1 64567`)
+ * gets the corrected command as a hint.
+ */
+export function peerAsArguments(command: string, ip: string | undefined, word: string | undefined, as: string | undefined): { ip: string; as: string } {
+  if (ip === undefined) throw new UsageError('IP', undefined, `missing; usage: birdwatch ${command} <IP> as <AS>`);
+  if (word === undefined) throw new UsageError('AS', undefined, `missing; usage: birdwatch ${command} ${ip} as <AS>`);
+  if (as === undefined) {
+    if (word === 'as') throw new UsageError('AS', undefined, `missing after "as"; usage: birdwatch ${command} ${ip} as <AS>`);
+    throw new UsageError('as', undefined, `the keyword "as" is missing before the AS number; did you mean: birdwatch ${command} ${ip} as ${word}`);
+  }
+  if (word !== 'as') throw new UsageError('as', word, `expected the keyword "as" between the address and the AS number; did you mean: birdwatch ${command} ${ip} as ${as}`);
+  return { ip, as };
 }
 
 /** `--ipv4` / `--ipv6` filters of the show commands: neither or both → both families. */

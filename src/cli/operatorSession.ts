@@ -1,8 +1,5 @@
 import { isConcurrentChangeError, isOperatorConflictError, isOperatorNotFoundError } from '../controller/operator/errors.js';
 import type { OperatorStore } from '../controller/operator/store.js';
-import { createEtcdClient } from '../datastore/etcdConnection.js';
-import { readEtcdSnapshot } from '../datastore/etcdSource.js';
-import { EtcdWriter } from '../datastore/etcdWriter.js';
 import { resolveEtcdOptions, type EtcdFlags } from './commonOptions.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './usageError.js';
@@ -19,7 +16,14 @@ export async function runOperatorCommand(
   argumentOf: Readonly<Record<string, string>>,
   body: (store: OperatorStore) => Promise<void>,
 ): Promise<void> {
-  const client = createEtcdClient(resolveEtcdOptions(flags, context.env));
+  const options = resolveEtcdOptions(flags, context.env);
+  // Loaded here, not at the top: etcd3 (grpc, protobuf) is most of a command's start-up cost, and `--help` needs none of it.
+  const [{ createEtcdClient }, { readEtcdSnapshot }, { EtcdWriter }] = await Promise.all([
+    import('../datastore/etcdConnection.js'),
+    import('../datastore/etcdSource.js'),
+    import('../datastore/etcdWriter.js'),
+  ]);
+  const client = createEtcdClient(options);
   const writer = new EtcdWriter(client);
   const store: OperatorStore = {
     read: (prefixes) => readEtcdSnapshot(client, prefixes),

@@ -5,7 +5,7 @@ import { UsageError } from './usageError.js';
 
 /**
  * Starts the ops endpoint. An address given with --listen must work (else exit, naming the flag); the default
- * one is best effort — another process on 127.0.0.1:9099 (Felix's health port in a calico-node) must not stop
+ * one is best effort — another process on the default address must not stop
  * routing — so a clash there is logged and birdwatch runs without the endpoint.
  */
 export async function listenOps(listen: ListenOption, explicit: string | undefined, start: (host: string, port: number) => Promise<OpsServer>, log: Logger): Promise<OpsServer | undefined> {

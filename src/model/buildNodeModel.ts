@@ -1,4 +1,5 @@
 import { compareAddresses, parseBgpAddress, type AddressFamily, type IpAddress } from './address.js';
+import { isPassiveToward } from './passiveSide.js';
 import { parseAsNumber } from './asNumber.js';
 import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from './cidr.js';
 import { checkCustomFilterBody } from './customFilter.js';
@@ -127,7 +128,7 @@ function peers(
     asNumber,
     protocolName: protocolName(kind, address),
     routeReflector: isReflector(address),
-    passive: kind === 'mesh' && address.value > own.value,
+    passive: kind === 'mesh' && isPassiveToward(address, own),
   });
   if (meshEnabled) {
     for (const node of nodes.values()) {

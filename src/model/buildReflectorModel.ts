@@ -1,4 +1,5 @@
 import { compareAddresses, type AddressFamily, type IpAddress } from './address.js';
+import { isPassiveToward } from './passiveSide.js';
 import { parseAsNumber } from './asNumber.js';
 import { compareDiagnostics } from './diagnostics.js';
 import { decodePeer } from './encodings.js';
@@ -36,7 +37,7 @@ export function buildReflectorModel(keyspace: Keyspace, options: ReflectorOption
     const me = registered.find((rr) => rr.address.value === own.value);
     const sessions: ReflectorSession[] = registered
       .filter((rr) => rr.address.value !== own.value)
-      .map((rr) => ({ kind: 'reflector', address: rr.address, protocolName: protocolName('Reflector', rr.address), localAsNumber: asNumber, asNumber, clusterId: undefined, passive: rr.address.value > own.value }));
+      .map((rr) => ({ kind: 'reflector', address: rr.address, protocolName: protocolName('Reflector', rr.address), localAsNumber: asNumber, asNumber, clusterId: undefined, passive: isPassiveToward(rr.address, own) }));
     const reflectorAddresses = new Set(registered.map((rr) => rr.address.value));
 
     // The AS a node peers with this reflector as: from its node-specific entry, else the global one.

@@ -14,8 +14,9 @@ export interface BgpPeer {
   /** The peer is a registered route reflector (this node is its client). */
   readonly routeReflector: boolean;
   /**
-   * Mesh sessions are dialled one way only: the node with the lower address waits (`passive on`). Two BIRDs
-   * that dial each other at the same moment knock each other's session down under graceful restart.
+   * Mesh sessions are dialled one way only: `passive on` toward a peer whose address *text* sorts after this
+   * node's (Calico's rule, so mixed clusters agree; see passiveSide.ts). Two BIRDs that dial each other at the
+   * same moment knock each other's session down under graceful restart.
    */
   readonly passive: boolean;
 }

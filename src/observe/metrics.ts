@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { classifyKey } from '../model/keys.js';
 import type { IpipRendering } from '../render/ipipMode.js';
 import { queryFamilyStatus, type FamilyStatus } from './bgpStatus.js';
+import { BIRDWATCH_VERSION } from './buildInfo.js';
 import type { CycleObserver, CycleReport } from './cycleReport.js';
 import { DAEMONS, FAILURE_KINDS, type Daemon, type DatastoreState, type RunStatus } from './runStatus.js';
 
@@ -55,7 +56,7 @@ export class BirdwatchMetrics implements CycleObserver {
   readonly #validateDuration: Histogram;
   readonly #reloadDuration: Histogram<'daemon'>;
   readonly #sessions: Gauge<'daemon' | 'type' | 'state'>;
-  readonly #peerEstablished: Gauge<'daemon' | 'protocol'> | undefined;
+  readonly #peerEstablished: Gauge<'daemon' | 'protocol' | 'peer' | 'type'> | undefined;
   readonly #birdReachable: Gauge<'daemon'>;
   readonly #ipipMode: Gauge<'mode'>;
   readonly #heartbeatAge: Gauge;
@@ -81,12 +82,22 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#reloadDuration = new Histogram({ name: 'birdwatch_reload_duration_seconds', help: 'time BIRD took to answer configure, by daemon (applied reloads)', labelNames: ['daemon'], buckets: DURATION_BUCKETS, registers });
     this.#sessions = new Gauge({ name: 'birdwatch_bgp_sessions', help: 'BGP sessions by daemon, peer type and state (BGP state, else protocol state), from show protocols at scrape time', labelNames: ['daemon', 'type', 'state'], registers });
     if (options.perPeer) {
-      this.#peerEstablished = new Gauge({ name: 'birdwatch_bgp_session_established', help: '1 when the BGP session is Established, else 0 (per protocol; --metrics-per-peer)', labelNames: ['daemon', 'protocol'], registers });
+      this.#peerEstablished = new Gauge({
+        name: 'birdwatch_bgp_session_established',
+        help: '1 when the BGP session is Established, else 0, per session: peer address and type (mesh, global, node, reflector, client), as MetalLB labels session_up by peer (--metrics-per-peer)',
+        labelNames: ['daemon', 'protocol', 'peer', 'type'],
+        registers,
+      });
     }
     this.#birdReachable = new Gauge({ name: 'birdwatch_bird_reachable', help: '1 when the daemon answered show protocols at scrape time, else 0', labelNames: ['daemon'], registers });
     this.#ipipMode = new Gauge({ name: 'birdwatch_ipip_mode', help: 'how IPIP pools are rendered: 1 for the mode in use (krt-tunnel, off)', labelNames: ['mode'], registers });
     this.#quarantined = new Gauge({ name: 'birdwatch_quarantined_entries', help: 'datastore entries held back because BIRD refused the lines rendered from them (until the entry changes)', registers });
     this.#daemonInSync = new Gauge({ name: 'birdwatch_daemon_in_sync', help: '1 when the daemon runs what the datastore says (no failure, no pending reload), else 0', labelNames: ['daemon'], registers });
+    // The info-metric convention (value 1, facts as labels): join on it to break any series down by version.
+    new Gauge({ name: 'birdwatch_build_info', help: 'birdwatch build facts as labels (version, Node.js version); always 1', labelNames: ['version', 'nodejs_version'], registers }).set(
+      { version: BIRDWATCH_VERSION, nodejs_version: process.version },
+      1,
+    );
     this.#heartbeatAge = new Gauge({ name: 'birdwatch_heartbeat_age_seconds', help: 'time since the control loop last ticked (/healthz fails when it is stale)', registers });
     // Every label value of the bounded sets exists from the start, so rate() and absent() behave.
     for (const result of CYCLE_RESULTS) this.#cycles.inc({ result }, 0);
@@ -95,7 +106,12 @@ export class BirdwatchMetrics implements CycleObserver {
     for (const daemon of DAEMONS) for (const result of RELOAD_RESULTS) this.#reloads.inc({ daemon, result }, 0);
     for (const mode of ['krt-tunnel', 'off'] as const) this.#ipipMode.set({ mode }, mode === options.ipip ? 1 : 0);
     // prom-client's event-loop monitor samples every 10 ms by default: the main cost of an idle birdwatch.
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 });
+      // prom-client names these gauges *_total, which `promtool check metrics` rejects (only counters end in
+      // _total); the per-type gauges without the suffix (nodejs_active_handles{type}, …) carry the same numbers.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
   }
 
   get contentType(): string {
@@ -165,7 +181,7 @@ export class BirdwatchMetrics implements CycleObserver {
         const entry = this.#sessionsSeen.get(id) ?? { daemon, type: session.peerType, state, count: 0 };
         entry.count++;
         this.#sessionsSeen.set(id, entry);
-        this.#peerEstablished?.set({ daemon, protocol: session.protocol }, session.established ? 1 : 0);
+        this.#peerEstablished?.set({ daemon, protocol: session.protocol, peer: session.peerAddress ?? '', type: session.peerType }, session.established ? 1 : 0);
       }
     }
     for (const { daemon, type, state, count } of this.#sessionsSeen.values()) this.#sessions.set({ daemon, type, state }, count);

@@ -4,6 +4,7 @@ import { getNodeMesh, setNodeMesh } from '../../controller/operator/nodeMesh.js'
 import { keys } from '../../model/keys.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
+import { addExamples } from '../helpText.js';
 import { printJson } from '../jsonOutput.js';
 import { asArgument } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
@@ -21,9 +22,10 @@ const sourceText = (source: 'set' | 'default' | 'invalid', key: string, stored: 
 /** `bgp peer …` (global peers), `bgp node-mesh [on|off]`, `bgp default-node-as [AS]`. */
 export function registerBgpCommands(program: Command, context: CommandContext): void {
   const bgp = program.command('bgp').description('cluster-wide BGP settings (calicoctl bgp)');
+  addExamples(bgp, ['birdwatch bgp peer add 172.17.8.1 as 64567', 'birdwatch bgp node-mesh off', 'birdwatch bgp default-node-as 64512']);
   addPeerCommands(bgp.command('peer').description('global BGP peers: every node peers with them'), context, 'global');
 
-  addEtcdOptions(bgp.command('node-mesh [state]'))
+  addExamples(addEtcdOptions(bgp.command('node-mesh [state]')), ['birdwatch bgp node-mesh', 'birdwatch bgp node-mesh off', 'birdwatch bgp node-mesh on'])
     .description('turn the full node-to-node mesh on or off; without an argument, show it')
     .option('--json', 'JSON for scripts (show)')
     .action(async (state: string | undefined, flags: ShowFlags) => {
@@ -39,7 +41,7 @@ export function registerBgpCommands(program: Command, context: CommandContext): 
       });
     });
 
-  addEtcdOptions(bgp.command('default-node-as [AS]'))
+  addExamples(addEtcdOptions(bgp.command('default-node-as [AS]')), ['birdwatch bgp default-node-as', 'birdwatch bgp default-node-as 64512', 'birdwatch bgp default-node-as 1.10'])
     .description('set the AS of every node without its own (asplain or asdot); without an argument, show it')
     .option('--json', 'JSON for scripts (show)')
     .action(async (asText: string | undefined, flags: ShowFlags) => {

@@ -3,6 +3,7 @@ import { addRouteReflector, listRouteReflectors, removeRouteReflector } from '..
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
+import { addExamples } from '../helpText.js';
 import { printJson } from '../jsonOutput.js';
 import { asArgument, bgpAddressArgument, clusterIdArgument, ipArgument } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
@@ -20,13 +21,10 @@ interface RrShowFlags extends EtcdFlags {
 
 /** `bgppeer rr add|remove|show` (calicoctl v0.4): route reflectors, registered and peered in one transaction. */
 export function registerBgpPeerCommands(program: Command, context: CommandContext): void {
-  const rr = program
-    .command('bgppeer')
-    .description('route reflectors (calicoctl bgppeer)')
-    .command('rr')
-    .description('route reflectors: registered under rr_v4|rr_v6 and global peers of every node');
+  const bgppeer = addExamples(program.command('bgppeer').description('route reflectors (calicoctl bgppeer)'), ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr show']);
+  const rr = addExamples(bgppeer.command('rr').description('route reflectors: registered under rr_v4|rr_v6 and global peers of every node'), ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr show --json']);
 
-  addEtcdOptions(rr.command('add <IP>'))
+  addExamples(addEtcdOptions(rr.command('add <IP>')), ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr add 10.0.0.100 --as 64512'])
     .description('register a route reflector and make it a global peer of every node (one etcd transaction)')
     .option('--cluster-id <id>', 'the reflector cluster id (dotted quad, e.g. 1.0.0.1, or a number 1-4294967295)')
     .option('--as <AS>', 'AS the nodes peer with it in (default: the global AS, 64511 when unset)')
@@ -39,14 +37,14 @@ export function registerBgpPeerCommands(program: Command, context: CommandContex
       );
     });
 
-  addEtcdOptions(rr.command('remove <IP>'))
+  addExamples(addEtcdOptions(rr.command('remove <IP>')), ['birdwatch bgppeer rr remove 10.0.0.100'])
     .description('remove a route reflector and its global peer entry (one etcd transaction)')
     .action(async (ipText: string, flags: EtcdFlags) => {
       const address = ipArgument('IP', ipText);
       await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removeRouteReflector(store, address)));
     });
 
-  addEtcdOptions(rr.command('show'))
+  addExamples(addEtcdOptions(rr.command('show')), ['birdwatch bgppeer rr show', 'birdwatch bgppeer rr show --json'])
     .description('list route reflectors with their cluster id and peering AS')
     .option('--json', 'JSON for scripts')
     .action(async (flags: RrShowFlags) => {

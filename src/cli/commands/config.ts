@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { setBgpLogLevel } from '../../controller/operator/bgpLogLevel.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
+import { addExamples } from '../helpText.js';
 import { logLevelArgument, nodeNameArgument } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
 import { printWriteReport } from '../writeReport.js';
@@ -12,8 +13,9 @@ interface LogLevelFlags extends EtcdFlags {
 
 /** `config bgp loglevel none|debug|info [--node NAME]` (calicoctl `config bgp loglevel` / `config node bgp loglevel`). */
 export function registerConfigCommands(program: Command, context: CommandContext): void {
-  const bgp = program.command('config').description('BIRD settings (calicoctl config)').command('bgp').description('BGP daemon settings');
-  addEtcdOptions(bgp.command('loglevel <level>'))
+  const config = addExamples(program.command('config').description('BIRD settings (calicoctl config)'), ['birdwatch config bgp loglevel debug']);
+  const bgp = addExamples(config.command('bgp').description('BGP daemon settings'), ['birdwatch config bgp loglevel info']);
+  addExamples(addEtcdOptions(bgp.command('loglevel <level>')), ['birdwatch config bgp loglevel debug', 'birdwatch config bgp loglevel none --node calico-01'])
     .description('BIRD logging: none, debug (debug all) or info (debug { states }); cluster-wide, or for one node with --node')
     .option('--node <name>', 'set it for this node only (overrides the cluster-wide level)')
     .action(async (levelText: string, flags: LogLevelFlags) => {

@@ -3,6 +3,7 @@ import { listNodes, registerNode, removeNode } from '../../controller/operator/n
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
+import { addExamples } from '../helpText.js';
 import { printJson } from '../jsonOutput.js';
 import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
 import { addressArgument, networkOf, parseAddressSetting, parseAsSetting, resolveAddressSetting, type ResolvedAddress } from '../nodeAddressOptions.js';
@@ -32,8 +33,9 @@ interface ShowFlags extends EtcdFlags {
 /** `node register|remove|show` and `node bgp peer …` (node-specific peers). */
 export function registerNodeCommands(program: Command, context: CommandContext): void {
   const node = program.command('node').description("nodes' BGP registration: addresses and AS (calicoctl node)");
+  addExamples(node, ['birdwatch node register --node calico-01 --ip 172.17.8.101', 'birdwatch node show', 'birdwatch node bgp peer add 172.17.8.1 as 64567 --node calico-01']);
 
-  addEtcdOptions(node.command('register'))
+  addExamples(addEtcdOptions(node.command('register')), ['birdwatch node register --node calico-01 --ip 172.17.8.101', 'birdwatch node register --node calico-02 --ip 172.17.8.102 --ip6 fd80:24e2:f998:72d6::2 --as 64513', 'NODENAME=calico-01 birdwatch node register --ip 172.17.8.101 --network 172.17.8.0/24'])
     .description('register a node: its BGP addresses and AS (one etcd transaction)')
     .option('--node <name>', 'the node (default: NODENAME, HOSTNAME, then the hostname)')
     .option('--ip <address>', "the node's IPv4 address (router id, source address, mesh address), or autodetect (default: IP; required)")
@@ -79,7 +81,7 @@ export function registerNodeCommands(program: Command, context: CommandContext):
       );
     });
 
-  addEtcdOptions(node.command('remove'))
+  addExamples(addEtcdOptions(node.command('remove')), ['birdwatch node remove --node calico-02'])
     .description("remove a node's BGP keys (/calico/bgp/v1/host/NAME/); its IPAM blocks are kept")
     .requiredOption('--node <name>', 'the node (required: removal never defaults to this host)')
     .action(async (flags: RemoveFlags) => {
@@ -87,7 +89,7 @@ export function registerNodeCommands(program: Command, context: CommandContext):
       await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removeNode(store, name)));
     });
 
-  addEtcdOptions(node.command('show'))
+  addExamples(addEtcdOptions(node.command('show')), ['birdwatch node show', 'birdwatch node show --json'])
     .description('list nodes: addresses, own AS and the AS they run with')
     .option('--json', 'JSON for scripts')
     .action(async (flags: ShowFlags) => {
@@ -123,5 +125,6 @@ export function registerNodeCommands(program: Command, context: CommandContext):
       });
     });
 
-  addPeerCommands(node.command('bgp').description('node-specific BGP settings').command('peer').description('BGP peers of one node'), context, 'node');
+  const nodeBgp = addExamples(node.command('bgp').description('node-specific BGP settings'), ['birdwatch node bgp peer show --node calico-01']);
+  addPeerCommands(nodeBgp.command('peer').description('BGP peers of one node'), context, 'node');
 }

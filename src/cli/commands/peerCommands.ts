@@ -3,8 +3,9 @@ import { addPeer, listPeers, removePeer, type PeerScope } from '../../controller
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
+import { addExamples } from '../helpText.js';
 import { printJson } from '../jsonOutput.js';
-import { asArgument, asKeyword, bgpAddressArgument, familiesOf, ipArgument } from '../operatorArguments.js';
+import { asArgument, bgpAddressArgument, familiesOf, ipArgument, peerAsArguments } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
 import { formatTable } from '../table.js';
 import { printWriteReport } from '../writeReport.js';
@@ -27,19 +28,28 @@ export function addPeerCommands(parent: Command, context: CommandContext, scope:
     scope === 'global' ? { kind: 'global' } : { kind: 'node', node: resolveNodeName(flags.node, context.env) };
   const what = scope === 'global' ? 'a global BGP peer (every node peers with it)' : 'a BGP peer of one node';
 
-  withNode(addEtcdOptions(parent.command('add <IP> <as> <AS>')))
-    .description(`add ${what}: IP as AS (asplain or asdot)`)
-    .action(async (ipText: string, word: string, asText: string, flags: PeerFlags) => {
-      const address = bgpAddressArgument('IP', ipText);
-      asKeyword(word);
-      const asNumber = asArgument('AS', asText);
+  const prefix = scope === 'global' ? 'birdwatch bgp peer' : 'birdwatch node bgp peer';
+  const nodeFlag = scope === 'node' ? ' --node calico-01' : '';
+  addExamples(parent, [`${prefix} add 172.17.8.1 as 64567${nodeFlag}`, `${prefix} show${nodeFlag}`]);
+  // `as` is a literal word (calicoctl's `<IP> as <AS>`): the arguments are taken loosely so that a missing
+  // `as` gets a hint rather than commander's "missing required argument 'AS'".
+  addExamples(withNode(addEtcdOptions(parent.command('add').argument('[IP]').argument('[as]').argument('[AS]'))), [
+    `${prefix} add 172.17.8.1 as 64567${nodeFlag}`,
+    `${prefix} add fd80:24e2:f998:72d6::1 as 1.10${nodeFlag}`,
+  ])
+    .usage('<IP> as <AS> [options]')
+    .description(`add ${what}: IP as AS (asplain or asdot; "as" is a literal word)`)
+    .action(async (ipText: string | undefined, word: string | undefined, asText: string | undefined, flags: PeerFlags) => {
+      const words = peerAsArguments(scope === 'global' ? 'bgp peer add' : 'node bgp peer add', ipText, word, asText);
+      const address = bgpAddressArgument('IP', words.ip);
+      const asNumber = asArgument('AS', words.as);
       const peerScope = scopeOf(flags);
       await runOperatorCommand(flags, context, { [address.text]: 'IP' }, async (store) =>
         printWriteReport(context, await addPeer(store, peerScope, address, asNumber)),
       );
     });
 
-  withNode(addEtcdOptions(parent.command('remove <IP>')))
+  addExamples(withNode(addEtcdOptions(parent.command('remove <IP>'))), [`${prefix} remove 172.17.8.1${nodeFlag}`])
     .description(`remove ${what}`)
     .action(async (ipText: string, flags: PeerFlags) => {
       const address = ipArgument('IP', ipText);
@@ -47,7 +57,7 @@ export function addPeerCommands(parent: Command, context: CommandContext, scope:
       await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removePeer(store, peerScope, address)));
     });
 
-  withNode(addEtcdOptions(parent.command('show')))
+  addExamples(withNode(addEtcdOptions(parent.command('show'))), [`${prefix} show${nodeFlag}`, `${prefix} show --ipv4 --json${nodeFlag}`])
     .description(`list ${scope === 'global' ? 'global BGP peers' : "a node's BGP peers"}`)
     .option('--ipv4', 'IPv4 peers only')
     .option('--ipv6', 'IPv6 peers only')

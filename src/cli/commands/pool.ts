@@ -7,6 +7,7 @@ import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
 import { cidrArgument, familiesOf } from '../operatorArguments.js';
 import { runOperatorCommand } from '../operatorSession.js';
+import { addExamples } from '../helpText.js';
 import { formatTable } from '../table.js';
 import { UsageError } from '../usageError.js';
 import { printWriteReport } from '../writeReport.js';
@@ -35,8 +36,9 @@ function ipipModeOf(flags: PoolAddFlags): IpipMode | undefined {
 /** `pool add|remove|show`: the IP pools routes are exported for (`/calico/v1/ipam/v4|v6/pool/`). */
 export function registerPoolCommands(program: Command, context: CommandContext): void {
   const pool = program.command('pool').description('IP pools: the address ranges whose routes BGP exports (calicoctl pool)');
+  addExamples(pool, ['birdwatch pool show', 'birdwatch pool add 192.168.0.0/16 --ipip --nat-outgoing', 'birdwatch pool remove 192.168.0.0/16']);
 
-  addEtcdOptions(pool.command('add <CIDR>'))
+  addExamples(addEtcdOptions(pool.command('add <CIDR>')), ['birdwatch pool add 192.168.0.0/16 --nat-outgoing', 'birdwatch pool add 10.20.0.0/16 --ipip --ipip-mode cross-subnet', 'birdwatch pool add fd00:1::/48'])
     .description('add a pool (refused when it overlaps another pool); --ipip also sets IpInIpEnabled')
     .option('--ipip', 'route the pool through the IPIP tunnel (IPv4 only)')
     .option('--nat-outgoing', 'masquerade traffic from the pool leaving it')
@@ -50,14 +52,14 @@ export function registerPoolCommands(program: Command, context: CommandContext):
       });
     });
 
-  addEtcdOptions(pool.command('remove <CIDR>'))
+  addExamples(addEtcdOptions(pool.command('remove <CIDR>')), ['birdwatch pool remove 192.168.0.0/16'])
     .description('remove a pool (its IPAM blocks stay)')
     .action(async (cidrText: string, flags: EtcdFlags) => {
       const cidr = cidrArgument('CIDR', cidrText);
       await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removePool(store, cidr)));
     });
 
-  addEtcdOptions(pool.command('show'))
+  addExamples(addEtcdOptions(pool.command('show')), ['birdwatch pool show', 'birdwatch pool show --ipv4 --json', 'ETCD_ENDPOINTS=https://10.0.0.1:2379 ETCD_CA_CERT_FILE=/etc/etcd/ca.pem birdwatch pool show'])
     .description('list pools')
     .option('--ipv4', 'IPv4 pools only')
     .option('--ipv6', 'IPv6 pools only')

@@ -13,6 +13,7 @@ import { addEtcdOptions, parseDatastore, parseIpipOption, resolveEtcdOptions, ty
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import { loadSnapshot } from '../loadSnapshot.js';
 import type { CommandContext } from '../context.js';
+import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
 
 interface RenderFlags extends EtcdFlags, RoleFlags {
@@ -71,7 +72,12 @@ function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: strin
 }
 
 export function registerRender(program: Command, context: CommandContext): void {
-  addRoleOptions(addEtcdOptions(program.command('render')))
+  addExamples(addRoleOptions(addEtcdOptions(program.command('render'))), [
+    'birdwatch render --node calico-01 --out /tmp/bird',
+    'birdwatch render --diff --config-dir /etc/calico/confd/config --node calico-01',
+    'birdwatch render --datastore file:keyspace.json --node calico-01 --out /tmp/bird --no-validate',
+    'birdwatch render --role route-reflector --ip 10.0.0.100 --out /tmp/rr',
+  ], { 0: 'success (--diff: no differences)', 1: 'failure: etcd unreadable, or bird -p refused the rendering (nothing was written)', 2: 'usage: a bad argument, option or environment variable', 3: '--diff: the live files differ from the rendering' })
     .description('render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)')
     .option('--out <dir>', 'directory to write bird.cfg, bird6.cfg and their includes into')
     .option('--diff', 'dry run: print a unified diff against --config-dir and what it does to BGP sessions; exit 0 no changes, 3 changes')

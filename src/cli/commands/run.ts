@@ -21,6 +21,8 @@ import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_LISTEN, parseListenOption } from '../listenOption.js';
 import { listenOps } from '../opsListen.js';
+import { parseDuration } from '../duration.js';
+import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags {
@@ -48,27 +50,27 @@ interface RunFlags extends EtcdFlags, RoleFlags {
 export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 250;
 
 function parseMilliseconds(value: string): number {
-  if (!/^(0|[1-9][0-9]{0,5})$/.test(value) || Number(value) > 60_000) {
-    throw new UsageError('--min-reload-interval', value, 'expected whole milliseconds from 0 to 60000');
-  }
-  return Number(value);
+  return parseDuration('--min-reload-interval', value, { minMs: 0, maxMs: 60_000 });
 }
 
 function parseValidateTimeout(value: string): number {
-  if (!/^[1-9][0-9]{0,6}$/.test(value) || Number(value) > 600_000) {
-    throw new UsageError('--validate-timeout', value, 'expected whole milliseconds from 1 to 600000');
-  }
-  return Number(value);
+  return parseDuration('--validate-timeout', value, { minMs: 1, maxMs: 600_000 });
 }
 
-function parseLogLevelName(value: string): LogLevelName {
-  const level = LOG_LEVELS.find((l) => l === value);
+/** Case-insensitive (`WARN` as calico-node's FELIX_LOGSEVERITY* values are written). */
+export function parseLogLevelName(value: string): LogLevelName {
+  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
   if (!level) throw new UsageError('--log-level', value, `expected one of ${LOG_LEVELS.join(', ')}`);
   return level;
 }
 
 export function registerRun(program: Command, context: CommandContext): void {
-  addRoleOptions(addEtcdOptions(program.command('run')))
+  addExamples(addRoleOptions(addEtcdOptions(program.command('run'))), [
+    'birdwatch run --node calico-01',
+    'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
+    'NODENAME=calico-01 ETCD_ENDPOINTS=https://10.0.0.1:2379 birdwatch run --listen :9098 --log-level WARN',
+    'birdwatch run --min-reload-interval 1s --metrics-per-peer',
+  ], { 0: 'stopped on SIGTERM/SIGINT (--once: applied)', 1: 'failure (--once: the cycle failed; the live configuration was kept)', 2: 'usage: a bad argument, option or environment variable' })
     .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
     .option('--config-dir <dir>', 'where bird.cfg, bird6.cfg and their includes live', '/etc/calico/confd/config')
     .option('--bird-socket <path>', 'bird control socket', '/var/run/calico/bird.ctl')
@@ -76,13 +78,13 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--templates <dir>', 'override templates file by file (watched: edits re-render)')
     .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
     .option('--once', 'sync, render, validate, apply (reload only if BIRD is up), then exit')
-    .option('--min-reload-interval <ms>', 'minimum gap between two BIRD reloads', String(DEFAULT_MIN_RELOAD_INTERVAL_MS))
+    .option('--min-reload-interval <duration>', 'minimum gap between two BIRD reloads (250ms, 1s; a plain number is ms)', String(DEFAULT_MIN_RELOAD_INTERVAL_MS))
     .option('--bird <path>', 'bird binary used for validation', 'bird')
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
-    .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
+    .option('--log-level <level>', `${LOG_LEVELS.join(' | ')} (any case)`, 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
-    .option('--listen <host:port>', `address of /metrics, /healthz and /readyz, or off (default: ${DEFAULT_LISTEN})`)
-    .option('--validate-timeout <ms>', 'kill a bird -p / bird6 -p that runs longer than this; the cycle fails and is retried', String(DEFAULT_VALIDATE_TIMEOUT_MS))
+    .option('--listen <host:port>', `address of /metrics, /healthz and /readyz: HOST:PORT, :PORT (every address), or off (default: ${DEFAULT_LISTEN})`)
+    .option('--validate-timeout <duration>', 'kill a bird -p / bird6 -p that runs longer than this (30s, 500ms; a plain number is ms); the cycle fails and is retried', String(DEFAULT_VALIDATE_TIMEOUT_MS))
     .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
     .option('--register', "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did")
     .action(async (flags: RunFlags) => {

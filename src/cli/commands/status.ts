@@ -4,13 +4,38 @@ import { PEER_TYPE_LABELS } from '../../observe/peerProtocolName.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
 import { formatTable } from '../table.js';
-import { UsageError } from '../usageError.js';
+import { parseDuration } from '../duration.js';
+import { addExamples } from '../helpText.js';
 
 interface StatusFlags {
   readonly birdSocket: string;
   readonly bird6Socket: string;
   readonly json?: boolean;
   readonly timeout: string;
+  readonly failUnlessEstablished?: boolean;
+}
+
+/** `--fail-unless-established` and a session is not Established (0: all fine, 1: bird unreachable, 2: usage). */
+export const EXIT_NOT_ESTABLISHED = 3;
+
+/**
+ * Why a daemon could not be asked, said once: Node's connect errors repeat the socket path the line already
+ * names (`cannot connect to BIRD control socket P: connect ENOENT P`), so the path is dropped from the reason.
+ */
+export function unreachableReason(status: Extract<FamilyStatus, { reachable: false }>): string {
+  const code = /\b(E[A-Z]+)\b/.exec(status.error)?.[1];
+  const known: Readonly<Record<string, string>> = {
+    ENOENT: 'no such socket (is it running?)',
+    ECONNREFUSED: 'connection refused (is it running?)',
+    EACCES: 'permission denied',
+    ENOTSOCK: 'not a socket',
+    ECONNRESET: 'connection reset',
+  };
+  if (code !== undefined && known[code] !== undefined) return `${known[code]} [${code}]`;
+  // `BIRD control socket P: no complete reply …` → `no complete reply …`; any other mention of P dropped.
+  const prefix = `BIRD control socket ${status.socketPath}: `;
+  const text = status.error.includes(prefix) ? status.error.slice(status.error.indexOf(prefix) + prefix.length) : status.error;
+  return text.split(` ${status.socketPath}`).join('');
 }
 
 const DAEMON = { 4: 'bird', 6: 'bird6' } as const;
@@ -19,7 +44,8 @@ const DAEMON = { 4: 'bird', 6: 'bird6' } as const;
 export function formatFamilyStatus(status: FamilyStatus): string[] {
   const lines = [`IPv${status.family} BGP status`];
   if (!status.reachable) {
-    lines.push(`${DAEMON[status.family]} is not reachable: ${status.error}`);
+    // The reason goes to stderr, once (see the action).
+    lines.push(`${DAEMON[status.family]} is not reachable`);
     return lines;
   }
   if (status.sessions.length === 0) lines.push('No BGP peers.');
@@ -57,18 +83,24 @@ function statusJson(status: FamilyStatus): unknown {
  * `status`: asks bird and bird6 over their control sockets (`show protocols`, no birdc) and prints each
  * family's BGP sessions. Exit 0 when bird (IPv4) answered, 1 when it could not be asked. An unreachable bird6
  * gets a warning naming its socket but does not fail the command: IPv4 BGP is the part every node has.
+ * With --fail-unless-established, exit 3 when a session of a daemon that answered is not Established (no
+ * sessions at all is not a failure: a lone node has none).
  */
 export function registerStatusCommand(program: Command, context: CommandContext): void {
-  program
-    .command('status')
+  addExamples(program.command('status'), ['birdwatch status', 'birdwatch status --json', 'birdwatch status --fail-unless-established --timeout 2s'], {
+    0: 'bird answered (with --fail-unless-established: and every session is Established)',
+    1: 'bird (IPv4) could not be asked',
+    2: 'usage: a bad option',
+    [EXIT_NOT_ESTABLISHED]: '--fail-unless-established: a session is not Established',
+  })
     .description("BGP sessions of this node's BIRD, per address family (like calicoctl status)")
     .option('--bird-socket <path>', "bird's control socket", '/var/run/calico/bird.ctl')
     .option('--bird6-socket <path>', "bird6's control socket", '/var/run/calico/bird6.ctl')
     .option('--json', 'JSON for scripts')
-    .option('--timeout <ms>', 'time allowed for each daemon to answer', '5000')
+    .option('--timeout <duration>', 'time allowed for each daemon to answer (5s, 500ms; a plain number is ms)', '5000')
+    .option('--fail-unless-established', `exit ${EXIT_NOT_ESTABLISHED} unless every BGP session is Established (for scripts and monitoring)`)
     .action(async (flags: StatusFlags) => {
-      const timeoutMs = Number(flags.timeout);
-      if (!/^[1-9][0-9]*$/.test(flags.timeout)) throw new UsageError('--timeout', flags.timeout, 'expected a positive number of milliseconds');
+      const timeoutMs = parseDuration('--timeout', flags.timeout, { minMs: 1, maxMs: 600_000 });
       const options = { timeoutMs };
       const [v4, v6] = await Promise.all([queryFamilyStatus(4, flags.birdSocket, options), queryFamilyStatus(6, flags.bird6Socket, options)]);
       if (flags.json === true) printJson(context, { ipv4: statusJson(v4), ipv6: statusJson(v6) });
@@ -77,10 +109,19 @@ export function registerStatusCommand(program: Command, context: CommandContext)
         context.stdout('');
         for (const line of formatFamilyStatus(v6)) context.stdout(line);
       }
+      if (!v6.reachable) context.stderr(`warning: bird6 (IPv6) is not reachable at ${v6.socketPath}: ${unreachableReason(v6)}; no IPv6 status`);
       if (!v4.reachable) {
-        context.stderr(`error: bird (IPv4) is not reachable at ${v4.socketPath}: ${v4.error}`);
+        context.stderr(`error: bird (IPv4) is not reachable at ${v4.socketPath}: ${unreachableReason(v4)}`);
         context.setExitCode(1);
+        return;
       }
-      if (!v6.reachable) context.stderr(`warning: bird6 (IPv6) is not reachable at ${v6.socketPath}: no IPv6 status (${v6.error})`);
+      if (flags.failUnlessEstablished === true) {
+        const sessions = [v4, v6].flatMap((f) => (f.reachable ? f.sessions : []));
+        const down = sessions.filter((s) => !s.established);
+        if (down.length > 0) {
+          context.stderr(`error: ${down.length} of ${sessions.length} BGP session${sessions.length === 1 ? '' : 's'} not Established: ${down.map((s) => s.peerAddress ?? s.protocol).join(', ')}`);
+          context.setExitCode(EXIT_NOT_ESTABLISHED);
+        }
+      }
     });
 }
