@@ -31,17 +31,31 @@ export interface Readiness {
 /** Whether each daemon answered on its control socket just now (an error text when not). */
 export type BirdAnswers = Readonly<Record<Daemon, { readonly ok: true } | { readonly ok: false; readonly error: string }>>;
 
+/** The datastore's part of readiness: synced, or why not and since when. */
+function datastoreCheck(status: Readonly<RunStatus>): ReadinessCheck {
+  const since = status.datastoreSince === undefined ? 'an unknown time' : new Date(status.datastoreSince).toISOString();
+  const why = status.datastoreDetail ?? 'unknown';
+  switch (status.datastore) {
+    case 'synced':
+      return { condition: 'datastore', ok: true, message: `synced with etcd at revision ${status.revision}` };
+    case 'syncing':
+      return { condition: 'datastore', ok: false, message: 'not yet synced with etcd' };
+    case 'disconnected':
+      return { condition: 'datastore', ok: false, message: `etcd connection lost since ${since}` };
+    case 'stale':
+      return { condition: 'datastore', ok: false, message: `datastore stale since ${since}: ${why}` };
+    case 'resyncing':
+      return { condition: 'datastore', ok: false, message: `re-reading etcd since ${since}: ${why}` };
+  }
+}
+
 /**
  * Ready when all hold: synced with etcd, the last cycle left BIRD running the rendered configuration (and one
  * has), and both BIRD daemons answer. Pure: the caller asks BIRD.
  */
 export function checkReadiness(status: Readonly<RunStatus>, bird: BirdAnswers): Readiness {
   const checks: ReadinessCheck[] = [];
-  checks.push(
-    status.datastore === 'synced'
-      ? { condition: 'datastore', ok: true, message: `synced with etcd at revision ${status.revision}` }
-      : { condition: 'datastore', ok: false, message: status.datastore === 'syncing' ? 'not yet synced with etcd' : 'etcd connection lost' },
-  );
+  checks.push(datastoreCheck(status));
   if (status.failure) {
     checks.push({ condition: 'applied', ok: false, message: `last cycle failed (${status.failure.kind}): ${status.failure.message}` });
   } else if (status.lastAppliedAt === undefined) {

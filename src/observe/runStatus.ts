@@ -1,5 +1,6 @@
 export type Daemon = 'bird' | 'bird6';
-export type DatastoreState = 'syncing' | 'synced' | 'disconnected';
+/** Mirrors the keyspace mirror's state (src/datastore/keyspaceMirror.ts MirrorState). */
+export type DatastoreState = 'syncing' | 'synced' | 'disconnected' | 'stale' | 'resyncing';
 
 export interface ApplyFailure {
   readonly kind: 'node' | 'template' | 'validation' | 'write' | 'reload';
@@ -14,6 +15,10 @@ export interface ApplyFailure {
 export class RunStatus {
   datastore: DatastoreState = 'syncing';
   revision = 0n;
+  /** Wall-clock ms since when `datastore` holds (lost, stale: since etcd last answered). */
+  datastoreSince: number | undefined;
+  /** Why the datastore is not synced (stale, resyncing, disconnected), in words. */
+  datastoreDetail: string | undefined;
   /** Wall-clock ms of the last cycle that ended with BIRD running the rendered configuration. */
   lastAppliedAt: number | undefined;
   /** The current failure, until a cycle succeeds. */

@@ -5,8 +5,8 @@ import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
 import { loadCompiledTemplates } from '../../controller/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
-import { readEtcdSnapshot } from '../../datastore/etcdSource.js';
-import { WATCHED_PREFIXES } from '../../model/keys.js';
+import { readScopedSnapshot } from '../../datastore/etcdSource.js';
+import { DEFAULT_STALE_AFTER_MS } from '../../datastore/keyspaceMirror.js';
 import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
@@ -32,6 +32,7 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly logFormat: string;
   readonly listen?: string;
   readonly metricsPerPeer?: boolean;
+  readonly etcdStaleAfter: string;
 }
 
 /**
@@ -43,6 +44,13 @@ export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 250;
 function parseMilliseconds(value: string): number {
   if (!/^(0|[1-9][0-9]{0,5})$/.test(value) || Number(value) > 60_000) {
     throw new UsageError('--min-reload-interval', value, 'expected whole milliseconds from 0 to 60000');
+  }
+  return Number(value);
+}
+
+function parseStaleAfter(value: string): number {
+  if (!/^[1-9][0-9]{2,5}$/.test(value) || Number(value) < 500 || Number(value) > 600_000) {
+    throw new UsageError('--etcd-stale-after', value, 'expected whole milliseconds from 500 to 600000');
   }
   return Number(value);
 }
@@ -68,10 +76,12 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .option('--listen <host:port>', `address of /metrics, /healthz and /readyz, or off (default: ${DEFAULT_LISTEN})`)
+    .option('--etcd-stale-after <ms>', 'a watch silent this long (no answer to a progress request) is moved to another etcd member and /readyz says stale; the member is left within 1.5 × this', String(DEFAULT_STALE_AFTER_MS))
     .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
+      const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
       const level = parseLogLevelName(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat)) throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
       const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
@@ -90,7 +100,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       try {
         if (flags.once) {
           await removeLeftovers(flags.configDir);
-          const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
+          const snapshot = await readScopedSnapshot(client, role.scope, { signal: shutdown });
           const status = new RunStatus();
           const applier = new ConfigApplier(
             { role, configDir: flags.configDir, keyspace: snapshot.entries, binaries, sockets, log, status },
@@ -111,6 +121,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           templatesDir: flags.templates,
           minReloadIntervalMs,
           client,
+          staleAfterMs,
           log,
           status,
           observer: metrics,
