@@ -130,6 +130,8 @@ t.test('the node watches only its scope: unrelated writes start no work; mesh on
     await waitFor('the marker', () => mirror.entries.get(keys.globalAsNumber), (v) => v === '64512');
     t.equal(mirror.eventsReceived - before, 1, 'etcd sent this node only the marker');
     t.same(changes.slice(changesBefore), [[keys.globalAsNumber]], 'one change reported');
+    await writer.delete().key(keys.globalAsNumber);
+    await waitFor('a delete', () => mirror.entries.has(keys.globalAsNumber), (v) => !v);
   });
 
   await t.test('mesh off: other hosts leave the mirror and their writes are not streamed; on again: back', async (t) => {

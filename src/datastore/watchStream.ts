@@ -197,7 +197,7 @@ export class EtcdWatchStream {
       index,
       events.map((e) => ({
         key: e.kv.key.toString('utf8'),
-        value: e.type === 'DELETE' ? undefined : e.kv.value.toString('utf8'),
+        value: e.type === 'Delete' ? undefined : e.kv.value.toString('utf8'),
         modRevision: BigInt(e.kv.mod_revision),
       })),
       header,
