@@ -93,3 +93,17 @@ export function prefixKeyScope(prefixes: readonly string[]): KeyScope {
   const plan: ScopePlan = { ranges: prefixes.map(prefixRange), keep: () => true, label: prefixes.join(' ') };
   return { plan: () => plan };
 }
+
+/**
+ * One range from the first prefix to the end of the last, keeping only keys under the prefixes: what birdwatch
+ * watched before the scopes (kept for comparison in scripts/bench-watchers.ts).
+ */
+export function coveringRangeOf(prefixes: readonly string[]): KeyScope {
+  const sorted = [...prefixes].sort();
+  const plan: ScopePlan = {
+    ranges: [{ start: sorted[0]!, end: prefixEnd(sorted[sorted.length - 1]!) }],
+    keep: (key) => prefixes.some((p) => key.startsWith(p)),
+    label: 'covering range',
+  };
+  return { plan: () => plan };
+}
