@@ -153,7 +153,7 @@ await withScope(async (scope) => {
     [
       `${WATCHERS} watch streams in one process (${clients.length} connections), one etcd 3.4 member on loopback, ${CHANGES} changes per row, written one at a time.`,
       '',
-      '| change | watchers | events etcd sent per change | put → last watcher has it (median) | etcd CPU per change | watchers' process CPU per change (with the put) | payload per event |',
+      '| change | watchers | events etcd sent per change | put → last watcher has it (median) | etcd CPU per change | watcher process CPU per change (with the put) | payload per event |',
       '|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n') + '\n',

@@ -223,6 +223,26 @@ t.test('a frozen member holding the watch (SIGSTOP) is left within 1.5 × stale-
   process.kill(pid, 'SIGCONT');
 });
 
+t.test('the member holding the watch killed (SIGKILL): the watch moves to another member', async (t) => {
+  const etcd = await startEtcdForTest(t, { members: 3 });
+  const writer = new Etcd3({ hosts: etcd.endpoints.slice(1) });
+  t.teardown(() => writer.close());
+  await writer.put(keys.hostAddress(NODE, 4)).value('10.0.0.1');
+  const client = createEtcdClient({ endpoints: etcd.endpoints });
+  t.teardown(() => client.close());
+  const { mirror, states } = mirrorOf(client);
+  t.teardown(() => mirror.close());
+  await mirror.start();
+  await waitFor('watch endpoint', () => mirror.watchEndpoint, (e) => e !== undefined);
+  t.ok(etcd.members[0]!.clientUrl.endsWith(mirror.watchEndpoint!), 'on the first endpoint');
+  await etcd.kill(0, 'SIGKILL');
+  await etcd.waitForLeader(15_000);
+  await writer.put(keys.hostAddress('after-kill', 4)).value('10.0.5.1');
+  await waitFor('change applied through another member', () => mirror.entries.has(keys.hostAddress('after-kill', 4)), (v) => v, 15_000);
+  t.ok(states.some((s) => s.state === 'disconnected'), 'the loss was reported');
+  await waitFor('synced', () => mirror.state, (s) => s === 'synced');
+});
+
 t.test('prefix scopes still read whole prefixes (operator commands)', async (t) => {
   const etcd = await startEtcdForTest(t);
   const client = createEtcdClient({ endpoints: etcd.endpoints });

@@ -52,6 +52,8 @@ export interface KeyspaceMirrorOptions {
 export const DEFAULT_STALE_AFTER_MS = 5_000;
 /** A member found stale is tried last for this long. */
 const AVOID_STALE_MEMBER_MS = 60_000;
+/** A member whose stream failed (down, refusing) is tried last for this long: the next attempt goes elsewhere. */
+const AVOID_FAILED_MEMBER_MS = 10_000;
 
 const delay = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -293,6 +295,7 @@ export class KeyspaceMirror {
       this.#reconnect(0);
       return;
     }
+    if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
     this.#lostSince ??= this.#now();
     if (this.#reconnects === 0) this.options.onRetry?.(end.error, 1);
     this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });

@@ -128,11 +128,12 @@ export class EtcdWatchStream {
           this.endpoint = resource.host;
           const withLeader = metadata.clone();
           withLeader.set('hasleader', 'true');
-          return client.watch(withLeader, {});
+          // Listeners go on at once: grpc may report a refused connection before the pool's promise settles,
+          // and an 'error' without a listener would end the process.
+          this.#attach(client.watch(withLeader, {}));
         },
         preferredHosts(pool, this.options.avoid),
       )
-      .then((stream) => this.#attach(stream))
       .catch((error: unknown) => this.#end({ kind: 'error', error: classifyEtcdError(error) }));
   }
 
