@@ -151,9 +151,16 @@ export class RunController {
   async close(): Promise<void> {
     this.#abort.abort();
     clearInterval(this.#heartbeat);
-    await this.#coalescer.idle();
-    await this.#templateWatcher?.close();
-    await this.#mirror.close();
+    try {
+      // A cycle cut short by the shutdown (its reload or bird -p aborted) is not a failure of the shutdown.
+      await this.#coalescer.idle().catch((error: unknown) => {
+        if (!this.#abort.signal.aborted || !(error instanceof Error && error.name === 'AbortError')) throw error;
+      });
+      await this.#templateWatcher?.close();
+    } finally {
+      // The watch stream keeps the process alive until cancelled: closed whatever happened above.
+      await this.#mirror.close();
+    }
   }
 
   #onChange(keys: readonly string[]): void {
