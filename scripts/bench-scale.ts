@@ -8,7 +8,7 @@
  *   scripts/bench-scale [--hosts 20000] [--runs 3]
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
@@ -156,5 +156,5 @@ await withScope(async (scope) => {
     '|---|---|---|---|',
     ...rows,
   ].join('\n');
-  process.stdout.write(`${out}\n`);
+  process.stdout.write(`${out}\n\nLoad average at the end (1/5/15 min): ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.\n`);
 });

@@ -8,6 +8,7 @@
  *   scripts/bench-scale watchers [--watchers 1000] [--changes 40] [--per-client 100]
  */
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { readHeader } from '../src/datastore/etcdSource.js';
@@ -156,6 +157,6 @@ await withScope(async (scope) => {
       '| change | watchers | events etcd sent per change | put → last watcher has it (median) | etcd CPU per change | watcher process CPU per change (with the put) | payload per event |',
       '|---|---|---|---|---|---|---|',
       ...rows,
-    ].join('\n') + '\n',
+    ].join('\n') + `\n\nLoad average at the end (1/5/15 min): ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.\n`,
   );
 });
