@@ -86,7 +86,9 @@ if (!(await canCreateNamespaces())) {
       await waitFor('a cycle ran', () => controller.cycles, (c) => c > cyclesBefore);
       await controller.idle();
       t.equal(controller.status.reloads.bird + controller.status.reloads.bird6, reloadsBefore);
+      const beforeDelete = controller.cycles;
       await h.client.delete().key(keys.hostAsNumber('n2'));
+      await waitFor('the delete cycle', () => controller.cycles, (c) => c > beforeDelete);
       await controller.idle();
       const other = controller.cycles;
       await h.client.put(keys.block('someone-else', 4, '192.168.7.0/26')).value('{}');
