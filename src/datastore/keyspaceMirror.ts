@@ -46,6 +46,11 @@ export interface KeyspaceMirrorOptions {
   readonly staleAfterMs?: number;
   /** Wall clock (ms). */
   readonly now?: () => number;
+  /**
+   * Which endpoint the watch tries first (index into the client's endpoints; default: one picked at random per
+   * process, so a cluster's nodes spread their watches — etcd's fan-out work — over the members).
+   */
+  readonly firstEndpoint?: number;
 }
 
 /** Documented default of --etcd-stale-after: a frozen member is left at most 1.5 × this after its last answer. */
@@ -90,9 +95,11 @@ export class KeyspaceMirror {
   readonly #avoid = new Map<string, number>();
   readonly #abort = new AbortController();
   readonly #now: () => number;
+  readonly #firstEndpoint: number;
 
   constructor(private readonly options: KeyspaceMirrorOptions) {
     this.#now = options.now ?? Date.now;
+    this.#firstEndpoint = options.firstEndpoint ?? Math.floor(Math.random() * 1_000_000);
   }
 
   get revision(): bigint {
@@ -200,6 +207,7 @@ export class KeyspaceMirror {
         ranges: plan.ranges.map((range, i) => ({ ...range, fromRevision: this.#next[i]! })),
         staleAfterMs: this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
         avoid: new Set(this.#avoid.keys()),
+        firstEndpoint: this.#firstEndpoint,
         now: this.#now,
       },
       {

@@ -39,6 +39,8 @@ export interface WatchStreamOptions {
   readonly staleAfterMs: number;
   /** Endpoints (host:port) tried last: recently found stale. */
   readonly avoid: ReadonlySet<string>;
+  /** Index of the endpoint to try first (then the next ones, wrapping): spreads nodes' watches over members. */
+  readonly firstEndpoint?: number;
   readonly now?: () => number;
 }
 
@@ -47,6 +49,8 @@ export interface WatchStreamOptions {
 // (a crash of the whole process) and exposes neither headers nor progress requests; the raw Watch RPC does.
 interface HostLike {
   readonly host: string;
+  /** Drops the host's gRPC clients: the next call dials afresh instead of waiting out grpc's reconnect backoff. */
+  resetAllServices(): void;
 }
 interface GrpcMetadata {
   clone(): GrpcMetadata;
@@ -80,15 +84,17 @@ interface PoolLike {
 
 const poolOf = (client: Etcd3): PoolLike => (client as unknown as { pool: PoolLike }).pool;
 
-/** Endpoints of the client in the order given, the avoided ones last, endlessly (what the pool asks for). */
-function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>): Generator<HostLike> {
-  const ordered = [...pool.hosts.filter((h) => !avoid.has(h.host)), ...pool.hosts.filter((h) => avoid.has(h.host))];
+/** Endpoints from `first` on in the order given (wrapping), the avoided ones last, endlessly (what the pool asks for). */
+function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: number): Generator<HostLike> {
+  const start = pool.hosts.length === 0 ? 0 : first % pool.hosts.length;
+  const rotated = [...pool.hosts.slice(start), ...pool.hosts.slice(0, start)];
+  const ordered = [...rotated.filter((h) => !avoid.has(h.host)), ...rotated.filter((h) => avoid.has(h.host))];
   for (;;) yield* ordered;
 }
 
 /**
- * One etcd Watch stream holding one watch per range, opened on the first endpoint in the given order that is
- * not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the leader), and sends a
+ * One etcd Watch stream holding one watch per range, opened on the first endpoint (from `firstEndpoint` on, in
+ * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the leader), and sends a
  * progress request whenever it has been quiet for half of staleAfterMs: a member that does not answer within
  * staleAfterMs (frozen, black-holed) ends the stream as `stale`, at most 1.5 × staleAfterMs after its last answer.
  * Needs etcd ≥ 3.4 (explicit watch ids, progress requests).
@@ -103,6 +109,7 @@ export class EtcdWatchStream {
   readonly #now: () => number;
   /** host:port of the member this stream talks to, once known. */
   endpoint: string | undefined;
+  #host: HostLike | undefined;
 
   constructor(
     private readonly options: WatchStreamOptions,
@@ -126,13 +133,14 @@ export class EtcdWatchStream {
         'Watch',
         ({ resource, client, metadata }) => {
           this.endpoint = resource.host;
+          this.#host = resource;
           const withLeader = metadata.clone();
           withLeader.set('hasleader', 'true');
           // Listeners go on at once: grpc may report a refused connection before the pool's promise settles,
           // and an 'error' without a listener would end the process.
           this.#attach(client.watch(withLeader, {}));
         },
-        preferredHosts(pool, this.options.avoid),
+        preferredHosts(pool, this.options.avoid, this.options.firstEndpoint ?? 0),
       )
       .catch((error: unknown) => this.#end({ kind: 'error', error: classifyEtcdError(error) }));
   }
@@ -219,6 +227,12 @@ export class EtcdWatchStream {
     if (this.#ended) return;
     this.#ended = true;
     this.#shutdown();
+    // What etcd3 does for its own calls on a failure: the member's channel is rebuilt on next use.
+    try {
+      this.#host?.resetAllServices();
+    } catch {
+      // a closed client: nothing to reset
+    }
     this.handlers.onEnd(end);
   }
 
