@@ -59,11 +59,13 @@ export const DEFAULT_STALE_AFTER_MS = 5_000;
 const AVOID_STALE_MEMBER_MS = 60_000;
 /** A member whose stream failed (down, refusing) is tried last for this long: the next attempt goes elsewhere. */
 const AVOID_FAILED_MEMBER_MS = 10_000;
+/** Reconnects of a failing watch before a full re-read (with backoff: about 3 s). */
+const MAX_RECONNECTS_BEFORE_RESYNC = 5;
 
+/** Not unref'd: between two watch attempts this timer may be all that keeps the daemon's event loop alive. */
 const delay = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    timer.unref();
     signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
   });
 
@@ -306,6 +308,13 @@ export class KeyspaceMirror {
     if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
     this.#lostSince ??= this.#now();
     if (this.#reconnects === 0) this.options.onRetry?.(end.error, 1);
+    if (this.#reconnects >= MAX_RECONNECTS_BEFORE_RESYNC) {
+      // Whatever keeps the stream failing, a full read (unary calls, with the client's own failover) and a new
+      // stream start from a clean slate; readiness says so meanwhile.
+      this.#reconnects = 0;
+      this.#startResync(`the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message}): re-reading everything`);
+      return;
+    }
     this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });
     const initial = this.options.initialRetryDelayMs ?? 100;
     const wait = Math.min(this.options.maxRetryDelayMs ?? 1000, initial * 2 ** Math.min(this.#reconnects, 10));
