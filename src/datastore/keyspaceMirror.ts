@@ -137,11 +137,11 @@ export class KeyspaceMirror {
     await this.#sync();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
     this.#closeStream();
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   /** Re-reads everything and re-watches (SIGHUP, rollback, compaction, re-scope). */
@@ -274,8 +274,8 @@ export class KeyspaceMirror {
           this.#startResync(`etcd revision went backwards: the mirror is at ${this.#revision}, etcd answers at ${cluster.revision} (member ${header.memberId}): etcd was restored from an older copy`);
         }
       })
-      .catch(() => undefined) // unreachable now: the stream's own failure handling takes over
-      .finally(() => { this.#confirming = false; });
+      .finally(() => { this.#confirming = false; })
+      .catch(() => undefined); // unreachable now: the stream's own failure handling takes over
   }
 
   #startResync(reason: string): void {
