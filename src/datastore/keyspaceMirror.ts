@@ -290,11 +290,11 @@ export class KeyspaceMirror {
   #onStreamEnd(end: StreamEnd, stream: EtcdWatchStream): void {
     this.#stream = undefined;
     if (end.kind === 'compacted') {
-      this.#startResync(`etcd compacted the history past the watch (compacted at revision ${end.compactRevision}): re-reading everything`);
+      this.#startResync(`etcd compacted the history past the watch (compacted at revision ${end.compactRevision})`);
       return;
     }
     if (end.kind === 'canceled') {
-      this.#startResync(`etcd canceled the watch (${end.reason}): re-reading everything`);
+      this.#startResync(`etcd canceled the watch (${end.reason})`);
       return;
     }
     if (end.kind === 'stale') {
@@ -312,7 +312,7 @@ export class KeyspaceMirror {
       // Whatever keeps the stream failing, a full read (unary calls, with the client's own failover) and a new
       // stream start from a clean slate; readiness says so meanwhile.
       this.#reconnects = 0;
-      this.#startResync(`the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message}): re-reading everything`);
+      this.#startResync(`the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message})`);
       return;
     }
     this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });
