@@ -88,7 +88,14 @@ t.test('liveness and readiness rules', async (t) => {
   t.equal(withQuarantine.ready, true, 'a quarantined entry is a skipped entry: ready, and named');
   t.match(withQuarantine.checks.find((c) => c.condition === 'applied')?.message, /1 entry quarantined \(\/calico\/bgp\/v1\/global\/custom_filters\/v4\/x\)/);
   status.datastore = 'disconnected';
-  t.match(checkReadiness(status, up).checks[0], { condition: 'datastore', ok: false, message: 'etcd connection lost' });
+  status.datastoreSince = Date.parse('2026-01-02T03:04:05.000Z');
+  t.match(checkReadiness(status, up).checks[0], { condition: 'datastore', ok: false, message: 'etcd connection lost since 2026-01-02T03:04:05.000Z' });
+  status.datastore = 'stale';
+  status.datastoreDetail = 'etcd member 127.0.0.1:2379 did not answer for 5000 ms';
+  t.match(checkReadiness(status, up).checks[0], { ok: false, message: 'datastore stale since 2026-01-02T03:04:05.000Z: etcd member 127.0.0.1:2379 did not answer for 5000 ms' });
+  status.datastore = 'resyncing';
+  status.datastoreDetail = 'etcd revision went backwards';
+  t.match(checkReadiness(status, up).checks[0], { ok: false, message: 're-reading etcd since 2026-01-02T03:04:05.000Z: etcd revision went backwards' });
 });
 
 t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycle reports', async (t) => {

@@ -81,10 +81,15 @@ if (!(await canCreateNamespaces())) {
       await controller.idle();
       const reloadsBefore = controller.status.reloads.bird + controller.status.reloads.bird6;
       const cyclesBefore = controller.cycles;
-      await h.client.put(keys.hostAddress('n2', 4)).value('127.0.0.2'); // same value: a new revision, same output
+      // A new key that renders the same (n2's AS spelled out as the default); a same-value put is not even a change.
+      await h.client.put(keys.hostAsNumber('n2')).value('64511');
       await waitFor('a cycle ran', () => controller.cycles, (c) => c > cyclesBefore);
       await controller.idle();
       t.equal(controller.status.reloads.bird + controller.status.reloads.bird6, reloadsBefore);
+      const beforeDelete = controller.cycles;
+      await h.client.delete().key(keys.hostAsNumber('n2'));
+      await waitFor('the delete cycle', () => controller.cycles, (c) => c > beforeDelete);
+      await controller.idle();
       const other = controller.cycles;
       await h.client.put(keys.block('someone-else', 4, '192.168.7.0/26')).value('{}');
       await new Promise((r) => setTimeout(r, 300));

@@ -88,6 +88,20 @@ export function formatProtocolChanges(change: DaemonChange): string {
   return [...change.added.map((n) => `+${n}`), ...change.removed.map((n) => `−${n}`), ...change.changed.map((n) => `~${n}`)].join(' ');
 }
 
+/** Sessions named in one log line per daemon; a larger change is counted (a cycle adding 20,000 made a 700 kB line). */
+export const MAX_LOGGED_PROTOCOLS = 10;
+
+/** formatProtocolChanges for the log: the first MAX_LOGGED_PROTOCOLS names, then counts of the rest. */
+function boundedProtocolChanges(change: DaemonChange): string {
+  const total = change.added.length + change.removed.length + change.changed.length;
+  if (total <= MAX_LOGGED_PROTOCOLS) return formatProtocolChanges(change);
+  const head = (names: readonly string[]): readonly string[] => names.slice(0, MAX_LOGGED_PROTOCOLS);
+  const named = formatProtocolChanges({ ...change, added: head(change.added), removed: head(change.removed), changed: head(change.changed) })
+    .split(' ')
+    .slice(0, MAX_LOGGED_PROTOCOLS);
+  return `${named.join(' ')} … (${change.daemon}: ${change.added.length} added, ${change.removed.length} removed, ${change.changed.length} changed)`;
+}
+
 /** The shared-part warning for one daemon, or undefined (none changed, or the daemon had no configuration). */
 export function formatSharedChange(change: DaemonChange): string | undefined {
   if (change.initial || change.shared.length === 0) return undefined;
@@ -100,7 +114,7 @@ export function formatSharedChange(change: DaemonChange): string | undefined {
  * bird_ipam.cfg: filter calico_pools)`. '' when nothing BGP-visible changed.
  */
 export function formatConfigChange(change: ConfigChange): string {
-  const protocols = change.daemons.map(formatProtocolChanges).filter((s) => s !== '').join(' ');
+  const protocols = change.daemons.map(boundedProtocolChanges).filter((s) => s !== '').join(' ');
   const initial = change.daemons.filter((d) => d.initial && hasBgpChanges(d)).map((d) => `new ${d.daemon} configuration`);
   const warnings = change.daemons.map(formatSharedChange).filter((s): s is string => s !== undefined);
   return [protocols, ...initial, ...warnings].filter((s) => s !== '').join('; ');

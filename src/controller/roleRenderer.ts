@@ -2,6 +2,7 @@ import type { IpAddress } from '../model/address.js';
 import { buildNodeModel } from '../model/buildNodeModel.js';
 import { buildReflectorModel } from '../model/buildReflectorModel.js';
 import type { Diagnostic } from '../model/diagnostics.js';
+import { nodeKeyScope, reflectorKeyScope, type KeyScope } from '../model/keyScope.js';
 import { isRelevantKey } from '../model/keys.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
 import type { EntrySpan, FileSet } from '../render/fileSet.js';
@@ -30,12 +31,15 @@ export interface RoleRenderer {
   readonly layout: Layout;
   render(keyspace: Keyspace, templates: CompiledTemplateSet): RenderOutcome;
   isRelevant(key: string): boolean;
+  /** What the role reads and watches in etcd (and keeps). */
+  readonly scope: KeyScope;
 }
 
 export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
   return {
     layout: NODE_LAYOUT,
     isRelevant: (key) => isRelevantKey(key, nodeName),
+    scope: nodeKeyScope(nodeName),
     render(keyspace, templates) {
       const model = buildNodeModel(keyspace, { nodeName });
       const rendered = renderFileSet(model, templates, { ipip });
@@ -72,6 +76,7 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
     layout: REFLECTOR_LAYOUT,
     // Every node's address and peers decide who the clients are.
     isRelevant: (key) => !key.includes('/block/'),
+    scope: reflectorKeyScope(),
     render(keyspace, templates) {
       const model = buildReflectorModel(keyspace, identity);
       const rendered = renderReflectorFileSet(model, templates);

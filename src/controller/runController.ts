@@ -2,10 +2,10 @@ import type { Etcd3 } from 'etcd3';
 import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
 import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
-import { WATCHED_PREFIXES } from '../model/keys.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver } from '../observe/cycleReport.js';
 import { RunStatus, type Daemon } from '../observe/runStatus.js';
+import { logDatastoreState } from '../datastore/stateLog.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
 import { realPipelineEdges, type PipelineEdges } from './applyPipeline.js';
@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly templatesDir: string | undefined;
   readonly minReloadIntervalMs: number;
   readonly client: Etcd3;
+  /** A watch silent this long is left for another etcd member (default DEFAULT_STALE_AFTER_MS). */
+  readonly staleAfterMs?: number;
   readonly log: Logger;
   readonly status?: RunStatus;
   readonly clock?: Clock;
@@ -69,14 +71,17 @@ export class RunController {
     const log = options.log;
     this.#mirror = new KeyspaceMirror({
       client: options.client,
-      prefixes: WATCHED_PREFIXES,
+      scope: options.role.scope,
+      ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
       onChange: (keys) => this.#onChange(keys),
-      onStateChange: (state, error) => {
+      onStateChange: (state, info) => {
         this.status.datastore = state;
-        if (state === 'disconnected') log.warn({ component: 'datastore' }, `etcd connection lost (${error?.message ?? 'unknown'}); keeping the live configuration and retrying`);
-        else if (state === 'synced') log.info({ component: 'datastore', revision: String(this.#mirror.revision) }, 'etcd synced');
+        this.status.datastoreSince = info.since;
+        this.status.datastoreDetail = info.reason;
+        logDatastoreState(log, state, info, this.#mirror);
       },
-      onRetry: (error) => log.warn({ component: 'datastore' }, `etcd: ${error.message}; retrying with backoff`),
+      onRetry: (error) => log.warn({ component: 'datastore', kind: error.kind }, `etcd: ${error.message}; retrying with backoff`),
+      onResync: (reason) => log.warn({ component: 'datastore', revision: String(this.#mirror.revision) }, `etcd: ${reason}; re-reading everything`),
     });
     this.#applier = new ConfigApplier(
       {
@@ -165,11 +170,18 @@ export class RunController {
   async close(): Promise<void> {
     this.#abort.abort();
     clearInterval(this.#heartbeat);
-    await this.#coalescer.idle();
-    await this.#templateWatcher?.close();
-    await this.#mirror.close();
-    await this.#lock?.release().catch(() => undefined);
-    this.#lock = undefined;
+    try {
+      // A cycle cut short by the shutdown (its reload or bird -p aborted) is not a failure of the shutdown.
+      await this.#coalescer.idle().catch((error: unknown) => {
+        if (!this.#abort.signal.aborted || !(error instanceof Error && error.name === 'AbortError')) throw error;
+      });
+      await this.#templateWatcher?.close();
+    } finally {
+      // The watch stream keeps the process alive until cancelled: closed whatever happened above.
+      await this.#mirror.close();
+      await this.#lock?.release().catch(() => undefined);
+      this.#lock = undefined;
+    }
   }
 
   /** Starts (or joins) a cycle; the loop never rejects, but if it does, that is one log line, not a crash. */

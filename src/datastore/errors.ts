@@ -1,9 +1,12 @@
-/** The datastore could not be read: unreachable, refused our credentials, or held something unreadable. */
+/**
+ * The datastore could not be read: unreachable, refused our credentials, held something unreadable, or sent
+ * an answer larger than the client accepts (`too-large`: etcd is up, the value is the problem).
+ */
 export class DatastoreError extends Error {
   override readonly name = 'DatastoreError';
   constructor(
     message: string,
-    readonly kind: 'unreachable' | 'auth' | 'tls' | 'format' | 'compacted',
+    readonly kind: 'unreachable' | 'auth' | 'tls' | 'format' | 'compacted' | 'too-large',
     options?: ErrorOptions,
   ) {
     super(message, options);

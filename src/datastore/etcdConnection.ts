@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ExponentialBackoff } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
 import { DatastoreError } from './errors.js';
 
 /** How to reach etcd; normalised once at the boundary (the CLI) from flags and ETCD_* variables. */
@@ -13,7 +13,22 @@ export interface EtcdConnectionOptions {
   readonly password?: string | undefined;
   /** Per-call deadline for unary calls (not watches). */
   readonly callTimeoutMs?: number;
+  /** gRPC keepalive: ping an idle connection after this long (etcd refuses pings more often than every 5 s). */
+  readonly keepaliveTimeMs?: number;
+  /** gRPC keepalive: a ping unanswered this long closes the connection (a frozen or black-holed member). */
+  readonly keepaliveTimeoutMs?: number;
+  /** The receive limit (default MAX_RECEIVE_BYTES; tests and benchmarks lower it). */
+  readonly maxReceiveBytes?: number;
 }
+
+/** Defaults documented in README (datastore): a dead connection is closed within time + timeout = 15 s. */
+export const DEFAULT_KEEPALIVE_TIME_MS = 10_000;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
+/**
+ * The receive limit (grpc's default is 4 MiB). Reads are paged, so this only bounds one page or one watch
+ * response; it is a second line for single large values (etcd's own request limit is 1.5 MiB by default).
+ */
+export const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 function readPem(path: string, what: string): Buffer {
   try {
@@ -24,6 +39,12 @@ function readPem(path: string, what: string): Buffer {
 }
 
 /** Creates an etcd3 client; TLS material is read here so a missing file fails before any connection. */
+/**
+ * etcd3 counts every "recoverable" error against a host's circuit breaker and retries it; an answer too large
+ * for the client is neither a sick host nor worth the same request again (the reader asks for a smaller page).
+ */
+const retryable = (error: Error): boolean => isRecoverableError(error) && !(error instanceof GRPCResourceExhastedError);
+
 export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
   const timeout = options.callTimeoutMs ?? 5000;
   const config: IOptions = {
@@ -32,7 +53,18 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeout }),
     // etcd3's default watch backoff grows to 30 s with jitter: after an outage the watch came back up to
     // 13 s late. Capped at 1 s, reconnecting costs one cheap attempt a second while etcd is down.
-    faultHandling: { watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next() },
+    faultHandling: {
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next(),
+      host: () => circuitBreaker(handleWhen(retryable), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
+      global: retry(handleWhen(retryable), { maxAttempts: 3 }),
+    },
+    grpcOptions: {
+      'grpc.max_receive_message_length': options.maxReceiveBytes ?? MAX_RECEIVE_BYTES,
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+      // Pings only while a call is open (the watch always is): etcd's default policy refuses them otherwise.
+      'grpc.keepalive_permit_without_calls': 0,
+    },
   };
   const https = options.endpoints.some((e) => e.startsWith('https://'));
   if (options.caFile || options.certFile || options.keyFile || https) {

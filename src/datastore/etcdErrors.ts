@@ -48,6 +48,9 @@ export function classifyEtcdError(error: unknown): DatastoreError {
     return tls(`cannot verify etcd's TLS certificate (${detail}): ${SERVER_CERT_HINT}`);
   }
   if (/certificate|ssl|tls|handshake/i.test(message)) return tls(`etcd TLS failed: ${detail}`);
+  if (/RESOURCE_EXHAUSTED|ResourceExhast|larger than max/i.test(`${name} ${message}`)) {
+    return new DatastoreError(`etcd response too large for the client (${detail}): a value under a watched prefix is bigger than the receive limit`, 'too-large', { cause: error });
+  }
   if (/compacted/i.test(message)) return new DatastoreError(`etcd revision compacted: ${message}`, 'compacted', { cause: error });
   return new DatastoreError(`etcd unreachable: ${message}`, 'unreachable', { cause: error });
 }

@@ -1,24 +1,153 @@
 import type { Etcd3 } from 'etcd3';
+import { prefixKeyScope, type KeyRange, type KeyScope, type ScopePlan } from '../model/keyScope.js';
 import { classifyEtcdError } from './etcdErrors.js';
+import { DatastoreError } from './errors.js';
 import type { KeyspaceSnapshot } from './snapshot.js';
 
+/** Which etcd answered, and at what revision: every response carries it (the mirror checks them all). */
+export interface EtcdHeader {
+  readonly revision: bigint;
+  readonly clusterId: string;
+  readonly memberId: string;
+}
+
+export const headerOf = (header: { revision: string; cluster_id: string; member_id: string }): EtcdHeader => ({
+  revision: BigInt(header.revision),
+  clusterId: header.cluster_id,
+  memberId: header.member_id,
+});
+
+/** A snapshot of one scope: the plan it was read with and the header of its last answer. */
+export interface ScopedSnapshot extends KeyspaceSnapshot {
+  readonly plan: ScopePlan;
+  readonly header: EtcdHeader;
+  /** Keys etcd sent (kept or not) and the bytes of their keys and values. */
+  readonly keysRead: number;
+  readonly bytesRead: number;
+}
+
+export interface ReadOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Keys in the first page of a range (default DEFAULT_PAGE_KEYS); later pages are sized by bytes. */
+  readonly pageKeys?: number;
+}
+
+export const DEFAULT_PAGE_KEYS = 2_000;
 /**
- * Reads every key under `prefixes` at one revision: the first range fixes the revision, the rest are read
- * at it, so the snapshot is consistent even while other writers are busy.
+ * Pages aim at this many bytes, far below the receive limit. Few pages matter: etcd 3.4 counts every key left in
+ * the range for each page (O(keys) per page), so 100 pages of 1,000 keys cost 3× one read of 100,000.
  */
-export async function readEtcdSnapshot(client: Etcd3, prefixes: readonly string[]): Promise<KeyspaceSnapshot> {
+const TARGET_PAGE_BYTES = 4 * 1024 * 1024;
+const MAX_PAGE_KEYS = 50_000;
+
+/**
+ * Reads every key of `scope` at one revision, page by page (limit + continue after the last key): the first
+ * page fixes the revision, every later page is read at it, so the snapshot is consistent while others write,
+ * and no single answer has to hold the whole keyspace. Ranges are read in the plan's order; when what was read
+ * changes the plan (the mesh switch), the missing ranges are read at the same revision and keys the final plan
+ * does not keep are dropped.
+ */
+export async function readScopedSnapshot(client: Etcd3, scope: KeyScope, options: ReadOptions = {}): Promise<ScopedSnapshot> {
   const entries = new Map<string, string>();
+  const done = new Set<string>();
   let revision: string | undefined;
+  let header: EtcdHeader | undefined;
+  let keysRead = 0;
+  let bytesRead = 0;
+  let plan = scope.plan((key) => entries.get(key));
+  for (;;) {
+    const next = plan.ranges.find((range) => !done.has(rangeId(range)));
+    if (!next) break;
+    done.add(rangeId(next));
+    const keep = plan.keep;
+    const result = await readRange(client, next, revision, options, (key, value) => {
+      keysRead++;
+      bytesRead += key.length + value.length;
+      if (keep(key)) entries.set(key, value);
+    });
+    revision ??= String(result.revision);
+    header = result;
+    plan = scope.plan((key) => entries.get(key));
+  }
+  const inside = (key: string): boolean => plan.ranges.some((r) => key >= r.start && key < r.end);
+  for (const key of entries.keys()) if (!inside(key) || !plan.keep(key)) entries.delete(key);
+  if (!header) header = await readHeader(client); // a scope of no ranges: still learn the revision
+  return { revision: BigInt(revision ?? header.revision), entries, plan, header, keysRead, bytesRead };
+}
+
+/** Every key under `prefixes` at one revision (operator commands; the daemon reads its role's scope). */
+export function readEtcdSnapshot(client: Etcd3, prefixes: readonly string[], options: ReadOptions = {}): Promise<KeyspaceSnapshot> {
+  return readScopedSnapshot(client, prefixKeyScope(prefixes), options);
+}
+
+/** A cheap linearizable read: the cluster's current header (revision and identity). */
+export async function readHeader(client: Etcd3, signal?: AbortSignal): Promise<EtcdHeader> {
   try {
-    for (const prefix of prefixes) {
-      const range = client.getAll().prefix(prefix);
-      if (revision !== undefined) range.revision(revision);
-      const response = await range.exec();
-      revision ??= response.header.revision;
-      for (const kv of response.kvs) entries.set(kv.key.toString('utf8'), kv.value.toString('utf8'));
-    }
+    signal?.throwIfAborted();
+    const response = await client.kv.range({ key: Buffer.from('/calico/bgp/v1/global/as_num'), count_only: true });
+    return headerOf(response.header);
   } catch (error) {
     throw classifyEtcdError(error);
   }
-  return { revision: BigInt(revision ?? '0'), entries };
+}
+
+const rangeId = (range: KeyRange): string => `${range.start}\u0000${range.end}`;
+
+/**
+ * One range in pages. Returns the header of the first page (whose revision the rest are read at). A page too
+ * large for the client is asked again with half the keys; a single key too large is a `too-large` error naming it.
+ */
+async function readRange(
+  client: Etcd3,
+  range: KeyRange,
+  atRevision: string | undefined,
+  options: ReadOptions,
+  onKeyValue: (key: string, value: string) => void,
+): Promise<EtcdHeader> {
+  let limit = options.pageKeys ?? DEFAULT_PAGE_KEYS;
+  let from = range.start;
+  let revision = atRevision;
+  let first: EtcdHeader | undefined;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    let response;
+    try {
+      response = await client.kv.range(
+        { key: Buffer.from(from), range_end: Buffer.from(range.end), limit: String(limit), revision: revision ?? '0' },
+      );
+    } catch (error) {
+      const failure = classifyEtcdError(error);
+      if (failure.kind !== 'too-large') throw failure;
+      if (limit === 1) {
+        const key = await nameOfNextKey(client, from, range.end, revision).catch(() => `the key at or after ${from}`);
+        throw new DatastoreError(`etcd response too large: the value of ${key} does not fit the client's receive limit (${failure.message})`, 'too-large', { cause: error });
+      }
+      limit = Math.max(1, Math.floor(limit / 2));
+      continue;
+    }
+    first ??= headerOf(response.header);
+    revision ??= String(first.revision);
+    let pageBytes = 0;
+    let last: string | undefined;
+    for (const kv of response.kvs) {
+      const key = kv.key.toString('utf8');
+      const value = kv.value.toString('utf8');
+      pageBytes += kv.key.length + kv.value.length;
+      onKeyValue(key, value);
+      last = key;
+    }
+    if (!response.more || last === undefined) return first;
+    from = `${last}\u0000`;
+    // Aim the next page at TARGET_PAGE_BYTES from this page's average key+value size.
+    const perKey = pageBytes / response.kvs.length;
+    limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(TARGET_PAGE_BYTES / Math.max(1, perKey))));
+  }
+}
+
+/** The key a too-large page starts with (keys only: small). */
+async function nameOfNextKey(client: Etcd3, from: string, end: string, revision: string | undefined): Promise<string> {
+  const response = await client.kv.range({ key: Buffer.from(from), range_end: Buffer.from(end), limit: '1', keys_only: true, revision: revision ?? '0' });
+  const key = response.kvs[0]?.key.toString('utf8');
+  if (key === undefined) throw new Error('no key');
+  return key;
 }

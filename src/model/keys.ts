@@ -11,7 +11,7 @@ export const POOL_PREFIX = '/calico/v1/ipam/';
 export const IPAM_HOST_PREFIX = '/calico/ipam/v2/host/';
 export const CONFIG_PREFIX = '/calico/v1/config/';
 
-/** The prefixes a node's configuration depends on; a datastore reads and watches exactly these. */
+/** Every prefix any role reads (operator commands, test oracles); the daemon reads its role's scope (keyScope.ts). */
 export const WATCHED_PREFIXES: readonly string[] = [BGP_PREFIX, POOL_PREFIX, IPAM_HOST_PREFIX];
 
 export const encodeCidrSegment = (cidr: string): string => cidr.replace('/', '-');

@@ -43,6 +43,24 @@ export interface ReadinessClock {
 const iso = (ms: number): string => new Date(ms).toISOString();
 const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 
+/** The datastore's part of readiness: synced, or why not and since when. */
+function datastoreCheck(status: Readonly<RunStatus>): ReadinessCheck {
+  const since = status.datastoreSince === undefined ? 'an unknown time' : new Date(status.datastoreSince).toISOString();
+  const why = status.datastoreDetail ?? 'unknown';
+  switch (status.datastore) {
+    case 'synced':
+      return { condition: 'datastore', ok: true, message: `synced with etcd at revision ${status.revision}` };
+    case 'syncing':
+      return { condition: 'datastore', ok: false, message: 'not yet synced with etcd' };
+    case 'disconnected':
+      return { condition: 'datastore', ok: false, message: `etcd connection lost since ${since}` };
+    case 'stale':
+      return { condition: 'datastore', ok: false, message: `datastore stale since ${since}: ${why}` };
+    case 'resyncing':
+      return { condition: 'datastore', ok: false, message: `re-reading etcd since ${since}: ${why}` };
+  }
+}
+
 /**
  * Ready when all hold: synced with etcd; the templates render; no change has waited (nor a cycle run) past the
  * stuck bound; and each daemon answers, has no failure, no reload pending, and has applied a configuration.
@@ -50,11 +68,7 @@ const seconds = (ms: number): string => (ms / 1000).toFixed(1);
  */
 export function checkReadiness(status: Readonly<RunStatus>, bird: BirdAnswers, clock: ReadinessClock = { now: performance.now() }): Readiness {
   const checks: ReadinessCheck[] = [];
-  checks.push(
-    status.datastore === 'synced'
-      ? { condition: 'datastore', ok: true, message: `synced with etcd at revision ${status.revision}` }
-      : { condition: 'datastore', ok: false, message: status.datastore === 'syncing' ? 'not yet synced with etcd' : 'etcd connection lost' },
-  );
+  checks.push(datastoreCheck(status));
   const stuckAfterMs = clock.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
   const cycleAge = status.cycleStartedAt === undefined ? 0 : clock.now - status.cycleStartedAt;
   const waitAge = status.changePendingSince === undefined ? 0 : clock.now - status.changePendingSince;

@@ -24,7 +24,7 @@ export interface MetricsOptions {
 const s = (ms: number): number => ms / 1000;
 /** From a millisecond to half a minute: a cycle is milliseconds; BIRD at 10,000 peers, tens of them. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const DATASTORE_STATES: readonly DatastoreState[] = ['syncing', 'synced', 'disconnected'];
+const DATASTORE_STATES: readonly DatastoreState[] = ['syncing', 'synced', 'disconnected', 'stale', 'resyncing'];
 const CYCLE_RESULTS: readonly CycleReport['result'][] = ['applied', 'unchanged', 'failed', 'reload-pending', 'aborted'];
 const RELOAD_RESULTS = ['applied', 'rejected', 'unreachable', 'garbled'] as const;
 
@@ -68,7 +68,7 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#now = options.now ?? (() => performance.now());
     const registers = [this.registry];
     this.#datastoreSynced = new Gauge({ name: 'birdwatch_datastore_synced', help: '1 while the etcd mirror is synced and watching, else 0', registers });
-    this.#datastoreState = new Gauge({ name: 'birdwatch_datastore_state', help: 'etcd connection state: 1 for the current state (syncing, synced, disconnected)', labelNames: ['state'], registers });
+    this.#datastoreState = new Gauge({ name: 'birdwatch_datastore_state', help: 'etcd connection state: 1 for the current state (syncing, synced, disconnected, stale, resyncing)', labelNames: ['state'], registers });
     this.#revision = new Gauge({ name: 'birdwatch_datastore_revision', help: 'etcd revision of the keyspace birdwatch holds', registers });
     this.#cycles = new Counter({ name: 'birdwatch_cycles_total', help: 'render/apply cycles by result (applied, unchanged, failed, reload-pending)', labelNames: ['result'], registers });
     this.#failures = new Counter({ name: 'birdwatch_cycle_failures_total', help: 'cycle failures by kind (node, template, internal, validation, write, reload), one per failing daemon', labelNames: ['kind'], registers });

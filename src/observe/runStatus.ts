@@ -1,5 +1,6 @@
 export type Daemon = 'bird' | 'bird6';
-export type DatastoreState = 'syncing' | 'synced' | 'disconnected';
+/** Mirrors the keyspace mirror's state (src/datastore/keyspaceMirror.ts MirrorState). */
+export type DatastoreState = 'syncing' | 'synced' | 'disconnected' | 'stale' | 'resyncing';
 
 export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
 
@@ -44,6 +45,10 @@ export interface QuarantinedEntry {
 export class RunStatus {
   datastore: DatastoreState = 'syncing';
   revision = 0n;
+  /** Wall-clock ms since when `datastore` holds (lost, stale: since etcd last answered). */
+  datastoreSince: number | undefined;
+  /** Why the datastore is not synced (stale, resyncing, disconnected), in words. */
+  datastoreDetail: string | undefined;
   /** Render-level failure (the node cannot be configured, broken templates, an unexpected error). */
   renderFailure: ApplyFailure | undefined;
   readonly daemons: Record<Daemon, DaemonApplyState> = {

@@ -94,7 +94,7 @@ export function registerRender(program: Command, context: CommandContext): void 
       const ipipOption = parseIpipOption(flags.ipip);
       const ipip = await resolveIpipRendering(ipipOption, flags.bird);
       const role = resolveRole(flags, context.env, ipip);
-      const snapshot = await loadSnapshot(datastore, () => resolveEtcdOptions(flags, context.env));
+      const snapshot = await loadSnapshot(datastore, () => resolveEtcdOptions(flags, context.env), role.scope);
       const templates = compileTemplateSet(await loadTemplateSources(flags.templates), role.layout);
       const binaries = flags.validate ? { bird: flags.bird, bird6: flags.bird6 } : undefined;
       if (mode.kind === 'diff') {

@@ -8,8 +8,8 @@ import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
 import { loadCompiledTemplates } from '../../controller/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
-import { readEtcdSnapshot } from '../../datastore/etcdSource.js';
-import { WATCHED_PREFIXES } from '../../model/keys.js';
+import { readScopedSnapshot } from '../../datastore/etcdSource.js';
+import { DEFAULT_STALE_AFTER_MS } from '../../datastore/keyspaceMirror.js';
 import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
@@ -41,6 +41,7 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly metricsPerPeer?: boolean;
   readonly validateTimeout: string;
   readonly register?: boolean;
+  readonly etcdStaleAfter: string;
 }
 
 /**
@@ -55,6 +56,10 @@ function parseMilliseconds(value: string): number {
 
 function parseValidateTimeout(value: string): number {
   return parseDuration('--validate-timeout', value, { minMs: 1, maxMs: 600_000 });
+}
+
+function parseStaleAfter(value: string): number {
+  return parseDuration('--etcd-stale-after', value, { minMs: 500, maxMs: 600_000 });
 }
 
 /** Case-insensitive (`WARN` as calico-node's FELIX_LOGSEVERITY* values are written). */
@@ -85,12 +90,14 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .option('--listen <host:port>', `address of /metrics, /healthz and /readyz: HOST:PORT, :PORT (every address), or off (default: ${DEFAULT_LISTEN})`)
     .option('--validate-timeout <duration>', 'kill a bird -p / bird6 -p that runs longer than this (30s, 500ms; a plain number is ms); the cycle fails and is retried', String(DEFAULT_VALIDATE_TIMEOUT_MS))
+    .option('--etcd-stale-after <duration>', 'a watch silent this long (no answer to a progress request) is moved to another etcd member and /readyz says stale; the member is left within 1.5 × this', String(DEFAULT_STALE_AFTER_MS))
     .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
     .option('--register', "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did")
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
+      const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
       const level = parseLogLevelName(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat)) throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
       const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
@@ -126,7 +133,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           const lock = await lockConfigDir(flags.configDir, `birdwatch run --once (pid ${process.pid})`);
           try {
             await removeLeftovers(flags.configDir);
-            const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
+            const snapshot = await readScopedSnapshot(client, role.scope, { signal: shutdown });
             const status = new RunStatus();
             const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs });
             const applier = new ConfigApplier(
@@ -153,6 +160,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           templatesDir: flags.templates,
           minReloadIntervalMs,
           client,
+          staleAfterMs,
           log,
           status,
           observer: metrics,
