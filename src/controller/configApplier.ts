@@ -180,6 +180,8 @@ export class ConfigApplier {
       });
       report.validateMs = Math.max(report.validateMs ?? 0, ...results.map((r) => r.validateMs ?? 0));
       this.#recordSwaps(results);
+      // A daemon that took its reload this round owes none in the next (no second reload after a quarantine).
+      for (const r of results) if (r.reload?.kind === 'applied') status.daemons[r.daemon].reloadPending = false;
       // BIRD refused lines that came from one entry: hold that entry back and apply the rest (bounded).
       const blamed = results.filter((r) => r.validation?.entryKey !== undefined && !this.#quarantine.has(r.validation.entryKey) && this.options.keyspace.has(r.validation.entryKey));
       if (blamed.length === 0 || quarantinedNow >= maxQuarantine || signal?.aborted) break;
