@@ -489,7 +489,7 @@ export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: 
   const { nodeRole } = (await import(dist('controller/roleRenderer.js'))) as typeof import('../src/controller/roleRenderer.js');
   const { buildNodeModel } = (await import(dist('model/buildNodeModel.js'))) as typeof import('../src/model/buildNodeModel.js');
   const { renderFileSet } = (await import(dist('render/renderFileSet.js'))) as typeof import('../src/render/renderFileSet.js');
-  const { loadTemplateSources } = (await import(dist('controller/templateSources.js'))) as typeof import('../src/controller/templateSources.js');
+  const { loadTemplateSources } = (await import(dist('render/templateSources.js'))) as typeof import('../src/render/templateSources.js');
   const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
   const role = nodeRole(BENCH_NODE, 'off');
   const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
@@ -525,7 +525,7 @@ export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: 
 export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes: number, cycles: number): Promise<AnatomyResult> {
   const dist = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
   const { nodeRole } = (await import(dist('controller/roleRenderer.js'))) as typeof import('../src/controller/roleRenderer.js');
-  const { loadTemplateSources } = (await import(dist('controller/templateSources.js'))) as typeof import('../src/controller/templateSources.js');
+  const { loadTemplateSources } = (await import(dist('render/templateSources.js'))) as typeof import('../src/render/templateSources.js');
   const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
   const { stageFileSet } = (await import(dist('apply/stagingDir.js'))) as typeof import('../src/apply/stagingDir.js');
   const { swapStagedFiles, writeFilesDurably } = (await import(dist('apply/swapFileSet.js'))) as typeof import('../src/apply/swapFileSet.js');

@@ -7,7 +7,7 @@ import type { PipelineEdges } from '../src/controller/applyPipeline.js';
 import { ConfigApplier } from '../src/controller/configApplier.js';
 import type { ReloadOutcome } from '../src/controller/reloadBird.js';
 import { nodeRole } from '../src/controller/roleRenderer.js';
-import { loadTemplateSources } from '../src/controller/templateSources.js';
+import { loadTemplateSources } from '../src/render/templateSources.js';
 import { keys } from '../src/model/keys.js';
 import { createLogger } from '../src/observe/logger.js';
 import { RunStatus, type Daemon } from '../src/observe/runStatus.js';

@@ -3,7 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { loadTemplateSources } from '../src/controller/templateSources.js';
+import { loadTemplateSources } from '../src/render/templateSources.js';
 import { validateStagedFileSet } from '../src/controller/validateStaged.js';
 import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { checkCustomFilterBody } from '../src/model/customFilter.js';

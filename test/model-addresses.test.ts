@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import t from 'tap';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../src/cli/roleOptions.js';
 import { nodeRole, reflectorRole } from '../src/controller/roleRenderer.js';
-import { loadTemplateSources } from '../src/controller/templateSources.js';
+import { loadTemplateSources } from '../src/render/templateSources.js';
 import { parseIpAddress, type IpAddress } from '../src/model/address.js';
 import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { buildReflectorModel } from '../src/model/buildReflectorModel.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { keys } from '../src/model/keys.js';
-import { loadTemplateSources } from '../src/controller/templateSources.js';
+import { loadTemplateSources } from '../src/render/templateSources.js';
 import { renderFileSet } from '../src/render/renderFileSet.js';
 import { compileTemplateSet } from '../src/render/templateSet.js';
 import { birdAccepts } from './support/birdCheck.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { loadTemplateSources } from '../src/controller/templateSources.js';
+import { loadTemplateSources } from '../src/render/templateSources.js';
 import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { keys } from '../src/model/keys.js';
 import { renderFileSet } from '../src/render/renderFileSet.js';

@@ -1,9 +1,9 @@
 import { Etcd3 } from 'etcd3';
 import t from 'tap';
-import { addPool } from '../src/controller/operator/pools.js';
-import { plannedWrite } from '../src/controller/operator/plannedWrite.js';
-import { isConcurrentChangeError } from '../src/controller/operator/errors.js';
-import type { OperatorStore } from '../src/controller/operator/store.js';
+import { addPool } from '../src/operator/pools.js';
+import { plannedWrite } from '../src/operator/plannedWrite.js';
+import { isConcurrentChangeError } from '../src/operator/errors.js';
+import type { OperatorStore } from '../src/operator/store.js';
 import { readEtcdSnapshot } from '../src/datastore/etcdSource.js';
 import { EtcdWriter, prefixRangeEnd } from '../src/datastore/etcdWriter.js';
 import { parseCidr, type Cidr } from '../src/model/cidr.js';

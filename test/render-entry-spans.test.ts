@@ -1,6 +1,6 @@
 import t from 'tap';
 import { nodeRole } from '../src/controller/roleRenderer.js';
-import { loadTemplateSources } from '../src/controller/templateSources.js';
+import { loadTemplateSources } from '../src/render/templateSources.js';
 import { encodePeer } from '../src/model/encodings.js';
 import { keys } from '../src/model/keys.js';
 import { entryAt } from '../src/render/fileSet.js';

@@ -1,5 +1,5 @@
-import { isConcurrentChangeError, isOperatorConflictError, isOperatorNotFoundError } from '../controller/operator/errors.js';
-import type { OperatorStore } from '../controller/operator/store.js';
+import { isConcurrentChangeError, isOperatorConflictError, isOperatorNotFoundError } from '../operator/errors.js';
+import type { OperatorStore } from '../operator/store.js';
 import { resolveEtcdOptions, type EtcdFlags } from './commonOptions.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './usageError.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { isOperatorConflictError } from '../controller/operator/errors.js';
-import { listNodes, registerNode } from '../controller/operator/nodes.js';
-import type { OperatorStore } from '../controller/operator/store.js';
+import { isOperatorConflictError } from '../operator/errors.js';
+import { listNodes, registerNode } from '../operator/nodes.js';
+import type { OperatorStore } from '../operator/store.js';
 import type { Etcd3 } from 'etcd3';
 import { readEtcdSnapshot } from '../datastore/etcdSource.js';
 import { EtcdWriter } from '../datastore/etcdWriter.js';

@@ -1,4 +1,4 @@
-import type { WriteReport } from '../controller/operator/plannedWrite.js';
+import type { WriteReport } from '../operator/plannedWrite.js';
 import { showValue } from '../model/diagnostics.js';
 import type { CommandContext } from './context.js';
 

@@ -11,7 +11,7 @@ import { CycleCoalescer } from './coalescer.js';
 import { realPipelineEdges, type PipelineEdges } from './applyPipeline.js';
 import { ConfigApplier } from './configApplier.js';
 import type { RoleRenderer } from './roleRenderer.js';
-import { loadCompiledTemplates } from './templateLoader.js';
+import { loadCompiledTemplates } from '../render/templateLoader.js';
 import { TemplateDirWatcher } from './templateDirWatcher.js';
 import type { BirdBinaries } from './validateStaged.js';
 

@@ -6,7 +6,7 @@ import { Etcd3 } from 'etcd3';
 import { showProtocols } from '../../src/bird/showProtocols.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import { RunController } from '../../src/controller/runController.js';
-import { loadCompiledTemplates } from '../../src/controller/templateLoader.js';
+import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
 import { readEtcdSnapshot } from '../../src/datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../src/model/keys.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadTemplateSources } from '../../src/controller/templateSources.js';
+import { loadTemplateSources } from '../../src/render/templateSources.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../../src/cli/roleOptions.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { isNodeConfigError } from '../../src/model/errors.js';

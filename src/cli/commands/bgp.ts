@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { getDefaultAsNumber, setDefaultAsNumber } from '../../controller/operator/defaultAsNumber.js';
-import { getNodeMesh, setNodeMesh } from '../../controller/operator/nodeMesh.js';
+import { getDefaultAsNumber, setDefaultAsNumber } from '../../operator/defaultAsNumber.js';
+import { getNodeMesh, setNodeMesh } from '../../operator/nodeMesh.js';
 import { keys } from '../../model/keys.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addRouteReflector, listRouteReflectors, removeRouteReflector } from '../../controller/operator/routeReflectors.js';
+import { addRouteReflector, listRouteReflectors, removeRouteReflector } from '../../operator/routeReflectors.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { setBgpLogLevel } from '../../controller/operator/bgpLogLevel.js';
+import { setBgpLogLevel } from '../../operator/bgpLogLevel.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';
 import { addExamples } from '../helpText.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listNodes, registerNode, removeNode } from '../../controller/operator/nodes.js';
+import { listNodes, registerNode, removeNode } from '../../operator/nodes.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';

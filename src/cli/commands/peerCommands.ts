@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addPeer, listPeers, removePeer, type PeerScope } from '../../controller/operator/bgpPeers.js';
+import { addPeer, listPeers, removePeer, type PeerScope } from '../../operator/bgpPeers.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import type { CommandContext } from '../context.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addPool, listPools, removePool } from '../../controller/operator/pools.js';
+import { addPool, listPools, removePool } from '../../operator/pools.js';
 import { formatDiagnostic } from '../../model/diagnostics.js';
 import type { IpipMode } from '../../model/nodeModel.js';
 import { addEtcdOptions, type EtcdFlags } from '../commonOptions.js';

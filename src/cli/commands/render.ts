@@ -4,7 +4,7 @@ import { diffAgainstLive, type LiveDiff } from '../../controller/diffLive.js';
 import { formatProtocolChanges, formatSharedChange, hasBgpChanges } from '../../controller/diffSummary.js';
 import { resolveIpipRendering } from '../../controller/ipip.js';
 import { renderOnce } from '../../controller/oneShot.js';
-import { loadTemplateSources } from '../../controller/templateSources.js';
+import { loadTemplateSources } from '../../render/templateSources.js';
 import { formatDiagnostic, type Diagnostic } from '../../model/diagnostics.js';
 import { lockConfigDir } from '../../apply/configDirLock.js';
 import type { IpipRendering } from '../../render/ipipMode.js';

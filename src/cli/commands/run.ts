@@ -6,7 +6,7 @@ import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { realPipelineEdges } from '../../controller/applyPipeline.js';
 import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
-import { loadCompiledTemplates } from '../../controller/templateLoader.js';
+import { loadCompiledTemplates } from '../../render/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
 import { readScopedSnapshot } from '../../datastore/etcdSource.js';
 import { DEFAULT_STALE_AFTER_MS } from '../../datastore/keyspaceMirror.js';

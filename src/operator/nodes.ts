@@ -1,10 +1,10 @@
-import { parseBgpAddress, parseIpAddress, type AddressFamily, type IpAddress } from '../../model/address.js';
-import { parseAsNumber } from '../../model/asNumber.js';
-import { cidrContains, parseCidr, type Cidr } from '../../model/cidr.js';
-import type { Diagnostic } from '../../model/diagnostics.js';
-import { HOST_PREFIX, IPAM_HOST_PREFIX, keys } from '../../model/keys.js';
-import { indexKeyspace, type KeyValue } from '../../model/keyspaceIndex.js';
-import { parseNodeName } from '../../model/names.js';
+import { parseBgpAddress, parseIpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
+import { parseAsNumber } from '../model/asNumber.js';
+import { cidrContains, parseCidr, type Cidr } from '../model/cidr.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import { HOST_PREFIX, IPAM_HOST_PREFIX, keys } from '../model/keys.js';
+import { indexKeyspace, type KeyValue } from '../model/keyspaceIndex.js';
+import { parseNodeName } from '../model/names.js';
 import { globalAsNumberOf } from './defaultAsNumber.js';
 import { OperatorConflictError, OperatorNotFoundError } from './errors.js';
 import { plannedWrite, type WriteReport } from './plannedWrite.js';

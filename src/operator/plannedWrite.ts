@@ -1,4 +1,4 @@
-import type { KeyspaceSnapshot } from '../../datastore/snapshot.js';
+import type { KeyspaceSnapshot } from '../datastore/snapshot.js';
 import { ConcurrentChangeError } from './errors.js';
 import type { OperatorStore } from './store.js';
 

@@ -1,7 +1,7 @@
-import { compareAddresses, type IpAddress } from '../../model/address.js';
-import type { Diagnostic } from '../../model/diagnostics.js';
-import { decodePeer, decodeRouteReflector, encodePeer, encodeRouteReflector } from '../../model/encodings.js';
-import { classifyKey, keys } from '../../model/keys.js';
+import { compareAddresses, type IpAddress } from '../model/address.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import { decodePeer, decodeRouteReflector, encodePeer, encodeRouteReflector } from '../model/encodings.js';
+import { classifyKey, keys } from '../model/keys.js';
 import { globalAsNumberOf } from './defaultAsNumber.js';
 import { OperatorNotFoundError } from './errors.js';
 import { nodeMeshOf } from './nodeMesh.js';

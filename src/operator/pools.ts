@@ -1,9 +1,9 @@
-import type { AddressFamily } from '../../model/address.js';
-import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from '../../model/cidr.js';
-import type { Diagnostic } from '../../model/diagnostics.js';
-import { decodePool, encodePool, type PoolSettings } from '../../model/encodings.js';
-import { classifyKey, keys } from '../../model/keys.js';
-import type { Pool } from '../../model/nodeModel.js';
+import type { AddressFamily } from '../model/address.js';
+import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from '../model/cidr.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import { decodePool, encodePool, type PoolSettings } from '../model/encodings.js';
+import { classifyKey, keys } from '../model/keys.js';
+import type { Pool } from '../model/nodeModel.js';
 import { OperatorConflictError, OperatorNotFoundError } from './errors.js';
 import { plannedWrite, type WriteReport } from './plannedWrite.js';
 import type { OperatorStore } from './store.js';

@@ -1,6 +1,6 @@
-import { decodeNodeMesh, encodeNodeMesh } from '../../model/encodings.js';
-import type { KeyspaceSnapshot } from '../../datastore/snapshot.js';
-import { keys } from '../../model/keys.js';
+import { decodeNodeMesh, encodeNodeMesh } from '../model/encodings.js';
+import type { KeyspaceSnapshot } from '../datastore/snapshot.js';
+import { keys } from '../model/keys.js';
 import { plannedWrite, type WriteReport } from './plannedWrite.js';
 import type { OperatorStore } from './store.js';
 

@@ -1,7 +1,7 @@
-import type { KeyspaceSnapshot } from '../../datastore/snapshot.js';
-import { parseAsNumber } from '../../model/asNumber.js';
-import { keys } from '../../model/keys.js';
-import { DEFAULT_AS_NUMBER } from '../../model/nodeModel.js';
+import type { KeyspaceSnapshot } from '../datastore/snapshot.js';
+import { parseAsNumber } from '../model/asNumber.js';
+import { keys } from '../model/keys.js';
+import { DEFAULT_AS_NUMBER } from '../model/nodeModel.js';
 import { plannedWrite, type WriteReport } from './plannedWrite.js';
 import type { OperatorStore } from './store.js';
 

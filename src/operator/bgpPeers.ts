@@ -1,7 +1,7 @@
-import { compareAddresses, parseIpAddress, type AddressFamily, type IpAddress } from '../../model/address.js';
-import type { Diagnostic } from '../../model/diagnostics.js';
-import { decodePeer, encodePeer } from '../../model/encodings.js';
-import { classifyKey, keys } from '../../model/keys.js';
+import { compareAddresses, parseIpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import { decodePeer, encodePeer } from '../model/encodings.js';
+import { classifyKey, keys } from '../model/keys.js';
 import { OperatorConflictError, OperatorNotFoundError } from './errors.js';
 import { plannedWrite, type WriteReport } from './plannedWrite.js';
 import type { OperatorStore } from './store.js';

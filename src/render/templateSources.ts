@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TemplateSources } from '../render/templateSet.js';
+import type { TemplateSources } from './templateSet.js';
 
 /** The templates shipped with birdwatch (`templates/` at the package root, from both src/ and dist/). */
 export const BUILTIN_TEMPLATE_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));

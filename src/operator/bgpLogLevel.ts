@@ -1,5 +1,5 @@
-import { keys } from '../../model/keys.js';
-import type { LogLevel } from '../../model/logLevel.js';
+import { keys } from '../model/keys.js';
+import type { LogLevel } from '../model/logLevel.js';
 import { plannedWrite, type WriteReport } from './plannedWrite.js';
 import type { OperatorStore } from './store.js';
 

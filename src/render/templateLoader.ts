@@ -1,6 +1,6 @@
-import { TemplateError, isTemplateError } from '../render/errors.js';
-import type { Layout } from '../render/layouts.js';
-import { compileTemplateSet, type CompiledTemplateSet } from '../render/templateSet.js';
+import { TemplateError, isTemplateError } from './errors.js';
+import type { Layout } from './layouts.js';
+import { compileTemplateSet, type CompiledTemplateSet } from './templateSet.js';
 import { loadTemplateSources } from './templateSources.js';
 
 /** Loads and compiles the template set; a broken set is returned as its error so cycles can report it. */

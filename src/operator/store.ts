@@ -1,5 +1,5 @@
-import type { KeyspaceTxn, TxnResult } from '../../datastore/etcdWriter.js';
-import type { KeyspaceSnapshot } from '../../datastore/snapshot.js';
+import type { KeyspaceTxn, TxnResult } from '../datastore/etcdWriter.js';
+import type { KeyspaceSnapshot } from '../datastore/snapshot.js';
 
 /** What the operator commands need of a datastore: a consistent read and one-transaction writes. */
 export interface OperatorStore {
