@@ -3,7 +3,16 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'coverage/**', 'scripts/gen-mesh-fixture.mjs', 'eslint.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.tap/**',
+      'coverage/**',
+      'scripts/gen-mesh-fixture.mjs',
+      'eslint.config.js',
+    ],
+  },
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts'],
     extends: [tseslint.configs.base],

@@ -118,7 +118,11 @@ export async function loadKeyspace(client: Etcd3, keyspace: ReadonlyMap<string, 
 }
 
 /** A new host's key and its mesh protocol name, at 10.<secondOctet>.x.y: outside the fixtures' 10.0.x.y range. */
-export function extraHost(tag: string, secondOctet: number, index: number): { key: string; ip: string; protocol: string } {
+export function extraHost(
+  tag: string,
+  secondOctet: number,
+  index: number,
+): { key: string; ip: string; protocol: string } {
   const ip = `10.${secondOctet}.${Math.floor(index / 250)}.${(index % 250) + 1}`;
   return { key: `/calico/bgp/v1/host/${tag}-${index}/ip_addr_v4`, ip, protocol: `Mesh_${ip.replace(/\./g, '_')}` };
 }
@@ -143,7 +147,13 @@ export interface BirdPair {
  * BIRD and BIRD6 reading `configDir`/bird.cfg and bird6.cfg, inside the namespace, in the foreground (-d) with
  * their output in a log file. Missing config files are written as the smallest valid configuration.
  */
-export async function startBirdPair(scope: Scope, ns: NetworkNamespace, dir: string, configDir: string, tag: string): Promise<BirdPair> {
+export async function startBirdPair(
+  scope: Scope,
+  ns: NetworkNamespace,
+  dir: string,
+  configDir: string,
+  tag: string,
+): Promise<BirdPair> {
   await mkdir(configDir, { recursive: true });
   const sockets = { bird: join(dir, `${tag}-bird.ctl`), bird6: join(dir, `${tag}-bird6.ctl`) };
   const logFiles = { bird: join(dir, `${tag}-bird.log`), bird6: join(dir, `${tag}-bird6.log`) };
@@ -156,7 +166,13 @@ export async function startBirdPair(scope: Scope, ns: NetworkNamespace, dir: str
     } catch {
       await writeMinimalConfig(configPath, '10.0.0.1');
     }
-    const proc = await startBird({ family, configPath, socketPath: sockets[daemon], logFile: logFiles[daemon], wrapper: ns.exec });
+    const proc = await startBird({
+      family,
+      configPath,
+      socketPath: sockets[daemon],
+      logFile: logFiles[daemon],
+      wrapper: ns.exec,
+    });
     scope.teardown(() => proc.stop());
     procs.push(proc);
   }
@@ -167,7 +183,9 @@ export async function startBirdPair(scope: Scope, ns: NetworkNamespace, dir: str
 /** Names of the BGP protocols BIRD runs (`Mesh_`, `Global_`, `Node_`), from `show protocols`. */
 export async function bgpProtocols(socket: string): Promise<Set<string>> {
   const rows = await showProtocols(socket, { timeoutMs: 30_000 });
-  return new Set(rows.flatMap((row) => (row.kind === 'protocol' && /^(Mesh|Global|Node)_/.test(row.name) ? [row.name] : [])));
+  return new Set(
+    rows.flatMap((row) => (row.kind === 'protocol' && /^(Mesh|Global|Node)_/.test(row.name) ? [row.name] : [])),
+  );
 }
 
 /**
@@ -199,7 +217,8 @@ export class BirdLogWatch {
       this.#offset += n;
       const lines = (this.#partial + buffer.subarray(0, n).toString('utf8')).split('\n');
       this.#partial = lines.pop() ?? '';
-      if (record) for (const line of lines) if (/^bird6?: Reconfigured$/.test(line.trim())) this.reconfiguredAt.push(at);
+      if (record)
+        for (const line of lines) if (/^bird6?: Reconfigured$/.test(line.trim())) this.reconfiguredAt.push(at);
     }
     for (const wake of this.#waiters) wake();
   }
@@ -256,7 +275,10 @@ export interface Birdwatch {
   readonly spawnedAt: number;
   readonly lines: LogLine[];
   /** Resolves with the first line at index ≥ `from` that matches (throws after `timeoutMs` or if birdwatch exits). */
-  waitFor(match: (line: LogLine) => boolean, options?: { from?: number; timeoutMs?: number; what?: string }): Promise<LogLine>;
+  waitFor(
+    match: (line: LogLine) => boolean,
+    options?: { from?: number; timeoutMs?: number; what?: string },
+  ): Promise<LogLine>;
   /** Resolves once no line has arrived for `quietMs`. */
   quiet(quietMs: number, timeoutMs?: number): Promise<void>;
   /** SIGTERM by PID (birdwatch finishes its cycle and exits 0), SIGKILL after 10 s. */
@@ -269,15 +291,24 @@ export async function startBirdwatch(scope: Scope, options: BirdwatchOptions): P
     ...nodeArgs,
     BIRDWATCH_MAIN,
     'run',
-    '--node', BENCH_NODE,
-    '--etcd-endpoints', options.endpoint,
-    '--config-dir', options.configDir,
-    '--bird-socket', options.sockets.bird,
-    '--bird6-socket', options.sockets.bird6,
-    '--ipip', 'off',
-    '--min-reload-interval', String(options.minReloadIntervalMs),
-    '--log-format', 'json',
-    '--log-level', 'info',
+    '--node',
+    BENCH_NODE,
+    '--etcd-endpoints',
+    options.endpoint,
+    '--config-dir',
+    options.configDir,
+    '--bird-socket',
+    options.sockets.bird,
+    '--bird6-socket',
+    options.sockets.bird6,
+    '--ipip',
+    'off',
+    '--min-reload-interval',
+    String(options.minReloadIntervalMs),
+    '--log-format',
+    'json',
+    '--log-level',
+    'info',
   ];
   const spawnedAt = Date.now();
   const child: ResultPromise = execa(process.execPath, args, {
@@ -337,12 +368,26 @@ export async function startBirdwatch(scope: Scope, options: BirdwatchOptions): P
         }
         if (exited) {
           finish();
-          reject(new Error(`birdwatch exited while the bench waited for ${what}; stderr: ${stderr.trim()}; last lines: ${lines.slice(-3).map((l) => JSON.stringify(l.fields)).join('\n')}`));
+          reject(
+            new Error(
+              `birdwatch exited while the bench waited for ${what}; stderr: ${stderr.trim()}; last lines: ${lines
+                .slice(-3)
+                .map((l) => JSON.stringify(l.fields))
+                .join('\n')}`,
+            ),
+          );
         }
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last lines: ${lines.slice(-3).map((l) => JSON.stringify(l.fields).slice(0, 400)).join('\n')}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; last lines: ${lines
+              .slice(-3)
+              .map((l) => JSON.stringify(l.fields).slice(0, 400))
+              .join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       const finish = (): void => {
         clearTimeout(timer);
@@ -366,7 +411,8 @@ export async function startBirdwatch(scope: Scope, options: BirdwatchOptions): P
 }
 
 /** A cycle's log line: BIRD was (re)configured by it. */
-export const isApplyLine = (line: LogLine): boolean => line.msg === 'configuration applied' || line.msg === 'reloaded BIRD';
+export const isApplyLine = (line: LogLine): boolean =>
+  line.msg === 'configuration applied' || line.msg === 'reloaded BIRD';
 
 /** The `configure` commands a cycle line reports, per daemon, and whether BIRD accepted each. */
 export function reloadsOf(line: LogLine): { daemon: string; ok: boolean; text: string }[] {
@@ -392,7 +438,8 @@ export function addedProtocols(line: LogLine): string[] {
 /** VmHWM (peak resident set) and VmRSS of a process, in kB. */
 export async function memoryOf(pid: number): Promise<{ hwmKib: number; rssKib: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { hwmKib: field('VmHWM'), rssKib: field('VmRSS') };
 }
 

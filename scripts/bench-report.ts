@@ -1,7 +1,14 @@
 /** Markdown for scripts/bench: a summary table with the targets, then the detail of every benchmark. */
 import { count, kibToMb, mb, median, ms, percentile, ratio } from './bench-stats.js';
 import type { StartupResult } from './bench-startup.js';
-import type { AnatomyResult, ColdResult, IdleResult, LatencyResult, RenderResult, StormResult } from './bench-suites.js';
+import type {
+  AnatomyResult,
+  ColdResult,
+  IdleResult,
+  LatencyResult,
+  RenderResult,
+  StormResult,
+} from './bench-suites.js';
 
 export interface BenchResults {
   readonly latency: LatencyResult[];
@@ -60,7 +67,10 @@ export function reconfiguredRatio(l: LatencyResult): number {
   return median(l.putToReconfiguredMs) / median(l.floor.totalMs);
 }
 
-export function summaryTable(results: BenchResults, targets: Targets = TARGETS): { markdown: string; verdicts: Verdict[] } {
+export function summaryTable(
+  results: BenchResults,
+  targets: Targets = TARGETS,
+): { markdown: string; verdicts: Verdict[] } {
   const rows: string[][] = [];
   const verdicts: Verdict[] = [];
   const judge = (name: string, pass: boolean): string => {
@@ -86,9 +96,36 @@ export function summaryTable(results: BenchResults, targets: Targets = TARGETS):
     const converged = median(s.runs.map((r) => r.convergedMs));
     const exact = s.runs.filter((r) => r.exact).length;
     const scale = `${count(s.nodes)} nodes + ${s.hosts} hosts over ${s.spreadMs / 1000} s`;
-    rows.push(['Storm: BIRD reloads (median of runs)', scale, `${reloads} (runs: ${s.runs.map((r) => r.reloads).join(', ')})`, '—', '—', `≤ ${targets.stormReloads}`, judge('storm reloads', reloads <= targets.stormReloads)]);
-    rows.push(['Storm: last put → BIRD has everything', scale, `${ms(converged)} (runs: ${list(s.runs.map((r) => r.convergedMs), bare)})`, '—', '—', `≤ ${targets.stormConvergedMs} ms`, judge('storm convergence', converged <= targets.stormConvergedMs)]);
-    rows.push(['Storm: final `show protocols` exact', scale, `${exact}/${s.runs.length} runs`, '—', '—', 'exact', judge('storm final state', exact === s.runs.length)]);
+    rows.push([
+      'Storm: BIRD reloads (median of runs)',
+      scale,
+      `${reloads} (runs: ${s.runs.map((r) => r.reloads).join(', ')})`,
+      '—',
+      '—',
+      `≤ ${targets.stormReloads}`,
+      judge('storm reloads', reloads <= targets.stormReloads),
+    ]);
+    rows.push([
+      'Storm: last put → BIRD has everything',
+      scale,
+      `${ms(converged)} (runs: ${list(
+        s.runs.map((r) => r.convergedMs),
+        bare,
+      )})`,
+      '—',
+      '—',
+      `≤ ${targets.stormConvergedMs} ms`,
+      judge('storm convergence', converged <= targets.stormConvergedMs),
+    ]);
+    rows.push([
+      'Storm: final `show protocols` exact',
+      scale,
+      `${exact}/${s.runs.length} runs`,
+      '—',
+      '—',
+      'exact',
+      judge('storm final state', exact === s.runs.length),
+    ]);
   }
   for (const c of results.cold) {
     const cold = median(c.runs.map((r) => r.coldMs));
@@ -97,7 +134,10 @@ export function summaryTable(results: BenchResults, targets: Targets = TARGETS):
     rows.push([
       'Cold start: process start → first apply done',
       `${count(c.nodes)} nodes`,
-      `${ms(cold)} (runs: ${list(c.runs.map((r) => r.coldMs), bare)})`,
+      `${ms(cold)} (runs: ${list(
+        c.runs.map((r) => r.coldMs),
+        bare,
+      )})`,
       '—',
       '—',
       targeted ? `≤ ${targets.coldMs / 1000} s` : '—',
@@ -116,7 +156,15 @@ export function summaryTable(results: BenchResults, targets: Targets = TARGETS):
   if (results.render) {
     const r = results.render;
     const m = median(r.renderMs);
-    rows.push(['Render alone: model + templates, in-process (median)', `${count(r.nodes)} nodes, ${r.renderMs.length} runs`, ms(m), '—', '—', `≤ ${targets.renderMs} ms`, judge('render', m <= targets.renderMs)]);
+    rows.push([
+      'Render alone: model + templates, in-process (median)',
+      `${count(r.nodes)} nodes, ${r.renderMs.length} runs`,
+      ms(m),
+      '—',
+      '—',
+      `≤ ${targets.renderMs} ms`,
+      judge('render', m <= targets.renderMs),
+    ]);
   }
   if (results.idle) {
     const i = results.idle;
@@ -136,9 +184,17 @@ export function summaryTable(results: BenchResults, targets: Targets = TARGETS):
     const floorMs = median(st.floor.samples.map((x) => x.wallMs));
     for (const c of st.cases) {
       const wall = median(c.samples.map((x) => x.wallMs));
-      const rss = st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined) ? Math.max(...c.samples.map((x) => x.maxRssKib ?? 0)) : undefined;
-      const targets = [c.targetMs !== undefined ? `≤ ${c.targetMs} ms` : undefined, c.targetRssMb !== undefined ? `≤ ${c.targetRssMb} MB peak` : undefined].filter((x) => x !== undefined);
-      const pass = (c.targetMs === undefined || wall <= c.targetMs) && (c.targetRssMb === undefined || (rss !== undefined && kibToMb(rss) <= c.targetRssMb));
+      const rss =
+        st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined)
+          ? Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))
+          : undefined;
+      const targets = [
+        c.targetMs !== undefined ? `≤ ${c.targetMs} ms` : undefined,
+        c.targetRssMb !== undefined ? `≤ ${c.targetRssMb} MB peak` : undefined,
+      ].filter((x) => x !== undefined);
+      const pass =
+        (c.targetMs === undefined || wall <= c.targetMs) &&
+        (c.targetRssMb === undefined || (rss !== undefined && kibToMb(rss) <= c.targetRssMb));
       rows.push([
         `CLI start-up: ${c.command} (p50 wall${rss !== undefined ? ', peak RSS' : ''})`,
         `${st.runs} runs`,
@@ -160,8 +216,8 @@ export function detailSections(results: BenchResults): string {
     out.push('### Change latency', '');
     out.push(
       'One new host key per change (`/calico/bgp/v1/host/lat-N/ip_addr_v4`), changes spaced so none waits for the minimum',
-      'reload gap or coalesces. *watch → answered* is birdwatch\'s own `latencyMs` (first change seen by its watch → BIRD',
-      'answered); *ack → applied* and *put → applied* run from the put\'s acknowledgement / from just before the put to the',
+      "reload gap or coalesces. *watch → answered* is birdwatch's own `latencyMs` (first change seen by its watch → BIRD",
+      "answered); *ack → applied* and *put → applied* run from the put's acknowledgement / from just before the put to the",
       '`time` of the "change applied" line (the target\'s measure); *put → BIRD Reconfigured* runs to the moment BIRD\'s own',
       'log (stderr of `bird -d`, followed through inotify) says `Reconfigured`, i.e. without what birdwatch does after BIRD',
       'answered and before it logs. The floor, per change and on the configuration birdwatch had just applied:',
@@ -172,7 +228,22 @@ export function detailSections(results: BenchResults): string {
     );
     out.push(
       table(
-        ['Nodes', 'Confirmed in `show protocols`', 'watch → answered', 'ack → applied', 'put → applied', 'put → BIRD Reconfigured', 'birdwatch cycle', 'its validate', 'its configure', 'floor: etcd', 'bird -p', 'bird6 -p', 'configure', 'floor sum'],
+        [
+          'Nodes',
+          'Confirmed in `show protocols`',
+          'watch → answered',
+          'ack → applied',
+          'put → applied',
+          'put → BIRD Reconfigured',
+          'birdwatch cycle',
+          'its validate',
+          'its configure',
+          'floor: etcd',
+          'bird -p',
+          'bird6 -p',
+          'configure',
+          'floor sum',
+        ],
         results.latency.map((l) => {
           const pp = (v: number[]): string => `${bare(median(v))} / ${bare(percentile(v, 99))}`;
           return [
@@ -199,14 +270,19 @@ export function detailSections(results: BenchResults): string {
   if (results.anatomy) {
     const a = results.anatomy;
     const total = a.steps.reduce((sum, [, v]) => sum + median(v), 0);
-    out.push('### Where a cycle\'s time goes', '');
+    out.push("### Where a cycle's time goes", '');
     out.push(
       `birdwatch's cycle steps replayed in-process with its own built functions at ${count(a.nodes)} nodes, one new host per`,
       `cycle (${a.steps[0]?.[1].length ?? 0} cycles; \`configure\` is in the table above). p50 / p90 per step; the share is of the sum of p50s.`,
       '',
       table(
         ['Step', 'p50', 'p90', 'Share'],
-        a.steps.map(([name, v]) => [name, ms(median(v)), ms(percentile(v, 90)), `${((median(v) / total) * 100).toFixed(0)} %`]),
+        a.steps.map(([name, v]) => [
+          name,
+          ms(median(v)),
+          ms(percentile(v, 90)),
+          `${((median(v) / total) * 100).toFixed(0)} %`,
+        ]),
       ),
       '',
     );
@@ -217,15 +293,24 @@ export function detailSections(results: BenchResults): string {
     out.push(
       `${s.hosts} new hosts put into a ${count(s.nodes)}-node mesh at ${s.hosts / (s.spreadMs / 1000)} puts/s for ${s.spreadMs / 1000} s (put i sent at`,
       `i × ${s.spreadMs / s.hosts} ms, without waiting for acknowledgements), birdwatch at \`--min-reload-interval\` as listed above. Reloads are the`,
-      '`configure` commands in birdwatch\'s log during the storm; convergence runs from the last put\'s acknowledgement to the',
+      "`configure` commands in birdwatch's log during the storm; convergence runs from the last put's acknowledgement to the",
       'log line of the cycle after which every new `Mesh_` protocol had been added; the final state is `show protocols`',
       'compared with the exact expected set once birdwatch was quiet.',
       '',
       table(
-        ['Run', 'Reloads (per daemon)', 'Last put acknowledged', 'Cycles: logged at (after the first put) and peers added', 'Last put → BIRD has everything', 'Final state'],
+        [
+          'Run',
+          'Reloads (per daemon)',
+          'Last put acknowledged',
+          'Cycles: logged at (after the first put) and peers added',
+          'Last put → BIRD has everything',
+          'Final state',
+        ],
         s.runs.map((r, i) => [
           String(i + 1),
-          `${r.reloads} (${Object.entries(r.reloadsByDaemon).map(([d, n]) => `${d} ${n}`).join(', ')})`,
+          `${r.reloads} (${Object.entries(r.reloadsByDaemon)
+            .map(([d, n]) => `${d} ${n}`)
+            .join(', ')})`,
           `+${r.lastAckMs} ms`,
           r.timeline,
           `${ms(r.convergedMs)} (BIRD's own "Reconfigured": ${ms(r.reconfiguredMs)})`,
@@ -244,9 +329,31 @@ export function detailSections(results: BenchResults): string {
       'synced"; *first cycle* → "configuration applied". Peak RSS is VmHWM of the birdwatch process read right after.',
       '',
       table(
-        ['Nodes', 'Run', 'Start → applied', 'Boot', 'etcd sync', 'First cycle', 'its validate', 'its reloads', 'Peak RSS', 'RSS after'],
+        [
+          'Nodes',
+          'Run',
+          'Start → applied',
+          'Boot',
+          'etcd sync',
+          'First cycle',
+          'its validate',
+          'its reloads',
+          'Peak RSS',
+          'RSS after',
+        ],
         results.cold.flatMap((c) =>
-          c.runs.map((r, i) => [count(c.nodes), String(i + 1), ms(r.coldMs), ms(r.bootMs), ms(r.syncMs), ms(r.firstCycleMs), ms(r.validateMs), r.reloadText.replace(/[{}"]/g, '').replace(/,/g, ', '), mb(r.hwmKib), mb(r.rssKib)]),
+          c.runs.map((r, i) => [
+            count(c.nodes),
+            String(i + 1),
+            ms(r.coldMs),
+            ms(r.bootMs),
+            ms(r.syncMs),
+            ms(r.firstCycleMs),
+            ms(r.validateMs),
+            r.reloadText.replace(/[{}"]/g, '').replace(/,/g, ', '),
+            mb(r.hwmKib),
+            mb(r.rssKib),
+          ]),
         ),
       ),
       '',
@@ -263,7 +370,18 @@ export function detailSections(results: BenchResults): string {
       '',
       table(
         ['Nodes', 'Runs', 'render p50', 'p90', 'min', 'its CPU time p50', 'model p50', 'templates p50'],
-        [[count(r.nodes), String(r.renderMs.length), ms(median(r.renderMs)), ms(percentile(r.renderMs, 90)), ms(Math.min(...r.renderMs)), ms(median(r.renderCpuMs)), ms(median(r.modelMs)), ms(median(r.templatesMs))]],
+        [
+          [
+            count(r.nodes),
+            String(r.renderMs.length),
+            ms(median(r.renderMs)),
+            ms(percentile(r.renderMs, 90)),
+            ms(Math.min(...r.renderMs)),
+            ms(median(r.renderCpuMs)),
+            ms(median(r.modelMs)),
+            ms(median(r.templatesMs)),
+          ],
+        ],
       ),
       '',
     );
@@ -284,7 +402,15 @@ export function detailSections(results: BenchResults): string {
           const wall = c.samples.map((x) => x.wallMs);
           const floor = median(st.floor.samples.map((x) => x.wallMs));
           const measured = st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined);
-          return [c.command, String(wall.length), ms(median(wall)), ms(percentile(wall, 90)), ms(Math.min(...wall)), ratio(median(wall) / floor), measured ? mb(Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))) : '—'];
+          return [
+            c.command,
+            String(wall.length),
+            ms(median(wall)),
+            ms(percentile(wall, 90)),
+            ms(Math.min(...wall)),
+            ratio(median(wall) / floor),
+            measured ? mb(Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))) : '—',
+          ];
         }),
       ),
       '',

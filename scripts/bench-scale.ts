@@ -38,10 +38,16 @@ function scaleKeyspace(hosts: number): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i < hosts; i++) {
     const h = hostName(i);
-    map.set(keys.hostAddress(h, 4), `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`.replace(/^10\.0\.0\.0$/, '10.255.255.254'));
+    map.set(
+      keys.hostAddress(h, 4),
+      `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`.replace(/^10\.0\.0\.0$/, '10.255.255.254'),
+    );
     map.set(keys.hostAddress(h, 6), `fd00::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`);
     if (i % 10 === 0) map.set(keys.hostAsNumber(h), String(65_000 + (i % 500)));
-    map.set(keys.block(h, 4, `172.${16 + ((i >> 14) & 15)}.${(i >> 6) & 255}.${(i & 63) << 2}/30`), '{"affinity":"host:' + h + '"}');
+    map.set(
+      keys.block(h, 4, `172.${16 + ((i >> 14) & 15)}.${(i >> 6) & 255}.${(i & 63) << 2}/30`),
+      '{"affinity":"host:' + h + '"}',
+    );
     map.set(keys.block(h, 6, `fd10::${i.toString(16)}:0/122`), '{"affinity":"host:' + h + '"}');
   }
   const kilobyte = 'x'.repeat(1_000);
@@ -56,9 +62,36 @@ async function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: numb
 }
 
 /** `run` as a daemon until its first cycle is logged: peak RSS then, and the longest log line. */
-async function daemon(endpoint: string, dir: string, env: NodeJS.ProcessEnv): Promise<{ hwmMb: number; syncMs: number; firstCycleMs: number; longestLine: number }> {
+async function daemon(
+  endpoint: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ hwmMb: number; syncMs: number; firstCycleMs: number; longestLine: number }> {
   const started = performance.now();
-  const child = execa(process.execPath, [BIRDWATCH_MAIN, 'run', '--node', NODE, '--etcd-endpoints', endpoint, '--config-dir', join(dir, 'daemon'), '--bird-socket', join(dir, 'none.ctl'), '--bird6-socket', join(dir, 'none6.ctl'), '--ipip', 'off', '--listen', 'off', '--log-format', 'json'], { env, extendEnv: false, reject: false, buffer: false, stdout: 'pipe', stderr: 'pipe' });
+  const child = execa(
+    process.execPath,
+    [
+      BIRDWATCH_MAIN,
+      'run',
+      '--node',
+      NODE,
+      '--etcd-endpoints',
+      endpoint,
+      '--config-dir',
+      join(dir, 'daemon'),
+      '--bird-socket',
+      join(dir, 'none.ctl'),
+      '--bird6-socket',
+      join(dir, 'none6.ctl'),
+      '--ipip',
+      'off',
+      '--listen',
+      'off',
+      '--log-format',
+      'json',
+    ],
+    { env, extendEnv: false, reject: false, buffer: false, stdout: 'pipe', stderr: 'pipe' },
+  );
   let longestLine = 0;
   let syncMs = NaN;
   let firstCycleMs = NaN;
@@ -100,7 +133,9 @@ await withScope(async (scope) => {
   const loadStarted = performance.now();
   await loadKeyspace(client, keyspace);
   const bytes = [...keyspace].reduce((n, [k, v]) => n + k.length + v.length, 0);
-  process.stderr.write(`loaded ${keyspace.size} keys (${(bytes / 1e6).toFixed(1)} MB) in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `loaded ${keyspace.size} keys (${(bytes / 1e6).toFixed(1)} MB) in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s\n`,
+  );
   const env = { ...envWithout('ETCD_'), PATH: process.env['PATH'] ?? '' };
   const rows: string[] = [];
   const row = (what: string, value: string, target: string, met: boolean | undefined): void => {
@@ -117,38 +152,90 @@ await withScope(async (scope) => {
       measures['render']!.push(r.ms);
       const n = await timed(['render', ...common, '--out', join(dir, `render-nv-${run}`), '--no-validate'], env);
       measures['renderNoValidate']!.push(n.ms);
-      const o = await timed(['run', '--once', ...common, '--config-dir', join(dir, `once-${mesh}-${run}`), '--bird-socket', join(dir, 'none.ctl'), '--bird6-socket', join(dir, 'none6.ctl'), '--log-level', 'silent'], env);
+      const o = await timed(
+        [
+          'run',
+          '--once',
+          ...common,
+          '--config-dir',
+          join(dir, `once-${mesh}-${run}`),
+          '--bird-socket',
+          join(dir, 'none.ctl'),
+          '--bird6-socket',
+          join(dir, 'none6.ctl'),
+          '--log-level',
+          'silent',
+        ],
+        env,
+      );
       if (o.code !== 0) throw new Error(`run --once failed: ${o.stderr}`);
       measures['once']!.push(o.ms);
-      process.stderr.write(`${label} run ${run + 1}: render ${r.ms.toFixed(0)} ms, --no-validate ${n.ms.toFixed(0)} ms, run --once ${o.ms.toFixed(0)} ms\n`);
+      process.stderr.write(
+        `${label} run ${run + 1}: render ${r.ms.toFixed(0)} ms, --no-validate ${n.ms.toFixed(0)} ms, run --once ${o.ms.toFixed(0)} ms\n`,
+      );
     }
     const d = await daemon(endpoint, join(dir, `d-${mesh}`), env);
     process.stderr.write(`${label} daemon: ${JSON.stringify(d)}\n`);
-    row(`render, ${label} (validated by bird -p; median of ${RUNS})`, `${(median(measures['render']!) / 1000).toFixed(2)} s`, '≤ 5 s', median(measures['render']!) <= 5_000);
-    row(`render --no-validate, ${label}`, `${(median(measures['renderNoValidate']!) / 1000).toFixed(2)} s`, '—', undefined);
-    row(`run --once, ${label} (median of ${RUNS})`, `${(median(measures['once']!) / 1000).toFixed(2)} s`, '≤ 5 s', median(measures['once']!) <= 5_000);
-    row(`daemon peak RSS (VmHWM after the first cycle), ${label}`, `${d.hwmMb.toFixed(0)} MB`, mesh ? '≤ 250 MB' : '≤ 150 MB', d.hwmMb <= (mesh ? 250 : 150));
-    row(`daemon start → etcd synced / first cycle logged, ${label}`, `${(d.syncMs / 1000).toFixed(2)} s / ${(d.firstCycleMs / 1000).toFixed(2)} s`, '—', undefined);
+    row(
+      `render, ${label} (validated by bird -p; median of ${RUNS})`,
+      `${(median(measures['render']!) / 1000).toFixed(2)} s`,
+      '≤ 5 s',
+      median(measures['render']!) <= 5_000,
+    );
+    row(
+      `render --no-validate, ${label}`,
+      `${(median(measures['renderNoValidate']!) / 1000).toFixed(2)} s`,
+      '—',
+      undefined,
+    );
+    row(
+      `run --once, ${label} (median of ${RUNS})`,
+      `${(median(measures['once']!) / 1000).toFixed(2)} s`,
+      '≤ 5 s',
+      median(measures['once']!) <= 5_000,
+    );
+    row(
+      `daemon peak RSS (VmHWM after the first cycle), ${label}`,
+      `${d.hwmMb.toFixed(0)} MB`,
+      mesh ? '≤ 250 MB' : '≤ 150 MB',
+      d.hwmMb <= (mesh ? 250 : 150),
+    );
+    row(
+      `daemon start → etcd synced / first cycle logged, ${label}`,
+      `${(d.syncMs / 1000).toFixed(2)} s / ${(d.firstCycleMs / 1000).toFixed(2)} s`,
+      '—',
+      undefined,
+    );
     row(`longest log line of that daemon, ${label}`, `${d.longestLine} chars`, 'bounded', d.longestLine < 4_096);
   }
 
   // 100,000 keys: top the keyspace up with more hosts' addresses, then time the mirror's sync of everything.
   const extra = new Map<string, string>();
-  for (let i = 0; keyspace.size + extra.size < 100_000; i++) extra.set(keys.hostAddress(`extra-${i}`, 4), `10.250.${(i >> 8) & 255}.${i & 255}`);
+  for (let i = 0; keyspace.size + extra.size < 100_000; i++)
+    extra.set(keys.hostAddress(`extra-${i}`, 4), `10.250.${(i >> 8) & 255}.${i & 255}`);
   await loadKeyspace(client, extra);
   const syncs: number[] = [];
   let synced = 0;
   for (let run = 0; run < RUNS; run++) {
     const mirrorClient = createEtcdClient({ endpoints: [endpoint] });
     const started = performance.now();
-    const mirror = new KeyspaceMirror({ client: mirrorClient, scope: prefixKeyScope(WATCHED_PREFIXES), onChange: () => undefined });
+    const mirror = new KeyspaceMirror({
+      client: mirrorClient,
+      scope: prefixKeyScope(WATCHED_PREFIXES),
+      onChange: () => undefined,
+    });
     await mirror.start();
     syncs.push(performance.now() - started);
     synced = mirror.entries.size;
     await mirror.close();
     mirrorClient.close();
   }
-  row(`mirror sync of ${synced.toLocaleString('en')} keys (paged read + watch; median of ${RUNS})`, `${(median(syncs) / 1000).toFixed(2)} s`, '≤ 5 s', median(syncs) <= 5_000);
+  row(
+    `mirror sync of ${synced.toLocaleString('en')} keys (paged read + watch; median of ${RUNS})`,
+    `${(median(syncs) / 1000).toFixed(2)} s`,
+    '≤ 5 s',
+    median(syncs) <= 5_000,
+  );
   const out = [
     `Keyspace: ${HOSTS.toLocaleString('en')} hosts (v4+v6, 10 % own AS, 2 IPAM blocks each) + 5,000 × 1 kB under /calico/bgp/v1/global/: ${keyspace.size.toLocaleString('en')} keys, ${(bytes / 1e6).toFixed(1)} MB; node ${NODE}.`,
     '',
@@ -156,5 +243,9 @@ await withScope(async (scope) => {
     '|---|---|---|---|',
     ...rows,
   ].join('\n');
-  process.stdout.write(`${out}\n\nLoad average at the end (1/5/15 min): ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.\n`);
+  process.stdout.write(
+    `${out}\n\nLoad average at the end (1/5/15 min): ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')}.\n`,
+  );
 });

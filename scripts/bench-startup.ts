@@ -36,7 +36,12 @@ export interface StartupResult {
 const GNU_TIME = '/usr/bin/time';
 
 /** Runs argv to its exit; wall time by hrtime around spawn/exit, maxrss by GNU time (its own start is not in the wall time it reports, but is in ours: it is the same for the floor). */
-function timed(argv: readonly string[], env: NodeJS.ProcessEnv, useTime: boolean, untilFirstByte?: () => Promise<number>): Promise<StartupSample> {
+function timed(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  useTime: boolean,
+  untilFirstByte?: () => Promise<number>,
+): Promise<StartupSample> {
   return new Promise((resolve, reject) => {
     // `run` is stopped at its first etcd byte: signalled directly (through GNU time the signal would stop time, not it).
     const full = useTime && untilFirstByte === undefined ? [GNU_TIME, '-f', 'maxrss=%M', ...argv] : [...argv];
@@ -57,7 +62,10 @@ function timed(argv: readonly string[], env: NodeJS.ProcessEnv, useTime: boolean
     child.on('exit', (code, signal) => {
       const ended = performance.now();
       const maxRss = /maxrss=(\d+)/.exec(stderr)?.[1];
-      const sample = (wallMs: number): StartupSample => ({ wallMs, maxRssKib: maxRss === undefined ? undefined : Number(maxRss) });
+      const sample = (wallMs: number): StartupSample => ({
+        wallMs,
+        maxRssKib: maxRss === undefined ? undefined : Number(maxRss),
+      });
       if (firstByteAt !== undefined) {
         firstByteAt.then((at) => resolve(sample(at - started)), reject);
         return;
@@ -72,7 +80,9 @@ function timed(argv: readonly string[], env: NodeJS.ProcessEnv, useTime: boolean
 }
 
 /** A TCP proxy in front of etcd that resolves, once per `next()`, with the time the first client byte arrives. */
-async function firstByteProxy(target: string): Promise<{ url: string; next(): Promise<number>; close(): Promise<void> }> {
+async function firstByteProxy(
+  target: string,
+): Promise<{ url: string; next(): Promise<number>; close(): Promise<void> }> {
   const { hostname, port } = new URL(target);
   let waiter: ((at: number) => void) | undefined;
   const sockets = new Set<net.Socket>();
@@ -106,16 +116,32 @@ async function firstByteProxy(target: string): Promise<{ url: string; next(): Pr
   };
 }
 
-export const STARTUP_TARGETS = { versionMs: 150, versionRssMb: 60, statusMs: 250, poolShowMs: 250, runFirstRequestMs: 200 };
+export const STARTUP_TARGETS = {
+  versionMs: 150,
+  versionRssMb: 60,
+  statusMs: 250,
+  poolShowMs: 250,
+  runFirstRequestMs: 200,
+};
 
-export async function startupBench(scope: Scope, etcd: EtcdLab, runs: number, progress: (text: string) => void): Promise<StartupResult> {
+export async function startupBench(
+  scope: Scope,
+  etcd: EtcdLab,
+  runs: number,
+  progress: (text: string) => void,
+): Promise<StartupResult> {
   const dir = await tempDir(scope, 'birdwatch-bench-startup-');
   const sockets = { bird: join(dir, 'bird.ctl'), bird6: join(dir, 'bird6.ctl') };
   for (const family of [4, 6] as const) {
     const daemon = family === 4 ? 'bird' : 'bird6';
     const configPath = join(dir, `${daemon}.cfg`);
     await writeMinimalConfig(configPath, '127.0.0.1');
-    const bird = await startBird({ family, configPath, socketPath: sockets[daemon], logFile: join(dir, `${daemon}.log`) });
+    const bird = await startBird({
+      family,
+      configPath,
+      socketPath: sockets[daemon],
+      logFile: join(dir, `${daemon}.log`),
+    });
     scope.teardown(() => bird.stop());
   }
   await etcd.client.put('/calico/v1/ipam/v4/pool/192.168.0.0-16').value('{"cidr":"192.168.0.0/16"}');
@@ -127,15 +153,82 @@ export async function startupBench(scope: Scope, etcd: EtcdLab, runs: number, pr
   const env = { PATH: process.env['PATH'], HOME: process.env['HOME'], ETCD_ENDPOINTS: etcd.endpoint };
   const node = process.execPath;
   const bw = [node, BIRDWATCH_MAIN];
-  const floor: StartupCase = { name: 'node -e 0', command: 'node -e 0', samples: [], targetMs: undefined, targetRssMb: undefined };
+  const floor: StartupCase = {
+    name: 'node -e 0',
+    command: 'node -e 0',
+    samples: [],
+    targetMs: undefined,
+    targetRssMb: undefined,
+  };
   const cases: { case: StartupCase; argv: string[]; firstByte?: boolean }[] = [
-    { case: { name: 'birdwatch --version', command: 'birdwatch --version', samples: [], targetMs: STARTUP_TARGETS.versionMs, targetRssMb: STARTUP_TARGETS.versionRssMb }, argv: [...bw, '--version'] },
-    { case: { name: 'birdwatch --help', command: 'birdwatch --help', samples: [], targetMs: undefined, targetRssMb: undefined }, argv: [...bw, '--help'] },
-    { case: { name: 'birdwatch status', command: 'birdwatch status (bird and bird6 answering)', samples: [], targetMs: STARTUP_TARGETS.statusMs, targetRssMb: undefined }, argv: [...bw, 'status', '--bird-socket', sockets.bird, '--bird6-socket', sockets.bird6] },
-    { case: { name: 'birdwatch pool show', command: 'birdwatch pool show (etcd on loopback, 2 pools)', samples: [], targetMs: STARTUP_TARGETS.poolShowMs, targetRssMb: undefined }, argv: [...bw, 'pool', 'show'] },
     {
-      case: { name: 'birdwatch run → first etcd request', command: 'birdwatch run: spawn → first byte at etcd', samples: [], targetMs: STARTUP_TARGETS.runFirstRequestMs, targetRssMb: undefined },
-      argv: [...bw, 'run', '--node', 'bench-startup', '--config-dir', join(dir, 'run-config'), '--bird-socket', sockets.bird, '--bird6-socket', sockets.bird6, '--ipip', 'off', '--listen', 'off', '--log-level', 'silent', '--etcd-endpoints', proxy.url],
+      case: {
+        name: 'birdwatch --version',
+        command: 'birdwatch --version',
+        samples: [],
+        targetMs: STARTUP_TARGETS.versionMs,
+        targetRssMb: STARTUP_TARGETS.versionRssMb,
+      },
+      argv: [...bw, '--version'],
+    },
+    {
+      case: {
+        name: 'birdwatch --help',
+        command: 'birdwatch --help',
+        samples: [],
+        targetMs: undefined,
+        targetRssMb: undefined,
+      },
+      argv: [...bw, '--help'],
+    },
+    {
+      case: {
+        name: 'birdwatch status',
+        command: 'birdwatch status (bird and bird6 answering)',
+        samples: [],
+        targetMs: STARTUP_TARGETS.statusMs,
+        targetRssMb: undefined,
+      },
+      argv: [...bw, 'status', '--bird-socket', sockets.bird, '--bird6-socket', sockets.bird6],
+    },
+    {
+      case: {
+        name: 'birdwatch pool show',
+        command: 'birdwatch pool show (etcd on loopback, 2 pools)',
+        samples: [],
+        targetMs: STARTUP_TARGETS.poolShowMs,
+        targetRssMb: undefined,
+      },
+      argv: [...bw, 'pool', 'show'],
+    },
+    {
+      case: {
+        name: 'birdwatch run → first etcd request',
+        command: 'birdwatch run: spawn → first byte at etcd',
+        samples: [],
+        targetMs: STARTUP_TARGETS.runFirstRequestMs,
+        targetRssMb: undefined,
+      },
+      argv: [
+        ...bw,
+        'run',
+        '--node',
+        'bench-startup',
+        '--config-dir',
+        join(dir, 'run-config'),
+        '--bird-socket',
+        sockets.bird,
+        '--bird6-socket',
+        sockets.bird6,
+        '--ipip',
+        'off',
+        '--listen',
+        'off',
+        '--log-level',
+        'silent',
+        '--etcd-endpoints',
+        proxy.url,
+      ],
       firstByte: true,
     },
   ];
@@ -145,7 +238,8 @@ export async function startupBench(scope: Scope, etcd: EtcdLab, runs: number, pr
   for (let run = 0; run < runs; run++) {
     progress(`startup: round ${run + 1}/${runs}`);
     floor.samples.push(await timed([node, '-e', '0'], env, useTime));
-    for (const c of cases) c.case.samples.push(await timed(c.argv, env, useTime, c.firstByte === true ? () => proxy.next() : undefined));
+    for (const c of cases)
+      c.case.samples.push(await timed(c.argv, env, useTime, c.firstByte === true ? () => proxy.next() : undefined));
   }
   return { runs, floor, cases: cases.map((c) => c.case), rssMeasured: useTime };
 }

@@ -157,12 +157,18 @@ async function copyConfig(from: string, to: string): Promise<void> {
   for (const name of await readdir(from)) if (name.endsWith('.cfg')) await copyFile(join(from, name), join(to, name));
 }
 
-async function waitForProtocols(socket: string, check: (names: Set<string>) => boolean, what: string, timeoutMs = 60_000): Promise<Set<string>> {
+async function waitForProtocols(
+  socket: string,
+  check: (names: Set<string>) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<Set<string>> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const names = await bgpProtocols(socket);
     if (check(names)) return names;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what} (BIRD has ${names.size} BGP protocols)`);
+    if (performance.now() > deadline)
+      throw new Error(`timed out waiting for ${what} (BIRD has ${names.size} BGP protocols)`);
     await sleep(100);
   }
 }
@@ -181,7 +187,10 @@ function reloadMsOf(line: LogLine | undefined, daemon: string): number {
 }
 
 /** Resolves each put under `prefix` to the time its watch event arrived (performance.now()). */
-async function floorWatch(client: Etcd3, prefix: string): Promise<{ next(key: string): Promise<number>; cancel(): Promise<void> }> {
+async function floorWatch(
+  client: Etcd3,
+  prefix: string,
+): Promise<{ next(key: string): Promise<number>; cancel(): Promise<void> }> {
   const pending = new Map<string, (at: number) => void>();
   const watcher = await client.watch().prefix(prefix).create();
   watcher.on('put', (kv) => {
@@ -212,7 +221,11 @@ export interface LiveSessionResult {
   storm?: StormResult;
 }
 
-export async function liveSession(etcd: EtcdLab, plan: LiveSessionPlan, options: SessionOptions): Promise<LiveSessionResult> {
+export async function liveSession(
+  etcd: EtcdLab,
+  plan: LiveSessionPlan,
+  options: SessionOptions,
+): Promise<LiveSessionResult> {
   return withScope(async (scope) => {
     const dir = await tempDir(scope, `birdwatch-bench-${plan.nodes}-`);
     const ns = await benchNamespace(scope);
@@ -227,7 +240,11 @@ export async function liveSession(etcd: EtcdLab, plan: LiveSessionPlan, options:
     });
     const first = await bw.waitFor(isApplyLine, { timeoutMs: 180_000, what: 'the first apply' });
     assertReloadsAccepted(first, 'first apply');
-    const base = await waitForProtocols(pair.sockets.bird, (names) => names.size === plan.nodes - 1, `${plan.nodes - 1} mesh peers`);
+    const base = await waitForProtocols(
+      pair.sockets.bird,
+      (names) => names.size === plan.nodes - 1,
+      `${plan.nodes - 1} mesh peers`,
+    );
     await bw.quiet(options.minReloadIntervalMs + 200);
     const birdLog = new BirdLogWatch(pair.logFiles.bird);
     scope.teardown(() => birdLog.close());
@@ -273,7 +290,13 @@ async function measureLatency(
   const floorNs = await benchNamespace(scope);
   const floorDir = join(dir, 'floor');
   await copyConfig(configDir, floorDir);
-  const floorBird = await startBird({ family: 4, configPath: join(floorDir, 'bird.cfg'), socketPath: join(dir, 'floor-bird.ctl'), logFile: join(dir, 'floor-bird.log'), wrapper: floorNs.exec });
+  const floorBird = await startBird({
+    family: 4,
+    configPath: join(floorDir, 'bird.cfg'),
+    socketPath: join(dir, 'floor-bird.ctl'),
+    logFile: join(dir, 'floor-bird.log'),
+    wrapper: floorNs.exec,
+  });
   scope.teardown(() => floorBird.stop());
   const watch = await floorWatch(etcd.client, '/bench/floor/');
   scope.teardown(() => watch.cancel());
@@ -304,10 +327,15 @@ async function measureLatency(
     const ackAt = Date.now();
     const applied = await bw.waitFor((l) => l.msg === 'change applied', { from, what: `change ${i} applied` });
     // "change applied" is logged the moment BIRD answers; the cycle's summary line follows it.
-    const cycle = await bw.waitFor((l) => l.msg === 'configuration applied', { from, what: `change ${i}: the cycle line` });
+    const cycle = await bw.waitFor((l) => l.msg === 'configuration applied', {
+      from,
+      what: `change ${i}: the cycle line`,
+    });
     if (cycle) assertReloadsAccepted(cycle, `change ${i}`);
     if (cycle === undefined || !addedProtocols(cycle).includes(host.protocol)) {
-      throw new Error(`change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle?.fields['changes'])})`);
+      throw new Error(
+        `change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle?.fields['changes'])})`,
+      );
     }
     r.latencyMs.push(Number(applied.fields['latencyMs']));
     r.cycleMs.push(Number(applied.fields['cycleMs']));
@@ -330,10 +358,17 @@ async function measureLatency(
       const value = await fn();
       return [value, performance.now() - t0];
     };
-    const [v4, birdParseMs] = await timed(() => validateBirdConfig({ binary: 'bird', configPath: join(floorDir, 'bird.cfg') }));
-    const [v6, bird6ParseMs] = await timed(() => validateBirdConfig({ binary: 'bird6', configPath: join(floorDir, 'bird6.cfg') }));
+    const [v4, birdParseMs] = await timed(() =>
+      validateBirdConfig({ binary: 'bird', configPath: join(floorDir, 'bird.cfg') }),
+    );
+    const [v6, bird6ParseMs] = await timed(() =>
+      validateBirdConfig({ binary: 'bird6', configPath: join(floorDir, 'bird6.cfg') }),
+    );
     const [reply, configureMs] = await timed(() => configureBird(floorBird.socketPath, { timeoutMs: 60_000 }));
-    if (!v4.ok || !v6.ok || !reply.ok) throw new Error(`floor: BIRD refused the configuration birdwatch applied (${JSON.stringify({ v4, v6, reply: reply.message })})`);
+    if (!v4.ok || !v6.ok || !reply.ok)
+      throw new Error(
+        `floor: BIRD refused the configuration birdwatch applied (${JSON.stringify({ v4, v6, reply: reply.message })})`,
+      );
     r.floor.etcdMs.push(etcdMs);
     r.floor.birdParseMs.push(birdParseMs);
     r.floor.bird6ParseMs.push(bird6ParseMs);
@@ -368,7 +403,15 @@ const IDLE_WINDOWS = 6;
 const STORM_HOSTS = 200;
 const STORM_SPREAD_MS = 1000;
 
-async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, birdLog: BirdLogWatch, base: ReadonlySet<string>, run: number, options: SessionOptions): Promise<StormRun> {
+async function stormRun(
+  etcd: EtcdLab,
+  bw: Birdwatch,
+  birdSocket: string,
+  birdLog: BirdLogWatch,
+  base: ReadonlySet<string>,
+  run: number,
+  options: SessionOptions,
+): Promise<StormRun> {
   const tag = `storm${run}`;
   const hosts = Array.from({ length: STORM_HOSTS }, (_, i) => extraHost(tag, 200 + run, i));
   const wanted = new Set(hosts.map((h) => h.protocol));
@@ -382,7 +425,12 @@ async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, birdLo
     await sleep(start + (i * STORM_SPREAD_MS) / STORM_HOSTS - performance.now());
     const host = hosts[i]!;
     if (i === 0) firstSentAt = Date.now();
-    acks.push(etcd.client.put(host.key).value(host.ip).then(() => Date.now()));
+    acks.push(
+      etcd.client
+        .put(host.key)
+        .value(host.ip)
+        .then(() => Date.now()),
+    );
   }
   const lastAck = Math.max(...(await Promise.all(acks)));
   const seen = new Set<string>();
@@ -397,7 +445,9 @@ async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, birdLo
   await bw.quiet(options.minReloadIntervalMs + 1000);
   const lines = bw.lines.slice(from).filter(isApplyLine);
   // BIRD's own Reconfigured line for the completing cycle: one per cycle that reloaded bird, in order.
-  const birdReloadsUpToComplete = lines.slice(0, lines.indexOf(complete) + 1).filter((l) => reloadsOf(l).some((r) => r.daemon === 'bird')).length;
+  const birdReloadsUpToComplete = lines
+    .slice(0, lines.indexOf(complete) + 1)
+    .filter((l) => reloadsOf(l).some((r) => r.daemon === 'bird')).length;
   const completeReconfiguredAt = await birdLog.nth(reconfiguredBefore + birdReloadsUpToComplete - 1);
   const byDaemon: Record<string, number> = {};
   let refused = 0;
@@ -408,7 +458,9 @@ async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, birdLo
     }
   }
   // When each cycle's log line came (ms after the first put was sent) and how many new peers it added.
-  const timeline = lines.map((l) => `+${l.time - firstSentAt} ms: ${addedProtocols(l).filter((n) => wanted.has(n)).length}`).join(', ');
+  const timeline = lines
+    .map((l) => `+${l.time - firstSentAt} ms: ${addedProtocols(l).filter((n) => wanted.has(n)).length}`)
+    .join(', ');
   const names = await bgpProtocols(birdSocket);
   const expected = new Set([...base, ...wanted]);
   const missing = [...expected].filter((n) => !names.has(n));
@@ -435,7 +487,12 @@ async function stormRun(etcd: EtcdLab, bw: Birdwatch, birdSocket: string, birdLo
 // ---------------------------------------------------------------------------------------------------------
 // cold start
 
-export async function coldStart(etcd: EtcdLab, nodes: number, runs: number, options: SessionOptions): Promise<ColdResult> {
+export async function coldStart(
+  etcd: EtcdLab,
+  nodes: number,
+  runs: number,
+  options: SessionOptions,
+): Promise<ColdResult> {
   return withScope(async (outer) => {
     const ns = await benchNamespace(outer);
     const result: ColdResult = { nodes, runs: [] };
@@ -454,13 +511,17 @@ export async function coldStart(etcd: EtcdLab, nodes: number, runs: number, opti
             minReloadIntervalMs: options.minReloadIntervalMs,
             cpuProfDir: options.cpuProfDir,
           });
-          const applied = await bw.waitFor((l) => l.msg === 'configuration applied', { timeoutMs: 180_000, what: 'the first apply' });
+          const applied = await bw.waitFor((l) => l.msg === 'configuration applied', {
+            timeoutMs: 180_000,
+            what: 'the first apply',
+          });
           const memory = await memoryOf(bw.pid);
           assertReloadsAccepted(applied, 'cold start');
           const starting = bw.lines.find((l) => l.msg === 'birdwatch starting');
           const synced = bw.lines.find((l) => l.msg === 'etcd synced');
           const protocols = (await bgpProtocols(pair.sockets.bird)).size;
-          if (protocols !== nodes - 1) throw new Error(`cold start: BIRD runs ${protocols} BGP protocols, expected ${nodes - 1}`);
+          if (protocols !== nodes - 1)
+            throw new Error(`cold start: BIRD runs ${protocols} BGP protocols, expected ${nodes - 1}`);
           await bw.stop();
           await pair.stop();
           return {
@@ -484,13 +545,28 @@ export async function coldStart(etcd: EtcdLab, nodes: number, runs: number, opti
 // ---------------------------------------------------------------------------------------------------------
 // render, in this process, on the built code
 
-export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: number, runs: number, warmup: number): Promise<RenderResult> {
+export async function renderBench(
+  keyspace: ReadonlyMap<string, string>,
+  nodes: number,
+  runs: number,
+  warmup: number,
+): Promise<RenderResult> {
   const dist = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
-  const { nodeRole } = (await import(dist('controller/roleRenderer.js'))) as typeof import('../src/controller/roleRenderer.js');
-  const { buildNodeModel } = (await import(dist('model/buildNodeModel.js'))) as typeof import('../src/model/buildNodeModel.js');
-  const { renderFileSet } = (await import(dist('render/renderFileSet.js'))) as typeof import('../src/render/renderFileSet.js');
-  const { loadTemplateSources } = (await import(dist('render/templateSources.js'))) as typeof import('../src/render/templateSources.js');
-  const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
+  const { nodeRole } = (await import(
+    dist('controller/roleRenderer.js')
+  )) as typeof import('../src/controller/roleRenderer.js');
+  const { buildNodeModel } = (await import(
+    dist('model/buildNodeModel.js')
+  )) as typeof import('../src/model/buildNodeModel.js');
+  const { renderFileSet } = (await import(
+    dist('render/renderFileSet.js')
+  )) as typeof import('../src/render/renderFileSet.js');
+  const { loadTemplateSources } = (await import(
+    dist('render/templateSources.js')
+  )) as typeof import('../src/render/templateSources.js');
+  const { compileTemplateSet } = (await import(
+    dist('render/templateSet.js')
+  )) as typeof import('../src/render/templateSet.js');
   const role = nodeRole(BENCH_NODE, 'off');
   const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
   const time = (fn: () => unknown): number => {
@@ -499,7 +575,8 @@ export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: 
     return performance.now() - t0;
   };
   let bytes = 0;
-  for (let i = 0; i < warmup; i++) bytes = [...role.render(keyspace, templates).files.values()].reduce((n, c) => n + c.length, 0);
+  for (let i = 0; i < warmup; i++)
+    bytes = [...role.render(keyspace, templates).files.values()].reduce((n, c) => n + c.length, 0);
   const result: RenderResult = { nodes, warmup, renderMs: [], renderCpuMs: [], modelMs: [], templatesMs: [], bytes };
   const model = buildNodeModel(keyspace, { nodeName: BENCH_NODE });
   for (let i = 0; i < runs; i++) {
@@ -522,14 +599,28 @@ export async function renderBench(keyspace: ReadonlyMap<string, string>, nodes: 
  * in (write temp + fsync + rename + directory fsync), remove the staging directory. `configure` is left out: the
  * latency benchmark reports BIRD's answer time from birdwatch's own log.
  */
-export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes: number, cycles: number): Promise<AnatomyResult> {
+export async function cycleAnatomy(
+  keyspace: ReadonlyMap<string, string>,
+  nodes: number,
+  cycles: number,
+): Promise<AnatomyResult> {
   const dist = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
-  const { nodeRole } = (await import(dist('controller/roleRenderer.js'))) as typeof import('../src/controller/roleRenderer.js');
-  const { loadTemplateSources } = (await import(dist('render/templateSources.js'))) as typeof import('../src/render/templateSources.js');
-  const { compileTemplateSet } = (await import(dist('render/templateSet.js'))) as typeof import('../src/render/templateSet.js');
+  const { nodeRole } = (await import(
+    dist('controller/roleRenderer.js')
+  )) as typeof import('../src/controller/roleRenderer.js');
+  const { loadTemplateSources } = (await import(
+    dist('render/templateSources.js')
+  )) as typeof import('../src/render/templateSources.js');
+  const { compileTemplateSet } = (await import(
+    dist('render/templateSet.js')
+  )) as typeof import('../src/render/templateSet.js');
   const { stageFileSet } = (await import(dist('apply/stagingDir.js'))) as typeof import('../src/apply/stagingDir.js');
-  const { swapStagedFiles, writeFilesDurably } = (await import(dist('apply/swapFileSet.js'))) as typeof import('../src/apply/swapFileSet.js');
-  const { validateStagedFileSet } = (await import(dist('controller/validateStaged.js'))) as typeof import('../src/controller/validateStaged.js');
+  const { swapStagedFiles, writeFilesDurably } = (await import(
+    dist('apply/swapFileSet.js')
+  )) as typeof import('../src/apply/swapFileSet.js');
+  const { validateStagedFileSet } = (await import(
+    dist('controller/validateStaged.js')
+  )) as typeof import('../src/controller/validateStaged.js');
   const { sameFileSet } = (await import(dist('render/fileSet.js'))) as typeof import('../src/render/fileSet.js');
   return withScope(async (scope) => {
     const configDir = join(await tempDir(scope, 'birdwatch-anatomy-'), 'config');
@@ -552,11 +643,17 @@ export async function cycleAnatomy(keyspace: ReadonlyMap<string, string>, nodes:
       entries.set(host.key, host.ip);
       const rendered = await time('render (model + templates)', () => role.render(entries, templates));
       await time('compare with the live files', () => sameFileSet(rendered.files, live));
-      const staged = await time('stage: fresh directory inside the config dir, every file written', () => stageFileSet(configDir, rendered.files));
-      const failure = await time('validate: bird -p ‖ bird6 -p', () => validateStagedFileSet(staged.dir, rendered.spans, { bird: 'bird', bird6: 'bird6' }));
+      const staged = await time('stage: fresh directory inside the config dir, every file written', () =>
+        stageFileSet(configDir, rendered.files),
+      );
+      const failure = await time('validate: bird -p ‖ bird6 -p', () =>
+        validateStagedFileSet(staged.dir, rendered.spans, { bird: 'bird', bird6: 'bird6' }),
+      );
       if (failure) throw new Error(`anatomy: BIRD refused the configuration: ${failure.message}`);
       const changed = [...rendered.files.keys()].filter((name) => rendered.files.get(name) !== live.get(name));
-      await time('swap: changed staged files, fsync + rename, dir fsync', () => swapStagedFiles(configDir, staged.dir, changed));
+      await time('swap: changed staged files, fsync + rename, dir fsync', () =>
+        swapStagedFiles(configDir, staged.dir, changed),
+      );
       await time('remove the staging directory', () => staged.remove());
       live = rendered.files;
     }

@@ -62,11 +62,23 @@ async function runScenario(clients: Etcd3[], writer: Etcd3, etcdPid: number, sce
   let wake: (() => void) | undefined;
   for (let i = 0; i < WATCHERS; i++) {
     const plan = scenario.scopeOf(i).plan((key) => (key === keys.nodeMesh ? encodeNodeMesh(scenario.mesh) : undefined));
-    const watcher: Watcher = { events: 0, payloadBytes: 0, lastKey: undefined, stream: undefined as unknown as EtcdWatchStream };
+    const watcher: Watcher = {
+      events: 0,
+      payloadBytes: 0,
+      lastKey: undefined,
+      stream: undefined as unknown as EtcdWatchStream,
+    };
     watcher.stream = new EtcdWatchStream(
-      { client: clients[i % clients.length]!, ranges: plan.ranges.map((r) => ({ ...r, fromRevision: revision + 1n })), staleAfterMs: 600_000, avoid: new Set() },
       {
-        onCreated: () => { created++; },
+        client: clients[i % clients.length]!,
+        ranges: plan.ranges.map((r) => ({ ...r, fromRevision: revision + 1n })),
+        staleAfterMs: 600_000,
+        avoid: new Set(),
+      },
+      {
+        onCreated: () => {
+          created++;
+        },
         onHeader: () => undefined,
         onEvents: (_index, events) => {
           for (const e of events) {
@@ -78,7 +90,10 @@ async function runScenario(clients: Etcd3[], writer: Etcd3, etcdPid: number, sce
             }
           }
         },
-        onEnd: (end) => process.stderr.write(`watcher ${i} ended: ${JSON.stringify(end, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n`),
+        onEnd: (end) =>
+          process.stderr.write(
+            `watcher ${i} ended: ${JSON.stringify(end, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n`,
+          ),
       },
     );
     watcher.stream.open();
@@ -99,7 +114,12 @@ async function runScenario(clients: Etcd3[], writer: Etcd3, etcdPid: number, sce
     const receivedBefore = watchers.reduce((n, w) => n + w.events, 0);
     pendingKey = key;
     // Who will get it: every watcher whose ranges hold the key and whose plan keeps it (counted after the fact).
-    const expected = watchers.filter((_w, i) => scenario.scopeOf(i).plan(() => encodeNodeMesh(scenario.mesh)).ranges.some((r) => key >= r.start && key < r.end)).length;
+    const expected = watchers.filter((_w, i) =>
+      scenario
+        .scopeOf(i)
+        .plan(() => encodeNodeMesh(scenario.mesh))
+        .ranges.some((r) => key >= r.start && key < r.end),
+    ).length;
     waiting = expected;
     const done = new Promise<void>((resolve) => (wake = resolve));
     const t0 = performance.now();
@@ -133,16 +153,50 @@ await withScope(async (scope) => {
   }
   // Every simulated node is registered (its address), as in a real cluster.
   for (let i = 0; i < WATCHERS; i += 100) {
-    await writer.kv.txn({ compare: [], failure: [], success: Array.from({ length: Math.min(100, WATCHERS - i) }, (_, k) => ({ request_put: { key: Buffer.from(keys.hostAddress(nodeName(i + k), 4)), value: Buffer.from(`10.1.${(i + k) >> 8}.${(i + k) & 255}`) } })) });
+    await writer.kv.txn({
+      compare: [],
+      failure: [],
+      success: Array.from({ length: Math.min(100, WATCHERS - i) }, (_, k) => ({
+        request_put: {
+          key: Buffer.from(keys.hostAddress(nodeName(i + k), 4)),
+          value: Buffer.from(`10.1.${(i + k) >> 8}.${(i + k) & 255}`),
+        },
+      })),
+    });
   }
   const reflectors = 2;
   const hostChange = (j: number): [string, string] => [keys.hostAddress(`new-${j}`, 4), `10.2.0.${j + 1}`];
   const scenarios: Scenario[] = [
-    { name: 'full mesh: a host address changes', mesh: true, scopeOf: (i) => nodeKeyScope(nodeName(i)), change: hostChange },
-    { name: `reflectors (${reflectors} of the watchers), mesh off: a host address changes`, mesh: false, scopeOf: (i) => (i < reflectors ? reflectorKeyScope() : nodeKeyScope(nodeName(i))), change: hostChange },
-    { name: 'any topology: a global peer changes', mesh: false, scopeOf: (i) => nodeKeyScope(nodeName(i)), change: (j) => [keys.globalPeer(4, `10.3.0.${j + 1}`), encodePeer(`10.3.0.${j + 1}`, 65_000)] },
-    { name: "new scopes: one node's IPAM block changes", mesh: true, scopeOf: (i) => nodeKeyScope(nodeName(i)), change: (j) => [keys.block(nodeName(j), 4, `172.20.${j}.0/26`), '{}'] },
-    { name: "old covering range: one node's IPAM block changes", mesh: true, scopeOf: () => coveringRangeOf(WATCHED_PREFIXES), change: (j) => [keys.block(nodeName(j), 4, `172.21.${j}.0/26`), '{}'] },
+    {
+      name: 'full mesh: a host address changes',
+      mesh: true,
+      scopeOf: (i) => nodeKeyScope(nodeName(i)),
+      change: hostChange,
+    },
+    {
+      name: `reflectors (${reflectors} of the watchers), mesh off: a host address changes`,
+      mesh: false,
+      scopeOf: (i) => (i < reflectors ? reflectorKeyScope() : nodeKeyScope(nodeName(i))),
+      change: hostChange,
+    },
+    {
+      name: 'any topology: a global peer changes',
+      mesh: false,
+      scopeOf: (i) => nodeKeyScope(nodeName(i)),
+      change: (j) => [keys.globalPeer(4, `10.3.0.${j + 1}`), encodePeer(`10.3.0.${j + 1}`, 65_000)],
+    },
+    {
+      name: "new scopes: one node's IPAM block changes",
+      mesh: true,
+      scopeOf: (i) => nodeKeyScope(nodeName(i)),
+      change: (j) => [keys.block(nodeName(j), 4, `172.20.${j}.0/26`), '{}'],
+    },
+    {
+      name: "old covering range: one node's IPAM block changes",
+      mesh: true,
+      scopeOf: () => coveringRangeOf(WATCHED_PREFIXES),
+      change: (j) => [keys.block(nodeName(j), 4, `172.21.${j}.0/26`), '{}'],
+    },
   ];
   const rows: string[] = [];
   for (const scenario of scenarios) {
@@ -157,6 +211,9 @@ await withScope(async (scope) => {
       '| change | watchers | events etcd sent per change | put → last watcher has it (median) | etcd CPU per change | watcher process CPU per change (with the put) | payload per event |',
       '|---|---|---|---|---|---|---|',
       ...rows,
-    ].join('\n') + `\n\nLoad average at the end (1/5/15 min): ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.\n`,
+    ].join('\n') +
+      `\n\nLoad average at the end (1/5/15 min): ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')}.\n`,
   );
 });

@@ -30,7 +30,8 @@ const USAGE = `usage: scripts/bench [--quick] [--only ${SUITES.join(',')}] [--ch
 
 const numbers = (text: string, what: string): number[] => {
   const list = text.split(',').map((s) => Number(s.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`${what}: expected a comma-separated list of whole numbers ≥ 2`);
+  if (list.some((n) => !Number.isInteger(n) || n < 2))
+    throw new Error(`${what}: expected a comma-separated list of whole numbers ≥ 2`);
   return list;
 };
 const whole = (text: string | undefined, fallback: number, what: string, min = 0): number => {
@@ -76,8 +77,16 @@ function parseOptions() {
     renderRuns: whole(values['render-runs'], quick ? 10 : 30, '--render-runs', 1),
     startupRuns: whole(values['startup-runs'], quick ? 5 : 15, '--startup-runs', 1),
     idleSeconds: whole(values['idle-seconds'], quick ? 10 : 60, '--idle-seconds', 1),
-    latencyNodes: values['latency-nodes'] ? numbers(values['latency-nodes'], '--latency-nodes') : quick ? [100, 1000] : [100, 1000, 5000],
-    coldNodes: values['cold-nodes'] ? numbers(values['cold-nodes'], '--cold-nodes') : quick ? [1000, 10_000] : [1000, 5000, 10_000],
+    latencyNodes: values['latency-nodes']
+      ? numbers(values['latency-nodes'], '--latency-nodes')
+      : quick
+        ? [100, 1000]
+        : [100, 1000, 5000],
+    coldNodes: values['cold-nodes']
+      ? numbers(values['cold-nodes'], '--cold-nodes')
+      : quick
+        ? [1000, 10_000]
+        : [1000, 5000, 10_000],
     minReloadIntervalMs: whole(values['min-reload-interval'], 250, '--min-reload-interval'),
     out: values['no-write'] ? undefined : (values.out ?? (quick ? undefined : join(ROOT, 'docs', 'benchmarks.md'))),
     cpuProfDir: values['cpu-prof'],
@@ -96,7 +105,9 @@ async function machineFacts(): Promise<string[]> {
   const cpu = cpus();
   return [
     `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}); memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `- CPU: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}); memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
     `- Linux ${release()}; Node ${process.version}; ${await version('bird', ['--version'])} (Debian); ${await version('etcd', ['--version'])}`,
     `- birdwatch ${git.stdout.trim() || '?'}${dirty.stdout.trim() ? ' with uncommitted changes in src/ or templates/' : ''}`,
   ];
@@ -104,18 +115,37 @@ async function machineFacts(): Promise<string[]> {
 
 async function run(options: Options): Promise<BenchResults> {
   const progress = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
-  const session: SessionOptions = { minReloadIntervalMs: options.minReloadIntervalMs, cpuProfDir: options.cpuProfDir, progress };
-  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = { latency: [], anatomy: undefined, storm: undefined, cold: [], render: undefined, idle: undefined, startup: undefined };
+  const session: SessionOptions = {
+    minReloadIntervalMs: options.minReloadIntervalMs,
+    cpuProfDir: options.cpuProfDir,
+    progress,
+  };
+  const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = {
+    latency: [],
+    anatomy: undefined,
+    storm: undefined,
+    cold: [],
+    render: undefined,
+    idle: undefined,
+    startup: undefined,
+  };
   const has = (s: Suite): boolean => options.suites.has(s);
 
   if (has('startup')) {
     progress(`CLI start-up: ${options.startupRuns} rounds against node -e 0`);
-    results.startup = await withScope(async (scope) => startupBench(scope, await startEtcdLab(scope), options.startupRuns, progress));
+    results.startup = await withScope(async (scope) =>
+      startupBench(scope, await startEtcdLab(scope), options.startupRuns, progress),
+    );
   }
 
   if (has('render')) {
     progress(`render at 10,000 nodes: ${options.renderRuns} runs`);
-    results.render = await renderBench(await meshKeyspace(10_000), 10_000, options.renderRuns, Math.max(5, Math.min(20, options.renderRuns)));
+    results.render = await renderBench(
+      await meshKeyspace(10_000),
+      10_000,
+      options.renderRuns,
+      Math.max(5, Math.min(20, options.renderRuns)),
+    );
   }
   const sizes = new Set<number>();
   if (has('latency')) for (const n of options.latencyNodes) sizes.add(n);
@@ -131,7 +161,8 @@ async function run(options: Options): Promise<BenchResults> {
         progress(`cycle anatomy at ${nodes} nodes`);
         results.anatomy = await cycleAnatomy(keyspace, nodes, Math.min(options.changes, 40));
       }
-      if (has('cold') && options.coldNodes.includes(nodes)) results.cold.push(await coldStart(etcd, nodes, options.runs, session));
+      if (has('cold') && options.coldNodes.includes(nodes))
+        results.cold.push(await coldStart(etcd, nodes, options.runs, session));
       const atTarget = nodes === TARGETS.latencyNodes;
       const plan = {
         nodes,
@@ -160,21 +191,29 @@ async function main(): Promise<void> {
   }
   const needsBird = [...options.suites].some((s) => s !== 'render' && s !== 'startup');
   if (needsBird && !(await canCreateNamespaces())) {
-    process.stderr.write('bench: cannot create network namespaces (needs root and iproute2); BIRD must run inside one. Try --only render.\n');
+    process.stderr.write(
+      'bench: cannot create network namespaces (needs root and iproute2); BIRD must run inside one. Try --only render.\n',
+    );
     process.exit(2);
   }
   const facts = await machineFacts();
   const started = performance.now();
   const results = await run(options);
   const { markdown, verdicts } = summaryTable(results);
-  const mode = options.quick ? 'quick run (`scripts/bench --quick`: fewer nodes and samples)' : 'full run (`scripts/bench`)';
+  const mode = options.quick
+    ? 'quick run (`scripts/bench --quick`: fewer nodes and samples)'
+    : 'full run (`scripts/bench`)';
   const settings = `birdwatch run --ipip off --min-reload-interval ${options.minReloadIntervalMs} --log-format json; ${options.runs} run(s) for storm and cold start, ${options.changes} changes per latency size; IPv4 mesh fixtures from scripts/gen-mesh-fixture.mjs (ip_addr_v6 empty); benchmark took ${Math.round((performance.now() - started) / 1000)} s.`;
-  facts.push(`- Load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length}-core machine shared with other work: wall times include its contention)`);
+  facts.push(
+    `- Load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${cpus().length}-core machine shared with other work: wall times include its contention)`,
+  );
   const doc = [
     '# Benchmarks',
     '',
     'Generated by `scripts/bench` — do not edit by hand. birdwatch is measured against the floor set by its own parts in the',
-    'same run (an etcd watch event, `bird -p`, `bird6 -p`, one `configure`); anything above that is birdwatch\'s overhead.',
+    "same run (an etcd watch event, `bird -p`, `bird6 -p`, one `configure`); anything above that is birdwatch's overhead.",
     'Real etcd 3.4 on loopback, real BIRD 1.6 inside a network namespace (mesh peers unreachable, nothing leaves the host).',
     'Targets are benchmarks, not tests: a MISS is reported, not failed.',
     '',
@@ -189,7 +228,9 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(`\n${markdown}\n\n${detailSections(results)}\n`);
   const misses = verdicts.filter((v) => !v.pass);
-  process.stdout.write(`\n${verdicts.length - misses.length}/${verdicts.length} targets met${misses.length > 0 ? `; missed: ${misses.map((m) => m.name).join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `\n${verdicts.length - misses.length}/${verdicts.length} targets met${misses.length > 0 ? `; missed: ${misses.map((m) => m.name).join(', ')}` : ''}\n`,
+  );
   if (options.out !== undefined) {
     await writeFile(options.out, `${doc.trimEnd()}\n`);
     process.stdout.write(`written to ${options.out}\n`);

@@ -19,7 +19,15 @@ import { execa } from 'execa';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from '../test/harness/netns.js';
 import { BIRDWATCH_MAIN, REPO_ROOT, SERVICES, startLab, type Lab, type LabHost } from '../test/lab/lab.js';
-import { kernelRoutes, labSnapshot, protocolName, routeFor, waitRoute, waitSessions, waitUntil } from '../test/lab/observe.js';
+import {
+  kernelRoutes,
+  labSnapshot,
+  protocolName,
+  routeFor,
+  waitRoute,
+  waitSessions,
+  waitUntil,
+} from '../test/lab/observe.js';
 
 const WAIT_MS = 45_000;
 const started = Date.now();
@@ -34,12 +42,18 @@ const ok = (text: string): void => out(`   ✓ ${text}`);
 class DemoFailure extends Error {}
 
 /** Runs `birdwatch …` (the built CLI) like an operator would, printing the command and its output. */
-async function birdwatch(env: NodeJS.ProcessEnv, args: readonly string[], expectExit = 0, shownEnv = ''): Promise<string> {
+async function birdwatch(
+  env: NodeJS.ProcessEnv,
+  args: readonly string[],
+  expectExit = 0,
+  shownEnv = '',
+): Promise<string> {
   out(`\n$ ${shownEnv}birdwatch ${args.join(' ')}`);
   const result = await execa(process.execPath, [BIRDWATCH_MAIN, ...args], { env, reject: false, cwd: REPO_ROOT });
   if (result.stdout.trim() !== '') out(indent(result.stdout));
   if (result.stderr.trim() !== '') out(indent(result.stderr));
-  if (result.exitCode !== expectExit) throw new DemoFailure(`birdwatch ${args.join(' ')} exited ${String(result.exitCode)} (expected ${expectExit})`);
+  if (result.exitCode !== expectExit)
+    throw new DemoFailure(`birdwatch ${args.join(' ')} exited ${String(result.exitCode)} (expected ${expectExit})`);
   return result.stdout;
 }
 
@@ -49,7 +63,8 @@ async function svStatus(host: LabHost): Promise<void> {
   out(`\n$ sv status ${dirs.join(' ')}`);
   const result = await execa('sv', ['status', ...dirs], { reject: false });
   out(indent(result.stdout));
-  if (result.exitCode !== 0 || !result.stdout.split('\n').every((l) => l.startsWith('run: '))) throw new DemoFailure(`${host.name}: not every service runs`);
+  if (result.exitCode !== 0 || !result.stdout.split('\n').every((l) => l.startsWith('run: ')))
+    throw new DemoFailure(`${host.name}: not every service runs`);
 }
 
 async function showKernel(host: LabHost, family: 4 | 6): Promise<void> {
@@ -65,13 +80,21 @@ async function learnedFrom(host: LabHost, cidr: string, protocol: string, from: 
   const result = await execa(birdc, ['-s', host.socket(family), 'show', 'route', cidr], { reject: false });
   out(indent(result.stdout));
   const learned = new RegExp(`\\[${protocol} [^\\]]* from ${from.replace(/[.]/g, '\\.')}\\]`);
-  if (!learned.test(result.stdout)) throw new DemoFailure(`${host.name}: ${cidr} is not learned from ${protocol} (from ${from})`);
+  if (!learned.test(result.stdout))
+    throw new DemoFailure(`${host.name}: ${cidr} is not learned from ${protocol} (from ${from})`);
   ok(`${host.name} learned ${cidr} from the reflector (${protocol}, from ${from})`);
 }
 
 async function status(env: NodeJS.ProcessEnv, host: LabHost, expect: RegExp[]): Promise<void> {
-  const text = await birdwatch(env, ['status', '--bird-socket', host.sockets.bird, '--bird6-socket', host.sockets.bird6]);
-  for (const re of expect) if (!re.test(text)) throw new DemoFailure(`birdwatch status on ${host.name} does not show ${String(re)}`);
+  const text = await birdwatch(env, [
+    'status',
+    '--bird-socket',
+    host.sockets.bird,
+    '--bird6-socket',
+    host.sockets.bird6,
+  ]);
+  for (const re of expect)
+    if (!re.test(text)) throw new DemoFailure(`birdwatch status on ${host.name} does not show ${String(re)}`);
 }
 
 async function check<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -84,7 +107,8 @@ async function check<T>(what: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-const row = (ip: string, type: string): RegExp => new RegExp(`\\|\\s*${ip.replace(/[.]/g, '\\.')}\\s*\\|\\s*${type}\\s*\\|\\s*up\\s*\\|[^\\n]*Established`);
+const row = (ip: string, type: string): RegExp =>
+  new RegExp(`\\|\\s*${ip.replace(/[.]/g, '\\.')}\\s*\\|\\s*${type}\\s*\\|\\s*up\\s*\\|[^\\n]*Established`);
 
 async function demo(lab: Lab): Promise<void> {
   const [c1, c2, rr] = lab.hosts as [LabHost, LabHost, LabHost];
@@ -96,24 +120,36 @@ async function demo(lab: Lab): Promise<void> {
   const other = (h: LabHost): LabHost => (h === c1 ? c2 : c1);
 
   say(`Lab: hosts ${lab.hosts.map((h) => `${h.name} (${h.ip4}, ${h.ip6})`).join(', ')}`);
-  out(`   each host is a network namespace (${lab.hosts.map((h) => h.namespace).join(', ')}) on a bridge in ${lab.bridgeNamespace};`);
-  out(`   etcd listens on ${lab.etcd.endpoints.join(',')} (root namespace loopback; a relay makes it appear on each host's`);
+  out(
+    `   each host is a network namespace (${lab.hosts.map((h) => h.namespace).join(', ')}) on a bridge in ${lab.bridgeNamespace};`,
+  );
+  out(
+    `   etcd listens on ${lab.etcd.endpoints.join(',')} (root namespace loopback; a relay makes it appear on each host's`,
+  );
   out('   own loopback). Each host runs what a calico-node runs, under runit: one runsvdir in the host namespace with');
   out('   the services birdwatch ships (packaging/runit): birdwatch (run --once, then run), bird and bird6 (in the');
   out('   foreground, started once a valid bird.cfg exists), each logging through svlogd.');
   out(`\n$ export ETCD_ENDPOINTS=${env.ETCD_ENDPOINTS}`);
 
   say('Step 1: two Calico nodes, a pool, a block each (the seed tutorial)');
-  await birdwatch({ ...env, IP: c1.ip4, IP6: c1.ip6 }, ['node', 'register', '--node', c1.name], 0, `IP=${c1.ip4} IP6=${c1.ip6} `);
+  await birdwatch(
+    { ...env, IP: c1.ip4, IP6: c1.ip6 },
+    ['node', 'register', '--node', c1.name],
+    0,
+    `IP=${c1.ip4} IP6=${c1.ip6} `,
+  );
   out(`\n   starting calico-node on ${c1.name}: runsvdir -P ${c1.serviceDir} in ${c1.namespace}`);
-  await check(`${c1.name}: the birdwatch service rendered its config, bird and bird6 answer`, () => lab.startHost(c1.name));
+  await check(`${c1.name}: the birdwatch service rendered its config, bird and bird6 answer`, () =>
+    lab.startHost(c1.name),
+  );
   out(`\n   starting calico-node on ${c2.name} the calico-node way: it registers itself at start`);
   out('   (BIRDWATCH_REGISTER=1 IP=autodetect IP6=autodetect: the birdwatch service runs `run --once --register`)');
   await check(`${c2.name}: registered itself, bird and bird6 answer`, () =>
     lab.startHost(c2.name, { env: { BIRDWATCH_REGISTER: '1', IP: 'autodetect', IP6: 'autodetect' } }),
   );
   const nodes = await birdwatch(env, ['node', 'show']);
-  if (!nodes.includes(c2.ip4) || !nodes.includes(c2.ip6)) throw new DemoFailure(`${c2.name} did not register ${c2.ip4} and ${c2.ip6}`);
+  if (!nodes.includes(c2.ip4) || !nodes.includes(c2.ip6))
+    throw new DemoFailure(`${c2.name} did not register ${c2.ip4} and ${c2.ip6}`);
   ok(`${c2.name} registered the addresses it found on its eth0: ${c2.ip4}, ${c2.ip6}`);
   await svStatus(c2);
   await birdwatch(env, ['pool', 'add', '192.168.0.0/16']);
@@ -121,7 +157,10 @@ async function demo(lab: Lab): Promise<void> {
   out('\n   IPAM claims a block of the pool for each host (what the Calico IPAM driver writes on first use):');
   const client = lab.client();
   for (const h of [c1, c2]) {
-    for (const [family, cidr] of [[4, blocks[h.name]?.v4 ?? ''], [6, blocks[h.name]?.v6 ?? '']] as const) {
+    for (const [family, cidr] of [
+      [4, blocks[h.name]?.v4 ?? ''],
+      [6, blocks[h.name]?.v6 ?? ''],
+    ] as const) {
       const key = keys.block(h.name, family, cidr);
       await client.put(key).value('{}');
       out(`   set ${key} = {}`);
@@ -131,10 +170,13 @@ async function demo(lab: Lab): Promise<void> {
   say('Step 1 check: the mesh session is Established on both hosts, v4 and v6');
   for (const h of [c1, c2]) {
     const o = other(h);
-    await check(`${h.name}: ${protocolName('Mesh', o.ip4)} and ${protocolName('Mesh', o.ip6)} Established`, async () => {
-      await waitSessions(h, 4, [protocolName('Mesh', o.ip4)], { timeoutMs: WAIT_MS });
-      await waitSessions(h, 6, [protocolName('Mesh', o.ip6)], { timeoutMs: WAIT_MS });
-    });
+    await check(
+      `${h.name}: ${protocolName('Mesh', o.ip4)} and ${protocolName('Mesh', o.ip6)} Established`,
+      async () => {
+        await waitSessions(h, 4, [protocolName('Mesh', o.ip4)], { timeoutMs: WAIT_MS });
+        await waitSessions(h, 6, [protocolName('Mesh', o.ip6)], { timeoutMs: WAIT_MS });
+      },
+    );
   }
   for (const h of [c1, c2]) {
     const o = other(h);
@@ -143,10 +185,13 @@ async function demo(lab: Lab): Promise<void> {
   say("Step 1 check: each host's kernel routes the other host's block to it");
   for (const h of [c1, c2]) {
     const o = other(h);
-    await check(`${h.name}: ${blocks[o.name]?.v4 ?? ''} via ${o.ip4} and ${blocks[o.name]?.v6 ?? ''} via ${o.ip6} (proto bird)`, async () => {
-      await waitRoute(h, blocks[o.name]?.v4 ?? '', o.ip4, { timeoutMs: WAIT_MS });
-      await waitRoute(h, blocks[o.name]?.v6 ?? '', o.ip6, { timeoutMs: WAIT_MS });
-    });
+    await check(
+      `${h.name}: ${blocks[o.name]?.v4 ?? ''} via ${o.ip4} and ${blocks[o.name]?.v6 ?? ''} via ${o.ip6} (proto bird)`,
+      async () => {
+        await waitRoute(h, blocks[o.name]?.v4 ?? '', o.ip4, { timeoutMs: WAIT_MS });
+        await waitRoute(h, blocks[o.name]?.v6 ?? '', o.ip6, { timeoutMs: WAIT_MS });
+      },
+    );
     await showKernel(h, 4);
     await showKernel(h, 6);
   }
@@ -158,11 +203,19 @@ async function demo(lab: Lab): Promise<void> {
   const killedAt = Date.now();
   process.kill(birdPid, 'SIGKILL');
   await check(`${c2.name}: runsv started bird again (new PID)`, async () => {
-    await waitUntil(`${c2.name}: a new bird`, () => Promise.resolve({ ok: (c2.pid('bird') ?? birdPid) !== birdPid, seen: String(c2.pid('bird')) }), { timeoutMs: 10_000 });
+    await waitUntil(
+      `${c2.name}: a new bird`,
+      () => Promise.resolve({ ok: (c2.pid('bird') ?? birdPid) !== birdPid, seen: String(c2.pid('bird')) }),
+      { timeoutMs: 10_000 },
+    );
   });
-  await check(`${c2.name}: ${blocks[c1.name]?.v4 ?? ''} still in its kernel (bird -R: graceful-restart recovery)`, async () => {
-    if (routeFor(await kernelRoutes(c2, 4), blocks[c1.name]?.v4 ?? '') === undefined) throw new Error('the route is gone');
-  });
+  await check(
+    `${c2.name}: ${blocks[c1.name]?.v4 ?? ''} still in its kernel (bird -R: graceful-restart recovery)`,
+    async () => {
+      if (routeFor(await kernelRoutes(c2, 4), blocks[c1.name]?.v4 ?? '') === undefined)
+        throw new Error('the route is gone');
+    },
+  );
   await check(`${c2.name}: mesh Established again`, async () => {
     await waitSessions(c2, 4, [protocolName('Mesh', c1.ip4)], { timeoutMs: WAIT_MS });
     await waitSessions(c1, 4, [protocolName('Mesh', c2.ip4)], { timeoutMs: WAIT_MS });
@@ -171,33 +224,50 @@ async function demo(lab: Lab): Promise<void> {
   await svStatus(c2);
 
   say(`Step 2: a route reflector on ${rr.name}, then the mesh off`);
-  out(`\n   starting the reflector: runsvdir in ${rr.namespace}, its birdwatch service with BIRDWATCH_OPTS="--role route-reflector --ip ${rr.ip4} --ip6 ${rr.ip6}"`);
-  await check(`${rr.name}: reflector config rendered, bird and bird6 answer`, () => lab.startHost(rr.name, { role: 'route-reflector' }));
+  out(
+    `\n   starting the reflector: runsvdir in ${rr.namespace}, its birdwatch service with BIRDWATCH_OPTS="--role route-reflector --ip ${rr.ip4} --ip6 ${rr.ip6}"`,
+  );
+  await check(`${rr.name}: reflector config rendered, bird and bird6 answer`, () =>
+    lab.startHost(rr.name, { role: 'route-reflector' }),
+  );
   await birdwatch(env, ['bgppeer', 'rr', 'add', rr.ip4]);
   await birdwatch(env, ['bgppeer', 'rr', 'add', rr.ip6]);
   await birdwatch(env, ['bgp', 'node-mesh', 'off']);
 
   say('Step 2 check: mesh sessions gone; both hosts Established with the reflector; the reflector has both clients');
   for (const h of [c1, c2]) {
-    await check(`${h.name}: only ${protocolName('Global', rr.ip4)} / ${protocolName('Global', rr.ip6)}, Established`, async () => {
-      await waitSessions(h, 4, [protocolName('Global', rr.ip4)], { timeoutMs: WAIT_MS });
-      await waitSessions(h, 6, [protocolName('Global', rr.ip6)], { timeoutMs: WAIT_MS });
-    });
+    await check(
+      `${h.name}: only ${protocolName('Global', rr.ip4)} / ${protocolName('Global', rr.ip6)}, Established`,
+      async () => {
+        await waitSessions(h, 4, [protocolName('Global', rr.ip4)], { timeoutMs: WAIT_MS });
+        await waitSessions(h, 6, [protocolName('Global', rr.ip6)], { timeoutMs: WAIT_MS });
+      },
+    );
   }
-  await check(`${rr.name}: ${protocolName('Client', c1.ip4)} and ${protocolName('Client', c2.ip4)} (and v6) Established`, async () => {
-    await waitSessions(rr, 4, [protocolName('Client', c1.ip4), protocolName('Client', c2.ip4)], { timeoutMs: WAIT_MS });
-    await waitSessions(rr, 6, [protocolName('Client', c1.ip6), protocolName('Client', c2.ip6)], { timeoutMs: WAIT_MS });
-  });
+  await check(
+    `${rr.name}: ${protocolName('Client', c1.ip4)} and ${protocolName('Client', c2.ip4)} (and v6) Established`,
+    async () => {
+      await waitSessions(rr, 4, [protocolName('Client', c1.ip4), protocolName('Client', c2.ip4)], {
+        timeoutMs: WAIT_MS,
+      });
+      await waitSessions(rr, 6, [protocolName('Client', c1.ip6), protocolName('Client', c2.ip6)], {
+        timeoutMs: WAIT_MS,
+      });
+    },
+  );
   for (const h of [c1, c2]) await status(env, h, [row(rr.ip4, 'global'), row(rr.ip6, 'global')]);
   await status(env, rr, [/Established/]);
 
-  say("Step 2 check: the blocks still reach the other host, now reflected by the reflector");
+  say('Step 2 check: the blocks still reach the other host, now reflected by the reflector');
   for (const h of [c1, c2]) {
     const o = other(h);
-    await check(`${h.name}: ${blocks[o.name]?.v4 ?? ''} via ${o.ip4} and ${blocks[o.name]?.v6 ?? ''} via ${o.ip6}`, async () => {
-      await waitRoute(h, blocks[o.name]?.v4 ?? '', o.ip4, { timeoutMs: WAIT_MS });
-      await waitRoute(h, blocks[o.name]?.v6 ?? '', o.ip6, { timeoutMs: WAIT_MS });
-    });
+    await check(
+      `${h.name}: ${blocks[o.name]?.v4 ?? ''} via ${o.ip4} and ${blocks[o.name]?.v6 ?? ''} via ${o.ip6}`,
+      async () => {
+        await waitRoute(h, blocks[o.name]?.v4 ?? '', o.ip4, { timeoutMs: WAIT_MS });
+        await waitRoute(h, blocks[o.name]?.v6 ?? '', o.ip6, { timeoutMs: WAIT_MS });
+      },
+    );
     await showKernel(h, 4);
     await showKernel(h, 6);
     await learnedFrom(h, blocks[o.name]?.v4 ?? '', protocolName('Global', rr.ip4), rr.ip4);
@@ -213,7 +283,9 @@ async function main(): Promise<number> {
   const { values } = parseArgs({ options: { state: { type: 'string', default: join(tmpdir(), 'birdwatch-demo') } } });
   out('birdwatch demo: real BIRD 1.6 in network namespaces, configured by birdwatch from etcd');
   if (!(await canCreateNamespaces())) {
-    out('\nDemo FAILED: network namespaces cannot be created here (`ip netns add` needs root / CAP_SYS_ADMIN); run it as root.');
+    out(
+      '\nDemo FAILED: network namespaces cannot be created here (`ip netns add` needs root / CAP_SYS_ADMIN); run it as root.',
+    );
     return 1;
   }
   let lab: Lab | undefined;
@@ -243,7 +315,7 @@ async function main(): Promise<number> {
       return 0;
     } catch (e) {
       if (stopping) return 130;
-      const reason = e instanceof DemoFailure ? e.message : (e as Error).stack ?? String(e);
+      const reason = e instanceof DemoFailure ? e.message : ((e as Error).stack ?? String(e));
       out(`\nDemo FAILED after ${elapsed()}: ${reason}`);
       if (lab !== undefined) {
         out(`\nSessions and kernel routes now:\n${indent(await labSnapshot(lab).catch((err: Error) => err.message))}`);

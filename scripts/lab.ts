@@ -52,7 +52,8 @@ async function main(): Promise<void> {
   switch (command) {
     case 'up': {
       const hosts = Number(values.hosts);
-      if (!/^[1-9][0-9]*$/.test(values.hosts) || hosts > 200) fail(`--hosts ${JSON.stringify(values.hosts)}: expected 1-200`);
+      if (!/^[1-9][0-9]*$/.test(values.hosts) || hosts > 200)
+        fail(`--hosts ${JSON.stringify(values.hosts)}: expected 1-200`);
       if (values.etcd !== '1' && values.etcd !== '3') fail(`--etcd ${JSON.stringify(values.etcd)}: expected 1 or 3`);
       const started = Date.now();
       const lab = await startLab({
@@ -68,7 +69,10 @@ async function main(): Promise<void> {
         '',
         `  export ETCD_ENDPOINTS=${lab.etcd.endpoints.join(',')}`,
         '',
-        ...lab.hosts.map((h) => `  ${h.name.padEnd(10)} ns ${h.namespace.padEnd(14)} ${h.ip4.padEnd(12)} ${h.ip6.padEnd(10)} sockets ${h.sockets.bird} ${h.sockets.bird6}`),
+        ...lab.hosts.map(
+          (h) =>
+            `  ${h.name.padEnd(10)} ns ${h.namespace.padEnd(14)} ${h.ip4.padEnd(12)} ${h.ip6.padEnd(10)} sockets ${h.sockets.bird} ${h.sockets.bird6}`,
+        ),
         '',
         `  look:  scripts/lab status --state ${stateDir}`,
         `         ip -n ${lab.hosts[0]?.namespace ?? ''} route show proto bird`,
@@ -92,17 +96,25 @@ async function main(): Promise<void> {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(`lab: prefix ${state.prefix}, created ${state.createdAt}, etcd ${state.etcdEndpoints.join(',')}\n`);
+      process.stdout.write(
+        `lab: prefix ${state.prefix}, created ${state.createdAt}, etcd ${state.etcdEndpoints.join(',')}\n`,
+      );
       for (const r of state.processes) {
         process.stdout.write(`  ${isRunning(r) ? 'running' : 'gone   '}  PID ${String(r.pid).padEnd(8)} ${r.label}\n`);
       }
       for (const h of state.hosts) {
         if (h.serviceDir !== undefined) {
           // runit's view of the host's services (run/down, PID, uptime), as `sv status` prints it.
-          const sv = await execa('sv', ['status', ...SERVICES.map((s) => join(h.serviceDir ?? '', s))], { reject: false });
-          for (const line of `${sv.stdout}\n${sv.stderr}`.split('\n').filter((l) => l.trim() !== '')) process.stdout.write(`  ${h.name} ${line}\n`);
+          const sv = await execa('sv', ['status', ...SERVICES.map((s) => join(h.serviceDir ?? '', s))], {
+            reject: false,
+          });
+          for (const line of `${sv.stdout}\n${sv.stderr}`.split('\n').filter((l) => l.trim() !== ''))
+            process.stdout.write(`  ${h.name} ${line}\n`);
         }
-        for (const [family, socket] of [[4, h.birdSocket], [6, h.bird6Socket]] as const) {
+        for (const [family, socket] of [
+          [4, h.birdSocket],
+          [6, h.bird6Socket],
+        ] as const) {
           const summary = await showProtocols(socket, { timeoutMs: 2_000 }).then(
             (rows) =>
               rows

@@ -8,7 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { parseBgpAddress, parseIpAddress, formatIPv4, formatIPv6 } from '../src/model/address.js';
 import { parseClusterId } from '../src/model/encodings.js';
-import { ADDRESS_SAMPLES, birdVerdict, CLUSTER_ID_SAMPLES, clusterIdConfig, rolesOf, sweepConfig, type AddressSample } from '../test/support/addressSweep.js';
+import {
+  ADDRESS_SAMPLES,
+  birdVerdict,
+  CLUSTER_ID_SAMPLES,
+  clusterIdConfig,
+  rolesOf,
+  sweepConfig,
+  type AddressSample,
+} from '../test/support/addressSweep.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -26,7 +34,8 @@ async function tcpVerdict(sample: AddressSample): Promise<string> {
   const length = sample.family === 4 ? (besideBroadcast ? 30 : 31) : 127;
   const tag = randomBytes(3).toString('hex');
   const [a, b] = [`bwsweep-a-${tag}`, `bwsweep-b-${tag}`];
-  const ip = (...args: string[]): Promise<{ exitCode?: number | undefined; stderr: string }> => execa('ip', args, { reject: false });
+  const ip = (...args: string[]): Promise<{ exitCode?: number | undefined; stderr: string }> =>
+    execa('ip', args, { reject: false });
   try {
     await ip('netns', 'add', a);
     await ip('-n', a, 'link', 'set', 'lo', 'up');
@@ -42,7 +51,8 @@ async function tcpVerdict(sample: AddressSample): Promise<string> {
       const assignB = await ip('-n', b, ...flag, 'addr', 'add', `${sample.text}/${length}`, 'dev', 'vb', ...extra);
       if (assignB.exitCode !== 0) return `cannot be an interface address: ${assignB.stderr.trim()}`;
       const assignA = await ip('-n', a, ...flag, 'addr', 'add', `${local}/${length}`, 'dev', 'va', ...extra);
-      if (assignA.exitCode !== 0) return `the neighbouring address ${local} cannot be assigned: ${assignA.stderr.trim()}`;
+      if (assignA.exitCode !== 0)
+        return `the neighbouring address ${local} cannot be assigned: ${assignA.stderr.trim()}`;
       server = b;
     }
     const script = [
@@ -72,7 +82,9 @@ async function tcpVerdict(sample: AddressSample): Promise<string> {
 }
 
 const tcp = process.argv.includes('--tcp');
-out(`BIRD: ${(await execa('bird', ['--version'], { reject: false })).stderr.trim()}; kernel ${(await execa('uname', ['-r'])).stdout.trim()}`);
+out(
+  `BIRD: ${(await execa('bird', ['--version'], { reject: false })).stderr.trim()}; kernel ${(await execa('uname', ['-r'])).stdout.trim()}`,
+);
 out('');
 out(`| address | class | bird -p refuses it as | TCP${tcp ? '' : ' (--tcp)'} | model |`);
 out('|---|---|---|---|---|');
@@ -84,7 +96,9 @@ for (const sample of ADDRESS_SAMPLES) {
   }
   const model = parseBgpAddress(sample.text, sample.family);
   const connection = tcp ? await tcpVerdict(sample) : '';
-  out(`| ${sample.text} | ${sample.addressClass} | ${refused.join('; ') || '—'} | ${connection} | ${model.ok ? 'kept' : 'refused'} |`);
+  out(
+    `| ${sample.text} | ${sample.addressClass} | ${refused.join('; ') || '—'} | ${connection} | ${model.ok ? 'kept' : 'refused'} |`,
+  );
 }
 out('');
 out('| rr cluster id | bird -p | bird6 -p | model |');
@@ -93,5 +107,7 @@ for (const sample of CLUSTER_ID_SAMPLES) {
   const v4 = await birdVerdict(4, clusterIdConfig(4, sample.text));
   const v6 = await birdVerdict(6, clusterIdConfig(6, sample.text));
   const model = parseClusterId(sample.text);
-  out(`| ${sample.text} | ${v4 ?? 'accepted'} | ${v6 ?? 'accepted'} | ${model.ok ? `rr cluster id ${model.value}` : `dropped: ${model.reason}`} |`);
+  out(
+    `| ${sample.text} | ${v4 ?? 'accepted'} | ${v6 ?? 'accepted'} | ${model.ok ? `rr cluster id ${model.value}` : `dropped: ${model.reason}`} |`,
+  );
 }

@@ -4,7 +4,28 @@ import { startEtcd } from '../test/harness/etcd.js';
 const etcd = await startEtcd({ members: 3 });
 const w = new Etcd3({ hosts: [...etcd.endpoints] });
 await w.put('/calico/bgp/v1/host/n1/ip_addr_v4').value('10.0.0.1');
-const child = execa(process.execPath, ['dist/cli/main.js', 'run', '--node', 'n1', '--etcd-endpoints', etcd.endpoints.join(','), '--config-dir', '/tmp/zzc', '--bird-socket', '/tmp/zz.ctl', '--bird6-socket', '/tmp/zz6.ctl', '--ipip', 'off', '--listen', 'off'], { reject: false, all: true, buffer: true });
+const child = execa(
+  process.execPath,
+  [
+    'dist/cli/main.js',
+    'run',
+    '--node',
+    'n1',
+    '--etcd-endpoints',
+    etcd.endpoints.join(','),
+    '--config-dir',
+    '/tmp/zzc',
+    '--bird-socket',
+    '/tmp/zz.ctl',
+    '--bird6-socket',
+    '/tmp/zz6.ctl',
+    '--ipip',
+    'off',
+    '--listen',
+    'off',
+  ],
+  { reject: false, all: true, buffer: true },
+);
 await new Promise((r) => setTimeout(r, 3000));
 for (let round = 0; round < 3; round++) {
   const leader = await etcd.waitForLeader();
@@ -19,6 +40,14 @@ for (let round = 0; round < 3; round++) {
 }
 child.kill('SIGTERM');
 const res = await child;
-console.log(res.exitCode, res.signal, (res.all ?? '').split('\n').filter((l) => !l.includes('"component":"bird"')).map((l) => l.slice(0, 260)).join('\n'));
+console.log(
+  res.exitCode,
+  res.signal,
+  (res.all ?? '')
+    .split('\n')
+    .filter((l) => !l.includes('"component":"bird"'))
+    .map((l) => l.slice(0, 260))
+    .join('\n'),
+);
 w.close();
 await etcd.stop();

@@ -21,7 +21,10 @@ t.test('leftovers of a killed run are removed; live files and other directories 
   mkdirSync(join(root, '.config.staging-legacy'));
   mkdirSync(join(root, '.other.staging-x'));
   const removed = await removeLeftovers(configDir);
-  t.same(removed.sort(), [staged.dir, join(configDir, '.bird.cfg.tmp-4242'), join(root, '.config.staging-legacy')].sort());
+  t.same(
+    removed.sort(),
+    [staged.dir, join(configDir, '.bird.cfg.tmp-4242'), join(root, '.config.staging-legacy')].sort(),
+  );
   t.same(readdirSync(configDir).sort(), ['bird.cfg', 'notes.tmp-1']);
   t.ok(existsSync(join(root, '.other.staging-x')), "another config dir's staging is not touched");
   t.same(await removeLeftovers(join(root, 'missing')), [], 'a missing config dir is fine');
@@ -43,7 +46,11 @@ t.test('swap renames staged files into place in order; a part-way failure names 
   const error = await swapStagedFiles(configDir, partial.dir, ['bird_aggr.cfg', 'bird.cfg']).catch((e: unknown) => e);
   await partial.remove();
   t.ok(isApplyError(error));
-  t.same(isApplyError(error) ? error.replaced : undefined, ['bird_aggr.cfg'], 'the error lists the files already replaced');
+  t.same(
+    isApplyError(error) ? error.replaced : undefined,
+    ['bird_aggr.cfg'],
+    'the error lists the files already replaced',
+  );
   // A live file replaced by a directory behind birdwatch's back is repaired by the next write.
   rmSync(join(configDir, 'bird.cfg'));
   mkdirSync(join(configDir, 'bird.cfg'));

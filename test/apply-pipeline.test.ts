@@ -71,16 +71,39 @@ t.test('an unchanged daemon does nothing, unless a reload is pending', async (t)
 
 t.test('a refusal by bird -p stops before the swap; the staging dir is removed', async (t) => {
   const log = { calls: [] as string[] };
-  const refusal: ValidationFailure = { daemon: 'bird', file: 'bird.cfg', line: 3, column: 1, message: 'syntax error', entryKey: undefined, customFilter: false };
+  const refusal: ValidationFailure = {
+    daemon: 'bird',
+    file: 'bird.cfg',
+    line: 3,
+    column: 1,
+    message: 'syntax error',
+    entryKey: undefined,
+    customFilter: false,
+  };
   const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: async () => refusal })));
   t.same(log.calls, ['stage', 'remove /cfg/.staging-x']);
-  t.match(result.failure, { step: 'validate', transient: false, message: 'bird -p rejected the configuration: bird.cfg:3:1 syntax error' });
+  t.match(result.failure, {
+    step: 'validate',
+    transient: false,
+    message: 'bird -p rejected the configuration: bird.cfg:3:1 syntax error',
+  });
 });
 
 t.test('a refusal while a reload is still owed for the files on disk: that reload is sent anyway', async (t) => {
   const log = { calls: [] as string[] };
-  const refusal: ValidationFailure = { daemon: 'bird', file: 'bird.cfg', line: 3, column: 1, message: 'syntax error', entryKey: undefined, customFilter: false };
-  const result = await runDaemonPipeline(input('bird', true), options(fakeEdges(log, { validate: async () => refusal })));
+  const refusal: ValidationFailure = {
+    daemon: 'bird',
+    file: 'bird.cfg',
+    line: 3,
+    column: 1,
+    message: 'syntax error',
+    entryKey: undefined,
+    customFilter: false,
+  };
+  const result = await runDaemonPipeline(
+    input('bird', true),
+    options(fakeEdges(log, { validate: async () => refusal })),
+  );
   t.same(log.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x']);
   t.equal(result.reload?.kind, 'applied');
   t.match(result.failure, { step: 'validate' });
@@ -88,11 +111,22 @@ t.test('a refusal while a reload is still owed for the files on disk: that reloa
 
 t.test('a hung bird -p is a transient validate failure; an abort is an abort, not a failure', async (t) => {
   const log = { calls: [] as string[] };
-  const hung = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: () => Promise.reject(new BirdValidationTimeoutError('bird', 10, 'bird -p did not finish within 10 ms (killed)')) })));
+  const hung = await runDaemonPipeline(
+    input('bird'),
+    options(
+      fakeEdges(log, {
+        validate: () =>
+          Promise.reject(new BirdValidationTimeoutError('bird', 10, 'bird -p did not finish within 10 ms (killed)')),
+      }),
+    ),
+  );
   t.match(hung.failure, { step: 'validate', transient: true });
   const abort = new AbortController();
   abort.abort();
-  const aborted = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: () => Promise.reject(new Error('aborted')) }), { signal: abort.signal }));
+  const aborted = await runDaemonPipeline(
+    input('bird'),
+    options(fakeEdges(log, { validate: () => Promise.reject(new Error('aborted')) }), { signal: abort.signal }),
+  );
   t.equal(aborted.aborted, true);
   t.equal(aborted.failure, undefined);
   t.same(aborted.written, [], 'nothing swapped');
@@ -100,23 +134,42 @@ t.test('a hung bird -p is a transient validate failure; an abort is an abort, no
 
 t.test('a swap that fails part-way reports the files it replaced, and does not reload', async (t) => {
   const log = { calls: [] as string[] };
-  const swap = (): Promise<void> => Promise.reject(new ApplyError('cannot write configuration into /cfg: ENOSPC', '/cfg', { replaced: ['bird_aggr.cfg'] }));
+  const swap = (): Promise<void> =>
+    Promise.reject(
+      new ApplyError('cannot write configuration into /cfg: ENOSPC', '/cfg', { replaced: ['bird_aggr.cfg'] }),
+    );
   const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { swap })));
   t.same(result.written, ['bird_aggr.cfg']);
   t.match(result.failure, { step: 'swap', transient: true });
   t.notOk(log.calls.includes('reload bird'));
 });
 
-t.test('reload outcomes: refused and garbled are failures of that daemon; unreachable is a pending reload', async (t) => {
-  const reloadWith = (outcome: ReloadOutcome['kind']) => async (daemon: Daemon): Promise<ReloadOutcome> =>
-    outcome === 'applied' ? { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 } : { kind: outcome, daemon, message: 'x' };
-  const log = { calls: [] as string[] };
-  t.match((await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure, { step: 'reload', message: 'bird refused the configuration: x' });
-  t.match((await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure, { step: 'reload' });
-  const unreachable = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('unreachable') })));
-  t.equal(unreachable.failure, undefined);
-  t.equal(unreachable.reload?.kind, 'unreachable');
-});
+t.test(
+  'reload outcomes: refused and garbled are failures of that daemon; unreachable is a pending reload',
+  async (t) => {
+    const reloadWith =
+      (outcome: ReloadOutcome['kind']) =>
+      async (daemon: Daemon): Promise<ReloadOutcome> =>
+        outcome === 'applied'
+          ? { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 }
+          : { kind: outcome, daemon, message: 'x' };
+    const log = { calls: [] as string[] };
+    t.match(
+      (await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure,
+      { step: 'reload', message: 'bird refused the configuration: x' },
+    );
+    t.match(
+      (await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure,
+      { step: 'reload' },
+    );
+    const unreachable = await runDaemonPipeline(
+      input('bird'),
+      options(fakeEdges(log, { reload: reloadWith('unreachable') })),
+    );
+    t.equal(unreachable.failure, undefined);
+    t.equal(unreachable.reload?.kind, 'unreachable');
+  },
+);
 
 t.test('check mode validates and writes nothing; --no-validate writes without staging', async (t) => {
   const log = { calls: [] as string[] };

@@ -51,23 +51,62 @@ t.test('first-found, interface=, skip-interface=, can-reach= in a namespace', as
   ];
   const probe = await execa(
     'ip',
-    ['netns', 'exec', host.name, process.execPath, '--import', 'tsx', 'test/support/autodetectProbe.ts', JSON.stringify(cases)],
+    [
+      'netns',
+      'exec',
+      host.name,
+      process.execPath,
+      '--import',
+      'tsx',
+      'test/support/autodetectProbe.ts',
+      JSON.stringify(cases),
+    ],
     { cwd: REPO_ROOT, reject: false },
   );
   t.equal(probe.exitCode, 0, probe.stderr);
   const results = JSON.parse(probe.stdout) as ProbeResult[];
   const result = (i: number): ProbeResult => results[i] ?? { family: 4, method: '?', error: 'no result' };
-  t.match(result(0), { address: '10.77.0.2', source: 'eth0', prefixLength: 24 }, 'first-found v4: eth0, past docker0 and lo');
-  t.match(result(1), { address: 'fd77::2', source: 'eth0', prefixLength: 64 }, 'first-found v6: eth0 global address (link-local skipped)');
+  t.match(
+    result(0),
+    { address: '10.77.0.2', source: 'eth0', prefixLength: 24 },
+    'first-found v4: eth0, past docker0 and lo',
+  );
+  t.match(
+    result(1),
+    { address: 'fd77::2', source: 'eth0', prefixLength: 64 },
+    'first-found v6: eth0 global address (link-local skipped)',
+  );
   t.match(result(2), { address: '10.88.0.5', source: 'ens5', prefixLength: 16 }, 'interface=^ens');
   t.match(result(3), { address: 'fd88::5', source: 'ens5' }, 'interface= takes a comma list');
   t.match(result(4), { address: '10.88.0.5', source: 'ens5' }, 'skip-interface=eth.*');
-  t.match(result(5), { address: '10.88.0.5', source: 'route to 192.0.2.7', prefixLength: 16 }, 'can-reach= follows the default route');
+  t.match(
+    result(5),
+    { address: '10.88.0.5', source: 'route to 192.0.2.7', prefixLength: 16 },
+    'can-reach= follows the default route',
+  );
   t.match(result(6), { address: '10.77.0.2', source: 'route to 10.77.0.9' }, 'can-reach= a connected subnet');
   t.match(result(7), { address: 'fd77::2' }, 'can-reach= v6');
-  t.match(result(8), { error: /^IPv6 autodetection \(can-reach=2001:db8::1\): no route/ }, 'no IPv6 route: an error naming the method');
-  t.match(result(9), { error: /^IPv4 autodetection \(interface=\^wlan\): no usable IPv4 address on a matching interface \(interfaces up: / }, 'no matching interface: an error naming the method');
-  const listed = /interfaces up: ([^)]*)\)/.exec(result(9).error ?? '')?.[1]?.split(', ').sort();
+  t.match(
+    result(8),
+    { error: /^IPv6 autodetection \(can-reach=2001:db8::1\): no route/ },
+    'no IPv6 route: an error naming the method',
+  );
+  t.match(
+    result(9),
+    {
+      error:
+        /^IPv4 autodetection \(interface=\^wlan\): no usable IPv4 address on a matching interface \(interfaces up: /,
+    },
+    'no matching interface: an error naming the method',
+  );
+  const listed = /interfaces up: ([^)]*)\)/
+    .exec(result(9).error ?? '')?.[1]
+    ?.split(', ')
+    .sort();
   t.same(listed, ['dockerpeer', 'docker0', 'ens5', 'eth0', 'lo'].sort(), 'and the interfaces it saw');
-  t.match(result(10), { error: /no usable IPv4 address/ }, 'an interface calico-node excludes (docker0) is never chosen, even when named');
+  t.match(
+    result(10),
+    { error: /no usable IPv4 address/ },
+    'an interface calico-node excludes (docker0) is never chosen, even when named',
+  );
 });

@@ -52,11 +52,24 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 // ------------------------------------------------------------------------------------------
 
 t.test('wire lines', async (t) => {
-  t.same(parseBirdWireLine('0001 BIRD 1.6.8 ready.'), { kind: 'reply', code: 1, final: true, text: 'BIRD 1.6.8 ready.' });
-  t.same(parseBirdWireLine('1002-kernel1  Kernel'), { kind: 'reply', code: 1002, final: false, text: 'kernel1  Kernel' });
+  t.same(parseBirdWireLine('0001 BIRD 1.6.8 ready.'), {
+    kind: 'reply',
+    code: 1,
+    final: true,
+    text: 'BIRD 1.6.8 ready.',
+  });
+  t.same(parseBirdWireLine('1002-kernel1  Kernel'), {
+    kind: 'reply',
+    code: 1002,
+    final: false,
+    text: 'kernel1  Kernel',
+  });
   t.same(parseBirdWireLine(' device1  Device'), { kind: 'continuation', text: 'device1  Device' });
   t.same(parseBirdWireLine('0000 '), { kind: 'reply', code: 0, final: true, text: '' });
-  t.same(parseBirdWireLine('+Config timeout expired, starting undo'), { kind: 'async', text: 'Config timeout expired, starting undo' });
+  t.same(parseBirdWireLine('+Config timeout expired, starting undo'), {
+    kind: 'async',
+    text: 'Config timeout expired, starting undo',
+  });
   t.throws(() => parseBirdWireLine('garbage'), BirdProtocolError);
   t.throws(() => parseBirdWireLine(''), BirdProtocolError);
   t.throws(() => parseBirdWireLine('0000'), BirdProtocolError, 'a code needs its separator');
@@ -70,7 +83,11 @@ t.test('decodes captured replies: show protocols, configure, show status', async
   t.equal(table.code, 0, 'table output ends with 0000');
   t.same(table.lines[0], { code: 2002, text: 'name     proto    table    state  since       info' });
   t.same(table.lines[1], { code: 1002, text: 'kernel1  Kernel   master   up     12:22:55    ' });
-  t.same(table.lines[2], { code: 1002, text: 'device1  Device   master   up     12:22:55    ' }, 'continuation inherits 1002');
+  t.same(
+    table.lines[2],
+    { code: 1002, text: 'device1  Device   master   up     12:22:55    ' },
+    'continuation inherits 1002',
+  );
   t.same(table.lines.at(-1), { code: 0, text: '' });
   t.equal(table.lines.filter((l) => l.code === 1002).length, 10);
 
@@ -83,7 +100,10 @@ t.test('decodes captured replies: show protocols, configure, show status', async
       [20, ['2:Reading configuration from bird.cfg', '20:Configuration OK']],
       [8002, ['2:Reading configuration from /tmp/bwx/bad2.cfg', '8002:/tmp/bwx/bad2.cfg:16:1 syntax error']],
       [8002, ['2:Reading configuration from /tmp/bwx/bad2.cfg', '8002:/tmp/bwx/bad2.cfg:16:1 syntax error']],
-      [8002, ['2:Reading configuration from /tmp/bwx/nonexist.cfg', '8002:/tmp/bwx/nonexist.cfg: No such file or directory']],
+      [
+        8002,
+        ['2:Reading configuration from /tmp/bwx/nonexist.cfg', '8002:/tmp/bwx/nonexist.cfg: No such file or directory'],
+      ],
       [9001, ['9001:syntax error']],
     ],
   );
@@ -105,7 +125,13 @@ t.test('decodes captured replies: show protocols, configure, show status', async
     ],
   });
   t.same(misc[2], { code: 9002, lines: [{ code: 9002, text: 'nosuch is not a protocol' }] });
-  t.same(misc[3], { code: 0, lines: [{ code: 9, text: 'Node_127_0_0_6: disabled' }, { code: 0, text: '' }] });
+  t.same(misc[3], {
+    code: 0,
+    lines: [
+      { code: 9, text: 'Node_127_0_0_6: disabled' },
+      { code: 0, text: '' },
+    ],
+  });
 });
 
 t.test('decoder: any chunking gives the same replies; async lines are set aside', async (t) => {
@@ -120,8 +146,18 @@ t.test('decoder: any chunking gives the same replies; async lines are set aside'
   }
   const asyncSeen: string[] = [];
   const decoder = new BirdReplyDecoder((text) => asyncSeen.push(text));
-  const replies = decoder.push('0002-Reading configuration from x\n+Config timeout expired, starting undo\n0003 Reconfigured\r\n');
-  t.same(replies, [{ code: 3, lines: [{ code: 2, text: 'Reading configuration from x' }, { code: 3, text: 'Reconfigured' }] }]);
+  const replies = decoder.push(
+    '0002-Reading configuration from x\n+Config timeout expired, starting undo\n0003 Reconfigured\r\n',
+  );
+  t.same(replies, [
+    {
+      code: 3,
+      lines: [
+        { code: 2, text: 'Reading configuration from x' },
+        { code: 3, text: 'Reconfigured' },
+      ],
+    },
+  ]);
   t.same(asyncSeen, ['Config timeout expired, starting undo']);
 
   t.throws(() => new BirdReplyDecoder().push(' orphan continuation\n'), BirdProtocolError);
@@ -171,7 +207,9 @@ async function startLiveBird(t: Test, family: 4 | 6): Promise<LiveBird> {
     'protocol device { scan time 10; }',
     `protocol static s_base { route ${family === 4 ? '10.122.0.0/24' : 'fd00:122::/64'} blackhole; }`,
     `template bgp bgp_template { local as 64512; multihop; import all; export none; source address ${loopback}; }`,
-    ...peers.map(([name, ip, as]) => `protocol bgp ${name} from bgp_template { neighbor ${ip} port ${deadPort} as ${as}; }`),
+    ...peers.map(
+      ([name, ip, as]) => `protocol bgp ${name} from bgp_template { neighbor ${ip} port ${deadPort} as ${as}; }`,
+    ),
     '',
   ].join('\n');
   await writeFile(configPath, baseConfig);
@@ -209,7 +247,10 @@ for (const family of [4, 6] as const) {
       t.equal(status.lines.at(-1)?.text, 'Daemon is up and running');
       t.equal(protocols.code, 0);
       t.same(protocols.lines[0], { code: 2002, text: 'name     proto    table    state  since       info' });
-      t.ok(protocols.lines.slice(1, -1).every((l) => l.code === 1002), 'rows are 1002');
+      t.ok(
+        protocols.lines.slice(1, -1).every((l) => l.code === 1002),
+        'rows are 1002',
+      );
       t.same(protocols.lines.at(-1), { code: 0, text: '' });
       t.equal(check.code, 20);
       const bad = await client.command('frobnicate');
@@ -223,11 +264,16 @@ for (const family of [4, 6] as const) {
     t.test('showProtocols returns the rows; unreachable peers sit in Active/Connect', async (t) => {
       const rows = await showProtocols(socketPath);
       t.same(
-        entries(rows).map((r) => r.name).sort(),
+        entries(rows)
+          .map((r) => r.name)
+          .sort(),
         ['device1', 's_base', ...live.peerNames].sort(),
       );
       t.equal(rows.length, entries(rows).length, 'no unparsed rows');
-      t.match(entries(rows).find((r) => r.name === 's_base'), { proto: 'Static', table: 'master', state: 'up', info: '' });
+      t.match(
+        entries(rows).find((r) => r.name === 's_base'),
+        { proto: 'Static', table: 'master', state: 'up', info: '' },
+      );
       for (const name of live.peerNames) {
         const row = entries(rows).find((r) => r.name === name);
         t.match(row, { proto: 'BGP', state: 'start', since: /^\d\d:\d\d:\d\d$/ }, name);
@@ -237,7 +283,11 @@ for (const family of [4, 6] as const) {
         const now = entries(await showProtocols(socketPath)).find((r) => r.name === live.peerNames[0]);
         return now?.lastError === undefined ? undefined : now;
       });
-      t.match(refused, { state: 'start', bgpState: /^(Active|Connect|Idle)$/, lastError: 'Socket: Connection refused' });
+      t.match(refused, {
+        state: 'start',
+        bgpState: /^(Active|Connect|Idle)$/,
+        lastError: 'Socket: Connection refused',
+      });
     });
 
     t.test('configure: valid change, check, broken file (old config keeps running), missing file', async (t) => {
@@ -253,7 +303,10 @@ for (const family of [4, 6] as const) {
           { code: 3, text: 'Reconfigured' },
         ],
       });
-      t.ok(entries(await showProtocols(socketPath)).some((r) => r.name === 's_added'), 'new protocol is running');
+      t.ok(
+        entries(await showProtocols(socketPath)).some((r) => r.name === 's_added'),
+        'new protocol is running',
+      );
 
       const checked = await configureBird(socketPath, { check: true });
       t.match(checked, { ok: true, code: 20, message: 'Configuration OK' });
@@ -275,7 +328,11 @@ for (const family of [4, 6] as const) {
       const still = entries(await showProtocols(socketPath)).map((r) => r.name);
       t.ok(still.includes('s_added'), 'the old configuration is still running');
       t.equal((await runBirdCommand(socketPath, 'show status')).code, 13, 'BIRD is up');
-      t.match(await configureBird(socketPath, { check: true }), { ok: false, code: 8002, location: { line: 3, column: 32 } });
+      t.match(await configureBird(socketPath, { check: true }), {
+        ok: false,
+        code: 8002,
+        location: { line: 3, column: 32 },
+      });
 
       const other = join(live.dir, 'other.cfg');
       await writeFile(other, 'router id 127.0.0.1;\nprotocol device {\n  frob;\n}\n');
@@ -327,7 +384,11 @@ t.test('unreachable socket: BirdUnreachableError naming the socket', async (t) =
   const missing = join(dir, 'no-such.ctl');
   const e1 = await rejection(configureBird(missing));
   t.ok(isBirdUnreachableError(e1));
-  t.match(e1, { socketPath: missing, code: 'ENOENT', message: new RegExp(missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) });
+  t.match(e1, {
+    socketPath: missing,
+    code: 'ENOENT',
+    message: new RegExp(missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+  });
   t.ok((e1 as Error).cause, 'carries the cause');
   t.ok(isBirdUnreachableError(await rejection(showProtocols(missing))));
   t.ok(isBirdUnreachableError(await rejection(BirdControlClient.connect(missing))));

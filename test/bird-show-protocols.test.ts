@@ -63,14 +63,18 @@ t.test('birdc capture with HH:MM:SS since: every row shape BIRD produced', async
     lastError: 'BGP Error: Bad peer AS',
     info: 'Idle          BGP Error: Bad peer AS',
   });
-  t.match(byName(rows, 'Global_127_0_0_4_with_a_very_long_name'), {
-    proto: 'BGP',
-    table: 'master',
-    state: 'start',
-    since: '12:22:56',
-    bgpState: 'Active',
-    lastError: 'Socket: Connection refused',
-  }, 'a long name pushes the columns right');
+  t.match(
+    byName(rows, 'Global_127_0_0_4_with_a_very_long_name'),
+    {
+      proto: 'BGP',
+      table: 'master',
+      state: 'start',
+      since: '12:22:56',
+      bgpState: 'Active',
+      lastError: 'Socket: Connection refused',
+    },
+    'a long name pushes the columns right',
+  );
 
   const downWithError = byName(rows, 'Node_127_0_0_6');
   t.match(downWithError, { state: 'down', info: 'BGP Error: Bad peer AS', lastError: 'BGP Error: Bad peer AS' });
@@ -89,7 +93,11 @@ t.test('since as YYYY-MM-DD (uptime over 20 hours)', async (t) => {
   const rows = parseShowProtocols(fixtureLines('show-protocols-date-since.txt'));
   t.equal(entries(rows).length, 9);
   for (const row of entries(rows)) t.match(row.since, /^\d{4}-\d{2}-\d{2}$/, `${row.name} since`);
-  t.match(byName(rows, 'Mesh_127_0_0_3'), { since: '2026-11-25', bgpState: 'Idle', lastError: 'BGP Error: Bad peer AS' });
+  t.match(byName(rows, 'Mesh_127_0_0_3'), {
+    since: '2026-11-25',
+    bgpState: 'Idle',
+    lastError: 'BGP Error: Bad peer AS',
+  });
   t.match(byName(rows, 'Mesh_127_0_0_2'), { since: '2026-11-25', info: 'Established', bgpState: 'Established' });
   t.match(byName(rows, 'kernel1'), { since: '2026-11-25', info: '' });
 });
@@ -97,7 +105,11 @@ t.test('since as YYYY-MM-DD (uptime over 20 hours)', async (t) => {
 t.test('since as YYYY-MM-DD HH:MM:SS (timeformat protocol iso long) stays one field', async (t) => {
   const rows = parseShowProtocols(fixtureLines('show-protocols-iso-long-since.txt'));
   t.equal(entries(rows).length, 9);
-  t.match(byName(rows, 'Mesh_127_0_0_2'), { since: '2026-11-25 12:23:01', info: 'Established', bgpState: 'Established' });
+  t.match(byName(rows, 'Mesh_127_0_0_2'), {
+    since: '2026-11-25 12:23:01',
+    info: 'Established',
+    bgpState: 'Established',
+  });
   t.match(byName(rows, 'Global_127_0_0_4_with_a_very_long_name'), {
     since: '2026-11-25 12:22:56',
     bgpState: 'Active',
@@ -109,7 +121,11 @@ t.test('since as YYYY-MM-DD HH:MM:SS (timeformat protocol iso long) stays one fi
 
 t.test('birdc -v, piped interactive birdc and the raw socket give the same rows', async (t) => {
   const plain = essence(parseShowProtocols(fixtureLines('show-protocols-birdc.txt')));
-  t.same(essence(parseShowProtocols(fixtureLines('show-protocols-birdc-v.txt'))), plain, 'birdc -v (codes, 5-space padding)');
+  t.same(
+    essence(parseShowProtocols(fixtureLines('show-protocols-birdc-v.txt'))),
+    plain,
+    'birdc -v (codes, 5-space padding)',
+  );
   t.same(
     essence(parseShowProtocols(fixtureLines('show-protocols-birdc-piped.txt'))),
     plain,
@@ -120,12 +136,19 @@ t.test('birdc -v, piped interactive birdc and the raw socket give the same rows'
   const rawRows = essence(parseShowProtocols(raw.split('\n')));
   const [reply] = decodeBirdReplies(raw).slice(1);
   t.ok(reply, 'show protocols reply decoded');
-  const decodedRows = essence(parseShowProtocols((reply?.lines ?? []).filter((l) => l.code === 1002).map((l) => l.text)));
+  const decodedRows = essence(
+    parseShowProtocols((reply?.lines ?? []).filter((l) => l.code === 1002).map((l) => l.text)),
+  );
   t.same(rawRows, decodedRows, 'raw framed lines parse like the decoded 1002 lines');
   t.equal(decodedRows.length, 10);
   t.same(
     entries(parseShowProtocols(raw.split('\n'))).map((r) => [r.name, r.state, r.bgpState, r.lastError]),
-    entries(parseShowProtocols(fixtureLines('show-protocols-birdc.txt'))).map((r) => [r.name, r.state, r.bgpState, r.lastError]),
+    entries(parseShowProtocols(fixtureLines('show-protocols-birdc.txt'))).map((r) => [
+      r.name,
+      r.state,
+      r.bgpState,
+      r.lastError,
+    ]),
     'same sessions as the birdc capture',
   );
 });
@@ -148,11 +171,19 @@ t.test('other real captures', async (t) => {
 
 t.test('every state, garbled and unknown rows (synthetic, BIRD row format)', async (t) => {
   const rows = parseShowProtocols(fixtureLines('show-protocols-synthetic-states.txt'));
-  t.match(byName(rows, 'Mesh_10_0_0_2'), { state: 'stop', bgpState: 'Close', lastError: 'Received: Administrative shutdown' });
+  t.match(byName(rows, 'Mesh_10_0_0_2'), {
+    state: 'stop',
+    bgpState: 'Close',
+    lastError: 'Received: Administrative shutdown',
+  });
   t.match(byName(rows, 'Mesh_10_0_0_3'), { state: 'feed', bgpState: 'Established' });
   t.match(byName(rows, 'static1'), { state: 'wait', proto: 'Static', info: '' });
   t.match(byName(rows, 'Mesh_10_0_0_4'), { state: 'flush', info: '' });
-  t.match(byName(rows, 'Global_10_0_0_8'), { state: 'start', bgpState: 'Connect', lastError: 'Socket: Connection refused' });
+  t.match(byName(rows, 'Global_10_0_0_8'), {
+    state: 'start',
+    bgpState: 'Connect',
+    lastError: 'Socket: Connection refused',
+  });
   t.match(byName(rows, 'Mesh_10_0_0_9'), { bgpState: 'OpenSent' });
   t.match(byName(rows, 'Mesh_10_0_0_10'), { bgpState: 'OpenConfirm' });
   t.match(byName(rows, 'Node_2001_db8__1'), { bgpState: 'Idle', lastError: 'Error: Hold timer expired' });
@@ -177,12 +208,16 @@ t.test('every state, garbled and unknown rows (synthetic, BIRD row format)', asy
   );
   t.match(unparsed[0], { reason: /unknown state/ });
   const states = new Set(entries(rows).map((r) => r.state));
-  for (const s of ['stop', 'feed', 'wait', 'flush', 'start', 'down', 'up']) t.ok(states.has(s as ProtocolEntry['state']), s);
+  for (const s of ['stop', 'feed', 'wait', 'flush', 'start', 'down', 'up'])
+    t.ok(states.has(s as ProtocolEntry['state']), s);
 });
 
 t.test('edge inputs', async (t) => {
   t.same(parseShowProtocols([]), []);
-  t.same(parseShowProtocols(['', '   ', 'BIRD 1.6.8 ready.', 'name     proto    table    state  since       info', '0000 ']), []);
+  t.same(
+    parseShowProtocols(['', '   ', 'BIRD 1.6.8 ready.', 'name     proto    table    state  since       info', '0000 ']),
+    [],
+  );
   t.same(parseShowProtocols(['bird> ', 'bird> show protocols']), [], 'prompt-only and echoed command lines');
   const [row] = parseShowProtocols(['device1  Device   master   up     14:00:34    \r']);
   t.match(row, { kind: 'protocol', name: 'device1', since: '14:00:34', info: '' }, 'CRLF tolerated');
@@ -205,23 +240,35 @@ t.test('round trip through BIRD row format %-8s %-8s %-8s %-5s  %-10s  %s', asyn
     fc.constantFrom('2024-01-31', '2026-11-25'),
     fc.constantFrom('2026-11-25 12:22:56'),
   );
-  const error = fc.constantFrom('', 'Socket: Connection refused', 'BGP Error: Bad peer AS', 'Received: Administrative shutdown');
+  const error = fc.constantFrom(
+    '',
+    'Socket: Connection refused',
+    'BGP Error: Bad peer AS',
+    'Received: Administrative shutdown',
+  );
   fc.assert(
-    fc.property(name, fc.constantFrom(...PROTOCOL_STATES), since, fc.constantFrom(...BGP_STATES), error, (n, state, s, bgp, err) => {
-      const info = `${bgp.padEnd(14)}${err}`;
-      const line = `${n.padEnd(8)} ${'BGP'.padEnd(8)} ${'master'.padEnd(8)} ${state.padEnd(5)}  ${s.padEnd(10)}  ${info}`;
-      const [row] = parseShowProtocols([line]);
-      if (row?.kind !== 'protocol') return false;
-      return (
-        row.name === n &&
-        row.proto === 'BGP' &&
-        row.table === 'master' &&
-        row.state === state &&
-        row.since === s &&
-        row.bgpState === bgp &&
-        row.lastError === (err === '' ? undefined : err)
-      );
-    }),
+    fc.property(
+      name,
+      fc.constantFrom(...PROTOCOL_STATES),
+      since,
+      fc.constantFrom(...BGP_STATES),
+      error,
+      (n, state, s, bgp, err) => {
+        const info = `${bgp.padEnd(14)}${err}`;
+        const line = `${n.padEnd(8)} ${'BGP'.padEnd(8)} ${'master'.padEnd(8)} ${state.padEnd(5)}  ${s.padEnd(10)}  ${info}`;
+        const [row] = parseShowProtocols([line]);
+        if (row?.kind !== 'protocol') return false;
+        return (
+          row.name === n &&
+          row.proto === 'BGP' &&
+          row.table === 'master' &&
+          row.state === state &&
+          row.since === s &&
+          row.bgpState === bgp &&
+          row.lastError === (err === '' ? undefined : err)
+        );
+      },
+    ),
   );
   t.pass('round trip holds');
 });

@@ -24,18 +24,26 @@ t.test('parseBirdConfigError', async (t) => {
     column: 31,
     message: 'syntax error',
   });
-  t.same(parseBirdConfigError('/etc/bird.cfg:12:5 Symbol already defined'), {
-    file: '/etc/bird.cfg',
-    line: 12,
-    column: 5,
-    message: 'Symbol already defined',
-  }, 'the 8002 reply form (no program prefix)');
-  t.same(parseBirdConfigError('bird: sp ace:1:2/x y.cfg:2:1 syntax error'), {
-    file: 'sp ace:1:2/x y.cfg',
-    line: 2,
-    column: 1,
-    message: 'syntax error',
-  }, 'spaces and colons in the path');
+  t.same(
+    parseBirdConfigError('/etc/bird.cfg:12:5 Symbol already defined'),
+    {
+      file: '/etc/bird.cfg',
+      line: 12,
+      column: 5,
+      message: 'Symbol already defined',
+    },
+    'the 8002 reply form (no program prefix)',
+  );
+  t.same(
+    parseBirdConfigError('bird: sp ace:1:2/x y.cfg:2:1 syntax error'),
+    {
+      file: 'sp ace:1:2/x y.cfg',
+      line: 2,
+      column: 1,
+      message: 'syntax error',
+    },
+    'spaces and colons in the path',
+  );
   t.equal(parseBirdConfigError('bird: Unable to open configuration file /x: No such file or directory'), undefined);
   t.equal(parseBirdConfigError('/x.cfg: No such file or directory'), undefined);
   t.equal(parseBirdConfigError(''), undefined);
@@ -50,23 +58,37 @@ for (const binary of ['bird', 'bird6'] as const) {
 
     const syntax = join(dir, 'syntax.cfg');
     await writeFile(syntax, 'router id 10.0.0.1;\nprotocol device {\n  scan time 2\n}\n');
-    t.same(await validateBirdConfig({ binary, configPath: syntax }), {
-      ok: false,
-      file: syntax,
-      line: 4,
-      column: 1,
-      message: 'syntax error',
-      raw: `bird: ${syntax}:4:1 syntax error`,
-      exitCode: 1,
-    }, 'both bird and bird6 prefix their error with "bird: "');
+    t.same(
+      await validateBirdConfig({ binary, configPath: syntax }),
+      {
+        ok: false,
+        file: syntax,
+        line: 4,
+        column: 1,
+        message: 'syntax error',
+        raw: `bird: ${syntax}:4:1 syntax error`,
+        exitCode: 1,
+      },
+      'both bird and bird6 prefix their error with "bird: "',
+    );
 
     const dup = join(dir, 'dup.cfg');
     await writeFile(dup, `${VALID[binary]}protocol static s1 { }\n`);
-    t.match(await validateBirdConfig({ binary, configPath: dup }), { ok: false, file: dup, line: 4, message: /already defined/ });
+    t.match(await validateBirdConfig({ binary, configPath: dup }), {
+      ok: false,
+      file: dup,
+      line: 4,
+      message: /already defined/,
+    });
 
     const noFilter = join(dir, 'nofilter.cfg');
     await writeFile(noFilter, 'router id 10.0.0.1;\nprotocol kernel { export filter nosuch; }\n');
-    t.match(await validateBirdConfig({ binary, configPath: noFilter }), { ok: false, line: 2, column: 33, message: 'No such filter.' });
+    t.match(await validateBirdConfig({ binary, configPath: noFilter }), {
+      ok: false,
+      line: 2,
+      column: 33,
+      message: 'No such filter.',
+    });
 
     const include = join(dir, 'include.cfg');
     await writeFile(include, 'router id 10.0.0.1;\ninclude "missing_part.cfg";\nprotocol device { }\n');
@@ -78,15 +100,19 @@ for (const binary of ['bird', 'bird6'] as const) {
     });
 
     const missing = join(dir, 'does-not-exist.cfg');
-    t.same(await validateBirdConfig({ binary, configPath: missing }), {
-      ok: false,
-      file: undefined,
-      line: undefined,
-      column: undefined,
-      message: `Unable to open configuration file ${missing}: No such file or directory`,
-      raw: `bird: Unable to open configuration file ${missing}: No such file or directory`,
-      exitCode: 1,
-    }, 'an error without a location is kept raw');
+    t.same(
+      await validateBirdConfig({ binary, configPath: missing }),
+      {
+        ok: false,
+        file: undefined,
+        line: undefined,
+        column: undefined,
+        message: `Unable to open configuration file ${missing}: No such file or directory`,
+        raw: `bird: Unable to open configuration file ${missing}: No such file or directory`,
+        exitCode: 1,
+      },
+      'an error without a location is kept raw',
+    );
 
     const wrongFamily = join(dir, 'wrong-family.cfg');
     await writeFile(wrongFamily, VALID[binary === 'bird' ? 'bird6' : 'bird']);

@@ -24,14 +24,21 @@ t.test('check: nothing listening at the address is one line, exit 1', async (t) 
     const result = await cli(['check', probe, '--listen', `127.0.0.1:${port}`]);
     t.equal(result.code, 1, `${probe}: exit 1`);
     t.equal(result.stdout, '');
-    t.equal(result.stderr, `not ${probe}: birdwatch is not listening on 127.0.0.1:${port} (connection refused: is \`birdwatch run\` up, with this --listen?)`);
+    t.equal(
+      result.stderr,
+      `not ${probe}: birdwatch is not listening on 127.0.0.1:${port} (connection refused: is \`birdwatch run\` up, with this --listen?)`,
+    );
   }
   const bad = await cli(['check', 'ready', '--listen', 'off']);
   t.equal(bad.code, 2);
 });
 
 if (!(await canCreateNamespaces())) {
-  t.test('check and diags against real BIRD', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
+  t.test(
+    'check and diags against real BIRD',
+    { skip: 'needs network namespaces (ip netns add failed)' },
+    () => undefined,
+  );
 } else {
   t.test('check ready|live and diags against a running birdwatch', async (t) => {
     const h = await createRunHarness(
@@ -40,90 +47,208 @@ if (!(await canCreateNamespaces())) {
         [keys.hostAddress(NODE, 4), '127.0.0.1'],
         [keys.hostAddress(NODE, 6), '::1'],
         [keys.hostAddress('n2', 4), '127.0.0.2'],
-        [keys.globalPeer(4, '127.0.0.9'), JSON.stringify({ ip: '127.0.0.9', as_num: '64512', password: PEER_PASSWORD })],
+        [
+          keys.globalPeer(4, '127.0.0.9'),
+          JSON.stringify({ ip: '127.0.0.9', as_num: '64512', password: PEER_PASSWORD }),
+        ],
       ]),
     );
     const port = await freePort();
     const listen = `127.0.0.1:${port}`;
-    const proc = spawnBirdwatch(t, ['run', '--node', NODE, '--config-dir', h.configDir, '--bird-socket', h.sockets.bird, '--bird6-socket', h.sockets.bird6, '--ipip', 'off', '--listen', listen, '--min-reload-interval', '50ms', '--log-level', 'INFO'], { ETCD_ENDPOINTS: h.etcd.endpoints.join(',') });
-    await waitFor('bird.cfg and bird6.cfg rendered', () => existsSync(join(h.configDir, 'bird.cfg')) && existsSync(join(h.configDir, 'bird6.cfg')), (ok) => ok, 30_000).catch((error: Error) => {
+    const proc = spawnBirdwatch(
+      t,
+      [
+        'run',
+        '--node',
+        NODE,
+        '--config-dir',
+        h.configDir,
+        '--bird-socket',
+        h.sockets.bird,
+        '--bird6-socket',
+        h.sockets.bird6,
+        '--ipip',
+        'off',
+        '--listen',
+        listen,
+        '--min-reload-interval',
+        '50ms',
+        '--log-level',
+        'INFO',
+      ],
+      { ETCD_ENDPOINTS: h.etcd.endpoints.join(',') },
+    );
+    await waitFor(
+      'bird.cfg and bird6.cfg rendered',
+      () => existsSync(join(h.configDir, 'bird.cfg')) && existsSync(join(h.configDir, 'bird6.cfg')),
+      (ok) => ok,
+      30_000,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}\n${proc.output()}`);
     });
 
-    await t.test('not ready while BIRD is down: exit 1, the failing conditions in one line; live: exit 0', async (t) => {
-      const ready = await cli(['check', 'ready', '--listen', listen]);
-      t.equal(ready.code, 1);
-      t.equal(ready.stderr.split('\n').length, 1, 'one line');
-      t.match(ready.stderr, /^not ready: .*bird does not answer: .*bird6 does not answer/);
-      const live = await cli(['check', 'live', '--listen', listen]);
-      t.equal(live.code, 0);
-      t.match(live.stdout, /^live: the control loop ticked [\d.]+ s ago$/);
-    });
+    await t.test(
+      'not ready while BIRD is down: exit 1, the failing conditions in one line; live: exit 0',
+      async (t) => {
+        const ready = await cli(['check', 'ready', '--listen', listen]);
+        t.equal(ready.code, 1);
+        t.equal(ready.stderr.split('\n').length, 1, 'one line');
+        t.match(ready.stderr, /^not ready: .*bird does not answer: .*bird6 does not answer/);
+        const live = await cli(['check', 'live', '--listen', listen]);
+        t.equal(live.code, 0);
+        t.match(live.stdout, /^live: the control loop ticked [\d.]+ s ago$/);
+      },
+    );
 
     await h.startBirds();
     await t.test('ready once BIRD runs the configuration: exit 0, why in one line', async (t) => {
-      const ready = await waitFor('check ready exits 0', () => cli(['check', 'ready', '--listen', listen]), (r) => r.code === 0, 30_000);
+      const ready = await waitFor(
+        'check ready exits 0',
+        () => cli(['check', 'ready', '--listen', listen]),
+        (r) => r.code === 0,
+        30_000,
+      );
       t.match(ready.stdout, /^ready: synced with etcd at revision \d+; applied at \S+; bird answers; bird6 answers$/);
       t.equal(ready.stderr, '');
     });
 
-    await t.test('diags: one tar.gz with config, BIRD state, run status, logs and etcd keys; secrets redacted', async (t) => {
-      writeFileSync(join(h.configDir, 'extra_peers.cfg'), `protocol bgp Extra from bgp_template {\n  neighbor 127.0.0.8 as 64512;\n  password "${PEER_PASSWORD}";\n}\n`);
-      const logFile = join(h.dir, 'birdwatch.log');
-      writeFileSync(logFile, `${'old line\n'.repeat(5000)}a line with a key ${JSON.stringify(PRIVATE_KEY)}\nthe last line\n`);
-      const out = join(h.dir, 'diags.tar.gz');
-      const result = await cli(['diags', '--out', out, '--config-dir', h.configDir, '--bird-socket', h.sockets.bird, '--bird6-socket', h.sockets.bird6, '--listen', listen, '--log', logFile, '--log-bytes', '2000', '--node', NODE], {
-        ETCD_ENDPOINTS: h.etcd.endpoints.join(','),
-        NODENAME: NODE,
-      });
-      t.equal(result.code, 0, result.stderr);
-      t.equal(result.stderr, '', 'every part collected');
-      t.match(result.stdout, new RegExp(`^wrote ${out} \\(\\d+ files, \\d+ bytes\\)$`));
-      const extract = join(h.dir, 'extract');
-      mkdirSync(extract);
-      const listing = await execa('tar', ['-tzf', out]);
-      const top = listing.stdout.split('\n')[0]!.split('/')[0]!;
-      t.match(top, new RegExp(`^birdwatch-diags-${NODE}-\\d{8}T\\d{6}Z$`));
-      await execa('tar', ['-xzf', out, '-C', extract]);
-      const read = (name: string): string => readFileSync(join(extract, top, name), 'utf8');
-      const files = listing.stdout.split('\n').map((n) => n.slice(top.length + 1)).sort();
-      for (const name of ['config/bird.cfg', 'config/bird6.cfg', 'config/extra_peers.cfg', 'bird/show-protocols-all.txt', 'bird/show-route.txt', 'bird/show-status.txt', 'bird6/show-protocols-all.txt', 'bird6/show-route.txt', 'run/readyz.json', 'run/healthz.json', 'run/metrics.txt', 'logs/1-birdwatch.log', 'etcd/keys.json', 'environment.txt', 'summary.txt']) {
-        t.ok(files.includes(name), `${name} in the archive`);
-      }
-      t.equal(read('config/bird.cfg'), readFileSync(join(h.configDir, 'bird.cfg'), 'utf8'), 'bird.cfg as it is live');
-      t.match(read('bird/show-protocols-all.txt'), /Mesh_127_0_0_2 +BGP/);
-      t.match(read('bird/show-status.txt'), /BIRD 1\.6/);
-      t.match(JSON.parse(read('run/readyz.json')), { status: 'ready' });
-      t.match(read('run/metrics.txt'), /^birdwatch_build_info\{version="[^"]+",nodejs_version="v[\d.]+"\} 1$/m);
-      const etcdKeys = JSON.parse(read('etcd/keys.json')) as { keys: Record<string, string> };
-      t.equal(etcdKeys.keys[keys.hostAddress('n2', 4)], '127.0.0.2');
-      t.same(JSON.parse(etcdKeys.keys[keys.globalPeer(4, '127.0.0.9')]!), { ip: '127.0.0.9', as_num: '64512', password: '[redacted]' }, "a peer's password is redacted in the etcd keys");
-      t.match(read('config/extra_peers.cfg'), /password "\[redacted\]";/);
-      const log = read('logs/1-birdwatch.log');
-      t.ok(log.endsWith('the last line\n') && log.length <= 2000, 'the end of the log, at most --log-bytes');
-      t.notMatch(log, /BEGIN PRIVATE KEY[\s\S]*MIIE/, 'a private key in a log is redacted');
-      t.match(read('environment.txt'), new RegExp(`^NODENAME=${NODE}$`, 'm'));
-      t.match(read('summary.txt'), /ok {6}etcd keys .* keys at revision \d+/);
-      const all = (await execa('sh', ['-c', `cat $(find ${extract} -type f)`])).stdout;
-      t.notOk(all.includes(PEER_PASSWORD), 'the peer password appears nowhere in the archive');
-    });
+    await t.test(
+      'diags: one tar.gz with config, BIRD state, run status, logs and etcd keys; secrets redacted',
+      async (t) => {
+        writeFileSync(
+          join(h.configDir, 'extra_peers.cfg'),
+          `protocol bgp Extra from bgp_template {\n  neighbor 127.0.0.8 as 64512;\n  password "${PEER_PASSWORD}";\n}\n`,
+        );
+        const logFile = join(h.dir, 'birdwatch.log');
+        writeFileSync(
+          logFile,
+          `${'old line\n'.repeat(5000)}a line with a key ${JSON.stringify(PRIVATE_KEY)}\nthe last line\n`,
+        );
+        const out = join(h.dir, 'diags.tar.gz');
+        const result = await cli(
+          [
+            'diags',
+            '--out',
+            out,
+            '--config-dir',
+            h.configDir,
+            '--bird-socket',
+            h.sockets.bird,
+            '--bird6-socket',
+            h.sockets.bird6,
+            '--listen',
+            listen,
+            '--log',
+            logFile,
+            '--log-bytes',
+            '2000',
+            '--node',
+            NODE,
+          ],
+          {
+            ETCD_ENDPOINTS: h.etcd.endpoints.join(','),
+            NODENAME: NODE,
+          },
+        );
+        t.equal(result.code, 0, result.stderr);
+        t.equal(result.stderr, '', 'every part collected');
+        t.match(result.stdout, new RegExp(`^wrote ${out} \\(\\d+ files, \\d+ bytes\\)$`));
+        const extract = join(h.dir, 'extract');
+        mkdirSync(extract);
+        const listing = await execa('tar', ['-tzf', out]);
+        const top = listing.stdout.split('\n')[0]!.split('/')[0]!;
+        t.match(top, new RegExp(`^birdwatch-diags-${NODE}-\\d{8}T\\d{6}Z$`));
+        await execa('tar', ['-xzf', out, '-C', extract]);
+        const read = (name: string): string => readFileSync(join(extract, top, name), 'utf8');
+        const files = listing.stdout
+          .split('\n')
+          .map((n) => n.slice(top.length + 1))
+          .sort();
+        for (const name of [
+          'config/bird.cfg',
+          'config/bird6.cfg',
+          'config/extra_peers.cfg',
+          'bird/show-protocols-all.txt',
+          'bird/show-route.txt',
+          'bird/show-status.txt',
+          'bird6/show-protocols-all.txt',
+          'bird6/show-route.txt',
+          'run/readyz.json',
+          'run/healthz.json',
+          'run/metrics.txt',
+          'logs/1-birdwatch.log',
+          'etcd/keys.json',
+          'environment.txt',
+          'summary.txt',
+        ]) {
+          t.ok(files.includes(name), `${name} in the archive`);
+        }
+        t.equal(read('config/bird.cfg'), readFileSync(join(h.configDir, 'bird.cfg'), 'utf8'), 'bird.cfg as it is live');
+        t.match(read('bird/show-protocols-all.txt'), /Mesh_127_0_0_2 +BGP/);
+        t.match(read('bird/show-status.txt'), /BIRD 1\.6/);
+        t.match(JSON.parse(read('run/readyz.json')), { status: 'ready' });
+        t.match(read('run/metrics.txt'), /^birdwatch_build_info\{version="[^"]+",nodejs_version="v[\d.]+"\} 1$/m);
+        const etcdKeys = JSON.parse(read('etcd/keys.json')) as { keys: Record<string, string> };
+        t.equal(etcdKeys.keys[keys.hostAddress('n2', 4)], '127.0.0.2');
+        t.same(
+          JSON.parse(etcdKeys.keys[keys.globalPeer(4, '127.0.0.9')]!),
+          { ip: '127.0.0.9', as_num: '64512', password: '[redacted]' },
+          "a peer's password is redacted in the etcd keys",
+        );
+        t.match(read('config/extra_peers.cfg'), /password "\[redacted\]";/);
+        const log = read('logs/1-birdwatch.log');
+        t.ok(log.endsWith('the last line\n') && log.length <= 2000, 'the end of the log, at most --log-bytes');
+        t.notMatch(log, /BEGIN PRIVATE KEY[\s\S]*MIIE/, 'a private key in a log is redacted');
+        t.match(read('environment.txt'), new RegExp(`^NODENAME=${NODE}$`, 'm'));
+        t.match(read('summary.txt'), /ok {6}etcd keys .* keys at revision \d+/);
+        const all = (await execa('sh', ['-c', `cat $(find ${extract} -type f)`])).stdout;
+        t.notOk(all.includes(PEER_PASSWORD), 'the peer password appears nowhere in the archive');
+      },
+    );
 
-    await t.test('bird6 down: check ready exit 1 naming bird6; diags still written, the failed parts named', async (t) => {
-      const bird6 = h.birds.find((b) => b.family === 6)!;
-      await bird6.stop();
-      const ready = await waitFor('check ready exits 1', () => cli(['check', 'ready', '--listen', listen]), (r) => r.code === 1, 15_000);
-      t.match(ready.stderr, /^not ready: bird6 does not answer: /);
-      t.notMatch(ready.stderr, /\n/, 'one line');
-      const out = join(h.dir, 'diags2.tar.gz');
-      const result = await cli(['diags', '--out', out, '--config-dir', h.configDir, '--bird-socket', h.sockets.bird, '--bird6-socket', h.sockets.bird6, '--listen', listen, '--no-etcd', '--node', NODE]);
-      t.equal(result.code, 0, 'the archive is written');
-      t.equal(result.stderr.split('\n').length, 3, 'one warning per failed part: bird6 show status, protocols, route');
-      t.match(result.stderr, /^warning: bird6 `show status` \(.*bird6\.ctl\): /m);
-      t.match(result.stdout, /3 part\(s\) could not be collected, see summary\.txt/);
-      const summary = (await execa('tar', ['-xzOf', out, '--wildcards', '*/summary.txt'])).stdout;
-      t.match(summary, /FAILED {2}bird6 `show route`/);
-      t.match(summary, /skipped etcd: --no-etcd/);
-    });
+    await t.test(
+      'bird6 down: check ready exit 1 naming bird6; diags still written, the failed parts named',
+      async (t) => {
+        const bird6 = h.birds.find((b) => b.family === 6)!;
+        await bird6.stop();
+        const ready = await waitFor(
+          'check ready exits 1',
+          () => cli(['check', 'ready', '--listen', listen]),
+          (r) => r.code === 1,
+          15_000,
+        );
+        t.match(ready.stderr, /^not ready: bird6 does not answer: /);
+        t.notMatch(ready.stderr, /\n/, 'one line');
+        const out = join(h.dir, 'diags2.tar.gz');
+        const result = await cli([
+          'diags',
+          '--out',
+          out,
+          '--config-dir',
+          h.configDir,
+          '--bird-socket',
+          h.sockets.bird,
+          '--bird6-socket',
+          h.sockets.bird6,
+          '--listen',
+          listen,
+          '--no-etcd',
+          '--node',
+          NODE,
+        ]);
+        t.equal(result.code, 0, 'the archive is written');
+        t.equal(
+          result.stderr.split('\n').length,
+          3,
+          'one warning per failed part: bird6 show status, protocols, route',
+        );
+        t.match(result.stderr, /^warning: bird6 `show status` \(.*bird6\.ctl\): /m);
+        t.match(result.stdout, /3 part\(s\) could not be collected, see summary\.txt/);
+        const summary = (await execa('tar', ['-xzOf', out, '--wildcards', '*/summary.txt'])).stdout;
+        t.match(summary, /FAILED {2}bird6 `show route`/);
+        t.match(summary, /skipped etcd: --no-etcd/);
+      },
+    );
     proc.kill('SIGTERM');
     await proc.exited;
   });

@@ -21,11 +21,20 @@ import { cli } from './support/cli.js';
 import { putKeyspace } from './support/etcdLoad.js';
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
-const quiet: CommandContext = { env: {}, stdout: () => undefined, stderr: () => undefined, setExitCode: () => undefined, shutdownSignal: () => new AbortController().signal };
+const quiet: CommandContext = {
+  env: {},
+  stdout: () => undefined,
+  stderr: () => undefined,
+  setExitCode: () => undefined,
+  shutdownSignal: () => new AbortController().signal,
+};
 
 /** Every command path of the full tree: [], ['pool'], ['pool', 'add'], … */
 function commandPaths(command: Command, path: string[] = []): string[][] {
-  return [path, ...command.commands.filter((c) => c.name() !== 'help').flatMap((c) => commandPaths(c, [...path, c.name()]))];
+  return [
+    path,
+    ...command.commands.filter((c) => c.name() !== 'help').flatMap((c) => commandPaths(c, [...path, c.name()])),
+  ];
 }
 
 t.test('every --help has Examples and Exit codes', async (t) => {
@@ -58,12 +67,32 @@ t.test('the top level loads only the command asked for; its stubs say what the f
 
 t.test('durations: 250ms, 1s, 1.5s, plain milliseconds; bad ones name the option', async (t) => {
   const limits = { minMs: 0, maxMs: 60_000 };
-  const cases: [string, number][] = [['250', 250], ['0', 0], ['250ms', 250], ['1s', 1000], ['1.5s', 1500], ['1.001s', 1001], ['1m', 60_000]];
+  const cases: [string, number][] = [
+    ['250', 250],
+    ['0', 0],
+    ['250ms', 250],
+    ['1s', 1000],
+    ['1.5s', 1500],
+    ['1.001s', 1001],
+    ['1m', 60_000],
+  ];
   for (const [text, ms] of cases) t.equal(parseDuration('--min-reload-interval', text, limits), ms, text);
   for (const bad of ['1.5', '0.5ms', '2m', '-1', '1h', 's', '1 s x', '']) {
-    t.throws(() => parseDuration('--min-reload-interval', bad, limits), { name: 'UsageError', argument: '--min-reload-interval' }, `${JSON.stringify(bad)} refused`);
+    t.throws(
+      () => parseDuration('--min-reload-interval', bad, limits),
+      { name: 'UsageError', argument: '--min-reload-interval' },
+      `${JSON.stringify(bad)} refused`,
+    );
   }
-  const result = await cli(['run', '--node', 'n1', '--min-reload-interval', '2h', '--etcd-endpoints', 'http://127.0.0.1:1']);
+  const result = await cli([
+    'run',
+    '--node',
+    'n1',
+    '--min-reload-interval',
+    '2h',
+    '--etcd-endpoints',
+    'http://127.0.0.1:1',
+  ]);
   t.equal(result.code, 2);
   t.match(result.stderr, /^error: --min-reload-interval "2h": expected a duration such as 250ms, 1s or 1\.5s/);
 });
@@ -90,7 +119,10 @@ t.test('bash completion: subcommands, options, fixed values; zsh script parses',
     const words = line.split(' ');
     const script = `source ${join(dir, 'birdwatch.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _birdwatch; printf '%s\\n' "\${COMPREPLY[@]}"`;
     const result = await execa('bash', ['-c', script]);
-    return result.stdout.split('\n').filter((w) => w !== '').sort();
+    return result.stdout
+      .split('\n')
+      .filter((w) => w !== '')
+      .sort();
   };
   t.same(await complete('birdwatch po'), ['pool']);
   t.same(await complete('birdwatch pool '), ['--help', 'add', 'remove', 'show']);
@@ -104,7 +136,11 @@ t.test('bash completion: subcommands, options, fixed values; zsh script parses',
   const hasZsh = (await execa('zsh', ['--version'], { reject: false })).exitCode === 0;
   if (hasZsh) {
     writeFileSync(join(dir, '_birdwatch'), zsh.stdout);
-    t.equal((await execa('zsh', ['-n', join(dir, '_birdwatch')], { reject: false })).exitCode, 0, 'zsh -n: the script parses');
+    t.equal(
+      (await execa('zsh', ['-n', join(dir, '_birdwatch')], { reject: false })).exitCode,
+      0,
+      'zsh -n: the script parses',
+    );
   } else t.comment('zsh is not installed: the zsh script was not parsed');
   const bad = await cli(['completion', 'fish']);
   t.equal(bad.code, 2);
@@ -114,8 +150,19 @@ t.test('bash completion: subcommands, options, fixed values; zsh script parses',
 t.test('a closed pipe: `node show | head -1` exits quietly (no EPIPE crash)', async (t) => {
   const etcd = await startEtcdForTest(t);
   // Enough rows that the table outlives the reader's first line.
-  await putKeyspace(etcd.endpoints, new Map(Array.from({ length: 3000 }, (_, i) => [`/calico/bgp/v1/host/node-${String(i).padStart(5, '0')}/ip_addr_v4`, `10.${(i >> 8) & 255}.${i & 255}.1`])));
-  const child = spawn('node', ['--import', 'tsx', MAIN, 'node', 'show'], { env: { ...envWithout('ETCD'), ETCD_ENDPOINTS: etcd.endpoints.join(',') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  await putKeyspace(
+    etcd.endpoints,
+    new Map(
+      Array.from({ length: 3000 }, (_, i) => [
+        `/calico/bgp/v1/host/node-${String(i).padStart(5, '0')}/ip_addr_v4`,
+        `10.${(i >> 8) & 255}.${i & 255}.1`,
+      ]),
+    ),
+  );
+  const child = spawn('node', ['--import', 'tsx', MAIN, 'node', 'show'], {
+    env: { ...envWithout('ETCD'), ETCD_ENDPOINTS: etcd.endpoints.join(',') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');

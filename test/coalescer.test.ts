@@ -95,7 +95,11 @@ t.test('the minimum reload gap bounds reloads during a storm', async (t) => {
   }
   await s.clock.advance(1000);
   await s.coalescer.idle();
-  t.same(s.started, [0, 250, 500, 750, 1000], 'one cycle per gap (from the end of the last reload), the last after the last change');
+  t.same(
+    s.started,
+    [0, 250, 500, 750, 1000],
+    'one cycle per gap (from the end of the last reload), the last after the last change',
+  );
 });
 
 t.test('cycles that do not reload are not held back by the gap', async (t) => {

@@ -38,7 +38,15 @@ t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon 
         const line = content.split('\n').findIndex((l) => l.includes('BROKEN')) + 1;
         if (line > 0) {
           const span = entryAt(spans(), file, line);
-          return { daemon, file, line, column: 1, message: 'syntax error', entryKey: span?.key, customFilter: span?.kind === 'custom-filter' };
+          return {
+            daemon,
+            file,
+            line,
+            column: 1,
+            message: 'syntax error',
+            entryKey: span?.key,
+            customFilter: span?.kind === 'custom-filter',
+          };
         }
       }
       return undefined;
@@ -61,7 +69,14 @@ t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon 
   ]);
   const status = new RunStatus();
   const applier = new ConfigApplier(
-    { role: nodeRole('n1', 'off'), configDir, keyspace, edges, log: createLogger({ level: 'silent', pretty: false }), status },
+    {
+      role: nodeRole('n1', 'off'),
+      configDir,
+      keyspace,
+      edges,
+      log: createLogger({ level: 'silent', pretty: false }),
+      status,
+    },
     compileTemplateSet(await loadTemplateSources(), NODE_LAYOUT),
   );
   await applier.cycle();
@@ -73,11 +88,22 @@ t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon 
   keyspace.set(keys.hostAddress('n3', 4), '10.0.0.3');
   keyspace.set(keys.hostAddress('n3', 6), 'fd00::3');
   const outcome = await applier.cycle();
-  t.same(status.quarantined.map((q) => q.key), [broken], 'the refused entry is quarantined');
+  t.same(
+    status.quarantined.map((q) => q.key),
+    [broken],
+    'the refused entry is quarantined',
+  );
   t.equal(status.failure, undefined, 'no failure: the rest is applied');
-  t.ok(outcome.detail?.rendered.files.get('bird.cfg')?.includes('Mesh_10_0_0_3'), 'the other change is in the rendering');
+  t.ok(
+    outcome.detail?.rendered.files.get('bird.cfg')?.includes('Mesh_10_0_0_3'),
+    'the other change is in the rendering',
+  );
   t.notOk(outcome.detail?.rendered.files.get('custom_filters.cfg')?.includes('BROKEN'), 'the refused entry is not');
-  t.same(reloads.sort(), ['bird', 'bird6'], 'each daemon reloaded once: bird6 (applied in the first round) not again in the quarantine round');
+  t.same(
+    reloads.sort(),
+    ['bird', 'bird6'],
+    'each daemon reloaded once: bird6 (applied in the first round) not again in the quarantine round',
+  );
   reloads.length = 0;
 
   keyspace.set(broken, 'if net ~ 10.0.0.0/8 then reject;');

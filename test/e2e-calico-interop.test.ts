@@ -60,7 +60,10 @@ t.test('a birdwatch node and a Calico-templated node agree on the passive side: 
   const [bw, calico] = [lab.host('bw'), lab.host('calico')];
   await addAddresses(bw, BW);
   await addAddresses(calico, CALICO);
-  t.ok(BigInt(BW.ip4.split('.')[3]!) < BigInt(CALICO.ip4.split('.')[3]!) && goGt(BW.ip4, CALICO.ip4), 'the numeric and the text order disagree for this pair');
+  t.ok(
+    BigInt(BW.ip4.split('.')[3]!) < BigInt(CALICO.ip4.split('.')[3]!) && goGt(BW.ip4, CALICO.ip4),
+    'the numeric and the text order disagree for this pair',
+  );
   const client = lab.client();
   await registerHost(client, { name: 'bw', ...BW });
   await registerHost(client, { name: 'calico', ...CALICO });
@@ -82,13 +85,22 @@ t.test('a birdwatch node and a Calico-templated node agree on the passive side: 
   await lab.startHost('bw');
 
   await t.test('birdwatch renders the side Calico expects: it dials, the Calico node waits', async (t) => {
-    for (const [family, file, peer] of [[4, 'bird.cfg', CALICO.ip4], [6, 'bird6.cfg', CALICO.ip6]] as const) {
+    for (const [family, file, peer] of [
+      [4, 'bird.cfg', CALICO.ip4],
+      [6, 'bird6.cfg', CALICO.ip6],
+    ] as const) {
       const text = await readFile(join(bw.configDir, file), 'utf8');
-      const block = new RegExp(`protocol bgp ${protocolName('Mesh', peer)} from bgp_template \\{[^}]*\\}`).exec(text)?.[0];
+      const block = new RegExp(`protocol bgp ${protocolName('Mesh', peer)} from bgp_template \\{[^}]*\\}`).exec(
+        text,
+      )?.[0];
       t.ok(block, `bird${family === 6 ? '6' : ''}.cfg has the mesh session to ${peer}`);
       t.notMatch(block ?? '', /passive on/, `birdwatch (${family === 4 ? BW.ip4 : BW.ip6}) is active toward ${peer}`);
     }
-    t.match(await readFile(bird[0]!.configPath, 'utf8'), /passive on/, 'the Calico-templated node is passive toward birdwatch');
+    t.match(
+      await readFile(bird[0]!.configPath, 'utf8'),
+      /passive on/,
+      'the Calico-templated node is passive toward birdwatch',
+    );
   });
 
   await t.test('both families Established on both ends', async (t) => {
@@ -103,7 +115,10 @@ t.test('a birdwatch node and a Calico-templated node agree on the passive side: 
             const rows = await showProtocols(socket).catch(() => []);
             const row = rows.find((r) => r.kind === 'protocol' && r.name === protocolName('Mesh', peer));
             const state = row?.kind === 'protocol' ? row.bgpState : undefined;
-            return { ok: state === 'Established', seen: `${row?.kind === 'protocol' ? `${row.state} ${row.bgpState ?? ''} ${row.lastError ?? ''}` : 'no such protocol'}` };
+            return {
+              ok: state === 'Established',
+              seen: `${row?.kind === 'protocol' ? `${row.state} ${row.bgpState ?? ''} ${row.lastError ?? ''}` : 'no such protocol'}`,
+            };
           },
           { timeoutMs: TIMEOUT },
         ),

@@ -14,7 +14,13 @@ const TIMEOUT = 40_000;
 
 t.test('node-specific eBGP peers between hosts with different AS numbers', async (t) => {
   if (await skipWithoutNamespaces(t)) return;
-  const lab = await labForTest(t, { hosts: [{ name: 'a1', as: '64512' }, { name: 'b1', as: '64513' }], start: false });
+  const lab = await labForTest(t, {
+    hosts: [
+      { name: 'a1', as: '64512' },
+      { name: 'b1', as: '64513' },
+    ],
+    start: false,
+  });
   const [a, b] = lab.hosts as [LabHost, LabHost];
   const client = lab.client();
   await setNodeMesh(client, false);
@@ -32,7 +38,10 @@ t.test('node-specific eBGP peers between hosts with different AS numbers', async
   await addNodePeer(client, b.name, a.ip4, '64512');
   await addNodePeer(client, b.name, a.ip6, '64512');
 
-  for (const [h, other] of [[a, b], [b, a]] as const) {
+  for (const [h, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
     t.pass(await waitSessions(h, 4, [protocolName('Node', other.ip4)], { timeoutMs: TIMEOUT }));
     t.pass(await waitSessions(h, 6, [protocolName('Node', other.ip6)], { timeoutMs: TIMEOUT }));
     const details = await runBirdCommand(h.sockets.bird, `show protocols all ${protocolName('Node', other.ip4)}`);
@@ -41,6 +50,10 @@ t.test('node-specific eBGP peers between hosts with different AS numbers', async
     t.pass(await waitRoute(h, block4(other.index), other.ip4, { timeoutMs: TIMEOUT }));
     t.pass(await waitRoute(h, block6(other.index), other.ip6, { timeoutMs: TIMEOUT }));
     const route = await runBirdCommand(h.sockets.bird, `show route ${block4(other.index)} all`);
-    t.match(route.lines.map((l) => l.text).join('\n'), new RegExp(`BGP\\.as_path: ${other.as ?? '?'}\\b`), `${h.name}: the route's AS path is the other host's AS`);
+    t.match(
+      route.lines.map((l) => l.text).join('\n'),
+      new RegExp(`BGP\\.as_path: ${other.as ?? '?'}\\b`),
+      `${h.name}: the route's AS path is the other host's AS`,
+    );
   }
 });

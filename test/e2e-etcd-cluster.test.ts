@@ -24,10 +24,14 @@ t.test('3-member etcd: killing the member birdwatch uses does not stop the lab f
     const pid = owner.pid('birdwatch');
     if (pid === undefined) throw new Error(`${owner.name}: birdwatch is not running`);
     let used: number[] = [];
-    await waitUntil(`${owner.name}: birdwatch (PID ${pid}) connected to an etcd member`, async () => {
-      used = await etcdMembersUsedBy(lab, owner, pid);
-      return { ok: used.length > 0, seen: `members [${used.join(', ')}]` };
-    }, { timeoutMs: 10_000 });
+    await waitUntil(
+      `${owner.name}: birdwatch (PID ${pid}) connected to an etcd member`,
+      async () => {
+        used = await etcdMembersUsedBy(lab, owner, pid);
+        return { ok: used.length > 0, seen: `members [${used.join(', ')}]` };
+      },
+      { timeoutMs: 10_000 },
+    );
     const victim = used[0] ?? 0;
     const leaderBefore = await lab.etcd.waitForLeader();
     await lab.etcd.kill(victim);
@@ -45,7 +49,11 @@ t.test('3-member etcd: killing the member birdwatch uses does not stop the lab f
     t.pass(`m${victim} restarted`);
   };
 
-  await t.test(`kill the member h1's birdwatch uses; h1 still applies its new block`, (t) => round(t, h1, h2, '192.168.10.0/26'));
-  await t.test(`kill the member h2's birdwatch uses; h2 still applies its new block`, (t) => round(t, h2, h1, '192.168.20.0/26'));
+  await t.test(`kill the member h1's birdwatch uses; h1 still applies its new block`, (t) =>
+    round(t, h1, h2, '192.168.10.0/26'),
+  );
+  await t.test(`kill the member h2's birdwatch uses; h2 still applies its new block`, (t) =>
+    round(t, h2, h1, '192.168.20.0/26'),
+  );
   t.pass(await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT }));
 });

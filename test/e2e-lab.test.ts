@@ -68,7 +68,11 @@ t.test('scripts/lab up, status, up again, a crashed up, down', async (t) => {
   for (const h of ['h1', 'h2']) {
     for (const service of ['birdwatch', 'bird', 'bird6']) {
       const sv = await execa('sv', ['status', join(stateDir, 'hosts', h, 'service', service)], { reject: false });
-      t.match(sv.stdout, /^run: [^:]+: \(pid \d+\) \d+s(, normally down)?; run: log: \(pid \d+\)/, `${h}: runit runs ${service} and its log service`);
+      t.match(
+        sv.stdout,
+        /^run: [^:]+: \(pid \d+\) \d+s(, normally down)?; run: log: \(pid \d+\)/,
+        `${h}: runit runs ${service} and its log service`,
+      );
     }
   }
   t.ok(namespaces.every(namespaceExists), 'the namespaces exist');
@@ -81,7 +85,10 @@ t.test('scripts/lab up, status, up again, a crashed up, down', async (t) => {
   const again = await lab(['up', '--hosts', '2', ...common]);
   t.equal(again.exitCode, 0, `up over a running lab exits 0\n${again.stderr}`);
   t.match(again.stdout, /cleaning up what the previous lab/);
-  t.ok(first.processes.every((p) => !isRunning(p)), 'the previous lab’s processes were stopped');
+  t.ok(
+    first.processes.every((p) => !isRunning(p)),
+    'the previous lab’s processes were stopped',
+  );
   const second = readState(stateDir);
   t.ok(second !== undefined && second.processes.every(isRunning), 'the new lab runs');
 
@@ -105,14 +112,23 @@ t.test('scripts/lab up, status, up again, a crashed up, down', async (t) => {
   crashing.kill('SIGKILL');
   const crashed = await crashing;
   t.equal(crashed.signal, 'SIGKILL', 'the up was killed mid-way');
-  t.ok(second?.processes.every((p) => !isRunning(p)), 'the crashed up had cleaned the lab before it');
+  t.ok(
+    second?.processes.every((p) => !isRunning(p)),
+    'the crashed up had cleaned the lab before it',
+  );
 
   const down = await lab(['down', ...common]);
   t.equal(down.exitCode, 0, `down exits 0\n${down.stderr}`);
   t.match(down.stdout, /deleted \d namespace/);
-  t.ok(seen.every((p) => !isRunning(p)), 'every process the crashed up recorded is stopped');
+  t.ok(
+    seen.every((p) => !isRunning(p)),
+    'every process the crashed up recorded is stopped',
+  );
   t.same(processesMentioning(stateDir), [], 'no process refers to the lab state dir any more');
-  t.ok(namespaces.every((ns) => !namespaceExists(ns)), 'the lab namespaces are gone');
+  t.ok(
+    namespaces.every((ns) => !namespaceExists(ns)),
+    'the lab namespaces are gone',
+  );
   t.ok(namespaceExists(foreign), 'a namespace with the prefix that the lab did not make is untouched');
   t.equal(readState(stateDir), undefined, 'the state file is removed (logs stay)');
 

@@ -19,7 +19,9 @@ const meshNames = (lab: Lab, host: LabHost, family: Family, without: readonly st
 async function expectFullMesh(t: Test, lab: Lab, without: readonly string[] = []): Promise<void> {
   const live = lab.hosts.filter((h) => !without.includes(h.name));
   const seen = await Promise.all(
-    live.flatMap((h) => ([4, 6] as const).map((f) => waitSessions(h, f, meshNames(lab, h, f, without), { timeoutMs: TIMEOUT }))),
+    live.flatMap((h) =>
+      ([4, 6] as const).map((f) => waitSessions(h, f, meshNames(lab, h, f, without), { timeoutMs: TIMEOUT })),
+    ),
   );
   for (const line of seen) t.pass(line);
 }
@@ -36,40 +38,46 @@ async function expectBlockRoutes(t: Test, lab: Lab): Promise<void> {
   for (const line of await Promise.all(checks)) t.pass(line);
 }
 
-t.test('three hosts: full mesh over IPv4 and IPv6, blocks in every other kernel; a host removed and re-added', async (t) => {
-  if (await skipWithoutNamespaces(t)) return;
-  const lab = await labForTest(t, { hosts: 3 });
-  const client = lab.client();
-  await addPool(client, POOL4);
-  await addPool(client, POOL6);
-  for (const h of lab.hosts) {
-    await addBlock(client, h.name, block4(h.index));
-    await addBlock(client, h.name, block6(h.index));
-  }
-
-  await t.test('every pair of hosts has an Established Mesh_ session, v4 and v6', async (t) => {
-    await expectFullMesh(t, lab);
-  });
-  await t.test("each host's blocks are in the other hosts' kernels via that host", async (t) => {
-    await expectBlockRoutes(t, lab);
-  });
-
-  const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost];
-  await t.test('h3 deleted from etcd (its BGP keys; IPAM blocks stay): its sessions and routes disappear on h1 and h2', async (t) => {
-    await removeHost(client, h3.name);
-    await expectFullMesh(t, lab, [h3.name]);
-    for (const h of [h1, h2]) {
-      t.pass(await waitRoute(h, block4(h3.index), undefined, { timeoutMs: TIMEOUT }));
-      t.pass(await waitRoute(h, block6(h3.index), undefined, { timeoutMs: TIMEOUT }));
+t.test(
+  'three hosts: full mesh over IPv4 and IPv6, blocks in every other kernel; a host removed and re-added',
+  async (t) => {
+    if (await skipWithoutNamespaces(t)) return;
+    const lab = await labForTest(t, { hosts: 3 });
+    const client = lab.client();
+    await addPool(client, POOL4);
+    await addPool(client, POOL6);
+    for (const h of lab.hosts) {
+      await addBlock(client, h.name, block4(h.index));
+      await addBlock(client, h.name, block6(h.index));
     }
-    // h1's and h2's blocks are still exchanged between them.
-    t.pass(await waitRoute(h1, block4(h2.index), h2.ip4, { timeoutMs: TIMEOUT }));
-    t.pass(await waitRoute(h2, block6(h1.index), h1.ip6, { timeoutMs: TIMEOUT }));
-  });
 
-  await t.test('h3 registered again: the full mesh and its block routes come back', async (t) => {
-    await registerHost(client, { name: h3.name, ip4: h3.ip4, ip6: h3.ip6 });
-    await expectFullMesh(t, lab);
-    await expectBlockRoutes(t, lab);
-  });
-});
+    await t.test('every pair of hosts has an Established Mesh_ session, v4 and v6', async (t) => {
+      await expectFullMesh(t, lab);
+    });
+    await t.test("each host's blocks are in the other hosts' kernels via that host", async (t) => {
+      await expectBlockRoutes(t, lab);
+    });
+
+    const [h1, h2, h3] = lab.hosts as [LabHost, LabHost, LabHost];
+    await t.test(
+      'h3 deleted from etcd (its BGP keys; IPAM blocks stay): its sessions and routes disappear on h1 and h2',
+      async (t) => {
+        await removeHost(client, h3.name);
+        await expectFullMesh(t, lab, [h3.name]);
+        for (const h of [h1, h2]) {
+          t.pass(await waitRoute(h, block4(h3.index), undefined, { timeoutMs: TIMEOUT }));
+          t.pass(await waitRoute(h, block6(h3.index), undefined, { timeoutMs: TIMEOUT }));
+        }
+        // h1's and h2's blocks are still exchanged between them.
+        t.pass(await waitRoute(h1, block4(h2.index), h2.ip4, { timeoutMs: TIMEOUT }));
+        t.pass(await waitRoute(h2, block6(h1.index), h1.ip6, { timeoutMs: TIMEOUT }));
+      },
+    );
+
+    await t.test('h3 registered again: the full mesh and its block routes come back', async (t) => {
+      await registerHost(client, { name: h3.name, ip4: h3.ip4, ip6: h3.ip6 });
+      await expectFullMesh(t, lab);
+      await expectBlockRoutes(t, lab);
+    });
+  },
+);

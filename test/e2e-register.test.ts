@@ -16,15 +16,35 @@ t.test('hosts register themselves at start (IP=autodetect, IP6=autodetect, AS) a
   const lab = await labForTest(t, { hosts: 2, register: false, start: false });
   const [h1, h2] = lab.hosts as [LabHost, LabHost];
   await lab.startHost(h1.name, {
-    env: { BIRDWATCH_REGISTER: '1', IP: 'autodetect', IP_AUTODETECTION_METHOD: 'interface=^eth0$', IP6: 'autodetect', AS: '64512' },
+    env: {
+      BIRDWATCH_REGISTER: '1',
+      IP: 'autodetect',
+      IP_AUTODETECTION_METHOD: 'interface=^eth0$',
+      IP6: 'autodetect',
+      AS: '64512',
+    },
   });
   await lab.startHost(h2.name, {
-    env: { BIRDWATCH_REGISTER: '1', IP: h2.ip4, IP6: 'autodetect', IP6_AUTODETECTION_METHOD: `can-reach=${h1.ip6}`, AS: '64512' },
+    env: {
+      BIRDWATCH_REGISTER: '1',
+      IP: h2.ip4,
+      IP6: 'autodetect',
+      IP6_AUTODETECTION_METHOD: `can-reach=${h1.ip6}`,
+      AS: '64512',
+    },
   });
   const values = await keyValues(lab.etcd.endpoints);
   const key = (h: LabHost, leaf: string): string | undefined => values[`/calico/bgp/v1/host/${h.name}/${leaf}`];
-  t.same([key(h1, 'ip_addr_v4'), key(h1, 'network_v4'), key(h1, 'ip_addr_v6'), key(h1, 'as_num')], [h1.ip4, '10.99.0.0/24', h1.ip6, '64512'], 'h1: autodetected on eth0 (with its subnet), AS');
-  t.same([key(h2, 'ip_addr_v4'), key(h2, 'ip_addr_v6'), key(h2, 'as_num')], [h2.ip4, h2.ip6, '64512'], 'h2: IP as given, IPv6 by can-reach');
+  t.same(
+    [key(h1, 'ip_addr_v4'), key(h1, 'network_v4'), key(h1, 'ip_addr_v6'), key(h1, 'as_num')],
+    [h1.ip4, '10.99.0.0/24', h1.ip6, '64512'],
+    'h1: autodetected on eth0 (with its subnet), AS',
+  );
+  t.same(
+    [key(h2, 'ip_addr_v4'), key(h2, 'ip_addr_v6'), key(h2, 'as_num')],
+    [h2.ip4, h2.ip6, '64512'],
+    'h2: IP as given, IPv6 by can-reach',
+  );
   t.pass(await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT }));
   t.pass(await waitSessions(h2, 6, [protocolName('Mesh', h1.ip6)], { timeoutMs: TIMEOUT }));
 });

@@ -25,11 +25,17 @@ async function killAndWaitForRestart(t: Test, host: LabHost, service: ServiceNam
   const started = Date.now();
   process.kill(pid, 'SIGKILL');
   let next: number | undefined;
-  await waitUntil(`${host.name}: runsv starts ${service} again`, async () => {
-    next = host.pid(service);
-    return { ok: next !== undefined && next !== pid, seen: `PID ${String(next)}` };
-  }, { timeoutMs: 10_000, intervalMs: 50 });
-  t.pass(`${host.name}: ${service} PID ${pid} SIGKILLed; runsv started PID ${String(next)} ${Date.now() - started} ms later`);
+  await waitUntil(
+    `${host.name}: runsv starts ${service} again`,
+    async () => {
+      next = host.pid(service);
+      return { ok: next !== undefined && next !== pid, seen: `PID ${String(next)}` };
+    },
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  t.pass(
+    `${host.name}: ${service} PID ${pid} SIGKILLed; runsv started PID ${String(next)} ${Date.now() - started} ms later`,
+  );
   return next ?? 0;
 }
 
@@ -67,7 +73,10 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
     await addBlock(client, h.name, block6(h.index));
   }
   const converged = async (): Promise<void> => {
-    for (const [h, o] of [[h1, h2], [h2, h1]] as const) {
+    for (const [h, o] of [
+      [h1, h2],
+      [h2, h1],
+    ] as const) {
       await waitSessions(h, 4, [protocolName('Mesh', o.ip4)], { timeoutMs: TIMEOUT });
       await waitSessions(h, 6, [protocolName('Mesh', o.ip6)], { timeoutMs: TIMEOUT });
       await waitRoute(h, block4(o.index), o.ip4, { timeoutMs: TIMEOUT });
@@ -77,19 +86,26 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
   await converged();
   t.pass('mesh Established and blocks routed, v4 and v6');
 
-  await t.test('bird killed: runsv restarts it, sessions come back, the kernel keeps the routes meanwhile', async (t) => {
-    const own = watchRoute(h2, block4(h1.index));
-    const peer = watchRoute(h1, block4(h2.index));
-    const started = Date.now();
-    await killAndWaitForRestart(t, h2, 'bird');
-    await waitSessions(h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT });
-    await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT });
-    t.pass(`sessions Established again ${Date.now() - started} ms after the kill`);
-    await converged();
-    const [mine, theirs] = [await own.stop(), await peer.stop()];
-    t.equal(mine.missing, 0, `h2's kernel kept h1's block through the restart (bird -R; ${mine.samples} samples)`);
-    t.equal(theirs.missing, 0, `h1's kernel kept h2's block through the restart (graceful restart; ${theirs.samples} samples)`);
-  });
+  await t.test(
+    'bird killed: runsv restarts it, sessions come back, the kernel keeps the routes meanwhile',
+    async (t) => {
+      const own = watchRoute(h2, block4(h1.index));
+      const peer = watchRoute(h1, block4(h2.index));
+      const started = Date.now();
+      await killAndWaitForRestart(t, h2, 'bird');
+      await waitSessions(h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT });
+      await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT });
+      t.pass(`sessions Established again ${Date.now() - started} ms after the kill`);
+      await converged();
+      const [mine, theirs] = [await own.stop(), await peer.stop()];
+      t.equal(mine.missing, 0, `h2's kernel kept h1's block through the restart (bird -R; ${mine.samples} samples)`);
+      t.equal(
+        theirs.missing,
+        0,
+        `h1's kernel kept h2's block through the restart (graceful restart; ${theirs.samples} samples)`,
+      );
+    },
+  );
 
   await t.test('bird6 killed: runsv restarts it and the IPv6 session comes back', async (t) => {
     const started = Date.now();
@@ -98,16 +114,19 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
     t.pass(`converged ${Date.now() - started} ms after the kill`);
   });
 
-  await t.test('birdwatch killed: runsv restarts it (run --once, then run) and it applies the next change; BIRD keeps running', async (t) => {
-    const birdPid = h1.pid('bird');
-    await killAndWaitForRestart(t, h1, 'birdwatch');
-    const started = Date.now();
-    await addBlock(client, h1.name, '192.168.11.0/26');
-    t.pass(await waitRoute(h2, '192.168.11.0/26', h1.ip4, { timeoutMs: TIMEOUT }));
-    t.pass(`a block added after the kill reached h2's kernel ${Date.now() - started} ms after the write`);
-    t.equal(h1.pid('bird'), birdPid, 'h1 bird was not restarted');
-    await converged();
-  });
+  await t.test(
+    'birdwatch killed: runsv restarts it (run --once, then run) and it applies the next change; BIRD keeps running',
+    async (t) => {
+      const birdPid = h1.pid('bird');
+      await killAndWaitForRestart(t, h1, 'birdwatch');
+      const started = Date.now();
+      await addBlock(client, h1.name, '192.168.11.0/26');
+      t.pass(await waitRoute(h2, '192.168.11.0/26', h1.ip4, { timeoutMs: TIMEOUT }));
+      t.pass(`a block added after the kill reached h2's kernel ${Date.now() - started} ms after the write`);
+      t.equal(h1.pid('bird'), birdPid, 'h1 bird was not restarted');
+      await converged();
+    },
+  );
 });
 
 t.test('the bird service waits for a bird.cfg that bird -p accepts', async (t) => {
@@ -122,15 +141,25 @@ t.test('the bird service waits for a bird.cfg that bird -p accepts', async (t) =
   const supervisor = await spawnDetached([...ns.exec, 'runsvdir', '-P', serviceDir], {
     label: 'runsvdir',
     logFile: join(dir, 'runsvdir.log'),
-    env: { ...process.env, BIRDWATCH_CONFIG_DIR: configDir, BIRDWATCH_BIRD_SOCKET: socket, BIRDWATCH_LOG_DIR: join(dir, 'log') },
+    env: {
+      ...process.env,
+      BIRDWATCH_CONFIG_DIR: configDir,
+      BIRDWATCH_BIRD_SOCKET: socket,
+      BIRDWATCH_LOG_DIR: join(dir, 'log'),
+    },
     stopSignal: 'SIGHUP',
   });
   t.teardown(() => stopProcesses([supervisor.record]));
-  const birds = (): number => descendants(supervisor.record.pid).filter((p) => p.argv[0] === 'bird' && p.argv.includes('-d')).length;
+  const birds = (): number =>
+    descendants(supervisor.record.pid).filter((p) => p.argv[0] === 'bird' && p.argv.includes('-d')).length;
   const log = join(dir, 'log', 'bird', 'current');
   await waitUntil(
     'the bird service says it waits',
-    () => Promise.resolve({ ok: existsSync(log) && readFileSync(log, 'utf8').includes('waiting for birdwatch'), seen: 'no line yet' }),
+    () =>
+      Promise.resolve({
+        ok: existsSync(log) && readFileSync(log, 'utf8').includes('waiting for birdwatch'),
+        seen: 'no line yet',
+      }),
     { timeoutMs: 10_000 },
   );
   t.equal(birds(), 0, 'no bird.cfg: BIRD is not started');
@@ -139,10 +168,21 @@ t.test('the bird service waits for a bird.cfg that bird -p accepts', async (t) =
   await delay(1_000);
   t.equal(birds(), 0, 'a bird.cfg that bird -p rejects: BIRD is still not started');
   writeFileSync(join(configDir, 'bird.cfg'), 'router id 10.0.0.1;\nprotocol device { scan time 2; }\n');
-  await waitUntil('BIRD started by the service', () => Promise.resolve({ ok: birds() === 1 && existsSync(socket), seen: `${birds()} bird process(es)` }), {
-    timeoutMs: 10_000,
-  });
+  await waitUntil(
+    'BIRD started by the service',
+    () => Promise.resolve({ ok: birds() === 1 && existsSync(socket), seen: `${birds()} bird process(es)` }),
+    {
+      timeoutMs: 10_000,
+    },
+  );
   const bird = descendants(supervisor.record.pid).find((p) => p.argv[0] === 'bird');
-  t.ok(bird !== undefined && processStartTime(bird.pid) !== undefined, 'a valid bird.cfg: BIRD runs in the foreground under runsv');
-  t.same(bird?.argv.slice(1), ['-R', '-s', socket, '-d', '-c', join(configDir, 'bird.cfg')], 'as calico-node ran it: bird -R -s SOCKET -d -c bird.cfg');
+  t.ok(
+    bird !== undefined && processStartTime(bird.pid) !== undefined,
+    'a valid bird.cfg: BIRD runs in the foreground under runsv',
+  );
+  t.same(
+    bird?.argv.slice(1),
+    ['-R', '-s', socket, '-d', '-c', join(configDir, 'bird.cfg')],
+    'as calico-node ran it: bird -R -s SOCKET -d -c bird.cfg',
+  );
 });

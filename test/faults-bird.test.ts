@@ -38,7 +38,12 @@ if (!(await canCreateNamespaces())) {
       const bird = w.birds.bird!;
       bird.kill('SIGKILL');
       await bird.exited;
-      await waitFor('bird unreachable', () => controller.status.birdReachable.bird, (r) => r === false, 10_000);
+      await waitFor(
+        'bird unreachable',
+        () => controller.status.birdReachable.bird,
+        (r) => r === false,
+        10_000,
+      );
       await sleep(FLOW_MS / 2);
       await w.startBird('bird');
       await sleep(FLOW_MS / 2);
@@ -47,73 +52,161 @@ if (!(await canCreateNamespaces())) {
       await w.waitConverged('after BIRD restart', 30_000);
       const total = performance.now() - stopped;
       t.same(stream.errors, [], 'every change was written');
-      t.ok(w.logLines().some((l) => /will retry the reload/.test(String(l['msg']))), 'the unreachable BIRD was logged');
-      t.ok(w.logLines().some((l) => l['msg'] === 'bird answers again'), 'its return was logged');
-      recordRow(t, { scenario: 'BIRD: SIGKILL + restart while changes flow', result: 'pass', convergenceMs: total, detail: `${changes} changes at 25/s over ${((FLOW_MS * 1.5) / 1000).toFixed(1)} s; from the last change` });
+      t.ok(
+        w.logLines().some((l) => /will retry the reload/.test(String(l['msg']))),
+        'the unreachable BIRD was logged',
+      );
+      t.ok(
+        w.logLines().some((l) => l['msg'] === 'bird answers again'),
+        'its return was logged',
+      );
+      recordRow(t, {
+        scenario: 'BIRD: SIGKILL + restart while changes flow',
+        result: 'pass',
+        convergenceMs: total,
+        detail: `${changes} changes at 25/s over ${((FLOW_MS * 1.5) / 1000).toFixed(1)} s; from the last change`,
+      });
       await w.client.delete().prefix('/calico/bgp/v1/host/flow-');
       await w.waitConverged('cleanup', 30_000);
     });
 
-    await t.test('control socket removed: files still applied, reload retried; BIRD restarted → converged', async (t) => {
-      rmSync(w.sockets.bird);
-      await w.client.put(keys.hostAddress('sock-a', 4)).value('127.0.0.51');
-      await waitFor('live files updated', () => readFileSync(join(w.configDir, 'bird.cfg'), 'utf8'), (c) => c.includes('Mesh_127_0_0_51'), 10_000);
-      await waitFor('bird unreachable', () => controller.status.birdReachable.bird, (r) => r === false, 10_000);
-      const warning = w.logLines().filter((l) => l['level'] === 40 && String(l['msg']).includes(w.sockets.bird));
-      t.ok(warning.length >= 1, 'a warning names the control socket');
-      t.match(String(warning.at(-1)?.['msg']), /ENOENT|no such file|not found|connect/i);
-      const cyclesBefore = controller.cycles;
-      await sleep(1_500);
-      t.ok(controller.cycles > cyclesBefore, `the reload is retried (${controller.cycles - cyclesBefore} cycles in 1.5 s)`);
-      t.ok(w.birds.bird?.running(), 'BIRD itself still runs (the old configuration)');
-      const restart = performance.now();
-      await w.startBird('bird');
-      await w.waitConverged('after the socket came back', 30_000);
-      const total = performance.now() - restart;
-      recordRow(t, { scenario: 'BIRD: control socket removed', result: 'pass', convergenceMs: total, detail: 'files applied, reload retried with backoff; from BIRD restart' });
-      await w.client.delete().prefix(keys.hostDir('sock-a'));
-      await w.waitConverged('cleanup', 30_000);
-    });
+    await t.test(
+      'control socket removed: files still applied, reload retried; BIRD restarted → converged',
+      async (t) => {
+        rmSync(w.sockets.bird);
+        await w.client.put(keys.hostAddress('sock-a', 4)).value('127.0.0.51');
+        await waitFor(
+          'live files updated',
+          () => readFileSync(join(w.configDir, 'bird.cfg'), 'utf8'),
+          (c) => c.includes('Mesh_127_0_0_51'),
+          10_000,
+        );
+        await waitFor(
+          'bird unreachable',
+          () => controller.status.birdReachable.bird,
+          (r) => r === false,
+          10_000,
+        );
+        const warning = w.logLines().filter((l) => l['level'] === 40 && String(l['msg']).includes(w.sockets.bird));
+        t.ok(warning.length >= 1, 'a warning names the control socket');
+        t.match(String(warning.at(-1)?.['msg']), /ENOENT|no such file|not found|connect/i);
+        const cyclesBefore = controller.cycles;
+        await sleep(1_500);
+        t.ok(
+          controller.cycles > cyclesBefore,
+          `the reload is retried (${controller.cycles - cyclesBefore} cycles in 1.5 s)`,
+        );
+        t.ok(w.birds.bird?.running(), 'BIRD itself still runs (the old configuration)');
+        const restart = performance.now();
+        await w.startBird('bird');
+        await w.waitConverged('after the socket came back', 30_000);
+        const total = performance.now() - restart;
+        recordRow(t, {
+          scenario: 'BIRD: control socket removed',
+          result: 'pass',
+          convergenceMs: total,
+          detail: 'files applied, reload retried with backoff; from BIRD restart',
+        });
+        await w.client.delete().prefix(keys.hostDir('sock-a'));
+        await w.waitConverged('cleanup', 30_000);
+      },
+    );
 
-    await t.test('a broken custom filter: quarantined, the key named once; the rest (a change made meanwhile) applies; fixed → applied', async (t) => {
-      const key = keys.customFilter(4, 'broken');
-      const liveBefore = readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8');
-      await w.client.put(key).value('  if net ~ then reject;');
-      await waitFor('quarantined', () => controller.status.quarantined, (q) => q.some((e) => e.key === key), 10_000);
-      // Another change while the filter is broken: applied without it (one entry never blocks the rest) …
-      await w.client.put(keys.hostAddress('while-broken', 4)).value('127.0.0.61');
-      await waitFor('the other change reached BIRD', () => w.protocols('bird'), (p) => p.includes('Mesh_127_0_0_61'), 10_000);
-      t.equal(readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8'), liveBefore, 'live custom_filters.cfg has no refused line');
-      t.equal(controller.status.failure, undefined, 'not a failure: the entry is skipped, like any bad entry');
-      const warnings = w.logLines().filter((l) => l['level'] === 40 && String(l['msg']).startsWith(`quarantined ${key}`));
-      t.equal(warnings.length, 1, 'the quarantine is logged once');
-      // … and as soon as the filter is fixed, it applies too.
-      const fixed = performance.now();
-      await w.client.put(key).value('  if net ~ 10.99.0.0/16 then reject;');
-      await waitFor('fixed filter applied', () => readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8'), (c) => c.includes('10.99.0.0/16'), 15_000);
-      await w.waitConverged('after the fix', 15_000);
-      const total = performance.now() - fixed;
-      t.same(await waitFor('released', () => controller.status.quarantined, (q) => q.length === 0, 5_000), [], 'released when the entry changed');
-      recordRow(t, { scenario: 'BIRD rejects an entry (broken custom filter)', result: 'pass', convergenceMs: total, detail: 'entry quarantined, the rest applied, key named once; from the fix' });
-      await w.client.delete().key(keys.hostAddress('while-broken', 4));
-      await w.client.delete().key(key);
-      await w.waitConverged('cleanup', 15_000);
-    });
+    await t.test(
+      'a broken custom filter: quarantined, the key named once; the rest (a change made meanwhile) applies; fixed → applied',
+      async (t) => {
+        const key = keys.customFilter(4, 'broken');
+        const liveBefore = readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8');
+        await w.client.put(key).value('  if net ~ then reject;');
+        await waitFor(
+          'quarantined',
+          () => controller.status.quarantined,
+          (q) => q.some((e) => e.key === key),
+          10_000,
+        );
+        // Another change while the filter is broken: applied without it (one entry never blocks the rest) …
+        await w.client.put(keys.hostAddress('while-broken', 4)).value('127.0.0.61');
+        await waitFor(
+          'the other change reached BIRD',
+          () => w.protocols('bird'),
+          (p) => p.includes('Mesh_127_0_0_61'),
+          10_000,
+        );
+        t.equal(
+          readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8'),
+          liveBefore,
+          'live custom_filters.cfg has no refused line',
+        );
+        t.equal(controller.status.failure, undefined, 'not a failure: the entry is skipped, like any bad entry');
+        const warnings = w
+          .logLines()
+          .filter((l) => l['level'] === 40 && String(l['msg']).startsWith(`quarantined ${key}`));
+        t.equal(warnings.length, 1, 'the quarantine is logged once');
+        // … and as soon as the filter is fixed, it applies too.
+        const fixed = performance.now();
+        await w.client.put(key).value('  if net ~ 10.99.0.0/16 then reject;');
+        await waitFor(
+          'fixed filter applied',
+          () => readFileSync(join(w.configDir, 'custom_filters.cfg'), 'utf8'),
+          (c) => c.includes('10.99.0.0/16'),
+          15_000,
+        );
+        await w.waitConverged('after the fix', 15_000);
+        const total = performance.now() - fixed;
+        t.same(
+          await waitFor(
+            'released',
+            () => controller.status.quarantined,
+            (q) => q.length === 0,
+            5_000,
+          ),
+          [],
+          'released when the entry changed',
+        );
+        recordRow(t, {
+          scenario: 'BIRD rejects an entry (broken custom filter)',
+          result: 'pass',
+          convergenceMs: total,
+          detail: 'entry quarantined, the rest applied, key named once; from the fix',
+        });
+        await w.client.delete().key(keys.hostAddress('while-broken', 4));
+        await w.client.delete().key(key);
+        await w.waitConverged('cleanup', 15_000);
+      },
+    );
 
-    await t.test('a custom filter whose last statement is incomplete: quarantined by its key (BIRD reports the line after it)', async (t) => {
-      const key = keys.customFilter(4, 'dangling');
-      await w.client.put(key).value('  if net ~ 10.0.0.0/8 then');
-      await waitFor('quarantined', () => controller.status.quarantined, (q) => q.some((e) => e.key === key), 10_000);
-      await w.client.put(keys.hostAddress('while-dangling', 4)).value('127.0.0.62');
-      await waitFor('the other change reached BIRD', () => w.protocols('bird'), (p) => p.includes('Mesh_127_0_0_62'), 10_000);
-      const removed = performance.now();
-      await w.client.delete().key(key);
-      await w.waitConverged('after removing the filter', 15_000);
-      const total = performance.now() - removed;
-      recordRow(t, { scenario: 'BIRD rejects an entry (dangling `if … then`)', result: 'pass', convergenceMs: total, detail: 'quarantined by key; from the removal' });
-      await w.client.delete().key(keys.hostAddress('while-dangling', 4));
-      await w.waitConverged('cleanup', 15_000);
-    });
+    await t.test(
+      'a custom filter whose last statement is incomplete: quarantined by its key (BIRD reports the line after it)',
+      async (t) => {
+        const key = keys.customFilter(4, 'dangling');
+        await w.client.put(key).value('  if net ~ 10.0.0.0/8 then');
+        await waitFor(
+          'quarantined',
+          () => controller.status.quarantined,
+          (q) => q.some((e) => e.key === key),
+          10_000,
+        );
+        await w.client.put(keys.hostAddress('while-dangling', 4)).value('127.0.0.62');
+        await waitFor(
+          'the other change reached BIRD',
+          () => w.protocols('bird'),
+          (p) => p.includes('Mesh_127_0_0_62'),
+          10_000,
+        );
+        const removed = performance.now();
+        await w.client.delete().key(key);
+        await w.waitConverged('after removing the filter', 15_000);
+        const total = performance.now() - removed;
+        recordRow(t, {
+          scenario: 'BIRD rejects an entry (dangling `if … then`)',
+          result: 'pass',
+          convergenceMs: total,
+          detail: 'quarantined by key; from the removal',
+        });
+        await w.client.delete().key(keys.hostAddress('while-dangling', 4));
+        await w.waitConverged('cleanup', 15_000);
+      },
+    );
     await controller.close();
   });
 }

@@ -56,9 +56,22 @@ function multiFileStream(client: Etcd3): { pause(): Promise<void>; resume(): voi
       const i = count % 16;
       const present = Math.floor(count / 16) % 2 === 0;
       const ops = present
-        ? [client.put(keys.hostAddress(`crash-${i}`, 4)).value(`127.0.2.${i + 1}`), client.put(keys.block(NODE, 4, `10.200.${i}.0/26`)).value('{}'), client.put(keys.globalPeer(6, `::1:${i + 1}`)).value(JSON.stringify({ ip: `::1:${i + 1}`, as_num: '65001' }))]
-        : [client.delete().key(keys.hostAddress(`crash-${i}`, 4)), client.delete().key(keys.block(NODE, 4, `10.200.${i}.0/26`)), client.delete().key(keys.globalPeer(6, `::1:${i + 1}`))];
-      await client.if(keys.hostAddress(NODE, 4), 'Create', '>', -1).then(...ops).commit();
+        ? [
+            client.put(keys.hostAddress(`crash-${i}`, 4)).value(`127.0.2.${i + 1}`),
+            client.put(keys.block(NODE, 4, `10.200.${i}.0/26`)).value('{}'),
+            client
+              .put(keys.globalPeer(6, `::1:${i + 1}`))
+              .value(JSON.stringify({ ip: `::1:${i + 1}`, as_num: '65001' })),
+          ]
+        : [
+            client.delete().key(keys.hostAddress(`crash-${i}`, 4)),
+            client.delete().key(keys.block(NODE, 4, `10.200.${i}.0/26`)),
+            client.delete().key(keys.globalPeer(6, `::1:${i + 1}`)),
+          ];
+      await client
+        .if(keys.hostAddress(NODE, 4), 'Create', '>', -1)
+        .then(...ops)
+        .commit();
       count++;
       await sleep(20);
     }
@@ -98,7 +111,10 @@ function armTrigger(w: World, trigger: Trigger, random: () => number): { fired: 
     }
     // Staging dirs are made inside the config dir; the swap renames staged files over the live names.
     const live = new Set(NODE_LAYOUT.map((e) => e.file));
-    const [dir, matches] = trigger === 'staging' ? [w.configDir, (n: string) => n.startsWith('.staging-')] : [w.configDir, (n: string) => live.has(n)];
+    const [dir, matches] =
+      trigger === 'staging'
+        ? [w.configDir, (n: string) => n.startsWith('.staging-')]
+        : [w.configDir, (n: string) => live.has(n)];
     const watcher = watch(dir, (_event, name) => {
       if (name && matches(name)) fire();
     });
@@ -117,72 +133,91 @@ function armTrigger(w: World, trigger: Trigger, random: () => number): { fired: 
 if (!(await canCreateNamespaces())) {
   t.test('SIGKILL on the apply path', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
 } else {
-  t.test(`birdwatch SIGKILLed ${KILLS} times on the apply path (seed ${SEED}): the live set stays whole and valid; a restart converges`, async (t) => {
-    const random = prng(SEED);
-    const w = await createWorld(t, { keyspace: baseKeyspace() });
-    let child: ChildBirdwatch = await startBirdwatch(t, w, { args: ['--min-reload-interval', '0'], logName: 'birdwatch-0.log' });
-    await waitFor('first configuration written', () => existsSync(join(w.configDir, 'bird.cfg')), (e) => e, 20_000);
-    await w.startBirds();
-    await w.waitConverged('initial', 20_000);
-    const stream = multiFileStream(w.client);
-    const hits: Record<string, number> = { 'stage/validate': 0, swap: 0, 'elsewhere (render, reload, idle)': 0 };
-    const convergence: number[] = [];
-    const problems: string[] = [];
-    for (let kill = 1; kill <= KILLS; kill++) {
-      const trigger: Trigger = (['staging', 'swap', 'random'] as const)[kill % 3]!;
-      const armed = armTrigger(w, trigger, random);
-      await armed.fired;
-      if (trigger !== 'random') await sleep(random() * (trigger === 'staging' ? 10 : 2));
-      child.kill('SIGKILL');
-      await child.exited;
-      armed.close();
-      const leftovers = w.leftovers();
-      // The staging dir lives until the swap is done: a kill fired by a rename over a live file hit the swap itself.
-      if (trigger === 'swap' && leftovers.some((l) => l.includes('.staging-'))) hits['swap']!++;
-      else if (leftovers.some((l) => l.includes('.staging-'))) hits['stage/validate']!++;
-      else hits['elsewhere (render, reload, idle)']!++;
-      // The live set: exactly the layout's files, each whole, and BIRD accepts them as they are.
-      const visible = readdirSync(w.configDir).filter((n) => !n.startsWith('.')).sort();
-      const expectedNames = NODE_LAYOUT.map((e) => e.file).sort();
-      if (visible.join() !== expectedNames.join()) problems.push(`kill ${kill} (${trigger}): config dir holds ${visible.join(' ')}`);
-      for (const daemon of ['bird', 'bird6'] as const) {
-        const result = await validateBirdConfig({ binary: daemon, configPath: join(w.configDir, `${daemon}.cfg`) });
-        if (!result.ok) problems.push(`kill ${kill} (${trigger}): ${daemon} -p rejects the live set: ${result.raw}`);
+  t.test(
+    `birdwatch SIGKILLed ${KILLS} times on the apply path (seed ${SEED}): the live set stays whole and valid; a restart converges`,
+    async (t) => {
+      const random = prng(SEED);
+      const w = await createWorld(t, { keyspace: baseKeyspace() });
+      let child: ChildBirdwatch = await startBirdwatch(t, w, {
+        args: ['--min-reload-interval', '0'],
+        logName: 'birdwatch-0.log',
+      });
+      await waitFor(
+        'first configuration written',
+        () => existsSync(join(w.configDir, 'bird.cfg')),
+        (e) => e,
+        20_000,
+      );
+      await w.startBirds();
+      await w.waitConverged('initial', 20_000);
+      const stream = multiFileStream(w.client);
+      const hits: Record<string, number> = { 'stage/validate': 0, swap: 0, 'elsewhere (render, reload, idle)': 0 };
+      const convergence: number[] = [];
+      const problems: string[] = [];
+      for (let kill = 1; kill <= KILLS; kill++) {
+        const trigger: Trigger = (['staging', 'swap', 'random'] as const)[kill % 3]!;
+        const armed = armTrigger(w, trigger, random);
+        await armed.fired;
+        if (trigger !== 'random') await sleep(random() * (trigger === 'staging' ? 10 : 2));
+        child.kill('SIGKILL');
+        await child.exited;
+        armed.close();
+        const leftovers = w.leftovers();
+        // The staging dir lives until the swap is done: a kill fired by a rename over a live file hit the swap itself.
+        if (trigger === 'swap' && leftovers.some((l) => l.includes('.staging-'))) hits['swap']!++;
+        else if (leftovers.some((l) => l.includes('.staging-'))) hits['stage/validate']!++;
+        else hits['elsewhere (render, reload, idle)']!++;
+        // The live set: exactly the layout's files, each whole, and BIRD accepts them as they are.
+        const visible = readdirSync(w.configDir)
+          .filter((n) => !n.startsWith('.'))
+          .sort();
+        const expectedNames = NODE_LAYOUT.map((e) => e.file).sort();
+        if (visible.join() !== expectedNames.join())
+          problems.push(`kill ${kill} (${trigger}): config dir holds ${visible.join(' ')}`);
+        for (const daemon of ['bird', 'bird6'] as const) {
+          const result = await validateBirdConfig({ binary: daemon, configPath: join(w.configDir, `${daemon}.cfg`) });
+          if (!result.ok) problems.push(`kill ${kill} (${trigger}): ${daemon} -p rejects the live set: ${result.raw}`);
+        }
+        if (!w.birds.bird?.running() || !w.birds.bird6?.running()) problems.push(`kill ${kill}: BIRD stopped`);
+        // Restart with the changes paused: it must clean up and converge by itself.
+        await stream.pause();
+        const restarted = performance.now();
+        child = await startBirdwatch(t, w, { args: ['--min-reload-interval', '0'], logName: `birdwatch-${kill}.log` });
+        try {
+          await w.waitConverged(`restart after kill ${kill}`, 20_000);
+          convergence.push(performance.now() - restarted);
+        } catch (error) {
+          problems.push((error as Error).message);
+        }
+        const after = w.leftovers();
+        if (after.length > 0) problems.push(`kill ${kill}: after the restart converged, left over: ${after.join(' ')}`);
+        if (leftovers.length > 0 && !child.lines().some((l) => l['msg'] === 'removed files left by an interrupted run'))
+          problems.push(`kill ${kill}: the restart did not log the removed leftovers`);
+        stream.resume();
       }
-      if (!w.birds.bird?.running() || !w.birds.bird6?.running()) problems.push(`kill ${kill}: BIRD stopped`);
-      // Restart with the changes paused: it must clean up and converge by itself.
-      await stream.pause();
-      const restarted = performance.now();
-      child = await startBirdwatch(t, w, { args: ['--min-reload-interval', '0'], logName: `birdwatch-${kill}.log` });
-      try {
-        await w.waitConverged(`restart after kill ${kill}`, 20_000);
-        convergence.push(performance.now() - restarted);
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
-      const after = w.leftovers();
-      if (after.length > 0) problems.push(`kill ${kill}: after the restart converged, left over: ${after.join(' ')}`);
-      if (leftovers.length > 0 && !child.lines().some((l) => l['msg'] === 'removed files left by an interrupted run')) problems.push(`kill ${kill}: the restart did not log the removed leftovers`);
-      stream.resume();
-    }
-    const changes = await stream.stop();
-    const stopped = performance.now();
-    await w.waitConverged('after the last change', 20_000);
-    const final = performance.now() - stopped;
-    const term = await child.stop();
-    t.equal(term.code, 0, 'SIGTERM: the last birdwatch exits 0');
-    t.same(problems, [], 'every kill left a complete valid set, and every restart cleaned up and converged');
-    const sorted = [...convergence].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)];
-    const worst = sorted.at(-1);
-    const where = Object.entries(hits).map(([k, v]) => `${v} ${k}`).join(', ');
-    t.comment(`${KILLS} kills (${where}); ${changes} changes; restart → converged: median ${formatMs(median)}, max ${formatMs(worst)}`);
-    t.ok(hits['stage/validate']! + hits['swap']! > 0, 'some kills landed inside the file writes');
-    recordRow(t, {
-      scenario: `birdwatch SIGKILL ×${KILLS} on the apply path`,
-      result: problems.length === 0 ? 'pass' : 'FAIL',
-      convergenceMs: median,
-      detail: `seed ${SEED}; ${where}; restart→converged median ${formatMs(median)}, max ${formatMs(worst)}; last change→converged ${formatMs(final)}`,
-    });
-  });
+      const changes = await stream.stop();
+      const stopped = performance.now();
+      await w.waitConverged('after the last change', 20_000);
+      const final = performance.now() - stopped;
+      const term = await child.stop();
+      t.equal(term.code, 0, 'SIGTERM: the last birdwatch exits 0');
+      t.same(problems, [], 'every kill left a complete valid set, and every restart cleaned up and converged');
+      const sorted = [...convergence].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      const worst = sorted.at(-1);
+      const where = Object.entries(hits)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ');
+      t.comment(
+        `${KILLS} kills (${where}); ${changes} changes; restart → converged: median ${formatMs(median)}, max ${formatMs(worst)}`,
+      );
+      t.ok(hits['stage/validate']! + hits['swap']! > 0, 'some kills landed inside the file writes');
+      recordRow(t, {
+        scenario: `birdwatch SIGKILL ×${KILLS} on the apply path`,
+        result: problems.length === 0 ? 'pass' : 'FAIL',
+        convergenceMs: median,
+        detail: `seed ${SEED}; ${where}; restart→converged median ${formatMs(median)}, max ${formatMs(worst)}; last change→converged ${formatMs(final)}`,
+      });
+    },
+  );
 }

@@ -49,11 +49,23 @@ async function recover(t: Test, w: World, what: string): Promise<{ ms: number; r
   return { ms: performance.now() - writable, retried };
 }
 
-async function failedWrite(t: Test, w: World, controller: RunController, change: string, ip: string, errno: RegExp): Promise<void> {
+async function failedWrite(
+  t: Test,
+  w: World,
+  controller: RunController,
+  change: string,
+  ip: string,
+  errno: RegExp,
+): Promise<void> {
   const bird = readFileSync(join(w.configDir, 'bird.cfg'), 'utf8');
   const protocols = await w.protocols('bird');
   await w.client.put(keys.hostAddress(change, 4)).value(ip);
-  await waitFor('write failure', () => controller.status.failure, (f) => f?.kind === 'write', 10_000);
+  await waitFor(
+    'write failure',
+    () => controller.status.failure,
+    (f) => f?.kind === 'write',
+    10_000,
+  );
   const message = controller.status.failure?.message ?? '';
   t.match(message, w.configDir.replace(/\/config$/, ''), `the error names the directory: ${message}`);
   t.match(message, errno, 'and the system error');
@@ -88,7 +100,12 @@ if (!(await canCreateNamespaces())) {
     // Failed writes are retried: look between cycles, where a staging dir in use is not a leftover.
     await controller.idle();
     t.same(w.leftovers(), [], 'still no leftovers after recovery');
-    recordRow(t, { scenario: 'disk: config dir immutable (chattr +i)', result: retried ? 'pass' : 'FAIL', convergenceMs: ms, detail: retried ? 'retried by itself' : 'no retry: converged only after the next etcd change' });
+    recordRow(t, {
+      scenario: 'disk: config dir immutable (chattr +i)',
+      result: retried ? 'pass' : 'FAIL',
+      convergenceMs: ms,
+      detail: retried ? 'retried by itself' : 'no retry: converged only after the next etcd change',
+    });
     await controller.close();
   });
 

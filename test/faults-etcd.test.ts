@@ -42,7 +42,12 @@ if (!(await canCreateNamespaces())) {
 
     await t.test('connection cut by a proxy in the middle of a watch', async (t) => {
       for (const p of proxies) p.cut();
-      await waitFor('disconnected', () => controller.status.datastore, (s) => s === 'disconnected', 20_000);
+      await waitFor(
+        'disconnected',
+        () => controller.status.datastore,
+        (s) => s === 'disconnected',
+        20_000,
+      );
       await addHost(w, 'cut-a', '127.0.0.11');
       await removeHost(w, 'n2');
       await sleep(300);
@@ -53,7 +58,12 @@ if (!(await canCreateNamespaces())) {
       t.equal(controller.status.datastore, 'synced');
       const total = performance.now() - restored;
       t.comment(`converged ${total.toFixed(0)} ms after the connection came back`);
-      recordRow(t, { scenario: 'etcd: connection cut mid-watch (TCP proxy)', result: 'pass', convergenceMs: total, detail: `2 changes while cut; check ${ms.toFixed(0)} ms` });
+      recordRow(t, {
+        scenario: 'etcd: connection cut mid-watch (TCP proxy)',
+        result: 'pass',
+        convergenceMs: total,
+        detail: `2 changes while cut; check ${ms.toFixed(0)} ms`,
+      });
       await addHost(w, 'n2', '127.0.0.2');
       await removeHost(w, 'cut-a');
       await w.waitConverged('cleanup');
@@ -61,7 +71,12 @@ if (!(await canCreateNamespaces())) {
 
     await t.test('a compaction beyond the watch revision', async (t) => {
       for (const p of proxies) p.cut();
-      await waitFor('disconnected', () => controller.status.datastore, (s) => s === 'disconnected', 20_000);
+      await waitFor(
+        'disconnected',
+        () => controller.status.datastore,
+        (s) => s === 'disconnected',
+        20_000,
+      );
       await addHost(w, 'compact-a', '127.0.0.21');
       await removeHost(w, 'n2');
       for (let i = 0; i < 5; i++) await w.client.put('/calico/bgp/v1/global/unrelated').value(String(i));
@@ -71,8 +86,16 @@ if (!(await canCreateNamespaces())) {
       for (const p of proxies) p.restore();
       await w.waitConverged('after the compaction', 30_000);
       const total = performance.now() - restored;
-      t.ok(w.logLines().some((l) => /compact|cancel/i.test(String(l['msg']))), 'the compaction was noticed and logged');
-      recordRow(t, { scenario: 'etcd: compaction beyond the watch revision', result: 'pass', convergenceMs: total, detail: `compacted to ${revision} while cut; full re-read` });
+      t.ok(
+        w.logLines().some((l) => /compact|cancel/i.test(String(l['msg']))),
+        'the compaction was noticed and logged',
+      );
+      recordRow(t, {
+        scenario: 'etcd: compaction beyond the watch revision',
+        result: 'pass',
+        convergenceMs: total,
+        detail: `compacted to ${revision} while cut; full re-read`,
+      });
       await addHost(w, 'n2', '127.0.0.2');
       await removeHost(w, 'compact-a');
       await w.waitConverged('cleanup');
@@ -86,32 +109,57 @@ if (!(await canCreateNamespaces())) {
       for (let i = 0; i < 5; i++) await addHost(w, `one-down-${i}`, `127.0.0.${31 + i}`);
       await w.waitConverged('with one member down', 30_000);
       const total = performance.now() - killed;
-      recordRow(t, { scenario: 'etcd: one member of three killed (leader)', result: 'pass', convergenceMs: total, detail: '5 changes after the kill; measured from the kill' });
+      recordRow(t, {
+        scenario: 'etcd: one member of three killed (leader)',
+        result: 'pass',
+        convergenceMs: total,
+        detail: '5 changes after the kill; measured from the kill',
+      });
       await w.etcd.restart(leader);
       await w.client.delete().prefix('/calico/bgp/v1/host/one-down-');
       await w.waitConverged('cleanup', 30_000);
     });
 
-    await t.test(`all members stopped for ${OUTAGE_MS / 1000} s, then restarted; changes before and after`, async (t) => {
-      await addHost(w, 'before-stop', '127.0.0.41');
-      await Promise.all([0, 1, 2].map((i) => w.etcd.kill(i, 'SIGTERM')));
-      await waitFor('disconnected', () => controller.status.datastore, (s) => s === 'disconnected', 20_000);
-      t.same(w.etcd.pids(), [], 'every member is down');
-      await sleep(OUTAGE_MS);
-      t.ok(w.birds.bird?.running() && w.birds.bird6?.running(), 'BIRD kept running through the outage');
-      t.equal(controller.status.failure, undefined, 'no apply failure during the outage');
-      await Promise.all([0, 1, 2].map((i) => w.etcd.restart(i)));
-      const restarted = performance.now();
-      await addHost(w, 'after-restart', '127.0.0.42');
-      await removeHost(w, 'n2');
-      // birdwatch notices etcd again when etcd3's watch backoff (cockatiel's default: exponential, up to 30 s) fires.
-      await waitFor('synced again', () => controller.status.datastore, (s) => s === 'synced', 60_000);
-      const synced = performance.now() - restarted;
-      await w.waitConverged('after the restart', 60_000);
-      const total = performance.now() - restarted;
-      t.comment(`etcd healthy again → birdwatch synced after ${synced.toFixed(0)} ms, converged after ${total.toFixed(0)} ms`);
-      recordRow(t, { scenario: `etcd: all 3 members down ${OUTAGE_MS / 1000} s, restarted`, result: 'pass', convergenceMs: total, detail: `1 change before the stop, 2 after the restart; from the restart (reconnect ${(synced / 1000).toFixed(1)} s)` });
-    });
+    await t.test(
+      `all members stopped for ${OUTAGE_MS / 1000} s, then restarted; changes before and after`,
+      async (t) => {
+        await addHost(w, 'before-stop', '127.0.0.41');
+        await Promise.all([0, 1, 2].map((i) => w.etcd.kill(i, 'SIGTERM')));
+        await waitFor(
+          'disconnected',
+          () => controller.status.datastore,
+          (s) => s === 'disconnected',
+          20_000,
+        );
+        t.same(w.etcd.pids(), [], 'every member is down');
+        await sleep(OUTAGE_MS);
+        t.ok(w.birds.bird?.running() && w.birds.bird6?.running(), 'BIRD kept running through the outage');
+        t.equal(controller.status.failure, undefined, 'no apply failure during the outage');
+        await Promise.all([0, 1, 2].map((i) => w.etcd.restart(i)));
+        const restarted = performance.now();
+        await addHost(w, 'after-restart', '127.0.0.42');
+        await removeHost(w, 'n2');
+        // birdwatch notices etcd again when etcd3's watch backoff (cockatiel's default: exponential, up to 30 s) fires.
+        await waitFor(
+          'synced again',
+          () => controller.status.datastore,
+          (s) => s === 'synced',
+          60_000,
+        );
+        const synced = performance.now() - restarted;
+        await w.waitConverged('after the restart', 60_000);
+        const total = performance.now() - restarted;
+        t.comment(
+          `etcd healthy again → birdwatch synced after ${synced.toFixed(0)} ms, converged after ${total.toFixed(0)} ms`,
+        );
+        recordRow(t, {
+          scenario: `etcd: all 3 members down ${OUTAGE_MS / 1000} s, restarted`,
+          result: 'pass',
+          convergenceMs: total,
+          detail: `1 change before the stop, 2 after the restart; from the restart (reconnect ${(synced / 1000).toFixed(1)} s)`,
+        });
+      },
+    );
     await controller.close();
   });
 }

@@ -21,11 +21,16 @@ for (const name of scenarios) {
       const expected = new Map(readdirSync(dir).map((file) => [file, readFileSync(join(dir, file), 'utf8')]));
       const actual = await renderGoldenFiles(scenario, variant.ipip);
       t.same([...actual.keys()].sort(), [...expected.keys()].sort(), `${variant.dir}: same file list`);
-      for (const [file, content] of expected) t.equal(actual.get(file), content, `${variant.dir}/${file} is byte-identical`);
+      for (const [file, content] of expected)
+        t.equal(actual.get(file), content, `${variant.dir}/${file} is byte-identical`);
       if (expected.has('error.txt')) continue;
       // Every golden file is checked by the real daemons, not just compared.
       const configFiles = new Map([...expected].filter(([file]) => file.endsWith('.cfg')));
-      t.same(await birdAccepts(configFiles, { declareKrtTunnel: variant.ipip === 'krt-tunnel' }), [], `${variant.dir}: bird -p and bird6 -p accept it`);
+      t.same(
+        await birdAccepts(configFiles, { declareKrtTunnel: variant.ipip === 'krt-tunnel' }),
+        [],
+        `${variant.dir}: bird -p and bird6 -p accept it`,
+      );
     }
   });
 }

@@ -44,7 +44,12 @@ if (!(await canCreateNamespaces())) {
   t.test(`load: ${RATE} changes/s for ${DURATION_MS / 1000} s against a ${MESH}-node mesh`, async (t) => {
     const w = await createWorld(t, { keyspace: meshKeyspace() });
     const child = await startBirdwatch(t, w, { args: ['--min-reload-interval', String(MIN_RELOAD_INTERVAL_MS)] });
-    await waitFor('first configuration written', () => existsSync(join(w.configDir, 'bird.cfg')), (e) => e, 30_000);
+    await waitFor(
+      'first configuration written',
+      () => existsSync(join(w.configDir, 'bird.cfg')),
+      (e) => e,
+      30_000,
+    );
     await w.startBirds();
     await w.waitConverged('initial 1,000-node mesh', 60_000);
     await sleep(500);
@@ -68,12 +73,20 @@ if (!(await canCreateNamespaces())) {
       if (op < 4) {
         // A churn host joins or leaves the mesh.
         const key = keys.hostAddress(`c${j}`, 4);
-        write = churnPresent.has(j) ? w.client.delete().key(key).exec() : w.client.put(key).value(`127.11.0.${j + 1}`).exec();
+        write = churnPresent.has(j)
+          ? w.client.delete().key(key).exec()
+          : w.client
+              .put(key)
+              .value(`127.11.0.${j + 1}`)
+              .exec();
         if (churnPresent.has(j)) churnPresent.delete(j);
         else churnPresent.add(j);
       } else if (op < 7) {
         // A mesh node's AS number changes (its protocol's neighbor AS).
-        write = w.client.put(keys.hostAsNumber(`m${(sent * 7) % MESH}`)).value(String(64512 + (sent % 1000))).exec();
+        write = w.client
+          .put(keys.hostAsNumber(`m${(sent * 7) % MESH}`))
+          .value(String(64512 + (sent % 1000)))
+          .exec();
       } else if (op < 9) {
         // This node gains or loses an IPAM block.
         const key = keys.block(NODE, 4, `10.20.${j}.0/26`);
@@ -82,17 +95,22 @@ if (!(await canCreateNamespaces())) {
         else blocksPresent.add(j);
       } else {
         // Another host's block: must not even start a cycle here.
-        write = w.client.put(keys.block(`m${j}`, 4, `10.21.${j}.0/26`)).value('{}').exec();
+        write = w.client
+          .put(keys.block(`m${j}`, 4, `10.21.${j}.0/26`))
+          .value('{}')
+          .exec();
       }
       sent++;
-      const tracked: Promise<unknown> = write.then(
-        () => {
-          acked++;
-        },
-        (error: Error) => {
-          if (errors.length < 5) errors.push(error.message);
-        },
-      ).finally(() => inFlight.delete(tracked));
+      const tracked: Promise<unknown> = write
+        .then(
+          () => {
+            acked++;
+          },
+          (error: Error) => {
+            if (errors.length < 5) errors.push(error.message);
+          },
+        )
+        .finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
       if (inFlight.size >= 64) await Promise.race(inFlight);
       const now = performance.now();
@@ -118,28 +136,46 @@ if (!(await canCreateNamespaces())) {
       return at >= loadStartedAt && at <= loadEndedAt + convergenceMs + 500;
     });
     const applied = lines.filter((l) => l['msg'] === 'configuration applied' || l['msg'] === 'reloaded BIRD');
-    const birdReloads = applied.filter((l) => /^Reconfigur/.test(String((l['reload'] as Record<string, string> | undefined)?.['bird'] ?? ''))).length;
+    const birdReloads = applied.filter((l) =>
+      /^Reconfigur/.test(String((l['reload'] as Record<string, string> | undefined)?.['bird'] ?? '')),
+    ).length;
     const latencies = lines.filter((l) => l['msg'] === 'change applied').map((l) => Number(l['latencyMs']));
     const bound = Math.ceil((loadMs + convergenceMs) / MIN_RELOAD_INTERVAL_MS) + 1;
     const achievedRate = (acked / loadMs) * 1000;
     const rssMax = Math.max(rssStart, ...rssSamples, rssEnd);
     const third = Math.max(1, Math.floor(rssSamples.length / 3));
-    const trough = (part: number): number => Math.min(...rssSamples.slice(part * third, part === 2 ? undefined : (part + 1) * third));
+    const trough = (part: number): number =>
+      Math.min(...rssSamples.slice(part * third, part === 2 ? undefined : (part + 1) * third));
     const retainedGrowth = trough(2) - trough(1);
-    t.comment(`${acked} changes acknowledged in ${(loadMs / 1000).toFixed(1)} s (${achievedRate.toFixed(0)}/s); converged ${formatMs(convergenceMs)} after the last`);
+    t.comment(
+      `${acked} changes acknowledged in ${(loadMs / 1000).toFixed(1)} s (${achievedRate.toFixed(0)}/s); converged ${formatMs(convergenceMs)} after the last`,
+    );
     t.comment(`RSS every second (MB): ${rssSamples.map((kb) => (kb / 1024).toFixed(0)).join(' ')}`);
-    t.comment(`RSS: start ${(rssStart / 1024).toFixed(1)} MB, troughs of the middle/last third ${(trough(1) / 1024).toFixed(1)}/${(trough(2) / 1024).toFixed(1)} MB, end ${(rssEnd / 1024).toFixed(1)} MB, max ${(rssMax / 1024).toFixed(1)} MB`);
-    t.comment(`bird reloads: ${birdReloads} (bound ${bound} = duration / ${MIN_RELOAD_INTERVAL_MS} ms + 1); change→applied p50 ${formatMs(percentile(latencies, 50))}, p99 ${formatMs(percentile(latencies, 99))}, max ${formatMs(percentile(latencies, 100))}`);
+    t.comment(
+      `RSS: start ${(rssStart / 1024).toFixed(1)} MB, troughs of the middle/last third ${(trough(1) / 1024).toFixed(1)}/${(trough(2) / 1024).toFixed(1)} MB, end ${(rssEnd / 1024).toFixed(1)} MB, max ${(rssMax / 1024).toFixed(1)} MB`,
+    );
+    t.comment(
+      `bird reloads: ${birdReloads} (bound ${bound} = duration / ${MIN_RELOAD_INTERVAL_MS} ms + 1); change→applied p50 ${formatMs(percentile(latencies, 50))}, p99 ${formatMs(percentile(latencies, 99))}, max ${formatMs(percentile(latencies, 100))}`,
+    );
 
     t.same(errors, [], 'every write was acknowledged');
     t.ok(achievedRate >= RATE * 0.9, `the load reached ${achievedRate.toFixed(0)} changes/s`);
     t.equal(child.running(), true, 'birdwatch still runs');
-    t.ok(birdReloads >= 1 && birdReloads <= bound, `reloads bounded by the minimum interval (${birdReloads} ≤ ${bound})`);
+    t.ok(
+      birdReloads >= 1 && birdReloads <= bound,
+      `reloads bounded by the minimum interval (${birdReloads} ≤ ${bound})`,
+    );
     // Stable memory: V8's heap saw-tooths (tens of MB between collections), so compare the troughs of the middle
     // and the last third of the run: what is retained, not what awaits collection. A leak of 2 kB per change
     // would add ~8 MB per third at full size.
-    t.ok(retainedGrowth < 32 * 1024, `RSS stable: troughs of the middle and last third ${(trough(1) / 1024).toFixed(0)} → ${(trough(2) / 1024).toFixed(0)} MB`);
-    t.ok(rssEnd < rssStart * 2 + 64 * 1024, `RSS end ${(rssEnd / 1024).toFixed(1)} MB vs start ${(rssStart / 1024).toFixed(1)} MB`);
+    t.ok(
+      retainedGrowth < 32 * 1024,
+      `RSS stable: troughs of the middle and last third ${(trough(1) / 1024).toFixed(0)} → ${(trough(2) / 1024).toFixed(0)} MB`,
+    );
+    t.ok(
+      rssEnd < rssStart * 2 + 64 * 1024,
+      `RSS end ${(rssEnd / 1024).toFixed(1)} MB vs start ${(rssStart / 1024).toFixed(1)} MB`,
+    );
     recordRow(t, {
       scenario: `load: ${RATE}/s for ${DURATION_MS / 1000} s, ${MESH}-node mesh`,
       result: 'pass',

@@ -17,7 +17,15 @@ const PAYLOADS = [
   '\u0000\u001b[31m',
   '𝔟𝔦𝔯𝔡',
 ];
-const MARKERS = ['protocol static x', 'protocol static y', 'protocol static z', '/etc/shadow', 'krt_tunnel = "x', '𝔟𝔦𝔯𝔡', '\u001b'];
+const MARKERS = [
+  'protocol static x',
+  'protocol static y',
+  'protocol static z',
+  '/etc/shadow',
+  'krt_tunnel = "x',
+  '𝔟𝔦𝔯𝔡',
+  '\u001b',
+];
 
 /** Every field a datastore string can reach, as a function of the payload: [key, value]. */
 const FIELDS: ReadonlyArray<[string, (p: string) => [string, string]]> = [
@@ -33,13 +41,22 @@ const FIELDS: ReadonlyArray<[string, (p: string) => [string, string]]> = [
   ['global peer ip', (p) => [keys.globalPeer(4, '10.9.0.1'), JSON.stringify({ ip: p, as_num: '65000' })]],
   ['global peer as_num', (p) => [keys.globalPeer(4, '10.9.0.2'), JSON.stringify({ ip: '10.9.0.2', as_num: p })]],
   ['global peer key', (p) => [keys.globalPeer(4, p), JSON.stringify({ ip: p, as_num: '65000' })]],
-  ['node peer as_num', (p) => [keys.hostPeer('me', 6, '2001:db8::99'), JSON.stringify({ ip: '2001:db8::99', as_num: p })]],
+  [
+    'node peer as_num',
+    (p) => [keys.hostPeer('me', 6, '2001:db8::99'), JSON.stringify({ ip: '2001:db8::99', as_num: p })],
+  ],
   ['pool cidr', (p) => [keys.pool(4, '10.50.0.0/16'), JSON.stringify({ cidr: p })]],
   ['pool key', (p) => [keys.pool(4, p), JSON.stringify({ cidr: p })]],
   ['pool ipip', (p) => [keys.pool(4, '10.51.0.0/16'), JSON.stringify({ cidr: '10.51.0.0/16', ipip: p })]],
-  ['pool ipip_mode', (p) => [keys.pool(4, '10.52.0.0/16'), JSON.stringify({ cidr: '10.52.0.0/16', ipip: 'tunl0', ipip_mode: p })]],
+  [
+    'pool ipip_mode',
+    (p) => [keys.pool(4, '10.52.0.0/16'), JSON.stringify({ cidr: '10.52.0.0/16', ipip: 'tunl0', ipip_mode: p })],
+  ],
   ['block key', (p) => [keys.block('me', 4, p), '{}']],
-  ['route reflector cluster_id', (p) => [keys.routeReflector(4, '10.9.0.3'), JSON.stringify({ ip: '10.9.0.3', cluster_id: p })]],
+  [
+    'route reflector cluster_id',
+    (p) => [keys.routeReflector(4, '10.9.0.3'), JSON.stringify({ ip: '10.9.0.3', cluster_id: p })],
+  ],
   ['custom filter name', (p) => [keys.customFilter(4, p), 'reject;']],
   ['node name', (p) => [keys.hostAddress(p, 4), '10.9.0.4']],
 ];
@@ -62,11 +79,18 @@ t.test('a hostile value in any field is refused with a diagnostic naming its key
       keyspace.set(key, value);
       everything.set(key, value);
       const model = buildNodeModel(keyspace, { nodeName: 'me' });
-      t.ok(model.diagnostics.some((d) => d.key === key), `${field} ${JSON.stringify(payload)}: diagnostic names ${key}`);
+      t.ok(
+        model.diagnostics.some((d) => d.key === key),
+        `${field} ${JSON.stringify(payload)}: diagnostic names ${key}`,
+      );
       for (const ipip of ['off', 'krt-tunnel'] as const) {
         const files = renderFileSet(model, templates, { ipip }).files;
         for (const [name, content] of files) {
-          for (const marker of MARKERS) t.notOk(content.includes(marker), `${field} ${JSON.stringify(payload)}: ${name} has no ${JSON.stringify(marker)}`);
+          for (const marker of MARKERS)
+            t.notOk(
+              content.includes(marker),
+              `${field} ${JSON.stringify(payload)}: ${name} has no ${JSON.stringify(marker)}`,
+            );
         }
       }
     }

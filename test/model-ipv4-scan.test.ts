@@ -16,12 +16,28 @@ const check = (text: string): boolean => {
 };
 
 t.test('parseIPv4 accepts exactly the dotted quads the reference expression accepts', async (t) => {
-  const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.stringMatching(/^[0-9]{1,4}$/), fc.constantFrom('', '00', '01', '099', '256', '1e1', ' 1', '1 ', '+1', '-1'));
+  const octet = fc.oneof(
+    fc.integer({ min: 0, max: 300 }).map(String),
+    fc.stringMatching(/^[0-9]{1,4}$/),
+    fc.constantFrom('', '00', '01', '099', '256', '1e1', ' 1', '1 ', '+1', '-1'),
+  );
   const quads = fc.array(octet, { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.'));
   const noisy = fc.tuple(quads, fc.constantFrom('', '\n', ' ', '.', ';', '\u0000', '٣')).map(([q, tail]) => q + tail);
   const chars = fc.string({ unit: fc.constantFrom(...'0123456789.0123456789. x:\n'.split('')), maxLength: 20 });
   fc.assert(fc.property(fc.oneof(quads, noisy, chars), check), { numRuns: 20_000 });
-  for (const text of ['0.0.0.0', '255.255.255.255', '10.0.0.1', '1.2.3.4', '256.0.0.1', '1.2.3', '1.2.3.4.', '.1.2.3.4', '1..2.3', '1.2.3.04', '1.2.3.4\n']) {
+  for (const text of [
+    '0.0.0.0',
+    '255.255.255.255',
+    '10.0.0.1',
+    '1.2.3.4',
+    '256.0.0.1',
+    '1.2.3',
+    '1.2.3.4.',
+    '.1.2.3.4',
+    '1..2.3',
+    '1.2.3.04',
+    '1.2.3.4\n',
+  ]) {
     t.ok(check(text), JSON.stringify(text));
   }
 });

@@ -12,7 +12,19 @@ const ok = <T>(r: { ok: boolean; value?: T }): T | undefined => (r.ok ? r.value 
 t.test('IPv4 addresses: dotted quad only', async (t) => {
   t.equal(ok(parseIPv4('10.0.0.1'))?.text, '10.0.0.1');
   t.equal(ok(parseIPv4('255.255.255.255'))?.value, 0xffffffffn);
-  for (const bad of ['10.0.0.300', '10.0.0', '010.0.0.1', '10.0.0.1 ', ' 10.0.0.1', '10.0.0.1\n', '10.0.0.1;', '1e1.0.0.1', '', '::1', '10.0.0.5; protocol static x { }']) {
+  for (const bad of [
+    '10.0.0.300',
+    '10.0.0',
+    '010.0.0.1',
+    '10.0.0.1 ',
+    ' 10.0.0.1',
+    '10.0.0.1\n',
+    '10.0.0.1;',
+    '1e1.0.0.1',
+    '',
+    '::1',
+    '10.0.0.5; protocol static x { }',
+  ]) {
     t.notOk(parseIPv4(bad).ok, `refuses ${JSON.stringify(bad)}`);
   }
 });
@@ -31,7 +43,19 @@ t.test('IPv6 addresses: canonical RFC 5952 text', async (t) => {
     ['1:0:3:4:5:6:7:8', '1:0:3:4:5:6:7:8'],
   ];
   for (const [input, canonical] of cases) t.equal(ok(parseIPv6(input))?.text, canonical, input);
-  for (const bad of ['1::2::3', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '12345::', 'g::1', '2001:db8::1/64', '', ':', '1:2:3:4:5:6:7', '2001:db8::1"', '::1.2.3']) {
+  for (const bad of [
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    'fe80::1%eth0',
+    '12345::',
+    'g::1',
+    '2001:db8::1/64',
+    '',
+    ':',
+    '1:2:3:4:5:6:7',
+    '2001:db8::1"',
+    '::1.2.3',
+  ]) {
     t.notOk(parseIPv6(bad).ok, `refuses ${JSON.stringify(bad)}`);
   }
   t.equal(formatIPv6(0n), '::');
@@ -45,7 +69,16 @@ t.test('CIDRs: host bits refused, canonical text', async (t) => {
   const hostBits = parseCidr('192.168.1.1/16');
   t.equal(hostBits.ok, false);
   t.match(!hostBits.ok && hostBits.reason, /host bits are set \(did you mean 192\.168\.0\.0\/16\?\)/);
-  for (const bad of ['10.0.0.0/33', '10.0.0.0/08', '10.0.0.0', 'fd00::/129', '10.0.0.0/-1', '10.0.0.0/8 ', '10.0.0.0/8;']) t.notOk(parseCidr(bad).ok, bad);
+  for (const bad of [
+    '10.0.0.0/33',
+    '10.0.0.0/08',
+    '10.0.0.0',
+    'fd00::/129',
+    '10.0.0.0/-1',
+    '10.0.0.0/8 ',
+    '10.0.0.0/8;',
+  ])
+    t.notOk(parseCidr(bad).ok, bad);
   t.ok(cidrsOverlap(ok(parseCidr('10.0.0.0/8'))!, ok(parseCidr('10.1.0.0/16'))!));
   t.notOk(cidrsOverlap(ok(parseCidr('10.0.0.0/16'))!, ok(parseCidr('10.1.0.0/16'))!));
 });
@@ -55,16 +88,22 @@ t.test('AS numbers: asplain and asdot', async (t) => {
   t.equal(ok(parseAsNumber('1.10')), 65546);
   t.equal(ok(parseAsNumber('4294967295')), 4294967295);
   t.equal(ok(parseAsNumber(65000)), 65000, 'a JSON number is read too');
-  for (const bad of ['0', '4294967296', 'abc', '', '-1', '01', '1.65536', '0.0', '64511;', ' 64511', 1.5, null, true]) t.notOk(parseAsNumber(bad).ok, String(bad));
+  for (const bad of ['0', '4294967296', 'abc', '', '-1', '01', '1.65536', '0.0', '64511;', ' 64511', 1.5, null, true])
+    t.notOk(parseAsNumber(bad).ok, String(bad));
 });
 
 t.test('names, interfaces, log levels', async (t) => {
   t.ok(parseNodeName('calico-01').ok);
   t.ok(parseNodeName('node_1.example.com').ok);
-  for (const bad of ['bad name!', '', '-x', 'a/b', 'a"b', 'a\nb', 'x'.repeat(254)]) t.notOk(parseNodeName(bad).ok, JSON.stringify(bad));
+  for (const bad of ['bad name!', '', '-x', 'a/b', 'a"b', 'a\nb', 'x'.repeat(254)])
+    t.notOk(parseNodeName(bad).ok, JSON.stringify(bad));
   t.ok(parseInterfaceName('tunl0').ok);
-  for (const bad of ['tun"0', 'a b', '', 'x'.repeat(16), '..']) t.notOk(parseInterfaceName(bad).ok, JSON.stringify(bad));
-  t.same(['none', 'debug', 'info'].map((l) => parseLogLevel(l).ok), [true, true, true]);
+  for (const bad of ['tun"0', 'a b', '', 'x'.repeat(16), '..'])
+    t.notOk(parseInterfaceName(bad).ok, JSON.stringify(bad));
+  t.same(
+    ['none', 'debug', 'info'].map((l) => parseLogLevel(l).ok),
+    [true, true, true],
+  );
   t.notOk(parseLogLevel('verbose').ok);
   t.notOk(parseLogLevel('DEBUG').ok);
 });
@@ -91,10 +130,20 @@ t.test('custom filter bodies stay inside custom_filters()', async (t) => {
 
 t.test('key schema: classify and build agree', async (t) => {
   t.same(classifyKey(keys.globalPeer(4, '10.0.0.1')), { kind: 'globalPeer', family: 4, ip: '10.0.0.1' });
-  t.same(classifyKey(keys.hostPeer('n1', 6, '2001:db8::1')), { kind: 'hostPeer', host: 'n1', family: 6, ip: '2001:db8::1' });
+  t.same(classifyKey(keys.hostPeer('n1', 6, '2001:db8::1')), {
+    kind: 'hostPeer',
+    host: 'n1',
+    family: 6,
+    ip: '2001:db8::1',
+  });
   t.same(classifyKey(keys.pool(6, 'fd00:1::/48')), { kind: 'pool', family: 6, cidr: 'fd00:1::/48' });
   t.equal(keys.pool(4, '192.168.0.0/16'), '/calico/v1/ipam/v4/pool/192.168.0.0-16');
-  t.same(classifyKey(keys.block('n1', 4, '192.168.0.0/26')), { kind: 'block', host: 'n1', family: 4, cidr: '192.168.0.0/26' });
+  t.same(classifyKey(keys.block('n1', 4, '192.168.0.0/26')), {
+    kind: 'block',
+    host: 'n1',
+    family: 4,
+    cidr: '192.168.0.0/26',
+  });
   t.same(classifyKey(keys.routeReflector(4, '10.0.0.9')), { kind: 'routeReflector', family: 4, ip: '10.0.0.9' });
   t.same(classifyKey(keys.customFilter(6, 'x')), { kind: 'customFilter', family: 6, name: 'x' });
   t.same(classifyKey(keys.hostAddress('n1', 6)), { kind: 'hostAddress', host: 'n1', family: 6 });

@@ -5,7 +5,17 @@
  * `render` of the seed tutorial (templates found next to the installed code) that BIRD accepts and that
  * equals the golden files. The runit services and systemd units are in the package, executable.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -29,7 +39,16 @@ t.test('npm pack, npm install -g from the tarball, run the installed birdwatch',
   // A copy of what the package is built from, without dist/: packing must build it (not the install).
   const source = join(work, 'source');
   mkdirSync(source);
-  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'templates', 'packaging']) {
+  for (const entry of [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'README.md',
+    'src',
+    'templates',
+    'packaging',
+  ]) {
     cpSync(join(REPO_ROOT, entry), join(source, entry), { recursive: true });
   }
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(source, 'node_modules'));
@@ -41,21 +60,41 @@ t.test('npm pack, npm install -g from the tarball, run the installed birdwatch',
   t.pass(`packed ${packed.filename} (${packed.files.length} files) in ${Date.now() - packStarted} ms`);
   const paths = packed.files.map((f) => f.path);
   t.ok(paths.includes('dist/cli/main.js'), 'dist/ was built before packing (prepack)');
-  t.ok(paths.includes('templates/bird.cfg.hbs') && paths.includes('templates/bird6.cfg.hbs'), 'templates are in the package');
-  t.notOk(paths.some((p) => p.startsWith('src/') || p.startsWith('test/')), 'no sources or tests in the package');
+  t.ok(
+    paths.includes('templates/bird.cfg.hbs') && paths.includes('templates/bird6.cfg.hbs'),
+    'templates are in the package',
+  );
+  t.notOk(
+    paths.some((p) => p.startsWith('src/') || p.startsWith('test/')),
+    'no sources or tests in the package',
+  );
   for (const service of ['bird', 'bird6', 'birdwatch']) {
     for (const script of [`packaging/runit/${service}/run`, `packaging/runit/${service}/log/run`]) {
       const file = packed.files.find((f) => f.path === script);
       t.ok(file !== undefined && (file.mode & 0o111) === 0o111, `${script} is shipped, executable`);
     }
   }
-  t.ok(paths.some((p) => p.startsWith('packaging/systemd/') && p.endsWith('.service')), 'systemd units are shipped');
+  t.ok(
+    paths.some((p) => p.startsWith('packaging/systemd/') && p.endsWith('.service')),
+    'systemd units are shipped',
+  );
 
   const prefix = join(work, 'prefix');
   const installStarted = Date.now();
   const install = await execa(
     'npm',
-    ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error', join(work, packed.filename)],
+    [
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel',
+      'error',
+      join(work, packed.filename),
+    ],
     { cwd: work, env, reject: false },
   );
   t.equal(install.exitCode, 0, `npm install -g exits 0${install.exitCode === 0 ? '' : `:\n${install.stderr}`}`);
@@ -65,24 +104,44 @@ t.test('npm pack, npm install -g from the tarball, run the installed birdwatch',
   t.ok(existsSync(bin), 'birdwatch is on the prefix PATH (bin/birdwatch)');
   const modules = readdirSync(join(installed, 'node_modules'));
   // (@types/node is a runtime dependency of protobufjs, under etcd3's grpc: not a sign of dev dependencies.)
-  for (const dev of ['typescript', 'tap', 'tsx', 'fast-check']) t.notOk(modules.includes(dev), `no dev dependency ${dev} installed`);
+  for (const dev of ['typescript', 'tap', 'tsx', 'fast-check'])
+    t.notOk(modules.includes(dev), `no dev dependency ${dev} installed`);
   t.notOk(existsSync(join(installed, 'src')), 'no TypeScript sources installed');
-  t.ok((statSync(join(installed, 'packaging', 'runit', 'bird', 'run')).mode & 0o111) !== 0, 'the installed runit scripts are executable');
+  t.ok(
+    (statSync(join(installed, 'packaging', 'runit', 'bird', 'run')).mode & 0o111) !== 0,
+    'the installed runit scripts are executable',
+  );
 
   const runEnv = { ...env, PATH: `${join(prefix, 'bin')}:${env['PATH'] ?? ''}` };
   const version = await execa('birdwatch', ['--version'], { cwd: work, env: runEnv, reject: false });
   t.equal(version.exitCode, 0, 'birdwatch --version exits 0');
-  t.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version, 'and prints the package version');
+  t.equal(
+    version.stdout.trim(),
+    (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    'and prints the package version',
+  );
 
   const out = join(work, 'out');
   const fixture = join(REPO_ROOT, 'fixtures', 'seed-tutorial');
-  const render = await execa('birdwatch', ['render', '--node', 'calico-01', '--out', out, '--datastore', `file:${join(fixture, 'etcd.json')}`], {
-    cwd: work,
-    env: runEnv,
-    reject: false,
-  });
-  t.equal(render.exitCode, 0, `the installed birdwatch renders the seed tutorial (validated by bird -p)${render.exitCode === 0 ? '' : `:\n${render.stderr}`}`);
+  const render = await execa(
+    'birdwatch',
+    ['render', '--node', 'calico-01', '--out', out, '--datastore', `file:${join(fixture, 'etcd.json')}`],
+    {
+      cwd: work,
+      env: runEnv,
+      reject: false,
+    },
+  );
+  t.equal(
+    render.exitCode,
+    0,
+    `the installed birdwatch renders the seed tutorial (validated by bird -p)${render.exitCode === 0 ? '' : `:\n${render.stderr}`}`,
+  );
   for (const file of ['bird.cfg', 'bird6.cfg', 'bird_ipam.cfg', 'bird_aggr.cfg']) {
-    t.equal(readFileSync(join(out, file), 'utf8'), readFileSync(join(fixture, 'expected', file), 'utf8'), `${file} equals the golden file`);
+    t.equal(
+      readFileSync(join(out, file), 'utf8'),
+      readFileSync(join(fixture, 'expected', file), 'utf8'),
+      `${file} equals the golden file`,
+    );
   }
 });

@@ -24,9 +24,19 @@ t.test('systemd units verify', async (t) => {
     return;
   }
   const dir = join(REPO_ROOT, 'packaging', 'systemd');
-  const units = readdirSync(dir).filter((f) => f.endsWith('.service')).sort();
-  t.same(units, ['birdwatch-bird.service', 'birdwatch-bird6.service', 'birdwatch.service'], 'birdwatch, and BIRD and BIRD6 ordered after it');
-  const verified = await execa('systemd-analyze', ['verify', '--man=no', ...units.map((u) => `./${u}`)], { cwd: dir, reject: false, env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning' } });
+  const units = readdirSync(dir)
+    .filter((f) => f.endsWith('.service'))
+    .sort();
+  t.same(
+    units,
+    ['birdwatch-bird.service', 'birdwatch-bird6.service', 'birdwatch.service'],
+    'birdwatch, and BIRD and BIRD6 ordered after it',
+  );
+  const verified = await execa('systemd-analyze', ['verify', '--man=no', ...units.map((u) => `./${u}`)], {
+    cwd: dir,
+    reject: false,
+    env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning' },
+  });
   t.equal(verified.exitCode, 0, `systemd-analyze verify${verified.stderr === '' ? '' : `: ${verified.stderr}`}`);
   t.equal(verified.stderr, '', 'no warnings');
 });

@@ -19,14 +19,21 @@ t.test('etcd and file datastores render identically', async (t) => {
     const viaFile = join(dir, `${name}-file`);
     const viaEtcd = join(dir, `${name}-etcd`);
     const common = ['render', ...scenario.roleArgs, '--ipip', 'off'];
-    const fileResult = await cli([...common, '--out', viaFile, '--datastore', `file:${join(scenario.dir, 'etcd.json')}`]);
+    const fileResult = await cli([
+      ...common,
+      '--out',
+      viaFile,
+      '--datastore',
+      `file:${join(scenario.dir, 'etcd.json')}`,
+    ]);
     const etcdResult = await cli([...common, '--out', viaEtcd, '--etcd-endpoints', etcd.endpoints.join(',')]);
     t.equal(fileResult.code, 0, `${name} via file: ${fileResult.stderr}`);
     t.equal(etcdResult.code, 0, `${name} via etcd: ${etcdResult.stderr}`);
     t.equal(etcdResult.stderr, fileResult.stderr, `${name}: same warnings`);
     const files = readdirSync(viaFile).sort();
     t.same(readdirSync(viaEtcd).sort(), files);
-    for (const file of files) t.equal(readFileSync(join(viaEtcd, file), 'utf8'), readFileSync(join(viaFile, file), 'utf8'), `${name}/${file}`);
+    for (const file of files)
+      t.equal(readFileSync(join(viaEtcd, file), 'utf8'), readFileSync(join(viaFile, file), 'utf8'), `${name}/${file}`);
     await etcd.stop();
   }
 });

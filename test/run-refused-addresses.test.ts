@@ -21,11 +21,32 @@ if (!(await canCreateNamespaces())) {
 } else {
   t.test('addresses BIRD refuses are skipped and later changes still reach both daemons', async (t) => {
     const h = await createRunHarness(t, keyspace);
-    const once = await cli(['run', '--once', '--node', NODE, '--config-dir', h.configDir, '--etcd-endpoints', h.etcd.endpoints.join(','), '--bird-socket', h.sockets.bird, '--bird6-socket', h.sockets.bird6, '--ipip', 'off', '--log-level', 'silent']);
+    const once = await cli([
+      'run',
+      '--once',
+      '--node',
+      NODE,
+      '--config-dir',
+      h.configDir,
+      '--etcd-endpoints',
+      h.etcd.endpoints.join(','),
+      '--bird-socket',
+      h.sockets.bird,
+      '--bird6-socket',
+      h.sockets.bird6,
+      '--ipip',
+      'off',
+      '--log-level',
+      'silent',
+    ]);
     t.equal(once.code, 0, `--once writes the first configuration: ${once.stderr}`);
     await h.startBirds();
     await h.startController();
-    await waitFor('mesh with n2', async () => [...(await h.protocols('bird')), ...(await h.protocols('bird6'))], (p) => p.join() === 'Mesh_127_0_0_2,Mesh___2');
+    await waitFor(
+      'mesh with n2',
+      async () => [...(await h.protocols('bird')), ...(await h.protocols('bird6'))],
+      (p) => p.join() === 'Mesh_127_0_0_2,Mesh___2',
+    );
 
     const refused: [string, string][] = [
       [keys.hostAddress('n3', 4), '127.0.0.3'],
@@ -38,14 +59,43 @@ if (!(await canCreateNamespaces())) {
     ];
     for (const [key, value] of refused) await h.client.put(key).value(value);
     // The usable half of n3 (its IPv4) is applied in the same cycles as the refused entries.
-    await waitFor('Mesh_127_0_0_3', () => h.protocols('bird'), (p) => p.includes('Mesh_127_0_0_3'));
+    await waitFor(
+      'Mesh_127_0_0_3',
+      () => h.protocols('bird'),
+      (p) => p.includes('Mesh_127_0_0_3'),
+    );
     // Later changes, in both families, still reach BIRD.
     await h.client.put(keys.hostAddress('n4', 4)).value('127.0.0.4');
     await h.client.put(keys.hostAddress('n4', 6)).value('::4');
-    t.same(await waitFor('n4 in bird', () => h.protocols('bird'), (p) => p.includes('Mesh_127_0_0_4')), ['Mesh_127_0_0_2', 'Mesh_127_0_0_3', 'Mesh_127_0_0_4']);
-    t.same(await waitFor('n4 in bird6', () => h.protocols('bird6'), (p) => p.includes('Mesh___4')), ['Mesh___2', 'Mesh___4']);
+    t.same(
+      await waitFor(
+        'n4 in bird',
+        () => h.protocols('bird'),
+        (p) => p.includes('Mesh_127_0_0_4'),
+      ),
+      ['Mesh_127_0_0_2', 'Mesh_127_0_0_3', 'Mesh_127_0_0_4'],
+    );
+    t.same(
+      await waitFor(
+        'n4 in bird6',
+        () => h.protocols('bird6'),
+        (p) => p.includes('Mesh___4'),
+      ),
+      ['Mesh___2', 'Mesh___4'],
+    );
     const skipped = h.logLines().filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('skipped entry: '));
-    for (const [key] of refused.slice(1)) t.ok(skipped.some((l) => (l['msg'] as string).startsWith(`skipped entry: ${key} = `)), `logged: ${key}`);
-    t.notOk(h.logLines().some((l) => /bird6? -p|rejected/i.test(String(l['msg'])) && l['level'] !== undefined && Number(l['level']) >= 50), 'no validation failure was logged');
+    for (const [key] of refused.slice(1))
+      t.ok(
+        skipped.some((l) => (l['msg'] as string).startsWith(`skipped entry: ${key} = `)),
+        `logged: ${key}`,
+      );
+    t.notOk(
+      h
+        .logLines()
+        .some(
+          (l) => /bird6? -p|rejected/i.test(String(l['msg'])) && l['level'] !== undefined && Number(l['level']) >= 50,
+        ),
+      'no validation failure was logged',
+    );
   });
 }

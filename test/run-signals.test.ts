@@ -13,34 +13,100 @@ const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 // The real process: signals, JSON logs on a pipe, exit codes. No BIRD here: reloads wait for it, files don't.
 t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving whole files', async (t) => {
   const etcd = await startEtcdForTest(t);
-  await putKeyspace(etcd.endpoints, new Map([[keys.hostAddress('n1', 4), '127.0.0.1'], [keys.hostAddress('n2', 4), '127.0.0.2']]));
+  await putKeyspace(
+    etcd.endpoints,
+    new Map([
+      [keys.hostAddress('n1', 4), '127.0.0.1'],
+      [keys.hostAddress('n2', 4), '127.0.0.2'],
+    ]),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'birdwatch-signals-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const configDir = join(dir, 'config');
-  const child = execa('node', ['--import', 'tsx', MAIN, 'run', '--node', 'n1', '--etcd-endpoints', etcd.endpoints[0]!, '--config-dir', configDir,
-    '--bird-socket', join(dir, 'bird.ctl'), '--bird6-socket', join(dir, 'bird6.ctl'), '--ipip', 'off'], { reject: false, all: true, env: { ETCD_PASSWORD: 'not-a-real-secret' } });
+  const child = execa(
+    'node',
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      'run',
+      '--node',
+      'n1',
+      '--etcd-endpoints',
+      etcd.endpoints[0]!,
+      '--config-dir',
+      configDir,
+      '--bird-socket',
+      join(dir, 'bird.ctl'),
+      '--bird6-socket',
+      join(dir, 'bird6.ctl'),
+      '--ipip',
+      'off',
+    ],
+    { reject: false, all: true, env: { ETCD_PASSWORD: 'not-a-real-secret' } },
+  );
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   const lines: Record<string, unknown>[] = [];
   child.stdout!.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
   });
-  await waitFor('first apply', () => existsSync(join(configDir, 'bird.cfg')), (ok) => ok, 30_000);
-  await waitFor('etcd synced line', () => lines.some((l) => l['msg'] === 'etcd synced'), (ok) => ok);
-  t.ok(lines.every((l) => typeof l['level'] === 'number' && typeof l['time'] === 'string' && typeof l['component'] === 'string'), 'every line is structured JSON with a component');
-  await waitFor('both daemons reported unreachable', () => lines.filter((l) => l['component'] === 'bird' && /will retry the reload/.test(String(l['msg']))).length, (n) => n >= 2, 15_000);
+  await waitFor(
+    'first apply',
+    () => existsSync(join(configDir, 'bird.cfg')),
+    (ok) => ok,
+    30_000,
+  );
+  await waitFor(
+    'etcd synced line',
+    () => lines.some((l) => l['msg'] === 'etcd synced'),
+    (ok) => ok,
+  );
+  t.ok(
+    lines.every(
+      (l) => typeof l['level'] === 'number' && typeof l['time'] === 'string' && typeof l['component'] === 'string',
+    ),
+    'every line is structured JSON with a component',
+  );
+  await waitFor(
+    'both daemons reported unreachable',
+    () => lines.filter((l) => l['component'] === 'bird' && /will retry the reload/.test(String(l['msg']))).length,
+    (n) => n >= 2,
+    15_000,
+  );
   await new Promise((r) => setTimeout(r, 1500)); // several retries happen meanwhile
-  t.same(lines.filter((l) => /will retry the reload/.test(String(l['msg']))).map((l) => l['daemon']).sort(), ['bird', 'bird6'], 'once per daemon, not once per retry');
+  t.same(
+    lines
+      .filter((l) => /will retry the reload/.test(String(l['msg'])))
+      .map((l) => l['daemon'])
+      .sort(),
+    ['bird', 'bird6'],
+    'once per daemon, not once per retry',
+  );
 
   child.kill('SIGHUP');
-  await waitFor('SIGHUP re-read', () => lines.some((l) => l['msg'] === 'etcd re-read'), (ok) => ok, 15_000);
+  await waitFor(
+    'SIGHUP re-read',
+    () => lines.some((l) => l['msg'] === 'etcd re-read'),
+    (ok) => ok,
+    15_000,
+  );
 
   child.kill('SIGTERM');
   const result = await child;
   t.equal(result.exitCode, 0, 'SIGTERM → exit 0');
   t.ok(lines.some((l) => l['msg'] === 'stopped'));
-  t.same(readdirSync(configDir).filter((f) => f.includes('.tmp-')), [], 'no temp files');
-  t.same(readdirSync(dir).filter((f) => f.includes('staging')), [], 'no staging dir');
+  t.same(
+    readdirSync(configDir).filter((f) => f.includes('.tmp-')),
+    [],
+    'no temp files',
+  );
+  t.same(
+    readdirSync(dir).filter((f) => f.includes('staging')),
+    [],
+    'no staging dir',
+  );
   t.notOk(result.all?.includes('not-a-real-secret'), 'the etcd password never reaches the log');
 });

@@ -29,8 +29,24 @@ if (!(await canCreateNamespaces())) {
 
   const nsA = await createNamespace(t, 'bws');
   const nsB = await createNamespace(t, 'bws');
-  await execa('ip', ['link', 'add', 'bwveth', 'netns', nsA.name, 'type', 'veth', 'peer', 'name', 'bwveth', 'netns', nsB.name]);
-  for (const [ns, last] of [[nsA, 1], [nsB, 2]] as const) {
+  await execa('ip', [
+    'link',
+    'add',
+    'bwveth',
+    'netns',
+    nsA.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'bwveth',
+    'netns',
+    nsB.name,
+  ]);
+  for (const [ns, last] of [
+    [nsA, 1],
+    [nsB, 2],
+  ] as const) {
     await execa('ip', ['-n', ns.name, 'addr', 'add', `10.99.0.${last}/24`, 'dev', 'bwveth']);
     await execa('ip', ['-n', ns.name, 'addr', 'add', `fd00:99::${last}/64`, 'dev', 'bwveth', 'nodad']);
     await execa('ip', ['-n', ns.name, 'link', 'set', 'bwveth', 'up']);
@@ -43,14 +59,23 @@ if (!(await canCreateNamespaces())) {
   await run('node', 'bgp', 'peer', 'add', '::1', 'as', '64997', '--node', 'node-a');
 
   const sockets: Record<string, string> = {};
-  for (const [node, ns] of [['node-a', nsA], ['node-b', nsB]] as const) {
+  for (const [node, ns] of [
+    ['node-a', nsA],
+    ['node-b', nsB],
+  ] as const) {
     const out = join(dir, node);
     await run('render', '--datastore', 'etcd', '--node', node, '--out', out, '--ipip', 'off');
     for (const family of [4, 6] as const) {
       const name = family === 4 ? 'bird' : 'bird6';
       const socketPath = join(dir, `${node}-${name}.ctl`);
       sockets[`${node}-${name}`] = socketPath;
-      await startBirdForTest(t, { family, configPath: join(out, `${name}.cfg`), socketPath, wrapper: ns.exec, logFile: join(dir, `${node}-${name}.log`) });
+      await startBirdForTest(t, {
+        family,
+        configPath: join(out, `${name}.cfg`),
+        socketPath,
+        wrapper: ns.exec,
+        logFile: join(dir, `${node}-${name}.log`),
+      });
     }
   }
   const birdA = sockets['node-a-bird']!;
@@ -71,17 +96,33 @@ if (!(await canCreateNamespaces())) {
   t.test('both daemons answer: a table per family, the mesh session established, loopback peers not', async (t) => {
     const json = await statusWhenMeshUp();
     t.equal(json.code, 0);
-    const parsed = JSON.parse(json.stdout) as Record<string, { reachable: boolean; total: number; sessions: { peerAddress: string; peerType: string; protocol: string; state: string; bgpState: string | null }[] }>;
-    t.same(parsed['ipv4']?.sessions.map((s) => [s.protocol, s.peerAddress, s.peerType]), [
-      ['Mesh_10_99_0_2', '10.99.0.2', 'node-to-node mesh'],
-      ['Global_127_0_0_3', '127.0.0.3', 'global'],
-      ['Node_127_0_0_4', '127.0.0.4', 'node specific'],
-    ]);
-    t.same(parsed['ipv6']?.sessions.map((s) => [s.protocol, s.peerAddress, s.peerType]), [
-      ['Mesh_fd00_99__2', 'fd00:99::2', 'node-to-node mesh'],
-      ['Node___1', '::1', 'node specific'],
-    ]);
-    t.same(parsed['ipv4']?.sessions.map((s) => s.state), ['up', 'start', 'start']);
+    const parsed = JSON.parse(json.stdout) as Record<
+      string,
+      {
+        reachable: boolean;
+        total: number;
+        sessions: { peerAddress: string; peerType: string; protocol: string; state: string; bgpState: string | null }[];
+      }
+    >;
+    t.same(
+      parsed['ipv4']?.sessions.map((s) => [s.protocol, s.peerAddress, s.peerType]),
+      [
+        ['Mesh_10_99_0_2', '10.99.0.2', 'node-to-node mesh'],
+        ['Global_127_0_0_3', '127.0.0.3', 'global'],
+        ['Node_127_0_0_4', '127.0.0.4', 'node specific'],
+      ],
+    );
+    t.same(
+      parsed['ipv6']?.sessions.map((s) => [s.protocol, s.peerAddress, s.peerType]),
+      [
+        ['Mesh_fd00_99__2', 'fd00:99::2', 'node-to-node mesh'],
+        ['Node___1', '::1', 'node specific'],
+      ],
+    );
+    t.same(
+      parsed['ipv4']?.sessions.map((s) => s.state),
+      ['up', 'start', 'start'],
+    );
     t.not(parsed['ipv4']?.sessions[1]?.bgpState, 'Established');
 
     const table = await cli(['status', '--bird-socket', birdA, '--bird6-socket', bird6A]);
@@ -111,14 +152,21 @@ if (!(await canCreateNamespaces())) {
     t.match(result.stdout, /^IPv4 BGP status\n\+/);
     t.match(result.stdout, /1 of 3 sessions established/);
     t.match(result.stdout, /IPv6 BGP status\nbird6 is not reachable$/);
-    t.equal(result.stderr, `warning: bird6 (IPv6) is not reachable at ${missing}: no such socket (is it running?) [ENOENT]; no IPv6 status`, 'the error said once, the path once');
+    t.equal(
+      result.stderr,
+      `warning: bird6 (IPv6) is not reachable at ${missing}: no such socket (is it running?) [ENOENT]; no IPv6 status`,
+      'the error said once, the path once',
+    );
   });
 
   t.test('bird unreachable: exit 1 naming the socket; bird6 is still shown', async (t) => {
     const missing = join(dir, 'no-bird.ctl');
     const result = await cli(['status', '--bird-socket', missing, '--bird6-socket', bird6A]);
     t.equal(result.code, 1);
-    t.equal(result.stderr, `error: bird (IPv4) is not reachable at ${missing}: no such socket (is it running?) [ENOENT]`);
+    t.equal(
+      result.stderr,
+      `error: bird (IPv4) is not reachable at ${missing}: no such socket (is it running?) [ENOENT]`,
+    );
     t.match(result.stdout, /IPv6 BGP status\n\+/);
     const json = await cli(['status', '--bird-socket', missing, '--bird6-socket', join(dir, 'none6.ctl'), '--json']);
     t.equal(json.code, 1);

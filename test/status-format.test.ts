@@ -48,7 +48,15 @@ t.test('protocol name → peer type and address', async (t) => {
 });
 
 t.test('the renderer’s names round-trip for every kind and family', async (t) => {
-  for (const text of ['10.0.0.2', '172.17.8.101', '2001:db8::1', 'fd80:24e2:f998:72d7::2', '::1', '2001:db8:0:1:2:3:4:5', '::ffff:a00:1']) {
+  for (const text of [
+    '10.0.0.2',
+    '172.17.8.101',
+    '2001:db8::1',
+    'fd80:24e2:f998:72d7::2',
+    '::1',
+    '2001:db8:0:1:2:3:4:5',
+    '::ffff:a00:1',
+  ]) {
     const address = parseIpAddress(text);
     if (!address.ok) throw new Error(text);
     for (const kind of ['mesh', 'global', 'node', 'Reflector', 'Client'] as const) {
@@ -89,7 +97,10 @@ t.test('dates and ISO times in since; bird6 capture', async (t) => {
   const v6 = formatFamilyStatus(statusOf('show-protocols-bird6.txt', 6));
   t.equal(v6[0], 'IPv6 BGP status');
   t.match(v6[4]!, /^\| 2001:db8::2 +\| node-to-node mesh \| start \| 12:29:04 \| Active +\|$/);
-  t.match(v6[5]!, /^\| fd00::1:2 +\| node-to-node mesh \| start \| 12:29:04 \| Active \(Socket: Connection refused\) \|$/);
+  t.match(
+    v6[5]!,
+    /^\| fd00::1:2 +\| node-to-node mesh \| start \| 12:29:04 \| Active \(Socket: Connection refused\) \|$/,
+  );
   t.equal(v6.at(-1), '0 of 2 sessions established');
 });
 
@@ -115,27 +126,70 @@ t.test('synthetic states: feed+Established counts, unreadable peer rows are kept
 });
 
 t.test('no peers, a single session, an unreachable daemon', async (t) => {
-  const none = formatFamilyStatus({ family: 4, socketPath: '/x', reachable: true, sessions: sessionsFromRows(parseShowProtocols(capture('show-protocols-peer-received-error.txt')), 4) });
+  const none = formatFamilyStatus({
+    family: 4,
+    socketPath: '/x',
+    reachable: true,
+    sessions: sessionsFromRows(parseShowProtocols(capture('show-protocols-peer-received-error.txt')), 4),
+  });
   t.same(none, ['IPv4 BGP status', 'No BGP peers.', '0 of 0 sessions established'], 'p3 is not a birdwatch peer name');
   const one = sessionsFromRows(parseShowProtocols(['Mesh_10_0_0_2 BGP master up 13:57:18 Established']), 4);
   t.equal(summaryLine(one), '1 of 1 session established');
-  t.same(formatFamilyStatus({ family: 6, socketPath: '/run/bird6.ctl', reachable: false, error: 'cannot connect to BIRD control socket /run/bird6.ctl: ENOENT' }), [
-    'IPv6 BGP status',
-    'bird6 is not reachable',
-  ], 'the reason goes to stderr, once');
-  t.equal(unreachableReason({ family: 6, socketPath: '/run/bird6.ctl', reachable: false, error: 'cannot connect to BIRD control socket /run/bird6.ctl: connect ECONNREFUSED /run/bird6.ctl' }), 'connection refused (is it running?) [ECONNREFUSED]');
-  t.equal(unreachableReason({ family: 4, socketPath: '/run/bird.ctl', reachable: false, error: 'BIRD control socket /run/bird.ctl: no complete reply to greeting within 5000 ms' }), 'no complete reply to greeting within 5000 ms', 'the path is not repeated');
+  t.same(
+    formatFamilyStatus({
+      family: 6,
+      socketPath: '/run/bird6.ctl',
+      reachable: false,
+      error: 'cannot connect to BIRD control socket /run/bird6.ctl: ENOENT',
+    }),
+    ['IPv6 BGP status', 'bird6 is not reachable'],
+    'the reason goes to stderr, once',
+  );
+  t.equal(
+    unreachableReason({
+      family: 6,
+      socketPath: '/run/bird6.ctl',
+      reachable: false,
+      error: 'cannot connect to BIRD control socket /run/bird6.ctl: connect ECONNREFUSED /run/bird6.ctl',
+    }),
+    'connection refused (is it running?) [ECONNREFUSED]',
+  );
+  t.equal(
+    unreachableReason({
+      family: 4,
+      socketPath: '/run/bird.ctl',
+      reachable: false,
+      error: 'BIRD control socket /run/bird.ctl: no complete reply to greeting within 5000 ms',
+    }),
+    'no complete reply to greeting within 5000 ms',
+    'the path is not repeated',
+  );
 });
 
 t.test('table formatter: widths, empty bodies, control characters escaped', async (t) => {
-  t.same(formatTable(['A', 'Long header'], [['x', 1], [undefined, 'yy']]), [
-    '+---+-------------+',
-    '| A | Long header |',
-    '+---+-------------+',
-    '| x | 1           |',
-    '|   | yy          |',
-    '+---+-------------+',
-  ]);
+  t.same(
+    formatTable(
+      ['A', 'Long header'],
+      [
+        ['x', 1],
+        [undefined, 'yy'],
+      ],
+    ),
+    [
+      '+---+-------------+',
+      '| A | Long header |',
+      '+---+-------------+',
+      '| x | 1           |',
+      '|   | yy          |',
+      '+---+-------------+',
+    ],
+  );
   t.same(formatTable(['A'], []), ['+---+', '| A |', '+---+']);
-  t.same(formatTable(['A'], [['a\nb\x1b']]), ['+------------+', '| A          |', '+------------+', '| a\\x0ab\\x1b |', '+------------+']);
+  t.same(formatTable(['A'], [['a\nb\x1b']]), [
+    '+------------+',
+    '| A          |',
+    '+------------+',
+    '| a\\x0ab\\x1b |',
+    '+------------+',
+  ]);
 });

@@ -43,7 +43,9 @@ function isAlive(owner: LockOwner): boolean {
 async function readOwner(path: string): Promise<LockOwner | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, started: parsed.started, command: String(parsed.command ?? '') } : undefined;
+    return typeof parsed.pid === 'number'
+      ? { pid: parsed.pid, started: parsed.started, command: String(parsed.command ?? '') }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -59,7 +61,11 @@ export async function lockConfigDir(configDir: string, command: string): Promise
   await mkdir(configDir, { recursive: true });
   const path = join(configDir, LOCK_FILE);
   if (heldHere.has(path)) {
-    throw new ConfigDirLockedError(`${configDir} is in use by another birdwatch (pid ${process.pid}: this process); refusing to start a second one on the same config dir`, path, process.pid);
+    throw new ConfigDirLockedError(
+      `${configDir} is in use by another birdwatch (pid ${process.pid}: this process); refusing to start a second one on the same config dir`,
+      path,
+      process.pid,
+    );
   }
   const me: LockOwner = { pid: process.pid, started: processStartTime(process.pid), command };
   const temp = join(configDir, `.birdwatch.lock.tmp-${process.pid}`);

@@ -30,10 +30,12 @@ export class ConfigDirLockedError extends Error {
   }
 }
 
-export const isConfigDirLockedError = (error: unknown): error is ConfigDirLockedError => error instanceof ConfigDirLockedError;
+export const isConfigDirLockedError = (error: unknown): error is ConfigDirLockedError =>
+  error instanceof ConfigDirLockedError;
 
 /**
  * A filesystem error without its path (`ENOSPC: no space left on device`): our message names the directory,
  * and a temporary file's random name would make every retry look like a new failure.
  */
-export const describeFsError = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');
+export const describeFsError = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');

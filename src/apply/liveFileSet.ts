@@ -49,7 +49,10 @@ export class LiveFiles {
       });
       let known = this.#known.get(name);
       if (known?.signature !== current) {
-        known = { signature: current, content: current === 'missing' || current === 'not-a-file' ? undefined : await readLiveFile(path) };
+        known = {
+          signature: current,
+          content: current === 'missing' || current === 'not-a-file' ? undefined : await readLiveFile(path),
+        };
         this.#known.set(name, known);
       }
       if (known.content !== undefined) live.set(name, known.content);

@@ -45,7 +45,10 @@ export async function swapStagedFiles(configDir: string, stagedDir: string, name
     }
     await syncFile(configDir);
   } catch (error) {
-    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, { cause: error, replaced });
+    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, {
+      cause: error,
+      replaced,
+    });
   }
 }
 
@@ -71,6 +74,9 @@ export async function writeFilesDurably(configDir: string, files: ReadonlyMap<st
     }
     await syncFile(configDir);
   } catch (error) {
-    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, { cause: error, replaced });
+    throw new ApplyError(`cannot write configuration into ${configDir}: ${describeFsError(error)}`, configDir, {
+      cause: error,
+      replaced,
+    });
   }
 }

@@ -52,7 +52,9 @@ export function configureCommand(options: Pick<ConfigureBirdOptions, 'configPath
   if (options.check === true) parts.push('check');
   if (options.configPath !== undefined) {
     if (/["\r\n]/.test(options.configPath)) {
-      throw new TypeError(`BIRD cannot be given a configuration path containing '"' or a newline: ${JSON.stringify(options.configPath)}`);
+      throw new TypeError(
+        `BIRD cannot be given a configuration path containing '"' or a newline: ${JSON.stringify(options.configPath)}`,
+      );
     }
     parts.push(`"${options.configPath}"`);
   }
@@ -63,10 +65,14 @@ export function configureCommand(options: Pick<ConfigureBirdOptions, 'configPath
  * Sends `configure` (or `configure check`) and classifies BIRD's reply.
  * Throws BirdUnreachableError when the socket cannot be reached (BirdTimeoutError on timeout).
  */
-export async function configureBird(socketPath: string, options: ConfigureBirdOptions = {}): Promise<ConfigureBirdResult> {
+export async function configureBird(
+  socketPath: string,
+  options: ConfigureBirdOptions = {},
+): Promise<ConfigureBirdResult> {
   const reply = await runBirdCommand(socketPath, configureCommand(options), options);
   const message = reply.lines[reply.lines.length - 1]?.text ?? '';
-  const accepted = options.check === true ? reply.code === CONFIGURE_CHECK_OK_CODE : CONFIGURE_ACCEPTED_CODES.has(reply.code);
+  const accepted =
+    options.check === true ? reply.code === CONFIGURE_CHECK_OK_CODE : CONFIGURE_ACCEPTED_CODES.has(reply.code);
   if (accepted) return { ok: true, code: reply.code, message, lines: reply.lines };
   return {
     ok: false,

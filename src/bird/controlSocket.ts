@@ -188,8 +188,16 @@ export class BirdControlClient {
     this.#socket.on('error', (err: Error) => {
       this.#fail(
         this.#connected
-          ? new BirdUnreachableError(socketPath, `connection to BIRD control socket ${socketPath} failed: ${err.message}`, { cause: err })
-          : new BirdUnreachableError(socketPath, `cannot connect to BIRD control socket ${socketPath}: ${err.message}`, { cause: err }),
+          ? new BirdUnreachableError(
+              socketPath,
+              `connection to BIRD control socket ${socketPath} failed: ${err.message}`,
+              { cause: err },
+            )
+          : new BirdUnreachableError(
+              socketPath,
+              `cannot connect to BIRD control socket ${socketPath}: ${err.message}`,
+              { cause: err },
+            ),
       );
     });
     this.#socket.on('close', () => {
@@ -202,12 +210,19 @@ export class BirdControlClient {
     options.signal?.throwIfAborted();
     const client = new BirdControlClient(socketPath, options);
     try {
-      const greeting = await client.#awaitReply(options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.signal, 'greeting');
+      const greeting = await client.#awaitReply(
+        options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        options.signal,
+        'greeting',
+      );
       const line = greeting.lines[greeting.lines.length - 1];
       if (greeting.code !== 1 || line === undefined) {
-        throw new BirdProtocolError(`unexpected greeting from BIRD control socket ${socketPath}: code ${greeting.code}`, {
-          line: greeting.lines.map((l) => l.text).join('\n'),
-        });
+        throw new BirdProtocolError(
+          `unexpected greeting from BIRD control socket ${socketPath}: code ${greeting.code}`,
+          {
+            line: greeting.lines.map((l) => l.text).join('\n'),
+          },
+        );
       }
       client.#greeting = line.text;
       return client;
@@ -262,7 +277,12 @@ export class BirdControlClient {
 
   /** Closes the connection; a command still running rejects with BirdUnreachableError. */
   close(): void {
-    this.#fail(new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} was closed by the client`));
+    this.#fail(
+      new BirdUnreachableError(
+        this.socketPath,
+        `connection to BIRD control socket ${this.socketPath} was closed by the client`,
+      ),
+    );
   }
 
   #throwIfClosed(): void {
@@ -270,9 +290,13 @@ export class BirdControlClient {
     if (reason === undefined) return;
     // The connection's own failures describe its state; a timeout or abort only closed it.
     if (reason instanceof BirdUnreachableError || reason instanceof BirdProtocolError) throw reason;
-    throw new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} is closed: ${reason.message}`, {
-      cause: reason,
-    });
+    throw new BirdUnreachableError(
+      this.socketPath,
+      `connection to BIRD control socket ${this.socketPath} is closed: ${reason.message}`,
+      {
+        cause: reason,
+      },
+    );
   }
 
   #onData(chunk: string): void {
@@ -286,7 +310,9 @@ export class BirdControlClient {
     for (const reply of replies) {
       const waiter = this.#waiter;
       if (waiter === undefined) {
-        this.#fail(new BirdProtocolError(`unsolicited reply from BIRD control socket ${this.socketPath} (code ${reply.code})`));
+        this.#fail(
+          new BirdProtocolError(`unsolicited reply from BIRD control socket ${this.socketPath} (code ${reply.code})`),
+        );
         return;
       }
       this.#waiter = undefined;
@@ -328,7 +354,10 @@ export class BirdControlClient {
       const onAbort = (): void => {
         giveUp(
           signal?.reason,
-          new BirdUnreachableError(this.socketPath, `connection to BIRD control socket ${this.socketPath} was closed: ${what} aborted`),
+          new BirdUnreachableError(
+            this.socketPath,
+            `connection to BIRD control socket ${this.socketPath} was closed: ${what} aborted`,
+          ),
         );
       };
       this.#waiter = {
@@ -360,7 +389,11 @@ export class BirdControlClient {
 }
 
 /** Connects, runs one command, closes. */
-export async function runBirdCommand(socketPath: string, cmd: string, options: RunBirdCommandOptions = {}): Promise<BirdReply> {
+export async function runBirdCommand(
+  socketPath: string,
+  cmd: string,
+  options: RunBirdCommandOptions = {},
+): Promise<BirdReply> {
   const client = await BirdControlClient.connect(socketPath, options);
   try {
     return await client.command(cmd, options);

@@ -33,7 +33,11 @@ export async function probeKrtTunnel(binary: BirdBinary, options: ProbeKrtTunnel
   try {
     const configPath = join(dir, 'probe.cfg');
     await writeFile(configPath, KRT_TUNNEL_PROBE_CONFIG);
-    const result = await validateBirdConfig({ binary, configPath, ...(options.signal ? { signal: options.signal } : {}) });
+    const result = await validateBirdConfig({
+      binary,
+      configPath,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     return result.ok;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -14,7 +14,16 @@ import { BirdProtocolError } from './errors.js';
 export const PROTOCOL_STATES = ['up', 'down', 'start', 'stop', 'feed', 'wait', 'flush'] as const;
 export type ProtocolState = (typeof PROTOCOL_STATES)[number];
 
-export const BGP_STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established', 'Close', 'Passive'] as const;
+export const BGP_STATES = [
+  'Idle',
+  'Connect',
+  'Active',
+  'OpenSent',
+  'OpenConfirm',
+  'Established',
+  'Close',
+  'Passive',
+] as const;
 export type BgpState = (typeof BGP_STATES)[number];
 
 /** A parsed row. `bgpState`/`lastError` are set only for rows whose proto is `BGP`. */

@@ -107,7 +107,13 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
   const stopped = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       killGroup();
-      reject(new BirdValidationTimeoutError(binary, timeoutMs, `${binary} -p -c ${configPath} did not finish within ${timeoutMs} ms (killed)`));
+      reject(
+        new BirdValidationTimeoutError(
+          binary,
+          timeoutMs,
+          `${binary} -p -c ${configPath} did not finish within ${timeoutMs} ms (killed)`,
+        ),
+      );
     }, timeoutMs);
     onAbort = () => {
       killGroup();
@@ -132,7 +138,10 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
   }
   if (result.exitCode === 0) return { ok: true };
 
-  const raw = [result.stderr, result.stdout].filter((s) => s.length > 0).join('\n').trim();
+  const raw = [result.stderr, result.stdout]
+    .filter((s) => s.length > 0)
+    .join('\n')
+    .trim();
   const firstLine = raw.split('\n', 1)[0] ?? '';
   const located = parseBirdConfigError(firstLine);
   if (located !== undefined) {

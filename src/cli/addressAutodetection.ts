@@ -46,12 +46,29 @@ export class AutodetectionError extends Error {
   }
 }
 
-export const isAutodetectionError = (error: unknown): error is AutodetectionError => error instanceof AutodetectionError;
+export const isAutodetectionError = (error: unknown): error is AutodetectionError =>
+  error instanceof AutodetectionError;
 
 /** Interfaces calico-node never picks: container bridges, tunnels, its own workload interfaces, loopback. */
 const EXCLUDED_INTERFACES = [
-  /^docker.*/, /^cbr.*/, /^dummy.*/, /^virbr.*/, /^lxcbr.*/, /^veth.*/, /^lo$/, /^cali.*/, /^tunl.*/, /^flannel.*/,
-  /^kube-ipvs.*/, /^cni.*/, /^vxlan\.calico.*/, /^vxlan-v6\.calico.*/, /^wireguard\.cali.*/, /^wg-v6\.cali.*/, /^nodelocaldns.*/, /^podman.*/,
+  /^docker.*/,
+  /^cbr.*/,
+  /^dummy.*/,
+  /^virbr.*/,
+  /^lxcbr.*/,
+  /^veth.*/,
+  /^lo$/,
+  /^cali.*/,
+  /^tunl.*/,
+  /^flannel.*/,
+  /^kube-ipvs.*/,
+  /^cni.*/,
+  /^vxlan\.calico.*/,
+  /^vxlan-v6\.calico.*/,
+  /^wireguard\.cali.*/,
+  /^wg-v6\.cali.*/,
+  /^nodelocaldns.*/,
+  /^podman.*/,
 ];
 
 export function parseAutodetectionMethod(variable: string, value: string | undefined): AutodetectionMethod {
@@ -60,22 +77,39 @@ export function parseAutodetectionMethod(variable: string, value: string | undef
   const eq = text.indexOf('=');
   const [name, argument] = eq < 0 ? [text, ''] : [text.slice(0, eq), text.slice(eq + 1)];
   if (name === 'can-reach') {
-    if (argument === '') throw new UsageError(variable, value, 'can-reach needs a destination: can-reach=DEST (an address or a host name)');
+    if (argument === '')
+      throw new UsageError(
+        variable,
+        value,
+        'can-reach needs a destination: can-reach=DEST (an address or a host name)',
+      );
     return { kind: 'can-reach', destination: argument };
   }
   if (name === 'interface' || name === 'skip-interface') {
-    const patterns = argument.split(',').map((p) => p.trim()).filter((p) => p !== '');
-    if (patterns.length === 0) throw new UsageError(variable, value, `${name} needs regular expressions: ${name}=REGEX[,REGEX…]`);
+    const patterns = argument
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
+    if (patterns.length === 0)
+      throw new UsageError(variable, value, `${name} needs regular expressions: ${name}=REGEX[,REGEX…]`);
     const compiled = patterns.map((p) => {
       try {
         return new RegExp(p);
       } catch (error) {
-        throw new UsageError(variable, value, `${JSON.stringify(p)} is not a regular expression (${(error as Error).message})`);
+        throw new UsageError(
+          variable,
+          value,
+          `${JSON.stringify(p)} is not a regular expression (${(error as Error).message})`,
+        );
       }
     });
     return { kind: name, patterns: compiled };
   }
-  throw new UsageError(variable, value, 'expected first-found, can-reach=DEST, interface=REGEX or skip-interface=REGEX');
+  throw new UsageError(
+    variable,
+    value,
+    'expected first-found, can-reach=DEST, interface=REGEX or skip-interface=REGEX',
+  );
 }
 
 /** Addresses calico-node would never announce as a node's: loopback, link-local, multicast, unspecified. */
@@ -97,35 +131,54 @@ export interface DetectedAddress {
   readonly prefixLength?: number;
 }
 
-function firstUsable(interfaces: readonly HostInterface[], family: AddressFamily, accept: (name: string) => boolean): DetectedAddress | undefined {
+function firstUsable(
+  interfaces: readonly HostInterface[],
+  family: AddressFamily,
+  accept: (name: string) => boolean,
+): DetectedAddress | undefined {
   for (const iface of interfaces) {
     if (!accept(iface.name) || EXCLUDED_INTERFACES.some((re) => re.test(iface.name))) continue;
     for (const entry of iface.addresses) {
       if (entry.family !== family) continue;
       const parsed = parseIpAddress(entry.address, family);
-      if (parsed.ok && usable(parsed.value)) return { address: parsed.value, source: iface.name, prefixLength: entry.prefixLength };
+      if (parsed.ok && usable(parsed.value))
+        return { address: parsed.value, source: iface.name, prefixLength: entry.prefixLength };
     }
   }
   return undefined;
 }
 
 /** The host's IPv4 or IPv6 address by `method`; AutodetectionError when there is none. */
-export async function autodetectAddress(method: AutodetectionMethod, family: AddressFamily, host: HostAddresses): Promise<DetectedAddress> {
+export async function autodetectAddress(
+  method: AutodetectionMethod,
+  family: AddressFamily,
+  host: HostAddresses,
+): Promise<DetectedAddress> {
   const what = `IPv${family} autodetection`;
   if (method.kind === 'can-reach') {
     let local: string;
     try {
       local = await host.sourceAddressToward(method.destination, family);
     } catch (error) {
-      throw new AutodetectionError(`${what} (can-reach=${method.destination}): no route: ${(error as Error).message}`, { cause: error });
+      throw new AutodetectionError(`${what} (can-reach=${method.destination}): no route: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     // An unconnected socket (no route: the kernel left it unbound) reports the unspecified address.
-    if (local === '::' || local === '0.0.0.0') throw new AutodetectionError(`${what} (can-reach=${method.destination}): no route to ${method.destination}`);
+    if (local === '::' || local === '0.0.0.0')
+      throw new AutodetectionError(`${what} (can-reach=${method.destination}): no route to ${method.destination}`);
     const parsed = parseIpAddress(local, family);
-    if (!parsed.ok || !usable(parsed.value)) throw new AutodetectionError(`${what} (can-reach=${method.destination}): the source address ${local} is not usable`);
+    if (!parsed.ok || !usable(parsed.value))
+      throw new AutodetectionError(
+        `${what} (can-reach=${method.destination}): the source address ${local} is not usable`,
+      );
     const owner = host.interfaces().find((i) => i.addresses.some((a) => a.address === local));
     const prefixLength = owner?.addresses.find((a) => a.address === local)?.prefixLength;
-    return { address: parsed.value, source: `route to ${method.destination}`, ...(prefixLength !== undefined ? { prefixLength } : {}) };
+    return {
+      address: parsed.value,
+      source: `route to ${method.destination}`,
+      ...(prefixLength !== undefined ? { prefixLength } : {}),
+    };
   }
   const interfaces = host.interfaces();
   const accept =
@@ -136,9 +189,12 @@ export async function autodetectAddress(method: AutodetectionMethod, family: Add
         : () => true;
   const found = firstUsable(interfaces, family, accept);
   if (found !== undefined) return found;
-  const described = method.kind === 'first-found' ? 'first-found' : `${method.kind}=${method.patterns.map((p) => p.source).join(',')}`;
+  const described =
+    method.kind === 'first-found' ? 'first-found' : `${method.kind}=${method.patterns.map((p) => p.source).join(',')}`;
   const seen = interfaces.map((i) => i.name).join(', ') || 'none';
-  throw new AutodetectionError(`${what} (${described}): no usable IPv${family} address on a matching interface (interfaces up: ${seen})`);
+  throw new AutodetectionError(
+    `${what} (${described}): no usable IPv${family} address on a matching interface (interfaces up: ${seen})`,
+  );
 }
 
 /** The running host, as calico-node reads it: interfaces that are up (os.networkInterfaces), routes via a UDP connect. */

@@ -16,8 +16,14 @@ export interface EtcdFlags {
 /** Adds the etcd connection flags (the ETCD_* variables are read in resolveEtcdOptions). */
 export function addEtcdOptions(command: Command): Command {
   return command
-    .option('--etcd-endpoints <urls>', 'comma-separated etcd URLs (default: ETCD_ENDPOINTS, else ETCD_SCHEME://ETCD_AUTHORITY, else http://127.0.0.1:2379)')
-    .option('--etcd-ca <file>', 'CA certificate for https endpoints (default: ETCD_CA_CERT_FILE, else the system trust store)')
+    .option(
+      '--etcd-endpoints <urls>',
+      'comma-separated etcd URLs (default: ETCD_ENDPOINTS, else ETCD_SCHEME://ETCD_AUTHORITY, else http://127.0.0.1:2379)',
+    )
+    .option(
+      '--etcd-ca <file>',
+      'CA certificate for https endpoints (default: ETCD_CA_CERT_FILE, else the system trust store)',
+    )
     .option('--etcd-cert <file>', 'client certificate (default: ETCD_CERT_FILE)')
     .option('--etcd-key <file>', 'client key (default: ETCD_KEY_FILE)');
 }
@@ -37,7 +43,13 @@ export function envValue(env: Env, name: string): string | undefined {
 export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOptions {
   const authority = envValue(env, 'ETCD_AUTHORITY');
   const scheme = envValue(env, 'ETCD_SCHEME') ?? 'http';
-  if (authority !== undefined && flags.etcdEndpoints === undefined && envValue(env, 'ETCD_ENDPOINTS') === undefined && scheme !== 'http' && scheme !== 'https') {
+  if (
+    authority !== undefined &&
+    flags.etcdEndpoints === undefined &&
+    envValue(env, 'ETCD_ENDPOINTS') === undefined &&
+    scheme !== 'http' &&
+    scheme !== 'https'
+  ) {
     throw new UsageError('ETCD_SCHEME', scheme, 'expected http or https');
   }
   const [argument, raw] =
@@ -48,8 +60,12 @@ export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOp
         : authority !== undefined
           ? ['ETCD_AUTHORITY', `${scheme}://${authority}`]
           : ['--etcd-endpoints', 'http://127.0.0.1:2379'];
-  const endpoints = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
-  if (endpoints.length === 0) throw new UsageError(argument, raw, 'expected a comma-separated list of http(s)://host:port URLs');
+  const endpoints = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (endpoints.length === 0)
+    throw new UsageError(argument, raw, 'expected a comma-separated list of http(s)://host:port URLs');
   for (const endpoint of endpoints) {
     // An error message must not echo a password someone put in the URL.
     const shown = endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1***@');
@@ -60,7 +76,11 @@ export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOp
       throw new UsageError(argument, shown, 'expected http(s)://host:port');
     }
     if (url.username !== '' || url.password !== '') {
-      throw new UsageError(argument, shown, 'credentials in an endpoint URL are not accepted: use ETCD_USERNAME and ETCD_PASSWORD');
+      throw new UsageError(
+        argument,
+        shown,
+        'credentials in an endpoint URL are not accepted: use ETCD_USERNAME and ETCD_PASSWORD',
+      );
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.pathname.length > 1) {
       throw new UsageError(argument, shown, 'expected http(s)://host:port');
@@ -69,7 +89,11 @@ export function resolveEtcdOptions(flags: EtcdFlags, env: Env): EtcdConnectionOp
   const certFile = flags.etcdCert ?? envValue(env, 'ETCD_CERT_FILE');
   const keyFile = flags.etcdKey ?? envValue(env, 'ETCD_KEY_FILE');
   if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new UsageError(certFile === undefined ? '--etcd-cert' : '--etcd-key', undefined, 'the client certificate and key must be given together');
+    throw new UsageError(
+      certFile === undefined ? '--etcd-cert' : '--etcd-key',
+      undefined,
+      'the client certificate and key must be given together',
+    );
   }
   return {
     endpoints,
@@ -86,7 +110,13 @@ export function resolveNodeName(flag: string | undefined, env: Env): string {
   const nodename = envValue(env, 'NODENAME');
   const hostnameVariable = envValue(env, 'HOSTNAME');
   const [argument, value] =
-    flag !== undefined ? ['--node', flag] : nodename !== undefined ? ['NODENAME', nodename] : hostnameVariable !== undefined ? ['HOSTNAME', hostnameVariable] : ['hostname', hostname()];
+    flag !== undefined
+      ? ['--node', flag]
+      : nodename !== undefined
+        ? ['NODENAME', nodename]
+        : hostnameVariable !== undefined
+          ? ['HOSTNAME', hostnameVariable]
+          : ['hostname', hostname()];
   const valid = parseNodeName(value);
   if (!valid.ok) throw new UsageError(argument, value, valid.reason);
   return valid.value;

@@ -41,7 +41,8 @@ const MAX_CONFIG_FILE = 8 * 1024 * 1024;
 /** BGP passwords as BIRD writes them (`password "…";`), in configs and in any BIRD output. */
 const BIRD_PASSWORD = /\b(password\s+)"(?:[^"\\\n]|\\.)*"/g;
 /** Environment variables worth reporting; values of secret-named ones are redacted. */
-const ENV_NAMES = /^(NODENAME|HOSTNAME|IP|IP6|AS|IP_AUTODETECTION_METHOD|IP6_AUTODETECTION_METHOD|CALICO_.*|ETCD_.*|BIRDWATCH_.*)$/;
+const ENV_NAMES =
+  /^(NODENAME|HOSTNAME|IP|IP6|AS|IP_AUTODETECTION_METHOD|IP6_AUTODETECTION_METHOD|CALICO_.*|ETCD_.*|BIRDWATCH_.*)$/;
 const SECRET_ENV = /PASSWORD|SECRET|TOKEN|KEY$/;
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -68,7 +69,8 @@ async function configFiles(dir: string): Promise<string[]> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.isFile()) names.push(entry.name);
     else if (entry.isDirectory()) {
-      for (const inner of await readdir(join(dir, entry.name), { withFileTypes: true })) if (inner.isFile()) names.push(join(entry.name, inner.name));
+      for (const inner of await readdir(join(dir, entry.name), { withFileTypes: true }))
+        if (inner.isFile()) names.push(join(entry.name, inner.name));
     }
   }
   return names.sort();
@@ -101,7 +103,11 @@ function redactValue(value: string): string {
   }
 }
 
-const timestamp = (date: Date): string => date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const timestamp = (date: Date): string =>
+  date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 /** Collects every part (each on its own: a failure is recorded, the rest goes on) and writes the archive. */
 export async function collectDiagnostics(options: DiagnosticsOptions): Promise<DiagnosticsResult> {
@@ -131,7 +137,11 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
     const names = await configFiles(options.configDir);
     for (const name of names) {
       const content = await readFile(join(options.configDir, name));
-      add(`config/${name}`, content.subarray(0, MAX_CONFIG_FILE).toString('utf8') + (content.length > MAX_CONFIG_FILE ? `\n# [cut at ${MAX_CONFIG_FILE} bytes of ${content.length}]\n` : ''));
+      add(
+        `config/${name}`,
+        content.subarray(0, MAX_CONFIG_FILE).toString('utf8') +
+          (content.length > MAX_CONFIG_FILE ? `\n# [cut at ${MAX_CONFIG_FILE} bytes of ${content.length}]\n` : ''),
+      );
     }
     return `${names.length} files`;
   });
@@ -176,14 +186,22 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
   if (etcd === undefined) report.push('skipped etcd: --no-etcd');
   else {
     await part(`etcd keys (${etcd.endpoints.join(',')})`, async () => {
-      const [{ createEtcdClient }, { readEtcdSnapshot }] = await Promise.all([import('../datastore/etcdConnection.js'), import('../datastore/etcdSource.js')]);
+      const [{ createEtcdClient }, { readEtcdSnapshot }] = await Promise.all([
+        import('../datastore/etcdConnection.js'),
+        import('../datastore/etcdSource.js'),
+      ]);
       const client = createEtcdClient({ ...etcd, callTimeoutMs: options.timeoutMs });
       try {
         // The BGP keyspace and pools, and this node's IPAM blocks only (other nodes' are not its concern).
         const prefixes = [BGP_PREFIX, POOL_PREFIX, `${IPAM_HOST_PREFIX}${options.node}/`];
         const snapshot = await withTimeout('etcd', options.timeoutMs, () => readEtcdSnapshot(client, prefixes));
-        const keys = Object.fromEntries([...snapshot.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, redactValue(v)]));
-        add('etcd/keys.json', `${JSON.stringify({ revision: snapshot.revision.toString(), prefixes, keys }, null, 2)}\n`);
+        const keys = Object.fromEntries(
+          [...snapshot.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, redactValue(v)]),
+        );
+        add(
+          'etcd/keys.json',
+          `${JSON.stringify({ revision: snapshot.revision.toString(), prefixes, keys }, null, 2)}\n`,
+        );
         return `${snapshot.entries.size} keys at revision ${snapshot.revision}`;
       } finally {
         client.close();

@@ -6,7 +6,11 @@ const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
  * A duration option in whole milliseconds: `250ms`, `1s`, `1.5s`, `2m`, or a plain number of milliseconds
  * (what these options always took). `argument` names the option in the error.
  */
-export function parseDuration(argument: string, value: string, limits: Readonly<{ minMs: number; maxMs: number }>): number {
+export function parseDuration(
+  argument: string,
+  value: string,
+  limits: Readonly<{ minMs: number; maxMs: number }>,
+): number {
   const expected = `expected a duration such as 250ms, 1s or 1.5s, or whole milliseconds (${limits.minMs} to ${limits.maxMs} ms)`;
   const match = /^(\d{1,9})(?:\.(\d{1,3}))?(ms|s|m)?$/.exec(value.trim());
   if (match === null) throw new UsageError(argument, value, expected);

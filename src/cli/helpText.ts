@@ -8,7 +8,14 @@ export const EXIT_CODES_COMMON: Readonly<Record<number, string>> = {
 };
 
 /** Appends `Examples:` and `Exit codes:` sections to the command's --help. */
-export function addExamples(command: Command, examples: readonly string[], exitCodes: Readonly<Record<number, string>> = EXIT_CODES_COMMON): Command {
+export function addExamples(
+  command: Command,
+  examples: readonly string[],
+  exitCodes: Readonly<Record<number, string>> = EXIT_CODES_COMMON,
+): Command {
   const codes = Object.entries(exitCodes).map(([code, text]) => `  ${code}  ${text}`);
-  return command.addHelpText('after', ['', 'Examples:', ...examples.map((e) => `  $ ${e}`), '', 'Exit codes:', ...codes].join('\n'));
+  return command.addHelpText(
+    'after',
+    ['', 'Examples:', ...examples.map((e) => `  $ ${e}`), '', 'Exit codes:', ...codes].join('\n'),
+  );
 }

@@ -9,10 +9,12 @@ import { UsageError } from './usageError.js';
  */
 export const DEFAULT_LISTEN = '127.0.0.1:9179';
 
-export type ListenOption = { readonly kind: 'off' } | { readonly kind: 'listen'; readonly host: string; readonly port: number };
+export type ListenOption =
+  { readonly kind: 'off' } | { readonly kind: 'listen'; readonly host: string; readonly port: number };
 
 const EXPECTED = 'expected HOST:PORT (e.g. 127.0.0.1:9099, [::1]:9099, 0.0.0.0:9099), :PORT (every address), or off';
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**
  * The host `:PORT` listens on: every address — `::` (on Linux a dual-stack socket: IPv4 too, unless
@@ -33,8 +35,10 @@ export function parseListenOption(value: string): ListenOption {
   if (match === null) throw new UsageError('--listen', value, EXPECTED);
   const [, v6, other, portText] = match;
   const host = v6 ?? other ?? '';
-  if (v6 !== undefined && isIP(v6) !== 6) throw new UsageError('--listen', value, `${v6} is not an IPv6 address; ${EXPECTED}`);
-  if (v6 === undefined && isIP(host) === 0 && !HOSTNAME.test(host)) throw new UsageError('--listen', value, `${host} is not an address or host name; ${EXPECTED}`);
+  if (v6 !== undefined && isIP(v6) !== 6)
+    throw new UsageError('--listen', value, `${v6} is not an IPv6 address; ${EXPECTED}`);
+  if (v6 === undefined && isIP(host) === 0 && !HOSTNAME.test(host))
+    throw new UsageError('--listen', value, `${host} is not an address or host name; ${EXPECTED}`);
   const port = Number(portText);
   if (port > 65535) throw new UsageError('--listen', value, `port ${port} is out of range (0-65535)`);
   return { kind: 'listen', host, port };

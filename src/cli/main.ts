@@ -4,7 +4,8 @@
 // https://<ip> endpoint: noise on stderr an operator can do nothing about. Every other warning still prints.
 const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
 const isDep0123 = (rest: readonly unknown[]): boolean =>
-  rest.includes('DEP0123') || (typeof rest[0] === 'object' && rest[0] !== null && (rest[0] as { code?: unknown }).code === 'DEP0123');
+  rest.includes('DEP0123') ||
+  (typeof rest[0] === 'object' && rest[0] !== null && (rest[0] as { code?: unknown }).code === 'DEP0123');
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   if (!isDep0123(rest)) emitWarning(warning, ...rest);
 }) as typeof process.emitWarning;

@@ -1,7 +1,13 @@
 import { parseBgpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
 import { parseAsNumber } from '../model/asNumber.js';
 import { parseCidr, type Cidr } from '../model/cidr.js';
-import { autodetectAddress, parseAutodetectionMethod, type AutodetectionMethod, type DetectedAddress, type HostAddresses } from './addressAutodetection.js';
+import {
+  autodetectAddress,
+  parseAutodetectionMethod,
+  type AutodetectionMethod,
+  type DetectedAddress,
+  type HostAddresses,
+} from './addressAutodetection.js';
 import { envValue } from './commonOptions.js';
 import { UsageError } from './usageError.js';
 
@@ -21,7 +27,11 @@ const VARIABLE = { 4: 'IP', 6: 'IP6' } as const;
 const FLAG = { 4: '--ip', 6: '--ip6' } as const;
 
 /** Where the family's setting comes from: the flag, else the variable (empty = unset). */
-export function addressArgument(family: AddressFamily, flag: string | undefined, env: Env): { readonly argument: string; readonly value: string | undefined } {
+export function addressArgument(
+  family: AddressFamily,
+  flag: string | undefined,
+  env: Env,
+): { readonly argument: string; readonly value: string | undefined } {
   if (flag !== undefined) return { argument: FLAG[family], value: flag };
   return { argument: VARIABLE[family], value: envValue(env, VARIABLE[family]) };
 }
@@ -31,15 +41,25 @@ export function parseAddressSetting(family: AddressFamily, flag: string | undefi
   if (value === undefined || value === '') return { kind: 'unset' };
   if (value === 'autodetect') {
     const methodVariable = `${VARIABLE[family]}_AUTODETECTION_METHOD`;
-    return { kind: 'autodetect', method: parseAutodetectionMethod(methodVariable, env[methodVariable]), methodVariable };
+    return {
+      kind: 'autodetect',
+      method: parseAutodetectionMethod(methodVariable, env[methodVariable]),
+      methodVariable,
+    };
   }
   if (value === 'none') {
-    if (family === 4) throw new UsageError(argument, value, "birdwatch needs the node's IPv4 address (BIRD's router id): give an address or autodetect");
+    if (family === 4)
+      throw new UsageError(
+        argument,
+        value,
+        "birdwatch needs the node's IPv4 address (BIRD's router id): give an address or autodetect",
+      );
     return { kind: 'none' };
   }
   // The model's own check: an address BIRD cannot peer with (link-local, multicast, …) is refused here too.
   const parsed = parseBgpAddress(value, family);
-  if (!parsed.ok) throw new UsageError(argument, value, `${parsed.reason}; or autodetect${family === 6 ? ', or none' : ''}`);
+  if (!parsed.ok)
+    throw new UsageError(argument, value, `${parsed.reason}; or autodetect${family === 6 ? ', or none' : ''}`);
   return { kind: 'address', address: parsed.value };
 }
 
@@ -70,10 +90,18 @@ export interface ResolvedAddress {
 }
 
 /** Resolves an address or autodetect setting (I/O only for autodetect); undefined for unset and none. */
-export async function resolveAddressSetting(family: AddressFamily, setting: AddressSetting, host: HostAddresses): Promise<ResolvedAddress | undefined> {
+export async function resolveAddressSetting(
+  family: AddressFamily,
+  setting: AddressSetting,
+  host: HostAddresses,
+): Promise<ResolvedAddress | undefined> {
   if (setting.kind === 'address') return { address: setting.address };
   if (setting.kind !== 'autodetect') return undefined;
   const detected = await autodetectAddress(setting.method, family, host);
   const method = setting.method.kind === 'first-found' ? 'first-found' : `${setting.methodVariable}`;
-  return { address: detected.address, detected, note: `IPv${family} address ${detected.address.text} autodetected (${method}) on ${detected.source}` };
+  return {
+    address: detected.address,
+    detected,
+    note: `IPv${family} address ${detected.address.text} autodetected (${method}) on ${detected.source}`,
+  };
 }

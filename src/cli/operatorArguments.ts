@@ -21,13 +21,16 @@ export const ipArgument = (argument: string, value: string, family?: AddressFami
 export const bgpAddressArgument = (argument: string, value: string, family?: AddressFamily): IpAddress =>
   required(argument, value, parseBgpAddress(value, family));
 
-export const cidrArgument = (argument: string, value: string, family?: AddressFamily): Cidr => required(argument, value, parseCidr(value, family));
+export const cidrArgument = (argument: string, value: string, family?: AddressFamily): Cidr =>
+  required(argument, value, parseCidr(value, family));
 
 export const asArgument = (argument: string, value: string): number => required(argument, value, parseAsNumber(value));
 
-export const nodeNameArgument = (argument: string, value: string): string => required(argument, value, parseNodeName(value));
+export const nodeNameArgument = (argument: string, value: string): string =>
+  required(argument, value, parseNodeName(value));
 
-export const logLevelArgument = (argument: string, value: string): LogLevel => required(argument, value, parseLogLevel(value));
+export const logLevelArgument = (argument: string, value: string): LogLevel =>
+  required(argument, value, parseLogLevel(value));
 
 export const clusterIdArgument = (argument: string, value: string): string => {
   const parsed = parseClusterId(value);
@@ -39,14 +42,29 @@ export const clusterIdArgument = (argument: string, value: string): string => {
  * calicoctl's `<IP> as <AS>`: the middle word must be the literal `as`. A missing `as` (`add 172.17.8.1 64567`)
  * gets the corrected command as a hint.
  */
-export function peerAsArguments(command: string, ip: string | undefined, word: string | undefined, as: string | undefined): { ip: string; as: string } {
+export function peerAsArguments(
+  command: string,
+  ip: string | undefined,
+  word: string | undefined,
+  as: string | undefined,
+): { ip: string; as: string } {
   if (ip === undefined) throw new UsageError('IP', undefined, `missing; usage: birdwatch ${command} <IP> as <AS>`);
   if (word === undefined) throw new UsageError('AS', undefined, `missing; usage: birdwatch ${command} ${ip} as <AS>`);
   if (as === undefined) {
-    if (word === 'as') throw new UsageError('AS', undefined, `missing after "as"; usage: birdwatch ${command} ${ip} as <AS>`);
-    throw new UsageError('as', undefined, `the keyword "as" is missing before the AS number; did you mean: birdwatch ${command} ${ip} as ${word}`);
+    if (word === 'as')
+      throw new UsageError('AS', undefined, `missing after "as"; usage: birdwatch ${command} ${ip} as <AS>`);
+    throw new UsageError(
+      'as',
+      undefined,
+      `the keyword "as" is missing before the AS number; did you mean: birdwatch ${command} ${ip} as ${word}`,
+    );
   }
-  if (word !== 'as') throw new UsageError('as', word, `expected the keyword "as" between the address and the AS number; did you mean: birdwatch ${command} ${ip} as ${as}`);
+  if (word !== 'as')
+    throw new UsageError(
+      'as',
+      word,
+      `expected the keyword "as" between the address and the AS number; did you mean: birdwatch ${command} ${ip} as ${as}`,
+    );
   return { ip, as };
 }
 

@@ -32,7 +32,8 @@ export async function runOperatorCommand(
   try {
     await body(store);
   } catch (error) {
-    if (isOperatorConflictError(error)) throw new UsageError(argumentOf[error.value] ?? 'argument', error.value, error.reason);
+    if (isOperatorConflictError(error))
+      throw new UsageError(argumentOf[error.value] ?? 'argument', error.value, error.reason);
     if (isOperatorNotFoundError(error) || isConcurrentChangeError(error)) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(1);

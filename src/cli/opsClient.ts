@@ -12,7 +12,8 @@ export function opsTarget(host: string, port: number): OpsTarget {
   return { host, port };
 }
 
-export const formatTarget = (target: OpsTarget): string => (target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`);
+export const formatTarget = (target: OpsTarget): string =>
+  target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
 
 export interface OpsAnswer {
   readonly url: string;
@@ -20,7 +21,8 @@ export interface OpsAnswer {
   readonly body: string;
 }
 
-export type OpsResult = { readonly ok: true; readonly value: OpsAnswer } | { readonly ok: false; readonly error: string };
+export type OpsResult =
+  { readonly ok: true; readonly value: OpsAnswer } | { readonly ok: false; readonly error: string };
 
 /** Answers larger than this are not an ops endpoint's (metrics of a 10,000-peer node stay far below). */
 const MAX_BODY = 16 * 1024 * 1024;
@@ -33,21 +35,36 @@ export function fetchOps(target: OpsTarget, path: string, timeoutMs: number): Pr
   const address = formatTarget(target);
   const url = `http://${address}${path}`;
   return new Promise((resolve) => {
-    const req = request({ host: target.host, port: target.port, path, method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json, text/plain' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_BODY) {
-          req.destroy();
-          resolve({ ok: false, error: `the answer from ${url} exceeds ${MAX_BODY} bytes` });
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ ok: true, value: { url, statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') } }));
-      res.on('error', (error) => resolve({ ok: false, error: `reading ${url} failed: ${error.message}` }));
-    });
+    const req = request(
+      {
+        host: target.host,
+        port: target.port,
+        path,
+        method: 'GET',
+        timeout: timeoutMs,
+        headers: { accept: 'application/json, text/plain' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_BODY) {
+            req.destroy();
+            resolve({ ok: false, error: `the answer from ${url} exceeds ${MAX_BODY} bytes` });
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () =>
+          resolve({
+            ok: true,
+            value: { url, statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') },
+          }),
+        );
+        res.on('error', (error) => resolve({ ok: false, error: `reading ${url} failed: ${error.message}` }));
+      },
+    );
     req.on('timeout', () => {
       req.destroy();
       resolve({ ok: false, error: `birdwatch did not answer on ${address} within ${timeoutMs} ms` });

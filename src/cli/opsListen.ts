@@ -8,14 +8,22 @@ import { UsageError } from './usageError.js';
  * one is best effort — another process on the default address must not stop
  * routing — so a clash there is logged and birdwatch runs without the endpoint.
  */
-export async function listenOps(listen: ListenOption, explicit: string | undefined, start: (host: string, port: number) => Promise<OpsServer>, log: Logger): Promise<OpsServer | undefined> {
+export async function listenOps(
+  listen: ListenOption,
+  explicit: string | undefined,
+  start: (host: string, port: number) => Promise<OpsServer>,
+  log: Logger,
+): Promise<OpsServer | undefined> {
   if (listen.kind === 'off') return undefined;
   try {
     return await start(listen.host, listen.port);
   } catch (error) {
     if (!isOpsServerListenError(error)) throw error;
     if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
-    log.error({ component: 'http' }, `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`);
+    log.error(
+      { component: 'http' },
+      `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`,
+    );
     return undefined;
   }
 }

@@ -16,18 +16,68 @@ type Register = (program: Command, context: CommandContext) => void;
  * `--version`, `--help` or `status` need none of them. The others appear in the top-level help as stubs
  * with the same description (test/cli-help.test.ts checks they match the full definitions).
  */
-export const TOP_LEVEL_COMMANDS: readonly { readonly name: string; readonly description: string; readonly load: () => Promise<Register> }[] = [
-  { name: 'render', description: 'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)', load: async () => (await import('./commands/render.js')).registerRender },
-  { name: 'run', description: 'watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)', load: async () => (await import('./commands/run.js')).registerRun },
-  { name: 'pool', description: 'IP pools: the address ranges whose routes BGP exports (calicoctl pool)', load: async () => (await import('./commands/pool.js')).registerPoolCommands },
-  { name: 'bgp', description: 'cluster-wide BGP settings (calicoctl bgp)', load: async () => (await import('./commands/bgp.js')).registerBgpCommands },
-  { name: 'bgppeer', description: 'route reflectors (calicoctl bgppeer)', load: async () => (await import('./commands/bgppeer.js')).registerBgpPeerCommands },
-  { name: 'node', description: "nodes' BGP registration: addresses and AS (calicoctl node)", load: async () => (await import('./commands/node.js')).registerNodeCommands },
-  { name: 'config', description: 'BIRD settings (calicoctl config)', load: async () => (await import('./commands/config.js')).registerConfigCommands },
-  { name: 'status', description: "BGP sessions of this node's BIRD, per address family (like calicoctl status)", load: async () => (await import('./commands/status.js')).registerStatusCommand },
-  { name: 'check', description: 'probe the running birdwatch: ready or live (for exec probes; exit 0 or 1 with one line why)', load: async () => (await import('./commands/check.js')).registerCheckCommand },
-  { name: 'diags', description: 'collect diagnostics into one tar.gz (config, BIRD state, run status, logs, etcd keys; secrets redacted)', load: async () => (await import('./commands/diags.js')).registerDiagsCommand },
-  { name: 'completion', description: 'print a bash or zsh completion script', load: async () => (await import('./commands/completion.js')).registerCompletionCommand },
+export const TOP_LEVEL_COMMANDS: readonly {
+  readonly name: string;
+  readonly description: string;
+  readonly load: () => Promise<Register>;
+}[] = [
+  {
+    name: 'render',
+    description:
+      'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)',
+    load: async () => (await import('./commands/render.js')).registerRender,
+  },
+  {
+    name: 'run',
+    description: 'watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)',
+    load: async () => (await import('./commands/run.js')).registerRun,
+  },
+  {
+    name: 'pool',
+    description: 'IP pools: the address ranges whose routes BGP exports (calicoctl pool)',
+    load: async () => (await import('./commands/pool.js')).registerPoolCommands,
+  },
+  {
+    name: 'bgp',
+    description: 'cluster-wide BGP settings (calicoctl bgp)',
+    load: async () => (await import('./commands/bgp.js')).registerBgpCommands,
+  },
+  {
+    name: 'bgppeer',
+    description: 'route reflectors (calicoctl bgppeer)',
+    load: async () => (await import('./commands/bgppeer.js')).registerBgpPeerCommands,
+  },
+  {
+    name: 'node',
+    description: "nodes' BGP registration: addresses and AS (calicoctl node)",
+    load: async () => (await import('./commands/node.js')).registerNodeCommands,
+  },
+  {
+    name: 'config',
+    description: 'BIRD settings (calicoctl config)',
+    load: async () => (await import('./commands/config.js')).registerConfigCommands,
+  },
+  {
+    name: 'status',
+    description: "BGP sessions of this node's BIRD, per address family (like calicoctl status)",
+    load: async () => (await import('./commands/status.js')).registerStatusCommand,
+  },
+  {
+    name: 'check',
+    description: 'probe the running birdwatch: ready or live (for exec probes; exit 0 or 1 with one line why)',
+    load: async () => (await import('./commands/check.js')).registerCheckCommand,
+  },
+  {
+    name: 'diags',
+    description:
+      'collect diagnostics into one tar.gz (config, BIRD state, run status, logs, etcd keys; secrets redacted)',
+    load: async () => (await import('./commands/diags.js')).registerDiagsCommand,
+  },
+  {
+    name: 'completion',
+    description: 'print a bash or zsh completion script',
+    load: async () => (await import('./commands/completion.js')).registerCompletionCommand,
+  },
 ];
 
 /** The top-level command argv asks for (`help X` asks for X), if it names one. */
@@ -46,7 +96,17 @@ function newProgram(context: CommandContext): Command {
       writeOut: (text) => context.stdout(text.replace(/\n$/, '')),
       writeErr: (text) => context.stderr(text.replace(/\n$/, '')),
     });
-  addExamples(program, ['birdwatch run --node calico-01', 'birdwatch status', 'birdwatch pool show', 'birdwatch check ready', 'birdwatch <command> --help'], EXIT_CODES_COMMON);
+  addExamples(
+    program,
+    [
+      'birdwatch run --node calico-01',
+      'birdwatch status',
+      'birdwatch pool show',
+      'birdwatch check ready',
+      'birdwatch <command> --help',
+    ],
+    EXIT_CODES_COMMON,
+  );
   return program;
 }
 
@@ -74,7 +134,13 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     } else if (isUsageError(error)) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(2);
-    } else if (isNodeConfigError(error) || isDatastoreError(error) || isTemplateError(error) || isApplyError(error) || isConfigDirLockedError(error)) {
+    } else if (
+      isNodeConfigError(error) ||
+      isDatastoreError(error) ||
+      isTemplateError(error) ||
+      isApplyError(error) ||
+      isConfigDirLockedError(error)
+    ) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(1);
     } else {

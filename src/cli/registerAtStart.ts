@@ -6,7 +6,15 @@ import type { Etcd3 } from 'etcd3';
 import { readEtcdSnapshot } from '../datastore/etcdSource.js';
 import { EtcdWriter } from '../datastore/etcdWriter.js';
 import type { HostAddresses } from './addressAutodetection.js';
-import { addressArgument, networkOf, parseAddressSetting, parseAsSetting, resolveAddressSetting, type AddressSetting, type ResolvedAddress } from './nodeAddressOptions.js';
+import {
+  addressArgument,
+  networkOf,
+  parseAddressSetting,
+  parseAsSetting,
+  resolveAddressSetting,
+  type AddressSetting,
+  type ResolvedAddress,
+} from './nodeAddressOptions.js';
 import { UsageError } from './usageError.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -66,7 +74,11 @@ export async function registerAtStart(options: RegisterAtStartOptions): Promise<
       return;
     } catch (error) {
       if (error instanceof UsageError || !options.retry || signal.aborted) throw error;
-      if (!said) log.warn({ component: 'register', node: plan.node, err: (error as Error).message }, 'cannot register the node yet; retrying');
+      if (!said)
+        log.warn(
+          { component: 'register', node: plan.node, err: (error as Error).message },
+          'cannot register the node yet; retrying',
+        );
       said = true;
       attempt++;
       await abortableDelay(Math.min(1_000 * 2 ** Math.min(attempt, 3), 10_000), signal);
@@ -75,7 +87,13 @@ export async function registerAtStart(options: RegisterAtStartOptions): Promise<
   }
 }
 
-async function registerOnce(plan: RegistrationPlan, store: OperatorStore, host: HostAddresses, log: Logger, env: Env): Promise<void> {
+async function registerOnce(
+  plan: RegistrationPlan,
+  store: OperatorStore,
+  host: HostAddresses,
+  log: Logger,
+  env: Env,
+): Promise<void> {
   const existing = (await listNodes(store)).nodes.find((n) => n.name === plan.node);
   const v4Setting: AddressSetting =
     plan.ipv4.kind === 'unset'
@@ -86,8 +104,13 @@ async function registerOnce(plan: RegistrationPlan, store: OperatorStore, host: 
   const v4 = await resolveAddressSetting(4, v4Setting, host);
   if (v4 === undefined) throw new UsageError(plan.argument[4], undefined, "the node's IPv4 address is required");
   const v6: ResolvedAddress | undefined =
-    plan.ipv6.kind === 'unset' ? (existing?.ipv6 !== undefined ? { address: existing.ipv6 } : undefined) : await resolveAddressSetting(6, plan.ipv6, host);
-  for (const note of [v4.note, v6?.note]) if (note !== undefined) log.info({ component: 'register', node: plan.node }, note);
+    plan.ipv6.kind === 'unset'
+      ? existing?.ipv6 !== undefined
+        ? { address: existing.ipv6 }
+        : undefined
+      : await resolveAddressSetting(6, plan.ipv6, host);
+  for (const note of [v4.note, v6?.note])
+    if (note !== undefined) log.info({ component: 'register', node: plan.node }, note);
   try {
     const report = await registerNode(store, {
       name: plan.node,
@@ -97,12 +120,24 @@ async function registerOnce(plan: RegistrationPlan, store: OperatorStore, host: 
       networkV4: v4.detected !== undefined ? networkOf(v4.detected) : undefined,
     });
     log.info(
-      { component: 'register', node: plan.node, set: Object.fromEntries(report.puts), deleted: report.deletedKeys, notes: report.notes, revision: String(report.revision) },
+      {
+        component: 'register',
+        node: plan.node,
+        set: Object.fromEntries(report.puts),
+        deleted: report.deletedKeys,
+        notes: report.notes,
+        revision: String(report.revision),
+      },
       `node ${plan.node} registered: ${v4.address.text}${v6 !== undefined ? `, ${v6.address.text}` : ''}`,
     );
   } catch (error) {
     if (isOperatorConflictError(error)) {
-      const argument = error.value === v4.address.text ? plan.argument[4] : error.value === v6?.address.text ? plan.argument[6] : 'register';
+      const argument =
+        error.value === v4.address.text
+          ? plan.argument[4]
+          : error.value === v6?.address.text
+            ? plan.argument[6]
+            : 'register';
       throw new UsageError(argument, error.value, error.reason);
     }
     throw error;
@@ -126,4 +161,3 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
-

@@ -21,9 +21,18 @@ export function addRoleOptions(command: Command): Command {
   return command
     .option('--role <role>', 'node | route-reflector', 'node')
     .option('--node <name>', 'node name (role node; default: NODENAME, HOSTNAME, then the hostname)')
-    .option('--ip <address>', 'IPv4 address: the reflector’s, or with --register the node’s (an address or autodetect; default: IP)')
-    .option('--ip6 <address>', 'IPv6 address: the reflector’s, or with --register the node’s (an address, autodetect or none; default: IP6)')
-    .option('--as <number>', 'AS: the reflectors’ (default: the global AS), or with --register the node’s (default: AS)');
+    .option(
+      '--ip <address>',
+      'IPv4 address: the reflector’s, or with --register the node’s (an address or autodetect; default: IP)',
+    )
+    .option(
+      '--ip6 <address>',
+      'IPv6 address: the reflector’s, or with --register the node’s (an address, autodetect or none; default: IP6)',
+    )
+    .option(
+      '--as <number>',
+      'AS: the reflectors’ (default: the global AS), or with --register the node’s (default: AS)',
+    );
 }
 
 export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): RoleRenderer {

@@ -6,7 +6,9 @@
 export type TableCell = string | number | undefined;
 
 const printable = (cell: TableCell): string =>
-  cell === undefined ? '' : String(cell).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  cell === undefined
+    ? ''
+    : String(cell).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 export function formatTable(headers: readonly string[], rows: readonly (readonly TableCell[])[]): string[] {
   const cells = rows.map((row) => headers.map((_, i) => printable(row[i])));

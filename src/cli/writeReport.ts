@@ -3,7 +3,8 @@ import { showValue } from '../model/diagnostics.js';
 import type { CommandContext } from './context.js';
 
 /** Values birdwatch writes are one-line JSON or plain tokens: shown raw; empty or odd ones JSON-quoted. */
-const shown = (value: string): string => (value === '' || /[\u0000-\u001f\u007f]|^\s|\s$/.test(value) ? showValue(value) : value);
+const shown = (value: string): string =>
+  value === '' || /[\u0000-\u001f\u007f]|^\s|\s$/.test(value) ? showValue(value) : value;
 
 /** Prints exactly what a command wrote: `set KEY = VALUE`, `deleted KEY`, the revision, then notes. */
 export function printWriteReport(context: CommandContext, report: WriteReport): void {

@@ -5,7 +5,12 @@ import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/
 import type { Daemon } from '../observe/runStatus.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import { reloadBird, type ReloadOutcome } from './reloadBird.js';
-import { formatValidationFailure, validateStagedDaemon, type BirdBinaries, type ValidationFailure } from './validateStaged.js';
+import {
+  formatValidationFailure,
+  validateStagedDaemon,
+  type BirdBinaries,
+  type ValidationFailure,
+} from './validateStaged.js';
 
 /**
  * How far a pipeline goes: `check` (compare, stage in a scratch dir, validate: `render --diff`), `write` (and
@@ -19,7 +24,12 @@ export type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';
 /** The edges a pipeline drives, injectable so each branch can be tested with fakes (and real ones as the proof). */
 export interface PipelineEdges {
   stage(root: string, files: FileSet): Promise<StagedFileSet>;
-  validate(daemon: Daemon, stagedDir: string, spans: () => readonly EntrySpan[], signal: AbortSignal | undefined): Promise<ValidationFailure | undefined>;
+  validate(
+    daemon: Daemon,
+    stagedDir: string,
+    spans: () => readonly EntrySpan[],
+    signal: AbortSignal | undefined,
+  ): Promise<ValidationFailure | undefined>;
   swap(configDir: string, stagedDir: string, names: readonly string[]): Promise<void>;
   /** Writes without a staging dir (`--no-validate`, and putting back the files a daemon runs). */
   write(configDir: string, files: ReadonlyMap<string, string>): Promise<void>;
@@ -36,7 +46,12 @@ export function realPipelineEdges(options: RealEdgesOptions): PipelineEdges {
   return {
     stage: stageFileSet,
     validate: (daemon, stagedDir, spans, signal) =>
-      validateStagedDaemon(daemon, stagedDir, { binary: options.binaries[daemon], spans, signal, timeoutMs: options.validateTimeoutMs }),
+      validateStagedDaemon(daemon, stagedDir, {
+        binary: options.binaries[daemon],
+        spans,
+        signal,
+        timeoutMs: options.validateTimeoutMs,
+      }),
     swap: swapStagedFiles,
     write: writeFilesDurably,
     reload: (daemon) => {
@@ -94,13 +109,17 @@ export interface DaemonPipelineResult {
   readonly aborted: boolean;
 }
 
-const filesOf = (files: FileSet, daemon: Daemon): Map<string, string> => new Map([...files].filter(([name]) => daemonOf(name) === daemon));
+const filesOf = (files: FileSet, daemon: Daemon): Map<string, string> =>
+  new Map([...files].filter(([name]) => daemonOf(name) === daemon));
 
 /**
  * One daemon, top to bottom: compare → stage → validate → swap → reload. Never throws for what its edges do;
  * every failure is in the result, with its step. A staging dir is always removed, also on abort.
  */
-export async function runDaemonPipeline(input: DaemonPipelineInput, options: DaemonPipelineOptions): Promise<DaemonPipelineResult> {
+export async function runDaemonPipeline(
+  input: DaemonPipelineInput,
+  options: DaemonPipelineOptions,
+): Promise<DaemonPipelineResult> {
   const { daemon } = input;
   const now = options.now ?? (() => performance.now());
   const files = filesOf(input.files, daemon);
@@ -119,7 +138,8 @@ export async function runDaemonPipeline(input: DaemonPipelineInput, options: Dae
     aborted: false,
     ...rest,
   });
-  const fail = (step: PipelineStep, message: string, transient: boolean): DaemonPipelineResult => result({ failure: { step, message, transient } });
+  const fail = (step: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
+    result({ failure: { step, message, transient } });
 
   if (changed.length > 0) {
     let staged: StagedFileSet | undefined;
@@ -144,8 +164,12 @@ export async function runDaemonPipeline(input: DaemonPipelineInput, options: Dae
         }
         if (validation) {
           // The files on disk are the last set that passed; a reload still owed to BIRD for them is sent anyway.
-          const reload = options.mode === 'apply' && input.reloadPending ? await options.edges.reload(daemon) : undefined;
-          return result({ reload, failure: { step: 'validate', message: formatValidationFailure(validation), transient: false } });
+          const reload =
+            options.mode === 'apply' && input.reloadPending ? await options.edges.reload(daemon) : undefined;
+          return result({
+            reload,
+            failure: { step: 'validate', message: formatValidationFailure(validation), transient: false },
+          });
         }
       }
       if (options.mode === 'check') return result({});
@@ -169,7 +193,10 @@ export async function runDaemonPipeline(input: DaemonPipelineInput, options: Dae
     case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried
       return result({ reload });
     case 'rejected':
-      return result({ reload, failure: { step: 'reload', message: `${daemon} refused the configuration: ${reload.message}`, transient: true } });
+      return result({
+        reload,
+        failure: { step: 'reload', message: `${daemon} refused the configuration: ${reload.message}`, transient: true },
+      });
     case 'garbled':
       return result({ reload, failure: { step: 'reload', message: reload.message, transient: true } });
   }

@@ -8,8 +8,20 @@ import type { FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
-import { DAEMONS, type ApplyFailure, type Daemon, type FailureKind, type QuarantinedEntry, type RunStatus } from '../observe/runStatus.js';
-import { runDaemonPipeline, type DaemonPipelineResult, type PipelineEdges, type PipelineMode } from './applyPipeline.js';
+import {
+  DAEMONS,
+  type ApplyFailure,
+  type Daemon,
+  type FailureKind,
+  type QuarantinedEntry,
+  type RunStatus,
+} from '../observe/runStatus.js';
+import {
+  runDaemonPipeline,
+  type DaemonPipelineResult,
+  type PipelineEdges,
+  type PipelineMode,
+} from './applyPipeline.js';
 import type { CycleOutcome } from './coalescer.js';
 import { formatConfigChange, summarizeConfigChange } from './diffSummary.js';
 import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
@@ -132,7 +144,12 @@ export class ConfigApplier {
     return outcome;
   }
 
-  async #cycle(report: MutableReport, now: () => number, signal: AbortSignal | undefined, changeAt: number | undefined): Promise<AppliedCycle> {
+  async #cycle(
+    report: MutableReport,
+    now: () => number,
+    signal: AbortSignal | undefined,
+    changeAt: number | undefined,
+  ): Promise<AppliedCycle> {
     const { status } = this.options;
     const started = now();
     this.#releaseChangedQuarantine();
@@ -145,7 +162,10 @@ export class ConfigApplier {
       const renderStarted = now();
       try {
         if (this.#templates instanceof TemplateError) throw this.#templates;
-        rendered = this.options.role.render(keyspaceWithout(this.options.keyspace, new Set(this.#quarantine.keys())), this.#templates);
+        rendered = this.options.role.render(
+          keyspaceWithout(this.options.keyspace, new Set(this.#quarantine.keys())),
+          this.#templates,
+        );
       } catch (error) {
         if (isNodeConfigError(error)) return this.#renderFailed(report, 'node', error.message, false);
         if (isTemplateError(error)) return this.#renderFailed(report, 'template', error.message, false);
@@ -159,7 +179,13 @@ export class ConfigApplier {
       results = await Promise.all(
         DAEMONS.map((daemon) =>
           runDaemonPipeline(
-            { daemon, files: input.files, live: before, reloadPending: status.daemons[daemon].reloadPending, spans: input.spans },
+            {
+              daemon,
+              files: input.files,
+              live: before,
+              reloadPending: status.daemons[daemon].reloadPending,
+              spans: input.spans,
+            },
             {
               mode: this.options.mode ?? 'apply',
               configDir: this.options.configDir,
@@ -183,7 +209,12 @@ export class ConfigApplier {
       // A daemon that took its reload this round owes none in the next (no second reload after a quarantine).
       for (const r of results) if (r.reload?.kind === 'applied') status.daemons[r.daemon].reloadPending = false;
       // BIRD refused lines that came from one entry: hold that entry back and apply the rest (bounded).
-      const blamed = results.filter((r) => r.validation?.entryKey !== undefined && !this.#quarantine.has(r.validation.entryKey) && this.options.keyspace.has(r.validation.entryKey));
+      const blamed = results.filter(
+        (r) =>
+          r.validation?.entryKey !== undefined &&
+          !this.#quarantine.has(r.validation.entryKey) &&
+          this.options.keyspace.has(r.validation.entryKey),
+      );
       if (blamed.length === 0 || quarantinedNow >= maxQuarantine || signal?.aborted) break;
       for (const result of blamed) this.#quarantineEntry(result);
       report.refusedEntries += blamed.length;
@@ -193,15 +224,21 @@ export class ConfigApplier {
     this.#logDiagnostics(report.diagnostics);
     status.quarantined = [...this.#quarantine.values()];
     const detail: CycleDetail = { rendered, live: before, daemons: results, diagnostics: report.diagnostics };
-    if (results.some((r) => r.aborted)) return { reloaded: false, reloadPending: false, converged: false, aborted: true, detail };
+    if (results.some((r) => r.aborted))
+      return { reloaded: false, reloadPending: false, converged: false, aborted: true, detail };
 
     let reloaded = false;
     let retry = false;
     for (const result of results) {
       const state = status.daemons[result.daemon];
       if (result.reload) {
-        report.reloads.push({ daemon: result.daemon, result: result.reload.kind, ms: result.reload.kind === 'applied' ? result.reload.ms : undefined });
-        if (result.reload.kind !== 'garbled') this.#recordReachability(result.daemon, result.reload.kind !== 'unreachable', result.reload.message);
+        report.reloads.push({
+          daemon: result.daemon,
+          result: result.reload.kind,
+          ms: result.reload.kind === 'applied' ? result.reload.ms : undefined,
+        });
+        if (result.reload.kind !== 'garbled')
+          this.#recordReachability(result.daemon, result.reload.kind !== 'unreachable', result.reload.message);
       }
       if (result.reload?.kind === 'applied') {
         reloaded = true;
@@ -214,7 +251,8 @@ export class ConfigApplier {
       }
       if (result.failure) {
         retry ||= result.failure.transient;
-        const kind: FailureKind = result.failure.step === 'validate' ? 'validation' : result.failure.step === 'reload' ? 'reload' : 'write';
+        const kind: FailureKind =
+          result.failure.step === 'validate' ? 'validation' : result.failure.step === 'reload' ? 'reload' : 'write';
         report.failures.push({ kind, daemon: result.daemon });
         this.#setFailure(result.daemon, kind, result.failure.message, result);
       } else if (!state.reloadPending) {
@@ -229,12 +267,16 @@ export class ConfigApplier {
     if (changeAt !== undefined && allApplied) {
       report.latencyMs = now() - changeAt;
       if (results.some((r) => r.written.length > 0 || r.reload)) {
-        this.options.log.info({ component: 'cycle', latencyMs: round(report.latencyMs), cycleMs: round(now() - started) }, 'change applied');
+        this.options.log.info(
+          { component: 'cycle', latencyMs: round(report.latencyMs), cycleMs: round(now() - started) },
+          'change applied',
+        );
       }
     }
     this.#logApplied(results, before, rendered.files);
     if (results.some((r) => r.written.length > 0 || r.reload?.kind === 'applied')) report.result = 'applied';
-    if (this.options.mode !== undefined && this.options.mode !== 'apply') return { reloaded, reloadPending: false, converged: allApplied, retry, detail };
+    if (this.options.mode !== undefined && this.options.mode !== 'apply')
+      return { reloaded, reloadPending: false, converged: allApplied, retry, detail };
     return { reloaded, reloadPending: pending, converged: allApplied && !pending, retry: retry || pending, detail };
   }
 
@@ -252,15 +294,23 @@ export class ConfigApplier {
 
   async #restore(result: DaemonPipelineResult, before: ReadonlyMap<string, string>): Promise<void> {
     const { log, status } = this.options;
-    const previous = new Map(result.written.flatMap((name) => (before.has(name) ? [[name, before.get(name)!] as const] : [])));
+    const previous = new Map(
+      result.written.flatMap((name) => (before.has(name) ? [[name, before.get(name)!] as const] : [])),
+    );
     if (previous.size === 0) return;
     try {
       await this.options.edges.write(this.options.configDir, previous);
       status.daemons[result.daemon].reloadPending = false;
-      log.warn({ component: 'apply', daemon: result.daemon, files: [...previous.keys()] }, `${result.daemon} refused the new configuration; put back the files it runs`);
+      log.warn(
+        { component: 'apply', daemon: result.daemon, files: [...previous.keys()] },
+        `${result.daemon} refused the new configuration; put back the files it runs`,
+      );
     } catch (error) {
       this.#live.forget();
-      log.error({ component: 'apply', daemon: result.daemon }, `${result.daemon} refused the new configuration and its previous files could not be put back: ${error instanceof Error ? error.message : String(error)}`);
+      log.error(
+        { component: 'apply', daemon: result.daemon },
+        `${result.daemon} refused the new configuration and its previous files could not be put back: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
@@ -273,7 +323,10 @@ export class ConfigApplier {
       reason: `${result.daemon} -p refused the lines rendered from it: ${result.validation!.file}:${result.validation!.line ?? 0} ${result.validation!.message}`,
     };
     this.#quarantine.set(key, entry);
-    this.options.log.warn({ component: 'apply', daemon: result.daemon, key }, `quarantined ${key}: ${entry.reason}; applying the rest without it until the entry changes`);
+    this.options.log.warn(
+      { component: 'apply', daemon: result.daemon, key },
+      `quarantined ${key}: ${entry.reason}; applying the rest without it until the entry changes`,
+    );
   }
 
   /** A quarantined entry that changed (or went away) is tried again. */
@@ -286,7 +339,12 @@ export class ConfigApplier {
   }
 
   #quarantineDiagnostics(): Diagnostic[] {
-    return [...this.#quarantine.values()].map((q) => ({ key: q.key, value: q.value, action: 'skipped', reason: `quarantined: ${q.reason}` }));
+    return [...this.#quarantine.values()].map((q) => ({
+      key: q.key,
+      value: q.value,
+      action: 'skipped',
+      reason: `quarantined: ${q.reason}`,
+    }));
   }
 
   #recordReachability(daemon: Daemon, reachable: boolean, message: string): void {
@@ -311,7 +369,18 @@ export class ConfigApplier {
         changes: diff || undefined,
         files: written.length > 0 ? written : undefined,
         reload: Object.fromEntries(
-          results.flatMap((r) => (r.reload ? [[r.daemon, r.reload.kind === 'applied' ? `${r.reload.message} (${r.reload.ms.toFixed(1)} ms)` : `${r.reload.kind}: ${r.reload.message}`]] : [])),
+          results.flatMap((r) =>
+            r.reload
+              ? [
+                  [
+                    r.daemon,
+                    r.reload.kind === 'applied'
+                      ? `${r.reload.message} (${r.reload.ms.toFixed(1)} ms)`
+                      : `${r.reload.kind}: ${r.reload.message}`,
+                  ],
+                ]
+              : [],
+          ),
         ),
       },
       written.length > 0 ? 'configuration applied' : 'reloaded BIRD',
@@ -321,7 +390,8 @@ export class ConfigApplier {
   #logDiagnostics(diagnostics: readonly Diagnostic[]): void {
     // Each skipped entry is logged once, when it first appears, not on every cycle.
     const now = new Set(diagnostics.map(formatDiagnostic));
-    for (const line of now) if (!this.#lastDiagnostics.has(line)) this.options.log.warn({ component: 'model' }, `skipped entry: ${line}`);
+    for (const line of now)
+      if (!this.#lastDiagnostics.has(line)) this.options.log.warn({ component: 'model' }, `skipped entry: ${line}`);
     this.#lastDiagnostics = now;
   }
 
@@ -331,10 +401,20 @@ export class ConfigApplier {
     return { reloaded: false, reloadPending: false, converged: false, retry };
   }
 
-  #setFailure(scope: 'render' | Daemon, kind: FailureKind, message: string, result: DaemonPipelineResult | undefined): void {
+  #setFailure(
+    scope: 'render' | Daemon,
+    kind: FailureKind,
+    message: string,
+    result: DaemonPipelineResult | undefined,
+  ): void {
     const { status, log } = this.options;
     const previous = scope === 'render' ? status.renderFailure : status.daemons[scope].failure;
-    const failure: ApplyFailure = { kind, message, at: previous?.message === message ? previous.at : Date.now(), daemon: scope === 'render' ? undefined : scope };
+    const failure: ApplyFailure = {
+      kind,
+      message,
+      at: previous?.message === message ? previous.at : Date.now(),
+      daemon: scope === 'render' ? undefined : scope,
+    };
     if (scope === 'render') status.renderFailure = failure;
     else status.daemons[scope].failure = failure;
     // The same failure on every change would flood the log: say it once, and again when it changes.
@@ -349,7 +429,10 @@ export class ConfigApplier {
           : written.length > 0
             ? `${written.length} of ${scope}'s files were replaced (${written.join(', ')}); ${scope} will be reloaded once it can`
             : `${scope}'s live configuration is unchanged`;
-    log.error({ component: 'cycle', failure: kind, daemon: scope === 'render' ? undefined : scope }, `${message}; ${consequence}`);
+    log.error(
+      { component: 'cycle', failure: kind, daemon: scope === 'render' ? undefined : scope },
+      `${message}; ${consequence}`,
+    );
   }
 
   #clearFailure(scope: 'render' | Daemon): void {
@@ -357,9 +440,14 @@ export class ConfigApplier {
     const had = scope === 'render' ? status.renderFailure : status.daemons[scope].failure;
     if (scope === 'render') status.renderFailure = undefined;
     else status.daemons[scope].failure = undefined;
-    if (had) log.info({ component: 'cycle', daemon: scope === 'render' ? undefined : scope }, scope === 'render' ? 'the previous failure is resolved' : `${scope}: the previous failure is resolved`);
+    if (had)
+      log.info(
+        { component: 'cycle', daemon: scope === 'render' ? undefined : scope },
+        scope === 'render' ? 'the previous failure is resolved' : `${scope}: the previous failure is resolved`,
+      );
     this.#lastLogged.delete(scope);
   }
 }
 
-const isNoop = (r: DaemonPipelineResult): boolean => r.changed.length === 0 && r.reload === undefined && r.failure === undefined && !r.aborted;
+const isNoop = (r: DaemonPipelineResult): boolean =>
+  r.changed.length === 0 && r.reload === undefined && r.failure === undefined && !r.aborted;

@@ -49,7 +49,12 @@ export async function diffAgainstLive(options: DiffAgainstLiveOptions): Promise<
     const current = detail.live.get(file);
     if (current === content) continue;
     const path = join(options.configDir, file);
-    files.push({ file, live: current, rendered: content, patch: unifiedDiff(path, current, `${path} (rendered)`, content) });
+    files.push({
+      file,
+      live: current,
+      rendered: content,
+      patch: unifiedDiff(path, current, `${path} (rendered)`, content),
+    });
   }
   return { detail, failure, files, change: summarizeConfigChange(detail.live, detail.rendered.files) };
 }

@@ -49,10 +49,14 @@ function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (f
 function changedLabels(before: readonly ConfigStatement[], after: readonly ConfigStatement[]): string[] {
   const beforeTexts = new Set(before.map((s) => s.text));
   const afterTexts = new Set(after.map((s) => s.text));
-  const differing = [...before.filter((s) => !afterTexts.has(s.text)), ...after.filter((s) => !beforeTexts.has(s.text))];
+  const differing = [
+    ...before.filter((s) => !afterTexts.has(s.text)),
+    ...after.filter((s) => !beforeTexts.has(s.text)),
+  ];
   if (differing.length === 0) {
     for (let i = 0; i < Math.max(before.length, after.length); i++) {
-      if (before[i]?.text !== after[i]?.text) differing.push(...[before[i], after[i]].filter((s): s is ConfigStatement => s !== undefined));
+      if (before[i]?.text !== after[i]?.text)
+        differing.push(...[before[i], after[i]].filter((s): s is ConfigStatement => s !== undefined));
     }
   }
   return [...new Set(differing.map((s) => statementLabel(s.text)))];
@@ -62,7 +66,10 @@ function changedLabels(before: readonly ConfigStatement[], after: readonly Confi
  * How `after` differs from `before` (file name → content) in BGP terms, per daemon: sessions added, removed
  * or changed, and the shared parts that changed. Comments and whitespace do not count.
  */
-export function summarizeConfigChange(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): ConfigChange {
+export function summarizeConfigChange(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+): ConfigChange {
   const daemons: DaemonChange[] = [];
   for (const daemon of DAEMONS) {
     // A file that did not change cannot add, remove or change anything: only the others are parsed.
@@ -70,12 +77,22 @@ export function summarizeConfigChange(before: ReadonlyMap<string, string>, after
     const old = partsOf(before, daemon, differs);
     const now = partsOf(after, daemon, differs);
     const protocols = diffProtocols([...old.peers.keys()], [...now.peers.keys()]);
-    const changed = [...now.peers].filter(([name, text]) => old.peers.has(name) && old.peers.get(name) !== text).map(([name]) => name);
+    const changed = [...now.peers]
+      .filter(([name, text]) => old.peers.has(name) && old.peers.get(name) !== text)
+      .map(([name]) => name);
     const shared: string[] = [];
     for (const file of new Set([...old.shared.keys(), ...now.shared.keys()])) {
-      for (const label of changedLabels(old.shared.get(file) ?? [], now.shared.get(file) ?? [])) shared.push(`${file}: ${label}`);
+      for (const label of changedLabels(old.shared.get(file) ?? [], now.shared.get(file) ?? []))
+        shared.push(`${file}: ${label}`);
     }
-    daemons.push({ daemon, initial: !before.has(MAIN_FILE[daemon]), added: protocols.added, removed: protocols.removed, changed, shared });
+    daemons.push({
+      daemon,
+      initial: !before.has(MAIN_FILE[daemon]),
+      added: protocols.added,
+      removed: protocols.removed,
+      changed,
+      shared,
+    });
   }
   return { daemons };
 }
@@ -85,7 +102,11 @@ export const hasBgpChanges = (change: DaemonChange): boolean =>
 
 /** `+Mesh_10_0_0_5 −Global_10_0_0_9 ~Node_10_0_0_7` for one daemon ('' when no session is touched). */
 export function formatProtocolChanges(change: DaemonChange): string {
-  return [...change.added.map((n) => `+${n}`), ...change.removed.map((n) => `−${n}`), ...change.changed.map((n) => `~${n}`)].join(' ');
+  return [
+    ...change.added.map((n) => `+${n}`),
+    ...change.removed.map((n) => `−${n}`),
+    ...change.changed.map((n) => `~${n}`),
+  ].join(' ');
 }
 
 /** Sessions named in one log line per daemon; a larger change is counted (a cycle adding 20,000 made a 700 kB line). */
@@ -96,7 +117,12 @@ function boundedProtocolChanges(change: DaemonChange): string {
   const total = change.added.length + change.removed.length + change.changed.length;
   if (total <= MAX_LOGGED_PROTOCOLS) return formatProtocolChanges(change);
   const head = (names: readonly string[]): readonly string[] => names.slice(0, MAX_LOGGED_PROTOCOLS);
-  const named = formatProtocolChanges({ ...change, added: head(change.added), removed: head(change.removed), changed: head(change.changed) })
+  const named = formatProtocolChanges({
+    ...change,
+    added: head(change.added),
+    removed: head(change.removed),
+    changed: head(change.changed),
+  })
     .split(' ')
     .slice(0, MAX_LOGGED_PROTOCOLS);
   return `${named.join(' ')} … (${change.daemon}: ${change.added.length} added, ${change.removed.length} removed, ${change.changed.length} changed)`;
@@ -114,8 +140,13 @@ export function formatSharedChange(change: DaemonChange): string | undefined {
  * bird_ipam.cfg: filter calico_pools)`. '' when nothing BGP-visible changed.
  */
 export function formatConfigChange(change: ConfigChange): string {
-  const protocols = change.daemons.map(boundedProtocolChanges).filter((s) => s !== '').join(' ');
-  const initial = change.daemons.filter((d) => d.initial && hasBgpChanges(d)).map((d) => `new ${d.daemon} configuration`);
+  const protocols = change.daemons
+    .map(boundedProtocolChanges)
+    .filter((s) => s !== '')
+    .join(' ');
+  const initial = change.daemons
+    .filter((d) => d.initial && hasBgpChanges(d))
+    .map((d) => `new ${d.daemon} configuration`);
   const warnings = change.daemons.map(formatSharedChange).filter((s): s is string => s !== undefined);
   return [protocols, ...initial, ...warnings].filter((s) => s !== '').join('; ');
 }

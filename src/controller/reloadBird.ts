@@ -29,7 +29,8 @@ export async function reloadBird(daemon: Daemon, socketPath: string, signal?: Ab
     if (isBirdUnreachableError(error) || isBirdTimeoutError(error)) {
       return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
     }
-    if (isBirdProtocolError(error)) return { kind: 'garbled', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
+    if (isBirdProtocolError(error))
+      return { kind: 'garbled', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
     throw error;
   }
 }

@@ -80,15 +80,26 @@ export class RunController {
         this.status.datastoreDetail = info.reason;
         logDatastoreState(log, state, info, this.#mirror);
       },
-      onRetry: (error) => log.warn({ component: 'datastore', kind: error.kind }, `etcd: ${error.message}; retrying with backoff`),
-      onResync: (reason) => log.warn({ component: 'datastore', revision: String(this.#mirror.revision) }, `etcd: ${reason}; re-reading everything`),
+      onRetry: (error) =>
+        log.warn({ component: 'datastore', kind: error.kind }, `etcd: ${error.message}; retrying with backoff`),
+      onResync: (reason) =>
+        log.warn(
+          { component: 'datastore', revision: String(this.#mirror.revision) },
+          `etcd: ${reason}; re-reading everything`,
+        ),
     });
     this.#applier = new ConfigApplier(
       {
         role: options.role,
         configDir: options.configDir,
         keyspace: this.#mirror.entries,
-        edges: options.edges ?? realPipelineEdges({ binaries: options.binaries, sockets: options.sockets, validateTimeoutMs: options.validateTimeoutMs }),
+        edges:
+          options.edges ??
+          realPipelineEdges({
+            binaries: options.binaries,
+            sockets: options.sockets,
+            validateTimeoutMs: options.validateTimeoutMs,
+          }),
         log,
         status: this.status,
         observer: options.observer,
@@ -123,7 +134,10 @@ export class RunController {
       } catch (error) {
         if (!this.#abort.signal.aborted) throw error; // stopped while still waiting for etcd
       }
-      if (!this.#abort.signal.aborted) await new Promise<void>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+      if (!this.#abort.signal.aborted)
+        await new Promise<void>((resolve) =>
+          this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
     } finally {
       signal.removeEventListener('abort', stop);
       await this.close();
@@ -138,7 +152,8 @@ export class RunController {
     this.#lock ??= await lockConfigDir(this.options.configDir, `birdwatch run (pid ${process.pid})`);
     this.#startHeartbeat();
     const leftovers = await removeLeftovers(this.options.configDir);
-    if (leftovers.length > 0) this.options.log.info({ component: 'apply', removed: leftovers }, 'removed files left by an interrupted run');
+    if (leftovers.length > 0)
+      this.options.log.info({ component: 'apply', removed: leftovers }, 'removed files left by an interrupted run');
     await this.#mirror.start(this.#abort.signal);
     this.#synced = true;
     this.#watchTemplates();
@@ -160,9 +175,15 @@ export class RunController {
       this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
       this.#applier.forgetLiveState();
       await this.#mirror.resync();
-      log.info({ component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size }, 'etcd re-read');
+      log.info(
+        { component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size },
+        'etcd re-read',
+      );
     } catch (error) {
-      log.error({ component: 'datastore', err: error }, `re-read failed: ${error instanceof Error ? error.message : String(error)}; carrying on with what is held`);
+      log.error(
+        { component: 'datastore', err: error },
+        `re-read failed: ${error instanceof Error ? error.message : String(error)}; carrying on with what is held`,
+      );
     }
     await this.#trigger();
   }
@@ -188,7 +209,10 @@ export class RunController {
   #trigger(): Promise<void> {
     if (this.status.changePendingSince === undefined) this.status.changePendingSince = this.#clock.now();
     return this.#coalescer.trigger().catch((error: unknown) => {
-      this.options.log.error({ component: 'cycle', err: error }, `the cycle loop failed: ${error instanceof Error ? error.message : String(error)}; retrying`);
+      this.options.log.error(
+        { component: 'cycle', err: error },
+        `the cycle loop failed: ${error instanceof Error ? error.message : String(error)}; retrying`,
+      );
       this.#scheduleRetry();
     });
   }
@@ -263,7 +287,9 @@ export class RunController {
           this.#applier.setTemplates(templates);
           await this.#trigger();
         })
-        .catch((error: unknown) => this.options.log.error({ component: 'templates', err: error }, `cannot reload templates from ${dir}`));
+        .catch((error: unknown) =>
+          this.options.log.error({ component: 'templates', err: error }, `cannot reload templates from ${dir}`),
+        );
     });
   }
 }

@@ -23,7 +23,11 @@ export interface ValidationFailure {
 
 export function formatValidationFailure(failure: ValidationFailure): string {
   const where = failure.line === undefined ? failure.file : `${failure.file}:${failure.line}:${failure.column ?? 0}`;
-  const key = failure.entryKey ? (failure.customFilter ? ` (custom filter ${failure.entryKey})` : ` (from ${failure.entryKey})`) : '';
+  const key = failure.entryKey
+    ? failure.customFilter
+      ? ` (custom filter ${failure.entryKey})`
+      : ` (from ${failure.entryKey})`
+    : '';
   return `${failure.daemon} -p rejected the configuration: ${where} ${failure.message}${key}`;
 }
 
@@ -35,8 +39,17 @@ export interface ValidateDaemonOptions {
 }
 
 /** Runs `bird -p` (or `bird6 -p`) on one daemon's staged set; undefined when BIRD accepts it. */
-export async function validateStagedDaemon(daemon: Daemon, stagedDir: string, options: ValidateDaemonOptions): Promise<ValidationFailure | undefined> {
-  const result = await validateBirdConfig({ binary: options.binary, configPath: join(stagedDir, `${daemon}.cfg`), signal: options.signal, timeoutMs: options.timeoutMs });
+export async function validateStagedDaemon(
+  daemon: Daemon,
+  stagedDir: string,
+  options: ValidateDaemonOptions,
+): Promise<ValidationFailure | undefined> {
+  const result = await validateBirdConfig({
+    binary: options.binary,
+    configPath: join(stagedDir, `${daemon}.cfg`),
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+  });
   if (result.ok) return undefined;
   // Staged paths are temporary: report the file by its name in the config dir.
   const file = result.file ? basename(result.file) : `${daemon}.cfg`;
@@ -53,9 +66,16 @@ export async function validateStagedDaemon(daemon: Daemon, stagedDir: string, op
 }
 
 /** Both daemons' staged sets (in parallel), for the fuzz test and the benchmark; the first refusal, if any. */
-export async function validateStagedFileSet(stagedDir: string, spans: () => readonly EntrySpan[], binaries: BirdBinaries, signal?: AbortSignal): Promise<ValidationFailure | undefined> {
+export async function validateStagedFileSet(
+  stagedDir: string,
+  spans: () => readonly EntrySpan[],
+  binaries: BirdBinaries,
+  signal?: AbortSignal,
+): Promise<ValidationFailure | undefined> {
   const [v4, v6] = await Promise.all(
-    (['bird', 'bird6'] as const).map((daemon) => validateStagedDaemon(daemon, stagedDir, { binary: binaries[daemon], spans, signal })),
+    (['bird', 'bird6'] as const).map((daemon) =>
+      validateStagedDaemon(daemon, stagedDir, { binary: binaries[daemon], spans, signal }),
+    ),
   );
   return v4 ?? v6;
 }

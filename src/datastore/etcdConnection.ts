@@ -34,7 +34,9 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new DatastoreError(`cannot read etcd ${what} file ${path}: ${(error as Error).message}`, 'tls', { cause: error });
+    throw new DatastoreError(`cannot read etcd ${what} file ${path}: ${(error as Error).message}`, 'tls', {
+      cause: error,
+    });
   }
 }
 
@@ -69,7 +71,10 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
   const https = options.endpoints.some((e) => e.startsWith('https://'));
   if (options.caFile || options.certFile || options.keyFile || https) {
     if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
-      throw new DatastoreError('etcd client certificate and key must be given together (--etcd-cert and --etcd-key)', 'tls');
+      throw new DatastoreError(
+        'etcd client certificate and key must be given together (--etcd-cert and --etcd-key)',
+        'tls',
+      );
     }
     config.credentials = {
       // Without a CA file, grpc uses the system trust store.
@@ -87,8 +92,16 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
     // grpc builds the TLS context here: a key that does not match its certificate, or a file that is not PEM.
     const message = (error as Error).message;
     if (/key values mismatch/i.test(message)) {
-      throw new DatastoreError(`the etcd client key ${options.keyFile ?? ''} does not belong to the certificate ${options.certFile ?? ''}`, 'tls', { cause: error });
+      throw new DatastoreError(
+        `the etcd client key ${options.keyFile ?? ''} does not belong to the certificate ${options.certFile ?? ''}`,
+        'tls',
+        { cause: error },
+      );
     }
-    throw new DatastoreError(`cannot use the etcd TLS files (${[options.caFile, options.certFile, options.keyFile].filter(Boolean).join(', ')}): ${message}`, 'tls', { cause: error });
+    throw new DatastoreError(
+      `cannot use the etcd TLS files (${[options.caFile, options.certFile, options.keyFile].filter(Boolean).join(', ')}): ${message}`,
+      'tls',
+      { cause: error },
+    );
   }
 }

@@ -47,7 +47,11 @@ const MAX_PAGE_KEYS = 50_000;
  * changes the plan (the mesh switch), the missing ranges are read at the same revision and keys the final plan
  * does not keep are dropped.
  */
-export async function readScopedSnapshot(client: Etcd3, scope: KeyScope, options: ReadOptions = {}): Promise<ScopedSnapshot> {
+export async function readScopedSnapshot(
+  client: Etcd3,
+  scope: KeyScope,
+  options: ReadOptions = {},
+): Promise<ScopedSnapshot> {
   const entries = new Map<string, string>();
   const done = new Set<string>();
   let revision: string | undefined;
@@ -76,7 +80,11 @@ export async function readScopedSnapshot(client: Etcd3, scope: KeyScope, options
 }
 
 /** Every key under `prefixes` at one revision (operator commands; the daemon reads its role's scope). */
-export function readEtcdSnapshot(client: Etcd3, prefixes: readonly string[], options: ReadOptions = {}): Promise<KeyspaceSnapshot> {
+export function readEtcdSnapshot(
+  client: Etcd3,
+  prefixes: readonly string[],
+  options: ReadOptions = {},
+): Promise<KeyspaceSnapshot> {
   return readScopedSnapshot(client, prefixKeyScope(prefixes), options);
 }
 
@@ -112,15 +120,22 @@ async function readRange(
     options.signal?.throwIfAborted();
     let response;
     try {
-      response = await client.kv.range(
-        { key: Buffer.from(from), range_end: Buffer.from(range.end), limit: String(limit), revision: revision ?? '0' },
-      );
+      response = await client.kv.range({
+        key: Buffer.from(from),
+        range_end: Buffer.from(range.end),
+        limit: String(limit),
+        revision: revision ?? '0',
+      });
     } catch (error) {
       const failure = classifyEtcdError(error);
       if (failure.kind !== 'too-large') throw failure;
       if (limit === 1) {
         const key = await nameOfNextKey(client, from, range.end, revision).catch(() => `the key at or after ${from}`);
-        throw new DatastoreError(`etcd response too large: the value of ${key} does not fit the client's receive limit (${failure.message})`, 'too-large', { cause: error });
+        throw new DatastoreError(
+          `etcd response too large: the value of ${key} does not fit the client's receive limit (${failure.message})`,
+          'too-large',
+          { cause: error },
+        );
       }
       limit = Math.max(1, Math.floor(limit / 2));
       continue;
@@ -146,7 +161,13 @@ async function readRange(
 
 /** The key a too-large page starts with (keys only: small). */
 async function nameOfNextKey(client: Etcd3, from: string, end: string, revision: string | undefined): Promise<string> {
-  const response = await client.kv.range({ key: Buffer.from(from), range_end: Buffer.from(end), limit: '1', keys_only: true, revision: revision ?? '0' });
+  const response = await client.kv.range({
+    key: Buffer.from(from),
+    range_end: Buffer.from(end),
+    limit: '1',
+    keys_only: true,
+    revision: revision ?? '0',
+  });
   const key = response.kvs[0]?.key.toString('utf8');
   if (key === undefined) throw new Error('no key');
   return key;

@@ -54,7 +54,9 @@ export class EtcdWriter {
       ...(txn.deletePrefixes ?? []).map((prefix) => ({
         request_delete_range: { key: Buffer.from(prefix, 'utf8'), range_end: prefixRangeEnd(prefix) },
       })),
-      ...(txn.puts ?? []).map(([key, value]) => ({ request_put: { key: Buffer.from(key, 'utf8'), value: Buffer.from(value, 'utf8') } })),
+      ...(txn.puts ?? []).map(([key, value]) => ({
+        request_put: { key: Buffer.from(key, 'utf8'), value: Buffer.from(value, 'utf8') },
+      })),
     ];
     const compare: ICompare[] = [];
     const guard = txn.unchangedSince;

@@ -66,7 +66,14 @@ const MAX_RECONNECTS_BEFORE_RESYNC = 5;
 const delay = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -162,10 +169,17 @@ export class KeyspaceMirror {
     this.#closeStream();
     if (reason !== undefined && this.#everSynced) this.#setState('resyncing', { reason });
     // After the first sync every failure is retried (the live configuration stays; etcd may come back fixed).
-    const fatal = (error: unknown): boolean => !this.#everSynced && isDatastoreError(error) && (error.kind === 'auth' || error.kind === 'tls');
-    const policy = retry(handleWhen((error) => !fatal(error)), {
-      backoff: new ExponentialBackoff({ initialDelay: this.options.initialRetryDelayMs ?? 100, maxDelay: this.options.maxRetryDelayMs ?? 5000 }),
-    });
+    const fatal = (error: unknown): boolean =>
+      !this.#everSynced && isDatastoreError(error) && (error.kind === 'auth' || error.kind === 'tls');
+    const policy = retry(
+      handleWhen((error) => !fatal(error)),
+      {
+        backoff: new ExponentialBackoff({
+          initialDelay: this.options.initialRetryDelayMs ?? 100,
+          maxDelay: this.options.maxRetryDelayMs ?? 5000,
+        }),
+      },
+    );
     let attempt = 0;
     const snapshot = await policy.execute(async () => {
       try {
@@ -213,15 +227,21 @@ export class KeyspaceMirror {
         now: this.#now,
       },
       {
-        onHeader: (header) => { if (current()) this.#checkHeader(header); },
+        onHeader: (header) => {
+          if (current()) this.#checkHeader(header);
+        },
         onCreated: () => {
           if (!current()) return;
           this.#reconnects = 0;
           this.#lostSince = undefined;
           this.#setState('synced');
         },
-        onEvents: (index, events) => { if (current()) this.#apply(index, events); },
-        onEnd: (end) => { if (current()) this.#onStreamEnd(end, stream); },
+        onEvents: (index, events) => {
+          if (current()) this.#apply(index, events);
+        },
+        onEnd: (end) => {
+          if (current()) this.#onStreamEnd(end, stream);
+        },
       },
     );
     this.#stream = stream;
@@ -258,7 +278,9 @@ export class KeyspaceMirror {
   /** A new cluster id, or (confirmed by a linearizable read) a revision below the mirror's: read everything again. */
   #checkHeader(header: EtcdHeader): void {
     if (this.#clusterId !== undefined && header.clusterId !== this.#clusterId) {
-      this.#startResync(`etcd cluster id changed from ${this.#clusterId} to ${header.clusterId} (member ${header.memberId}): etcd was replaced or restored`);
+      this.#startResync(
+        `etcd cluster id changed from ${this.#clusterId} to ${header.clusterId} (member ${header.memberId}): etcd was replaced or restored`,
+      );
       return;
     }
     if (header.revision >= this.#revision || this.#confirming) return;
@@ -269,12 +291,18 @@ export class KeyspaceMirror {
       .then((cluster) => {
         if (generation !== this.#generation || this.#closed) return;
         if (cluster.clusterId !== this.#clusterId) {
-          this.#startResync(`etcd cluster id changed from ${this.#clusterId ?? '?'} to ${cluster.clusterId}: etcd was replaced or restored`);
+          this.#startResync(
+            `etcd cluster id changed from ${this.#clusterId ?? '?'} to ${cluster.clusterId}: etcd was replaced or restored`,
+          );
         } else if (cluster.revision < this.#revision) {
-          this.#startResync(`etcd revision went backwards: the mirror is at ${this.#revision}, etcd answers at ${cluster.revision} (member ${header.memberId}): etcd was restored from an older copy`);
+          this.#startResync(
+            `etcd revision went backwards: the mirror is at ${this.#revision}, etcd answers at ${cluster.revision} (member ${header.memberId}): etcd was restored from an older copy`,
+          );
         }
       })
-      .finally(() => { this.#confirming = false; })
+      .finally(() => {
+        this.#confirming = false;
+      })
       .catch(() => undefined); // unreachable now: the stream's own failure handling takes over
   }
 
@@ -301,7 +329,10 @@ export class KeyspaceMirror {
       if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_STALE_MEMBER_MS);
       this.#lostSince ??= end.lastHeardAt;
       const quiet = this.#now() - end.lastHeardAt;
-      this.#setState('stale', { since: this.#lostSince, reason: `etcd member ${stream.endpoint ?? '?'} did not answer for ${quiet} ms; watching through another member` });
+      this.#setState('stale', {
+        since: this.#lostSince,
+        reason: `etcd member ${stream.endpoint ?? '?'} did not answer for ${quiet} ms; watching through another member`,
+      });
       this.#reconnect(0);
       return;
     }
@@ -312,7 +343,9 @@ export class KeyspaceMirror {
       // Whatever keeps the stream failing, a full read (unary calls, with the client's own failover) and a new
       // stream start from a clean slate; readiness says so meanwhile.
       this.#reconnects = 0;
-      this.#startResync(`the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message})`);
+      this.#startResync(
+        `the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message})`,
+      );
       return;
     }
     this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });

@@ -2,19 +2,42 @@ import type { Logger } from '../observe/logger.js';
 import type { MirrorState, MirrorStateInfo } from './keyspaceMirror.js';
 
 /** One log line per state change of the mirror (run's datastore component). */
-export function logDatastoreState(log: Logger, state: MirrorState, info: MirrorStateInfo, mirror: { readonly revision: bigint; readonly entries: ReadonlyMap<string, string>; readonly scopeLabel: string | undefined }): void {
+export function logDatastoreState(
+  log: Logger,
+  state: MirrorState,
+  info: MirrorStateInfo,
+  mirror: {
+    readonly revision: bigint;
+    readonly entries: ReadonlyMap<string, string>;
+    readonly scopeLabel: string | undefined;
+  },
+): void {
   const since = new Date(info.since).toISOString();
   switch (state) {
     case 'disconnected':
-      log.warn({ component: 'datastore', since }, `etcd connection lost (${info.error?.message ?? info.reason ?? 'unknown'}); keeping the live configuration and retrying`);
+      log.warn(
+        { component: 'datastore', since },
+        `etcd connection lost (${info.error?.message ?? info.reason ?? 'unknown'}); keeping the live configuration and retrying`,
+      );
       break;
     case 'stale':
-      log.warn({ component: 'datastore', since }, `etcd stale: ${info.reason ?? 'no answer'}; keeping the live configuration`);
+      log.warn(
+        { component: 'datastore', since },
+        `etcd stale: ${info.reason ?? 'no answer'}; keeping the live configuration`,
+      );
       break;
     case 'resyncing':
       break; // the reason was logged once when the re-read started
     case 'synced':
-      log.info({ component: 'datastore', revision: String(mirror.revision), keys: mirror.entries.size, scope: mirror.scopeLabel }, 'etcd synced');
+      log.info(
+        {
+          component: 'datastore',
+          revision: String(mirror.revision),
+          keys: mirror.entries.size,
+          scope: mirror.scopeLabel,
+        },
+        'etcd synced',
+      );
       break;
     case 'syncing':
       break;

@@ -77,7 +77,11 @@ interface PoolLike {
   readonly hosts: readonly HostLike[];
   withConnection<T>(
     service: string,
-    fn: (connection: { resource: HostLike; client: { watch(metadata: GrpcMetadata, options: object): RawStream }; metadata: GrpcMetadata }) => T | Promise<T>,
+    fn: (connection: {
+      resource: HostLike;
+      client: { watch(metadata: GrpcMetadata, options: object): RawStream };
+      metadata: GrpcMetadata;
+    }) => T | Promise<T>,
     hosts: Generator<HostLike>,
   ): Promise<T>;
 }
@@ -160,7 +164,9 @@ export class EtcdWatchStream {
     stream
       .on('data', (response) => this.#onResponse(response))
       .on('error', (error) => this.#end({ kind: 'error', error: classifyEtcdError(error) }))
-      .on('end', () => this.#end({ kind: 'error', error: classifyEtcdError(new Error('etcd closed the watch stream')) }));
+      .on('end', () =>
+        this.#end({ kind: 'error', error: classifyEtcdError(new Error('etcd closed the watch stream')) }),
+      );
     this.options.ranges.forEach((range, index) => {
       stream.write({
         create_request: {
@@ -180,7 +186,11 @@ export class EtcdWatchStream {
     const header = headerOf(response.header);
     if (response.canceled) {
       const compact = BigInt(response.compact_revision || '0');
-      this.#end(compact > 0n ? { kind: 'compacted', compactRevision: compact } : { kind: 'canceled', reason: response.cancel_reason || 'canceled by etcd' });
+      this.#end(
+        compact > 0n
+          ? { kind: 'compacted', compactRevision: compact }
+          : { kind: 'canceled', reason: response.cancel_reason || 'canceled by etcd' },
+      );
       return;
     }
     this.handlers.onHeader(header);

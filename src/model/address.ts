@@ -22,7 +22,8 @@ function dottedQuadValue(text: string): number | undefined {
   for (let octets = 1; ; octets++) {
     const start = i;
     let octet = 0;
-    for (let c = text.charCodeAt(i); i < length && c >= 48 && c <= 57; c = text.charCodeAt(++i)) octet = octet * 10 + (c - 48);
+    for (let c = text.charCodeAt(i); i < length && c >= 48 && c <= 57; c = text.charCodeAt(++i))
+      octet = octet * 10 + (c - 48);
     const digits = i - start;
     if (digits === 0 || digits > 3 || (digits > 1 && text.charCodeAt(start) === 48) || octet > 255) return undefined;
     value = value * 256 + octet;
@@ -88,11 +89,17 @@ export function formatIPv6(value: bigint): string {
   for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -149,12 +156,15 @@ export function unusableBgpAddressReason(address: IpAddress): string | undefined
       : `${shown} is the unspecified address; BIRD refuses it as a neighbor`;
   }
   if (address.family === 4) {
-    if (address.value >> 28n === 0xen) return `${shown} is an IPv4 multicast address (224.0.0.0/4); a BGP session cannot reach it`;
+    if (address.value >> 28n === 0xen)
+      return `${shown} is an IPv4 multicast address (224.0.0.0/4); a BGP session cannot reach it`;
     if (address.value === 0xffffffffn) return `${shown} is the IPv4 broadcast address; a BGP session cannot reach it`;
     return undefined;
   }
-  if (address.value >> 118n === 0x3fan) return `${shown} is an IPv6 link-local address (fe80::/10); BIRD needs an interface for it`;
-  if (address.value >> 120n === 0xffn) return `${shown} is an IPv6 multicast address (ff00::/8); a BGP session cannot reach it`;
+  if (address.value >> 118n === 0x3fan)
+    return `${shown} is an IPv6 link-local address (fe80::/10); BIRD needs an interface for it`;
+  if (address.value >> 120n === 0xffn)
+    return `${shown} is an IPv6 multicast address (ff00::/8); a BGP session cannot reach it`;
   if (address.value >> 32n === 0xffffn) {
     return `${shown} is an IPv4-mapped IPv6 address (::ffff:0:0/96) for ${formatIPv4(address.value & 0xffffffffn)}; bird6 cannot use it (an IPv4 peer belongs under the IPv4 keys)`;
   }

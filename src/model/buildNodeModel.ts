@@ -35,7 +35,10 @@ export interface BuildOptions {
 export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeModel {
   const nodeName = parseNodeName(options.nodeName);
   if (!nodeName.ok) {
-    throw new NodeConfigError(`node name ${JSON.stringify(options.nodeName)}: ${nodeName.reason}`, keys.hostDir(options.nodeName));
+    throw new NodeConfigError(
+      `node name ${JSON.stringify(options.nodeName)}: ${nodeName.reason}`,
+      keys.hostDir(options.nodeName),
+    );
   }
   const index = indexKeyspace(keyspace);
   const log = new DiagnosticLog();
@@ -49,7 +52,10 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
   const nodes = validNodes(index, globalAsNumber, log);
   const me = nodes.get(options.nodeName)!;
   const logLevel = settingOr(self?.logLevel, parseLogLevel, globalLogLevel, log);
-  const networkV4 = self?.network && self.network.value !== '' ? settingOr(self.network, (v) => parseCidr(v, 4), undefined, log) : undefined;
+  const networkV4 =
+    self?.network && self.network.value !== ''
+      ? settingOr(self.network, (v) => parseCidr(v, 4), undefined, log)
+      : undefined;
 
   const family = (f: AddressFamily): FamilyModel => {
     const address = f === 4 ? me.ipv4 : me.ipv6;
@@ -135,7 +141,11 @@ function peers(
       const address = f === 4 ? node.ipv4 : node.ipv6;
       if (node.name === me.name || !address) continue;
       if (address.value === own.value) {
-        log.add({ key: keys.hostAddress(node.name, f), value: address.text }, 'skipped', `node ${node.name} has this node's own address`);
+        log.add(
+          { key: keys.hostAddress(node.name, f), value: address.text },
+          'skipped',
+          `node ${node.name} has this node's own address`,
+        );
         continue;
       }
       candidates.push({ peer: make('mesh', address, node.asNumber), entry: undefined, node });
@@ -166,7 +176,11 @@ function peers(
     const [winner, loser] =
       PRECEDENCE[candidate.peer.kind] > PRECEDENCE[current.peer.kind] ? [candidate, current] : [current, candidate];
     winners.set(candidate.peer.address.value, winner);
-    log.add(entryOf(loser, f), 'overridden', `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${entryOf(winner, f).key})`);
+    log.add(
+      entryOf(loser, f),
+      'overridden',
+      `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${entryOf(winner, f).key})`,
+    );
   }
   return [...winners.values()]
     .map((c) => c.peer)
@@ -188,7 +202,8 @@ function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool
   const kept: { pool: Pool; entry: KeyValue }[] = [];
   for (const candidate of decoded) {
     const overlap = kept.find((k) => cidrsOverlap(k.pool.cidr, candidate.pool.cidr));
-    if (overlap) log.add(candidate.entry, 'skipped', `pool ${candidate.pool.cidr.text} overlaps pool ${overlap.pool.cidr.text}`);
+    if (overlap)
+      log.add(candidate.entry, 'skipped', `pool ${candidate.pool.cidr.text} overlaps pool ${overlap.pool.cidr.text}`);
     else kept.push(candidate);
   }
   return kept.map((k) => k.pool);
@@ -199,7 +214,8 @@ function blocks(self: HostEntries | undefined, f: AddressFamily, log: Diagnostic
   for (const entry of self?.blocks[f] ?? []) {
     const block = decodeBlock(entry.cidr, f);
     if (!block.ok) log.add(entry, 'skipped', `block ${block.reason}`);
-    else if (list.some((b) => b.text === block.value.text)) log.add(entry, 'skipped', `block ${block.value.text} is listed twice`);
+    else if (list.some((b) => b.text === block.value.text))
+      log.add(entry, 'skipped', `block ${block.value.text} is listed twice`);
     else list.push(block.value);
   }
   return list.sort(compareCidrs);

@@ -37,7 +37,15 @@ export function buildReflectorModel(keyspace: Keyspace, options: ReflectorOption
     const me = registered.find((rr) => rr.address.value === own.value);
     const sessions: ReflectorSession[] = registered
       .filter((rr) => rr.address.value !== own.value)
-      .map((rr) => ({ kind: 'reflector', address: rr.address, protocolName: protocolName('Reflector', rr.address), localAsNumber: asNumber, asNumber, clusterId: undefined, passive: isPassiveToward(rr.address, own) }));
+      .map((rr) => ({
+        kind: 'reflector',
+        address: rr.address,
+        protocolName: protocolName('Reflector', rr.address),
+        localAsNumber: asNumber,
+        asNumber,
+        clusterId: undefined,
+        passive: isPassiveToward(rr.address, own),
+      }));
     const reflectorAddresses = new Set(registered.map((rr) => rr.address.value));
 
     // The AS a node peers with this reflector as: from its node-specific entry, else the global one.
@@ -55,12 +63,26 @@ export function buildReflectorModel(keyspace: Keyspace, options: ReflectorOption
       if (!address || address.value === own.value || reflectorAddresses.has(address.value)) continue;
       const localAs = peerAs(index.hosts.get(node.name)?.peers[f] ?? []) ?? globalAs;
       if (localAs === undefined) continue;
-      clients.push({ kind: 'client', address, protocolName: protocolName('Client', address), localAsNumber: localAs, asNumber: node.asNumber, clusterId: me?.clusterId, passive: false });
+      clients.push({
+        kind: 'client',
+        address,
+        protocolName: protocolName('Client', address),
+        localAsNumber: localAs,
+        asNumber: node.asNumber,
+        clusterId: me?.clusterId,
+        passive: false,
+      });
     }
     // Two nodes registered with the same address would give one protocol name twice: keep the first.
     const seen = new Set<bigint>();
-    const unique = clients.sort((a, b) => compareAddresses(a.address, b.address)).filter((c) => !seen.has(c.address.value) && seen.add(c.address.value));
-    return { family: f, address: own, sessions: [...sessions.sort((a, b) => compareAddresses(a.address, b.address)), ...unique] };
+    const unique = clients
+      .sort((a, b) => compareAddresses(a.address, b.address))
+      .filter((c) => !seen.has(c.address.value) && seen.add(c.address.value));
+    return {
+      family: f,
+      address: own,
+      sessions: [...sessions.sort((a, b) => compareAddresses(a.address, b.address)), ...unique],
+    };
   };
 
   return {

@@ -9,7 +9,8 @@ const MAX_FILTER_BYTES = 64 * 1024;
  * (BIRD expands it anywhere and would read arbitrary files), no control characters. `bird -p` checks the rest.
  */
 export function checkCustomFilterBody(body: string): Validated<string> {
-  if (Buffer.byteLength(body, 'utf8') > MAX_FILTER_BYTES) return refuse(`custom filter is larger than ${MAX_FILTER_BYTES} bytes`);
+  if (Buffer.byteLength(body, 'utf8') > MAX_FILTER_BYTES)
+    return refuse(`custom filter is larger than ${MAX_FILTER_BYTES} bytes`);
   if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(body)) return refuse('custom filter contains control characters');
   let depth = 0;
   let i = 0;

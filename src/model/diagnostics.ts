@@ -17,7 +17,8 @@ export function showValue(value: string): string {
   return quoted.length <= MAX_SHOWN ? quoted : `${quoted.slice(0, MAX_SHOWN - 4)}…" (${value.length} chars)`;
 }
 
-export const formatDiagnostic = (d: Diagnostic): string => `${d.key} = ${showValue(d.value)}: ${d.reason} (${d.action})`;
+export const formatDiagnostic = (d: Diagnostic): string =>
+  `${d.key} = ${showValue(d.value)}: ${d.reason} (${d.action})`;
 
 export const compareDiagnostics = (a: Diagnostic, b: Diagnostic): number =>
   a.key < b.key ? -1 : a.key > b.key ? 1 : a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0;

@@ -18,13 +18,18 @@ export interface PeerValue {
  * The `"ip"` field of a peer or reflector value: an address of the key's family, equal to the key's own, and
  * one BIRD can peer with (see unusableBgpAddressReason).
  */
-function decodeIpField(object: Readonly<Record<string, unknown>>, family: AddressFamily, keyIp: string): Validated<IpAddress> {
+function decodeIpField(
+  object: Readonly<Record<string, unknown>>,
+  family: AddressFamily,
+  keyIp: string,
+): Validated<IpAddress> {
   const { ip } = object;
   if (typeof ip !== 'string') return refuse('"ip" must be a string');
   const address = parseIpAddress(ip, family);
   if (!address.ok) return refuse(`"ip": ${address.reason} (the key is IPv${family})`);
   const fromKey = parseIpAddress(keyIp, family);
-  if (!fromKey.ok || fromKey.value.value !== address.value.value) return refuse(`"ip" ${ip} does not match the key's address`);
+  if (!fromKey.ok || fromKey.value.value !== address.value.value)
+    return refuse(`"ip" ${ip} does not match the key's address`);
   const unusable = unusableBgpAddressReason(address.value);
   return unusable === undefined ? address : refuse(unusable);
 }
@@ -61,16 +66,24 @@ export interface DecodedEntry<T> {
  * A reflector entry: `"ip"` is required; a `"cluster_id"` BIRD cannot use is dropped (the reflector still
  * meshes with the others and serves its clients, with BIRD's default cluster id, its router id).
  */
-export function decodeRouteReflector(value: string, family: AddressFamily, keyIp: string): Validated<DecodedEntry<RouteReflector>> {
+export function decodeRouteReflector(
+  value: string,
+  family: AddressFamily,
+  keyIp: string,
+): Validated<DecodedEntry<RouteReflector>> {
   const object = parseJsonObject(value);
   if (!object.ok) return object;
   const address = decodeIpField(object.value, family, keyIp);
   if (!address.ok) return address;
   const clusterId = object.value['cluster_id'];
-  if (clusterId === undefined || clusterId === '') return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [] });
+  if (clusterId === undefined || clusterId === '')
+    return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [] });
   const cluster = typeof clusterId === 'string' ? parseClusterId(clusterId) : refuse('must be a string');
   if (cluster.ok) return accept({ value: { address: address.value, clusterId: cluster.value }, droppedFields: [] });
-  return accept({ value: { address: address.value, clusterId: undefined }, droppedFields: [`"cluster_id": ${cluster.reason}; the reflector is kept without rr cluster id`] });
+  return accept({
+    value: { address: address.value, clusterId: undefined },
+    droppedFields: [`"cluster_id": ${cluster.reason}; the reflector is kept without rr cluster id`],
+  });
 }
 
 const MAX_CLUSTER_ID = 0xffffffff;
@@ -91,7 +104,8 @@ export function parseClusterId(text: string): Validated<string> {
     value = Number(text);
     canonical = String(value);
   }
-  if (value === undefined || canonical === undefined || value > MAX_CLUSTER_ID) return refuse('must be a dotted quad such as 1.0.0.1 or a number 1-4294967295');
+  if (value === undefined || canonical === undefined || value > MAX_CLUSTER_ID)
+    return refuse('must be a dotted quad such as 1.0.0.1 or a number 1-4294967295');
   if (value === 0) return refuse('0 means "not set" to BIRD (it would use the router id)');
   return accept(canonical);
 }
@@ -114,26 +128,40 @@ export function decodePool(value: string, family: AddressFamily, keyCidr: string
   const cidr = parseCidr(fields['cidr'], family);
   if (!cidr.ok) return refuse(`"cidr": ${cidr.reason}`);
   const fromKey = parseCidr(keyCidr, family);
-  if (!fromKey.ok || fromKey.value.text !== cidr.value.text) return refuse(`"cidr" ${fields['cidr']} does not match the key's CIDR`);
+  if (!fromKey.ok || fromKey.value.text !== cidr.value.text)
+    return refuse(`"cidr" ${fields['cidr']} does not match the key's CIDR`);
   const dropped: string[] = [];
   const ipip = fields['ipip'];
   let ipipInterface: string | undefined;
   if (ipip !== undefined && ipip !== '') {
-    const name = typeof ipip !== 'string' ? refuse('must be an interface name string') : family === 6 ? refuse('is IPv4 only') : parseInterfaceName(ipip);
+    const name =
+      typeof ipip !== 'string'
+        ? refuse('must be an interface name string')
+        : family === 6
+          ? refuse('is IPv4 only')
+          : parseInterfaceName(ipip);
     if (name.ok) ipipInterface = name.value;
     else dropped.push(`"ipip": ${name.reason}; the pool is kept without IPIP (routed natively)`);
   }
   const mode = fields['ipip_mode'];
   let ipipMode: IpipMode = 'always';
   if (mode === 'cross-subnet') ipipMode = 'cross-subnet';
-  else if (mode !== undefined && mode !== '' && mode !== 'always') dropped.push('"ipip_mode" must be "always" or "cross-subnet"; the pool is kept with IPIP mode always');
+  else if (mode !== undefined && mode !== '' && mode !== 'always')
+    dropped.push('"ipip_mode" must be "always" or "cross-subnet"; the pool is kept with IPIP mode always');
   const flag = (field: 'masquerade' | 'disabled' | 'ipam', fallback: boolean): boolean => {
     const parsed = optionalBoolean(fields, field);
     if (!parsed.ok) dropped.push(`${parsed.reason}; the field is ignored (the pool is kept)`);
     return parsed.ok && parsed.value !== undefined ? parsed.value : fallback;
   };
   return accept({
-    value: { cidr: cidr.value, ipipInterface, ipipMode, masquerade: flag('masquerade', false), disabled: flag('disabled', false), ipam: flag('ipam', true) },
+    value: {
+      cidr: cidr.value,
+      ipipInterface,
+      ipipMode,
+      masquerade: flag('masquerade', false),
+      disabled: flag('disabled', false),
+      ipam: flag('ipam', true),
+    },
     droppedFields: dropped,
   });
 }

@@ -8,11 +8,15 @@ export function parseJsonObject(text: string): Validated<Readonly<Record<string,
   } catch {
     return refuse('value is not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return refuse('value must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return refuse('value must be a JSON object');
   return accept(parsed as Record<string, unknown>);
 }
 
-export function optionalBoolean(object: Readonly<Record<string, unknown>>, field: string): Validated<boolean | undefined> {
+export function optionalBoolean(
+  object: Readonly<Record<string, unknown>>,
+  field: string,
+): Validated<boolean | undefined> {
   const value = object[field];
   if (value === undefined) return accept(undefined);
   return typeof value === 'boolean' ? accept(value) : refuse(`"${field}" must be true or false`);

@@ -64,7 +64,10 @@ const family = (text: string | undefined): AddressFamily | undefined =>
 
 const UNKNOWN: KeyMeaning = { kind: 'unknown' };
 /** A key inside a directory birdwatch owns, but of a shape no writer produces (e.g. a '/' inside an address). */
-const malformed = (what: string): KeyMeaning => ({ kind: 'malformed', reason: `not a valid ${what} key (unexpected path segments)` });
+const malformed = (what: string): KeyMeaning => ({
+  kind: 'malformed',
+  reason: `not a valid ${what} key (unexpected path segments)`,
+});
 
 export function classifyKey(key: string): KeyMeaning {
   if (key.startsWith(GLOBAL_PREFIX)) return classifyGlobal(key.slice(GLOBAL_PREFIX.length).split('/'));
@@ -73,13 +76,17 @@ export function classifyKey(key: string): KeyMeaning {
     const [dir, ip, ...rest] = key.slice(BGP_PREFIX.length).split('/');
     const fam = /^rr_v[46]$/.test(dir ?? '') ? family(dir!.slice(3)) : undefined;
     if (!fam) return UNKNOWN;
-    return ip !== undefined && rest.length === 0 ? { kind: 'routeReflector', family: fam, ip } : malformed('route reflector');
+    return ip !== undefined && rest.length === 0
+      ? { kind: 'routeReflector', family: fam, ip }
+      : malformed('route reflector');
   }
   if (key.startsWith(POOL_PREFIX)) {
     const [fam, pool, segment, ...rest] = key.slice(POOL_PREFIX.length).split('/');
     const f = family(fam);
     if (!f || pool !== 'pool') return UNKNOWN;
-    return segment !== undefined && rest.length === 0 ? { kind: 'pool', family: f, cidr: decodeCidrSegment(segment) } : malformed('pool');
+    return segment !== undefined && rest.length === 0
+      ? { kind: 'pool', family: f, cidr: decodeCidrSegment(segment) }
+      : malformed('pool');
   }
   if (key.startsWith(IPAM_HOST_PREFIX)) {
     const [host, ipv, block, segment, ...rest] = key.slice(IPAM_HOST_PREFIX.length).split('/');
@@ -101,11 +108,15 @@ function classifyGlobal(parts: string[]): KeyMeaning {
     return UNKNOWN;
   }
   if (/^peer_v[46]$/.test(first ?? '')) {
-    return parts.length === 2 ? { kind: 'globalPeer', family: family(first!.slice(5))!, ip: second! } : malformed('global peer');
+    return parts.length === 2
+      ? { kind: 'globalPeer', family: family(first!.slice(5))!, ip: second! }
+      : malformed('global peer');
   }
   const fam = family(second);
   if (first === 'custom_filters') {
-    return fam && third !== undefined && rest.length === 0 ? { kind: 'customFilter', family: fam, name: third } : malformed('custom filter');
+    return fam && third !== undefined && rest.length === 0
+      ? { kind: 'customFilter', family: fam, name: third }
+      : malformed('custom filter');
   }
   return UNKNOWN;
 }
@@ -131,7 +142,9 @@ function classifyHostParts(parts: string[]): KeyMeaning {
   const [host, leaf, ip, ...rest] = parts;
   if (host === undefined || leaf === undefined) return UNKNOWN;
   if (rest.length > 0 || (ip !== undefined && !/^peer_v[46]$/.test(leaf))) {
-    return parts.some((p) => /^(peer_v[46]|ip_addr_v[46]|as_num|loglevel|network_v4)$/.test(p)) ? malformed('host') : UNKNOWN;
+    return parts.some((p) => /^(peer_v[46]|ip_addr_v[46]|as_num|loglevel|network_v4)$/.test(p))
+      ? malformed('host')
+      : UNKNOWN;
   }
   if (ip === undefined) {
     if (leaf === 'ip_addr_v4') return { kind: 'hostAddress', host, family: 4 };
@@ -151,7 +164,12 @@ function classifyHostParts(parts: string[]): KeyMeaning {
  */
 export function isRelevantKey(key: string, nodeName: string): boolean {
   const meaning = classifyKey(key);
-  if (meaning.kind === 'block' || meaning.kind === 'hostPeer' || meaning.kind === 'hostLogLevel' || meaning.kind === 'hostNetwork') {
+  if (
+    meaning.kind === 'block' ||
+    meaning.kind === 'hostPeer' ||
+    meaning.kind === 'hostLogLevel' ||
+    meaning.kind === 'hostNetwork'
+  ) {
     return meaning.host === nodeName;
   }
   return meaning.kind !== 'unknown';

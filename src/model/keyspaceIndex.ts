@@ -69,28 +69,59 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
   const peersOf = (entries: MutableHostEntries): PerFamily<KeyValue & { ip: string }> =>
     (entries.peers === NONE ? (entries.peers = perFamily()) : entries.peers) as PerFamily<KeyValue & { ip: string }>;
   const blocksOf = (entries: MutableHostEntries): PerFamily<KeyValue & { cidr: string }> =>
-    (entries.blocks === NONE ? (entries.blocks = perFamily()) : entries.blocks) as PerFamily<KeyValue & { cidr: string }>;
+    (entries.blocks === NONE ? (entries.blocks = perFamily()) : entries.blocks) as PerFamily<
+      KeyValue & { cidr: string }
+    >;
   // Sorted keys make every later list (and every diagnostic) come out in the same order.
   for (const key of [...keyspace.keys()].sort()) {
     const value = keyspace.get(key)!;
     const meaning = classifyKey(key);
     const kv = { key, value };
     switch (meaning.kind) {
-      case 'globalAsNumber': index.globalAsNumber = kv; break;
-      case 'nodeMesh': index.nodeMesh = kv; break;
-      case 'globalLogLevel': index.globalLogLevel = kv; break;
-      case 'globalPeer': index.globalPeers[meaning.family].push({ ...kv, ip: meaning.ip }); break;
-      case 'customFilter': index.customFilters[meaning.family].push({ ...kv, name: meaning.name }); break;
-      case 'routeReflector': index.routeReflectors[meaning.family].push({ ...kv, ip: meaning.ip }); break;
-      case 'pool': index.pools[meaning.family].push({ ...kv, cidr: meaning.cidr }); break;
-      case 'hostAddress': host(meaning.host).address[meaning.family as AddressFamily] = kv; break;
-      case 'hostAsNumber': host(meaning.host).asNumber = kv; break;
-      case 'hostLogLevel': host(meaning.host).logLevel = kv; break;
-      case 'hostNetwork': host(meaning.host).network = kv; break;
-      case 'hostPeer': peersOf(host(meaning.host))[meaning.family].push({ ...kv, ip: meaning.ip }); break;
-      case 'block': blocksOf(host(meaning.host))[meaning.family].push({ ...kv, cidr: meaning.cidr }); break;
-      case 'malformed': index.malformed.push({ ...kv, reason: meaning.reason }); break;
-      case 'unknown': break;
+      case 'globalAsNumber':
+        index.globalAsNumber = kv;
+        break;
+      case 'nodeMesh':
+        index.nodeMesh = kv;
+        break;
+      case 'globalLogLevel':
+        index.globalLogLevel = kv;
+        break;
+      case 'globalPeer':
+        index.globalPeers[meaning.family].push({ ...kv, ip: meaning.ip });
+        break;
+      case 'customFilter':
+        index.customFilters[meaning.family].push({ ...kv, name: meaning.name });
+        break;
+      case 'routeReflector':
+        index.routeReflectors[meaning.family].push({ ...kv, ip: meaning.ip });
+        break;
+      case 'pool':
+        index.pools[meaning.family].push({ ...kv, cidr: meaning.cidr });
+        break;
+      case 'hostAddress':
+        host(meaning.host).address[meaning.family as AddressFamily] = kv;
+        break;
+      case 'hostAsNumber':
+        host(meaning.host).asNumber = kv;
+        break;
+      case 'hostLogLevel':
+        host(meaning.host).logLevel = kv;
+        break;
+      case 'hostNetwork':
+        host(meaning.host).network = kv;
+        break;
+      case 'hostPeer':
+        peersOf(host(meaning.host))[meaning.family].push({ ...kv, ip: meaning.ip });
+        break;
+      case 'block':
+        blocksOf(host(meaning.host))[meaning.family].push({ ...kv, cidr: meaning.cidr });
+        break;
+      case 'malformed':
+        index.malformed.push({ ...kv, reason: meaning.reason });
+        break;
+      case 'unknown':
+        break;
     }
   }
   return index;

@@ -18,7 +18,12 @@ export class DiagnosticLog {
 }
 
 /** A setting's value, or `fallback` (with a diagnostic when the entry exists but is invalid). */
-export function settingOr<T, D>(entry: KeyValue | undefined, parse: (v: string) => Validated<T>, fallback: D, log: DiagnosticLog): T | D {
+export function settingOr<T, D>(
+  entry: KeyValue | undefined,
+  parse: (v: string) => Validated<T>,
+  fallback: D,
+  log: DiagnosticLog,
+): T | D {
   if (!entry) return fallback;
   const parsed = parse(entry.value);
   if (parsed.ok) return parsed.value;
@@ -58,7 +63,13 @@ function hostAddress(host: HostEntries, f: AddressFamily, log: DiagnosticLog): I
 
 function hostEntries(host: HostEntries): KeyValue[] {
   const list: (KeyValue | undefined)[] = [host.address[4], host.address[6], host.asNumber, host.logLevel, host.network];
-  return [...list.filter((e): e is KeyValue => e !== undefined), ...host.peers[4], ...host.peers[6], ...host.blocks[4], ...host.blocks[6]];
+  return [
+    ...list.filter((e): e is KeyValue => e !== undefined),
+    ...host.peers[4],
+    ...host.peers[6],
+    ...host.blocks[4],
+    ...host.blocks[6],
+  ];
 }
 
 export function reflectors(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): RouteReflector[] {
@@ -74,4 +85,3 @@ export function reflectors(index: KeyspaceIndex, f: AddressFamily, log: Diagnost
   }
   return list.sort((a, b) => compareAddresses(a.address, b.address));
 }
-

@@ -10,7 +10,9 @@ const FILTER_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 export const isNodeName = (text: string): boolean => NODE_NAME.test(text);
 
 export function parseNodeName(text: string): Validated<string> {
-  return NODE_NAME.test(text) ? accept(text) : refuse('node name must be 1-253 letters, digits, ".", "-" or "_", starting with a letter or digit');
+  return NODE_NAME.test(text)
+    ? accept(text)
+    : refuse('node name must be 1-253 letters, digits, ".", "-" or "_", starting with a letter or digit');
 }
 
 export function parseInterfaceName(text: string): Validated<string> {
@@ -20,5 +22,7 @@ export function parseInterfaceName(text: string): Validated<string> {
 }
 
 export function parseFilterName(text: string): Validated<string> {
-  return FILTER_NAME.test(text) ? accept(text) : refuse('custom filter name must be 1-128 letters, digits, "_", "." or "-"');
+  return FILTER_NAME.test(text)
+    ? accept(text)
+    : refuse('custom filter name must be 1-128 letters, digits, "_", "." or "-"');
 }

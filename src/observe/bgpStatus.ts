@@ -22,7 +22,12 @@ export interface BgpSession {
 
 /** What one daemon said: its sessions, or why it could not be asked. */
 export type FamilyStatus =
-  | { readonly family: AddressFamily; readonly socketPath: string; readonly reachable: true; readonly sessions: readonly BgpSession[] }
+  | {
+      readonly family: AddressFamily;
+      readonly socketPath: string;
+      readonly reachable: true;
+      readonly sessions: readonly BgpSession[];
+    }
   | { readonly family: AddressFamily; readonly socketPath: string; readonly reachable: false; readonly error: string };
 
 /**
@@ -67,17 +72,23 @@ export function sessionsFromRows(rows: readonly ProtocolRow[], family: AddressFa
 
 /** `info` as one cell: `Established`, `Active (Socket: Connection refused)`, or the error alone. */
 export function sessionInfo(session: BgpSession): string {
-  if (session.bgpState !== undefined && session.lastError !== undefined) return `${session.bgpState} (${session.lastError})`;
+  if (session.bgpState !== undefined && session.lastError !== undefined)
+    return `${session.bgpState} (${session.lastError})`;
   return session.bgpState ?? session.lastError ?? '';
 }
 
-export const countEstablished = (sessions: readonly BgpSession[]): number => sessions.filter((s) => s.established).length;
+export const countEstablished = (sessions: readonly BgpSession[]): number =>
+  sessions.filter((s) => s.established).length;
 
 export const summaryLine = (sessions: readonly BgpSession[]): string =>
   `${countEstablished(sessions)} of ${sessions.length} session${sessions.length === 1 ? '' : 's'} established`;
 
 /** Asks one daemon over its control socket; an unreachable, silent or garbled daemon is a FamilyStatus, not a throw. */
-export async function queryFamilyStatus(family: AddressFamily, socketPath: string, options: ShowProtocolsOptions = {}): Promise<FamilyStatus> {
+export async function queryFamilyStatus(
+  family: AddressFamily,
+  socketPath: string,
+  options: ShowProtocolsOptions = {},
+): Promise<FamilyStatus> {
   try {
     const rows = await showProtocols(socketPath, options);
     return { family, socketPath, reachable: true, sessions: sessionsFromRows(rows, family) };

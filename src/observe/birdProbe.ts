@@ -10,7 +10,10 @@ export const BIRD_PROBE_TIMEOUT_MS = 1_000;
  * Whether each daemon answers: connect to its control socket and wait for the greeting (`0001 BIRD … ready.`),
  * then hang up. Sends no command, so it costs BIRD nothing even with thousands of protocols. Never throws.
  */
-export async function probeBird(sockets: Readonly<Record<Daemon, string>>, timeoutMs = BIRD_PROBE_TIMEOUT_MS): Promise<BirdAnswers> {
+export async function probeBird(
+  sockets: Readonly<Record<Daemon, string>>,
+  timeoutMs = BIRD_PROBE_TIMEOUT_MS,
+): Promise<BirdAnswers> {
   const probe = async (daemon: Daemon): Promise<BirdAnswers[Daemon]> => {
     try {
       const client = await BirdControlClient.connect(sockets[daemon], { timeoutMs });

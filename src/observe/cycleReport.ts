@@ -11,7 +11,11 @@ export interface CycleReport {
   readonly failures: readonly { readonly kind: FailureKind; readonly daemon: Daemon | undefined }[];
   readonly renderMs: number;
   readonly validateMs: number | undefined;
-  readonly reloads: readonly { readonly daemon: Daemon; readonly result: ReloadResult; readonly ms: number | undefined }[];
+  readonly reloads: readonly {
+    readonly daemon: Daemon;
+    readonly result: ReloadResult;
+    readonly ms: number | undefined;
+  }[];
   /** From the first change the cycle picked up to BIRD having applied it; undefined when not applicable. */
   readonly latencyMs: number | undefined;
   readonly diagnostics: readonly Diagnostic[];

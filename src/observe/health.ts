@@ -29,7 +29,9 @@ export interface Readiness {
 }
 
 /** Whether each daemon answered on its control socket just now (an error text when not). */
-export type BirdAnswers = Readonly<Record<Daemon, { readonly ok: true } | { readonly ok: false; readonly error: string }>>;
+export type BirdAnswers = Readonly<
+  Record<Daemon, { readonly ok: true } | { readonly ok: false; readonly error: string }>
+>;
 
 /** A cycle running, or a change waiting, longer than this is a stuck step (or a retry loop), not normal pacing. */
 export const DEFAULT_STUCK_AFTER_MS = 10_000;
@@ -66,35 +68,77 @@ function datastoreCheck(status: Readonly<RunStatus>): ReadinessCheck {
  * stuck bound; and each daemon answers, has no failure, no reload pending, and has applied a configuration.
  * Pure: the caller asks BIRD. Quarantined entries are named but, like any skipped entry, do not make it unready.
  */
-export function checkReadiness(status: Readonly<RunStatus>, bird: BirdAnswers, clock: ReadinessClock = { now: performance.now() }): Readiness {
+export function checkReadiness(
+  status: Readonly<RunStatus>,
+  bird: BirdAnswers,
+  clock: ReadinessClock = { now: performance.now() },
+): Readiness {
   const checks: ReadinessCheck[] = [];
   checks.push(datastoreCheck(status));
   const stuckAfterMs = clock.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
   const cycleAge = status.cycleStartedAt === undefined ? 0 : clock.now - status.cycleStartedAt;
   const waitAge = status.changePendingSince === undefined ? 0 : clock.now - status.changePendingSince;
-  const quarantine = status.quarantined.length === 0 ? '' : `; ${status.quarantined.length} entr${status.quarantined.length === 1 ? 'y' : 'ies'} quarantined (${status.quarantined.map((q) => q.key).slice(0, 3).join(', ')}${status.quarantined.length > 3 ? ', …' : ''})`;
+  const quarantine =
+    status.quarantined.length === 0
+      ? ''
+      : `; ${status.quarantined.length} entr${status.quarantined.length === 1 ? 'y' : 'ies'} quarantined (${status.quarantined
+          .map((q) => q.key)
+          .slice(0, 3)
+          .join(', ')}${status.quarantined.length > 3 ? ', …' : ''})`;
   if (status.renderFailure) {
-    checks.push({ condition: 'applied', ok: false, message: `cannot render since ${iso(status.renderFailure.at)} (${status.renderFailure.kind}): ${status.renderFailure.message}` });
+    checks.push({
+      condition: 'applied',
+      ok: false,
+      message: `cannot render since ${iso(status.renderFailure.at)} (${status.renderFailure.kind}): ${status.renderFailure.message}`,
+    });
   } else if (cycleAge > stuckAfterMs) {
-    checks.push({ condition: 'applied', ok: false, message: `a cycle has been running for ${seconds(cycleAge)} s (stuck step?)` });
+    checks.push({
+      condition: 'applied',
+      ok: false,
+      message: `a cycle has been running for ${seconds(cycleAge)} s (stuck step?)`,
+    });
   } else if (waitAge > stuckAfterMs) {
-    checks.push({ condition: 'applied', ok: false, message: `a change has waited ${seconds(waitAge)} s to be applied` });
+    checks.push({
+      condition: 'applied',
+      ok: false,
+      message: `a change has waited ${seconds(waitAge)} s to be applied`,
+    });
   } else {
     // A daemon with a failure says so in its own check; here only what holds both back, or neither started.
-    const notYet = DAEMONS.filter((d) => status.daemons[d].lastAppliedAt === undefined && status.daemons[d].failure === undefined);
+    const notYet = DAEMONS.filter(
+      (d) => status.daemons[d].lastAppliedAt === undefined && status.daemons[d].failure === undefined,
+    );
     const last = Math.max(...DAEMONS.map((d) => status.daemons[d].lastAppliedAt ?? 0));
-    if (notYet.length > 0) checks.push({ condition: 'applied', ok: false, message: `no configuration applied yet${notYet.length === 1 ? ` (${notYet[0]})` : ''}` });
-    else checks.push({ condition: 'applied', ok: true, message: `${last > 0 ? `applied at ${iso(last)}` : 'applied'}${quarantine}` });
+    if (notYet.length > 0)
+      checks.push({
+        condition: 'applied',
+        ok: false,
+        message: `no configuration applied yet${notYet.length === 1 ? ` (${notYet[0]})` : ''}`,
+      });
+    else
+      checks.push({
+        condition: 'applied',
+        ok: true,
+        message: `${last > 0 ? `applied at ${iso(last)}` : 'applied'}${quarantine}`,
+      });
   }
   for (const daemon of DAEMONS) {
     const answer = bird[daemon];
     const state = status.daemons[daemon];
     if (state.failure) {
-      checks.push({ condition: daemon, ok: false, message: `failing since ${iso(state.failure.at)} (${state.failure.kind}): ${state.failure.message}` });
+      checks.push({
+        condition: daemon,
+        ok: false,
+        message: `failing since ${iso(state.failure.at)} (${state.failure.kind}): ${state.failure.message}`,
+      });
     } else if (!answer.ok) {
       checks.push({ condition: daemon, ok: false, message: answer.error });
     } else if (state.reloadPending && state.lastAppliedAt !== undefined) {
-      checks.push({ condition: daemon, ok: false, message: `${daemon} has new files it has not loaded yet (reload pending)` });
+      checks.push({
+        condition: daemon,
+        ok: false,
+        message: `${daemon} has new files it has not loaded yet (reload pending)`,
+      });
     } else {
       checks.push({ condition: daemon, ok: true, message: `${daemon} answers` });
     }

@@ -41,12 +41,17 @@ export class OpsServerListenError extends Error {
   }
 }
 
-export const isOpsServerListenError = (error: unknown): error is OpsServerListenError => error instanceof OpsServerListenError;
+export const isOpsServerListenError = (error: unknown): error is OpsServerListenError =>
+  error instanceof OpsServerListenError;
 
 const PATHS = ['/metrics', '/healthz', '/readyz'] as const;
 
 function send(response: ServerResponse, code: number, contentType: string, body: string, head: boolean): void {
-  response.writeHead(code, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  response.writeHead(code, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   response.end(head ? undefined : body);
 }
 
@@ -66,17 +71,33 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const head = request.method === 'HEAD';
-    if (!PATHS.some((p) => p === path)) return json(response, 404, { error: `no such endpoint: ${path}`, endpoints: PATHS }, head);
+    if (!PATHS.some((p) => p === path))
+      return json(response, 404, { error: `no such endpoint: ${path}`, endpoints: PATHS }, head);
     if (request.method !== 'GET' && !head) {
       response.setHeader('allow', 'GET, HEAD');
-      return json(response, 405, { error: `${request.method ?? '?'} not allowed: the endpoint is read-only (GET, HEAD)` }, false);
+      return json(
+        response,
+        405,
+        { error: `${request.method ?? '?'} not allowed: the endpoint is read-only (GET, HEAD)` },
+        false,
+      );
     }
-    if (path === '/metrics') return send(response, 200, options.metrics.contentType, await options.metrics.scrape(), head);
+    if (path === '/metrics')
+      return send(response, 200, options.metrics.contentType, await options.metrics.scrape(), head);
     if (path === '/healthz') {
       const liveness = checkLiveness(options.status, now(), staleAfterMs);
       const heartbeatAgeSeconds = Math.round(liveness.heartbeatAgeMs) / 1000;
       if (liveness.alive) return json(response, 200, { status: 'alive', heartbeatAgeSeconds }, head);
-      return json(response, 503, { status: 'stuck', heartbeatAgeSeconds, message: `the control loop has not ticked for ${heartbeatAgeSeconds} s (limit ${staleAfterMs / 1000} s)` }, head);
+      return json(
+        response,
+        503,
+        {
+          status: 'stuck',
+          heartbeatAgeSeconds,
+          message: `the control loop has not ticked for ${heartbeatAgeSeconds} s (limit ${staleAfterMs / 1000} s)`,
+        },
+        head,
+      );
     }
     const answers = await probeBird(options.sockets, options.birdProbeTimeoutMs);
     const readiness = checkReadiness(options.status, answers, { now: now(), stuckAfterMs: options.stuckAfterMs });
@@ -102,8 +123,21 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
-      const reason = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : error.code === 'EACCES' ? 'permission denied' : error.message;
-      reject(new OpsServerListenError(`cannot listen on ${formatHostPort(options.host, options.port)}: ${reason}`, error.code, { cause: error }));
+      const reason =
+        error.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : error.code === 'EADDRNOTAVAIL'
+            ? 'address not available on this host'
+            : error.code === 'EACCES'
+              ? 'permission denied'
+              : error.message;
+      reject(
+        new OpsServerListenError(
+          `cannot listen on ${formatHostPort(options.host, options.port)}: ${reason}`,
+          error.code,
+          { cause: error },
+        ),
+      );
     };
     server.once('error', onError);
     server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
@@ -114,7 +148,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   server.on('error', (error) => log.error({ component: 'http', err: error }, 'ops endpoint error'));
   const bound = server.address() as AddressInfo;
   const address = { host: options.host, port: bound.port };
-  log.info({ component: 'http', address: formatHostPort(address.host, address.port), endpoints: PATHS }, 'ops endpoint listening');
+  log.info(
+    { component: 'http', address: formatHostPort(address.host, address.port), endpoints: PATHS },
+    'ops endpoint listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -128,4 +165,5 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 }
 
 /** `127.0.0.1:9099`, `[::1]:9099`. */
-export const formatHostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+export const formatHostPort = (host: string, port: number): string =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -26,12 +26,21 @@ export function createLogger(options: LoggerOptions): Logger {
     level: options.level,
     base: undefined,
     timestamp: stdTimeFunctions.isoTime,
-    redact: { paths: ['password', '*.password', 'auth', '*.auth', 'credentials', '*.credentials', 'privateKey', '*.privateKey'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'auth', '*.auth', 'credentials', '*.credentials', 'privateKey', '*.privateKey'],
+      censor: '[redacted]',
+    },
     formatters: { log: (object: Record<string, unknown>) => redactFields(object) },
     hooks: { streamWrite: lineScrubber(options.secrets ?? []) },
   };
   if (options.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } } });
+    return pino({
+      ...base,
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' },
+      },
+    });
   }
   return pino(base, options.destination ? (options.destination as DestinationStream) : destination({ sync: true }));
 }

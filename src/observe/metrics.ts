@@ -67,20 +67,87 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
     const registers = [this.registry];
-    this.#datastoreSynced = new Gauge({ name: 'birdwatch_datastore_synced', help: '1 while the etcd mirror is synced and watching, else 0', registers });
-    this.#datastoreState = new Gauge({ name: 'birdwatch_datastore_state', help: 'etcd connection state: 1 for the current state (syncing, synced, disconnected, stale, resyncing)', labelNames: ['state'], registers });
-    this.#revision = new Gauge({ name: 'birdwatch_datastore_revision', help: 'etcd revision of the keyspace birdwatch holds', registers });
-    this.#cycles = new Counter({ name: 'birdwatch_cycles_total', help: 'render/apply cycles by result (applied, unchanged, failed, reload-pending)', labelNames: ['result'], registers });
-    this.#failures = new Counter({ name: 'birdwatch_cycle_failures_total', help: 'cycle failures by kind (node, template, internal, validation, write, reload), one per failing daemon', labelNames: ['kind'], registers });
-    this.#validationFailures = new Counter({ name: 'birdwatch_validation_failures_total', help: 'rendered configurations that bird -p or bird6 -p rejected', registers });
-    this.#reloads = new Counter({ name: 'birdwatch_bird_reloads_total', help: 'configure commands sent to BIRD, by daemon and result (applied, rejected, unreachable, garbled)', labelNames: ['daemon', 'result'], registers });
-    this.#skipped = new Gauge({ name: 'birdwatch_skipped_entries', help: 'datastore entries the last rendering did not use as written, by key kind and action (skipped, defaulted, overridden)', labelNames: ['kind', 'action'], registers });
-    this.#lastApplied = new Gauge({ name: 'birdwatch_last_apply_success_timestamp_seconds', help: 'Unix time of the last cycle that left BIRD running the rendered configuration (0: none yet)', registers });
-    this.#latency = new Histogram({ name: 'birdwatch_change_applied_latency_seconds', help: 'from an etcd change arriving to BIRD having applied it', buckets: DURATION_BUCKETS, registers });
-    this.#renderDuration = new Histogram({ name: 'birdwatch_render_duration_seconds', help: 'time to build the model and render every file', buckets: DURATION_BUCKETS, registers });
-    this.#validateDuration = new Histogram({ name: 'birdwatch_validate_duration_seconds', help: 'time bird -p and bird6 -p took on the staged files', buckets: DURATION_BUCKETS, registers });
-    this.#reloadDuration = new Histogram({ name: 'birdwatch_reload_duration_seconds', help: 'time BIRD took to answer configure, by daemon (applied reloads)', labelNames: ['daemon'], buckets: DURATION_BUCKETS, registers });
-    this.#sessions = new Gauge({ name: 'birdwatch_bgp_sessions', help: 'BGP sessions by daemon, peer type and state (BGP state, else protocol state), from show protocols at scrape time', labelNames: ['daemon', 'type', 'state'], registers });
+    this.#datastoreSynced = new Gauge({
+      name: 'birdwatch_datastore_synced',
+      help: '1 while the etcd mirror is synced and watching, else 0',
+      registers,
+    });
+    this.#datastoreState = new Gauge({
+      name: 'birdwatch_datastore_state',
+      help: 'etcd connection state: 1 for the current state (syncing, synced, disconnected, stale, resyncing)',
+      labelNames: ['state'],
+      registers,
+    });
+    this.#revision = new Gauge({
+      name: 'birdwatch_datastore_revision',
+      help: 'etcd revision of the keyspace birdwatch holds',
+      registers,
+    });
+    this.#cycles = new Counter({
+      name: 'birdwatch_cycles_total',
+      help: 'render/apply cycles by result (applied, unchanged, failed, reload-pending)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#failures = new Counter({
+      name: 'birdwatch_cycle_failures_total',
+      help: 'cycle failures by kind (node, template, internal, validation, write, reload), one per failing daemon',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#validationFailures = new Counter({
+      name: 'birdwatch_validation_failures_total',
+      help: 'rendered configurations that bird -p or bird6 -p rejected',
+      registers,
+    });
+    this.#reloads = new Counter({
+      name: 'birdwatch_bird_reloads_total',
+      help: 'configure commands sent to BIRD, by daemon and result (applied, rejected, unreachable, garbled)',
+      labelNames: ['daemon', 'result'],
+      registers,
+    });
+    this.#skipped = new Gauge({
+      name: 'birdwatch_skipped_entries',
+      help: 'datastore entries the last rendering did not use as written, by key kind and action (skipped, defaulted, overridden)',
+      labelNames: ['kind', 'action'],
+      registers,
+    });
+    this.#lastApplied = new Gauge({
+      name: 'birdwatch_last_apply_success_timestamp_seconds',
+      help: 'Unix time of the last cycle that left BIRD running the rendered configuration (0: none yet)',
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: 'birdwatch_change_applied_latency_seconds',
+      help: 'from an etcd change arriving to BIRD having applied it',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#renderDuration = new Histogram({
+      name: 'birdwatch_render_duration_seconds',
+      help: 'time to build the model and render every file',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#validateDuration = new Histogram({
+      name: 'birdwatch_validate_duration_seconds',
+      help: 'time bird -p and bird6 -p took on the staged files',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#reloadDuration = new Histogram({
+      name: 'birdwatch_reload_duration_seconds',
+      help: 'time BIRD took to answer configure, by daemon (applied reloads)',
+      labelNames: ['daemon'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#sessions = new Gauge({
+      name: 'birdwatch_bgp_sessions',
+      help: 'BGP sessions by daemon, peer type and state (BGP state, else protocol state), from show protocols at scrape time',
+      labelNames: ['daemon', 'type', 'state'],
+      registers,
+    });
     if (options.perPeer) {
       this.#peerEstablished = new Gauge({
         name: 'birdwatch_bgp_session_established',
@@ -89,16 +156,41 @@ export class BirdwatchMetrics implements CycleObserver {
         registers,
       });
     }
-    this.#birdReachable = new Gauge({ name: 'birdwatch_bird_reachable', help: '1 when the daemon answered show protocols at scrape time, else 0', labelNames: ['daemon'], registers });
-    this.#ipipMode = new Gauge({ name: 'birdwatch_ipip_mode', help: 'how IPIP pools are rendered: 1 for the mode in use (krt-tunnel, off)', labelNames: ['mode'], registers });
-    this.#quarantined = new Gauge({ name: 'birdwatch_quarantined_entries', help: 'datastore entries held back because BIRD refused the lines rendered from them (until the entry changes)', registers });
-    this.#daemonInSync = new Gauge({ name: 'birdwatch_daemon_in_sync', help: '1 when the daemon runs what the datastore says (no failure, no pending reload), else 0', labelNames: ['daemon'], registers });
+    this.#birdReachable = new Gauge({
+      name: 'birdwatch_bird_reachable',
+      help: '1 when the daemon answered show protocols at scrape time, else 0',
+      labelNames: ['daemon'],
+      registers,
+    });
+    this.#ipipMode = new Gauge({
+      name: 'birdwatch_ipip_mode',
+      help: 'how IPIP pools are rendered: 1 for the mode in use (krt-tunnel, off)',
+      labelNames: ['mode'],
+      registers,
+    });
+    this.#quarantined = new Gauge({
+      name: 'birdwatch_quarantined_entries',
+      help: 'datastore entries held back because BIRD refused the lines rendered from them (until the entry changes)',
+      registers,
+    });
+    this.#daemonInSync = new Gauge({
+      name: 'birdwatch_daemon_in_sync',
+      help: '1 when the daemon runs what the datastore says (no failure, no pending reload), else 0',
+      labelNames: ['daemon'],
+      registers,
+    });
     // The info-metric convention (value 1, facts as labels): join on it to break any series down by version.
-    new Gauge({ name: 'birdwatch_build_info', help: 'birdwatch build facts as labels (version, Node.js version); always 1', labelNames: ['version', 'nodejs_version'], registers }).set(
-      { version: BIRDWATCH_VERSION, nodejs_version: process.version },
-      1,
-    );
-    this.#heartbeatAge = new Gauge({ name: 'birdwatch_heartbeat_age_seconds', help: 'time since the control loop last ticked (/healthz fails when it is stale)', registers });
+    new Gauge({
+      name: 'birdwatch_build_info',
+      help: 'birdwatch build facts as labels (version, Node.js version); always 1',
+      labelNames: ['version', 'nodejs_version'],
+      registers,
+    }).set({ version: BIRDWATCH_VERSION, nodejs_version: process.version }, 1);
+    this.#heartbeatAge = new Gauge({
+      name: 'birdwatch_heartbeat_age_seconds',
+      help: 'time since the control loop last ticked (/healthz fails when it is stale)',
+      registers,
+    });
     // Every label value of the bounded sets exists from the start, so rate() and absent() behave.
     for (const result of CYCLE_RESULTS) this.#cycles.inc({ result }, 0);
     for (const kind of FAILURE_KINDS) this.#failures.inc({ kind }, 0);
@@ -110,7 +202,12 @@ export class BirdwatchMetrics implements CycleObserver {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 });
       // prom-client names these gauges *_total, which `promtool check metrics` rejects (only counters end in
       // _total); the per-type gauges without the suffix (nodejs_active_handles{type}, …) carry the same numbers.
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ])
+        this.registry.removeSingleMetric(name);
     }
   }
 
@@ -165,14 +262,25 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#heartbeatAge.set(s(Math.max(0, this.#now() - status.heartbeatAt)));
     for (const daemon of DAEMONS) {
       const state = status.daemons[daemon];
-      this.#daemonInSync.set({ daemon }, status.renderFailure === undefined && state.failure === undefined && !state.reloadPending && state.lastAppliedAt !== undefined ? 1 : 0);
+      this.#daemonInSync.set(
+        { daemon },
+        status.renderFailure === undefined &&
+          state.failure === undefined &&
+          !state.reloadPending &&
+          state.lastAppliedAt !== undefined
+          ? 1
+          : 0,
+      );
     }
     const families = await Promise.all([this.#query(4, 'bird'), this.#query(6, 'bird6')]);
     this.#peerEstablished?.reset();
     // A (daemon, type, state) seen once stays, at 0 when empty: `sum(...{state="Established"})` must fall to
     // zero when every session drops, not vanish. The set is bounded (2 daemons × 5 types × the BIRD states).
     for (const entry of this.#sessionsSeen.values()) entry.count = 0;
-    for (const [daemon, family] of [['bird', families[0]], ['bird6', families[1]]] as const) {
+    for (const [daemon, family] of [
+      ['bird', families[0]],
+      ['bird6', families[1]],
+    ] as const) {
       this.#birdReachable.set({ daemon }, family.reachable ? 1 : 0);
       if (!family.reachable) continue;
       for (const session of family.sessions) {
@@ -181,10 +289,14 @@ export class BirdwatchMetrics implements CycleObserver {
         const entry = this.#sessionsSeen.get(id) ?? { daemon, type: session.peerType, state, count: 0 };
         entry.count++;
         this.#sessionsSeen.set(id, entry);
-        this.#peerEstablished?.set({ daemon, protocol: session.protocol, peer: session.peerAddress ?? '', type: session.peerType }, session.established ? 1 : 0);
+        this.#peerEstablished?.set(
+          { daemon, protocol: session.protocol, peer: session.peerAddress ?? '', type: session.peerType },
+          session.established ? 1 : 0,
+        );
       }
     }
-    for (const { daemon, type, state, count } of this.#sessionsSeen.values()) this.#sessions.set({ daemon, type, state }, count);
+    for (const { daemon, type, state, count } of this.#sessionsSeen.values())
+      this.#sessions.set({ daemon, type, state }, count);
     return this.registry.metrics();
   }
 

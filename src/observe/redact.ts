@@ -38,7 +38,8 @@ export function redactFields<T>(value: T, depth = 0): T {
   if (proto !== Object.prototype && proto !== null) return value;
   let copy: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const redacted = isSecretField(key) && item !== undefined && item !== null ? REDACTED : redactFields(item, depth + 1);
+    const redacted =
+      isSecretField(key) && item !== undefined && item !== null ? REDACTED : redactFields(item, depth + 1);
     if (redacted !== item) {
       copy ??= { ...(value as Record<string, unknown>) };
       copy[key] = redacted;
@@ -61,7 +62,16 @@ export function lineScrubber(secrets: readonly (string | undefined)[]): (line: s
     forms.add(secret);
     forms.add(JSON.stringify(secret).slice(1, -1));
   }
-  const known = forms.size > 0 ? new RegExp([...forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g') : undefined;
+  const known =
+    forms.size > 0
+      ? new RegExp(
+          [...forms]
+            .sort((a, b) => b.length - a.length)
+            .map(escapeRegExp)
+            .join('|'),
+          'g',
+        )
+      : undefined;
   return (line) => {
     let out = line.includes('PRIVATE KEY-----') ? line.replace(PEM_PRIVATE_KEY, REDACTED) : line;
     if (known !== undefined) out = out.replace(known, REDACTED);

@@ -14,6 +14,8 @@ export function setBgpLogLevel(store: OperatorStore, level: LogLevel, node?: str
   const addressKey = keys.hostAddress(node, 4);
   return plannedWrite(store, { read: [addressKey] }, (snapshot) => ({
     puts: [[keys.hostLogLevel(node), level]],
-    notes: snapshot.entries.get(addressKey) ? [] : [`node ${node} is not registered yet (no ${addressKey}): the level applies once it is`],
+    notes: snapshot.entries.get(addressKey)
+      ? []
+      : [`node ${node} is not registered yet (no ${addressKey}): the level applies once it is`],
   }));
 }

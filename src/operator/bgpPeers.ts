@@ -10,28 +10,45 @@ import type { OperatorStore } from './store.js';
 export type PeerScope = { readonly kind: 'global' } | { readonly kind: 'node'; readonly node: string };
 
 const peerKey = (scope: PeerScope, address: IpAddress): string =>
-  scope.kind === 'global' ? keys.globalPeer(address.family, address.text) : keys.hostPeer(scope.node, address.family, address.text);
+  scope.kind === 'global'
+    ? keys.globalPeer(address.family, address.text)
+    : keys.hostPeer(scope.node, address.family, address.text);
 
 const peerDir = (scope: PeerScope, family: AddressFamily): string =>
   scope.kind === 'global' ? keys.globalPeerDir(family) : keys.hostPeerDir(scope.node, family);
 
-const describe = (scope: PeerScope): string => (scope.kind === 'global' ? 'global BGP peer' : `BGP peer of node ${scope.node}`);
+const describe = (scope: PeerScope): string =>
+  scope.kind === 'global' ? 'global BGP peer' : `BGP peer of node ${scope.node}`;
 
 /**
  * `bgp peer add IP as AS` / `node bgp peer add IP as AS`: `peer_v4|v6/<ip>` = `{"ip":"<ip>","as_num":"<AS>"}`
  * (the AS as a string, as calicoctl wrote it). A node-specific peer that is the node's own address is refused
  * (BIRD would peer with itself); a node that is not registered yet gets a note.
  */
-export function addPeer(store: OperatorStore, scope: PeerScope, address: IpAddress, asNumber: number): Promise<WriteReport> {
+export function addPeer(
+  store: OperatorStore,
+  scope: PeerScope,
+  address: IpAddress,
+  asNumber: number,
+): Promise<WriteReport> {
   const key = peerKey(scope, address);
   const read = scope.kind === 'node' ? [key, keys.hostAddress(scope.node, 4), keys.hostAddress(scope.node, 6)] : [key];
   return plannedWrite(store, { read }, (snapshot) => {
     const notes: string[] = [];
     if (scope.kind === 'node') {
-      const own = parseIpAddress(snapshot.entries.get(keys.hostAddress(scope.node, address.family)) ?? '', address.family);
-      if (own.ok && own.value.value === address.value) throw new OperatorConflictError(address.text, `is node ${scope.node}'s own address (${keys.hostAddress(scope.node, address.family)})`);
+      const own = parseIpAddress(
+        snapshot.entries.get(keys.hostAddress(scope.node, address.family)) ?? '',
+        address.family,
+      );
+      if (own.ok && own.value.value === address.value)
+        throw new OperatorConflictError(
+          address.text,
+          `is node ${scope.node}'s own address (${keys.hostAddress(scope.node, address.family)})`,
+        );
       if (!snapshot.entries.get(keys.hostAddress(scope.node, 4))) {
-        notes.push(`node ${scope.node} is not registered yet (no ${keys.hostAddress(scope.node, 4)}): the peer applies once it is`);
+        notes.push(
+          `node ${scope.node} is not registered yet (no ${keys.hostAddress(scope.node, 4)}): the peer applies once it is`,
+        );
       }
     }
     const previous = snapshot.entries.get(key);
@@ -44,7 +61,8 @@ export function addPeer(store: OperatorStore, scope: PeerScope, address: IpAddre
 export function removePeer(store: OperatorStore, scope: PeerScope, address: IpAddress): Promise<WriteReport> {
   const key = peerKey(scope, address);
   return plannedWrite(store, { read: [key] }, (snapshot) => {
-    if (!snapshot.entries.has(key)) throw new OperatorNotFoundError(`no ${describe(scope)} ${address.text} (${key} does not exist); nothing removed`);
+    if (!snapshot.entries.has(key))
+      throw new OperatorNotFoundError(`no ${describe(scope)} ${address.text} (${key} does not exist); nothing removed`);
     return { puts: [], deleteKeys: [key] };
   });
 }
@@ -61,7 +79,11 @@ export interface PeerListing {
 }
 
 /** The peers of a scope in the given families, decoded as the renderer decodes them; sorted by address. */
-export async function listPeers(store: OperatorStore, scope: PeerScope, families: readonly AddressFamily[]): Promise<PeerListing> {
+export async function listPeers(
+  store: OperatorStore,
+  scope: PeerScope,
+  families: readonly AddressFamily[],
+): Promise<PeerListing> {
   const snapshot = await store.read(families.map((f) => peerDir(scope, f)));
   const peers: PeerEntry[] = [];
   const invalid: Diagnostic[] = [];

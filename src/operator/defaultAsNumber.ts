@@ -19,7 +19,9 @@ export function globalAsNumberOf(snapshot: KeyspaceSnapshot): GlobalAsNumber {
   const stored = snapshot.entries.get(keys.globalAsNumber);
   if (stored === undefined) return { asNumber: DEFAULT_AS_NUMBER, source: 'default' };
   const parsed = parseAsNumber(stored);
-  return parsed.ok ? { asNumber: parsed.value, source: 'set', stored } : { asNumber: DEFAULT_AS_NUMBER, source: 'invalid', stored };
+  return parsed.ok
+    ? { asNumber: parsed.value, source: 'set', stored }
+    : { asNumber: DEFAULT_AS_NUMBER, source: 'invalid', stored };
 }
 
 export async function getDefaultAsNumber(store: OperatorStore): Promise<GlobalAsNumber> {
@@ -28,5 +30,7 @@ export async function getDefaultAsNumber(store: OperatorStore): Promise<GlobalAs
 
 /** `bgp default-node-as <AS>`: `global/as_num` as plain decimal (asdot input was converted by the caller's parser). */
 export function setDefaultAsNumber(store: OperatorStore, asNumber: number): Promise<WriteReport> {
-  return plannedWrite(store, { read: [keys.globalAsNumber] }, () => ({ puts: [[keys.globalAsNumber, String(asNumber)]] }));
+  return plannedWrite(store, { read: [keys.globalAsNumber] }, () => ({
+    puts: [[keys.globalAsNumber, String(asNumber)]],
+  }));
 }

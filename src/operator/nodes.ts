@@ -21,7 +21,11 @@ export interface NodeRegistration {
 }
 
 /** The host's address keys that another node holds `address` in, if any. */
-function ownerOf(hosts: ReturnType<typeof indexKeyspace>['hosts'], self: string, address: IpAddress): string | undefined {
+function ownerOf(
+  hosts: ReturnType<typeof indexKeyspace>['hosts'],
+  self: string,
+  address: IpAddress,
+): string | undefined {
   for (const [name, host] of hosts) {
     if (name === self) continue;
     const stored = host.address[address.family]?.value;
@@ -39,7 +43,10 @@ function ownerOf(hosts: ReturnType<typeof indexKeyspace>['hosts'], self: string,
  */
 export function registerNode(store: OperatorStore, registration: NodeRegistration): Promise<WriteReport> {
   const { name, ipv4, ipv6, asNumber, networkV4 } = registration;
-  if (networkV4 !== undefined && !cidrContains(networkV4, { family: 4, network: ipv4.value, prefixLength: 32, text: `${ipv4.text}/32` })) {
+  if (
+    networkV4 !== undefined &&
+    !cidrContains(networkV4, { family: 4, network: ipv4.value, prefixLength: 32, text: `${ipv4.text}/32` })
+  ) {
     throw new OperatorConflictError(networkV4.text, `does not contain the node's address ${ipv4.text}`);
   }
   return plannedWrite(store, { read: [HOST_PREFIX], guardPrefixes: [HOST_PREFIX] }, (snapshot) => {
@@ -47,7 +54,11 @@ export function registerNode(store: OperatorStore, registration: NodeRegistratio
     for (const address of [ipv4, ipv6]) {
       if (address === undefined) continue;
       const owner = ownerOf(hosts, name, address);
-      if (owner !== undefined) throw new OperatorConflictError(address.text, `is already the address of node ${owner} (${keys.hostAddress(owner, address.family)})`);
+      if (owner !== undefined)
+        throw new OperatorConflictError(
+          address.text,
+          `is already the address of node ${owner} (${keys.hostAddress(owner, address.family)})`,
+        );
     }
     const notes: string[] = [];
     const puts: [string, string][] = [
@@ -62,7 +73,8 @@ export function registerNode(store: OperatorStore, registration: NodeRegistratio
       notes.push(`the node's AS override (${snapshot.entries.get(asKey)}) was removed: it uses the global AS now`);
     }
     const previousV6 = snapshot.entries.get(keys.hostAddress(name, 6));
-    if (ipv6 === undefined && previousV6) notes.push(`the node's IPv6 address (${previousV6}) was cleared: IPv6 BGP is off on it now`);
+    if (ipv6 === undefined && previousV6)
+      notes.push(`the node's IPv6 address (${previousV6}) was cleared: IPv6 BGP is off on it now`);
     if (networkV4 !== undefined) puts.push([keys.hostNetwork(name), networkV4.text]);
     if (!hosts.has(name)) notes.push(`node ${name} is new`);
     return { puts, deleteKeys, notes };
@@ -79,9 +91,15 @@ export function removeNode(store: OperatorStore, name: string): Promise<WriteRep
   const ipamDir = `${IPAM_HOST_PREFIX}${name}/`;
   return plannedWrite(store, { read: [dir, ipamDir] }, (snapshot) => {
     const owned = [...snapshot.entries.keys()].filter((k) => k.startsWith(dir)).sort();
-    if (owned.length === 0) throw new OperatorNotFoundError(`node ${name} has no BGP keys (nothing under ${dir}); nothing removed`);
+    if (owned.length === 0)
+      throw new OperatorNotFoundError(`node ${name} has no BGP keys (nothing under ${dir}); nothing removed`);
     const blocks = [...snapshot.entries.keys()].filter((k) => k.startsWith(ipamDir) && k.includes('/block/')).length;
-    const notes = blocks > 0 ? [`kept ${blocks} IPAM block${blocks === 1 ? '' : 's'} under ${ipamDir} (IPAM state: release them with Calico IPAM)`] : [];
+    const notes =
+      blocks > 0
+        ? [
+            `kept ${blocks} IPAM block${blocks === 1 ? '' : 's'} under ${ipamDir} (IPAM state: release them with Calico IPAM)`,
+          ]
+        : [];
     return { puts: [], deleteKeys: owned, deletePrefixes: [dir], notes };
   });
 }
@@ -126,9 +144,18 @@ export async function listNodes(store: OperatorStore): Promise<NodeListing> {
     };
     const own = host.asNumber === undefined ? undefined : parseAsNumber(host.asNumber.value);
     const asNumber = own === undefined ? undefined : own.ok ? own.value : skip(host.asNumber!, own.reason);
-    const network = host.network === undefined || host.network.value === '' ? undefined : parseCidr(host.network.value, 4);
-    const networkV4 = network === undefined ? undefined : network.ok ? network.value : skip(host.network!, network.reason);
-    nodes.push({ name, ipv4: address(4), ipv6: address(6), asNumber, effectiveAsNumber: asNumber ?? global.asNumber, networkV4 });
+    const network =
+      host.network === undefined || host.network.value === '' ? undefined : parseCidr(host.network.value, 4);
+    const networkV4 =
+      network === undefined ? undefined : network.ok ? network.value : skip(host.network!, network.reason);
+    nodes.push({
+      name,
+      ipv4: address(4),
+      ipv6: address(6),
+      asNumber,
+      effectiveAsNumber: asNumber ?? global.asNumber,
+      networkV4,
+    });
   }
   return { nodes, globalAsNumber: global.asNumber, invalid };
 }

@@ -36,7 +36,11 @@ export interface PlannedWriteOptions {
  * (optimistic concurrency: a concurrent writer makes us re-read and decide again, never write on stale data).
  * `plan` may throw (a refusal); then nothing is written.
  */
-export async function plannedWrite(store: OperatorStore, options: PlannedWriteOptions, plan: (snapshot: KeyspaceSnapshot) => WritePlan): Promise<WriteReport> {
+export async function plannedWrite(
+  store: OperatorStore,
+  options: PlannedWriteOptions,
+  plan: (snapshot: KeyspaceSnapshot) => WritePlan,
+): Promise<WriteReport> {
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const snapshot = await store.read(options.read);
@@ -47,14 +51,27 @@ export async function plannedWrite(store: OperatorStore, options: PlannedWriteOp
       deleteKeys: decided.deleteKeys ?? [],
       deletePrefixes: decided.deletePrefixes ?? [],
       ...(guarded
-        ? { unchangedSince: { revision: snapshot.revision, prefixes: options.guardPrefixes ?? [], keys: options.guardKeys ?? [] } }
+        ? {
+            unchangedSince: {
+              revision: snapshot.revision,
+              prefixes: options.guardPrefixes ?? [],
+              keys: options.guardKeys ?? [],
+            },
+          }
         : {}),
     });
     if (result.committed) {
-      return { puts: decided.puts, deletedKeys: decided.deleteKeys ?? [], revision: result.revision, notes: decided.notes ?? [] };
+      return {
+        puts: decided.puts,
+        deletedKeys: decided.deleteKeys ?? [],
+        revision: result.revision,
+        notes: decided.notes ?? [],
+      };
     }
   }
-  throw new ConcurrentChangeError(`the keys this change depends on kept changing (${attempts} attempts); nothing was written, try again`);
+  throw new ConcurrentChangeError(
+    `the keys this change depends on kept changing (${attempts} attempts); nothing was written, try again`,
+  );
 }
 
 /** The value of exactly `key` in a snapshot read with `key` as a prefix. */

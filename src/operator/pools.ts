@@ -32,9 +32,14 @@ export function addPool(store: OperatorStore, spec: PoolSpec): Promise<WriteRepo
       const existing = parseCidr(meaning.cidr, family);
       if (!existing.ok) continue; // an unreadable pool key is skipped by every reader: it cannot overlap anything
       if (existing.value.text === spec.cidr.text) {
-        notes.push(`pool ${spec.cidr.text} already existed: its options were replaced (was ${snapshot.entries.get(existingKey)})`);
+        notes.push(
+          `pool ${spec.cidr.text} already existed: its options were replaced (was ${snapshot.entries.get(existingKey)})`,
+        );
       } else if (cidrsOverlap(existing.value, spec.cidr)) {
-        throw new OperatorConflictError(spec.cidr.text, `overlaps the existing pool ${existing.value.text} (${existingKey})`);
+        throw new OperatorConflictError(
+          spec.cidr.text,
+          `overlaps the existing pool ${existing.value.text} (${existingKey})`,
+        );
       }
     }
     const puts: [string, string][] = [[key, encodePool(spec.cidr, spec)]];
@@ -47,7 +52,8 @@ export function addPool(store: OperatorStore, spec: PoolSpec): Promise<WriteRepo
 export function removePool(store: OperatorStore, cidr: Cidr): Promise<WriteReport> {
   const key = keys.pool(cidr.family, cidr.text);
   return plannedWrite(store, { read: [key] }, (snapshot) => {
-    if (!snapshot.entries.has(key)) throw new OperatorNotFoundError(`no pool ${cidr.text} (${key} does not exist); nothing removed`);
+    if (!snapshot.entries.has(key))
+      throw new OperatorNotFoundError(`no pool ${cidr.text} (${key} does not exist); nothing removed`);
     return { puts: [], deleteKeys: [key] };
   });
 }

@@ -35,15 +35,22 @@ export function addRouteReflector(store: OperatorStore, spec: RouteReflectorSpec
       if (asNumber === undefined) {
         const global = globalAsNumberOf(snapshot);
         asNumber = global.asNumber;
-        if (global.source === 'default') notes.push(`AS ${asNumber}: the global AS (${keys.globalAsNumber} is not set, so the default)`);
-        else if (global.source === 'invalid') notes.push(`AS ${asNumber}: ${keys.globalAsNumber} = ${JSON.stringify(global.stored)} is unreadable, so the default`);
+        if (global.source === 'default')
+          notes.push(`AS ${asNumber}: the global AS (${keys.globalAsNumber} is not set, so the default)`);
+        else if (global.source === 'invalid')
+          notes.push(
+            `AS ${asNumber}: ${keys.globalAsNumber} = ${JSON.stringify(global.stored)} is unreadable, so the default`,
+          );
         else notes.push(`AS ${asNumber}: the global AS`);
       }
       const peerValue = encodePeer(address.text, asNumber);
       const previousPeer = snapshot.entries.get(peerKey);
-      if (previousPeer !== undefined && previousPeer !== peerValue) notes.push(`replaced the global peer's previous value ${previousPeer}`);
+      if (previousPeer !== undefined && previousPeer !== peerValue)
+        notes.push(`replaced the global peer's previous value ${previousPeer}`);
       if (nodeMeshOf(snapshot).enabled) {
-        notes.push('the node-to-node mesh is still on: nodes keep their mesh sessions as well as the reflector; turn it off with `birdwatch bgp node-mesh off`');
+        notes.push(
+          'the node-to-node mesh is still on: nodes keep their mesh sessions as well as the reflector; turn it off with `birdwatch bgp node-mesh off`',
+        );
       }
       return {
         puts: [
@@ -89,13 +96,19 @@ export interface RouteReflectorListing {
 }
 
 export async function listRouteReflectors(store: OperatorStore): Promise<RouteReflectorListing> {
-  const snapshot = await store.read([keys.routeReflectorDir(4), keys.routeReflectorDir(6), keys.globalPeerDir(4), keys.globalPeerDir(6)]);
+  const snapshot = await store.read([
+    keys.routeReflectorDir(4),
+    keys.routeReflectorDir(6),
+    keys.globalPeerDir(4),
+    keys.globalPeerDir(6),
+  ]);
   const reflectors: RouteReflectorEntry[] = [];
   const invalid: Diagnostic[] = [];
   for (const [key, value] of [...snapshot.entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const meaning = classifyKey(key);
     if (meaning.kind !== 'routeReflector') {
-      if (meaning.kind === 'malformed' && key.includes('/rr_v')) invalid.push({ key, value, action: 'skipped', reason: meaning.reason });
+      if (meaning.kind === 'malformed' && key.includes('/rr_v'))
+        invalid.push({ key, value, action: 'skipped', reason: meaning.reason });
       continue;
     }
     const decoded = decodeRouteReflector(value, meaning.family, meaning.ip);

@@ -13,7 +13,11 @@ function containsToken(line: string, token: string): boolean {
   for (let at = line.indexOf(token); at >= 0; at = line.indexOf(token, at + 1)) {
     const before = line[at - 1];
     const after = line[at + token.length];
-    if ((before === undefined || !/[0-9A-Za-z.:]/.test(before)) && (after === undefined || !/[0-9A-Za-z.:/]/.test(after))) return true;
+    if (
+      (before === undefined || !/[0-9A-Za-z.:]/.test(before)) &&
+      (after === undefined || !/[0-9A-Za-z.:/]/.test(after))
+    )
+      return true;
   }
   return false;
 }
@@ -49,8 +53,10 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
     }
     main.forEach((line, index) => {
       const trimmed = line.trim();
-      if (/^router id /.test(trimmed)) spans.push({ file: MAIN_FILE[f], key: routerKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
-      else if (/^source address /.test(trimmed) && family.address) spans.push({ file: MAIN_FILE[f], key: ownKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+      if (/^router id /.test(trimmed))
+        spans.push({ file: MAIN_FILE[f], key: routerKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+      else if (/^source address /.test(trimmed) && family.address)
+        spans.push({ file: MAIN_FILE[f], key: ownKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
       const bgp = /^protocol bgp ([A-Za-z0-9_]+)/.exec(trimmed);
       const key = bgp ? peerKeys.get(bgp[1]!) : undefined;
       if (key) {
@@ -63,12 +69,19 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
       const lines = (files.get(file) ?? '').split('\n');
       lines.forEach((line, index) => {
         for (const [token, key] of tokens) {
-          if (containsToken(line, token)) spans.push({ file, key, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+          if (containsToken(line, token))
+            spans.push({ file, key, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
         }
       });
     };
-    byToken(IPAM_FILE[f], family.pools.map((p) => [p.cidr.text, keys.pool(f, p.cidr.text)] as const));
-    byToken(AGGR_FILE[f], family.blocks.map((b) => [b.text, keys.block(model.nodeName, f, b.text)] as const));
+    byToken(
+      IPAM_FILE[f],
+      family.pools.map((p) => [p.cidr.text, keys.pool(f, p.cidr.text)] as const),
+    );
+    byToken(
+      AGGR_FILE[f],
+      family.blocks.map((b) => [b.text, keys.block(model.nodeName, f, b.text)] as const),
+    );
     spans.push(...locateFilters(files, FILTER_FILE[f], family.customFilters));
   }
   return spans;

@@ -32,8 +32,21 @@ function familyView(family: ReflectorFamily): ReflectorFamilyView {
   const sessions = (kind: 'reflector' | 'client'): SessionView[] =>
     family.sessions
       .filter((s) => s.kind === kind)
-      .map((s) => ({ name: s.protocolName, neighbor: s.address.text, localAs: s.localAsNumber, asNumber: s.asNumber, rrClient: s.kind === 'client' && s.asNumber === s.localAsNumber, clusterId: s.clusterId ?? '', passive: s.passive }));
-  return { enabled: family.address !== undefined, sourceAddress: family.address?.text ?? '', reflectors: sessions('reflector'), clients: sessions('client') };
+      .map((s) => ({
+        name: s.protocolName,
+        neighbor: s.address.text,
+        localAs: s.localAsNumber,
+        asNumber: s.asNumber,
+        rrClient: s.kind === 'client' && s.asNumber === s.localAsNumber,
+        clusterId: s.clusterId ?? '',
+        passive: s.passive,
+      }));
+  return {
+    enabled: family.address !== undefined,
+    sourceAddress: family.address?.text ?? '',
+    reflectors: sessions('reflector'),
+    clients: sessions('client'),
+  };
 }
 
 export const buildReflectorView = (model: ReflectorModel): ReflectorView => ({

@@ -10,7 +10,11 @@ export interface RenderOptions {
 }
 
 /** Model + compiled templates → the node's complete file set, and where each entry's lines are. Pure and byte-stable. */
-export function renderFileSet(model: NodeModel, templates: CompiledTemplateSet, options: RenderOptions): RenderedConfig {
+export function renderFileSet(
+  model: NodeModel,
+  templates: CompiledTemplateSet,
+  options: RenderOptions,
+): RenderedConfig {
   const files = templates.render(buildTemplateView(model, options.ipip));
   let spans: readonly EntrySpan[] | undefined;
   return { files, spans: () => (spans ??= locateEntrySpans(files, model)) };

@@ -4,11 +4,18 @@ import { compileTemplateSet, type CompiledTemplateSet } from './templateSet.js';
 import { loadTemplateSources } from './templateSources.js';
 
 /** Loads and compiles the template set; a broken set is returned as its error so cycles can report it. */
-export async function loadCompiledTemplates(overrideDir: string | undefined, layout: Layout): Promise<CompiledTemplateSet | TemplateError> {
+export async function loadCompiledTemplates(
+  overrideDir: string | undefined,
+  layout: Layout,
+): Promise<CompiledTemplateSet | TemplateError> {
   try {
     return compileTemplateSet(await loadTemplateSources(overrideDir), layout);
   } catch (error) {
     if (isTemplateError(error)) return error;
-    return new TemplateError(`cannot read templates from ${overrideDir}: ${(error as Error).message}`, overrideDir ?? '', { cause: error });
+    return new TemplateError(
+      `cannot read templates from ${overrideDir}: ${(error as Error).message}`,
+      overrideDir ?? '',
+      { cause: error },
+    );
   }
 }

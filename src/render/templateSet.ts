@@ -25,7 +25,10 @@ export function compileTemplateSet(sources: TemplateSources, layout: Layout = NO
     const source = sources.get(name);
     if (source === undefined) throw new TemplateError(`template ${name} is missing`, name);
     try {
-      compiled.set(file, { name, template: handlebars.compile<object>(source, { noEscape: true, strict: true, preventIndent: true }) });
+      compiled.set(file, {
+        name,
+        template: handlebars.compile<object>(source, { noEscape: true, strict: true, preventIndent: true }),
+      });
     } catch (error) {
       throw new TemplateError(`template ${name}: ${(error as Error).message}`, name, { cause: error });
     }

@@ -52,7 +52,8 @@ export function buildTemplateView(model: NodeModel, ipip: IpipRendering): Templa
 function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): FamilyView {
   // One pass over the peers (there is one per node in a full mesh), each kept in its kind's list, in order.
   const byKind: Record<BgpPeer['kind'], PeerView[]> = { mesh: [], global: [], node: [] };
-  for (const p of family.peers) byKind[p.kind].push({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber, passive: p.passive });
+  for (const p of family.peers)
+    byKind[p.kind].push({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber, passive: p.passive });
   return {
     enabled: family.address !== undefined,
     sourceAddress: family.address?.text ?? '',
@@ -70,8 +71,5 @@ function tunnelStatements(pool: Pool, model: NodeModel, ipip: IpipRendering): st
   if (ipip === 'off' || pool.ipipInterface === undefined) return [];
   const tunnel = `krt_tunnel = "${pool.ipipInterface}";`;
   if (pool.ipipMode !== 'cross-subnet' || model.networkV4 === undefined) return [tunnel];
-  return [
-    tunnel,
-    `if defined(bgp_next_hop) then { if bgp_next_hop ~ ${model.networkV4.text} then krt_tunnel = ""; }`,
-  ];
+  return [tunnel, `if defined(bgp_next_hop) then { if bgp_next_hop ~ ${model.networkV4.text} then krt_tunnel = ""; }`];
 }

@@ -46,7 +46,15 @@ export function diffLines(a: readonly string[], b: readonly string[]): DiffRun[]
   const keptA = indexesWhere(x, inB);
   const keptB = indexesWhere(y, inA);
   const ops: DiffOp[] = [];
-  diffRange(Int32Array.from(keptA, (i) => x[i]!), 0, keptA.length, Int32Array.from(keptB, (j) => y[j]!), 0, keptB.length, ops);
+  diffRange(
+    Int32Array.from(keptA, (i) => x[i]!),
+    0,
+    keptA.length,
+    Int32Array.from(keptB, (j) => y[j]!),
+    0,
+    keptB.length,
+    ops,
+  );
   // Matched pairs in the original indexes; everything between two matches is deleted, then inserted.
   const runs: { op: DiffOp; lines: string[] }[] = [];
   const push = (op: DiffOp, line: string): void => {
@@ -104,12 +112,21 @@ function normalizeRuns(runs: readonly DiffRun[]): DiffRun[] {
   return out;
 }
 
-function diffRange(a: Int32Array, aLo: number, aHi: number, b: Int32Array, bLo: number, bHi: number, ops: DiffOp[]): void {
+function diffRange(
+  a: Int32Array,
+  aLo: number,
+  aHi: number,
+  b: Int32Array,
+  bLo: number,
+  bHi: number,
+  ops: DiffOp[],
+): void {
   // Common prefix and suffix cost nothing to match.
   let prefix = 0;
   while (aLo + prefix < aHi && bLo + prefix < bHi && a[aLo + prefix] === b[bLo + prefix]) prefix++;
   let suffix = 0;
-  while (aHi - suffix > aLo + prefix && bHi - suffix > bLo + prefix && a[aHi - suffix - 1] === b[bHi - suffix - 1]) suffix++;
+  while (aHi - suffix > aLo + prefix && bHi - suffix > bLo + prefix && a[aHi - suffix - 1] === b[bHi - suffix - 1])
+    suffix++;
   for (let k = 0; k < prefix; k++) ops.push('equal');
   const lo1 = aLo + prefix;
   const hi1 = aHi - suffix;
@@ -142,7 +159,14 @@ const MAX_BISECT_STEPS = 1024;
  * until the two paths overlap; returns a point on a shortest edit path (absolute indexes) to split at, or
  * undefined when the ranges share no line at all.
  */
-function middleSnake(a: Int32Array, aLo: number, aHi: number, b: Int32Array, bLo: number, bHi: number): { x: number; y: number } | undefined {
+function middleSnake(
+  a: Int32Array,
+  aLo: number,
+  aHi: number,
+  b: Int32Array,
+  bLo: number,
+  bHi: number,
+): { x: number; y: number } | undefined {
   const n = aHi - aLo;
   const m = bHi - bLo;
   const maxD = Math.ceil((n + m) / 2);
@@ -164,7 +188,10 @@ function middleSnake(a: Int32Array, aLo: number, aHi: number, b: Int32Array, bLo
     if (d >= MAX_BISECT_STEPS && best.x + best.y > 0) return { x: aLo + best.x, y: bLo + best.y };
     for (let k1 = -d + k1Start; k1 <= d - k1End; k1 += 2) {
       const k1Offset = offset + k1;
-      let x1 = k1 === -d || (k1 !== d && forward[k1Offset - 1]! < forward[k1Offset + 1]!) ? forward[k1Offset + 1]! : forward[k1Offset - 1]! + 1;
+      let x1 =
+        k1 === -d || (k1 !== d && forward[k1Offset - 1]! < forward[k1Offset + 1]!)
+          ? forward[k1Offset + 1]!
+          : forward[k1Offset - 1]! + 1;
       let y1 = x1 - k1;
       while (x1 < n && y1 < m && a[aLo + x1] === b[bLo + y1]) {
         x1++;
@@ -183,7 +210,10 @@ function middleSnake(a: Int32Array, aLo: number, aHi: number, b: Int32Array, bLo
     }
     for (let k2 = -d + k2Start; k2 <= d - k2End; k2 += 2) {
       const k2Offset = offset + k2;
-      let x2 = k2 === -d || (k2 !== d && backward[k2Offset - 1]! < backward[k2Offset + 1]!) ? backward[k2Offset + 1]! : backward[k2Offset - 1]! + 1;
+      let x2 =
+        k2 === -d || (k2 !== d && backward[k2Offset - 1]! < backward[k2Offset + 1]!)
+          ? backward[k2Offset + 1]!
+          : backward[k2Offset - 1]! + 1;
       let y2 = x2 - k2;
       while (x2 < n && y2 < m && a[aHi - x2 - 1] === b[bHi - y2 - 1]) {
         x2++;
@@ -225,7 +255,13 @@ function printLine(prefix: string, line: string): string {
  * `diff -u` output between two texts: the `---`/`+++` header with the given labels, then the hunks; '' when
  * the texts are equal. `oldText` undefined means the file does not exist yet (`--- /dev/null`).
  */
-export function unifiedDiff(oldLabel: string, oldText: string | undefined, newLabel: string, newText: string, options: UnifiedDiffOptions = {}): string {
+export function unifiedDiff(
+  oldLabel: string,
+  oldText: string | undefined,
+  newLabel: string,
+  newText: string,
+  options: UnifiedDiffOptions = {},
+): string {
   const context = options.context ?? 3;
   const before = splitLines(oldText ?? '');
   const after = splitLines(newText);
@@ -266,7 +302,9 @@ export function unifiedDiff(oldLabel: string, oldText: string | undefined, newLa
     const newCount = slice.filter((l) => l.op !== 'delete').length;
     const first = slice[0]!;
     const header = `@@ -${range(first.oldIndex, oldCount)} +${range(first.newIndex, newCount)} @@\n`;
-    hunks.push(header + slice.map((l) => printLine(l.op === 'equal' ? ' ' : l.op === 'delete' ? '-' : '+', l.text)).join(''));
+    hunks.push(
+      header + slice.map((l) => printLine(l.op === 'equal' ? ' ' : l.op === 'delete' ? '-' : '+', l.text)).join(''),
+    );
     i = end + 1;
   }
   const oldHeader = oldText === undefined ? '/dev/null' : oldLabel;

@@ -7,7 +7,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { BirdControlClient } from '../../src/bird/controlSocket.js';
-import { delay, exitOf, hasExited, killOnProcessExit, spawnLogged, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
+import {
+  delay,
+  exitOf,
+  hasExited,
+  killOnProcessExit,
+  spawnLogged,
+  stopChild,
+  tailFile,
+  type ExitInfo,
+  type TeardownRegistrar,
+} from './process.js';
 
 export interface StartBirdOptions {
   readonly family: 4 | 6;
@@ -89,7 +99,9 @@ export async function startBird(options: StartBirdOptions): Promise<BirdProcess>
   } catch (e) {
     await proc.stop();
     const log = await output();
-    throw new Error(`${binary} ${args.join(' ')} did not come up: ${(e as Error).message}\n--- output ---\n${log}`, { cause: e });
+    throw new Error(`${binary} ${args.join(' ')} did not come up: ${(e as Error).message}\n--- output ---\n${log}`, {
+      cause: e,
+    });
   }
   return proc;
 }
@@ -101,14 +113,21 @@ export async function startBirdForTest(t: TeardownRegistrar, options: StartBirdO
   return proc;
 }
 
-async function waitForControlSocket(proc: BirdProcess, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+async function waitForControlSocket(
+  proc: BirdProcess,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
     if (!proc.running()) throw new Error(`exited early`, { cause: lastError });
     try {
-      const client = await BirdControlClient.connect(proc.socketPath, { timeoutMs: 1_000, ...(signal ? { signal } : {}) });
+      const client = await BirdControlClient.connect(proc.socketPath, {
+        timeoutMs: 1_000,
+        ...(signal ? { signal } : {}),
+      });
       client.close();
       return;
     } catch (e) {
@@ -125,7 +144,11 @@ export interface MinimalConfigOptions {
 }
 
 /** Writes the smallest configuration BIRD accepts: a router id and a device protocol. */
-export async function writeMinimalConfig(path: string, routerId: string, options: MinimalConfigOptions = {}): Promise<void> {
+export async function writeMinimalConfig(
+  path: string,
+  routerId: string,
+  options: MinimalConfigOptions = {},
+): Promise<void> {
   const lines = [`router id ${routerId};`, 'protocol device {', '  scan time 10;', '}'];
   if (options.extra !== undefined) lines.push(options.extra);
   await writeFile(path, `${lines.join('\n')}\n`);

@@ -10,7 +10,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { delay, envWithout, exitOf, freePorts, hasExited, spawnLogged, stopChild, tailFile, type ExitInfo, type TeardownRegistrar } from './process.js';
+import {
+  delay,
+  envWithout,
+  exitOf,
+  freePorts,
+  hasExited,
+  spawnLogged,
+  stopChild,
+  tailFile,
+  type ExitInfo,
+  type TeardownRegistrar,
+} from './process.js';
 
 export interface StartEtcdOptions {
   readonly members?: 1 | 3;
@@ -137,20 +148,33 @@ async function startCluster(
     info,
     child: undefined,
     args: [
-      '--name', info.name,
-      '--data-dir', info.dataDir,
-      '--listen-client-urls', info.clientUrl,
-      '--advertise-client-urls', info.clientUrl,
-      '--listen-peer-urls', info.peerUrl,
-      '--initial-advertise-peer-urls', info.peerUrl,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', token,
+      '--name',
+      info.name,
+      '--data-dir',
+      info.dataDir,
+      '--listen-client-urls',
+      info.clientUrl,
+      '--advertise-client-urls',
+      info.clientUrl,
+      '--listen-peer-urls',
+      info.peerUrl,
+      '--initial-advertise-peer-urls',
+      info.peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      token,
       // Fast failure detection for tests (defaults are 100 ms / 1000 ms).
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
-      '--logger', 'zap',
-      '--log-outputs', 'stderr',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
     ],
   }));
   const binary = options.binary ?? 'etcd';
@@ -196,7 +220,9 @@ async function startCluster(
       return child === undefined || hasExited(child) ? undefined : child.pid;
     },
     pids: () =>
-      slots.flatMap((s) => (s.child !== undefined && !hasExited(s.child) && s.child.pid !== undefined ? [s.child.pid] : [])),
+      slots.flatMap((s) =>
+        s.child !== undefined && !hasExited(s.child) && s.child.pid !== undefined ? [s.child.pid] : [],
+      ),
     kill: async (index, signal = 'SIGKILL') => {
       const child = slotAt(index).child;
       if (child === undefined) return { code: null, signal: null };
@@ -242,7 +268,10 @@ async function waitHealthy(slot: MemberSlot, timeoutMs: number, signal: AbortSig
     if (await isHealthy(slot.info.clientUrl)) return;
     if (Date.now() > deadline) {
       const tail = await tailFile(slot.info.logFile);
-      throw new EtcdStartError(`etcd member ${slot.info.name} not healthy after ${timeoutMs} ms; log tail:\n${tail}`, false);
+      throw new EtcdStartError(
+        `etcd member ${slot.info.name} not healthy after ${timeoutMs} ms; log tail:\n${tail}`,
+        false,
+      );
     }
     await delay(50, signal);
   }
@@ -285,7 +314,9 @@ async function memberStatus(clientUrl: string): Promise<MemberStatus | undefined
 
 async function findLeader(slots: readonly MemberSlot[]): Promise<number | undefined> {
   const statuses = await Promise.all(
-    slots.map((slot) => (slot.child === undefined || hasExited(slot.child) ? undefined : memberStatus(slot.info.clientUrl))),
+    slots.map((slot) =>
+      slot.child === undefined || hasExited(slot.child) ? undefined : memberStatus(slot.info.clientUrl),
+    ),
   );
   const index = statuses.findIndex((st) => st !== undefined && st.memberId === st.leaderId);
   if (index < 0) return undefined;

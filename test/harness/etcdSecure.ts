@@ -11,7 +11,16 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { delay, envWithout, freePorts, hasExited, spawnLogged, stopChild, tailFile, type TeardownRegistrar } from './process.js';
+import {
+  delay,
+  envWithout,
+  freePorts,
+  hasExited,
+  spawnLogged,
+  stopChild,
+  tailFile,
+  type TeardownRegistrar,
+} from './process.js';
 
 export interface KeyPair {
   readonly cert: string;
@@ -38,20 +47,58 @@ extendedKeyUsage=serverAuth
 extendedKeyUsage=clientAuth
 `;
 
-const openssl = (dir: string, args: readonly string[]): Promise<unknown> => execa('openssl', args, { cwd: dir, stdin: 'ignore' });
+const openssl = (dir: string, args: readonly string[]): Promise<unknown> =>
+  execa('openssl', args, { cwd: dir, stdin: 'ignore' });
 const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 async function selfSigned(dir: string, name: string, subject: string, extra: readonly string[] = []): Promise<KeyPair> {
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-  await openssl(dir, ['req', '-x509', ...newKey, '-keyout', pair.key, '-out', pair.cert, '-days', '2', '-subj', subject, ...extra]);
+  await openssl(dir, [
+    'req',
+    '-x509',
+    ...newKey,
+    '-keyout',
+    pair.key,
+    '-out',
+    pair.cert,
+    '-days',
+    '2',
+    '-subj',
+    subject,
+    ...extra,
+  ]);
   return pair;
 }
 
-async function signed(dir: string, ca: KeyPair, name: string, subject: string, section: 'server' | 'client'): Promise<KeyPair> {
+async function signed(
+  dir: string,
+  ca: KeyPair,
+  name: string,
+  subject: string,
+  section: 'server' | 'client',
+): Promise<KeyPair> {
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   const csr = join(dir, `${name}.csr`);
   await openssl(dir, ['req', ...newKey, '-keyout', pair.key, '-out', csr, '-subj', subject]);
-  await openssl(dir, ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', pair.cert, '-days', '2', '-extfile', join(dir, 'ext.cnf'), '-extensions', section]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    pair.cert,
+    '-days',
+    '2',
+    '-extfile',
+    join(dir, 'ext.cnf'),
+    '-extensions',
+    section,
+  ]);
   return pair;
 }
 
@@ -90,7 +137,10 @@ export interface SecureEtcd {
    * Turns on user/password auth: a `root` user (password `rootPassword`) with the root role, and each user with
    * read/write on its prefixes (none: a user without any permission).
    */
-  enableAuth(rootPassword: string, users: readonly { name: string; password: string; prefixes: readonly string[] }[]): Promise<void>;
+  enableAuth(
+    rootPassword: string,
+    users: readonly { name: string; password: string; prefixes: readonly string[] }[],
+  ): Promise<void>;
   /** Runs etcdctl as the administrator (e.g. `['put', key, value]`). */
   etcdctl(args: readonly string[]): Promise<string>;
   stop(): Promise<void>;
@@ -100,7 +150,11 @@ export interface SecureEtcd {
  * Starts etcd and waits until /health answers (over TLS with `client`'s certificate when one is required);
  * `client` is also what etcdctl presents.
  */
-export async function startSecureEtcd(t: TeardownRegistrar, options: SecureEtcdOptions, client?: KeyPair): Promise<SecureEtcd> {
+export async function startSecureEtcd(
+  t: TeardownRegistrar,
+  options: SecureEtcdOptions,
+  client?: KeyPair,
+): Promise<SecureEtcd> {
   const dir = await mkdtemp(join(tmpdir(), 'birdwatch-etcd-secure-'));
   const [clientPort, peerPort] = await freePorts(2);
   const scheme = options.tls ? 'https' : 'http';
@@ -108,18 +162,30 @@ export async function startSecureEtcd(t: TeardownRegistrar, options: SecureEtcdO
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const logFile = join(dir, 'etcd.log');
   const args = [
-    '--name', 'secure',
-    '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', endpoint,
-    '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `secure=${peerUrl}`,
-    '--initial-cluster-state', 'new',
-    '--heartbeat-interval', '50',
-    '--election-timeout', '500',
-    '--logger', 'zap',
-    '--log-outputs', 'stderr',
+    '--name',
+    'secure',
+    '--data-dir',
+    join(dir, 'data'),
+    '--listen-client-urls',
+    endpoint,
+    '--advertise-client-urls',
+    endpoint,
+    '--listen-peer-urls',
+    peerUrl,
+    '--initial-advertise-peer-urls',
+    peerUrl,
+    '--initial-cluster',
+    `secure=${peerUrl}`,
+    '--initial-cluster-state',
+    'new',
+    '--heartbeat-interval',
+    '50',
+    '--election-timeout',
+    '500',
+    '--logger',
+    'zap',
+    '--log-outputs',
+    'stderr',
     ...(options.tls ? ['--cert-file', options.tls.server.cert, '--key-file', options.tls.server.key] : []),
     ...(options.tls?.clientCa ? ['--client-cert-auth', '--trusted-ca-file', options.tls.clientCa] : []),
   ];
@@ -132,7 +198,12 @@ export async function startSecureEtcd(t: TeardownRegistrar, options: SecureEtcdO
     })());
   t.teardown(stop);
 
-  const tlsFiles = options.tls ? { ca: readFileSync(options.tls.ca), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) } : undefined;
+  const tlsFiles = options.tls
+    ? {
+        ca: readFileSync(options.tls.ca),
+        ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+      }
+    : undefined;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (hasExited(child)) throw new Error(`etcd exited during start; log:\n${await tailFile(logFile)}`);
@@ -146,13 +217,18 @@ export async function startSecureEtcd(t: TeardownRegistrar, options: SecureEtcdO
 
   let rootPassword: string | undefined;
   const adminArgs = (): string[] => [
-    '--endpoints', endpoint,
+    '--endpoints',
+    endpoint,
     ...(options.tls ? ['--cacert', options.tls.ca] : []),
     ...(options.tls && client ? ['--cert', client.cert, '--key', client.key] : []),
     ...(rootPassword !== undefined ? ['--user', `root:${rootPassword}`] : []),
   ];
   const etcdctl = async (command: readonly string[]): Promise<string> => {
-    const result = await execa('etcdctl', [...adminArgs(), ...command], { env: { ...envWithout('ETCD'), ETCDCTL_API: '3' }, extendEnv: false, stdin: 'ignore' });
+    const result = await execa('etcdctl', [...adminArgs(), ...command], {
+      env: { ...envWithout('ETCD'), ETCDCTL_API: '3' },
+      extendEnv: false,
+      stdin: 'ignore',
+    });
     return result.stdout;
   };
   return {
@@ -168,7 +244,8 @@ export async function startSecureEtcd(t: TeardownRegistrar, options: SecureEtcdO
         await etcdctl(['user', 'add', user.name, '--new-user-password', user.password]);
         if (user.prefixes.length === 0) continue;
         await etcdctl(['role', 'add', `${user.name}-role`]);
-        for (const prefix of user.prefixes) await etcdctl(['role', 'grant-permission', `${user.name}-role`, '--prefix=true', 'readwrite', prefix]);
+        for (const prefix of user.prefixes)
+          await etcdctl(['role', 'grant-permission', `${user.name}-role`, '--prefix=true', 'readwrite', prefix]);
         await etcdctl(['user', 'grant-role', user.name, `${user.name}-role`]);
       }
       await etcdctl(['auth', 'enable']);

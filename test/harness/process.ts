@@ -123,12 +123,15 @@ export function envWithout(prefix: string): NodeJS.ProcessEnv {
 // etcd
 // ---------------------------------------------------------------------------------------------
 
-
 /**
  * Starts a child whose stdout and stderr append to `logFile`, killed if the test process dies, and resolves
  * once it is running (rejects if it cannot be spawned). Later 'error' events (a kill on a dead PID) are ignored.
  */
-export async function spawnLogged(command: string, args: readonly string[], options: Readonly<{ logFile: string; env?: NodeJS.ProcessEnv }>): Promise<ChildProcess> {
+export async function spawnLogged(
+  command: string,
+  args: readonly string[],
+  options: Readonly<{ logFile: string; env?: NodeJS.ProcessEnv }>,
+): Promise<ChildProcess> {
   const fd = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {

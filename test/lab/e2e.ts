@@ -21,7 +21,10 @@ export async function skipWithoutNamespaces(t: Test): Promise<boolean> {
 }
 
 /** A lab for this test: unique prefix, torn down in teardown (also when the test fails or throws). */
-export async function labForTest(t: Test, options: Omit<LabOptions, 'prefix' | 'killOnExit' | 'stateDir'> = {}): Promise<Lab> {
+export async function labForTest(
+  t: Test,
+  options: Omit<LabOptions, 'prefix' | 'killOnExit' | 'stateDir'> = {},
+): Promise<Lab> {
   const lab = await startLab({ ...options, prefix: `bwe-${randomBytes(3).toString('hex')}`, killOnExit: true });
   t.teardown(async () => {
     if (!t.passing()) {

@@ -60,20 +60,33 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
       logFile: join(options.dir, `${name}.log`),
       argv: [
         options.binary ?? 'etcd',
-        '--name', name,
-        '--data-dir', dataDir,
-        '--listen-client-urls', clientUrl,
-        '--advertise-client-urls', clientUrl,
-        '--listen-peer-urls', peerUrl,
-        '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', initialCluster,
-        '--initial-cluster-state', 'new',
-        '--initial-cluster-token', token,
+        '--name',
+        name,
+        '--data-dir',
+        dataDir,
+        '--listen-client-urls',
+        clientUrl,
+        '--advertise-client-urls',
+        clientUrl,
+        '--listen-peer-urls',
+        peerUrl,
+        '--initial-advertise-peer-urls',
+        peerUrl,
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        token,
         // Quick failure detection (defaults 100 ms / 1000 ms): a killed leader is replaced in about a second.
-        '--heartbeat-interval', '50',
-        '--election-timeout', '500',
-        '--logger', 'zap',
-        '--log-outputs', 'stderr',
+        '--heartbeat-interval',
+        '50',
+        '--election-timeout',
+        '500',
+        '--logger',
+        'zap',
+        '--log-outputs',
+        'stderr',
       ],
     };
   });
@@ -85,7 +98,11 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
   };
   const start = async (index: number): Promise<void> => {
     const m = memberAt(index);
-    const started = await spawnDetached(m.argv, { label: `etcd ${m.name}`, logFile: m.logFile, env: envWithout('ETCD_') });
+    const started = await spawnDetached(m.argv, {
+      label: `etcd ${m.name}`,
+      logFile: m.logFile,
+      env: envWithout('ETCD_'),
+    });
     records[index] = started.record;
     options.onStarted(started.record);
   };
@@ -98,7 +115,10 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
         throw new Error(`etcd member ${m.name} exited during start; log tail:\n${await tailFile(m.logFile, 20)}`);
       }
       if (await healthy(m.clientUrl)) return;
-      if (Date.now() > deadline) throw new Error(`etcd member ${m.name} not healthy after ${timeoutMs} ms; log tail:\n${await tailFile(m.logFile, 20)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `etcd member ${m.name} not healthy after ${timeoutMs} ms; log tail:\n${await tailFile(m.logFile, 20)}`,
+        );
       await delay(50);
     }
   };
@@ -129,7 +149,8 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
       process.kill(r.pid, signal);
       const deadline = Date.now() + 5_000;
       while (isRunning(r)) {
-        if (Date.now() > deadline) throw new Error(`etcd ${memberAt(index).name} (PID ${r.pid}) still runs 5 s after ${signal}`);
+        if (Date.now() > deadline)
+          throw new Error(`etcd ${memberAt(index).name} (PID ${r.pid}) still runs 5 s after ${signal}`);
         await delay(20);
       }
     },
@@ -165,7 +186,11 @@ async function healthy(clientUrl: string): Promise<boolean> {
 /** `/v3/maintenance/status` through etcd's gRPC gateway: this member's id and the leader it knows. */
 async function memberStatus(clientUrl: string): Promise<{ memberId: string; leaderId: string } | undefined> {
   try {
-    const res = await fetch(`${clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1_000) });
+    const res = await fetch(`${clientUrl}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(1_000),
+    });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
     const memberId = body.header?.member_id;
@@ -177,7 +202,10 @@ async function memberStatus(clientUrl: string): Promise<{ memberId: string; lead
   }
 }
 
-async function findLeader(members: readonly LabEtcdMember[], records: readonly (ProcessRecord | undefined)[]): Promise<number | undefined> {
+async function findLeader(
+  members: readonly LabEtcdMember[],
+  records: readonly (ProcessRecord | undefined)[],
+): Promise<number | undefined> {
   const statuses = await Promise.all(
     members.map((m, i) => {
       const r = records[i];

@@ -17,7 +17,17 @@
  * what a previous lab in the same state dir left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +38,14 @@ import { delay, envWithout, tailFile } from '../harness/process.js';
 import { startLabEtcd, type LabEtcd } from './etcd.js';
 import { registerHost } from './keyspace.js';
 import { addNamespace, createBridgeNamespace, deleteNamespace, linkHost, namespaceExists } from './network.js';
-import { isRunning, killProcessesSync, spawnDetached, stopProcesses, unrecordedLabProcesses, type ProcessRecord } from './procs.js';
+import {
+  isRunning,
+  killProcessesSync,
+  spawnDetached,
+  stopProcesses,
+  unrecordedLabProcesses,
+  type ProcessRecord,
+} from './procs.js';
 import { readState, statePath, writeState, type HostState, type LabState } from './state.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -101,7 +118,12 @@ export interface LabHost {
   readonly serviceDir: string;
   readonly sockets: { readonly bird: string; readonly bird6: string };
   /** The svlogd `current` file of each service, and runsvdir's own output. */
-  readonly logs: { readonly bird: string; readonly bird6: string; readonly birdwatch: string; readonly runsvdir: string };
+  readonly logs: {
+    readonly bird: string;
+    readonly bird6: string;
+    readonly birdwatch: string;
+    readonly runsvdir: string;
+  };
   /** Role of the running daemons (undefined while stopped). */
   readonly role: HostRole | undefined;
   /** The socket of one family's BIRD. */
@@ -153,7 +175,12 @@ function hostSpecs(hosts: LabOptions['hosts']): HostSpec[] {
   return hosts.map((h) => (typeof h === 'string' ? { name: h } : h));
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, failEarly?: () => Promise<string | undefined>): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+  failEarly?: () => Promise<string | undefined>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -223,19 +250,27 @@ function supervisedPid(serviceDir: string, service: ServiceName): number | undef
 function installServices(serviceDir: string): void {
   rmSync(serviceDir, { recursive: true, force: true });
   mkdirSync(serviceDir, { recursive: true });
-  for (const service of SERVICES) cpSync(join(PACKAGED_RUNIT_SERVICES, service), join(serviceDir, service), { recursive: true });
+  for (const service of SERVICES)
+    cpSync(join(PACKAGED_RUNIT_SERVICES, service), join(serviceDir, service), { recursive: true });
   // Only the start time of BIRD is the lab's choice (see secondGate): runsv leaves a service with a `down`
   // file stopped until `sv up`; from then on it restarts it whenever it exits, as in production.
   for (const service of ['bird', 'bird6']) writeFileSync(join(serviceDir, service, 'down'), '');
 }
 
-async function waitForLine(file: string, line: string, what: string, alive: () => boolean, timeoutMs = 30_000): Promise<void> {
+async function waitForLine(
+  file: string,
+  line: string,
+  what: string,
+  alive: () => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
     if (text.split('\n').includes(line)) return;
     if (!alive()) throw new Error(`${what} exited; log tail:\n${await tailFile(file, 15)}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not ready within ${timeoutMs} ms; log tail:\n${await tailFile(file, 15)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not ready within ${timeoutMs} ms; log tail:\n${await tailFile(file, 15)}`);
     await delay(25);
   }
 }
@@ -267,7 +302,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!NAME.test(prefix)) throw new Error(`lab prefix ${JSON.stringify(prefix)}: 1-20 of a-z, 0-9, "-"`);
   const specs = hostSpecs(options.hosts);
-  for (const s of specs) if (!HOST_NAME.test(s.name)) throw new Error(`host name ${JSON.stringify(s.name)}: 1-31 letters, digits, ".", "_", "-"`);
+  for (const s of specs)
+    if (!HOST_NAME.test(s.name))
+      throw new Error(`host name ${JSON.stringify(s.name)}: 1-31 letters, digits, ".", "_", "-"`);
   if (new Set(specs.map((s) => s.name)).size !== specs.length) throw new Error('host names must be distinct');
   const subnet4 = options.subnet4 ?? '10.99.0';
   const subnet6 = options.subnet6 ?? 'fd99::';
@@ -372,16 +409,37 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     const relayDir = join(stateDir, 'etcd', 'relay');
     mkdirSync(relayDir, { recursive: true });
     const sockets = etcd.members.map((m) => join(relayDir, `${m.name}.sock`));
-    const startRelay = async (prefixArgv: readonly string[], args: readonly string[], label: string, logFile: string): Promise<void> => {
-      const relay = await spawnDetached([...prefixArgv, process.execPath, RELAY_SCRIPT, ...args], { label, logFile, cwd: REPO_ROOT });
+    const startRelay = async (
+      prefixArgv: readonly string[],
+      args: readonly string[],
+      label: string,
+      logFile: string,
+    ): Promise<void> => {
+      const relay = await spawnDetached([...prefixArgv, process.execPath, RELAY_SCRIPT, ...args], {
+        label,
+        logFile,
+        cwd: REPO_ROOT,
+      });
       record(relay.record);
       await waitForLine(logFile, 'ready', label, () => isRunning(relay.record));
     };
-    log('etcd relays: into each host namespace, on the members\' ports');
-    await startRelay([], ['root', ...etcd.members.map((m, i) => `${sockets[i] ?? ''}=${new URL(m.clientUrl).host}`)], 'relay root', join(relayDir, 'root.log'));
+    log("etcd relays: into each host namespace, on the members' ports");
+    await startRelay(
+      [],
+      ['root', ...etcd.members.map((m, i) => `${sockets[i] ?? ''}=${new URL(m.clientUrl).host}`)],
+      'relay root',
+      join(relayDir, 'root.log'),
+    );
     const hostRelayArgs = ['host', ...etcd.members.map((m, i) => `${new URL(m.clientUrl).port}=${sockets[i] ?? ''}`)];
     await Promise.all(
-      hostStates.map((h) => startRelay(['ip', 'netns', 'exec', h.namespace], hostRelayArgs, `relay ${h.name}`, join(relayDir, `${h.name}.log`))),
+      hostStates.map((h) =>
+        startRelay(
+          ['ip', 'netns', 'exec', h.namespace],
+          hostRelayArgs,
+          `relay ${h.name}`,
+          join(relayDir, `${h.name}.log`),
+        ),
+      ),
     );
 
     // `birdwatch` on the services' PATH: the built CLI (or options.birdwatch through BIRDWATCH).
@@ -389,7 +447,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     rmSync(binDir, { recursive: true, force: true });
     mkdirSync(binDir, { recursive: true });
     symlinkSync(BIRDWATCH_MAIN, join(binDir, 'birdwatch'));
-    const servicePath = [binDir, dirname(process.execPath), process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':');
+    const servicePath = [
+      binDir,
+      dirname(process.execPath),
+      process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    ].join(':');
 
     const birdStartSlot = secondGate();
     const roles = new Map<string, HostRole | undefined>();
@@ -419,12 +481,16 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         },
         socket: (family) => (family === 4 ? h.birdSocket : h.bird6Socket),
         running: () => (running.get(h.name) ?? []).some(isRunning),
-        pid: (daemon) => ((running.get(h.name) ?? []).some(isRunning) ? supervisedPid(h.serviceDir ?? join(dir, 'service'), daemon) : undefined),
+        pid: (daemon) =>
+          (running.get(h.name) ?? []).some(isRunning)
+            ? supervisedPid(h.serviceDir ?? join(dir, 'service'), daemon)
+            : undefined,
       };
     });
     const hostNamed = (name: string): LabHost => {
       const h = hosts.find((x) => x.name === name);
-      if (h === undefined) throw new Error(`no host ${name} in the lab (hosts: ${hosts.map((x) => x.name).join(', ')})`);
+      if (h === undefined)
+        throw new Error(`no host ${name} in the lab (hosts: ${hosts.map((x) => x.name).join(', ')})`);
       return h;
     };
     const client = (): Etcd3 => (etcdClient ??= new Etcd3({ hosts: [...etcd.endpoints] }));
@@ -452,7 +518,14 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
           ? ['--role', 'route-reflector', '--ip', h.ip4, '--ip6', h.ip6, ...(h.as !== undefined ? ['--as', h.as] : [])]
           : [];
       installServices(h.serviceDir);
-      const { IP: _ip, IP6: _ip6, AS: _as, NODENAME: _nodename, HOSTNAME: _hostname, ...inherited } = envWithout('ETCD_');
+      const {
+        IP: _ip,
+        IP6: _ip6,
+        AS: _as,
+        NODENAME: _nodename,
+        HOSTNAME: _hostname,
+        ...inherited
+      } = envWithout('ETCD_');
       const env: NodeJS.ProcessEnv = {
         ...inherited,
         PATH: servicePath,
@@ -463,11 +536,22 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         BIRDWATCH_BIRD_SOCKET: h.sockets.bird,
         BIRDWATCH_BIRD6_SOCKET: h.sockets.bird6,
         BIRDWATCH_LOG_DIR: join(h.dir, 'log'),
-        BIRDWATCH_OPTS: [...identity, '--ipip', 'off', '--min-reload-interval', String(minReload), '--log-format', 'json', ...(hostOptions.extraArgs ?? [])].join(' '),
+        BIRDWATCH_OPTS: [
+          ...identity,
+          '--ipip',
+          'off',
+          '--min-reload-interval',
+          String(minReload),
+          '--log-format',
+          'json',
+          ...(hostOptions.extraArgs ?? []),
+        ].join(' '),
         ...(options.birdwatch !== undefined ? { BIRDWATCH: options.birdwatch.join(' ') } : {}),
         ...hostOptions.env,
       };
-      log(`${name}: runsvdir in namespace ${h.namespace} (birdwatch${role === 'route-reflector' ? ' --role route-reflector' : ''}, then bird and bird6)`);
+      log(
+        `${name}: runsvdir in namespace ${h.namespace} (birdwatch${role === 'route-reflector' ? ' --role route-reflector' : ''}, then bird and bird6)`,
+      );
       const supervisor = await spawnDetached(['ip', 'netns', 'exec', h.namespace, 'runsvdir', '-P', h.serviceDir], {
         label: `runsvdir ${name}`,
         logFile: h.logs.runsvdir,
@@ -489,14 +573,29 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       );
       await birdStartSlot();
       log(`${name}: sv up bird bird6`);
-      await waitFor(`${name}: runsv of bird and bird6`, 10_000, () => ['bird', 'bird6'].every((s) => existsSync(join(h.serviceDir, s, 'supervise', 'ok'))), gone);
+      await waitFor(
+        `${name}: runsv of bird and bird6`,
+        10_000,
+        () => ['bird', 'bird6'].every((s) => existsSync(join(h.serviceDir, s, 'supervise', 'ok'))),
+        gone,
+      );
       await execa('sv', ['up', join(h.serviceDir, 'bird'), join(h.serviceDir, 'bird6')]);
       await Promise.all(
-        ([['bird', h.sockets.bird, h.logs.bird], ['bird6', h.sockets.bird6, h.logs.bird6]] as const).map(([service, socket, logFile]) =>
-          waitFor(`${name}: ${service} control socket ${socket}`, 15_000, () => controlSocketAnswers(socket), async () => {
-            const down = await gone();
-            return down === undefined ? undefined : `${down}\n${service} log tail:\n${await tailFile(logFile, 15)}`;
-          }),
+        (
+          [
+            ['bird', h.sockets.bird, h.logs.bird],
+            ['bird6', h.sockets.bird6, h.logs.bird6],
+          ] as const
+        ).map(([service, socket, logFile]) =>
+          waitFor(
+            `${name}: ${service} control socket ${socket}`,
+            15_000,
+            () => controlSocketAnswers(socket),
+            async () => {
+              const down = await gone();
+              return down === undefined ? undefined : `${down}\n${service} log tail:\n${await tailFile(logFile, 15)}`;
+            },
+          ),
         ),
       );
     };
@@ -514,7 +613,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       describe: async () => {
         const parts: string[] = [];
         for (const h of hosts) {
-          parts.push(`--- ${h.name} (${h.namespace}, ${h.ip4}, ${h.ip6}), ${h.running() ? `running as ${h.role ?? '?'}` : 'stopped'}`);
+          parts.push(
+            `--- ${h.name} (${h.namespace}, ${h.ip4}, ${h.ip6}), ${h.running() ? `running as ${h.role ?? '?'}` : 'stopped'}`,
+          );
           for (const [what, file] of Object.entries(h.logs)) {
             const tail = await tailFile(file, 12);
             if (tail.trim() !== '') parts.push(`  ${what}.log:\n${tail.replace(/^/gm, '    ')}`);
@@ -532,7 +633,13 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     if (options.register ?? true) {
       for (const h of hosts) {
-        if (h.defaultRole === 'node') await registerHost(client(), { name: h.name, ip4: h.ip4, ip6: h.ip6, ...(h.as !== undefined ? { as: h.as } : {}) });
+        if (h.defaultRole === 'node')
+          await registerHost(client(), {
+            name: h.name,
+            ip4: h.ip4,
+            ip6: h.ip6,
+            ...(h.as !== undefined ? { as: h.as } : {}),
+          });
       }
     }
     if (options.start ?? true) await Promise.all(hosts.map((h) => startHost(h.name)));

@@ -13,7 +13,8 @@ export const PREFIX_LENGTH_V6 = 64;
 
 async function ip(args: readonly string[]): Promise<void> {
   const result = await execa('ip', args, { reject: false });
-  if (result.exitCode !== 0) throw new Error(`ip ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  if (result.exitCode !== 0)
+    throw new Error(`ip ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
 }
 
 export function namespaceExists(name: string): boolean {

@@ -18,18 +18,30 @@ export async function bgpSessions(host: LabHost, family: Family): Promise<Protoc
 
 /** `name=BgpState` per BGP protocol, sorted: compact for messages. */
 export function summarize(sessions: readonly ProtocolEntry[]): string {
-  return sessions.map((s) => `${s.name}=${s.bgpState ?? s.state}${s.lastError !== undefined ? ` (${s.lastError})` : ''}`).sort().join(', ') || '(no BGP protocols)';
+  return (
+    sessions
+      .map((s) => `${s.name}=${s.bgpState ?? s.state}${s.lastError !== undefined ? ` (${s.lastError})` : ''}`)
+      .sort()
+      .join(', ') || '(no BGP protocols)'
+  );
 }
 
 /** Kernel routes BIRD installed in the host's namespace, one line each (`192.168.1.0/26 via 10.99.0.2 dev eth0 …`). */
 export async function kernelRoutes(host: LabHost, family: Family): Promise<string[]> {
   const result = await execa('ip', ['-n', host.namespace, `-${family}`, 'route', 'show', 'proto', 'bird']);
-  return result.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return result.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 /** The kernel route for `prefix` (exact destination), or undefined. */
 export function routeFor(routes: readonly string[], prefix: string): string | undefined {
-  return routes.find((r) => r.split(/\s+/).includes(prefix) && (r.startsWith(`${prefix} `) || r.startsWith(`blackhole ${prefix}`) || r === prefix));
+  return routes.find(
+    (r) =>
+      r.split(/\s+/).includes(prefix) &&
+      (r.startsWith(`${prefix} `) || r.startsWith(`blackhole ${prefix}`) || r === prefix),
+  );
 }
 
 export interface WaitOptions {
@@ -41,7 +53,11 @@ export interface WaitOptions {
  * Polls `probe` until it returns `{ok: true}`; on timeout throws `<what>: not reached within N ms; last
  * seen: <seen>` (probe errors count as "seen").
  */
-export async function waitUntil(what: string, probe: () => Promise<{ ok: boolean; seen: string }>, options: WaitOptions = {}): Promise<string> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<{ ok: boolean; seen: string }>,
+  options: WaitOptions = {},
+): Promise<string> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   let seen = '(nothing yet)';
@@ -69,14 +85,22 @@ export function protocolName(kind: 'Mesh' | 'Global' | 'Node' | 'Reflector' | 'C
 /**
  * Waits until the host's BGP protocols of `family` are exactly `expected` (names), all Established.
  */
-export async function waitSessions(host: LabHost, family: Family, expected: readonly string[], options: WaitOptions = {}): Promise<string> {
+export async function waitSessions(
+  host: LabHost,
+  family: Family,
+  expected: readonly string[],
+  options: WaitOptions = {},
+): Promise<string> {
   const want = [...expected].sort();
   return waitUntil(
     `${host.name} bird${family === 6 ? '6' : ''}: BGP protocols exactly [${want.join(', ')}], all Established`,
     async () => {
       const sessions = await bgpSessions(host, family);
       const names = sessions.map((s) => s.name).sort();
-      const ok = names.length === want.length && names.every((n, i) => n === want[i]) && sessions.every((s) => s.bgpState === 'Established');
+      const ok =
+        names.length === want.length &&
+        names.every((n, i) => n === want[i]) &&
+        sessions.every((s) => s.bgpState === 'Established');
       return { ok, seen: `${host.name} v${family}: ${summarize(sessions)}` };
     },
     options,
@@ -84,7 +108,12 @@ export async function waitSessions(host: LabHost, family: Family, expected: read
 }
 
 /** Waits until the host's kernel has a BIRD route to `prefix` via `via` (or, with `via` undefined, no route to it). */
-export async function waitRoute(host: LabHost, prefix: string, via: string | undefined, options: WaitOptions = {}): Promise<string> {
+export async function waitRoute(
+  host: LabHost,
+  prefix: string,
+  via: string | undefined,
+  options: WaitOptions = {},
+): Promise<string> {
   const family: Family = prefix.includes(':') ? 6 : 4;
   return waitUntil(
     `${host.name} kernel: ${via === undefined ? `no route to ${prefix}` : `${prefix} via ${via} proto bird`}`,
@@ -106,7 +135,10 @@ export async function labSnapshot(lab: Lab): Promise<string> {
     if (!h.running()) continue;
     for (const family of [4, 6] as const) {
       const sessions = await bgpSessions(h, family).then(summarize, (e: Error) => `error: ${e.message}`);
-      const routes = await kernelRoutes(h, family).then((r) => r.join(' | '), (e: Error) => `error: ${e.message}`);
+      const routes = await kernelRoutes(h, family).then(
+        (r) => r.join(' | '),
+        (e: Error) => `error: ${e.message}`,
+      );
       lines.push(`${h.name} v${family}: ${sessions}; routes: ${routes}`);
     }
   }

@@ -39,7 +39,12 @@ function statFields(pid: number): string[] | undefined {
     return undefined;
   }
   const close = text.lastIndexOf(')');
-  return close < 0 ? undefined : text.slice(close + 2).trim().split(' ');
+  return close < 0
+    ? undefined
+    : text
+        .slice(close + 2)
+        .trim()
+        .split(' ');
 }
 
 /** The start time of a live (non-zombie) process, or undefined. */
@@ -71,7 +76,9 @@ export function descendants(pid: number): ProcessRecord[] {
       if (startTime === undefined) continue;
       let argv: string[] = [];
       try {
-        argv = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+        argv = readFileSync(`/proc/${child}/cmdline`, 'utf8')
+          .split('\0')
+          .filter((a) => a !== '');
       } catch {
         // exited meanwhile
       }
@@ -112,7 +119,9 @@ export async function spawnDetached(argv: readonly string[], options: SpawnDetac
   }
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
-    child.once('error', (e) => reject(new Error(`${options.label}: cannot start ${command}: ${e.message}`, { cause: e })));
+    child.once('error', (e) =>
+      reject(new Error(`${options.label}: cannot start ${command}: ${e.message}`, { cause: e })),
+    );
   });
   child.on('error', () => undefined);
   child.unref();
@@ -152,13 +161,16 @@ export async function stopProcesses(records: readonly ProcessRecord[], graceMs =
   const killDeadline = Date.now() + 5_000;
   while (stubborn.some(isRunning) && Date.now() < killDeadline) await delay(25);
   const still = stubborn.filter(isRunning);
-  if (still.length > 0) throw new Error(`still running after SIGKILL: ${still.map((r) => `${r.label} (PID ${r.pid})`).join(', ')}`);
+  if (still.length > 0)
+    throw new Error(`still running after SIGKILL: ${still.map((r) => `${r.label} (PID ${r.pid})`).join(', ')}`);
   return stubborn.map((r) => r.label);
 }
 
 /** Synchronous last resort for a test process that exits with the lab still up: SIGKILL by PID. */
 export function killProcessesSync(records: readonly ProcessRecord[]): void {
-  const supervised = records.filter((r) => r.stopSignal !== undefined && isRunning(r)).flatMap((r) => descendants(r.pid));
+  const supervised = records
+    .filter((r) => r.stopSignal !== undefined && isRunning(r))
+    .flatMap((r) => descendants(r.pid));
   for (const r of [...records, ...supervised]) {
     if (!isRunning(r)) continue;
     try {
@@ -190,7 +202,9 @@ function cwdOf(pid: number): string {
 
 export function unrecordedLabProcesses(stateDir: string, recorded: readonly ProcessRecord[]): ProcessRecord[] {
   const inside = (path: string | undefined): boolean => path !== undefined && path.startsWith(`${stateDir}/`);
-  const supervised = recorded.filter((r) => r.stopSignal !== undefined && isRunning(r)).flatMap((r) => descendants(r.pid));
+  const supervised = recorded
+    .filter((r) => r.stopSignal !== undefined && isRunning(r))
+    .flatMap((r) => descendants(r.pid));
   const known = new Set([...recorded, ...supervised].map((r) => `${r.pid}:${r.startTime}`));
   const found: ProcessRecord[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -199,7 +213,9 @@ export function unrecordedLabProcesses(stateDir: string, recorded: readonly Proc
     if (pid === process.pid) continue;
     let argv: string[];
     try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
     } catch {
       continue;
     }
@@ -212,7 +228,10 @@ export function unrecordedLabProcesses(stateDir: string, recorded: readonly Proc
     const ours =
       (exe === 'etcd' && inside(after('--data-dir'))) ||
       ((exe === 'bird' || exe === 'bird6') && argv.includes('-d') && inside(after('-c'))) ||
-      (exe === 'ip' && argv[1] === 'netns' && argv[2] === 'exec' && (inside(after('-c')) || inside(after('-P')) || relay)) ||
+      (exe === 'ip' &&
+        argv[1] === 'netns' &&
+        argv[2] === 'exec' &&
+        (inside(after('-c')) || inside(after('-P')) || relay)) ||
       (exe === 'runsvdir' && inside(after('-P'))) ||
       (exe === 'node' && (relay || (argv.includes('run') && inside(after('--config-dir'))))) ||
       // runsv, svlogd, a run script, or a service it started, orphaned by a SIGKILLed runsvdir: runit runs

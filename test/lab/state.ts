@@ -42,7 +42,12 @@ export function readState(stateDir: string): LabState | undefined {
   const path = statePath(stateDir);
   if (!existsSync(path)) return undefined;
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LabState>;
-  if (parsed.version !== 1 || typeof parsed.prefix !== 'string' || !Array.isArray(parsed.namespaces) || !Array.isArray(parsed.processes)) {
+  if (
+    parsed.version !== 1 ||
+    typeof parsed.prefix !== 'string' ||
+    !Array.isArray(parsed.namespaces) ||
+    !Array.isArray(parsed.processes)
+  ) {
     throw new Error(`${path} is not a lab state file (version 1); remove it by hand if it is stale`);
   }
   return parsed as LabState;

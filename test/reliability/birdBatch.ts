@@ -32,7 +32,11 @@ export class BirdBatch {
     });
   }
 
-  async submit(caseId: string, files: ReadonlyMap<string, string>, options: { declareKrtTunnel?: boolean } = {}): Promise<void> {
+  async submit(
+    caseId: string,
+    files: ReadonlyMap<string, string>,
+    options: { declareKrtTunnel?: boolean } = {},
+  ): Promise<void> {
     const slot = this.#free.pop() ?? (await new Promise<string>((resolve) => this.#waiters.push(resolve)));
     const run = this.#check(slot, caseId, files, options).finally(() => {
       this.#running.delete(run);
@@ -51,10 +55,18 @@ export class BirdBatch {
     rmSync(this.root, { recursive: true, force: true });
   }
 
-  async #check(dir: string, caseId: string, files: ReadonlyMap<string, string>, options: { declareKrtTunnel?: boolean }): Promise<void> {
+  async #check(
+    dir: string,
+    caseId: string,
+    files: ReadonlyMap<string, string>,
+    options: { declareKrtTunnel?: boolean },
+  ): Promise<void> {
     for (const [name, content] of files) {
       // Debian's BIRD has no krt_tunnel attribute: a local variable of that name lets the real parser check the rest.
-      const text = options.declareKrtTunnel && name === 'bird_ipam.cfg' ? content.replace(/^filter calico_ipip \{$/m, 'filter calico_ipip string krt_tunnel; {') : content;
+      const text =
+        options.declareKrtTunnel && name === 'bird_ipam.cfg'
+          ? content.replace(/^filter calico_ipip \{$/m, 'filter calico_ipip string krt_tunnel; {')
+          : content;
       writeFileSync(join(dir, name), text);
     }
     const results = await Promise.all(

@@ -1,7 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envWithout, exitOf, hasExited, spawnLogged, stopChild, type ExitInfo, type TeardownRegistrar } from '../harness/process.js';
+import {
+  envWithout,
+  exitOf,
+  hasExited,
+  spawnLogged,
+  stopChild,
+  type ExitInfo,
+  type TeardownRegistrar,
+} from '../harness/process.js';
 import { NODE, type World } from './world.js';
 
 export const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -21,22 +29,36 @@ export interface ChildBirdwatch {
 }
 
 export function requireBuild(): void {
-  if (!existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run \`npm run build\` first (scripts/test and scripts/soak do)`);
+  if (!existsSync(DIST_MAIN))
+    throw new Error(`${DIST_MAIN} is missing: run \`npm run build\` first (scripts/test and scripts/soak do)`);
 }
 
-export async function startBirdwatch(t: TeardownRegistrar, world: World, options: { args?: readonly string[]; logName?: string } = {}): Promise<ChildBirdwatch> {
+export async function startBirdwatch(
+  t: TeardownRegistrar,
+  world: World,
+  options: { args?: readonly string[]; logName?: string } = {},
+): Promise<ChildBirdwatch> {
   requireBuild();
   const logFile = join(world.dir, options.logName ?? 'birdwatch.log');
   const args = [
-    DIST_MAIN, 'run',
-    '--node', NODE,
-    '--config-dir', world.configDir,
-    '--etcd-endpoints', world.etcd.endpoints.join(','),
-    '--bird-socket', world.sockets.bird,
-    '--bird6-socket', world.sockets.bird6,
-    '--ipip', 'off',
-    '--log-format', 'json',
-    '--log-level', 'info',
+    DIST_MAIN,
+    'run',
+    '--node',
+    NODE,
+    '--config-dir',
+    world.configDir,
+    '--etcd-endpoints',
+    world.etcd.endpoints.join(','),
+    '--bird-socket',
+    world.sockets.bird,
+    '--bird6-socket',
+    world.sockets.bird6,
+    '--ipip',
+    'off',
+    '--log-format',
+    'json',
+    '--log-level',
+    'info',
     ...(options.args ?? []),
   ];
   const child = await spawnLogged(process.execPath, args, { logFile, env: { ...envWithout('ETCD_'), NODENAME: NODE } });

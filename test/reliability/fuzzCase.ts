@@ -141,29 +141,69 @@ export const FRAGMENTS: readonly string[] = [
 ];
 
 /** Strings an injection would leave in a rendered file. */
-export const LEAK_MARKERS: readonly string[] = [MARKER, '/etc/shadow', 'protocol static ' + MARKER, '𝔟𝔦𝔯𝔡', '\u001b', '\u0000', '\u202e'];
+export const LEAK_MARKERS: readonly string[] = [
+  MARKER,
+  '/etc/shadow',
+  'protocol static ' + MARKER,
+  '𝔟𝔦𝔯𝔡',
+  '\u001b',
+  '\u0000',
+  '\u202e',
+];
 
 const fragment = fc.constantFrom(...FRAGMENTS);
 
 /** A mutation of a valid text that no validator can accept (it always carries a fragment). */
 export const hostileText = (valid: string): fc.Arbitrary<string> =>
   fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.nat({ max: valid.length }), fragment).map(([at, f]) => valid.slice(0, at) + f + valid.slice(at)) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.nat({ max: valid.length }), fragment)
+        .map(([at, f]) => valid.slice(0, at) + f + valid.slice(at)),
+    },
     { weight: 2, arbitrary: fragment },
     { weight: 2, arbitrary: fc.tuple(fc.string({ unit: 'binary', maxLength: 12 }), fragment).map(([s, f]) => s + f) },
-    { weight: 1, arbitrary: fc.tuple(fc.array(fragment, { minLength: 1, maxLength: 6 }), fc.constantFrom(valid, '')).map(([fs, v]) => v + fs.join('')) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.array(fragment, { minLength: 1, maxLength: 6 }), fc.constantFrom(valid, ''))
+        .map(([fs, v]) => v + fs.join('')),
+    },
     // Huge values: the model must refuse them without rendering a byte of them.
-    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1_000, max: 70_000 }), fragment).map(([n, f]) => valid + '9'.repeat(n) + f) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.integer({ min: 1_000, max: 70_000 }), fragment).map(([n, f]) => valid + '9'.repeat(n) + f),
+    },
   );
 
 /** A key segment: '/' inside it makes extra path segments (a malformed key), which must be diagnosed too. */
 const hostileSegment = (valid: string): fc.Arbitrary<string> => hostileText(valid);
 
 /** JSON values of the wrong type for a field that wants a string. */
-const wrongType = fc.constantFrom<unknown>(167772165, 1.5, -1, true, false, null, [], ['10.0.0.5'], { ip: '10.0.0.5' }, {});
+const wrongType = fc.constantFrom<unknown>(
+  167772165,
+  1.5,
+  -1,
+  true,
+  false,
+  null,
+  [],
+  ['10.0.0.5'],
+  { ip: '10.0.0.5' },
+  {},
+);
 
 const notJson = fc.tuple(fragment, fc.string({ maxLength: 8 })).map(([f, s]) => `${MARKER}${f}${s}`);
-const nonObjectJson = fc.constantFrom('[]', 'null', `"${MARKER}"`, '12', 'true', '[{"ip":"10.0.0.5","as_num":"64512"}]', '"{\\"ip\\":\\"10.0.0.5\\"}"');
+const nonObjectJson = fc.constantFrom(
+  '[]',
+  'null',
+  `"${MARKER}"`,
+  '12',
+  'true',
+  '[{"ip":"10.0.0.5","as_num":"64512"}]',
+  '"{\\"ip\\":\\"10.0.0.5\\"}"',
+);
 
 // ------------------------------------------------------------------------------------------------
 // Valid values
@@ -171,7 +211,12 @@ const nonObjectJson = fc.constantFrom('[]', 'null', `"${MARKER}"`, '12', 'true',
 
 const ADDRESS_SPACE = 24;
 
-const v6Spellings = (hex: string): string[] => [`fd00::${hex}`, `FD00::${hex.toUpperCase()}`, `fd00:0:0:0:0:0:0:${hex}`, `fd00:0000::${hex}`];
+const v6Spellings = (hex: string): string[] => [
+  `fd00::${hex}`,
+  `FD00::${hex.toUpperCase()}`,
+  `fd00:0:0:0:0:0:0:${hex}`,
+  `fd00:0000::${hex}`,
+];
 
 export const addrArb = (family: Family): fc.Arbitrary<Addr> =>
   family === 4
@@ -190,7 +235,8 @@ const respell = (addr: Addr, pick: number): string => {
 export const asArb: fc.Arbitrary<AsValue> = fc.oneof(
   fc.integer({ min: 1, max: 4294967295 }).map((v) => ({ value: v, text: String(v) })),
   fc.integer({ min: 64512, max: 65534 }).map((v) => ({ value: v, text: String(v) })),
-  fc.tuple(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }))
+  fc
+    .tuple(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }))
     .filter(([h, l]) => h * 65536 + l >= 1)
     .map(([h, l]) => ({ value: h * 65536 + l, text: `${h}.${l}` })),
 );
@@ -209,22 +255,39 @@ const nodeArb = (i: number): fc.Arbitrary<ValidNode> =>
   });
 
 const peerArb = (family: Family): fc.Arbitrary<ValidPeer> =>
-  fc.record({ address: addrArb(family), keySpelling: fc.nat({ max: 3 }), as: asArb, asJsonNumber: fc.boolean(), pythonStyle: fc.boolean() }).map((p) => ({
-    family,
-    address: p.address,
-    keyText: respell(p.address, p.keySpelling),
-    as: p.as,
-    asJsonNumber: p.asJsonNumber,
-    pythonStyle: p.pythonStyle,
-  }));
+  fc
+    .record({
+      address: addrArb(family),
+      keySpelling: fc.nat({ max: 3 }),
+      as: asArb,
+      asJsonNumber: fc.boolean(),
+      pythonStyle: fc.boolean(),
+    })
+    .map((p) => ({
+      family,
+      address: p.address,
+      keyText: respell(p.address, p.keySpelling),
+      as: p.as,
+      asJsonNumber: p.asJsonNumber,
+      pythonStyle: p.pythonStyle,
+    }));
 
 const formatV4 = (value: bigint): string => [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
 
 const badPoolField = (family: Family): fc.Arbitrary<{ name: string; value: unknown }> =>
   fc.oneof(
-    fc.oneof(hostileText('tunl0'), fc.constantFrom<unknown>('a'.repeat(16), 5, true, ['tunl0'], '..', ...(family === 6 ? ['tunl0'] : []))).map((value) => ({ name: 'ipip', value })),
-    fc.oneof(hostileText('always'), fc.constantFrom<unknown>('never', 'Always', 5, null)).map((value) => ({ name: 'ipip_mode', value })),
-    fc.tuple(fc.constantFrom('masquerade', 'disabled', 'ipam'), fc.constantFrom<unknown>('true', 1, 0, null, 'yes', [])).map(([name, value]) => ({ name, value })),
+    fc
+      .oneof(
+        hostileText('tunl0'),
+        fc.constantFrom<unknown>('a'.repeat(16), 5, true, ['tunl0'], '..', ...(family === 6 ? ['tunl0'] : [])),
+      )
+      .map((value) => ({ name: 'ipip', value })),
+    fc
+      .oneof(hostileText('always'), fc.constantFrom<unknown>('never', 'Always', 5, null))
+      .map((value) => ({ name: 'ipip_mode', value })),
+    fc
+      .tuple(fc.constantFrom('masquerade', 'disabled', 'ipam'), fc.constantFrom<unknown>('true', 1, 0, null, 'yes', []))
+      .map(([name, value]) => ({ name, value })),
   );
 
 const poolArb = (family: Family): fc.Arbitrary<ValidPool> => {
@@ -236,20 +299,48 @@ const poolArb = (family: Family): fc.Arbitrary<ValidPool> => {
     badField: fc.option(badPoolField(family), { nil: undefined, freq: 3 }),
   });
   if (family === 4) {
-    return fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 255 }), fc.constantFrom(14, 15, 16, 20, 24), flags).map(([a, b, length, f]) => {
-      const raw = (10n << 24n) | (BigInt(a) << 16n) | (BigInt(b) << 8n);
-      const mask = ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - length)) - 1n);
-      const network = raw & mask;
-      return { family, network, length, canonical: `${formatV4(network)}/${length}`, ...f, ipip: f.ipip, crossSubnet: f.ipip && f.crossSubnet };
-    });
+    return fc
+      .tuple(fc.nat({ max: 3 }), fc.nat({ max: 255 }), fc.constantFrom(14, 15, 16, 20, 24), flags)
+      .map(([a, b, length, f]) => {
+        const raw = (10n << 24n) | (BigInt(a) << 16n) | (BigInt(b) << 8n);
+        const mask = ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - length)) - 1n);
+        const network = raw & mask;
+        return {
+          family,
+          network,
+          length,
+          canonical: `${formatV4(network)}/${length}`,
+          ...f,
+          ipip: f.ipip,
+          crossSubnet: f.ipip && f.crossSubnet,
+        };
+      });
   }
-  return fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(32, 48, 64), flags).map(([a, b, c, length, f]) => {
-    const groups = length === 32 ? [a] : length === 48 ? [a, b] : [a, b, c];
-    const canonical = `fd00:${groups.join(':')}::/${length}`;
-    let network = 0xfd00n << 112n;
-    groups.forEach((g, i) => (network |= BigInt(g) << BigInt(96 - 16 * i)));
-    return { family, network, length, canonical, ipip: false, crossSubnet: false, masquerade: f.masquerade, disabled: f.disabled, badField: f.badField };
-  });
+  return fc
+    .tuple(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.constantFrom(32, 48, 64),
+      flags,
+    )
+    .map(([a, b, c, length, f]) => {
+      const groups = length === 32 ? [a] : length === 48 ? [a, b] : [a, b, c];
+      const canonical = `fd00:${groups.join(':')}::/${length}`;
+      let network = 0xfd00n << 112n;
+      groups.forEach((g, i) => (network |= BigInt(g) << BigInt(96 - 16 * i)));
+      return {
+        family,
+        network,
+        length,
+        canonical,
+        ipip: false,
+        crossSubnet: false,
+        masquerade: f.masquerade,
+        disabled: f.disabled,
+        badField: f.badField,
+      };
+    });
 };
 
 const blockArb = (family: Family): fc.Arbitrary<ValidBlock> =>
@@ -283,29 +374,60 @@ const FILTER_BODIES: Readonly<Record<Family, readonly string[]>> = {
 };
 
 const filterArb = (family: Family, i: number): fc.Arbitrary<ValidFilter> =>
-  fc.record({ name: fc.constantFrom(`f${i}`, `site.filter-${i}_x`, `${i}`), body: fc.constantFrom(...FILTER_BODIES[family]) }).map((f) => ({ family, ...f }));
+  fc
+    .record({
+      name: fc.constantFrom(`f${i}`, `site.filter-${i}_x`, `${i}`),
+      body: fc.constantFrom(...FILTER_BODIES[family]),
+    })
+    .map((f) => ({ family, ...f }));
 
-const clusterIdArb = fc.oneof(fc.integer({ min: 1, max: 9 }).map((n) => `1.0.0.${n}`), fc.integer({ min: 1, max: 4294967295 }).map(String));
+const clusterIdArb = fc.oneof(
+  fc.integer({ min: 1, max: 9 }).map((n) => `1.0.0.${n}`),
+  fc.integer({ min: 1, max: 4294967295 }).map(String),
+);
 
 const reflectorArb = (family: Family): fc.Arbitrary<ValidReflector> =>
-  fc.record({ address: addrArb(family), clusterId: fc.option(clusterIdArb, { nil: undefined }) }).map((r) => ({ family, ...r }));
+  fc
+    .record({ address: addrArb(family), clusterId: fc.option(clusterIdArb, { nil: undefined }) })
+    .map((r) => ({ family, ...r }));
 
 const indexed = <T>(make: (i: number) => fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> =>
-  fc.integer({ min: 0, max }).chain((n) => (n === 0 ? fc.constant([]) : fc.tuple(...Array.from({ length: n }, (_, i) => make(i)))));
+  fc
+    .integer({ min: 0, max })
+    .chain((n) => (n === 0 ? fc.constant([]) : fc.tuple(...Array.from({ length: n }, (_, i) => make(i)))));
 
 // ------------------------------------------------------------------------------------------------
 // Hostile entries: one generator per field a datastore string can reach
 // ------------------------------------------------------------------------------------------------
 
-const peerJson = (ip: unknown, asNum: unknown): string => JSON.stringify(asNum === undefined ? { ip } : { ip, as_num: asNum });
+const peerJson = (ip: unknown, asNum: unknown): string =>
+  JSON.stringify(asNum === undefined ? { ip } : { ip, as_num: asNum });
 
 const hostileAs: fc.Arbitrary<unknown> = fc.oneof(
   hostileText('64512'),
-  fc.constantFrom<unknown>('0', '4294967296', '-5', '1.65536', '65536.1', '01', '0.0', true, null, [], {}, 1.5, -1, 0, 4294967296),
+  fc.constantFrom<unknown>(
+    '0',
+    '4294967296',
+    '-5',
+    '1.65536',
+    '65536.1',
+    '01',
+    '0.0',
+    true,
+    null,
+    [],
+    {},
+    1.5,
+    -1,
+    0,
+    4294967296,
+  ),
 );
 
 /** For plain-string AS keys: a number such as 1.5 would be written "1.5", a valid asdot AS. */
-const hostileAsText: fc.Arbitrary<string> = hostileAs.filter((v) => typeof v !== 'number').map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+const hostileAsText: fc.Arbitrary<string> = hostileAs
+  .filter((v) => typeof v !== 'number')
+  .map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
 
 const hostilePeerValue = (family: Family, keyAddr: Addr): fc.Arbitrary<string> => {
   const other = family === 4 ? '10.0.0.250' : 'fd00::250';
@@ -327,55 +449,152 @@ interface HostileContext {
 }
 
 const hostileGlobal: fc.Arbitrary<HostileEntry> = fc.oneof(
-  hostileText('64512').map((v) => ({ key: keys.globalAsNumber, value: v, diagnose: 'always' as const, what: 'global as_num' })),
-  hostileAsText.map((v) => ({ key: keys.globalAsNumber, value: v, diagnose: 'always' as const, what: 'global as_num' })),
-  fc.oneof(notJson, nonObjectJson, wrongType.filter((e) => typeof e !== 'boolean').map((e) => JSON.stringify({ enabled: e })), fc.constant('{"enabled":"true"}'), hostileText('true').map((e) => JSON.stringify({ enabled: e })), fc.constant('{}')).map((v) => ({
-    key: keys.nodeMesh,
+  hostileText('64512').map((v) => ({
+    key: keys.globalAsNumber,
     value: v,
     diagnose: 'always' as const,
-    what: 'node_mesh',
+    what: 'global as_num',
   })),
-  hostileText('info').map((v) => ({ key: keys.globalLogLevel, value: v, diagnose: 'always' as const, what: 'global loglevel' })),
+  hostileAsText.map((v) => ({
+    key: keys.globalAsNumber,
+    value: v,
+    diagnose: 'always' as const,
+    what: 'global as_num',
+  })),
+  fc
+    .oneof(
+      notJson,
+      nonObjectJson,
+      wrongType.filter((e) => typeof e !== 'boolean').map((e) => JSON.stringify({ enabled: e })),
+      fc.constant('{"enabled":"true"}'),
+      hostileText('true').map((e) => JSON.stringify({ enabled: e })),
+      fc.constant('{}'),
+    )
+    .map((v) => ({
+      key: keys.nodeMesh,
+      value: v,
+      diagnose: 'always' as const,
+      what: 'node_mesh',
+    })),
+  hostileText('info').map((v) => ({
+    key: keys.globalLogLevel,
+    value: v,
+    diagnose: 'always' as const,
+    what: 'global loglevel',
+  })),
 );
 
 const hostileOwn: fc.Arbitrary<HostileEntry> = fc.oneof(
-  hostileAsText.map((v) => ({ key: keys.hostAsNumber(NODE), value: v, diagnose: 'always' as const, what: 'own as_num' })),
-  hostileText('debug').map((v) => ({ key: keys.hostLogLevel(NODE), value: v, diagnose: 'always' as const, what: 'own loglevel' })),
-  fc.oneof(hostileText('10.0.0.0/24'), fc.constantFrom('10.0.0.1/24', '10.0.0.0/33', 'fd00::/64', '10.0.0.0')).map((v) => ({ key: keys.hostNetwork(NODE), value: v, diagnose: 'always' as const, what: 'own network_v4' })),
-  fc.oneof(hostileText('fd00::1'), fc.constantFrom('10.0.0.1', 'fd00:::1', 'fd00::1::2', 'gd00::1', '1:2:3:4:5:6:7:8:9')).map((v) => ({ key: keys.hostAddress(NODE, 6), value: v, diagnose: 'always' as const, what: 'own ip_addr_v6' })),
+  hostileAsText.map((v) => ({
+    key: keys.hostAsNumber(NODE),
+    value: v,
+    diagnose: 'always' as const,
+    what: 'own as_num',
+  })),
+  hostileText('debug').map((v) => ({
+    key: keys.hostLogLevel(NODE),
+    value: v,
+    diagnose: 'always' as const,
+    what: 'own loglevel',
+  })),
+  fc
+    .oneof(hostileText('10.0.0.0/24'), fc.constantFrom('10.0.0.1/24', '10.0.0.0/33', 'fd00::/64', '10.0.0.0'))
+    .map((v) => ({ key: keys.hostNetwork(NODE), value: v, diagnose: 'always' as const, what: 'own network_v4' })),
+  fc
+    .oneof(
+      hostileText('fd00::1'),
+      fc.constantFrom('10.0.0.1', 'fd00:::1', 'fd00::1::2', 'gd00::1', '1:2:3:4:5:6:7:8:9'),
+    )
+    .map((v) => ({ key: keys.hostAddress(NODE, 6), value: v, diagnose: 'always' as const, what: 'own ip_addr_v6' })),
   fc.tuple(fc.constantFrom<Family>(4, 6), fc.nat({ max: 1 })).chain(([f]) =>
     addrArb(f).chain((a) =>
       fc.oneof(
-        hostilePeerValue(f, a).map((v) => ({ key: keys.hostPeer(NODE, f, a.text), value: v, diagnose: f === 4 ? ('always' as const) : ('if-v6' as const), what: `own peer_v${f} value` })),
-        hostileSegment(a.text).map((ip) => ({ key: keys.hostPeer(NODE, f, ip), value: peerJson(ip, '64512'), diagnose: f === 4 ? ('always' as const) : ('if-v6' as const), what: `own peer_v${f} key` })),
+        hostilePeerValue(f, a).map((v) => ({
+          key: keys.hostPeer(NODE, f, a.text),
+          value: v,
+          diagnose: f === 4 ? ('always' as const) : ('if-v6' as const),
+          what: `own peer_v${f} value`,
+        })),
+        hostileSegment(a.text).map((ip) => ({
+          key: keys.hostPeer(NODE, f, ip),
+          value: peerJson(ip, '64512'),
+          diagnose: f === 4 ? ('always' as const) : ('if-v6' as const),
+          what: `own peer_v${f} key`,
+        })),
       ),
     ),
   ),
-  fc.constantFrom<Family>(4, 6).chain((f) =>
-    blockArb(f).chain((b) =>
-      fc.oneof(
-        hostileSegment(b.canonical),
-        fc.constant(f === 4 ? b.canonical.replace(/\.(\d+)\/26$/, (_m, last: string) => `.${Number(last) + 1}/26`) : b.canonical.replace('/122', '/129')),
-        fc.constant(f === 4 ? 'fd00::/122' : '10.0.0.0/26'),
-        fc.constant(b.canonical.replace(/\/\d+$/, '')),
-      ).map((cidr) => ({ key: keys.block(NODE, f, cidr), value: '{}', diagnose: 'always' as const, what: `own block v${f}` })),
+  fc
+    .constantFrom<Family>(4, 6)
+    .chain((f) =>
+      blockArb(f).chain((b) =>
+        fc
+          .oneof(
+            hostileSegment(b.canonical),
+            fc.constant(
+              f === 4
+                ? b.canonical.replace(/\.(\d+)\/26$/, (_m, last: string) => `.${Number(last) + 1}/26`)
+                : b.canonical.replace('/122', '/129'),
+            ),
+            fc.constant(f === 4 ? 'fd00::/122' : '10.0.0.0/26'),
+            fc.constant(b.canonical.replace(/\/\d+$/, '')),
+          )
+          .map((cidr) => ({
+            key: keys.block(NODE, f, cidr),
+            value: '{}',
+            diagnose: 'always' as const,
+            what: `own block v${f}`,
+          })),
+      ),
     ),
-  ),
 );
 
 const hostilePool: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 6).chain((f) =>
   poolArb(f).chain((p) => {
     const key = keys.pool(f, p.canonical);
-    const hostBits = f === 4 ? p.canonical.replace(/^10\.(\d+)\.(\d+)\.\d+/, '10.$1.$2.1') : p.canonical.replace('::/', '::1/');
+    const hostBits =
+      f === 4 ? p.canonical.replace(/^10\.(\d+)\.(\d+)\.\d+/, '10.$1.$2.1') : p.canonical.replace('::/', '::1/');
     const entries: fc.Arbitrary<HostileEntry>[] = [
-      fc.oneof(notJson, nonObjectJson).map((v) => ({ key, value: v, diagnose: 'always' as const, what: `pool v${f} not an object` })),
-      hostileText(p.canonical).map((c) => ({ key, value: JSON.stringify({ cidr: c }), diagnose: 'always' as const, what: `pool v${f} cidr` })),
-      wrongType.map((c) => ({ key, value: JSON.stringify({ cidr: c }), diagnose: 'always' as const, what: `pool v${f} cidr type` })),
-      fc.constant({ key: keys.pool(f, hostBits), value: JSON.stringify({ cidr: hostBits }), diagnose: 'always' as const, what: `pool v${f} host bits` }),
-      fc.constant({ key, value: JSON.stringify({ cidr: f === 4 ? '10.200.0.0/16' : 'fd00:200::/48' }), diagnose: 'always' as const, what: `pool v${f} key mismatch` }),
-      hostileSegment(p.canonical).map((c) => ({ key: keys.pool(f, c), value: JSON.stringify({ cidr: c }), diagnose: 'always' as const, what: `pool v${f} key` })),
+      fc
+        .oneof(notJson, nonObjectJson)
+        .map((v) => ({ key, value: v, diagnose: 'always' as const, what: `pool v${f} not an object` })),
+      hostileText(p.canonical).map((c) => ({
+        key,
+        value: JSON.stringify({ cidr: c }),
+        diagnose: 'always' as const,
+        what: `pool v${f} cidr`,
+      })),
+      wrongType.map((c) => ({
+        key,
+        value: JSON.stringify({ cidr: c }),
+        diagnose: 'always' as const,
+        what: `pool v${f} cidr type`,
+      })),
+      fc.constant({
+        key: keys.pool(f, hostBits),
+        value: JSON.stringify({ cidr: hostBits }),
+        diagnose: 'always' as const,
+        what: `pool v${f} host bits`,
+      }),
+      fc.constant({
+        key,
+        value: JSON.stringify({ cidr: f === 4 ? '10.200.0.0/16' : 'fd00:200::/48' }),
+        diagnose: 'always' as const,
+        what: `pool v${f} key mismatch`,
+      }),
+      hostileSegment(p.canonical).map((c) => ({
+        key: keys.pool(f, c),
+        value: JSON.stringify({ cidr: c }),
+        diagnose: 'always' as const,
+        what: `pool v${f} key`,
+      })),
       // (A bad optional field is not hostile: it costs the field, not the pool — see ValidPool.badField.)
-      fc.constant({ key: keys.pool(f, f === 4 ? '10.0.0.0/33' : 'fd00::/129'), value: JSON.stringify({ cidr: f === 4 ? '10.0.0.0/33' : 'fd00::/129' }), diagnose: 'always' as const, what: `pool v${f} prefix length` }),
+      fc.constant({
+        key: keys.pool(f, f === 4 ? '10.0.0.0/33' : 'fd00::/129'),
+        value: JSON.stringify({ cidr: f === 4 ? '10.0.0.0/33' : 'fd00::/129' }),
+        diagnose: 'always' as const,
+        what: `pool v${f} prefix length`,
+      }),
     ];
     return fc.oneof(...entries);
   }),
@@ -385,8 +604,18 @@ const hostileGlobalPeer: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4,
   addrArb(f).chain((a) => {
     const diagnose = f === 4 ? ('always' as const) : ('if-v6' as const);
     return fc.oneof(
-      hostilePeerValue(f, a).map((v) => ({ key: keys.globalPeer(f, a.text), value: v, diagnose, what: `global peer_v${f} value` })),
-      hostileSegment(a.text).map((ip) => ({ key: keys.globalPeer(f, ip), value: peerJson(ip, '64512'), diagnose, what: `global peer_v${f} key` })),
+      hostilePeerValue(f, a).map((v) => ({
+        key: keys.globalPeer(f, a.text),
+        value: v,
+        diagnose,
+        what: `global peer_v${f} value`,
+      })),
+      hostileSegment(a.text).map((ip) => ({
+        key: keys.globalPeer(f, ip),
+        value: peerJson(ip, '64512'),
+        diagnose,
+        what: `global peer_v${f} key`,
+      })),
     );
   }),
 );
@@ -394,15 +623,32 @@ const hostileGlobalPeer: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4,
 const hostileReflector: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 6).chain((f) =>
   addrArb(f).chain((a) =>
     fc.oneof(
-      hostilePeerValue(f, a).filter((v) => !v.includes('"ip":"' + a.text + '"')).map((v) => ({ key: keys.routeReflector(f, a.text), value: v, diagnose: 'always' as const, what: `rr_v${f} value` })),
+      hostilePeerValue(f, a)
+        .filter((v) => !v.includes('"ip":"' + a.text + '"'))
+        .map((v) => ({
+          key: keys.routeReflector(f, a.text),
+          value: v,
+          diagnose: 'always' as const,
+          what: `rr_v${f} value`,
+        })),
       // A bad optional field costs the field: the reflector is kept, the diagnostic names the key.
-      fc.oneof(hostileText('1.0.0.1'), fc.constantFrom<unknown>(5, '1.0.0.256', 'fd00::1', true, [], '0', '0.0.0.0', '4294967296', '1.2')).map((c) => ({
-        key: keys.routeReflector(f, a.text),
-        value: JSON.stringify({ ip: a.text, cluster_id: c }),
+      fc
+        .oneof(
+          hostileText('1.0.0.1'),
+          fc.constantFrom<unknown>(5, '1.0.0.256', 'fd00::1', true, [], '0', '0.0.0.0', '4294967296', '1.2'),
+        )
+        .map((c) => ({
+          key: keys.routeReflector(f, a.text),
+          value: JSON.stringify({ ip: a.text, cluster_id: c }),
+          diagnose: 'always' as const,
+          what: `rr_v${f} cluster_id`,
+        })),
+      hostileSegment(a.text).map((ip) => ({
+        key: keys.routeReflector(f, ip),
+        value: JSON.stringify({ ip }),
         diagnose: 'always' as const,
-        what: `rr_v${f} cluster_id`,
+        what: `rr_v${f} key`,
       })),
-      hostileSegment(a.text).map((ip) => ({ key: keys.routeReflector(f, ip), value: JSON.stringify({ ip }), diagnose: 'always' as const, what: `rr_v${f} key` })),
     ),
   ),
 );
@@ -426,13 +672,36 @@ const REFUSED_BODIES: readonly string[] = [
   '',
 ];
 
-const hostileFilter: fc.Arbitrary<HostileEntry> = fc.tuple(fc.constantFrom<Family>(4, 6), fc.nat({ max: 50 })).chain(([f, i]) =>
-  fc.oneof(
-    fc.constantFrom(...REFUSED_BODIES).map((body) => ({ key: keys.customFilter(f, `bad${i}`), value: body, diagnose: 'always' as const, what: `custom filter v${f} body` })),
-    fc.integer({ min: 64 * 1024, max: 80 * 1024 }).map((n) => ({ key: keys.customFilter(f, `huge${i}`), value: `# ${'x'.repeat(n)}\nreject; # ${MARKER}`, diagnose: 'always' as const, what: `custom filter v${f} size` })),
-    fc.oneof(hostileSegment(`f${i}`), fc.constant('n'.repeat(129))).map((name) => ({ key: keys.customFilter(f, name), value: `  if net ~ ${f === 4 ? '10.99.0.0/16' : 'fd00:99::/32'} then reject; # ${MARKER}`, diagnose: 'always' as const, what: `custom filter v${f} name` })),
-  ),
-);
+const hostileFilter: fc.Arbitrary<HostileEntry> = fc
+  .tuple(fc.constantFrom<Family>(4, 6), fc.nat({ max: 50 }))
+  .chain(([f, i]) =>
+    fc.oneof(
+      fc
+        .constantFrom(...REFUSED_BODIES)
+        .map((body) => ({
+          key: keys.customFilter(f, `bad${i}`),
+          value: body,
+          diagnose: 'always' as const,
+          what: `custom filter v${f} body`,
+        })),
+      fc
+        .integer({ min: 64 * 1024, max: 80 * 1024 })
+        .map((n) => ({
+          key: keys.customFilter(f, `huge${i}`),
+          value: `# ${'x'.repeat(n)}\nreject; # ${MARKER}`,
+          diagnose: 'always' as const,
+          what: `custom filter v${f} size`,
+        })),
+      fc
+        .oneof(hostileSegment(`f${i}`), fc.constant('n'.repeat(129)))
+        .map((name) => ({
+          key: keys.customFilter(f, name),
+          value: `  if net ~ ${f === 4 ? '10.99.0.0/16' : 'fd00:99::/32'} then reject; # ${MARKER}`,
+          diagnose: 'always' as const,
+          what: `custom filter v${f} name`,
+        })),
+    ),
+  );
 
 /** Names parseNodeName refuses (no '/': that would change which entry the key is). */
 const hostileNodeName: fc.Arbitrary<string> = fc.oneof(
@@ -443,46 +712,81 @@ const hostileNodeName: fc.Arbitrary<string> = fc.oneof(
 const hostileOtherHost = (context: HostileContext): fc.Arbitrary<HostileEntry[]> =>
   fc.oneof(
     // A valid name with a bad address or AS (a name of a valid node, or a host of its own).
-    fc.tuple(fc.constantFrom(...context.validNodeNames, 'h1', 'h2', 'h3'), fc.constantFrom<Family>(4, 6)).chain(([name, f]) =>
-      fc.oneof(
-        hostileText(f === 4 ? '10.0.0.7' : 'fd00::7').map((v) => [{ key: keys.hostAddress(name, f), value: v, diagnose: 'always' as const, what: `other ip_addr_v${f}` }]),
-        hostileAsText.map((v) => [{ key: keys.hostAsNumber(name), value: v, diagnose: 'always' as const, what: 'other as_num' }]),
+    fc
+      .tuple(fc.constantFrom(...context.validNodeNames, 'h1', 'h2', 'h3'), fc.constantFrom<Family>(4, 6))
+      .chain(([name, f]) =>
+        fc.oneof(
+          hostileText(f === 4 ? '10.0.0.7' : 'fd00::7').map((v) => [
+            { key: keys.hostAddress(name, f), value: v, diagnose: 'always' as const, what: `other ip_addr_v${f}` },
+          ]),
+          hostileAsText.map((v) => [
+            { key: keys.hostAsNumber(name), value: v, diagnose: 'always' as const, what: 'other as_num' },
+          ]),
+        ),
       ),
-    ),
     // A bad node name: every entry of that host is skipped, however valid it looks.
     fc.tuple(hostileNodeName, addrArb(4), addrArb(6), asArb, blockArb(4)).map(([name, v4, v6, as, block]) => [
       { key: keys.hostAddress(name, 4), value: v4.text, diagnose: 'always' as const, what: 'bad node name ip_addr_v4' },
       { key: keys.hostAddress(name, 6), value: v6.text, diagnose: 'always' as const, what: 'bad node name ip_addr_v6' },
       { key: keys.hostAsNumber(name), value: as.text, diagnose: 'always' as const, what: 'bad node name as_num' },
-      { key: keys.hostPeer(name, 4, v4.text), value: peerJson(v4.text, as.text), diagnose: 'always' as const, what: 'bad node name peer' },
-      { key: keys.block(name, 4, block.canonical), value: '{}', diagnose: 'always' as const, what: 'bad node name block' },
+      {
+        key: keys.hostPeer(name, 4, v4.text),
+        value: peerJson(v4.text, as.text),
+        diagnose: 'always' as const,
+        what: 'bad node name peer',
+      },
+      {
+        key: keys.block(name, 4, block.canonical),
+        value: '{}',
+        diagnose: 'always' as const,
+        what: 'bad node name block',
+      },
     ]),
   );
 
 /** Keys with extra path segments inside directories birdwatch owns. */
-const malformedKey: fc.Arbitrary<HostileEntry> = fc.constantFrom(
-  `${keys.globalPeer(4, '10.0.0.5')}/extra`,
-  `${keys.pool(4, '10.0.0.0/16')}/${MARKER}`,
-  `${keys.routeReflector(4, '10.0.0.5')}/x`,
-  `${keys.block(NODE, 4, '10.0.0.0/26')}/x`,
-  `${keys.customFilter(4, 'a')}/b`,
-  '/calico/bgp/v1/global/custom_filters/v5/x',
-  `${keys.hostPeer(NODE, 4, '10.0.0.5')}/x`,
-  '/calico/bgp/v1/global/peer_v4/10.0.0.0/26',
-).map((key) => ({ key, value: `${MARKER}; }`, diagnose: 'always' as const, what: 'malformed key' }));
+const malformedKey: fc.Arbitrary<HostileEntry> = fc
+  .constantFrom(
+    `${keys.globalPeer(4, '10.0.0.5')}/extra`,
+    `${keys.pool(4, '10.0.0.0/16')}/${MARKER}`,
+    `${keys.routeReflector(4, '10.0.0.5')}/x`,
+    `${keys.block(NODE, 4, '10.0.0.0/26')}/x`,
+    `${keys.customFilter(4, 'a')}/b`,
+    '/calico/bgp/v1/global/custom_filters/v5/x',
+    `${keys.hostPeer(NODE, 4, '10.0.0.5')}/x`,
+    '/calico/bgp/v1/global/peer_v4/10.0.0.0/26',
+  )
+  .map((key) => ({ key, value: `${MARKER}; }`, diagnose: 'always' as const, what: 'malformed key' }));
 
 /** Entries this node does not read (other hosts' peers, blocks, log levels; unknown keys): never rendered. */
-const noise: fc.Arbitrary<HostileEntry> = fc.tuple(fragment, fc.constantFrom<Family>(4, 6)).chain(([f, family]) =>
-  fc.constantFrom<HostileEntry>(
-    { key: `/calico/bgp/v1/global/${MARKER}`, value: `include "/etc/shadow";${f}`, diagnose: 'never', what: 'unknown global key' },
-    { key: keys.hostLogLevel('h9'), value: `debug${f}`, diagnose: 'never', what: 'other host loglevel' },
-    { key: keys.hostNetwork('h9'), value: `10.0.0.0/24${f}`, diagnose: 'never', what: 'other host network_v4' },
-    { key: keys.hostPeer('h9', family, '10.0.0.5'), value: `${MARKER}${f}`, diagnose: 'never', what: 'other host peer' },
-    { key: keys.block('h9', family, `10.0.0.0/26${f.replace(/\//g, '')}`), value: f, diagnose: 'never', what: 'other host block' },
-    { key: keys.ipInIpEnabled, value: `${MARKER}${f}`, diagnose: 'never', what: 'IpInIpEnabled' },
-    { key: `/calico/bgp/v1/host/${NODE}/${MARKER}`, value: f, diagnose: 'never', what: 'unknown host key' },
-  ),
-);
+const noise: fc.Arbitrary<HostileEntry> = fc
+  .tuple(fragment, fc.constantFrom<Family>(4, 6))
+  .chain(([f, family]) =>
+    fc.constantFrom<HostileEntry>(
+      {
+        key: `/calico/bgp/v1/global/${MARKER}`,
+        value: `include "/etc/shadow";${f}`,
+        diagnose: 'never',
+        what: 'unknown global key',
+      },
+      { key: keys.hostLogLevel('h9'), value: `debug${f}`, diagnose: 'never', what: 'other host loglevel' },
+      { key: keys.hostNetwork('h9'), value: `10.0.0.0/24${f}`, diagnose: 'never', what: 'other host network_v4' },
+      {
+        key: keys.hostPeer('h9', family, '10.0.0.5'),
+        value: `${MARKER}${f}`,
+        diagnose: 'never',
+        what: 'other host peer',
+      },
+      {
+        key: keys.block('h9', family, `10.0.0.0/26${f.replace(/\//g, '')}`),
+        value: f,
+        diagnose: 'never',
+        what: 'other host block',
+      },
+      { key: keys.ipInIpEnabled, value: `${MARKER}${f}`, diagnose: 'never', what: 'IpInIpEnabled' },
+      { key: `/calico/bgp/v1/host/${NODE}/${MARKER}`, value: f, diagnose: 'never', what: 'unknown host key' },
+    ),
+  );
 
 const hostileEntries = (context: HostileContext): fc.Arbitrary<HostileEntry[]> =>
   fc
@@ -533,16 +837,35 @@ function placeSpecials(c: FuzzCase, specials: readonly Special[]): FuzzCase {
     const peer: ValidPeer = { family: f, address: addr, keyText: a.text, as, asJsonNumber: false, pythonStyle: false };
     const what = `${role} at special address ${a.text}`;
     if (role === 'global') {
-      if (refused) hostile.push({ key: keys.globalPeer(f, a.text), value: peerJson(a.text, as.text), diagnose: diagnosePeer, what });
+      if (refused)
+        hostile.push({
+          key: keys.globalPeer(f, a.text),
+          value: peerJson(a.text, as.text),
+          diagnose: diagnosePeer,
+          what,
+        });
       else globalPeers.push(peer);
     } else if (role === 'node') {
-      if (refused) hostile.push({ key: keys.hostPeer(NODE, f, a.text), value: peerJson(a.text, as.text), diagnose: diagnosePeer, what });
+      if (refused)
+        hostile.push({
+          key: keys.hostPeer(NODE, f, a.text),
+          value: peerJson(a.text, as.text),
+          diagnose: diagnosePeer,
+          what,
+        });
       else nodePeers.push(peer);
     } else if (role === 'mesh') {
       if (refused) hostile.push({ key: keys.hostAddress(`sp${i}`, f), value: a.text, diagnose: 'always', what });
-      else nodes.push({ name: `sp${i}`, v4: f === 4 ? addr : undefined, v6: f === 6 ? addr : undefined, as: undefined });
+      else
+        nodes.push({ name: `sp${i}`, v4: f === 4 ? addr : undefined, v6: f === 6 ? addr : undefined, as: undefined });
     } else if (role === 'reflector') {
-      if (refused) hostile.push({ key: keys.routeReflector(f, a.text), value: JSON.stringify({ ip: a.text }), diagnose: 'always', what });
+      if (refused)
+        hostile.push({
+          key: keys.routeReflector(f, a.text),
+          value: JSON.stringify({ ip: a.text }),
+          diagnose: 'always',
+          what,
+        });
       else reflectors.push({ family: f, address: addr, clusterId: undefined });
     } else if (refused && f === 6) {
       // Lands only when the case has no valid own IPv6 address (a valid entry keeps its key).
@@ -560,26 +883,42 @@ export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
     ownLogLevel: fc.option(fc.constantFrom(...LOG_LEVELS), { nil: undefined }),
     ownNetwork: fc.option(fc.constantFrom('10.0.0.0/24', '10.0.0.0/28', '', '10.1.0.0/16'), { nil: undefined }),
     globalAs: fc.option(asArb, { nil: undefined }),
-    mesh: fc.option(fc.boolean().chain((enabled) => fc.constantFrom(JSON.stringify({ enabled }), `{"enabled": ${enabled}}`).map((text) => ({ enabled, text }))), { nil: undefined, freq: 3 }),
+    mesh: fc.option(
+      fc
+        .boolean()
+        .chain((enabled) =>
+          fc.constantFrom(JSON.stringify({ enabled }), `{"enabled": ${enabled}}`).map((text) => ({ enabled, text })),
+        ),
+      { nil: undefined, freq: 3 },
+    ),
     globalLogLevel: fc.option(fc.constantFrom(...LOG_LEVELS), { nil: undefined }),
     nodes: indexed(nodeArb, 10),
     globalPeers: fc.array(fc.constantFrom<Family>(4, 6).chain(peerArb), { maxLength: 5 }),
     nodePeers: fc.array(fc.constantFrom<Family>(4, 6).chain(peerArb), { maxLength: 5 }),
     pools: fc.array(fc.constantFrom<Family>(4, 6).chain(poolArb), { maxLength: 5 }),
     blocks: fc.array(fc.constantFrom<Family>(4, 6).chain(blockArb), { maxLength: 5 }),
-    filters: fc.tuple(indexed((i) => filterArb(4, i), 2), indexed((i) => filterArb(6, i + 10), 2)).map(([a, b]) => [...a, ...b]),
+    filters: fc
+      .tuple(
+        indexed((i) => filterArb(4, i), 2),
+        indexed((i) => filterArb(6, i + 10), 2),
+      )
+      .map(([a, b]) => [...a, ...b]),
     reflectors: fc.array(fc.constantFrom<Family>(4, 6).chain(reflectorArb), { maxLength: 2 }),
     ipip: fc.constantFrom<'off' | 'krt-tunnel'>('off', 'krt-tunnel'),
-    specials: fc.array(fc.record({ role: fc.constantFrom(...SPECIAL_ROLES), address: specialAddressArb, as: asArb }), { maxLength: 4 }),
+    specials: fc.array(fc.record({ role: fc.constantFrom(...SPECIAL_ROLES), address: specialAddressArb, as: asArb }), {
+      maxLength: 4,
+    }),
   })
   .chain(({ specials, ...c }) => {
     // Node names must be unique (a repeated name is one host): keep the first of each.
     const seen = new Set<string>();
     const nodes = c.nodes.filter((n) => !seen.has(n.name) && seen.add(n.name));
     const placed = placeSpecials({ ...c, nodes, hostile: [] }, specials);
-    return hostileEntries({ validNodeNames: nodes.map((n) => n.name) }).map((hostile) => ({ ...placed, hostile: [...placed.hostile, ...hostile] }));
+    return hostileEntries({ validNodeNames: nodes.map((n) => n.name) }).map((hostile) => ({
+      ...placed,
+      hostile: [...placed.hostile, ...hostile],
+    }));
   });
-
 
 /** The valid entries of a case as key → value (later entries with the same key win, as in etcd). */
 export function validEntries(c: FuzzCase): Map<string, string> {
@@ -599,7 +938,9 @@ export function validEntries(c: FuzzCase): Map<string, string> {
   }
   const peerValue = (p: ValidPeer): string => {
     const as = p.asJsonNumber && /^\d+$/.test(p.as.text) ? p.as.value : p.as.text;
-    return p.pythonStyle ? `{"ip": ${JSON.stringify(p.address.text)}, "as_num": ${JSON.stringify(as)}}` : JSON.stringify({ ip: p.address.text, as_num: as });
+    return p.pythonStyle
+      ? `{"ip": ${JSON.stringify(p.address.text)}, "as_num": ${JSON.stringify(as)}}`
+      : JSON.stringify({ ip: p.address.text, as_num: as });
   };
   for (const p of c.globalPeers) m.set(keys.globalPeer(p.family, p.keyText), peerValue(p));
   for (const p of c.nodePeers) m.set(keys.hostPeer(NODE, p.family, p.keyText), peerValue(p));
@@ -614,7 +955,11 @@ export function validEntries(c: FuzzCase): Map<string, string> {
   }
   for (const b of c.blocks) m.set(keys.block(NODE, b.family, b.keyText), '{}');
   for (const f of c.filters) m.set(keys.customFilter(f.family, f.name), f.body);
-  for (const r of c.reflectors) m.set(keys.routeReflector(r.family, r.address.text), JSON.stringify(r.clusterId ? { ip: r.address.text, cluster_id: r.clusterId } : { ip: r.address.text }));
+  for (const r of c.reflectors)
+    m.set(
+      keys.routeReflector(r.family, r.address.text),
+      JSON.stringify(r.clusterId ? { ip: r.address.text, cluster_id: r.clusterId } : { ip: r.address.text }),
+    );
   return m;
 }
 

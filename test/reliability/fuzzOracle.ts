@@ -42,7 +42,9 @@ interface RenderedPeer {
 function renderedPeers(text: string): RenderedPeer[] {
   const peers: RenderedPeer[] = [];
   // A mesh session of the lower address also says `passive on;` (the other side dials).
-  for (const m of text.matchAll(/^protocol bgp (\S+) from bgp_template \{\n {2}neighbor (\S+) as (\d+);\n(?: {2}passive on;[^\n]*\n)?\}$/gm)) {
+  for (const m of text.matchAll(
+    /^protocol bgp (\S+) from bgp_template \{\n {2}neighbor (\S+) as (\d+);\n(?: {2}passive on;[^\n]*\n)?\}$/gm,
+  )) {
     peers.push({ name: m[1]!, neighbor: m[2]!, as: Number(m[3]) });
   }
   return peers;
@@ -53,7 +55,8 @@ function familyPeers(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
   const text = files.get(f === 4 ? 'bird.cfg' : 'bird6.cfg') ?? '';
   const rendered = renderedPeers(text);
   if (own === undefined) {
-    if (rendered.length > 0 || text.includes('template bgp')) problems.push(`bird6.cfg has BGP although the node has no IPv6 address`);
+    if (rendered.length > 0 || text.includes('template bgp'))
+      problems.push(`bird6.cfg has BGP although the node has no IPv6 address`);
     return;
   }
   const globalAs = c.globalAs?.value ?? DEFAULT_AS_NUMBER;
@@ -62,19 +65,32 @@ function familyPeers(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
   if (meshEnabled) {
     for (const n of c.nodes) {
       const a = f === 4 ? n.v4 : n.v6;
-      if (a) candidates.push({ key: keys.hostAddress(n.name, f), kind: 'mesh', address: a.canonical, as: n.as?.value ?? globalAs });
+      if (a)
+        candidates.push({
+          key: keys.hostAddress(n.name, f),
+          kind: 'mesh',
+          address: a.canonical,
+          as: n.as?.value ?? globalAs,
+        });
     }
   }
-  for (const [key, p] of byKey(c.globalPeers.filter((p) => p.family === f), (p) => keys.globalPeer(f, p.keyText))) {
+  for (const [key, p] of byKey(
+    c.globalPeers.filter((p) => p.family === f),
+    (p) => keys.globalPeer(f, p.keyText),
+  )) {
     candidates.push({ key, kind: 'global', address: p.address.canonical, as: p.as.value });
   }
-  for (const [key, p] of byKey(c.nodePeers.filter((p) => p.family === f), (p) => keys.hostPeer(NODE, f, p.keyText))) {
+  for (const [key, p] of byKey(
+    c.nodePeers.filter((p) => p.family === f),
+    (p) => keys.hostPeer(NODE, f, p.keyText),
+  )) {
     candidates.push({ key, kind: 'node', address: p.address.canonical, as: p.as.value });
   }
   const groups = new Map<string, Candidate[]>();
   for (const candidate of candidates) {
     if (candidate.address === own) {
-      if (!diagnosed(model, candidate.key, 'skipped')) problems.push(`${candidate.key}: peer with the node's own address ${own} has no diagnostic`);
+      if (!diagnosed(model, candidate.key, 'skipped'))
+        problems.push(`${candidate.key}: peer with the node's own address ${own} has no diagnostic`);
       continue;
     }
     groups.set(candidate.address, [...(groups.get(candidate.address) ?? []), candidate]);
@@ -88,15 +104,23 @@ function familyPeers(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
     expectedNames.add(name);
     const protocol = rendered.find((p) => p.name === name);
     if (!protocol) {
-      problems.push(`v${f}: valid ${kind} peer ${address} (${winners.map((w) => w.key).join(', ')}) is missing: no protocol ${name}`);
+      problems.push(
+        `v${f}: valid ${kind} peer ${address} (${winners.map((w) => w.key).join(', ')}) is missing: no protocol ${name}`,
+      );
       continue;
     }
     if (protocol.neighbor !== address) problems.push(`${name}: neighbor ${protocol.neighbor}, expected ${address}`);
-    if (!winners.some((w) => w.as === protocol.as)) problems.push(`${name}: as ${protocol.as}, expected one of ${winners.map((w) => w.as).join(', ')}`);
+    if (!winners.some((w) => w.as === protocol.as))
+      problems.push(`${name}: as ${protocol.as}, expected one of ${winners.map((w) => w.as).join(', ')}`);
     const overridden = group.filter((g) => diagnosed(model, g.key, 'overridden')).length;
-    if (overridden !== group.length - 1) problems.push(`v${f} neighbor ${address}: ${group.length} valid entries, ${overridden} 'overridden' diagnostics (expected ${group.length - 1})`);
+    if (overridden !== group.length - 1)
+      problems.push(
+        `v${f} neighbor ${address}: ${group.length} valid entries, ${overridden} 'overridden' diagnostics (expected ${group.length - 1})`,
+      );
   }
-  for (const p of rendered) if (oracleRefusesAddress(p.neighbor, f)) problems.push(`v${f}: ${p.name} has neighbor ${p.neighbor}, an address BIRD cannot peer with`);
+  for (const p of rendered)
+    if (oracleRefusesAddress(p.neighbor, f))
+      problems.push(`v${f}: ${p.name} has neighbor ${p.neighbor}, an address BIRD cannot peer with`);
   const names = rendered.map((p) => p.name);
   const unexpected = names.filter((n) => !expectedNames.has(n));
   if (unexpected.length > 0) problems.push(`v${f}: unexpected protocols ${unexpected.join(', ')}`);
@@ -109,7 +133,11 @@ function poolsFilter(text: string): string {
   return start < 0 || end < 0 ? '' : text.slice(start, end);
 }
 
-const overlaps = (a: { network: bigint; length: number }, b: { network: bigint; length: number }, bits: number): boolean => {
+const overlaps = (
+  a: { network: bigint; length: number },
+  b: { network: bigint; length: number },
+  bits: number,
+): boolean => {
   const shift = BigInt(bits - Math.min(a.length, b.length));
   return a.network >> shift === b.network >> shift;
 };
@@ -118,37 +146,56 @@ function familyPools(c: FuzzCase, f: Family, model: NodeModel, files: Files, pro
   const bits = f === 4 ? 32 : 128;
   const filter = poolsFilter(files.get(f === 4 ? 'bird_ipam.cfg' : 'bird6_ipam.cfg') ?? '');
   const present = new Set([...filter.matchAll(/if \( net ~ (\S+) \) then \{/g)].map((m) => m[1]!));
-  const pools = byKey(c.pools.filter((p) => p.family === f), (p) => keys.pool(f, p.canonical));
+  const pools = byKey(
+    c.pools.filter((p) => p.family === f),
+    (p) => keys.pool(f, p.canonical),
+  );
   const kept = [...pools.values()].filter((p) => present.has(p.canonical));
-  for (const p of present) if (![...pools.values()].some((v) => v.canonical === p)) problems.push(`v${f}: pool ${p} rendered but not a valid entry`);
+  for (const p of present)
+    if (![...pools.values()].some((v) => v.canonical === p))
+      problems.push(`v${f}: pool ${p} rendered but not a valid entry`);
   for (let i = 0; i < kept.length; i++) {
-    for (let j = i + 1; j < kept.length; j++) if (overlaps(kept[i]!, kept[j]!, bits)) problems.push(`v${f}: overlapping pools ${kept[i]!.canonical} and ${kept[j]!.canonical} both rendered`);
+    for (let j = i + 1; j < kept.length; j++)
+      if (overlaps(kept[i]!, kept[j]!, bits))
+        problems.push(`v${f}: overlapping pools ${kept[i]!.canonical} and ${kept[j]!.canonical} both rendered`);
   }
   for (const [key, p] of pools) {
-    if (p.badField && !diagnosed(model, key, 'defaulted')) problems.push(`${key}: bad optional field "${p.badField.name}" has no 'defaulted' diagnostic`);
+    if (p.badField && !diagnosed(model, key, 'defaulted'))
+      problems.push(`${key}: bad optional field "${p.badField.name}" has no 'defaulted' diagnostic`);
     if (present.has(p.canonical)) continue;
-    if (!kept.some((k) => overlaps(k, p, bits))) problems.push(`${key}: valid pool ${p.canonical} is missing and overlaps no rendered pool`);
-    if (!diagnosed(model, key, 'skipped')) problems.push(`${key}: valid pool ${p.canonical} left out without a diagnostic`);
+    if (!kept.some((k) => overlaps(k, p, bits)))
+      problems.push(`${key}: valid pool ${p.canonical} is missing and overlaps no rendered pool`);
+    if (!diagnosed(model, key, 'skipped'))
+      problems.push(`${key}: valid pool ${p.canonical} left out without a diagnostic`);
   }
 }
 
 function familyBlocks(c: FuzzCase, f: Family, model: NodeModel, files: Files, problems: string[]): void {
   const text = files.get(f === 4 ? 'bird_aggr.cfg' : 'bird6_aggr.cfg') ?? '';
   const present = [...text.matchAll(/route (\S+) blackhole;/g)].map((m) => m[1]!);
-  const blocks = byKey(c.blocks.filter((b) => b.family === f), (b) => keys.block(NODE, f, b.keyText));
+  const blocks = byKey(
+    c.blocks.filter((b) => b.family === f),
+    (b) => keys.block(NODE, f, b.keyText),
+  );
   const expected = new Set([...blocks.values()].map((b) => b.canonical));
-  if (present.length !== expected.size || present.some((p) => !expected.has(p))) problems.push(`v${f}: blocks rendered ${present.join(' ')}, expected ${[...expected].join(' ')}`);
+  if (present.length !== expected.size || present.some((p) => !expected.has(p)))
+    problems.push(`v${f}: blocks rendered ${present.join(' ')}, expected ${[...expected].join(' ')}`);
   for (const canonical of expected) {
     const same = [...blocks].filter(([, b]) => b.canonical === canonical).map(([key]) => key);
     const duplicates = same.filter((key) => diagnosed(model, key, 'skipped')).length;
-    if (duplicates !== same.length - 1) problems.push(`v${f}: block ${canonical} has ${same.length} keys and ${duplicates} diagnostics`);
+    if (duplicates !== same.length - 1)
+      problems.push(`v${f}: block ${canonical} has ${same.length} keys and ${duplicates} diagnostics`);
   }
 }
 
 function familyFilters(c: FuzzCase, f: Family, files: Files, problems: string[]): void {
   const text = files.get(f === 4 ? 'custom_filters.cfg' : 'custom_filters6.cfg') ?? '';
-  for (const [key, filter] of byKey(c.filters.filter((x) => x.family === f), (x) => keys.customFilter(f, x.name))) {
-    if (!text.includes(filter.body.replace(/\s+$/, ''))) problems.push(`${key}: valid custom filter missing from the rendered file`);
+  for (const [key, filter] of byKey(
+    c.filters.filter((x) => x.family === f),
+    (x) => keys.customFilter(f, x.name),
+  )) {
+    if (!text.includes(filter.body.replace(/\s+$/, '')))
+      problems.push(`${key}: valid custom filter missing from the rendered file`);
   }
 }
 
@@ -171,17 +218,25 @@ export function checkValidEntries(c: FuzzCase, model: NodeModel, files: Files): 
   const badFieldPools = new Set(c.pools.filter((p) => p.badField).map((p) => keys.pool(p.family, p.canonical)));
   for (const d of model.diagnostics) {
     if (d.action === 'defaulted' && badFieldPools.has(d.key)) continue;
-    if (d.action !== 'overridden' && !/own address|overlaps|listed twice/.test(d.reason)) problems.push(`valid entry refused: ${d.key}: ${d.reason}`);
+    if (d.action !== 'overridden' && !/own address|overlaps|listed twice/.test(d.reason))
+      problems.push(`valid entry refused: ${d.key}: ${d.reason}`);
   }
   return problems;
 }
 
 /** Every hostile entry this node reads has a diagnostic naming its key. */
-export function checkHostileDiagnosed(c: FuzzCase, hostile: ReadonlyMap<string, HostileEntry>, model: NodeModel): string[] {
+export function checkHostileDiagnosed(
+  c: FuzzCase,
+  hostile: ReadonlyMap<string, HostileEntry>,
+  model: NodeModel,
+): string[] {
   const problems: string[] = [];
   for (const [key, h] of hostile) {
     const must = h.diagnose === 'always' || (h.diagnose === 'if-v6' && c.ownV6 !== undefined);
-    if (must && !diagnosed(model, key)) problems.push(`hostile ${h.what} has no diagnostic naming ${JSON.stringify(key).slice(0, 200)} (value ${JSON.stringify(h.value).slice(0, 120)})`);
+    if (must && !diagnosed(model, key))
+      problems.push(
+        `hostile ${h.what} has no diagnostic naming ${JSON.stringify(key).slice(0, 200)} (value ${JSON.stringify(h.value).slice(0, 120)})`,
+      );
   }
   return problems;
 }
@@ -190,7 +245,8 @@ export function checkHostileDiagnosed(c: FuzzCase, hostile: ReadonlyMap<string, 
 export function findInjections(files: Files): string[] {
   const problems: string[] = [];
   for (const [name, content] of files) {
-    for (const marker of LEAK_MARKERS) if (content.includes(marker)) problems.push(`${name} contains ${JSON.stringify(marker)}`);
+    for (const marker of LEAK_MARKERS)
+      if (content.includes(marker)) problems.push(`${name} contains ${JSON.stringify(marker)}`);
     const odd = /[^\t\n\x20-\x7e]/.exec(content);
     if (odd) problems.push(`${name} contains ${JSON.stringify(odd[0])} at ${odd.index}`);
     const includes = content.match(/\binclude\s*"/gi)?.length ?? 0;
@@ -209,7 +265,9 @@ export function compareFileSets(withHostile: Files, validOnly: Files): string[] 
     const a = content.split('\n');
     const b = (other ?? '').split('\n');
     const line = a.findIndex((l, i) => l !== b[i]);
-    problems.push(`${name} differs from the valid-only rendering at line ${line + 1}: ${JSON.stringify(b[line]).slice(0, 160)} vs ${JSON.stringify(a[line]).slice(0, 160)}`);
+    problems.push(
+      `${name} differs from the valid-only rendering at line ${line + 1}: ${JSON.stringify(b[line]).slice(0, 160)} vs ${JSON.stringify(a[line]).slice(0, 160)}`,
+    );
   }
   return problems;
 }

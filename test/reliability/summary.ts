@@ -13,7 +13,8 @@ interface Commenter {
   comment(...message: unknown[]): void;
 }
 
-export const formatMs = (ms: number | undefined): string => (ms === undefined ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+export const formatMs = (ms: number | undefined): string =>
+  ms === undefined ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 
 export const formatRow = (row: SummaryRow): string =>
   `| ${row.scenario} | ${row.result} | ${formatMs(row.convergenceMs)} | ${row.detail ?? ''} |`;

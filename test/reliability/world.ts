@@ -78,12 +78,22 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
   t.teardown(() => client.close());
   const entries = [...options.keyspace];
   for (let i = 0; i < entries.length; i += 100) {
-    await client.if(entries[0]![0], 'Create', '>', -1).then(...entries.slice(i, i + 100).map(([k, v]) => client.put(k).value(v))).commit();
+    await client
+      .if(entries[0]![0], 'Create', '>', -1)
+      .then(...entries.slice(i, i + 100).map(([k, v]) => client.put(k).value(v)))
+      .commit();
   }
   const ns = await createNamespace(t, 'bwrel');
   const lines: string[] = [];
   const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
+  stream.on('data', (chunk: Buffer) =>
+    lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  );
   const log = createLogger({ level: 'debug', pretty: false, destination: stream });
   const configDir = options.configDir ?? join(dir, 'config');
   const sockets = { bird: join(dir, 'bird.ctl'), bird6: join(dir, 'bird6.ctl') };
@@ -143,7 +153,10 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       const isV4 = (p: string): boolean => /^(Mesh|Global|Node)_\d+_\d+_\d+_\d+$/.test(p);
       return {
         revision: snapshot.revision,
-        protocols: { bird: rendered.protocols.filter(isV4).sort(), bird6: rendered.protocols.filter((p) => !isV4(p)).sort() },
+        protocols: {
+          bird: rendered.protocols.filter(isV4).sort(),
+          bird6: rendered.protocols.filter((p) => !isV4(p)).sort(),
+        },
         files: rendered.files,
       };
     },
@@ -160,13 +173,16 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         if (names.join() !== want.join()) {
           const missing = want.filter((n) => !names.includes(n));
           const extra = names.filter((n) => !want.includes(n));
-          problems.push(`${daemon} runs ${names.length} BGP protocols, etcd says ${want.length} (missing ${missing.slice(0, 5).join(' ')}; extra ${extra.slice(0, 5).join(' ')})`);
+          problems.push(
+            `${daemon} runs ${names.length} BGP protocols, etcd says ${want.length} (missing ${missing.slice(0, 5).join(' ')}; extra ${extra.slice(0, 5).join(' ')})`,
+          );
         }
       }
       for (const [name, content] of expected.files) {
         const path = join(configDir, name);
         const live = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-        if (live !== content) problems.push(`${name} differs from a fresh render of etcd at revision ${expected.revision}`);
+        if (live !== content)
+          problems.push(`${name} differs from a fresh render of etcd at revision ${expected.revision}`);
       }
       return problems;
     },
@@ -181,12 +197,15 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         } catch (error) {
           last = [(error as Error).message];
         }
-        if (performance.now() > deadline) throw new Error(`${what}: not converged after ${timeoutMs} ms: ${last.join('; ')}`);
+        if (performance.now() > deadline)
+          throw new Error(`${what}: not converged after ${timeoutMs} ms: ${last.join('; ')}`);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     },
     leftovers() {
-      const inside = existsSync(configDir) ? readdirSync(configDir).filter((n) => n.startsWith('.') && n !== '.birdwatch.lock') : [];
+      const inside = existsSync(configDir)
+        ? readdirSync(configDir).filter((n) => n.startsWith('.') && n !== '.birdwatch.lock')
+        : [];
       const beside = readdirSync(dirname(configDir)).filter((n) => n.startsWith(`.${basename(configDir)}.staging-`));
       return [...inside.map((n) => `${basename(configDir)}/${n}`), ...beside];
     },
@@ -195,7 +214,12 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
 }
 
 /** Polls until `check` passes; throws after `timeoutMs` with the last value. */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T> | T,
+  check: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastError: unknown;
@@ -206,7 +230,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T> | T, chec
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)} ${lastError ? String(lastError) : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)} ${lastError ? String(lastError) : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -217,7 +244,10 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * A background writer: `rate` changes per second (host addresses appearing and disappearing in the mesh, a
  * counter key), until stop(). Each change is a single put or delete, so every one of them must be seen.
  */
-export function changeStream(client: Etcd3, options: { rate: number; prefix: string; hosts: number; firstOctet?: number }): { stop(): Promise<number>; errors: string[] } {
+export function changeStream(
+  client: Etcd3,
+  options: { rate: number; prefix: string; hosts: number; firstOctet?: number },
+): { stop(): Promise<number>; errors: string[] } {
   let running = true;
   let count = 0;
   const errors: string[] = [];
@@ -230,7 +260,8 @@ export function changeStream(client: Etcd3, options: { rate: number; prefix: str
       const key = `/calico/bgp/v1/host/${host}/ip_addr_v4`;
       const present = Math.floor(count / options.hosts) % 2 === 0;
       try {
-        if (present) await client.put(key).value(`127.${options.firstOctet ?? 1}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+        if (present)
+          await client.put(key).value(`127.${options.firstOctet ?? 1}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
         else await client.delete().key(key);
       } catch (error) {
         if (errors.length < 5) errors.push((error as Error).message);

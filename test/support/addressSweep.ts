@@ -38,8 +38,20 @@ export const ADDRESS_SAMPLES: readonly AddressSample[] = [
   { family: 4, text: '192.0.2.1', addressClass: 'documentation 192.0.2.0/24', usable: true, birdRefuses: [] },
   { family: 4, text: '100.64.0.1', addressClass: 'shared 100.64.0.0/10', usable: true, birdRefuses: [] },
   { family: 6, text: '::', addressClass: 'unspecified', usable: false, birdRefuses: ['neighbor'] },
-  { family: 6, text: 'fe80::1', addressClass: 'link-local fe80::/10', usable: false, birdRefuses: ['neighbor', 'source address'] },
-  { family: 6, text: 'febf:ffff::1', addressClass: 'link-local fe80::/10', usable: false, birdRefuses: ['neighbor', 'source address'] },
+  {
+    family: 6,
+    text: 'fe80::1',
+    addressClass: 'link-local fe80::/10',
+    usable: false,
+    birdRefuses: ['neighbor', 'source address'],
+  },
+  {
+    family: 6,
+    text: 'febf:ffff::1',
+    addressClass: 'link-local fe80::/10',
+    usable: false,
+    birdRefuses: ['neighbor', 'source address'],
+  },
   { family: 6, text: 'ff02::1', addressClass: 'multicast ff00::/8', usable: false, birdRefuses: [] },
   { family: 6, text: 'ff0e::1', addressClass: 'multicast ff00::/8', usable: false, birdRefuses: [] },
   { family: 6, text: '::ffff:10.0.0.1', addressClass: 'IPv4-mapped ::ffff:0:0/96', usable: false, birdRefuses: [] },
@@ -109,4 +121,5 @@ export async function birdVerdict(family: 4 | 6, config: string): Promise<string
 export const ROLES: readonly Role[] = ['neighbor', 'source address', 'router id'];
 
 /** The roles a sample can be put in: `router id` is IPv4 in both daemons (bird6 takes a dotted quad). */
-export const rolesOf = (sample: AddressSample): readonly Role[] => (sample.family === 4 ? ROLES : ROLES.filter((r) => r !== 'router id'));
+export const rolesOf = (sample: AddressSample): readonly Role[] =>
+  sample.family === 4 ? ROLES : ROLES.filter((r) => r !== 'router id');

@@ -3,7 +3,11 @@
  * (`ip netns exec NS node --import tsx autodetectProbe.ts '<cases JSON>'`) and prints one JSON result per case.
  * Cases: [{ "family": 4, "method": "interface=^ens" }, …].
  */
-import { autodetectAddress, parseAutodetectionMethod, systemHostAddresses } from '../../src/cli/addressAutodetection.js';
+import {
+  autodetectAddress,
+  parseAutodetectionMethod,
+  systemHostAddresses,
+} from '../../src/cli/addressAutodetection.js';
 
 interface ProbeCase {
   readonly family: 4 | 6;

@@ -8,11 +8,17 @@ import { validateBirdConfig } from '../../src/bird/validateConfig.js';
  * know Calico's krt_tunnel attribute; with `declareKrtTunnel` the calico_ipip filter gets a local variable of
  * that name, so the rest of a krt-tunnel rendering is still checked by the real parser.
  */
-export async function birdAccepts(files: ReadonlyMap<string, string>, options: { declareKrtTunnel?: boolean } = {}): Promise<string[]> {
+export async function birdAccepts(
+  files: ReadonlyMap<string, string>,
+  options: { declareKrtTunnel?: boolean } = {},
+): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'birdwatch-check-'));
   try {
     for (const [name, content] of files) {
-      const text = options.declareKrtTunnel && name === 'bird_ipam.cfg' ? content.replace(/^filter calico_ipip \{$/m, 'filter calico_ipip string krt_tunnel; {') : content;
+      const text =
+        options.declareKrtTunnel && name === 'bird_ipam.cfg'
+          ? content.replace(/^filter calico_ipip \{$/m, 'filter calico_ipip string krt_tunnel; {')
+          : content;
       writeFileSync(join(dir, name), text);
     }
     const errors: string[] = [];

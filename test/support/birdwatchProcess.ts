@@ -21,7 +21,11 @@ export interface BirdwatchProcess {
  * `birdwatch <args>` as a real process (node + tsx on the sources), with only the environment given (no
  * inherited ETCD_* variables); killed by PID on teardown if still running.
  */
-export function spawnBirdwatch(t: Test, args: readonly string[], env: Readonly<Record<string, string>> = {}): BirdwatchProcess {
+export function spawnBirdwatch(
+  t: Test,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): BirdwatchProcess {
   const child: ResultPromise = execa('node', ['--import', 'tsx', MAIN, ...args], {
     reject: false,
     env: { ...envWithout('ETCD'), ...env },
@@ -72,7 +76,10 @@ export function spawnBirdwatch(t: Test, args: readonly string[], env: Readonly<R
 }
 
 /** Resolves with the exit, or rejects after `timeoutMs` (the process is then killed by PID). */
-export async function exitWithin(proc: BirdwatchProcess, timeoutMs: number): Promise<{ readonly code: number | undefined; readonly signal: string | undefined }> {
+export async function exitWithin(
+  proc: BirdwatchProcess,
+  timeoutMs: number,
+): Promise<{ readonly code: number | undefined; readonly signal: string | undefined }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);

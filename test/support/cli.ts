@@ -7,7 +7,11 @@ export interface CliResult {
 }
 
 /** Runs the CLI in-process with a captured context (no signal traps, no process.exit). */
-export async function cli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, signal?: AbortSignal): Promise<CliResult> {
+export async function cli(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+  signal?: AbortSignal,
+): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
   let code = 0;

@@ -14,7 +14,11 @@ export async function dumpKeyspace(endpoints: readonly string[]): Promise<Map<st
     return new Map(
       response.kvs.map((kv) => [
         kv.key.toString('utf8'),
-        { value: kv.value.toString('utf8'), modRevision: String(kv.mod_revision), createRevision: String(kv.create_revision) },
+        {
+          value: kv.value.toString('utf8'),
+          modRevision: String(kv.mod_revision),
+          createRevision: String(kv.create_revision),
+        },
       ]),
     );
   } finally {

@@ -18,7 +18,9 @@ export const VARIANTS: readonly { dir: string; ipip: IpipRendering }[] = [
 
 /** The role a scenario's arguments select, resolved exactly as the CLI does. */
 function scenarioRole(scenario: Scenario, ipip: IpipRendering) {
-  const flags = addRoleOptions(new Command()).parse([...scenario.roleArgs], { from: 'user' }).opts<RoleFlags>();
+  const flags = addRoleOptions(new Command())
+    .parse([...scenario.roleArgs], { from: 'user' })
+    .opts<RoleFlags>();
   return resolveRole(flags, {}, ipip);
 }
 
@@ -38,4 +40,5 @@ export async function renderGoldenFiles(scenario: Scenario, ipip: IpipRendering)
 }
 
 /** A krt-tunnel variant is only kept where it differs from the plain one (scenarios with IPIP pools). */
-export const differsFrom = (a: GoldenFiles, b: GoldenFiles): boolean => [...a].some(([name, content]) => b.get(name) !== content);
+export const differsFrom = (a: GoldenFiles, b: GoldenFiles): boolean =>
+  [...a].some(([name, content]) => b.get(name) !== content);

@@ -52,7 +52,14 @@ export async function createRunHarness(t: Test, keyspace: ReadonlyMap<string, st
   const ns = await createNamespace(t);
   const lines: string[] = [];
   const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
+  stream.on('data', (chunk: Buffer) =>
+    lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  );
   const log = createLogger({ level: 'debug', pretty: false, destination: stream });
   const configDir = join(dir, 'config');
   const sockets = { bird: join(dir, 'bird.ctl'), bird6: join(dir, 'bird6.ctl') };
@@ -101,14 +108,23 @@ export async function createRunHarness(t: Test, keyspace: ReadonlyMap<string, st
     },
     async protocols(daemon = 'bird') {
       const rows = await showProtocols(sockets[daemon]);
-      return rows.flatMap((row) => ('name' in row && typeof row.name === 'string' && /^(Mesh|Global|Node)_/.test(row.name) ? [row.name] : [])).sort();
+      return rows
+        .flatMap((row) =>
+          'name' in row && typeof row.name === 'string' && /^(Mesh|Global|Node)_/.test(row.name) ? [row.name] : [],
+        )
+        .sort();
     },
   };
   return harness;
 }
 
 /** Polls until `check` returns true (or throws after `timeoutMs`, with the last value seen). */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T> | T,
+  check: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {

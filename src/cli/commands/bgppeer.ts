@@ -21,10 +21,19 @@ interface RrShowFlags extends EtcdFlags {
 
 /** `bgppeer rr add|remove|show` (calicoctl v0.4): route reflectors, registered and peered in one transaction. */
 export function registerBgpPeerCommands(program: Command, context: CommandContext): void {
-  const bgppeer = addExamples(program.command('bgppeer').description('route reflectors (calicoctl bgppeer)'), ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr show']);
-  const rr = addExamples(bgppeer.command('rr').description('route reflectors: registered under rr_v4|rr_v6 and global peers of every node'), ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr show --json']);
+  const bgppeer = addExamples(program.command('bgppeer').description('route reflectors (calicoctl bgppeer)'), [
+    'birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1',
+    'birdwatch bgppeer rr show',
+  ]);
+  const rr = addExamples(
+    bgppeer.command('rr').description('route reflectors: registered under rr_v4|rr_v6 and global peers of every node'),
+    ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr show --json'],
+  );
 
-  addExamples(addEtcdOptions(rr.command('add <IP>')), ['birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1', 'birdwatch bgppeer rr add 10.0.0.100 --as 64512'])
+  addExamples(addEtcdOptions(rr.command('add <IP>')), [
+    'birdwatch bgppeer rr add 10.0.0.100 --cluster-id 1.0.0.1',
+    'birdwatch bgppeer rr add 10.0.0.100 --as 64512',
+  ])
     .description('register a route reflector and make it a global peer of every node (one etcd transaction)')
     .option('--cluster-id <id>', 'the reflector cluster id (dotted quad, e.g. 1.0.0.1, or a number 1-4294967295)')
     .option('--as <AS>', 'AS the nodes peer with it in (default: the global AS, 64511 when unset)')
@@ -41,7 +50,9 @@ export function registerBgpPeerCommands(program: Command, context: CommandContex
     .description('remove a route reflector and its global peer entry (one etcd transaction)')
     .action(async (ipText: string, flags: EtcdFlags) => {
       const address = ipArgument('IP', ipText);
-      await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removeRouteReflector(store, address)));
+      await runOperatorCommand(flags, context, {}, async (store) =>
+        printWriteReport(context, await removeRouteReflector(store, address)),
+      );
     });
 
   addExamples(addEtcdOptions(rr.command('show')), ['birdwatch bgppeer rr show', 'birdwatch bgppeer rr show --json'])

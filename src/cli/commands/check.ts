@@ -33,11 +33,20 @@ export function probeLine(probe: Probe, answer: OpsAnswer): { ok: boolean; line:
   try {
     body = JSON.parse(answer.body);
   } catch {
-    return { ok: false, line: `${probe === 'ready' ? 'not ready' : 'not live'}: unexpected answer from ${answer.url} (HTTP ${answer.statusCode}, not JSON)` };
+    return {
+      ok: false,
+      line: `${probe === 'ready' ? 'not ready' : 'not live'}: unexpected answer from ${answer.url} (HTTP ${answer.statusCode}, not JSON)`,
+    };
   }
   if (probe === 'ready') {
     const ready = body as ReadyBody;
-    if (ok) return { ok, line: `ready: ${Object.values(ready.checks ?? {}).map((c) => c.message).join('; ')}` };
+    if (ok)
+      return {
+        ok,
+        line: `ready: ${Object.values(ready.checks ?? {})
+          .map((c) => c.message)
+          .join('; ')}`,
+      };
     const failing = (ready.failing ?? []).map((f) => f.message ?? f.condition).join('; ');
     return { ok, line: `not ready: ${failing || `HTTP ${answer.statusCode}`}` };
   }
@@ -58,15 +67,29 @@ export function registerCheckCommand(program: Command, context: CommandContext):
       .command('check')
       .argument('<probe>', 'ready (synced, applied, both BIRDs answer) or live (the control loop ticks)')
       .description('probe the running birdwatch: ready or live (for exec probes; exit 0 or 1 with one line why)')
-      .option('--listen <host:port>', `the ops address \`run\` listens on (:PORT and 0.0.0.0/:: are asked on loopback)`, DEFAULT_LISTEN)
+      .option(
+        '--listen <host:port>',
+        `the ops address \`run\` listens on (:PORT and 0.0.0.0/:: are asked on loopback)`,
+        DEFAULT_LISTEN,
+      )
       .option('--timeout <duration>', 'time allowed for the answer', '3s'),
-    ['birdwatch check ready', 'birdwatch check live --listen 127.0.0.1:9098', 'birdwatch check ready --listen :9098 --timeout 1s'],
-    { 0: 'ready (live)', 1: 'not ready (not live), or birdwatch does not answer on the address', 2: 'usage: a bad argument or option' },
+    [
+      'birdwatch check ready',
+      'birdwatch check live --listen 127.0.0.1:9098',
+      'birdwatch check ready --listen :9098 --timeout 1s',
+    ],
+    {
+      0: 'ready (live)',
+      1: 'not ready (not live), or birdwatch does not answer on the address',
+      2: 'usage: a bad argument or option',
+    },
   ).action(async (probeText: string, flags: CheckFlags) => {
-    if (probeText !== 'ready' && probeText !== 'live') throw new UsageError('probe', probeText, 'expected ready or live');
+    if (probeText !== 'ready' && probeText !== 'live')
+      throw new UsageError('probe', probeText, 'expected ready or live');
     const probe: Probe = probeText;
     const listen = parseListenOption(flags.listen);
-    if (listen.kind === 'off') throw new UsageError('--listen', flags.listen, 'the probe needs the address `run` listens on');
+    if (listen.kind === 'off')
+      throw new UsageError('--listen', flags.listen, 'the probe needs the address `run` listens on');
     const timeoutMs = parseDuration('--timeout', flags.timeout, { minMs: 1, maxMs: 600_000 });
     const target = opsTarget(listen.host, listen.port);
     const answer = await fetchOps(target, PROBES[probe], timeoutMs);

@@ -23,9 +23,16 @@ export function completionEntries(root: Command): CompletionEntry[] {
   const visit = (command: Command, path: string): void => {
     const subcommands = command.commands.map((c) => c.name()).filter((n) => n !== 'help');
     const options = command.options.flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined));
-    const words = [...subcommands, ...(ARGUMENT_WORDS[path] ?? []), ...options, '--help', ...(path === '' ? ['--version'] : [])];
+    const words = [
+      ...subcommands,
+      ...(ARGUMENT_WORDS[path] ?? []),
+      ...options,
+      '--help',
+      ...(path === '' ? ['--version'] : []),
+    ];
     entries.push({ path, subcommands, words: [...new Set(words)] });
-    for (const sub of command.commands) if (sub.name() !== 'help') visit(sub, path === '' ? sub.name() : `${path} ${sub.name()}`);
+    for (const sub of command.commands)
+      if (sub.name() !== 'help') visit(sub, path === '' ? sub.name() : `${path} ${sub.name()}`);
   };
   visit(root, '');
   return entries;
@@ -104,7 +111,11 @@ export function registerCompletionCommand(program: Command, context: CommandCont
       .command('completion')
       .argument('<shell>', 'bash or zsh')
       .description('print a bash or zsh completion script'),
-    ['birdwatch completion bash > /etc/bash_completion.d/birdwatch', 'birdwatch completion zsh > "${fpath[1]}/_birdwatch"', 'source <(birdwatch completion bash)'],
+    [
+      'birdwatch completion bash > /etc/bash_completion.d/birdwatch',
+      'birdwatch completion zsh > "${fpath[1]}/_birdwatch"',
+      'source <(birdwatch completion bash)',
+    ],
   ).action(async (shell: string) => {
     if (shell !== 'bash' && shell !== 'zsh') throw new UsageError('shell', shell, 'expected bash or zsh');
     const { buildProgram } = await import('../program.js');

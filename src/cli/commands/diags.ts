@@ -32,13 +32,23 @@ const collectLog = (value: string, previous: readonly string[] | undefined): str
 export function registerDiagsCommand(program: Command, context: CommandContext): void {
   addExamples(
     addEtcdOptions(program.command('diags'))
-      .description('collect diagnostics into one tar.gz (config, BIRD state, run status, logs, etcd keys; secrets redacted)')
+      .description(
+        'collect diagnostics into one tar.gz (config, BIRD state, run status, logs, etcd keys; secrets redacted)',
+      )
       .option('--out <file>', 'the archive to write (default: ./birdwatch-diags-NODE-TIME.tar.gz)')
       .option('--config-dir <dir>', 'the live configuration directory', '/etc/calico/confd/config')
       .option('--bird-socket <path>', "bird's control socket", '/var/run/calico/bird.ctl')
       .option('--bird6-socket <path>', "bird6's control socket", '/var/run/calico/bird6.ctl')
-      .option('--listen <host:port>', 'the ops address of the running birdwatch (for /readyz, /healthz, /metrics)', DEFAULT_LISTEN)
-      .option('--log <file>', 'a log file to include the end of (repeatable; e.g. /var/log/calico/birdwatch/current)', collectLog)
+      .option(
+        '--listen <host:port>',
+        'the ops address of the running birdwatch (for /readyz, /healthz, /metrics)',
+        DEFAULT_LISTEN,
+      )
+      .option(
+        '--log <file>',
+        'a log file to include the end of (repeatable; e.g. /var/log/calico/birdwatch/current)',
+        collectLog,
+      )
       .option('--log-bytes <n>', 'how much of the end of each log to include', String(1024 * 1024))
       .option('--node <name>', 'the node whose etcd keys to include (default: NODENAME, HOSTNAME, then the hostname)')
       .option('--no-etcd', 'do not read etcd')
@@ -48,12 +58,17 @@ export function registerDiagsCommand(program: Command, context: CommandContext):
       'birdwatch diags --out /tmp/diags.tar.gz --log /var/log/calico/birdwatch/current --log /var/log/calico/bird/current',
       'birdwatch diags --no-etcd --listen 127.0.0.1:9098',
     ],
-    { 0: 'the archive was written (parts that could not be collected are listed in it and on stderr)', 1: 'the archive could not be written', 2: 'usage: a bad argument or option' },
+    {
+      0: 'the archive was written (parts that could not be collected are listed in it and on stderr)',
+      1: 'the archive could not be written',
+      2: 'usage: a bad argument or option',
+    },
   ).action(async (flags: DiagsFlags) => {
     const listen = parseListenOption(flags.listen);
     const timeoutMs = parseDuration('--timeout', flags.timeout, { minMs: 1, maxMs: 600_000 });
     const logBytes = Number(flags.logBytes);
-    if (!/^[1-9][0-9]{0,9}$/.test(flags.logBytes)) throw new UsageError('--log-bytes', flags.logBytes, 'expected a positive number of bytes');
+    if (!/^[1-9][0-9]{0,9}$/.test(flags.logBytes))
+      throw new UsageError('--log-bytes', flags.logBytes, 'expected a positive number of bytes');
     const node = resolveNodeName(flags.node, context.env);
     const etcd = flags.etcd ? resolveEtcdOptions(flags, context.env) : undefined;
     const { collectDiagnostics } = await import('../diagnosticsArchive.js');
@@ -71,6 +86,8 @@ export function registerDiagsCommand(program: Command, context: CommandContext):
       out: flags.out,
     });
     for (const failure of result.failures) context.stderr(`warning: ${failure}`);
-    context.stdout(`wrote ${result.path} (${result.files} files, ${result.bytes} bytes${result.failures.length > 0 ? `; ${result.failures.length} part(s) could not be collected, see summary.txt` : ''})`);
+    context.stdout(
+      `wrote ${result.path} (${result.files} files, ${result.bytes} bytes${result.failures.length > 0 ? `; ${result.failures.length} part(s) could not be collected, see summary.txt` : ''})`,
+    );
   });
 }

@@ -6,7 +6,14 @@ import type { CommandContext } from '../context.js';
 import { addExamples } from '../helpText.js';
 import { printJson } from '../jsonOutput.js';
 import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
-import { addressArgument, networkOf, parseAddressSetting, parseAsSetting, resolveAddressSetting, type ResolvedAddress } from '../nodeAddressOptions.js';
+import {
+  addressArgument,
+  networkOf,
+  parseAddressSetting,
+  parseAsSetting,
+  resolveAddressSetting,
+  type ResolvedAddress,
+} from '../nodeAddressOptions.js';
 import { cidrArgument, nodeNameArgument } from '../operatorArguments.js';
 import { UsageError } from '../usageError.js';
 import { runOperatorCommand } from '../operatorSession.js';
@@ -33,15 +40,32 @@ interface ShowFlags extends EtcdFlags {
 /** `node register|remove|show` and `node bgp peer …` (node-specific peers). */
 export function registerNodeCommands(program: Command, context: CommandContext): void {
   const node = program.command('node').description("nodes' BGP registration: addresses and AS (calicoctl node)");
-  addExamples(node, ['birdwatch node register --node calico-01 --ip 172.17.8.101', 'birdwatch node show', 'birdwatch node bgp peer add 172.17.8.1 as 64567 --node calico-01']);
+  addExamples(node, [
+    'birdwatch node register --node calico-01 --ip 172.17.8.101',
+    'birdwatch node show',
+    'birdwatch node bgp peer add 172.17.8.1 as 64567 --node calico-01',
+  ]);
 
-  addExamples(addEtcdOptions(node.command('register')), ['birdwatch node register --node calico-01 --ip 172.17.8.101', 'birdwatch node register --node calico-02 --ip 172.17.8.102 --ip6 fd80:24e2:f998:72d6::2 --as 64513', 'NODENAME=calico-01 birdwatch node register --ip 172.17.8.101 --network 172.17.8.0/24'])
+  addExamples(addEtcdOptions(node.command('register')), [
+    'birdwatch node register --node calico-01 --ip 172.17.8.101',
+    'birdwatch node register --node calico-02 --ip 172.17.8.102 --ip6 fd80:24e2:f998:72d6::2 --as 64513',
+    'NODENAME=calico-01 birdwatch node register --ip 172.17.8.101 --network 172.17.8.0/24',
+  ])
     .description('register a node: its BGP addresses and AS (one etcd transaction)')
     .option('--node <name>', 'the node (default: NODENAME, HOSTNAME, then the hostname)')
-    .option('--ip <address>', "the node's IPv4 address (router id, source address, mesh address), or autodetect (default: IP; required)")
-    .option('--ip6 <address>', "the node's IPv6 address, autodetect, or none (default: IP6; without one IPv6 BGP is off on the node)")
+    .option(
+      '--ip <address>',
+      "the node's IPv4 address (router id, source address, mesh address), or autodetect (default: IP; required)",
+    )
+    .option(
+      '--ip6 <address>',
+      "the node's IPv6 address, autodetect, or none (default: IP6; without one IPv6 BGP is off on the node)",
+    )
     .option('--as <AS>', "the node's own AS (default: AS; without it the node uses the global AS)")
-    .option('--network <cidr>', "the node's IPv4 subnet (network_v4, for IPIP cross-subnet); left as is when absent (autodetect sets it)")
+    .option(
+      '--network <cidr>',
+      "the node's IPv4 subnet (network_v4, for IPIP cross-subnet); left as is when absent (autodetect sets it)",
+    )
     .addHelpText(
       'after',
       '\nautodetect finds the address on this host as calico-node did, by IP_AUTODETECTION_METHOD / IP6_AUTODETECTION_METHOD:\n' +
@@ -52,7 +76,11 @@ export function registerNodeCommands(program: Command, context: CommandContext):
       const v4Setting = parseAddressSetting(4, flags.ip, context.env);
       const v6Setting = parseAddressSetting(6, flags.ip6, context.env);
       if (v4Setting.kind === 'unset') {
-        throw new UsageError('--ip', undefined, "required: the node's IPv4 address (--ip or IP; IP=autodetect finds it on this host)");
+        throw new UsageError(
+          '--ip',
+          undefined,
+          "required: the node's IPv4 address (--ip or IP; IP=autodetect finds it on this host)",
+        );
       }
       const asNumber = parseAsSetting(flags.as, context.env);
       const explicitNetwork = flags.network === undefined ? undefined : cidrArgument('--network', flags.network, 4);
@@ -86,7 +114,9 @@ export function registerNodeCommands(program: Command, context: CommandContext):
     .requiredOption('--node <name>', 'the node (required: removal never defaults to this host)')
     .action(async (flags: RemoveFlags) => {
       const name = nodeNameArgument('--node', flags.node);
-      await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removeNode(store, name)));
+      await runOperatorCommand(flags, context, {}, async (store) =>
+        printWriteReport(context, await removeNode(store, name)),
+      );
     });
 
   addExamples(addEtcdOptions(node.command('show')), ['birdwatch node show', 'birdwatch node show --json'])
@@ -121,10 +151,13 @@ export function registerNodeCommands(program: Command, context: CommandContext):
           n.asNumber ?? '',
           n.asNumber === undefined ? `${n.effectiveAsNumber} (global)` : n.effectiveAsNumber,
         ]);
-        for (const line of formatTable(['Node', 'IPv4 address', 'IPv6 address', 'AS', 'Effective AS'], rows)) context.stdout(line);
+        for (const line of formatTable(['Node', 'IPv4 address', 'IPv6 address', 'AS', 'Effective AS'], rows))
+          context.stdout(line);
       });
     });
 
-  const nodeBgp = addExamples(node.command('bgp').description('node-specific BGP settings'), ['birdwatch node bgp peer show --node calico-01']);
+  const nodeBgp = addExamples(node.command('bgp').description('node-specific BGP settings'), [
+    'birdwatch node bgp peer show --node calico-01',
+  ]);
   addPeerCommands(nodeBgp.command('peer').description('BGP peers of one node'), context, 'node');
 }

@@ -23,7 +23,9 @@ interface PeerFlags extends EtcdFlags {
  */
 export function addPeerCommands(parent: Command, context: CommandContext, scope: 'global' | 'node'): void {
   const withNode = (command: Command): Command =>
-    scope === 'node' ? command.option('--node <name>', 'the node (default: NODENAME, HOSTNAME, then the hostname)') : command;
+    scope === 'node'
+      ? command.option('--node <name>', 'the node (default: NODENAME, HOSTNAME, then the hostname)')
+      : command;
   const scopeOf = (flags: PeerFlags): PeerScope =>
     scope === 'global' ? { kind: 'global' } : { kind: 'node', node: resolveNodeName(flags.node, context.env) };
   const what = scope === 'global' ? 'a global BGP peer (every node peers with it)' : 'a BGP peer of one node';
@@ -39,25 +41,32 @@ export function addPeerCommands(parent: Command, context: CommandContext, scope:
   ])
     .usage('<IP> as <AS> [options]')
     .description(`add ${what}: IP as AS (asplain or asdot; "as" is a literal word)`)
-    .action(async (ipText: string | undefined, word: string | undefined, asText: string | undefined, flags: PeerFlags) => {
-      const words = peerAsArguments(scope === 'global' ? 'bgp peer add' : 'node bgp peer add', ipText, word, asText);
-      const address = bgpAddressArgument('IP', words.ip);
-      const asNumber = asArgument('AS', words.as);
-      const peerScope = scopeOf(flags);
-      await runOperatorCommand(flags, context, { [address.text]: 'IP' }, async (store) =>
-        printWriteReport(context, await addPeer(store, peerScope, address, asNumber)),
-      );
-    });
+    .action(
+      async (ipText: string | undefined, word: string | undefined, asText: string | undefined, flags: PeerFlags) => {
+        const words = peerAsArguments(scope === 'global' ? 'bgp peer add' : 'node bgp peer add', ipText, word, asText);
+        const address = bgpAddressArgument('IP', words.ip);
+        const asNumber = asArgument('AS', words.as);
+        const peerScope = scopeOf(flags);
+        await runOperatorCommand(flags, context, { [address.text]: 'IP' }, async (store) =>
+          printWriteReport(context, await addPeer(store, peerScope, address, asNumber)),
+        );
+      },
+    );
 
   addExamples(withNode(addEtcdOptions(parent.command('remove <IP>'))), [`${prefix} remove 172.17.8.1${nodeFlag}`])
     .description(`remove ${what}`)
     .action(async (ipText: string, flags: PeerFlags) => {
       const address = ipArgument('IP', ipText);
       const peerScope = scopeOf(flags);
-      await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removePeer(store, peerScope, address)));
+      await runOperatorCommand(flags, context, {}, async (store) =>
+        printWriteReport(context, await removePeer(store, peerScope, address)),
+      );
     });
 
-  addExamples(withNode(addEtcdOptions(parent.command('show'))), [`${prefix} show${nodeFlag}`, `${prefix} show --ipv4 --json${nodeFlag}`])
+  addExamples(withNode(addEtcdOptions(parent.command('show'))), [
+    `${prefix} show${nodeFlag}`,
+    `${prefix} show --ipv4 --json${nodeFlag}`,
+  ])
     .description(`list ${scope === 'global' ? 'global BGP peers' : "a node's BGP peers"}`)
     .option('--ipv4', 'IPv4 peers only')
     .option('--ipv6', 'IPv6 peers only')
@@ -71,7 +80,12 @@ export function addPeerCommands(parent: Command, context: CommandContext, scope:
         if (flags.json === true) {
           printJson(context, {
             ...(peerScope.kind === 'node' ? { node: peerScope.node } : {}),
-            peers: listing.peers.map((p) => ({ family: p.address.family, address: p.address.text, asNumber: p.asNumber, key: p.key })),
+            peers: listing.peers.map((p) => ({
+              family: p.address.family,
+              address: p.address.text,
+              asNumber: p.asNumber,
+              key: p.key,
+            })),
           });
           return;
         }
@@ -83,7 +97,11 @@ export function addPeerCommands(parent: Command, context: CommandContext, scope:
             continue;
           }
           context.stdout(`IPv${family} ${label}`);
-          for (const line of formatTable(['Peer address', 'AS number'], peers.map((p) => [p.address.text, p.asNumber]))) context.stdout(line);
+          for (const line of formatTable(
+            ['Peer address', 'AS number'],
+            peers.map((p) => [p.address.text, p.asNumber]),
+          ))
+            context.stdout(line);
         }
       });
     });

@@ -35,10 +35,20 @@ function ipipModeOf(flags: PoolAddFlags): IpipMode | undefined {
 
 /** `pool add|remove|show`: the IP pools routes are exported for (`/calico/v1/ipam/v4|v6/pool/`). */
 export function registerPoolCommands(program: Command, context: CommandContext): void {
-  const pool = program.command('pool').description('IP pools: the address ranges whose routes BGP exports (calicoctl pool)');
-  addExamples(pool, ['birdwatch pool show', 'birdwatch pool add 192.168.0.0/16 --ipip --nat-outgoing', 'birdwatch pool remove 192.168.0.0/16']);
+  const pool = program
+    .command('pool')
+    .description('IP pools: the address ranges whose routes BGP exports (calicoctl pool)');
+  addExamples(pool, [
+    'birdwatch pool show',
+    'birdwatch pool add 192.168.0.0/16 --ipip --nat-outgoing',
+    'birdwatch pool remove 192.168.0.0/16',
+  ]);
 
-  addExamples(addEtcdOptions(pool.command('add <CIDR>')), ['birdwatch pool add 192.168.0.0/16 --nat-outgoing', 'birdwatch pool add 10.20.0.0/16 --ipip --ipip-mode cross-subnet', 'birdwatch pool add fd00:1::/48'])
+  addExamples(addEtcdOptions(pool.command('add <CIDR>')), [
+    'birdwatch pool add 192.168.0.0/16 --nat-outgoing',
+    'birdwatch pool add 10.20.0.0/16 --ipip --ipip-mode cross-subnet',
+    'birdwatch pool add fd00:1::/48',
+  ])
     .description('add a pool (refused when it overlaps another pool); --ipip also sets IpInIpEnabled')
     .option('--ipip', 'route the pool through the IPIP tunnel (IPv4 only)')
     .option('--nat-outgoing', 'masquerade traffic from the pool leaving it')
@@ -46,9 +56,13 @@ export function registerPoolCommands(program: Command, context: CommandContext):
     .action(async (cidrText: string, flags: PoolAddFlags) => {
       const cidr = cidrArgument('CIDR', cidrText);
       const ipipMode = ipipModeOf(flags);
-      if (flags.ipip === true && cidr.family === 6) throw new UsageError('--ipip', undefined, `IPIP is IPv4 only (${cidr.text} is an IPv6 pool)`);
+      if (flags.ipip === true && cidr.family === 6)
+        throw new UsageError('--ipip', undefined, `IPIP is IPv4 only (${cidr.text} is an IPv6 pool)`);
       await runOperatorCommand(flags, context, { [cidr.text]: 'CIDR' }, async (store) => {
-        printWriteReport(context, await addPool(store, { cidr, ipip: flags.ipip === true, ipipMode, natOutgoing: flags.natOutgoing === true }));
+        printWriteReport(
+          context,
+          await addPool(store, { cidr, ipip: flags.ipip === true, ipipMode, natOutgoing: flags.natOutgoing === true }),
+        );
       });
     });
 
@@ -56,10 +70,16 @@ export function registerPoolCommands(program: Command, context: CommandContext):
     .description('remove a pool (its IPAM blocks stay)')
     .action(async (cidrText: string, flags: EtcdFlags) => {
       const cidr = cidrArgument('CIDR', cidrText);
-      await runOperatorCommand(flags, context, {}, async (store) => printWriteReport(context, await removePool(store, cidr)));
+      await runOperatorCommand(flags, context, {}, async (store) =>
+        printWriteReport(context, await removePool(store, cidr)),
+      );
     });
 
-  addExamples(addEtcdOptions(pool.command('show')), ['birdwatch pool show', 'birdwatch pool show --ipv4 --json', 'ETCD_ENDPOINTS=https://10.0.0.1:2379 ETCD_CA_CERT_FILE=/etc/etcd/ca.pem birdwatch pool show'])
+  addExamples(addEtcdOptions(pool.command('show')), [
+    'birdwatch pool show',
+    'birdwatch pool show --ipv4 --json',
+    'ETCD_ENDPOINTS=https://10.0.0.1:2379 ETCD_CA_CERT_FILE=/etc/etcd/ca.pem birdwatch pool show',
+  ])
     .description('list pools')
     .option('--ipv4', 'IPv4 pools only')
     .option('--ipv6', 'IPv6 pools only')
@@ -96,7 +116,8 @@ export function registerPoolCommands(program: Command, context: CommandContext):
             p.masquerade ? 'yes' : 'no',
             [p.disabled ? 'disabled' : '', p.ipam ? '' : 'no IPAM'].filter((s) => s !== '').join(', '),
           ]);
-          for (const line of formatTable([`IPv${family} CIDR`, 'IPIP', 'NAT outgoing', 'Flags'], rows)) context.stdout(line);
+          for (const line of formatTable([`IPv${family} CIDR`, 'IPIP', 'NAT outgoing', 'Flags'], rows))
+            context.stdout(line);
         }
       });
     });

@@ -9,7 +9,13 @@ import { formatDiagnostic, type Diagnostic } from '../../model/diagnostics.js';
 import { lockConfigDir } from '../../apply/configDirLock.js';
 import type { IpipRendering } from '../../render/ipipMode.js';
 import { compileTemplateSet } from '../../render/templateSet.js';
-import { addEtcdOptions, parseDatastore, parseIpipOption, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
+import {
+  addEtcdOptions,
+  parseDatastore,
+  parseIpipOption,
+  resolveEtcdOptions,
+  type EtcdFlags,
+} from '../commonOptions.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import { loadSnapshot } from '../loadSnapshot.js';
 import type { CommandContext } from '../context.js';
@@ -31,24 +37,39 @@ interface RenderFlags extends EtcdFlags, RoleFlags {
 /** `render --diff` found differences (0: none, 1: failure, 2: usage). */
 export const EXIT_DIFFERENCES = 3;
 
-function printRenderWarnings(context: CommandContext, diagnostics: readonly Diagnostic[], ipipPools: number, ipip: IpipRendering): void {
+function printRenderWarnings(
+  context: CommandContext,
+  diagnostics: readonly Diagnostic[],
+  ipipPools: number,
+  ipip: IpipRendering,
+): void {
   for (const diagnostic of diagnostics) context.stderr(`warning: ${formatDiagnostic(diagnostic)}`);
   if (ipip === 'off' && ipipPools > 0) {
-    context.stderr('warning: this bird does not support krt_tunnel: IPIP pools are exported and routed natively (--ipip off)');
+    context.stderr(
+      'warning: this bird does not support krt_tunnel: IPIP pools are exported and routed natively (--ipip off)',
+    );
   }
 }
 
-type RenderMode = { readonly kind: 'write'; readonly out: string } | { readonly kind: 'diff'; readonly configDir: string };
+type RenderMode =
+  { readonly kind: 'write'; readonly out: string } | { readonly kind: 'diff'; readonly configDir: string };
 
 /** `--out DIR` writes; `--diff --config-dir DIR` compares and writes nothing. */
 function renderMode(flags: RenderFlags): RenderMode {
   if (flags.diff === true) {
-    if (flags.configDir === undefined) throw new UsageError('--config-dir', undefined, '--diff needs the live configuration directory to compare with');
-    if (flags.out !== undefined) throw new UsageError('--out', flags.out, '--diff writes nothing (give the live directory as --config-dir)');
+    if (flags.configDir === undefined)
+      throw new UsageError('--config-dir', undefined, '--diff needs the live configuration directory to compare with');
+    if (flags.out !== undefined)
+      throw new UsageError('--out', flags.out, '--diff writes nothing (give the live directory as --config-dir)');
     return { kind: 'diff', configDir: flags.configDir };
   }
   if (flags.configDir !== undefined) throw new UsageError('--config-dir', flags.configDir, 'only used with --diff');
-  if (flags.out === undefined) throw new UsageError('--out', undefined, "required option '--out <dir>' not specified (or --diff --config-dir DIR for a dry run)");
+  if (flags.out === undefined)
+    throw new UsageError(
+      '--out',
+      undefined,
+      "required option '--out <dir>' not specified (or --diff --config-dir DIR for a dry run)",
+    );
   return { kind: 'write', out: flags.out };
 }
 
@@ -68,19 +89,37 @@ function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: strin
     if (shared !== undefined) context.stdout(`${label}${shared}`);
   }
   const count = diff.files.length;
-  context.stdout(count === 0 ? `no changes: ${configDir} is up to date` : `${count} file${count === 1 ? '' : 's'} would change in ${configDir} (nothing was written)`);
+  context.stdout(
+    count === 0
+      ? `no changes: ${configDir} is up to date`
+      : `${count} file${count === 1 ? '' : 's'} would change in ${configDir} (nothing was written)`,
+  );
 }
 
 export function registerRender(program: Command, context: CommandContext): void {
-  addExamples(addRoleOptions(addEtcdOptions(program.command('render'))), [
-    'birdwatch render --node calico-01 --out /tmp/bird',
-    'birdwatch render --diff --config-dir /etc/calico/confd/config --node calico-01',
-    'birdwatch render --datastore file:keyspace.json --node calico-01 --out /tmp/bird --no-validate',
-    'birdwatch render --role route-reflector --ip 10.0.0.100 --out /tmp/rr',
-  ], { 0: 'success (--diff: no differences)', 1: 'failure: etcd unreadable, or bird -p refused the rendering (nothing was written)', 2: 'usage: a bad argument, option or environment variable', 3: '--diff: the live files differ from the rendering' })
-    .description('render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)')
+  addExamples(
+    addRoleOptions(addEtcdOptions(program.command('render'))),
+    [
+      'birdwatch render --node calico-01 --out /tmp/bird',
+      'birdwatch render --diff --config-dir /etc/calico/confd/config --node calico-01',
+      'birdwatch render --datastore file:keyspace.json --node calico-01 --out /tmp/bird --no-validate',
+      'birdwatch render --role route-reflector --ip 10.0.0.100 --out /tmp/rr',
+    ],
+    {
+      0: 'success (--diff: no differences)',
+      1: 'failure: etcd unreadable, or bird -p refused the rendering (nothing was written)',
+      2: 'usage: a bad argument, option or environment variable',
+      3: '--diff: the live files differ from the rendering',
+    },
+  )
+    .description(
+      'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)',
+    )
     .option('--out <dir>', 'directory to write bird.cfg, bird6.cfg and their includes into')
-    .option('--diff', 'dry run: print a unified diff against --config-dir and what it does to BGP sessions; exit 0 no changes, 3 changes')
+    .option(
+      '--diff',
+      'dry run: print a unified diff against --config-dir and what it does to BGP sessions; exit 0 no changes, 3 changes',
+    )
     .option('--config-dir <dir>', 'the live configuration directory --diff compares with')
     .option('--datastore <source>', 'etcd, or file:PATH (a JSON object of key → value)', 'etcd')
     .option('--templates <dir>', 'override templates file by file')
@@ -113,7 +152,9 @@ export function registerRender(program: Command, context: CommandContext): void 
       const out = mode.out;
       // The same owner rule as run: never write into a directory a running birdwatch is applying.
       // (A directory that does not exist yet has no owner, and is not created before the render succeeds.)
-      const lock = existsSync(out) ? await lockConfigDir(out, `birdwatch render --out (pid ${process.pid})`) : undefined;
+      const lock = existsSync(out)
+        ? await lockConfigDir(out, `birdwatch render --out (pid ${process.pid})`)
+        : undefined;
       try {
         const result = await renderOnce({ snapshot, role, dir: out, templates, binaries, mode: 'write' });
         if (result.detail) {
@@ -123,7 +164,11 @@ export function registerRender(program: Command, context: CommandContext): void 
         const written = result.detail?.daemons.flatMap((d) => d.written) ?? [];
         if (result.failure) {
           context.stderr(`error: ${result.failure.message}`);
-          context.stderr(written.length === 0 ? `nothing was written to ${out}` : `only ${written.join(', ')} were written to ${out}`);
+          context.stderr(
+            written.length === 0
+              ? `nothing was written to ${out}`
+              : `only ${written.join(', ')} were written to ${out}`,
+          );
           context.setExitCode(1);
           return;
         }

@@ -15,7 +15,13 @@ import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logge
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
-import { addEtcdOptions, parseIpipOption, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import {
+  addEtcdOptions,
+  parseIpipOption,
+  resolveEtcdOptions,
+  resolveNodeName,
+  type EtcdFlags,
+} from '../commonOptions.js';
 import { etcdOperatorStore, planRegistration, registerAtStart } from '../registerAtStart.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
@@ -70,12 +76,20 @@ export function parseLogLevelName(value: string): LogLevelName {
 }
 
 export function registerRun(program: Command, context: CommandContext): void {
-  addExamples(addRoleOptions(addEtcdOptions(program.command('run'))), [
-    'birdwatch run --node calico-01',
-    'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
-    'NODENAME=calico-01 ETCD_ENDPOINTS=https://10.0.0.1:2379 birdwatch run --listen :9098 --log-level WARN',
-    'birdwatch run --min-reload-interval 1s --metrics-per-peer',
-  ], { 0: 'stopped on SIGTERM/SIGINT (--once: applied)', 1: 'failure (--once: the cycle failed; the live configuration was kept)', 2: 'usage: a bad argument, option or environment variable' })
+  addExamples(
+    addRoleOptions(addEtcdOptions(program.command('run'))),
+    [
+      'birdwatch run --node calico-01',
+      'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
+      'NODENAME=calico-01 ETCD_ENDPOINTS=https://10.0.0.1:2379 birdwatch run --listen :9098 --log-level WARN',
+      'birdwatch run --min-reload-interval 1s --metrics-per-peer',
+    ],
+    {
+      0: 'stopped on SIGTERM/SIGINT (--once: applied)',
+      1: 'failure (--once: the cycle failed; the live configuration was kept)',
+      2: 'usage: a bad argument, option or environment variable',
+    },
+  )
     .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
     .option('--config-dir <dir>', 'where bird.cfg, bird6.cfg and their includes live', '/etc/calico/confd/config')
     .option('--bird-socket <path>', 'bird control socket', '/var/run/calico/bird.ctl')
@@ -83,33 +97,66 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--templates <dir>', 'override templates file by file (watched: edits re-render)')
     .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
     .option('--once', 'sync, render, validate, apply (reload only if BIRD is up), then exit')
-    .option('--min-reload-interval <duration>', 'minimum gap between two BIRD reloads (250ms, 1s; a plain number is ms)', String(DEFAULT_MIN_RELOAD_INTERVAL_MS))
+    .option(
+      '--min-reload-interval <duration>',
+      'minimum gap between two BIRD reloads (250ms, 1s; a plain number is ms)',
+      String(DEFAULT_MIN_RELOAD_INTERVAL_MS),
+    )
     .option('--bird <path>', 'bird binary used for validation', 'bird')
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
     .option('--log-level <level>', `${LOG_LEVELS.join(' | ')} (any case)`, 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
-    .option('--listen <host:port>', `address of /metrics, /healthz and /readyz: HOST:PORT, :PORT (every address), or off (default: ${DEFAULT_LISTEN})`)
-    .option('--validate-timeout <duration>', 'kill a bird -p / bird6 -p that runs longer than this (30s, 500ms; a plain number is ms); the cycle fails and is retried', String(DEFAULT_VALIDATE_TIMEOUT_MS))
-    .option('--etcd-stale-after <duration>', 'a watch silent this long (no answer to a progress request) is moved to another etcd member and /readyz says stale; the member is left within 1.5 × this', String(DEFAULT_STALE_AFTER_MS))
-    .option('--metrics-per-peer', 'also export one series per BGP session (a full mesh makes N² series across a cluster)')
-    .option('--register', "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did")
+    .option(
+      '--listen <host:port>',
+      `address of /metrics, /healthz and /readyz: HOST:PORT, :PORT (every address), or off (default: ${DEFAULT_LISTEN})`,
+    )
+    .option(
+      '--validate-timeout <duration>',
+      'kill a bird -p / bird6 -p that runs longer than this (30s, 500ms; a plain number is ms); the cycle fails and is retried',
+      String(DEFAULT_VALIDATE_TIMEOUT_MS),
+    )
+    .option(
+      '--etcd-stale-after <duration>',
+      'a watch silent this long (no answer to a progress request) is moved to another etcd member and /readyz says stale; the member is left within 1.5 × this',
+      String(DEFAULT_STALE_AFTER_MS),
+    )
+    .option(
+      '--metrics-per-peer',
+      'also export one series per BGP session (a full mesh makes N² series across a cluster)',
+    )
+    .option(
+      '--register',
+      "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did",
+    )
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
       const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
       const level = parseLogLevelName(flags.logLevel);
-      if (!['json', 'pretty', 'auto'].includes(flags.logFormat)) throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
+      if (!['json', 'pretty', 'auto'].includes(flags.logFormat))
+        throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
       const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
       const etcdOptions = resolveEtcdOptions(flags, context.env);
       const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
       const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
       const ipip = await resolveIpipRendering(ipipOption, flags.bird);
       const role = resolveRole(flags, context.env, ipip);
-      if (flags.register === true && flags.role !== 'node') throw new UsageError('--register', undefined, 'registers a node (--role node); a route reflector is not registered as a node');
-      const registration = flags.register === true ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env) : undefined;
+      if (flags.register === true && flags.role !== 'node')
+        throw new UsageError(
+          '--register',
+          undefined,
+          'registers a node (--role node); a route reflector is not registered as a node',
+        );
+      const registration =
+        flags.register === true
+          ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env)
+          : undefined;
       if (ipipOption === 'auto' && ipip === 'off') {
-        log.warn({ component: 'ipip' }, `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`);
+        log.warn(
+          { component: 'ipip' },
+          `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
+        );
       }
       const sockets = { bird: flags.birdSocket, bird6: flags.bird6Socket };
       const binaries = { bird: flags.bird, bird6: flags.bird6 };
@@ -119,7 +166,15 @@ export function registerRun(program: Command, context: CommandContext): void {
         if (registration !== undefined) {
           try {
             const host = context.hostAddresses ?? systemHostAddresses;
-            await registerAtStart({ plan: registration, store: etcdOperatorStore(client), host, log, env: context.env, retry: flags.once !== true, signal: shutdown });
+            await registerAtStart({
+              plan: registration,
+              store: etcdOperatorStore(client),
+              host,
+              log,
+              env: context.env,
+              retry: flags.once !== true,
+              signal: shutdown,
+            });
           } catch (error) {
             if (!isAutodetectionError(error) || shutdown.aborted) throw error;
             log.error({ component: 'register', node: registration.node }, error.message);
@@ -148,7 +203,18 @@ export function registerRun(program: Command, context: CommandContext): void {
           }
           return;
         }
-        log.info({ component: 'run', role: flags.role, node: flags.node ?? context.env['NODENAME'], endpoints: etcdOptions.endpoints, configDir: flags.configDir, minReloadIntervalMs, ipip }, 'birdwatch starting');
+        log.info(
+          {
+            component: 'run',
+            role: flags.role,
+            node: flags.node ?? context.env['NODENAME'],
+            endpoints: etcdOptions.endpoints,
+            configDir: flags.configDir,
+            minReloadIntervalMs,
+            ipip,
+          },
+          'birdwatch starting',
+        );
         const status = new RunStatus();
         const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
         const controller = await RunController.create({
@@ -165,15 +231,25 @@ export function registerRun(program: Command, context: CommandContext): void {
           status,
           observer: metrics,
         });
-        const ops = await listenOps(listen, flags.listen, (host, port) => startOpsServer({ host, port, status, metrics, sockets, log }), log);
+        const ops = await listenOps(
+          listen,
+          flags.listen,
+          (host, port) => startOpsServer({ host, port, status, metrics, sockets, log }),
+          log,
+        );
         const onHup = (): void => {
           log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
-          controller.refresh().catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
+          controller
+            .refresh()
+            .catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
         };
         // The last line of defence (lint forbids floating promises): a rejection nobody handled is a bug to log,
         // not a reason to stop routing.
         const onUnhandled = (reason: unknown): void => {
-          log.error({ component: 'run', err: reason }, `unhandled rejection (a bug; please report it): ${reason instanceof Error ? reason.message : String(reason)}; carrying on`);
+          log.error(
+            { component: 'run', err: reason },
+            `unhandled rejection (a bug; please report it): ${reason instanceof Error ? reason.message : String(reason)}; carrying on`,
+          );
         };
         process.on('SIGHUP', onHup);
         process.on('unhandledRejection', onUnhandled);

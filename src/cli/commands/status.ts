@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { countEstablished, queryFamilyStatus, sessionInfo, summaryLine, type FamilyStatus } from '../../observe/bgpStatus.js';
+import {
+  countEstablished,
+  queryFamilyStatus,
+  sessionInfo,
+  summaryLine,
+  type FamilyStatus,
+} from '../../observe/bgpStatus.js';
 import { PEER_TYPE_LABELS } from '../../observe/peerProtocolName.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
@@ -34,7 +40,9 @@ export function unreachableReason(status: Extract<FamilyStatus, { reachable: fal
   if (code !== undefined && known[code] !== undefined) return `${known[code]} [${code}]`;
   // `BIRD control socket P: no complete reply …` → `no complete reply …`; any other mention of P dropped.
   const prefix = `BIRD control socket ${status.socketPath}: `;
-  const text = status.error.includes(prefix) ? status.error.slice(status.error.indexOf(prefix) + prefix.length) : status.error;
+  const text = status.error.includes(prefix)
+    ? status.error.slice(status.error.indexOf(prefix) + prefix.length)
+    : status.error;
   return text.split(` ${status.socketPath}`).join('');
 }
 
@@ -50,7 +58,13 @@ export function formatFamilyStatus(status: FamilyStatus): string[] {
   }
   if (status.sessions.length === 0) lines.push('No BGP peers.');
   else {
-    const rows = status.sessions.map((s) => [s.peerAddress ?? s.protocol, PEER_TYPE_LABELS[s.peerType], s.state, s.since, sessionInfo(s)]);
+    const rows = status.sessions.map((s) => [
+      s.peerAddress ?? s.protocol,
+      PEER_TYPE_LABELS[s.peerType],
+      s.state,
+      s.since,
+      sessionInfo(s),
+    ]);
     lines.push(...formatTable(['Peer address', 'Peer type', 'State', 'Since', 'Info'], rows));
   }
   lines.push(summaryLine(status.sessions));
@@ -58,7 +72,8 @@ export function formatFamilyStatus(status: FamilyStatus): string[] {
 }
 
 function statusJson(status: FamilyStatus): unknown {
-  if (!status.reachable) return { daemon: DAEMON[status.family], socket: status.socketPath, reachable: false, error: status.error };
+  if (!status.reachable)
+    return { daemon: DAEMON[status.family], socket: status.socketPath, reachable: false, error: status.error };
   return {
     daemon: DAEMON[status.family],
     socket: status.socketPath,
@@ -87,29 +102,42 @@ function statusJson(status: FamilyStatus): unknown {
  * sessions at all is not a failure: a lone node has none).
  */
 export function registerStatusCommand(program: Command, context: CommandContext): void {
-  addExamples(program.command('status'), ['birdwatch status', 'birdwatch status --json', 'birdwatch status --fail-unless-established --timeout 2s'], {
-    0: 'bird answered (with --fail-unless-established: and every session is Established)',
-    1: 'bird (IPv4) could not be asked',
-    2: 'usage: a bad option',
-    [EXIT_NOT_ESTABLISHED]: '--fail-unless-established: a session is not Established',
-  })
+  addExamples(
+    program.command('status'),
+    ['birdwatch status', 'birdwatch status --json', 'birdwatch status --fail-unless-established --timeout 2s'],
+    {
+      0: 'bird answered (with --fail-unless-established: and every session is Established)',
+      1: 'bird (IPv4) could not be asked',
+      2: 'usage: a bad option',
+      [EXIT_NOT_ESTABLISHED]: '--fail-unless-established: a session is not Established',
+    },
+  )
     .description("BGP sessions of this node's BIRD, per address family (like calicoctl status)")
     .option('--bird-socket <path>', "bird's control socket", '/var/run/calico/bird.ctl')
     .option('--bird6-socket <path>', "bird6's control socket", '/var/run/calico/bird6.ctl')
     .option('--json', 'JSON for scripts')
     .option('--timeout <duration>', 'time allowed for each daemon to answer (5s, 500ms; a plain number is ms)', '5000')
-    .option('--fail-unless-established', `exit ${EXIT_NOT_ESTABLISHED} unless every BGP session is Established (for scripts and monitoring)`)
+    .option(
+      '--fail-unless-established',
+      `exit ${EXIT_NOT_ESTABLISHED} unless every BGP session is Established (for scripts and monitoring)`,
+    )
     .action(async (flags: StatusFlags) => {
       const timeoutMs = parseDuration('--timeout', flags.timeout, { minMs: 1, maxMs: 600_000 });
       const options = { timeoutMs };
-      const [v4, v6] = await Promise.all([queryFamilyStatus(4, flags.birdSocket, options), queryFamilyStatus(6, flags.bird6Socket, options)]);
+      const [v4, v6] = await Promise.all([
+        queryFamilyStatus(4, flags.birdSocket, options),
+        queryFamilyStatus(6, flags.bird6Socket, options),
+      ]);
       if (flags.json === true) printJson(context, { ipv4: statusJson(v4), ipv6: statusJson(v6) });
       else {
         for (const line of formatFamilyStatus(v4)) context.stdout(line);
         context.stdout('');
         for (const line of formatFamilyStatus(v6)) context.stdout(line);
       }
-      if (!v6.reachable) context.stderr(`warning: bird6 (IPv6) is not reachable at ${v6.socketPath}: ${unreachableReason(v6)}; no IPv6 status`);
+      if (!v6.reachable)
+        context.stderr(
+          `warning: bird6 (IPv6) is not reachable at ${v6.socketPath}: ${unreachableReason(v6)}; no IPv6 status`,
+        );
       if (!v4.reachable) {
         context.stderr(`error: bird (IPv4) is not reachable at ${v4.socketPath}: ${unreachableReason(v4)}`);
         context.setExitCode(1);
@@ -119,7 +147,9 @@ export function registerStatusCommand(program: Command, context: CommandContext)
         const sessions = [v4, v6].flatMap((f) => (f.reachable ? f.sessions : []));
         const down = sessions.filter((s) => !s.established);
         if (down.length > 0) {
-          context.stderr(`error: ${down.length} of ${sessions.length} BGP session${sessions.length === 1 ? '' : 's'} not Established: ${down.map((s) => s.peerAddress ?? s.protocol).join(', ')}`);
+          context.stderr(
+            `error: ${down.length} of ${sessions.length} BGP session${sessions.length === 1 ? '' : 's'} not Established: ${down.map((s) => s.peerAddress ?? s.protocol).join(', ')}`,
+          );
           context.setExitCode(EXIT_NOT_ESTABLISHED);
         }
       }
