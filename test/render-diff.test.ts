@@ -209,9 +209,7 @@ t.test('splitStatements and the change summary', async (t) => {
 });
 
 /** A live config dir rendered from the seed tutorial, and a keyspace file to change. */
-async function liveSetup(
-  t: Test,
-): Promise<{
+async function liveSetup(t: Test): Promise<{
   dir: string;
   live: string;
   keyspace: Record<string, string>;

@@ -524,29 +524,27 @@ const hostileOwn: fc.Arbitrary<HostileEntry> = fc.oneof(
       ),
     ),
   ),
-  fc
-    .constantFrom<Family>(4, 6)
-    .chain((f) =>
-      blockArb(f).chain((b) =>
-        fc
-          .oneof(
-            hostileSegment(b.canonical),
-            fc.constant(
-              f === 4
-                ? b.canonical.replace(/\.(\d+)\/26$/, (_m, last: string) => `.${Number(last) + 1}/26`)
-                : b.canonical.replace('/122', '/129'),
-            ),
-            fc.constant(f === 4 ? 'fd00::/122' : '10.0.0.0/26'),
-            fc.constant(b.canonical.replace(/\/\d+$/, '')),
-          )
-          .map((cidr) => ({
-            key: keys.block(NODE, f, cidr),
-            value: '{}',
-            diagnose: 'always' as const,
-            what: `own block v${f}`,
-          })),
-      ),
+  fc.constantFrom<Family>(4, 6).chain((f) =>
+    blockArb(f).chain((b) =>
+      fc
+        .oneof(
+          hostileSegment(b.canonical),
+          fc.constant(
+            f === 4
+              ? b.canonical.replace(/\.(\d+)\/26$/, (_m, last: string) => `.${Number(last) + 1}/26`)
+              : b.canonical.replace('/122', '/129'),
+          ),
+          fc.constant(f === 4 ? 'fd00::/122' : '10.0.0.0/26'),
+          fc.constant(b.canonical.replace(/\/\d+$/, '')),
+        )
+        .map((cidr) => ({
+          key: keys.block(NODE, f, cidr),
+          value: '{}',
+          diagnose: 'always' as const,
+          what: `own block v${f}`,
+        })),
     ),
+  ),
 );
 
 const hostilePool: fc.Arbitrary<HostileEntry> = fc.constantFrom<Family>(4, 6).chain((f) =>
@@ -676,30 +674,24 @@ const hostileFilter: fc.Arbitrary<HostileEntry> = fc
   .tuple(fc.constantFrom<Family>(4, 6), fc.nat({ max: 50 }))
   .chain(([f, i]) =>
     fc.oneof(
-      fc
-        .constantFrom(...REFUSED_BODIES)
-        .map((body) => ({
-          key: keys.customFilter(f, `bad${i}`),
-          value: body,
-          diagnose: 'always' as const,
-          what: `custom filter v${f} body`,
-        })),
-      fc
-        .integer({ min: 64 * 1024, max: 80 * 1024 })
-        .map((n) => ({
-          key: keys.customFilter(f, `huge${i}`),
-          value: `# ${'x'.repeat(n)}\nreject; # ${MARKER}`,
-          diagnose: 'always' as const,
-          what: `custom filter v${f} size`,
-        })),
-      fc
-        .oneof(hostileSegment(`f${i}`), fc.constant('n'.repeat(129)))
-        .map((name) => ({
-          key: keys.customFilter(f, name),
-          value: `  if net ~ ${f === 4 ? '10.99.0.0/16' : 'fd00:99::/32'} then reject; # ${MARKER}`,
-          diagnose: 'always' as const,
-          what: `custom filter v${f} name`,
-        })),
+      fc.constantFrom(...REFUSED_BODIES).map((body) => ({
+        key: keys.customFilter(f, `bad${i}`),
+        value: body,
+        diagnose: 'always' as const,
+        what: `custom filter v${f} body`,
+      })),
+      fc.integer({ min: 64 * 1024, max: 80 * 1024 }).map((n) => ({
+        key: keys.customFilter(f, `huge${i}`),
+        value: `# ${'x'.repeat(n)}\nreject; # ${MARKER}`,
+        diagnose: 'always' as const,
+        what: `custom filter v${f} size`,
+      })),
+      fc.oneof(hostileSegment(`f${i}`), fc.constant('n'.repeat(129))).map((name) => ({
+        key: keys.customFilter(f, name),
+        value: `  if net ~ ${f === 4 ? '10.99.0.0/16' : 'fd00:99::/32'} then reject; # ${MARKER}`,
+        diagnose: 'always' as const,
+        what: `custom filter v${f} name`,
+      })),
     ),
   );
 
@@ -759,34 +751,32 @@ const malformedKey: fc.Arbitrary<HostileEntry> = fc
   .map((key) => ({ key, value: `${MARKER}; }`, diagnose: 'always' as const, what: 'malformed key' }));
 
 /** Entries this node does not read (other hosts' peers, blocks, log levels; unknown keys): never rendered. */
-const noise: fc.Arbitrary<HostileEntry> = fc
-  .tuple(fragment, fc.constantFrom<Family>(4, 6))
-  .chain(([f, family]) =>
-    fc.constantFrom<HostileEntry>(
-      {
-        key: `/calico/bgp/v1/global/${MARKER}`,
-        value: `include "/etc/shadow";${f}`,
-        diagnose: 'never',
-        what: 'unknown global key',
-      },
-      { key: keys.hostLogLevel('h9'), value: `debug${f}`, diagnose: 'never', what: 'other host loglevel' },
-      { key: keys.hostNetwork('h9'), value: `10.0.0.0/24${f}`, diagnose: 'never', what: 'other host network_v4' },
-      {
-        key: keys.hostPeer('h9', family, '10.0.0.5'),
-        value: `${MARKER}${f}`,
-        diagnose: 'never',
-        what: 'other host peer',
-      },
-      {
-        key: keys.block('h9', family, `10.0.0.0/26${f.replace(/\//g, '')}`),
-        value: f,
-        diagnose: 'never',
-        what: 'other host block',
-      },
-      { key: keys.ipInIpEnabled, value: `${MARKER}${f}`, diagnose: 'never', what: 'IpInIpEnabled' },
-      { key: `/calico/bgp/v1/host/${NODE}/${MARKER}`, value: f, diagnose: 'never', what: 'unknown host key' },
-    ),
-  );
+const noise: fc.Arbitrary<HostileEntry> = fc.tuple(fragment, fc.constantFrom<Family>(4, 6)).chain(([f, family]) =>
+  fc.constantFrom<HostileEntry>(
+    {
+      key: `/calico/bgp/v1/global/${MARKER}`,
+      value: `include "/etc/shadow";${f}`,
+      diagnose: 'never',
+      what: 'unknown global key',
+    },
+    { key: keys.hostLogLevel('h9'), value: `debug${f}`, diagnose: 'never', what: 'other host loglevel' },
+    { key: keys.hostNetwork('h9'), value: `10.0.0.0/24${f}`, diagnose: 'never', what: 'other host network_v4' },
+    {
+      key: keys.hostPeer('h9', family, '10.0.0.5'),
+      value: `${MARKER}${f}`,
+      diagnose: 'never',
+      what: 'other host peer',
+    },
+    {
+      key: keys.block('h9', family, `10.0.0.0/26${f.replace(/\//g, '')}`),
+      value: f,
+      diagnose: 'never',
+      what: 'other host block',
+    },
+    { key: keys.ipInIpEnabled, value: `${MARKER}${f}`, diagnose: 'never', what: 'IpInIpEnabled' },
+    { key: `/calico/bgp/v1/host/${NODE}/${MARKER}`, value: f, diagnose: 'never', what: 'unknown host key' },
+  ),
+);
 
 const hostileEntries = (context: HostileContext): fc.Arbitrary<HostileEntry[]> =>
   fc
