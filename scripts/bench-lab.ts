@@ -264,7 +264,9 @@ export interface BirdwatchOptions {
   readonly endpoint: string;
   readonly configDir: string;
   readonly sockets: { readonly bird: string; readonly bird6: string };
-  readonly minReloadIntervalMs: number;
+  /** `--min-reload-interval` / `--max-reload-share`; birdwatch's defaults when undefined. */
+  readonly minReloadIntervalMs: number | undefined;
+  readonly maxReloadShare: number | undefined;
   /** Where `node --cpu-prof` writes its profile (on a clean exit); no profiling when absent. */
   readonly cpuProfDir?: string;
 }
@@ -303,8 +305,8 @@ export async function startBirdwatch(scope: Scope, options: BirdwatchOptions): P
     options.sockets.bird6,
     '--ipip',
     'off',
-    '--min-reload-interval',
-    String(options.minReloadIntervalMs),
+    ...(options.minReloadIntervalMs === undefined ? [] : ['--min-reload-interval', `${options.minReloadIntervalMs}ms`]),
+    ...(options.maxReloadShare === undefined ? [] : ['--max-reload-share', String(options.maxReloadShare)]),
     '--log-format',
     'json',
     '--log-level',

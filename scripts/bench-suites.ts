@@ -11,14 +11,10 @@
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Etcd3 } from 'etcd3';
-import { configureBird } from '../src/bird/configure.js';
-import { validateBirdConfig } from '../src/bird/validateConfig.js';
 import { startBird } from '../test/harness/bird.js';
 import {
   addedProtocols,
   BENCH_NODE,
-  BirdLogWatch,
   benchNamespace,
   bgpProtocols,
   clockTicksPerSecond,
@@ -38,9 +34,12 @@ import {
   type LogLine,
   type Scope,
 } from './bench-lab.js';
+import { countProtocols, floorRound, floorWatch, pollVisible, RawBirdSocket, type FloorRound } from './bench-floor.js';
 
 export interface SessionOptions {
-  readonly minReloadIntervalMs: number;
+  /** Passed to birdwatch when set; its own default otherwise. */
+  readonly minReloadIntervalMs: number | undefined;
+  readonly maxReloadShare: number | undefined;
   readonly cpuProfDir: string | undefined;
   readonly progress: (text: string) => void;
 }
@@ -48,31 +47,23 @@ export interface SessionOptions {
 // ---------------------------------------------------------------------------------------------------------
 // results
 
-export interface FloorSamples {
-  readonly etcdMs: number[];
-  readonly birdParseMs: number[];
-  readonly bird6ParseMs: number[];
-  readonly configureMs: number[];
-  /** Per change: the sum of the four. */
-  readonly totalMs: number[];
-}
-
 export interface LatencyResult {
   readonly nodes: number;
+  /** Interleaved rounds: birdwatch's, then the floor's, alternately. */
+  readonly rounds: number;
+  /** put sent → the new protocol listed by `show protocols "NAME"` in birdwatch's BIRD. */
+  readonly putToVisibleMs: number[];
   /** birdwatch's own `latencyMs`: first change seen by its watch → BIRD answered. */
   readonly latencyMs: number[];
-  /** put acknowledged by etcd → "change applied" logged (its `time`). */
-  readonly ackToAppliedMs: number[];
-  /** put sent → "change applied" logged: the span the floor covers. */
-  readonly putToAppliedMs: number[];
-  /** put sent → BIRD's own log says `Reconfigured` (seen through inotify): the same span without birdwatch's logging. */
-  readonly putToReconfiguredMs: number[];
   readonly cycleMs: number[];
   readonly validateMs: number[];
   readonly reloadMs: number[];
-  readonly floor: FloorSamples;
-  /** Changes whose protocol `show protocols` listed right after the apply. */
-  readonly confirmed: number;
+  /** The bare floor, round by round (scripts/bench-floor.ts). */
+  readonly floor: FloorRound[];
+  /** Per round: birdwatch's put → visible over the floor's of the round that follows it. */
+  readonly ratios: number[];
+  /** Peak RSS (VmHWM) of the birdwatch process at the end of the session, kB. */
+  readonly hwmKib: number;
 }
 
 export interface StormRun {
@@ -81,10 +72,12 @@ export interface StormRun {
   readonly reloadsByDaemon: Record<string, number>;
   /** Cycles that reached BIRD (apply lines) during the storm. */
   readonly cycles: number;
-  /** Last put acknowledged → the cycle that completed the set was logged (BIRD answered). */
-  readonly convergedMs: number;
-  /** Last put acknowledged → BIRD's own log said Reconfigured for that cycle. */
-  readonly reconfiguredMs: number;
+  /** Sum of BIRD's `configure` answer times (bird), from the cycle lines, up to every host visible. */
+  readonly reconfiguringMs: number;
+  /** First put sent → every host visible: the storm's time. */
+  readonly stormMs: number;
+  /** Last put acknowledged → every new protocol listed by BIRD (`show protocols "Mesh_10_2xx_*"`, polled). */
+  readonly visibleMs: number;
   /** `show protocols` lists exactly the expected Mesh_ set after the storm. */
   readonly exact: boolean;
   readonly detail: string;
@@ -186,25 +179,6 @@ function reloadMsOf(line: LogLine | undefined, daemon: string): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
-/** Resolves each put under `prefix` to the time its watch event arrived (performance.now()). */
-async function floorWatch(
-  client: Etcd3,
-  prefix: string,
-): Promise<{ next(key: string): Promise<number>; cancel(): Promise<void> }> {
-  const pending = new Map<string, (at: number) => void>();
-  const watcher = await client.watch().prefix(prefix).create();
-  watcher.on('put', (kv) => {
-    const at = performance.now();
-    const key = kv.key.toString('utf8');
-    pending.get(key)?.(at);
-    pending.delete(key);
-  });
-  return {
-    next: (key) => new Promise<number>((resolve) => pending.set(key, resolve)),
-    cancel: () => watcher.cancel(),
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // live session: one birdwatch beside a running BIRD, for latency, idle and storm
 
@@ -216,6 +190,8 @@ export interface LiveSessionPlan {
 }
 
 export interface LiveSessionResult {
+  /** Peak RSS (VmHWM) of birdwatch at the end of the session, kB. */
+  hwmKib: number;
   latency?: LatencyResult;
   idle?: IdleResult;
   storm?: StormResult;
@@ -236,6 +212,7 @@ export async function liveSession(
       configDir,
       sockets: pair.sockets,
       minReloadIntervalMs: options.minReloadIntervalMs,
+      maxReloadShare: options.maxReloadShare,
       cpuProfDir: options.cpuProfDir,
     });
     const first = await bw.waitFor(isApplyLine, { timeoutMs: 180_000, what: 'the first apply' });
@@ -245,29 +222,32 @@ export async function liveSession(
       (names) => names.size === plan.nodes - 1,
       `${plan.nodes - 1} mesh peers`,
     );
-    await bw.quiet(options.minReloadIntervalMs + 200);
-    const birdLog = new BirdLogWatch(pair.logFiles.bird);
-    scope.teardown(() => birdLog.close());
-    const result: LiveSessionResult = {};
+    const settleMs = pacingGapMs(Number.NaN, options) + 500;
+    await bw.quiet(settleMs);
+    const result: LiveSessionResult = { hwmKib: Number.NaN };
     if (plan.changes > 0) {
       options.progress(`latency at ${plan.nodes} nodes: ${plan.changes} changes`);
-      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, birdLog, plan, options);
+      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, plan, options);
       await etcd.client.delete().prefix('/calico/bgp/v1/host/lat-');
       await waitForProtocols(pair.sockets.bird, (names) => names.size === base.size, 'the latency hosts to be removed');
-      await bw.quiet(options.minReloadIntervalMs + 500);
+      await bw.quiet(settleMs);
     }
     if (plan.idleSeconds > 0) {
-      options.progress(`idle at ${plan.nodes} nodes: ${plan.idleSeconds} s`);
+      options.progress(
+        `idle at ${plan.nodes} nodes: ${plan.idleSeconds} s (after ${IDLE_SETTLE_MS / 1000} s to settle)`,
+      );
+      await sleep(IDLE_SETTLE_MS);
       result.idle = await measureIdle(bw, plan);
     }
     if (plan.stormRuns > 0) {
       const runs: StormRun[] = [];
       for (let run = 0; run < plan.stormRuns; run++) {
         options.progress(`storm at ${plan.nodes} nodes: run ${run + 1}/${plan.stormRuns}`);
-        runs.push(await stormRun(etcd, bw, pair.sockets.bird, birdLog, base, run, options));
+        runs.push(await stormRun(etcd, bw, pair.sockets.bird, base, run, options, settleMs));
       }
       result.storm = { nodes: plan.nodes, hosts: STORM_HOSTS, spreadMs: STORM_SPREAD_MS, runs };
     }
+    result.hwmKib = (await memoryOf(bw.pid)).hwmKib;
     await bw.stop();
     return result;
   });
@@ -280,11 +260,10 @@ async function measureLatency(
   dir: string,
   configDir: string,
   birdSocket: string,
-  birdLog: BirdLogWatch,
   plan: LiveSessionPlan,
   options: SessionOptions,
 ): Promise<LatencyResult> {
-  // The floor's BIRD: a second bird, started on a copy of what birdwatch applied; each change it is given the file
+  // The floor's BIRD: a second bird, started on a copy of what birdwatch applied; each round it is given the file
   // birdwatch's BIRD just got, so it makes the same one-peer-added transition. It needs a namespace of its own: two
   // BIRDs in one namespace fight over the BGP port ("Cannot open listening socket"), which slows every configure.
   const floorNs = await benchNamespace(scope);
@@ -300,82 +279,73 @@ async function measureLatency(
   scope.teardown(() => floorBird.stop());
   const watch = await floorWatch(etcd.client, '/bench/floor/');
   scope.teardown(() => watch.cancel());
+  const floorControl = await RawBirdSocket.open(floorBird.socketPath);
+  const floorPoll = await RawBirdSocket.open(floorBird.socketPath);
+  const bwPoll = await RawBirdSocket.open(birdSocket);
+  scope.teardown(() => [floorControl, floorPoll, bwPoll].forEach((s) => s.close()));
 
   const r: { -readonly [K in keyof LatencyResult]: LatencyResult[K] } = {
     nodes: plan.nodes,
+    rounds: plan.changes,
+    putToVisibleMs: [],
     latencyMs: [],
-    ackToAppliedMs: [],
-    putToAppliedMs: [],
-    putToReconfiguredMs: [],
     cycleMs: [],
     validateMs: [],
     reloadMs: [],
-    floor: { etcdMs: [], birdParseMs: [], bird6ParseMs: [], configureMs: [], totalMs: [] },
-    confirmed: 0,
+    floor: [],
+    ratios: [],
+    hwmKib: Number.NaN,
   };
-  // Changes are spaced so that none waits for the minimum reload gap and none coalesces with the next.
-  const spacingMs = options.minReloadIntervalMs + 100;
-  let nextPutAt = performance.now();
+  let readyAt = performance.now();
   for (let i = 0; i < plan.changes; i++) {
-    await sleep(nextPutAt - performance.now());
+    // Each birdwatch round starts once its pacing allows a reload at once: none waits for the pacer.
+    await sleep(readyAt - performance.now());
     const host = extraHost('lat', 100, i);
     const from = bw.lines.length;
-    const reconfiguredBefore = birdLog.reconfiguredAt.length;
-    const sentAt = Date.now();
-    nextPutAt = performance.now() + spacingMs;
+    const sentAt = performance.now();
     await etcd.client.put(host.key).value(host.ip);
-    const ackAt = Date.now();
+    const visibleAt = await pollVisible(bwPoll, host.protocol);
     const applied = await bw.waitFor((l) => l.msg === 'change applied', { from, what: `change ${i} applied` });
-    // "change applied" is logged the moment BIRD answers; the cycle's summary line follows it.
     const cycle = await bw.waitFor((l) => l.msg === 'configuration applied', {
       from,
       what: `change ${i}: the cycle line`,
     });
-    if (cycle) assertReloadsAccepted(cycle, `change ${i}`);
-    if (cycle === undefined || !addedProtocols(cycle).includes(host.protocol)) {
+    assertReloadsAccepted(cycle, `change ${i}`);
+    if (!addedProtocols(cycle).includes(host.protocol))
       throw new Error(
-        `change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle?.fields['changes'])})`,
+        `change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle.fields['changes'])})`,
       );
-    }
+    const reloadMs = reloadMsOf(cycle, 'bird');
+    r.putToVisibleMs.push(visibleAt - sentAt);
     r.latencyMs.push(Number(applied.fields['latencyMs']));
     r.cycleMs.push(Number(applied.fields['cycleMs']));
-    r.validateMs.push(Number(cycle.fields['validateMs']));
-    r.reloadMs.push(reloadMsOf(cycle, 'bird'));
-    r.ackToAppliedMs.push(applied.time - ackAt);
-    r.putToAppliedMs.push(applied.time - sentAt);
-    r.putToReconfiguredMs.push((await birdLog.nth(reconfiguredBefore)) - sentAt);
-    if ((await bgpProtocols(birdSocket)).has(host.protocol)) r.confirmed++;
+    r.validateMs.push(Number(applied.fields['validateMs']));
+    r.reloadMs.push(reloadMs);
+    readyAt = performance.now() + pacingGapMs(reloadMs, options) + 20;
 
-    // The floor, for the configuration birdwatch has just applied.
+    // The floor round, for the configuration birdwatch has just applied (copied before the clock starts).
     await copyConfig(configDir, floorDir);
-    const key = `/bench/floor/${i}`;
-    const event = watch.next(key);
-    const putAt = performance.now();
-    await etcd.client.put(key).value(String(i));
-    const etcdMs = (await event) - putAt;
-    const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
-      const t0 = performance.now();
-      const value = await fn();
-      return [value, performance.now() - t0];
-    };
-    const [v4, birdParseMs] = await timed(() =>
-      validateBirdConfig({ binary: 'bird', configPath: join(floorDir, 'bird.cfg') }),
+    const floor = await floorRound(
+      etcd.client,
+      watch,
+      `/bench/floor/${plan.nodes}/${i}`,
+      join(floorDir, 'bird.cfg'),
+      floorControl,
+      floorPoll,
+      host.protocol,
     );
-    const [v6, bird6ParseMs] = await timed(() =>
-      validateBirdConfig({ binary: 'bird6', configPath: join(floorDir, 'bird6.cfg') }),
-    );
-    const [reply, configureMs] = await timed(() => configureBird(floorBird.socketPath, { timeoutMs: 60_000 }));
-    if (!v4.ok || !v6.ok || !reply.ok)
-      throw new Error(
-        `floor: BIRD refused the configuration birdwatch applied (${JSON.stringify({ v4, v6, reply: reply.message })})`,
-      );
-    r.floor.etcdMs.push(etcdMs);
-    r.floor.birdParseMs.push(birdParseMs);
-    r.floor.bird6ParseMs.push(bird6ParseMs);
-    r.floor.configureMs.push(configureMs);
-    r.floor.totalMs.push(etcdMs + birdParseMs + bird6ParseMs + configureMs);
+    r.floor.push(floor);
+    r.ratios.push((visibleAt - sentAt) / floor.totalMs);
   }
+  r.hwmKib = (await memoryOf(bw.pid)).hwmKib;
   return r;
+}
+
+/** How long after a reload of `reloadMs` birdwatch's pacer holds the next one (its defaults unless overridden). */
+export function pacingGapMs(reloadMs: number, options: SessionOptions): number {
+  const share = options.maxReloadShare ?? 0.25;
+  const paced = Number.isFinite(reloadMs) ? reloadMs * (1 / share - 1) : 250;
+  return Math.max(paced, options.minReloadIntervalMs ?? 0);
 }
 
 /** CPU time over the idle period, also per sixth of it: V8's memory reducer collects after activity, then it settles. */
@@ -399,6 +369,8 @@ async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleRe
 }
 
 const IDLE_WINDOWS = 6;
+/** Quiet time before the idle period: what follows activity (a last GC) is not idleness. */
+const IDLE_SETTLE_MS = 5_000;
 
 const STORM_HOSTS = 200;
 const STORM_SPREAD_MS = 1000;
@@ -407,48 +379,57 @@ async function stormRun(
   etcd: EtcdLab,
   bw: Birdwatch,
   birdSocket: string,
-  birdLog: BirdLogWatch,
   base: ReadonlySet<string>,
   run: number,
   options: SessionOptions,
+  settleMs: number,
 ): Promise<StormRun> {
   const tag = `storm${run}`;
-  const hosts = Array.from({ length: STORM_HOSTS }, (_, i) => extraHost(tag, 200 + run, i));
+  const octet = 200 + run;
+  const hosts = Array.from({ length: STORM_HOSTS }, (_, i) => extraHost(tag, octet, i));
   const wanted = new Set(hosts.map((h) => h.protocol));
   const from = bw.lines.length;
-  const reconfiguredBefore = birdLog.reconfiguredAt.length;
+  const poll = await RawBirdSocket.open(birdSocket);
   // 200 puts a second for one second: put i is sent at i × 5 ms (the last at 995 ms), without waiting for acks.
   const start = performance.now() + 20;
   const acks: Promise<number>[] = [];
-  let firstSentAt = 0;
+  let lastAck = Number.POSITIVE_INFINITY;
+  let visibleAt = Number.NaN;
+  // Every 2 ms, how many of the storm's protocols BIRD lists; stops once all are there after the last ack.
+  const watching = (async (): Promise<unknown> => {
+    for (;;) {
+      const n = await countProtocols(poll, `Mesh_10_${octet}_*`);
+      const at = performance.now();
+      if (n === STORM_HOSTS && at >= lastAck) {
+        visibleAt = at;
+        return undefined;
+      }
+      if (at - start > 60_000) return new Error(`storm: ${n}/${STORM_HOSTS} hosts visible after 60 s`);
+      await sleep(2);
+    }
+  })().catch((error: unknown) => error);
+  const firstSentAt = start;
   for (let i = 0; i < hosts.length; i++) {
     await sleep(start + (i * STORM_SPREAD_MS) / STORM_HOSTS - performance.now());
     const host = hosts[i]!;
-    if (i === 0) firstSentAt = Date.now();
     acks.push(
       etcd.client
         .put(host.key)
         .value(host.ip)
-        .then(() => Date.now()),
+        .then(() => performance.now()),
     );
   }
-  const lastAck = Math.max(...(await Promise.all(acks)));
-  const seen = new Set<string>();
-  const complete = await bw.waitFor(
-    (line) => {
-      if (!isApplyLine(line)) return false;
-      for (const name of addedProtocols(line)) if (wanted.has(name)) seen.add(name);
-      return seen.size === wanted.size;
-    },
-    { from, timeoutMs: 60_000, what: `all ${STORM_HOSTS} storm hosts applied` },
-  );
-  await bw.quiet(options.minReloadIntervalMs + 1000);
+  lastAck = Math.max(...(await Promise.all(acks)));
+  const failed = await watching;
+  poll.close();
+  if (failed) throw failed;
+  await bw.quiet(settleMs);
+  const visibleWall = Date.now() - (performance.now() - visibleAt);
+  const firstSentWall = Date.now() - (performance.now() - firstSentAt);
   const lines = bw.lines.slice(from).filter(isApplyLine);
-  // BIRD's own Reconfigured line for the completing cycle: one per cycle that reloaded bird, in order.
-  const birdReloadsUpToComplete = lines
-    .slice(0, lines.indexOf(complete) + 1)
-    .filter((l) => reloadsOf(l).some((r) => r.daemon === 'bird')).length;
-  const completeReconfiguredAt = await birdLog.nth(reconfiguredBefore + birdReloadsUpToComplete - 1);
+  // BIRD's time reconfiguring: the cycles that answered before every host was visible (log time ≤ visible + 5 ms).
+  const during = lines.filter((l) => l.time <= visibleWall + 5);
+  const reconfiguringMs = during.reduce((sum, l) => sum + (reloadMsOf(l, 'bird') || 0), 0);
   const byDaemon: Record<string, number> = {};
   let refused = 0;
   for (const line of lines) {
@@ -459,7 +440,7 @@ async function stormRun(
   }
   // When each cycle's log line came (ms after the first put was sent) and how many new peers it added.
   const timeline = lines
-    .map((l) => `+${l.time - firstSentAt} ms: ${addedProtocols(l).filter((n) => wanted.has(n)).length}`)
+    .map((l) => `+${l.time - Math.round(firstSentWall)} ms: ${addedProtocols(l).filter((n) => wanted.has(n)).length}`)
     .join(', ');
   const names = await bgpProtocols(birdSocket);
   const expected = new Set([...base, ...wanted]);
@@ -470,13 +451,14 @@ async function stormRun(
   // Back to the base set for the next run.
   await etcd.client.delete().prefix(`/calico/bgp/v1/host/${tag}-`);
   await waitForProtocols(birdSocket, (n) => n.size === base.size, 'the storm hosts to be removed');
-  await bw.quiet(options.minReloadIntervalMs + 1000);
+  await bw.quiet(settleMs);
   return {
     reloads: Object.values(byDaemon).reduce((a, b) => a + b, 0),
     reloadsByDaemon: byDaemon,
     cycles: lines.length,
-    convergedMs: complete.time - lastAck,
-    reconfiguredMs: completeReconfiguredAt - lastAck,
+    reconfiguringMs,
+    stormMs: visibleAt - firstSentAt,
+    visibleMs: visibleAt - lastAck,
     exact,
     detail,
     timeline,
@@ -509,6 +491,7 @@ export async function coldStart(
             configDir,
             sockets: pair.sockets,
             minReloadIntervalMs: options.minReloadIntervalMs,
+            maxReloadShare: options.maxReloadShare,
             cpuProfDir: options.cpuProfDir,
           });
           const applied = await bw.waitFor((l) => l.msg === 'configuration applied', {

@@ -26,7 +26,8 @@ type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: scripts/bench [--quick] [--only ${SUITES.join(',')}] [--changes N] [--runs N] [--render-runs N]
                      [--idle-seconds S] [--latency-nodes 100,1000,5000] [--cold-nodes 1000,5000,10000]
-                     [--min-reload-interval MS] [--startup-runs N] [--out FILE | --no-write] [--cpu-prof DIR]`;
+                     [--storm-nodes 1000,5000] [--min-reload-interval MS] [--max-reload-share F]
+                     [--startup-runs N] [--out FILE | --no-write] [--cpu-prof DIR]`;
 
 const numbers = (text: string, what: string): number[] => {
   const list = text.split(',').map((s) => Number(s.trim()));
@@ -38,6 +39,12 @@ const whole = (text: string | undefined, fallback: number, what: string, min = 0
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new Error(`${what}: expected a whole number ≥ ${min}`);
+  return n;
+};
+
+const share = (text: string): number => {
+  const n = Number(text);
+  if (!(n > 0 && n <= 1)) throw new Error(`--max-reload-share ${JSON.stringify(text)}: expected a number > 0 and ≤ 1`);
   return n;
 };
 
@@ -53,7 +60,9 @@ function parseOptions() {
       'idle-seconds': { type: 'string' },
       'latency-nodes': { type: 'string' },
       'cold-nodes': { type: 'string' },
+      'storm-nodes': { type: 'string' },
       'min-reload-interval': { type: 'string' },
+      'max-reload-share': { type: 'string' },
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
@@ -72,7 +81,7 @@ function parseOptions() {
   return {
     quick,
     suites: new Set(only as Suite[]),
-    changes: whole(values.changes, quick ? 20 : 100, '--changes', 1),
+    changes: whole(values.changes, quick ? 15 : 41, '--changes', 1),
     runs: whole(values.runs, quick ? 1 : 3, '--runs', 1),
     renderRuns: whole(values['render-runs'], quick ? 10 : 30, '--render-runs', 1),
     startupRuns: whole(values['startup-runs'], quick ? 5 : 15, '--startup-runs', 1),
@@ -87,7 +96,12 @@ function parseOptions() {
       : quick
         ? [1000, 10_000]
         : [1000, 5000, 10_000],
-    minReloadIntervalMs: whole(values['min-reload-interval'], 250, '--min-reload-interval'),
+    stormNodes: values['storm-nodes'] ? numbers(values['storm-nodes'], '--storm-nodes') : quick ? [1000] : [1000, 5000],
+    minReloadIntervalMs:
+      values['min-reload-interval'] === undefined
+        ? undefined
+        : whole(values['min-reload-interval'], 0, '--min-reload-interval'),
+    maxReloadShare: values['max-reload-share'] === undefined ? undefined : share(values['max-reload-share']),
     out: values['no-write'] ? undefined : (values.out ?? (quick ? undefined : join(ROOT, 'docs', 'benchmarks.md'))),
     cpuProfDir: values['cpu-prof'],
   };
@@ -117,13 +131,15 @@ async function run(options: Options): Promise<BenchResults> {
   const progress = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
   const session: SessionOptions = {
     minReloadIntervalMs: options.minReloadIntervalMs,
+    maxReloadShare: options.maxReloadShare,
     cpuProfDir: options.cpuProfDir,
     progress,
   };
   const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = {
     latency: [],
+    rss: [],
     anatomy: undefined,
-    storm: undefined,
+    storm: [],
     cold: [],
     render: undefined,
     idle: undefined,
@@ -150,31 +166,32 @@ async function run(options: Options): Promise<BenchResults> {
   const sizes = new Set<number>();
   if (has('latency')) for (const n of options.latencyNodes) sizes.add(n);
   if (has('cold')) for (const n of options.coldNodes) sizes.add(n);
-  if (has('storm') || has('idle')) sizes.add(TARGETS.latencyNodes);
+  if (has('storm')) for (const n of options.stormNodes) sizes.add(n);
+  if (has('idle')) sizes.add(TARGETS.idleNodes);
   for (const nodes of [...sizes].sort((a, b) => a - b)) {
     await withScope(async (scope) => {
       progress(`${nodes} nodes: starting etcd and loading the keyspace`);
       const etcd = await startEtcdLab(scope);
       const keyspace = await meshKeyspace(nodes);
       await loadKeyspace(etcd.client, keyspace);
-      if (has('latency') && nodes === TARGETS.latencyNodes) {
+      if (has('latency') && nodes === TARGETS.anatomyNodes) {
         progress(`cycle anatomy at ${nodes} nodes`);
         results.anatomy = await cycleAnatomy(keyspace, nodes, Math.min(options.changes, 40));
       }
       if (has('cold') && options.coldNodes.includes(nodes))
         results.cold.push(await coldStart(etcd, nodes, options.runs, session));
-      const atTarget = nodes === TARGETS.latencyNodes;
       const plan = {
         nodes,
         changes: has('latency') && options.latencyNodes.includes(nodes) ? options.changes : 0,
-        idleSeconds: has('idle') && atTarget ? options.idleSeconds : 0,
-        stormRuns: has('storm') && atTarget ? options.runs : 0,
+        idleSeconds: has('idle') && nodes === TARGETS.idleNodes ? options.idleSeconds : 0,
+        stormRuns: has('storm') && options.stormNodes.includes(nodes) ? options.runs : 0,
       };
       if (plan.changes + plan.idleSeconds + plan.stormRuns > 0) {
         const live = await liveSession(etcd, plan, session);
+        results.rss.push({ nodes, hwmKib: live.hwmKib });
         if (live.latency) results.latency.push(live.latency);
         if (live.idle) results.idle = live.idle;
-        if (live.storm) results.storm = live.storm;
+        if (live.storm) results.storm.push(live.storm);
       }
     });
   }
@@ -203,7 +220,11 @@ async function main(): Promise<void> {
   const mode = options.quick
     ? 'quick run (`scripts/bench --quick`: fewer nodes and samples)'
     : 'full run (`scripts/bench`)';
-  const settings = `birdwatch run --ipip off --min-reload-interval ${options.minReloadIntervalMs} --log-format json; ${options.runs} run(s) for storm and cold start, ${options.changes} changes per latency size; IPv4 mesh fixtures from scripts/gen-mesh-fixture.mjs (ip_addr_v6 empty); benchmark took ${Math.round((performance.now() - started) / 1000)} s.`;
+  const pacing = [
+    options.minReloadIntervalMs === undefined ? '' : ` --min-reload-interval ${options.minReloadIntervalMs}ms`,
+    options.maxReloadShare === undefined ? '' : ` --max-reload-share ${options.maxReloadShare}`,
+  ].join('');
+  const settings = `birdwatch run --ipip off${pacing || ' (default pacing)'} --log-format json; ${options.runs} run(s) for storm and cold start, ${options.changes} interleaved rounds per latency size; IPv4 mesh fixtures from scripts/gen-mesh-fixture.mjs (ip_addr_v6 empty); benchmark took ${Math.round((performance.now() - started) / 1000)} s.`;
   facts.push(
     `- Load average at the end: ${loadavg()
       .map((l) => l.toFixed(2))
@@ -213,7 +234,8 @@ async function main(): Promise<void> {
     '# Benchmarks',
     '',
     'Generated by `scripts/bench` — do not edit by hand. birdwatch is measured against the floor set by its own parts in the',
-    "same run (an etcd watch event, `bird -p`, `bird6 -p`, one `configure`); anything above that is birdwatch's overhead.",
+    'same run: the bare sequence (etcd put → plain watch event, a plain spawn of `bird -p`, `configure` on a raw control',
+    "socket, the new protocol polled by name) with no Node-side staging or fsync; anything above that is birdwatch's cost.",
     'Real etcd 3.4 on loopback, real BIRD 1.6 inside a network namespace (mesh peers unreachable, nothing leaves the host).',
     'Targets are benchmarks, not tests: a MISS is reported, not failed.',
     '',

@@ -268,7 +268,12 @@ export class ConfigApplier {
       report.latencyMs = now() - changeAt;
       if (results.some((r) => r.written.length > 0 || r.reload)) {
         this.options.log.info(
-          { component: 'cycle', latencyMs: round(report.latencyMs), cycleMs: round(now() - started) },
+          {
+            component: 'cycle',
+            latencyMs: round(report.latencyMs),
+            cycleMs: round(now() - started),
+            validateMs: report.validateMs === undefined ? undefined : round(report.validateMs),
+          },
           'change applied',
         );
       }
