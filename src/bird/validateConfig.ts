@@ -5,7 +5,7 @@
  * line on stderr: `bird: <file>:<line>:<col> <message>` (both bird and bird6 say `bird:`), or a
  * line without a location, e.g. `bird: Unable to open configuration file X: No such file or directory`.
  */
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { BirdBinaryMissingError, BirdValidationTimeoutError } from './errors.js';
 
 /** `bird`, `bird6`, or a path to a BIRD executable. */
@@ -22,7 +22,7 @@ export interface ValidateBirdConfigOptions {
 /** `bird -p` takes 28 ms at 10,000 peers: 30 s only trips on a hung or starved process. */
 export const DEFAULT_VALIDATE_TIMEOUT_MS = 30_000;
 
-/** Process groups of running validations: detached, so execa's exit hook does not reach them; we do. */
+/** Process groups of running validations: detached, so a dying birdwatch must kill them itself. */
 const runningGroups = new Set<number>();
 process.on('exit', () => {
   for (const group of runningGroups) {
@@ -73,24 +73,33 @@ export function parseBirdConfigError(text: string): BirdConfigErrorLocation | un
   return { file, line: Number(line), column: Number(column), message: message.trim() };
 }
 
+/** BIRD prints one line on error; a runaway output is not BIRD (kept per stream, the rest dropped). */
+const MAX_OUTPUT_CHARS = 1024 * 1024;
+
+interface ParseRun {
+  readonly exitCode: number | undefined;
+  readonly signal: NodeJS.Signals | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The spawn itself failed (ENOENT, EACCES): no process ran. */
+  readonly spawnError: NodeJS.ErrnoException | undefined;
+}
+
 /**
  * Runs `<binary> -p -c <configPath>` (argument array, no shell). Resolves with the verdict;
  * throws BirdBinaryMissingError if the binary cannot be started, BirdValidationTimeoutError when it hangs, the
  * signal's reason on abort.
+ *
+ * A plain `child_process.spawn` (execa cost 2.5–4 ms a call here), with the same guarantees: its own process
+ * group (detached), killed whole on abort, timeout, runaway output or our own exit; output bounded.
  */
 export async function validateBirdConfig(options: ValidateBirdConfigOptions): Promise<ValidateBirdConfigResult> {
   const { binary, configPath, signal } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_VALIDATE_TIMEOUT_MS;
   signal?.throwIfAborted();
-  const subprocess = execa(binary, ['-p', '-c', configPath], {
-    reject: false,
-    stdin: 'ignore',
-    // BIRD prints one line on error; a runaway output is not BIRD.
-    maxBuffer: 1024 * 1024,
-    // Its own process group, so a kill reaches a wrapper script's children too (they hold the output pipes).
-    detached: true,
-  });
-  const group = subprocess.pid;
+  // Its own process group, so a kill reaches a wrapper script's children too (they hold the output pipes).
+  const child = spawn(binary, ['-p', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const group = child.pid;
   if (group !== undefined) runningGroups.add(group);
   const killGroup = (): void => {
     if (group === undefined) return;
@@ -100,6 +109,34 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
       // already gone
     }
   };
+  const output = { stdout: '', stderr: '' };
+  let overflow = false;
+  const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    if (overflow) return;
+    output[stream] += chunk.toString('utf8');
+    if (output[stream].length > MAX_OUTPUT_CHARS) {
+      overflow = true;
+      output[stream] = output[stream].slice(0, MAX_OUTPUT_CHARS);
+      killGroup();
+    }
+  };
+  child.stdout.on('data', collect('stdout'));
+  child.stderr.on('data', collect('stderr'));
+  const finished = new Promise<ParseRun>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      resolve({ exitCode: undefined, signal: undefined, stdout: '', stderr: '', spawnError: error }),
+    );
+    // 'close': the process exited and its output pipes are drained (as execa waited too).
+    child.once('close', (code, killedBy) =>
+      resolve({
+        exitCode: code ?? undefined,
+        signal: killedBy ?? undefined,
+        stdout: output.stdout,
+        stderr: output.stderr,
+        spawnError: undefined,
+      }),
+    );
+  });
   // On abort or timeout the process is killed and we return at once: a wrapper script's children could hold
   // the output pipes open long after it died, and the cycle (or SIGTERM) must not wait for them.
   let timer: NodeJS.Timeout | undefined;
@@ -121,41 +158,45 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-  let result: Awaited<typeof subprocess>;
+  let result: ParseRun;
   try {
-    result = await Promise.race([subprocess, stopped]);
+    result = await Promise.race([finished, stopped]);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
     stopped.catch(() => undefined);
-    subprocess.catch(() => undefined);
     if (group !== undefined) runningGroups.delete(group);
   }
-  if (result.exitCode === undefined && (result.code === 'ENOENT' || result.code === 'EACCES')) {
-    throw new BirdBinaryMissingError(binary, `cannot run BIRD binary ${JSON.stringify(binary)}: ${result.code}`, {
-      cause: result.cause,
+  const code = result.spawnError?.code;
+  if (code === 'ENOENT' || code === 'EACCES') {
+    throw new BirdBinaryMissingError(binary, `cannot run BIRD binary ${JSON.stringify(binary)}: ${code}`, {
+      cause: result.spawnError,
     });
   }
-  if (result.exitCode === 0) return { ok: true };
+  if (result.spawnError) throw result.spawnError;
+  if (result.exitCode === 0 && !overflow) return { ok: true };
 
   const raw = [result.stderr, result.stdout]
     .filter((s) => s.length > 0)
     .join('\n')
     .trim();
   const firstLine = raw.split('\n', 1)[0] ?? '';
-  const located = parseBirdConfigError(firstLine);
+  const located = overflow ? undefined : parseBirdConfigError(firstLine);
   if (located !== undefined) {
     return { ok: false, ...located, raw, exitCode: result.exitCode };
   }
+  const ended =
+    result.signal !== undefined ? `was killed by ${result.signal}` : `exited with code ${String(result.exitCode)}`;
   return {
     ok: false,
     file: undefined,
     line: undefined,
     column: undefined,
-    message:
-      raw.length > 0
+    message: overflow
+      ? `${binary} -p printed more than ${MAX_OUTPUT_CHARS} characters (killed): not BIRD's one-line answer`
+      : raw.length > 0
         ? firstLine.replace(PROGRAM_PREFIX, '').trim()
-        : (result.message ?? `${binary} -p exited with code ${String(result.exitCode)} and printed nothing`),
+        : `${binary} -p ${ended} and printed nothing`,
     raw,
     exitCode: result.exitCode,
   };
