@@ -280,9 +280,18 @@ export class ConfigApplier {
     }
     this.#logApplied(results, before, rendered.files);
     if (results.some((r) => r.written.length > 0 || r.reload?.kind === 'applied')) report.result = 'applied';
+    // What BIRD spent reconfiguring this cycle: the pacer bounds its share of time (reloadPacer.ts).
+    const reloadMs = Math.max(0, ...results.map((r) => (r.reload?.kind === 'applied' ? r.reload.ms : 0)));
     if (this.options.mode !== undefined && this.options.mode !== 'apply')
-      return { reloaded, reloadPending: false, converged: allApplied, retry, detail };
-    return { reloaded, reloadPending: pending, converged: allApplied && !pending, retry: retry || pending, detail };
+      return { reloaded, reloadMs, reloadPending: false, converged: allApplied, retry, detail };
+    return {
+      reloaded,
+      reloadMs,
+      reloadPending: pending,
+      converged: allApplied && !pending,
+      retry: retry || pending,
+      detail,
+    };
   }
 
   /** Files renamed into place (all, or part of a failed swap) leave their daemon needing a reload. */

@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly edges?: PipelineEdges;
   readonly templatesDir: string | undefined;
   readonly minReloadIntervalMs: number;
+  /** Largest share of time BIRD may spend reconfiguring (default 0.25; reloadPacer.ts). */
+  readonly maxReloadShare?: number;
   readonly client: Etcd3;
   /** A watch silent this long is left for another etcd member (default DEFAULT_STALE_AFTER_MS). */
   readonly staleAfterMs?: number;
@@ -110,6 +112,7 @@ export class RunController {
     this.#coalescer = new CycleCoalescer({
       clock: this.#clock,
       minReloadIntervalMs: options.minReloadIntervalMs,
+      maxReloadShare: options.maxReloadShare,
       signal: this.#abort.signal,
       runCycle: (signal) => this.#cycle(signal),
     });

@@ -6,6 +6,7 @@ import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { realPipelineEdges } from '../../controller/applyPipeline.js';
 import { ConfigApplier } from '../../controller/configApplier.js';
 import { RunController } from '../../controller/runController.js';
+import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../controller/reloadPacer.js';
 import { loadCompiledTemplates } from '../../render/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
 import { readScopedSnapshot } from '../../datastore/etcdSource.js';
@@ -39,6 +40,7 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly ipip: string;
   readonly once?: boolean;
   readonly minReloadInterval: string;
+  readonly maxReloadShare: string;
   readonly bird: string;
   readonly bird6: string;
   readonly logLevel: string;
@@ -50,14 +52,18 @@ interface RunFlags extends EtcdFlags, RoleFlags {
   readonly etcdStaleAfter: string;
 }
 
-/**
- * 250 ms: a lone change is applied at once; in a storm BIRD reloads at most 4 times a second. A reload costs
- * 2-70 ms (10 to 10,000 peers), so this keeps BIRD mostly idle while bounding the delay a burst adds.
- */
-export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 250;
-
 function parseMilliseconds(value: string): number {
   return parseDuration('--min-reload-interval', value, { minMs: 0, maxMs: 60_000 });
+}
+
+/** `0.25` or `25%`: the largest share of time BIRD may spend reconfiguring, in (0, 1]. */
+export function parseReloadShare(value: string): number {
+  const expected = 'expected a share of time greater than 0 and at most 1, such as 0.25 or 25%';
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(value.trim());
+  if (m === null) throw new UsageError('--max-reload-share', value, expected);
+  const share = Number(m[1]) / (m[2] === '%' ? 100 : 1);
+  if (!(share > 0 && share <= 1)) throw new UsageError('--max-reload-share', value, `out of range; ${expected}`);
+  return share;
 }
 
 function parseValidateTimeout(value: string): number {
@@ -82,7 +88,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       'birdwatch run --node calico-01',
       'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
       'NODENAME=calico-01 ETCD_ENDPOINTS=https://10.0.0.1:2379 birdwatch run --listen :9098 --log-level WARN',
-      'birdwatch run --min-reload-interval 1s --metrics-per-peer',
+      'birdwatch run --max-reload-share 10% --min-reload-interval 1s --metrics-per-peer',
     ],
     {
       0: 'stopped on SIGTERM/SIGINT (--once: applied)',
@@ -98,9 +104,14 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
     .option('--once', 'sync, render, validate, apply (reload only if BIRD is up), then exit')
     .option(
+      '--max-reload-share <share>',
+      'pace reloads so BIRD spends at most this share of time reconfiguring (0.25 or 25%; 1 turns it off): after a reload of r ms the next waits r × (1/share − 1)',
+      String(DEFAULT_MAX_RELOAD_SHARE),
+    )
+    .option(
       '--min-reload-interval <duration>',
-      'minimum gap between two BIRD reloads (250ms, 1s; a plain number is ms)',
-      String(DEFAULT_MIN_RELOAD_INTERVAL_MS),
+      'an explicit minimum gap between two BIRD reloads on top of the share bound (250ms, 1s; a plain number is ms)',
+      `${DEFAULT_MIN_RELOAD_INTERVAL_MS}ms`,
     )
     .option('--bird <path>', 'bird binary used for validation', 'bird')
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
@@ -131,6 +142,7 @@ export function registerRun(program: Command, context: CommandContext): void {
     .action(async (flags: RunFlags) => {
       const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
+      const maxReloadShare = parseReloadShare(flags.maxReloadShare);
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
       const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
       const level = parseLogLevelName(flags.logLevel);
@@ -211,6 +223,7 @@ export function registerRun(program: Command, context: CommandContext): void {
             endpoints: etcdOptions.endpoints,
             configDir: flags.configDir,
             minReloadIntervalMs,
+            maxReloadShare,
             ipip,
           },
           'birdwatch starting',
@@ -225,6 +238,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           validateTimeoutMs,
           templatesDir: flags.templates,
           minReloadIntervalMs,
+          maxReloadShare,
           client,
           staleAfterMs,
           log,
