@@ -57,11 +57,18 @@ export class RawBirdSocket {
     return new Promise((resolve) => (this.#waiter = resolve));
   }
 
-  /** Sends one command, resolves with the reply's lines (the final one last). */
-  command(text: string): Promise<string[]> {
+  /** Sends one command, resolves with the reply's lines (the final one last); rejects after `timeoutMs`. */
+  command(text: string, timeoutMs = 60_000): Promise<string[]> {
     const reply = this.#reply();
     this.#socket.write(`${text}\n`);
-    return reply;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`BIRD did not answer ${JSON.stringify(text)} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([reply, late]).finally(() => clearTimeout(timer));
   }
 
   close(): void {
@@ -112,7 +119,18 @@ export async function floorWatch(
     pending.delete(key);
   });
   return {
-    next: (key) => new Promise<number>((resolve) => pending.set(key, resolve)),
+    next: (key) =>
+      new Promise<number>((resolve, reject) => {
+        // Bounded: a lost event must fail the round loudly, never hang the bench.
+        const timer = setTimeout(() => {
+          pending.delete(key);
+          reject(new Error(`floor: no watch event for ${key} within 10 s`));
+        }, 10_000);
+        pending.set(key, (at) => {
+          clearTimeout(timer);
+          resolve(at);
+        });
+      }),
     cancel: () => watcher.cancel(),
   };
 }

@@ -297,10 +297,11 @@ async function measureLatency(
     hwmKib: Number.NaN,
   };
   let readyAt = performance.now();
-  for (let i = 0; i < plan.changes; i++) {
+  // The first WARMUP_ROUNDS pairs are run and dropped: V8 compiles the cycle's code on its first changes.
+  for (let i = -WARMUP_ROUNDS; i < plan.changes; i++) {
     // Each birdwatch round starts once its pacing allows a reload at once: none waits for the pacer.
     await sleep(readyAt - performance.now());
-    const host = extraHost('lat', 100, i);
+    const host = extraHost('lat', 100, i + WARMUP_ROUNDS);
     const from = bw.lines.length;
     const sentAt = performance.now();
     await etcd.client.put(host.key).value(host.ip);
@@ -316,26 +317,29 @@ async function measureLatency(
         `change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle.fields['changes'])})`,
       );
     const reloadMs = reloadMsOf(cycle, 'bird');
-    r.putToVisibleMs.push(visibleAt - sentAt);
-    r.latencyMs.push(Number(applied.fields['latencyMs']));
-    r.cycleMs.push(Number(applied.fields['cycleMs']));
-    r.validateMs.push(Number(applied.fields['validateMs']));
-    r.reloadMs.push(reloadMs);
     readyAt = performance.now() + pacingGapMs(reloadMs, options) + 20;
-
-    // The floor round, for the configuration birdwatch has just applied (copied before the clock starts).
     await copyConfig(configDir, floorDir);
     const floor = await floorRound(
       etcd.client,
       watch,
-      `/bench/floor/${plan.nodes}/${i}`,
+      `/bench/floor/${plan.nodes}/${i + WARMUP_ROUNDS}`,
       join(floorDir, 'bird.cfg'),
       floorControl,
       floorPoll,
       host.protocol,
     );
+    if (process.env['BENCH_DEBUG'])
+      options.progress(
+        `round ${i}: birdwatch ${(visibleAt - sentAt).toFixed(1)} ms, floor ${floor.totalMs.toFixed(1)} ms`,
+      );
+    if (i < 0) continue;
     r.floor.push(floor);
     r.ratios.push((visibleAt - sentAt) / floor.totalMs);
+    r.putToVisibleMs.push(visibleAt - sentAt);
+    r.latencyMs.push(Number(applied.fields['latencyMs']));
+    r.cycleMs.push(Number(applied.fields['cycleMs']));
+    r.validateMs.push(Number(applied.fields['validateMs']));
+    r.reloadMs.push(reloadMs);
   }
   r.hwmKib = (await memoryOf(bw.pid)).hwmKib;
   return r;
@@ -369,6 +373,8 @@ async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleRe
 }
 
 const IDLE_WINDOWS = 6;
+/** Interleaved round pairs run before the measured ones and dropped (JIT warm-up). */
+const WARMUP_ROUNDS = 3;
 /** Quiet time before the idle period: what follows activity (a last GC) is not idleness. */
 const IDLE_SETTLE_MS = 5_000;
 
@@ -634,7 +640,7 @@ export async function cycleAnatomy(
       );
       if (failure) throw new Error(`anatomy: BIRD refused the configuration: ${failure.message}`);
       const changed = [...rendered.files.keys()].filter((name) => rendered.files.get(name) !== live.get(name));
-      await time('swap: changed staged files, fsync + rename, dir fsync', () =>
+      await time('swap: changed staged files fsynced together, renamed, dir fsync', () =>
         swapStagedFiles(configDir, staged.dir, changed),
       );
       await time('remove the staging directory', () => staged.remove());
