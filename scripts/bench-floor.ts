@@ -85,11 +85,29 @@ export function spawnBirdParse(binary: string, configPath: string): Promise<numb
   });
 }
 
+/**
+ * One command on a fresh connection (what birdc does per call): a kept-open connection polled back to back was
+ * seen to get no answer at all around a reconfiguration on this machine, so every poll connects anew; a poll
+ * that still gets no answer within 2 s is retried on another connection (and shows as an outlier).
+ */
+async function pollOnce(path: string, text: string): Promise<string[]> {
+  for (let attempt = 0; ; attempt++) {
+    const socket = await RawBirdSocket.open(path);
+    try {
+      return await socket.command(text, 2_000);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    } finally {
+      socket.close();
+    }
+  }
+}
+
 /** Polls `show protocols "NAME"` back to back until BIRD lists it; resolves with performance.now() when it does. */
-export async function pollVisible(socket: RawBirdSocket, protocol: string, timeoutMs = 60_000): Promise<number> {
+export async function pollVisible(path: string, protocol: string, timeoutMs = 60_000): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const lines = await socket.command(`show protocols "${protocol}"`);
+    const lines = await pollOnce(path, `show protocols "${protocol}"`);
     const at = performance.now();
     if (lines.some((l) => l.startsWith('1002') && l.slice(5).startsWith(`${protocol} `))) return at;
     if (at > deadline)
@@ -99,8 +117,8 @@ export async function pollVisible(socket: RawBirdSocket, protocol: string, timeo
 }
 
 /** Counts the protocols matching a pattern (`show protocols "Mesh_10_200_*"`). */
-export async function countProtocols(socket: RawBirdSocket, pattern: string): Promise<number> {
-  const lines = await socket.command(`show protocols "${pattern}"`);
+export async function countProtocols(path: string, pattern: string): Promise<number> {
+  const lines = await pollOnce(path, `show protocols "${pattern}"`);
   // Rows: the first as `1002-name …`, the rest as continuation lines (a leading space).
   return lines.filter((l) => l.startsWith('1002') || l.startsWith(' ')).length;
 }
@@ -157,7 +175,7 @@ export async function floorRound(
   key: string,
   configPath: string,
   control: RawBirdSocket,
-  poll: RawBirdSocket,
+  poll: string,
   protocol: string,
 ): Promise<FloorRound> {
   const event = watch.next(key);

@@ -280,9 +280,9 @@ async function measureLatency(
   const watch = await floorWatch(etcd.client, '/bench/floor/');
   scope.teardown(() => watch.cancel());
   const floorControl = await RawBirdSocket.open(floorBird.socketPath);
-  const floorPoll = await RawBirdSocket.open(floorBird.socketPath);
-  const bwPoll = await RawBirdSocket.open(birdSocket);
-  scope.teardown(() => [floorControl, floorPoll, bwPoll].forEach((s) => s.close()));
+  const floorPoll = floorBird.socketPath;
+  const bwPoll = birdSocket;
+  scope.teardown(() => floorControl.close());
 
   const r: { -readonly [K in keyof LatencyResult]: LatencyResult[K] } = {
     nodes: plan.nodes,
@@ -395,7 +395,7 @@ async function stormRun(
   const hosts = Array.from({ length: STORM_HOSTS }, (_, i) => extraHost(tag, octet, i));
   const wanted = new Set(hosts.map((h) => h.protocol));
   const from = bw.lines.length;
-  const poll = await RawBirdSocket.open(birdSocket);
+  const poll = birdSocket;
   // 200 puts a second for one second: put i is sent at i × 5 ms (the last at 995 ms), without waiting for acks.
   const start = performance.now() + 20;
   const acks: Promise<number>[] = [];
@@ -427,7 +427,6 @@ async function stormRun(
   }
   lastAck = Math.max(...(await Promise.all(acks)));
   const failed = await watching;
-  poll.close();
   if (failed) throw failed;
   await bw.quiet(settleMs);
   const visibleWall = Date.now() - (performance.now() - visibleAt);
