@@ -141,82 +141,72 @@ export async function runDaemonPipeline(
   const fail = (step: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
     result({ failure: { step, message, transient } });
 
-  // The staging dir is removed off the critical path: after the swap it holds only what was not renamed, and
-  // removing it must not delay the reload (it is still always removed, also on failure or abort).
+  // After a swap the staging dir holds only what was not renamed: it is removed beside the reload, not before it.
   let removal: Promise<void> | undefined;
-  const removeStaged = (staged: StagedFileSet | undefined): void => {
-    removal = staged?.remove().catch(() => undefined);
-  };
-  try {
-    return await pipelineSteps();
-  } finally {
-    await removal;
-  }
-
-  async function pipelineSteps(): Promise<DaemonPipelineResult> {
-    if (changed.length > 0) {
-      let staged: StagedFileSet | undefined;
-      try {
-        if (options.validate) {
-          try {
-            staged = await options.edges.stage(options.stageRoot, files);
-          } catch (error) {
-            if (isApplyError(error)) return fail('stage', error.message, true);
-            throw error;
-          }
-          const started = now();
-          try {
-            validation = await options.edges.validate(daemon, staged.dir, input.spans, options.signal);
-          } catch (error) {
-            if (options.signal?.aborted) return result({ aborted: true });
-            if (isBirdValidationTimeoutError(error)) return fail('validate', error.message, true);
-            if (isBirdBinaryMissingError(error)) return fail('validate', error.message, true);
-            throw error;
-          } finally {
-            validateMs = now() - started;
-          }
-          if (validation) {
-            // The files on disk are the last set that passed; a reload still owed to BIRD for them is sent anyway.
-            const reload =
-              options.mode === 'apply' && input.reloadPending ? await options.edges.reload(daemon) : undefined;
-            return result({
-              reload,
-              failure: { step: 'validate', message: formatValidationFailure(validation), transient: false },
-            });
-          }
-        }
-        if (options.mode === 'check') return result({});
+  if (changed.length > 0) {
+    let staged: StagedFileSet | undefined;
+    let swapped = false;
+    try {
+      if (options.validate) {
         try {
-          if (staged) await options.edges.swap(options.configDir, staged.dir, changed);
-          else await options.edges.write(options.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
-          written = changed;
+          staged = await options.edges.stage(options.stageRoot, files);
         } catch (error) {
-          if (!isApplyError(error)) throw error;
-          written = [...error.replaced];
-          return fail('swap', error.message, true);
+          if (isApplyError(error)) return fail('stage', error.message, true);
+          throw error;
         }
-      } finally {
-        removeStaged(staged);
+        const started = now();
+        try {
+          validation = await options.edges.validate(daemon, staged.dir, input.spans, options.signal);
+        } catch (error) {
+          if (options.signal?.aborted) return result({ aborted: true });
+          if (isBirdValidationTimeoutError(error)) return fail('validate', error.message, true);
+          if (isBirdBinaryMissingError(error)) return fail('validate', error.message, true);
+          throw error;
+        } finally {
+          validateMs = now() - started;
+        }
+        if (validation) {
+          // The files on disk are the last set that passed; a reload still owed to BIRD for them is sent anyway.
+          const reload =
+            options.mode === 'apply' && input.reloadPending ? await options.edges.reload(daemon) : undefined;
+          return result({
+            reload,
+            failure: { step: 'validate', message: formatValidationFailure(validation), transient: false },
+          });
+        }
       }
+      if (options.mode === 'check') return result({});
+      try {
+        if (staged) await options.edges.swap(options.configDir, staged.dir, changed);
+        else await options.edges.write(options.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
+        written = changed;
+        swapped = true;
+      } catch (error) {
+        if (!isApplyError(error)) throw error;
+        written = [...error.replaced];
+        return fail('swap', error.message, true);
+      }
+    } finally {
+      removal = staged?.remove().catch(() => undefined);
+      if (!swapped) await removal;
     }
-    if (options.mode !== 'apply' || (changed.length === 0 && !input.reloadPending)) return result({});
-    // The reload step: BIRD is told to load the swapped files (issue 15's configure timeout/confirm goes here).
-    const reload = await options.edges.reload(daemon);
-    switch (reload.kind) {
-      case 'applied':
-      case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried
-        return result({ reload });
-      case 'rejected':
-        return result({
-          reload,
-          failure: {
-            step: 'reload',
-            message: `${daemon} refused the configuration: ${reload.message}`,
-            transient: true,
-          },
-        });
-      case 'garbled':
-        return result({ reload, failure: { step: 'reload', message: reload.message, transient: true } });
-    }
+  }
+  if (options.mode !== 'apply' || (changed.length === 0 && !input.reloadPending)) {
+    await removal;
+    return result({});
+  }
+  // The reload step: BIRD is told to load the swapped files (issue 15's configure timeout/confirm goes here).
+  const [reload] = await Promise.all([options.edges.reload(daemon), removal]);
+  switch (reload.kind) {
+    case 'applied':
+    case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried
+      return result({ reload });
+    case 'rejected':
+      return result({
+        reload,
+        failure: { step: 'reload', message: `${daemon} refused the configuration: ${reload.message}`, transient: true },
+      });
+    case 'garbled':
+      return result({ reload, failure: { step: 'reload', message: reload.message, transient: true } });
   }
 }
