@@ -36,10 +36,9 @@ async function clearDirectoryAt(path: string): Promise<void> {
 export async function swapStagedFiles(configDir: string, stagedDir: string, names: readonly string[]): Promise<void> {
   const replaced: string[] = [];
   try {
-    // Made durable together (the fsyncs overlap on libuv's pool), then renamed one by one in the given order.
-    await Promise.all(names.map((name) => syncFile(join(stagedDir, name))));
     for (const name of names) {
       const staged = join(stagedDir, name);
+      await syncFile(staged);
       await clearDirectoryAt(join(configDir, name));
       await rename(staged, join(configDir, name));
       replaced.push(name);

@@ -141,11 +141,8 @@ export async function runDaemonPipeline(
   const fail = (step: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
     result({ failure: { step, message, transient } });
 
-  // After a swap the staging dir holds only what was not renamed: it is removed beside the reload, not before it.
-  let removal: Promise<void> | undefined;
   if (changed.length > 0) {
     let staged: StagedFileSet | undefined;
-    let swapped = false;
     try {
       if (options.validate) {
         try {
@@ -180,23 +177,18 @@ export async function runDaemonPipeline(
         if (staged) await options.edges.swap(options.configDir, staged.dir, changed);
         else await options.edges.write(options.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
         written = changed;
-        swapped = true;
       } catch (error) {
         if (!isApplyError(error)) throw error;
         written = [...error.replaced];
         return fail('swap', error.message, true);
       }
     } finally {
-      removal = staged?.remove().catch(() => undefined);
-      if (!swapped) await removal;
+      await staged?.remove().catch(() => undefined);
     }
   }
-  if (options.mode !== 'apply' || (changed.length === 0 && !input.reloadPending)) {
-    await removal;
-    return result({});
-  }
+  if (options.mode !== 'apply' || (changed.length === 0 && !input.reloadPending)) return result({});
   // The reload step: BIRD is told to load the swapped files (issue 15's configure timeout/confirm goes here).
-  const [reload] = await Promise.all([options.edges.reload(daemon), removal]);
+  const reload = await options.edges.reload(daemon);
   switch (reload.kind) {
     case 'applied':
     case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried
