@@ -639,7 +639,7 @@ export async function cycleAnatomy(
       );
       if (failure) throw new Error(`anatomy: BIRD refused the configuration: ${failure.message}`);
       const changed = [...rendered.files.keys()].filter((name) => rendered.files.get(name) !== live.get(name));
-      await time('swap: changed staged files fsynced together, renamed, dir fsync', () =>
+      await time('swap: changed staged files, fsync + rename each, dir fsync', () =>
         swapStagedFiles(configDir, staged.dir, changed),
       );
       await time('remove the staging directory', () => staged.remove());
