@@ -37,12 +37,20 @@ export class MemoryKeyspaceSource implements KeyspaceSource {
   }
 
   put(key: string, value: string): void {
-    this.#entries.set(key, value);
-    this.#changed();
+    this.transaction([[key, value]]);
   }
 
   delete(key: string): void {
-    if (this.#entries.delete(key)) this.#changed();
+    this.transaction([[key, undefined]]);
+  }
+
+  /** Several writes as one revision, seen by readers at once (an etcd transaction); undefined deletes. */
+  transaction(writes: Iterable<readonly [string, string | undefined]>): void {
+    for (const [key, value] of writes) {
+      if (value === undefined) this.#entries.delete(key);
+      else this.#entries.set(key, value);
+    }
+    this.#changed();
   }
 
   /** Every open copy goes to `state` (stale, disconnected, …) as a KeyspaceMirror would report it. */
@@ -147,8 +155,8 @@ class MemoryCopy implements LiveKeyspace {
 }
 
 /**
- * A keyspace read from a fixture-format JSON file (key → string value) at revision 0 and again on every resync
- * (SIGHUP); it has no watch: a file does not say when it changed.
+ * A keyspace read from a fixture-format JSON file (key → string value), whole, at start and again on every
+ * resync (SIGHUP); it has no watch: a file does not say when it changed.
  */
 export function fileKeyspaceSource(path: string): KeyspaceSource {
   return new MemoryKeyspaceSource([], async (signal) => (await readKeyspaceFile(path, { signal })).entries);
