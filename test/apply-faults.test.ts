@@ -319,24 +319,7 @@ if (!(await canCreateNamespaces())) {
       const staging = readdirSync(h.configDir).filter((n) => n.startsWith('.staging-'));
       t.same(staging, [], 'the refused one removed nothing and staged nothing');
       await controller.close();
-      const after = await cli([
-        'run',
-        '--once',
-        '--node',
-        NODE,
-        '--config-dir',
-        h.configDir,
-        '--etcd-endpoints',
-        h.etcd.endpoints.join(','),
-        '--ipip',
-        'off',
-        '--log-level',
-        'silent',
-        '--bird-socket',
-        h.sockets.bird,
-        '--bird6-socket',
-        h.sockets.bird6,
-      ]);
+      const after = await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
       t.equal(after.code, 0, `released on close: ${after.stderr}`);
     },
   );

@@ -4,7 +4,7 @@ import { encodePeer } from '../src/model/encodings.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { cli } from './support/cli.js';
-import { createWorld, NODE, waitFor } from './support/world.js';
+import { createWorld, waitFor } from './support/world.js';
 
 // The issue's failure: one address BIRD refuses (a host's link-local IPv6, a global peer `::`/`0.0.0.0`/
 // `fe80::1`) made `bird -p`/`bird6 -p` reject the whole set, so no later change reached BIRD. Now the model skips
@@ -17,24 +17,7 @@ if (!(await canCreateNamespaces())) {
 } else {
   t.test('addresses BIRD refuses are skipped and later changes still reach both daemons', async (t) => {
     const h = await createWorld(t, { keyspace });
-    const once = await cli([
-      'run',
-      '--once',
-      '--node',
-      NODE,
-      '--config-dir',
-      h.configDir,
-      '--etcd-endpoints',
-      h.etcd.endpoints.join(','),
-      '--bird-socket',
-      h.sockets.bird,
-      '--bird6-socket',
-      h.sockets.bird6,
-      '--ipip',
-      'off',
-      '--log-level',
-      'silent',
-    ]);
+    const once = await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
     t.equal(once.code, 0, `--once writes the first configuration: ${once.stderr}`);
     await h.startBirds();
     await h.startController();

@@ -7,7 +7,7 @@ import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { startTcpProxy } from './harness/tcpProxy.js';
 import { cli } from './support/cli.js';
-import { createWorld, NODE, waitFor } from './support/world.js';
+import { createWorld, waitFor } from './support/world.js';
 
 const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '']);
 
@@ -20,24 +20,7 @@ if (!(await canCreateNamespaces())) {
 } else {
   t.test('birdwatch run keeps a real BIRD in step with etcd', async (t) => {
     const h = await createWorld(t, { keyspace: baseKeyspace() });
-    const once = await cli([
-      'run',
-      '--once',
-      '--node',
-      NODE,
-      '--config-dir',
-      h.configDir,
-      '--etcd-endpoints',
-      h.etcd.endpoints.join(','),
-      '--bird-socket',
-      h.sockets.bird,
-      '--bird6-socket',
-      h.sockets.bird6,
-      '--ipip',
-      'off',
-      '--log-level',
-      'silent',
-    ]);
+    const once = await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
     t.equal(once.code, 0, `--once before BIRD runs succeeds: ${once.stderr}`);
     t.ok(existsSync(join(h.configDir, 'bird.cfg')), '--once wrote the configuration');
     await h.startBirds();
@@ -258,24 +241,7 @@ if (!(await canCreateNamespaces())) {
 
   t.test('a compaction past the watch revision → re-read and converge', async (t) => {
     const h = await createWorld(t, { keyspace: baseKeyspace() });
-    await cli([
-      'run',
-      '--once',
-      '--node',
-      NODE,
-      '--config-dir',
-      h.configDir,
-      '--etcd-endpoints',
-      h.etcd.endpoints.join(','),
-      '--ipip',
-      'off',
-      '--log-level',
-      'silent',
-      '--bird-socket',
-      h.sockets.bird,
-      '--bird6-socket',
-      h.sockets.bird6,
-    ]);
+    await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
     await h.startBirds();
     const proxy = await startTcpProxy(h.etcd.endpoints[0]!);
     t.teardown(() => proxy.close());

@@ -60,6 +60,8 @@ export interface World {
   divergence(): Promise<string[]>;
   /** Polls `divergence` until it is empty; returns the time it took (ms). Throws with the last difference. */
   waitConverged(what: string, timeoutMs?: number): Promise<number>;
+  /** `birdwatch run` against this world (its node, config dir, etcd and sockets; no IPIP): add --once, … */
+  runArgv(): string[];
   /** Hidden leftovers of an interrupted apply: `.tmp-` files in the config dir, `.staging-` dirs beside it. */
   leftovers(): string[];
 }
@@ -214,6 +216,21 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     },
+    runArgv: () => [
+      'run',
+      '--node',
+      NODE,
+      '--config-dir',
+      configDir,
+      '--etcd-endpoints',
+      etcd.endpoints.join(','),
+      '--bird-socket',
+      sockets.bird,
+      '--bird6-socket',
+      sockets.bird6,
+      '--ipip',
+      'off',
+    ],
     leftovers() {
       const inside = existsSync(configDir)
         ? readdirSync(configDir).filter((n) => n.startsWith('.') && n !== '.birdwatch.lock')
