@@ -159,3 +159,19 @@ t.test('quarantine still finds the entry behind a line after incremental renders
   t.equal(entryAt(outcome.spans(), 'bird.cfg', line + 1)?.key, keys.hostAddress('node-e', 4));
   t.end();
 });
+
+t.test('a render names the files that changed since the previous one, and keeps the earlier text of the rest', (t) => {
+  const keyspace = initialKeyspace();
+  const role = nodeRole(SELF, 'off');
+  const templates = fresh();
+  const first = role.render(keyspace, templates);
+  t.equal(first.changedFiles, undefined, 'nothing to compare the first render with');
+  keyspace.set(keys.hostAddress('node-e', 4), '10.0.0.77');
+  const second = role.render(keyspace, templates);
+  t.same([...second.changedFiles!], ['bird.cfg']);
+  t.equal(second.files.get('bird6.cfg'), first.files.get('bird6.cfg'));
+  keyspace.set(keys.hostAddress('node-e', 6), '2001:db8::77');
+  t.same([...role.render(keyspace, templates).changedFiles!], ['bird6.cfg']);
+  t.same([...role.render(keyspace, templates).changedFiles!], [], 'the same keyspace again: nothing changed');
+  t.end();
+});
