@@ -90,15 +90,20 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
         files,
         changedFiles,
         spans: rendered.spans,
-        protocols: [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName),
+        // Lazy: a cycle reads neither; counting the mesh on every change would be a pass over every peer.
+        get protocols() {
+          return [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName);
+        },
         diagnostics: model.diagnostics,
         ipipPools: model.v4.pools.filter((p) => p.ipipInterface !== undefined).length,
-        summary: [
-          `node ${model.nodeName}: router id ${model.routerId.text}, AS ${model.asNumber}, node-to-node mesh ${model.meshEnabled ? 'on' : 'off'}, log level ${model.logLevel}`,
-          `  bird.cfg:  ${family(model.v4)}`,
-          `  bird6.cfg: ${family(model.v6)}`,
-          `  skipped entries: ${model.diagnostics.length}`,
-        ],
+        get summary() {
+          return [
+            `node ${model.nodeName}: router id ${model.routerId.text}, AS ${model.asNumber}, node-to-node mesh ${model.meshEnabled ? 'on' : 'off'}, log level ${model.logLevel}`,
+            `  bird.cfg:  ${family(model.v4)}`,
+            `  bird6.cfg: ${family(model.v6)}`,
+            `  skipped entries: ${model.diagnostics.length}`,
+          ];
+        },
       };
     },
   };

@@ -48,7 +48,7 @@ export function validNodes(
     const made = memo
       ? memo.hostNode(host, globalAsNumber, () => hostNode(host, globalAsNumber))
       : hostNode(host, globalAsNumber);
-    log.entries.push(...made.diagnostics);
+    if (made.diagnostics.length > 0) log.entries.push(...made.diagnostics);
     if (made.node) nodes.set(name, made.node);
   }
   return nodes;
