@@ -8,6 +8,7 @@
  *
  *   node --import tsx scripts/bench-memory.ts [--nodes 1000,5000] [--variants shipped,bare,default-v8] [--heap]
  *       [--json] [--adds 20] [--storm 100] [--dist DIR (another build's dist/, e.g. of the commit before)]
+ *   node --import tsx scripts/bench-memory.ts --render [--nodes 1000,5000] [--dist DIR]   (CPU per one-host change)
  *
  * A variant is the node flags and environment birdwatch runs with: `shipped` = what packaging/ sets
  * (NODE_OPTIONS, MALLOC_ARENA_MAX), `bare` = plain `node`, `default-v8` = not even the --optimize-for-size `run`
@@ -17,9 +18,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { startBird, writeMinimalConfig, type BirdProcess } from '../test/harness/bird.js';
 import { startEtcd } from '../test/harness/etcd.js';
@@ -70,6 +71,7 @@ interface Args {
   readonly json: boolean;
   readonly adds: number;
   readonly storm: number;
+  readonly render: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -79,6 +81,7 @@ function parseArgs(argv: readonly string[]): Args {
   let json = false;
   let adds = 20;
   let storm = 100;
+  let render = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -90,6 +93,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--variants') variants = next().split(',');
     else if (a === '--heap') heap = true;
     else if (a === '--json') json = true;
+    else if (a === '--render') render = true;
     else if (a === '--adds') adds = Number(next());
     else if (a === '--storm') storm = Number(next());
     else if (a === '--dist')
@@ -99,7 +103,7 @@ function parseArgs(argv: readonly string[]): Args {
   for (const v of variants)
     if (!(v in VARIANTS)) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
   if (nodes.some((n) => !Number.isInteger(n) || n < 2)) throw new Error('--nodes: integers ≥ 2');
-  return { nodes, variants, heap, json, adds, storm };
+  return { nodes, variants, heap, json, adds, storm, render };
 }
 
 class Scope implements TeardownRegistrar {
@@ -456,8 +460,50 @@ async function benchSize(nodes: number, args: Args, progress: (s: string) => voi
   }
 }
 
+/**
+ * `--render`: CPU time of one render (model + templates, the built code) after a one-host change, in this
+ * process, with the role kept from change to change as `run` keeps it: 100 changes (adds, removes, moves).
+ */
+async function renderPerChange(nodes: readonly number[]): Promise<void> {
+  const dist = dirname(dirname(birdwatchMain));
+  const { nodeRole } = (await import(
+    pathToFileURL(join(dist, 'controller', 'roleRenderer.js')).href
+  )) as typeof import('../src/controller/roleRenderer.js');
+  const { loadCompiledTemplates } = (await import(
+    pathToFileURL(join(dist, 'render', 'templateLoader.js')).href
+  )) as typeof import('../src/render/templateLoader.js');
+  const cpuMs = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  for (const n of nodes) {
+    const keyspace = await meshKeyspace(n);
+    const role = nodeRole(NODE, 'off');
+    const templates = await loadCompiledTemplates(undefined, role.layout);
+    if (!('render' in templates)) throw templates;
+    role.render(keyspace, templates);
+    const times: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const key = (j: number): string => `/calico/bgp/v1/host/extra-${j}/ip_addr_v4`;
+      if (i % 3 === 2) keyspace.delete(key(i - 1));
+      else keyspace.set(key(i), `10.201.${i % 7}.${i + 1}`);
+      const started = cpuMs();
+      role.render(keyspace, templates);
+      times.push(cpuMs() - started);
+    }
+    times.sort((a, b) => a - b);
+    process.stdout.write(
+      `${n} nodes: CPU per one-host change (model + render): p50 ${times[50]!.toFixed(2)} ms, p90 ${times[90]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms (${dist})\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.render) {
+    await renderPerChange(args.nodes);
+    return;
+  }
   const progress = (s: string): void => void process.stderr.write(`bench-memory: ${s}\n`);
   const floors = {
     nodeE0: floorOf([], ''),
