@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { nodeRole, type RenderOutcome, type RoleRenderer } from '../src/controller/roleRenderer.js';
-import { keys } from '../src/model/keys.js';
-import { keyspaceWithout } from '../src/model/keyspaceView.js';
-import { entryAt } from '../src/render/fileSet.js';
-import { loadTemplateSources } from '../src/render/templateSources.js';
-import { compileTemplateSet, type CompiledTemplateSet } from '../src/render/templateSet.js';
+import { nodeRole, type RenderOutcome, type RoleRenderer } from '../../src/controller/roleRenderer.js';
+import { keys } from '../../src/model/keys.js';
+import { keyspaceWithout } from '../../src/model/keyspaceView.js';
+import { entryAt } from '../../src/render/fileSet.js';
+import { loadTemplateSources } from '../../src/render/templateSources.js';
+import { compileTemplateSet, type CompiledTemplateSet } from '../../src/render/templateSet.js';
 
 /**
  * A long-lived renderer (what `run` keeps: it reuses what an earlier render worked out) against a fresh one
