@@ -1,6 +1,7 @@
 import type { IpAddress } from '../model/address.js';
 import { buildNodeModel } from '../model/buildNodeModel.js';
 import { buildReflectorModel } from '../model/buildReflectorModel.js';
+import { ModelMemo } from '../model/modelMemo.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { nodeKeyScope, reflectorKeyScope, type KeyScope } from '../model/keyScope.js';
 import { isRelevantKey } from '../model/keys.js';
@@ -14,7 +15,13 @@ import type { CompiledTemplateSet } from '../render/templateSet.js';
 
 /** What one cycle needs from rendering, whatever the role. */
 export interface RenderOutcome {
+  /** A file whose text is the same as in this role's previous render is that same string (compares in O(1)). */
   readonly files: FileSet;
+  /**
+   * Files whose text differs from this role's previous render (undefined: no previous render). The others need
+   * no comparison with what was rendered before: only these can have changed since.
+   */
+  readonly changedFiles: ReadonlySet<string> | undefined;
   /** Where each entry's lines are (computed on demand: only a BIRD error needs it). */
   readonly spans: () => readonly EntrySpan[];
   /** BGP protocol names, for the `+Mesh_… −Global_…` summary. */
@@ -35,31 +42,68 @@ export interface RoleRenderer {
   readonly scope: KeyScope;
 }
 
+/**
+ * Remembers the last render's files: a file rendered to the same text again is replaced by the earlier string
+ * (one copy kept, and `===` against it is a pointer comparison), and the ones that differ are named.
+ */
+function fileHistory(): (files: FileSet) => { files: FileSet; changedFiles: ReadonlySet<string> | undefined } {
+  let previous: FileSet | undefined;
+  return (rendered) => {
+    if (!previous) {
+      previous = rendered;
+      return { files: rendered, changedFiles: undefined };
+    }
+    const files = new Map<string, string>();
+    const changedFiles = new Set<string>();
+    for (const [name, text] of rendered) {
+      const before = previous.get(name);
+      if (before === text) files.set(name, before);
+      else {
+        files.set(name, text);
+        changedFiles.add(name);
+      }
+    }
+    for (const name of previous.keys()) if (!rendered.has(name)) changedFiles.add(name);
+    previous = files;
+    return { files, changedFiles };
+  };
+}
+
 export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
+  // Renders follow one another for the life of the process: each hands the next what did not change.
+  const memo = new ModelMemo();
+  const history = fileHistory();
   return {
     layout: NODE_LAYOUT,
     isRelevant: (key) => isRelevantKey(key, nodeName),
     scope: nodeKeyScope(nodeName),
     render(keyspace, templates) {
-      const model = buildNodeModel(keyspace, { nodeName });
+      const model = buildNodeModel(keyspace, { nodeName, memo });
       const rendered = renderFileSet(model, templates, { ipip });
+      const { files, changedFiles } = history(rendered.files);
       const family = (f: typeof model.v4) => {
         if (!f.address) return f.family === 6 ? 'IPv6 disabled (no usable ip_addr_v6)' : 'BGP disabled';
         const count = (kind: string) => f.peers.filter((p) => p.kind === kind).length;
         return `${count('mesh')} mesh, ${count('global')} global, ${count('node')} node-specific peers; ${f.pools.length} pools; ${f.blocks.length} blocks; ${f.customFilters.length} custom filters`;
       };
       return {
-        files: rendered.files,
+        files,
+        changedFiles,
         spans: rendered.spans,
-        protocols: [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName),
+        // Lazy: a cycle reads neither; counting the mesh on every change would be a pass over every peer.
+        get protocols() {
+          return [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName);
+        },
         diagnostics: model.diagnostics,
         ipipPools: model.v4.pools.filter((p) => p.ipipInterface !== undefined).length,
-        summary: [
-          `node ${model.nodeName}: router id ${model.routerId.text}, AS ${model.asNumber}, node-to-node mesh ${model.meshEnabled ? 'on' : 'off'}, log level ${model.logLevel}`,
-          `  bird.cfg:  ${family(model.v4)}`,
-          `  bird6.cfg: ${family(model.v6)}`,
-          `  skipped entries: ${model.diagnostics.length}`,
-        ],
+        get summary() {
+          return [
+            `node ${model.nodeName}: router id ${model.routerId.text}, AS ${model.asNumber}, node-to-node mesh ${model.meshEnabled ? 'on' : 'off'}, log level ${model.logLevel}`,
+            `  bird.cfg:  ${family(model.v4)}`,
+            `  bird6.cfg: ${family(model.v6)}`,
+            `  skipped entries: ${model.diagnostics.length}`,
+          ];
+        },
       };
     },
   };
@@ -72,6 +116,7 @@ export interface ReflectorIdentity {
 }
 
 export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
+  const history = fileHistory();
   return {
     layout: REFLECTOR_LAYOUT,
     // Every node's address and peers decide who the clients are.
@@ -80,9 +125,11 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
     render(keyspace, templates) {
       const model = buildReflectorModel(keyspace, identity);
       const rendered = renderReflectorFileSet(model, templates);
+      const { files, changedFiles } = history(rendered.files);
       const count = (f: typeof model.v4, kind: string) => f.sessions.filter((s) => s.kind === kind).length;
       return {
-        files: rendered.files,
+        files,
+        changedFiles,
         spans: rendered.spans,
         protocols: [...model.v4.sessions, ...model.v6.sessions].map((s) => s.protocolName),
         diagnostics: model.diagnostics,

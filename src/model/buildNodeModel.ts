@@ -22,10 +22,13 @@ import {
   type Pool,
   type RouteReflector,
 } from './nodeModel.js';
+import type { ModelMemo } from './modelMemo.js';
 import { protocolName } from './protocolName.js';
 
 export interface BuildOptions {
   readonly nodeName: string;
+  /** Kept by a long-lived caller (`run`) from one build to the next; the model is the same without it. */
+  readonly memo?: ModelMemo;
 }
 
 /**
@@ -40,7 +43,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
       keys.hostDir(options.nodeName),
     );
   }
-  const index = indexKeyspace(keyspace);
+  const index = options.memo ? options.memo.index(keyspace) : indexKeyspace(keyspace);
   const log = new DiagnosticLog();
   for (const entry of index.malformed) log.add(entry, 'skipped', entry.reason);
   const self = index.hosts.get(options.nodeName);
@@ -49,7 +52,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
   const globalAsNumber = settingOr(index.globalAsNumber, (v) => parseAsNumber(v), DEFAULT_AS_NUMBER, log);
   const meshEnabled = settingOr(index.nodeMesh, decodeNodeMesh, true, log);
   const globalLogLevel = settingOr(index.globalLogLevel, parseLogLevel, DEFAULT_LOG_LEVEL, log);
-  const nodes = validNodes(index, globalAsNumber, log);
+  const nodes = validNodes(index, globalAsNumber, log, options.memo);
   const me = nodes.get(options.nodeName)!;
   const logLevel = settingOr(self?.logLevel, parseLogLevel, globalLogLevel, log);
   const networkV4 =
@@ -63,7 +66,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
     return {
       family: f,
       address,
-      peers: address ? peers(index, f, address, me, nodes, meshEnabled, routeReflectors, log) : [],
+      peers: address ? peers(index, f, address, me, nodes, meshEnabled, routeReflectors, log, options.memo) : [],
       pools: pools(index, f, log),
       blocks: blocks(self, f, log),
       customFilters: customFilters(index, f, log),
@@ -99,8 +102,16 @@ function requireNodeAddress(self: HostEntries | undefined, nodeName: string): Ip
   return address.value;
 }
 
+/**
+ * The peer last made for an address object: an unchanged host keeps its IpAddress (ModelMemo), and so its
+ * BgpPeer, whose rendered text the templates then reuse. Weak: it goes with the address.
+ */
+const peerOf = new WeakMap<IpAddress, BgpPeer>();
+
 const PRECEDENCE: Readonly<Record<PeerKind, number>> = { node: 3, global: 2, mesh: 1 };
 const KIND_ORDER: Readonly<Record<PeerKind, number>> = { mesh: 0, global: 1, node: 2 };
+const comparePeers = (a: BgpPeer, b: BgpPeer): number =>
+  KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareAddresses(a.address, b.address);
 
 interface Candidate {
   readonly peer: BgpPeer;
@@ -125,17 +136,32 @@ function peers(
   meshEnabled: boolean,
   routeReflectors: readonly RouteReflector[],
   log: DiagnosticLog,
+  memo: ModelMemo | undefined,
 ): BgpPeer[] {
   const isReflector = (a: IpAddress): boolean => routeReflectors.some((rr) => rr.address.value === a.value);
   const candidates: Candidate[] = [];
-  const make = (kind: PeerKind, address: IpAddress, asNumber: number): BgpPeer => ({
-    kind,
-    address,
-    asNumber,
-    protocolName: protocolName(kind, address),
-    routeReflector: isReflector(address),
-    passive: kind === 'mesh' && isPassiveToward(address, own),
-  });
+  const make = (kind: PeerKind, address: IpAddress, asNumber: number): BgpPeer => {
+    const routeReflector = isReflector(address);
+    const passive = kind === 'mesh' && isPassiveToward(address, own);
+    const known = peerOf.get(address);
+    if (
+      known?.kind === kind &&
+      known.asNumber === asNumber &&
+      known.routeReflector === routeReflector &&
+      known.passive === passive
+    )
+      return known;
+    const peer: BgpPeer = {
+      kind,
+      address,
+      asNumber,
+      protocolName: protocolName(kind, address),
+      routeReflector,
+      passive,
+    };
+    peerOf.set(address, peer);
+    return peer;
+  };
   if (meshEnabled) {
     for (const node of nodes.values()) {
       const address = f === 4 ? node.ipv4 : node.ipv6;
@@ -166,25 +192,25 @@ function peers(
   explicit('global', index.globalPeers[f]);
   explicit('node', index.hosts.get(me.name)?.peers[f] ?? []);
 
-  const winners = new Map<bigint, Candidate>();
+  // By canonical text: one text per address value in a family (and strings hash faster than bigints).
+  const winners = new Map<string, Candidate>();
   for (const candidate of candidates) {
-    const current = winners.get(candidate.peer.address.value);
+    const current = winners.get(candidate.peer.address.text);
     if (!current) {
-      winners.set(candidate.peer.address.value, candidate);
+      winners.set(candidate.peer.address.text, candidate);
       continue;
     }
     const [winner, loser] =
       PRECEDENCE[candidate.peer.kind] > PRECEDENCE[current.peer.kind] ? [candidate, current] : [current, candidate];
-    winners.set(candidate.peer.address.value, winner);
+    winners.set(candidate.peer.address.text, winner);
     log.add(
       entryOf(loser, f),
       'overridden',
       `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${entryOf(winner, f).key})`,
     );
   }
-  return [...winners.values()]
-    .map((c) => c.peer)
-    .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareAddresses(a.address, b.address));
+  const list = [...winners.values()].map((c) => c.peer);
+  return memo ? memo.sorted(`peers-${f}`, list, comparePeers) : list.sort(comparePeers);
 }
 
 function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool[] {

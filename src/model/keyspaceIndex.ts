@@ -1,5 +1,5 @@
 import type { AddressFamily } from './address.js';
-import { classifyKey } from './keys.js';
+import { classifyKey, type KeyMeaning } from './keys.js';
 
 /** The flat key → value map a datastore delivers. */
 export type Keyspace = ReadonlyMap<string, string>;
@@ -125,4 +125,57 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
     }
   }
   return index;
+}
+
+/** A key that sets one field of a host's entries (not a list: peers and blocks keep key order). */
+export type HostFieldMeaning = Extract<
+  KeyMeaning,
+  { readonly kind: 'hostAddress' | 'hostAsNumber' | 'hostLogLevel' | 'hostNetwork' }
+>;
+
+export const isHostField = (meaning: KeyMeaning): meaning is HostFieldMeaning =>
+  meaning.kind === 'hostAddress' ||
+  meaning.kind === 'hostAsNumber' ||
+  meaning.kind === 'hostLogLevel' ||
+  meaning.kind === 'hostNetwork';
+
+/**
+ * One host field set (`value`) or removed (undefined) in an index, giving what indexKeyspace would give for the
+ * changed keyspace. The host's entries object is replaced by a changed copy, never changed in place: whoever
+ * keyed a result on the old object (ModelMemo) sees the change.
+ */
+export function applyHostChange(
+  index: KeyspaceIndex,
+  meaning: HostFieldMeaning,
+  key: string,
+  value: string | undefined,
+): void {
+  const old = index.hosts.get(meaning.host) as MutableHostEntries | undefined;
+  const host: MutableHostEntries = old
+    ? { ...old, address: { ...old.address } }
+    : { name: meaning.host, address: { 4: undefined, 6: undefined }, peers: NONE, blocks: NONE };
+  const kv = value === undefined ? undefined : { key, value };
+  switch (meaning.kind) {
+    case 'hostAddress':
+      host.address[meaning.family] = kv;
+      break;
+    case 'hostAsNumber':
+      host.asNumber = kv;
+      break;
+    case 'hostLogLevel':
+      host.logLevel = kv;
+      break;
+    case 'hostNetwork':
+      host.network = kv;
+      break;
+  }
+  const empty =
+    !host.address[4] &&
+    !host.address[6] &&
+    !host.asNumber &&
+    !host.logLevel &&
+    !host.network &&
+    [host.peers[4], host.peers[6], host.blocks[4], host.blocks[6]].every((list) => list.length === 0);
+  if (empty) index.hosts.delete(meaning.host);
+  else index.hosts.set(meaning.host, host);
 }

@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { isContextOnlyTemplate } from './contextOnlyPartial.js';
 import { TemplateError } from './errors.js';
 import { NODE_LAYOUT, type Layout } from './layouts.js';
 
@@ -10,6 +11,27 @@ export interface CompiledTemplateSet {
   render(view: object): Map<string, string>;
 }
 
+const COMPILE_OPTIONS = { noEscape: true, strict: true, preventIndent: true } as const;
+
+/**
+ * A partial whose output depends on its context object alone (`{{> peer}}` inside `{{#each meshPeers}}`): each
+ * context object's text is kept (weakly) and reused, so a render after a one-host change runs the partial for
+ * that host only. The model hands out the same immutable view object for an unchanged peer.
+ */
+function reusingPartial(handlebars: typeof Handlebars, source: string): HandlebarsTemplateDelegate<unknown> {
+  const template = handlebars.compile<unknown>(source, COMPILE_OPTIONS);
+  const rendered = new WeakMap<object, string>();
+  return (context: unknown, options?: Handlebars.RuntimeOptions) => {
+    if (typeof context !== 'object' || context === null) return template(context, options);
+    let text = rendered.get(context);
+    if (text === undefined) {
+      text = template(context, options);
+      rendered.set(context, text);
+    }
+    return text;
+  };
+}
+
 /**
  * Compiles once; every render reuses the compiled functions. Each set gets its own Handlebars environment (no
  * global registry), no HTML escaping (it would corrupt BIRD syntax) and strict mode (a missing field is an error).
@@ -18,7 +40,10 @@ export function compileTemplateSet(sources: TemplateSources, layout: Layout = NO
   const handlebars = Handlebars.create();
   for (const [name, source] of sources) {
     const match = /^partials\/([A-Za-z0-9_-]+)\.hbs$/.exec(name);
-    if (match) handlebars.registerPartial(match[1]!, source);
+    if (!match) continue;
+    if (isContextOnlyTemplate(source, handlebars))
+      handlebars.registerPartial(match[1]!, reusingPartial(handlebars, source));
+    else handlebars.registerPartial(match[1]!, source);
   }
   const compiled = new Map<string, { name: string; template: HandlebarsTemplateDelegate<object> }>();
   for (const { file, template: name } of layout) {
@@ -27,7 +52,7 @@ export function compileTemplateSet(sources: TemplateSources, layout: Layout = NO
     try {
       compiled.set(file, {
         name,
-        template: handlebars.compile<object>(source, { noEscape: true, strict: true, preventIndent: true }),
+        template: handlebars.compile<object>(source, COMPILE_OPTIONS),
       });
     } catch (error) {
       throw new TemplateError(`template ${name}: ${(error as Error).message}`, name, { cause: error });

@@ -36,6 +36,21 @@ export interface PoolView {
   readonly tunnel: readonly string[];
 }
 
+/**
+ * One view object per peer object: an unchanged peer (the model reuses it) keeps its view, and the renderer
+ * keeps each view's rendered text (templateSet.ts), so only changed peers are rendered again. Weak: it goes
+ * with the peer.
+ */
+const views = new WeakMap<BgpPeer, PeerView>();
+function peerView(p: BgpPeer): PeerView {
+  let view = views.get(p);
+  if (!view) {
+    view = { name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber, passive: p.passive };
+    views.set(p, view);
+  }
+  return view;
+}
+
 const LOGGING: Readonly<Record<LogLevel, string>> = { debug: 'debug all;', none: '', info: 'debug { states };' };
 
 export function buildTemplateView(model: NodeModel, ipip: IpipRendering): TemplateView {
@@ -52,8 +67,7 @@ export function buildTemplateView(model: NodeModel, ipip: IpipRendering): Templa
 function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): FamilyView {
   // One pass over the peers (there is one per node in a full mesh), each kept in its kind's list, in order.
   const byKind: Record<BgpPeer['kind'], PeerView[]> = { mesh: [], global: [], node: [] };
-  for (const p of family.peers)
-    byKind[p.kind].push({ name: p.protocolName, neighbor: p.address.text, asNumber: p.asNumber, passive: p.passive });
+  for (const p of family.peers) byKind[p.kind].push(peerView(p));
   return {
     enabled: family.address !== undefined,
     sourceAddress: family.address?.text ?? '',
