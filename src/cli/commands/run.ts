@@ -30,8 +30,10 @@ import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
+import { ApplyGuard, realGuardEdges } from '../../controller/applyGuard.js';
+import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 
-interface RunFlags extends EtcdFlags, RoleFlags {
+interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
   readonly configDir: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
@@ -77,7 +79,7 @@ export function parseLogLevelName(value: string): LogLevelName {
 
 export function registerRun(program: Command, context: CommandContext): void {
   addExamples(
-    addRoleOptions(addEtcdOptions(program.command('run'))),
+    addGuardOptions(addRoleOptions(addEtcdOptions(program.command('run')))),
     [
       'birdwatch run --node calico-01',
       'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
@@ -133,6 +135,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
       const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
+      const guardSettings = parseGuardOptions(flags);
       const level = parseLogLevelName(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat))
         throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
@@ -160,6 +163,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       }
       const sockets = { bird: flags.birdSocket, bird6: flags.bird6Socket };
       const binaries = { bird: flags.bird, bird6: flags.bird6 };
+      const guard = new ApplyGuard(guardSettings, realGuardEdges(sockets));
       const client = createEtcdClient(etcdOptions);
       const shutdown = context.shutdownSignal();
       try {
@@ -192,7 +196,7 @@ export function registerRun(program: Command, context: CommandContext): void {
             const status = new RunStatus();
             const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs });
             const applier = new ConfigApplier(
-              { role, configDir: flags.configDir, keyspace: snapshot.entries, edges, log, status },
+              { role, configDir: flags.configDir, keyspace: snapshot.entries, edges, log, status, guard },
               await loadCompiledTemplates(flags.templates, role.layout),
             );
             const outcome = await applier.cycle(shutdown);
@@ -230,6 +234,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           log,
           status,
           observer: metrics,
+          guard,
         });
         const ops = await listenOps(
           listen,
