@@ -14,6 +14,8 @@ export interface GuardMarker {
   /** Wall-clock ms of the `configure timeout`, and its seconds. */
   readonly at: number;
   readonly timeoutS: number;
+  /** Datastore values that changed since the last clean apply (null: the key was absent), to hold back. */
+  readonly previousValues?: Readonly<Record<string, string | null>>;
 }
 
 export const guardMarkerName = (daemon: Daemon): string => `.birdwatch-guard-${daemon}.json`;

@@ -3,6 +3,7 @@ import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import { isNodeConfigError } from '../model/errors.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
+import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { isTemplateError, TemplateError } from '../render/errors.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
@@ -101,6 +102,11 @@ export class ConfigApplier {
   #appliedTemplates: CompiledTemplateSet | TemplateError;
   #heldTemplates: CompiledTemplateSet | TemplateError | undefined;
   readonly #heldRenderings = new Map<Daemon, string>();
+  /** Blamed entries rendered with the value BIRD ran before, until their value changes again. */
+  readonly #guardHeld = new Map<string, { bad: string | undefined; previous: string | undefined }>();
+  /** The keyspace BIRD last ran cleanly (what a blamed entry goes back to); from a marker after a restart. */
+  #applied: ReadonlyMap<string, string> | undefined;
+  #recoveredValues = new Map<string, string | undefined>();
 
   constructor(
     private readonly options: ConfigApplierOptions,
@@ -173,7 +179,11 @@ export class ConfigApplier {
   ): Promise<AppliedCycle> {
     const { status } = this.options;
     const started = now();
-    if (this.#guarded && (await this.#guarded.recover()).length > 0) this.#live.forget();
+    if (this.#guarded) {
+      const recovered = await this.#guarded.recover();
+      if (recovered.daemons.length > 0) this.#live.forget();
+      for (const [key, value] of recovered.previousValues) this.#recoveredValues.set(key, value);
+    }
     this.#releaseChangedQuarantine();
     this.#releaseGuardHolds();
     let rendered: RenderOutcome | undefined;
@@ -182,15 +192,17 @@ export class ConfigApplier {
     const maxQuarantine = this.options.maxQuarantinePerCycle ?? DEFAULT_MAX_QUARANTINE;
     let quarantinedNow = 0;
     const guarded = new Map<Daemon, GuardedDaemon>();
+    let renderKeyspace: Keyspace = this.options.keyspace;
     for (;;) {
       const renderStarted = now();
       try {
         const templates = this.#templates === this.#heldTemplates ? this.#appliedTemplates : this.#templates;
         if (templates instanceof TemplateError) throw templates;
-        rendered = this.options.role.render(
+        renderKeyspace = keyspaceOverlay(
           keyspaceWithout(this.options.keyspace, new Set(this.#quarantine.keys())),
-          templates,
+          new Map([...this.#guardHeld].map(([key, held]) => [key, held.previous])),
         );
+        rendered = this.options.role.render(renderKeyspace, templates);
       } catch (error) {
         if (isNodeConfigError(error)) return this.#renderFailed(report, 'node', error.message, false);
         if (isTemplateError(error)) return this.#renderFailed(report, 'template', error.message, false);
@@ -220,7 +232,10 @@ export class ConfigApplier {
               configDir: this.options.configDir,
               stageRoot: this.options.stageRoot ?? this.options.configDir,
               validate: this.options.validate ?? true,
-              edges: this.#guarded?.edgesFor(this.options.edges, guardedNow, before, input.files) ?? this.options.edges,
+              edges:
+                this.#guarded?.edgesFor(this.options.edges, guardedNow, before, input.files, () =>
+                  this.#changedSinceApplied(),
+                ) ?? this.options.edges,
               signal,
               now,
             },
@@ -305,6 +320,8 @@ export class ConfigApplier {
       (r) => !r.failure && !guardFailures.has(r.daemon) && (!applying || !status.daemons[r.daemon].reloadPending),
     );
     if (allApplied && this.#templates !== this.#heldTemplates) this.#appliedTemplates = this.#templates;
+    // What BIRD runs now, for holding a blamed entry back at its previous value (a copy: the mirror mutates).
+    if (allApplied && this.#guarded) this.#applied = new Map(renderKeyspace);
     // The change is applied the moment BIRD answered: the latency is taken here, before any bookkeeping.
     if (changeAt !== undefined && allApplied) {
       report.latencyMs = now() - changeAt;
@@ -357,7 +374,7 @@ export class ConfigApplier {
       let held: string[];
       if (blamed.length > 0) {
         for (const key of blamed)
-          this.#quarantine.set(key, { key, value: this.options.keyspace.get(key) ?? '', daemon: j.daemon, reason });
+          this.#guardHeld.set(key, { bad: this.options.keyspace.get(key), previous: this.#previousValue(key) });
         held = blamed;
       } else if (this.#templates !== this.#appliedTemplates) {
         this.#heldTemplates = this.#templates;
@@ -379,6 +396,23 @@ export class ConfigApplier {
       });
     }
     return failures;
+  }
+
+  /** The value BIRD ran before for a key (undefined: absent then, or unknown after a restart without a record). */
+  #previousValue(key: string): string | undefined {
+    if (this.#applied) return this.#applied.get(key);
+    return this.#recoveredValues.get(key);
+  }
+
+  /** Keys whose value differs from the last clean apply (null: absent then), recorded in the guard marker. */
+  #changedSinceApplied(): Record<string, string | null> {
+    const applied = this.#applied;
+    if (!applied) return Object.fromEntries([...this.#recoveredValues].map(([k, v]) => [k, v ?? null]));
+    const changed: Record<string, string | null> = {};
+    for (const [key, value] of this.options.keyspace)
+      if (applied.get(key) !== value) changed[key] = applied.get(key) ?? null;
+    for (const [key, value] of applied) if (!this.options.keyspace.has(key)) changed[key] = value;
+    return changed;
   }
 
   /** A held-back rendering is not applied again: that daemon's live files stand in for it. */
@@ -408,9 +442,10 @@ export class ConfigApplier {
           ? this.#templates !== this.#heldTemplates
           : key === `${hold.daemon} rendering`
             ? false // checked against the next rendering in #withHeldRenderings / below
-            : !this.#quarantine.has(key);
+            : this.options.keyspace.get(key) !== this.#guardHeld.get(key)?.bad;
       if (released) {
         this.#guardHolds.delete(key);
+        this.#guardHeld.delete(key);
         if (key === 'templates') this.#heldTemplates = undefined;
         this.options.log.info({ component: 'guard', key }, `${key} changed; the apply guard lets it through again`);
       }

@@ -56,13 +56,16 @@ export class GuardedApplies {
    * itself (or is told to now: `configure undo` answers `Nothing to do` when it already did), and the files it
    * runs are put back, so the cycle that follows sees the change again and guards it again.
    */
-  async recover(): Promise<Daemon[]> {
-    if (this.#recovered) return [];
-    this.#recovered = true;
+  async recover(): Promise<{ daemons: Daemon[]; previousValues: Map<string, string | undefined> }> {
     const recovered: Daemon[] = [];
+    const previousValues = new Map<string, string | undefined>();
+    if (this.#recovered) return { daemons: recovered, previousValues };
+    this.#recovered = true;
     for (const daemon of DAEMONS) {
       const marker = await readGuardMarker(this.options.configDir, daemon);
       if (!marker) continue;
+      for (const [key, value] of Object.entries(marker.previousValues ?? {}))
+        previousValues.set(key, value ?? undefined);
       const undo = await this.guard.edges.undo(daemon).then(
         (r) => r.message,
         (error: unknown) => `not sent (${describe(error)})`,
@@ -82,7 +85,7 @@ export class GuardedApplies {
         );
       }
     }
-    return recovered;
+    return { daemons: recovered, previousValues };
   }
 
   /** Which daemons this round guards: a guarded change, the guard on, and a session Established to protect. */
@@ -108,6 +111,7 @@ export class GuardedApplies {
     guarded: ReadonlyMap<Daemon, GuardedDaemon>,
     before: ReadonlyMap<string, string>,
     files: FileSet,
+    previousValues: () => Record<string, string | null>,
   ): PipelineEdges {
     return {
       ...edges,
@@ -127,6 +131,7 @@ export class GuardedApplies {
             previous: filesOf(before, daemon),
             at: Date.now(),
             timeoutS: this.guard.timeoutS,
+            previousValues: previousValues(),
           });
         } catch (error) {
           // Without the marker a birdwatch killed mid-window could not recover: apply unguarded instead.

@@ -201,7 +201,11 @@ export function registerRun(program: Command, context: CommandContext): void {
             );
             const outcome = await applier.cycle(shutdown);
             // Exit 0 only when the files are in place (BIRD may not be up yet: that is the step before it starts).
-            if (status.failure || outcome.aborted) context.setExitCode(1);
+            // A guard revert (issue 15) leaves BIRD on its previous files, which are in place: not a failed start.
+            const failed = [status.renderFailure, status.daemons.bird.failure, status.daemons.bird6.failure].some(
+              (f) => f !== undefined && f.kind !== 'guard',
+            );
+            if (failed || outcome.aborted) context.setExitCode(1);
           } finally {
             await lock.release();
           }
