@@ -78,7 +78,7 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
   await t.test('a --templates override with a wrong local AS in the shared template is reverted', async (t) => {
     const reverted = (await import('./lab/guard.js'))
       .birdwatchLog(h1)
-      .filter((l) => /^guarded apply reverted/.test(l.msg ?? '')).length;
+      .filter((l) => /^guarded apply reverted: .*not Established again/.test(l.msg ?? '')).length;
     const bgp = readFileSync(join(REPO_ROOT, 'templates', 'partials', 'bgp.hbs'), 'utf8');
     mkdirSync(join(templatesDir, 'partials'), { recursive: true });
     writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), bgp.replace('local as {{localAs}};', 'local as 64999;'));

@@ -1,3 +1,4 @@
+import { readGuardHolds, writeGuardHolds, type HeldEntry } from '../apply/guardHoldsFile.js';
 import { LiveFiles } from '../apply/liveFileSet.js';
 import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import { isNodeConfigError } from '../model/errors.js';
@@ -107,6 +108,7 @@ export class ConfigApplier {
   /** The keyspace BIRD last ran cleanly (what a blamed entry goes back to); from a marker after a restart. */
   #applied: ReadonlyMap<string, string> | undefined;
   #recoveredValues = new Map<string, string | undefined>();
+  #holdsLoaded = false;
 
   constructor(
     private readonly options: ConfigApplierOptions,
@@ -183,9 +185,10 @@ export class ConfigApplier {
       const recovered = await this.#guarded.recover();
       if (recovered.daemons.length > 0) this.#live.forget();
       for (const [key, value] of recovered.previousValues) this.#recoveredValues.set(key, value);
+      if (!this.#holdsLoaded) await this.#loadGuardHolds();
     }
     this.#releaseChangedQuarantine();
-    this.#releaseGuardHolds();
+    await this.#releaseGuardHolds();
     let rendered: RenderOutcome | undefined;
     let results: DaemonPipelineResult[] = [];
     let before: ReadonlyMap<string, string> = new Map();
@@ -268,7 +271,7 @@ export class ConfigApplier {
     const judgements = this.#guarded
       ? await this.#guarded.judge(guarded, results, { status, now, signal })
       : ([] as GuardJudgement[]);
-    const guardFailures = this.#afterJudgements(judgements, guarded, rendered, report);
+    const guardFailures = await this.#afterJudgements(judgements, guarded, rendered, report);
     report.diagnostics = [...rendered.diagnostics, ...this.#quarantineDiagnostics()];
     this.#logDiagnostics(report.diagnostics);
     status.quarantined = [...this.#quarantine.values()];
@@ -345,12 +348,12 @@ export class ConfigApplier {
    * last clean apply (until they change again), else this exact rendering (until it differs). Returns the failure
    * per reverted daemon.
    */
-  #afterJudgements(
+  async #afterJudgements(
     judgements: readonly GuardJudgement[],
     guarded: ReadonlyMap<Daemon, GuardedDaemon>,
     rendered: RenderOutcome,
     report: MutableReport,
-  ): Map<Daemon, { message: string; retry: boolean }> {
+  ): Promise<Map<Daemon, { message: string; retry: boolean }>> {
     const { status } = this.options;
     const failures = new Map<Daemon, { message: string; retry: boolean }>();
     if (judgements.length === 0) return failures;
@@ -385,6 +388,7 @@ export class ConfigApplier {
       }
       for (const key of held) this.#guardHolds.set(key, { key, daemon: j.daemon, reason, at });
       status.guardHolds = [...this.#guardHolds.values()];
+      await this.#persistGuardHolds();
       this.options.log.error(
         { component: 'guard', daemon: j.daemon, blamed: held },
         `holding back ${held.join(', ')} until ${held.length === 1 ? 'it changes' : 'they change'}: ${reason}`,
@@ -396,6 +400,39 @@ export class ConfigApplier {
       });
     }
     return failures;
+  }
+
+  /** Entries a previous birdwatch held back stay held while their value is still the reverted one. */
+  async #loadGuardHolds(): Promise<void> {
+    this.#holdsLoaded = true;
+    for (const [key, held] of Object.entries(await readGuardHolds(this.options.configDir))) {
+      if ((this.options.keyspace.get(key) ?? null) !== held.bad) continue;
+      this.#guardHeld.set(key, { bad: held.bad ?? undefined, previous: held.previous ?? undefined });
+      this.#guardHolds.set(key, { key, daemon: held.daemon, reason: held.reason, at: held.at });
+    }
+    this.options.status.guardHolds = [...this.#guardHolds.values()];
+    await this.#persistGuardHolds();
+  }
+
+  async #persistGuardHolds(): Promise<void> {
+    const holds: Record<string, HeldEntry> = {};
+    for (const [key, held] of this.#guardHeld) {
+      const hold = this.#guardHolds.get(key);
+      if (hold)
+        holds[key] = {
+          bad: held.bad ?? null,
+          previous: held.previous ?? null,
+          daemon: hold.daemon,
+          reason: hold.reason,
+          at: hold.at,
+        };
+    }
+    await writeGuardHolds(this.options.configDir, holds).catch((error: unknown) =>
+      this.options.log.warn(
+        { component: 'guard' },
+        `cannot record the held-back entries: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
   }
 
   /** The value BIRD ran before for a key (undefined: absent then, or unknown after a restart without a record). */
@@ -434,8 +471,9 @@ export class ConfigApplier {
   }
 
   /** Holds lift when what they hold changes: the entry's value, the templates, the rendering. */
-  #releaseGuardHolds(): void {
+  async #releaseGuardHolds(): Promise<void> {
     if (this.#guardHolds.size === 0) return;
+    let releasedAny = false;
     for (const [key, hold] of this.#guardHolds) {
       const released =
         key === 'templates'
@@ -446,11 +484,13 @@ export class ConfigApplier {
       if (released) {
         this.#guardHolds.delete(key);
         this.#guardHeld.delete(key);
+        releasedAny = true;
         if (key === 'templates') this.#heldTemplates = undefined;
         this.options.log.info({ component: 'guard', key }, `${key} changed; the apply guard lets it through again`);
       }
     }
     this.options.status.guardHolds = [...this.#guardHolds.values()];
+    if (releasedAny) await this.#persistGuardHolds();
   }
 
   /** Files renamed into place (all, or part of a failed swap) leave their daemon needing a reload. */
