@@ -5,39 +5,11 @@
 import t from 'tap';
 import { ApplyGuard, DEFAULT_GUARD_SETTINGS, type GuardEdges } from '../src/controller/applyGuard.js';
 import { classifyApply, formatApplyPathForDiff } from '../src/controller/applyPath.js';
-import type { Clock } from '../src/controller/clock.js';
 import { blameEntries } from '../src/controller/guardBlame.js';
 import { settleVerdict, type GuardSnapshot } from '../src/controller/settleVerdict.js';
 import { parseGuardOptions } from '../src/cli/guardOptions.js';
 import { keyspaceOverlay } from '../src/model/keyspaceOverlay.js';
-
-class FakeClock implements Clock {
-  time = 0;
-  #sleepers: { until: number; resolve: () => void }[] = [];
-  now = (): number => this.time;
-  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-    new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      this.#sleepers.push({ until: this.time + ms, resolve });
-      signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
-  async advance(ms: number): Promise<void> {
-    const end = this.time + ms;
-    for (;;) {
-      const next = this.#sleepers.filter((s) => s.until <= end).sort((a, b) => a.until - b.until)[0];
-      if (!next) break;
-      this.time = next.until;
-      this.#sleepers = this.#sleepers.filter((s) => s !== next);
-      next.resolve();
-      await flush();
-    }
-    this.time = end;
-    await flush();
-  }
-}
-const flush = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-};
+import { FakeClock, flush } from './support/fakeClock.js';
 
 const peer = (name: string, ip: string, as: string): string =>
   `protocol bgp ${name} from bgp_template {\n  neighbor ${ip} as ${as};\n}\n`;
@@ -71,6 +43,18 @@ t.test('classification: adds and removals are fast; shared parts and changed ses
   t.same([asChange!.path, asChange!.reasons], ['guarded', ['~Mesh_10_0_0_2']], "a peer's AS");
   const [initial] = classifyApply(new Map(), live);
   t.equal(initial!.path, 'fast', 'a first configuration has nothing to protect');
+  const withAggr = new Map([...live, ['bird_aggr.cfg', 'protocol static {\n}\nfunction calico_aggr ()\n{\n}\n']]);
+  const [block] = classifyApply(
+    withAggr,
+    new Map([
+      ...live,
+      [
+        'bird_aggr.cfg',
+        'protocol static {\n  route 192.168.1.0/26 blackhole;\n}\nfunction calico_aggr ()\n{\n  if ( net = 192.168.1.0/26 ) then { accept; }\n}\n',
+      ],
+    ]),
+  );
+  t.equal(block!.path, 'fast', 'a block assigned (or released) by IPAM');
   const [none] = classifyApply(live, live);
   t.equal(none!.path, 'none');
   t.match(formatApplyPathForDiff(shared!), /^apply path: guarded .*template bgp bgp_template/);
@@ -206,8 +190,8 @@ t.test(
     t.same(await cut, { kind: 'interrupted', heldMs: 3_000 });
 
     after = snap({ A: [false, 0] });
-  t.equal(await guard.before('bird'), undefined, 'nothing Established: nothing to protect (fast path)');
-  after = snap({ A: [true, 1] });
-  t.ok(await guard.before('bird'), 'an Established session: guarded');
+    t.equal(await guard.before('bird'), undefined, 'nothing Established: nothing to protect (fast path)');
+    after = snap({ A: [true, 1] });
+    t.ok(await guard.before('bird'), 'an Established session: guarded');
   },
 );

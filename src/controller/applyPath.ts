@@ -3,7 +3,7 @@ import { summarizeConfigChange, type ConfigChange, type DaemonChange } from './d
 
 /**
  * Which path an apply takes. `fast`: a plain `configure` (sessions only added or removed, or a daemon's first
- * configuration: nothing running can break). `guarded`: `configure timeout`, a settle window, then confirm or
+ * configuration: nothing running can break; blocks IPAM assigns or releases). `guarded`: `configure timeout`, a settle window, then confirm or
  * undo — the change touches what existing sessions run (a shared part: the bgp template, a filter, a function,
  * the kernel/device protocols; or a session's own block, as a peer's AS). `none`: nothing changed.
  */
@@ -20,7 +20,10 @@ export function classifyDaemonChange(change: DaemonChange): DaemonApplyPath {
   const touched = change.added.length + change.removed.length + change.changed.length + change.shared.length;
   if (touched === 0) return { daemon: change.daemon, path: 'none', reasons: [] };
   if (change.initial) return { daemon: change.daemon, path: 'fast', reasons: [] };
-  const reasons = [...change.changed.map((name) => `~${name}`), ...change.shared];
+  // Blocks come and go as IPAM assigns and releases them (their static routes and calico_aggr): like a peer
+  // added or removed, that is the datastore's intent, and a released block's withdrawal must not be undone.
+  const shared = change.shared.filter((part) => !/^bird6?_aggr\.cfg: /.test(part));
+  const reasons = [...change.changed.map((name) => `~${name}`), ...shared];
   return { daemon: change.daemon, path: reasons.length > 0 ? 'guarded' : 'fast', reasons };
 }
 
