@@ -29,7 +29,12 @@ t.test('birdwatch undo reverts BIRD and puts back the previous files', async (t)
   const cfg = join(dir, 'bird.cfg');
   const before = config(['192.168.1.0/26', '192.168.1.64/26']);
   await writeFile(cfg, before);
-  const bird = await startBirdForTest(t, { family: 4, configPath: cfg, socketPath: join(dir, 'bird.ctl'), wrapper: ns.exec });
+  const bird = await startBirdForTest(t, {
+    family: 4,
+    configPath: cfg,
+    socketPath: join(dir, 'bird.ctl'),
+    wrapper: ns.exec,
+  });
   await savePreviousFiles(dir, 'bird', { 'bird.cfg': before });
   await writeFile(cfg, config(['192.168.1.0/26']));
   t.ok((await configureBird(bird.socketPath)).ok);
