@@ -15,6 +15,8 @@ import { protocolName, waitRoute, waitSessions, waitUntil } from './lab/observe.
 import { readFileSync } from 'node:fs';
 
 const TIMEOUT = 60_000;
+// Several settle windows and session restarts in one lab: more than tap's 180 s default under load.
+t.setTimeout(480_000);
 
 t.test('a global peer AS the peer does not have is reverted; a kill mid-window reverts in BIRD', async (t) => {
   if (await skipWithoutNamespaces(t)) return;

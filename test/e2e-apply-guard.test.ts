@@ -15,6 +15,8 @@ import { REPO_ROOT, type LabHost } from './lab/lab.js';
 import { protocolName, waitRoute, waitSessions } from './lab/observe.js';
 
 const TIMEOUT = 60_000;
+// Several settle windows and session restarts in one lab: more than tap's 180 s default under load.
+t.setTimeout(480_000);
 
 t.test('the apply guard confirms a harmless shared change and reverts harmful ones', async (t) => {
   if (await skipWithoutNamespaces(t)) return;
