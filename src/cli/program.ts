@@ -74,6 +74,11 @@ export const TOP_LEVEL_COMMANDS: readonly {
     load: async () => (await import('./commands/diags.js')).registerDiagsCommand,
   },
   {
+    name: 'undo',
+    description: 'revert BIRD to its previous configuration (configure undo) and put back the files it ran',
+    load: async () => (await import('./commands/undo.js')).registerUndoCommand,
+  },
+  {
     name: 'completion',
     description: 'print a bash or zsh completion script',
     load: async () => (await import('./commands/completion.js')).registerCompletionCommand,

@@ -1,10 +1,12 @@
+import { readGuardHolds, writeGuardHolds, type HeldEntry } from '../apply/guardHoldsFile.js';
 import { LiveFiles } from '../apply/liveFileSet.js';
 import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import { isNodeConfigError } from '../model/errors.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
+import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { isTemplateError, TemplateError } from '../render/errors.js';
-import type { FileSet } from '../render/fileSet.js';
+import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
@@ -13,6 +15,7 @@ import {
   type ApplyFailure,
   type Daemon,
   type FailureKind,
+  type GuardHold,
   type QuarantinedEntry,
   type RunStatus,
 } from '../observe/runStatus.js';
@@ -22,7 +25,10 @@ import {
   type PipelineEdges,
   type PipelineMode,
 } from './applyPipeline.js';
+import type { ApplyGuard } from './applyGuard.js';
 import type { CycleOutcome } from './coalescer.js';
+import { blameEntries } from './guardBlame.js';
+import { GuardedApplies, type GuardedDaemon, type GuardJudgement } from './guardedApply.js';
 import { formatConfigChange, summarizeConfigChange } from './diffSummary.js';
 import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
 
@@ -44,6 +50,8 @@ export interface ConfigApplierOptions {
   readonly stageRoot?: string;
   /** false: write without bird -p (`render --no-validate`). Default true. */
   readonly validate?: boolean;
+  /** The apply guard (issue 15; `run` only): guarded changes go out as `configure timeout`, then confirm or undo. */
+  readonly guard?: ApplyGuard;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
@@ -89,6 +97,18 @@ export class ConfigApplier {
   readonly #quarantine = new Map<string, QuarantinedEntry>();
   readonly #lastLogged = new Map<'render' | Daemon, string>();
   #lastDiagnostics = new Set<string>();
+  // Apply guard (issue 15): the runtime, what a revert holds back, and the templates last applied cleanly.
+  readonly #guarded: GuardedApplies | undefined;
+  readonly #guardHolds = new Map<string, GuardHold>();
+  #appliedTemplates: CompiledTemplateSet | TemplateError;
+  #heldTemplates: CompiledTemplateSet | TemplateError | undefined;
+  readonly #heldRenderings = new Map<Daemon, string>();
+  /** Blamed entries rendered with the value BIRD ran before, until their value changes again. */
+  readonly #guardHeld = new Map<string, { bad: string | undefined; previous: string | undefined }>();
+  /** The keyspace BIRD last ran cleanly (what a blamed entry goes back to); from a marker after a restart. */
+  #applied: ReadonlyMap<string, string> | undefined;
+  #recoveredValues = new Map<string, string | undefined>();
+  #holdsLoaded = false;
 
   constructor(
     private readonly options: ConfigApplierOptions,
@@ -96,6 +116,15 @@ export class ConfigApplier {
   ) {
     this.#templates = templates;
     this.#live = new LiveFiles(options.configDir);
+    this.#appliedTemplates = templates;
+    this.#guarded =
+      options.guard && (options.mode ?? 'apply') === 'apply'
+        ? new GuardedApplies(options.guard, {
+            configDir: options.configDir,
+            log: options.log,
+            write: options.edges.write,
+          })
+        : undefined;
   }
 
   setTemplates(templates: CompiledTemplateSet | TemplateError): void {
@@ -152,20 +181,31 @@ export class ConfigApplier {
   ): Promise<AppliedCycle> {
     const { status } = this.options;
     const started = now();
+    if (this.#guarded) {
+      const recovered = await this.#guarded.recover();
+      if (recovered.daemons.length > 0) this.#live.forget();
+      for (const [key, value] of recovered.previousValues) this.#recoveredValues.set(key, value);
+      if (!this.#holdsLoaded) await this.#loadGuardHolds();
+    }
     this.#releaseChangedQuarantine();
+    await this.#releaseGuardHolds();
     let rendered: RenderOutcome | undefined;
     let results: DaemonPipelineResult[] = [];
     let before: ReadonlyMap<string, string> = new Map();
     const maxQuarantine = this.options.maxQuarantinePerCycle ?? DEFAULT_MAX_QUARANTINE;
     let quarantinedNow = 0;
+    const guarded = new Map<Daemon, GuardedDaemon>();
+    let renderKeyspace: Keyspace = this.options.keyspace;
     for (;;) {
       const renderStarted = now();
       try {
-        if (this.#templates instanceof TemplateError) throw this.#templates;
-        rendered = this.options.role.render(
+        const templates = this.#templates === this.#heldTemplates ? this.#appliedTemplates : this.#templates;
+        if (templates instanceof TemplateError) throw templates;
+        renderKeyspace = keyspaceOverlay(
           keyspaceWithout(this.options.keyspace, new Set(this.#quarantine.keys())),
-          this.#templates,
+          new Map([...this.#guardHeld].map(([key, held]) => [key, held.previous])),
         );
+        rendered = this.options.role.render(renderKeyspace, templates);
       } catch (error) {
         if (isNodeConfigError(error)) return this.#renderFailed(report, 'node', error.message, false);
         if (isTemplateError(error)) return this.#renderFailed(report, 'template', error.message, false);
@@ -174,7 +214,11 @@ export class ConfigApplier {
       report.renderMs += now() - renderStarted;
       this.#clearFailure('render');
       before = await this.#live.read(rendered.files.keys());
-      const input = rendered;
+      const input = this.#withHeldRenderings(rendered, before);
+      const guardedNow = this.#guarded
+        ? await this.#guarded.plan(before, input.files)
+        : new Map<Daemon, GuardedDaemon>();
+      for (const [daemon, plan] of guardedNow) if (!guarded.has(daemon)) guarded.set(daemon, plan);
       const previous = results;
       results = await Promise.all(
         DAEMONS.map((daemon) =>
@@ -191,7 +235,10 @@ export class ConfigApplier {
               configDir: this.options.configDir,
               stageRoot: this.options.stageRoot ?? this.options.configDir,
               validate: this.options.validate ?? true,
-              edges: this.options.edges,
+              edges:
+                this.#guarded?.edgesFor(this.options.edges, guardedNow, before, input.files, () =>
+                  this.#changedSinceApplied(),
+                ) ?? this.options.edges,
               signal,
               now,
             },
@@ -220,6 +267,11 @@ export class ConfigApplier {
       report.refusedEntries += blamed.length;
       quarantinedNow += blamed.length;
     }
+    // The settle window of the daemons applied under the guard, then confirm or undo (issue 15).
+    const judgements = this.#guarded
+      ? await this.#guarded.judge(guarded, results, { status, now, signal })
+      : ([] as GuardJudgement[]);
+    const guardFailures = await this.#afterJudgements(judgements, guarded, rendered, report);
     report.diagnostics = [...rendered.diagnostics, ...this.#quarantineDiagnostics()];
     this.#logDiagnostics(report.diagnostics);
     status.quarantined = [...this.#quarantine.values()];
@@ -249,7 +301,12 @@ export class ConfigApplier {
         // BIRD keeps running its previous configuration: put its files back, so disk and BIRD agree again.
         await this.#restore(result, before);
       }
-      if (result.failure) {
+      const guardFailure = guardFailures.get(result.daemon);
+      if (guardFailure) {
+        retry ||= guardFailure.retry;
+        report.failures.push({ kind: 'guard', daemon: result.daemon });
+        this.#setFailure(result.daemon, 'guard', guardFailure.message, result);
+      } else if (result.failure) {
         retry ||= result.failure.transient;
         const kind: FailureKind =
           result.failure.step === 'validate' ? 'validation' : result.failure.step === 'reload' ? 'reload' : 'write';
@@ -262,7 +319,12 @@ export class ConfigApplier {
     }
     const pending = DAEMONS.some((d) => status.daemons[d].reloadPending);
     const applying = (this.options.mode ?? 'apply') === 'apply';
-    const allApplied = results.every((r) => !r.failure && (!applying || !status.daemons[r.daemon].reloadPending));
+    const allApplied = results.every(
+      (r) => !r.failure && !guardFailures.has(r.daemon) && (!applying || !status.daemons[r.daemon].reloadPending),
+    );
+    if (allApplied && this.#templates !== this.#heldTemplates) this.#appliedTemplates = this.#templates;
+    // What BIRD runs now, for holding a blamed entry back at its previous value (a copy: the mirror mutates).
+    if (allApplied && this.#guarded) this.#applied = new Map(renderKeyspace);
     // The change is applied the moment BIRD answered: the latency is taken here, before any bookkeeping.
     if (changeAt !== undefined && allApplied) {
       report.latencyMs = now() - changeAt;
@@ -292,6 +354,157 @@ export class ConfigApplier {
       retry: retry || pending,
       detail,
     };
+  }
+
+  /**
+   * After the guard's verdicts: a reverted daemon runs its previous files again; what the revert is pinned on is
+   * held back — the blamed entries (quarantined until they change), else the templates that changed since the
+   * last clean apply (until they change again), else this exact rendering (until it differs). Returns the failure
+   * per reverted daemon.
+   */
+  async #afterJudgements(
+    judgements: readonly GuardJudgement[],
+    guarded: ReadonlyMap<Daemon, GuardedDaemon>,
+    rendered: RenderOutcome,
+    report: MutableReport,
+  ): Promise<Map<Daemon, { message: string; retry: boolean }>> {
+    const { status } = this.options;
+    const failures = new Map<Daemon, { message: string; retry: boolean }>();
+    if (judgements.length === 0) return failures;
+    report.guarded = judgements.map((j) => ({ daemon: j.daemon, verdict: j.verdict, holdMs: j.holdMs }));
+    for (const j of judgements) {
+      const state = status.daemons[j.daemon];
+      if (j.verdict === 'confirmed') {
+        if (j.reloadNeeded) state.reloadPending = true;
+        continue;
+      }
+      // After the undo BIRD runs the files put back; unknown files (not put back) are read again next cycle.
+      state.reloadPending = j.reloadNeeded;
+      if (j.restored === undefined) this.#live.forget();
+      if (j.verdict === 'interrupted') continue;
+      const plan = guarded.get(j.daemon)!;
+      const reason = `the apply guard reverted ${j.daemon}'s new configuration (${plan.reasons.join(', ')}): ${j.summary}`;
+      const blamed = blameEntries(j.daemon, plan.live, rendered.files, rendered.spans(), plan.change.added, (key) =>
+        this.options.keyspace.has(key),
+      );
+      const at = Date.now();
+      let held: string[];
+      if (blamed.length > 0) {
+        for (const key of blamed)
+          this.#guardHeld.set(key, { bad: this.options.keyspace.get(key), previous: this.#previousValue(key) });
+        held = blamed;
+      } else if (this.#templates !== this.#appliedTemplates) {
+        this.#heldTemplates = this.#templates;
+        held = ['templates'];
+      } else {
+        this.#heldRenderings.set(j.daemon, renderingOf(rendered.files, j.daemon));
+        held = [`${j.daemon} rendering`];
+      }
+      for (const key of held) this.#guardHolds.set(key, { key, daemon: j.daemon, reason, at });
+      status.guardHolds = [...this.#guardHolds.values()];
+      await this.#persistGuardHolds();
+      this.options.log.error(
+        { component: 'guard', daemon: j.daemon, blamed: held },
+        `holding back ${held.join(', ')} until ${held.length === 1 ? 'it changes' : 'they change'}: ${reason}`,
+      );
+      failures.set(j.daemon, {
+        message: `${reason}; held back: ${held.join(', ')}`,
+        // With the blamed part held back, the rest of the change can go out now.
+        retry: held[0] !== `${j.daemon} rendering`,
+      });
+    }
+    return failures;
+  }
+
+  /** Entries a previous birdwatch held back stay held while their value is still the reverted one. */
+  async #loadGuardHolds(): Promise<void> {
+    this.#holdsLoaded = true;
+    for (const [key, held] of Object.entries(await readGuardHolds(this.options.configDir))) {
+      if ((this.options.keyspace.get(key) ?? null) !== held.bad) continue;
+      this.#guardHeld.set(key, { bad: held.bad ?? undefined, previous: held.previous ?? undefined });
+      this.#guardHolds.set(key, { key, daemon: held.daemon, reason: held.reason, at: held.at });
+    }
+    this.options.status.guardHolds = [...this.#guardHolds.values()];
+    await this.#persistGuardHolds();
+  }
+
+  async #persistGuardHolds(): Promise<void> {
+    const holds: Record<string, HeldEntry> = {};
+    for (const [key, held] of this.#guardHeld) {
+      const hold = this.#guardHolds.get(key);
+      if (hold)
+        holds[key] = {
+          bad: held.bad ?? null,
+          previous: held.previous ?? null,
+          daemon: hold.daemon,
+          reason: hold.reason,
+          at: hold.at,
+        };
+    }
+    await writeGuardHolds(this.options.configDir, holds).catch((error: unknown) =>
+      this.options.log.warn(
+        { component: 'guard' },
+        `cannot record the held-back entries: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
+  }
+
+  /** The value BIRD ran before for a key (undefined: absent then, or unknown after a restart without a record). */
+  #previousValue(key: string): string | undefined {
+    if (this.#applied) return this.#applied.get(key);
+    return this.#recoveredValues.get(key);
+  }
+
+  /** Keys whose value differs from the last clean apply (null: absent then), recorded in the guard marker. */
+  #changedSinceApplied(): Record<string, string | null> {
+    const applied = this.#applied;
+    if (!applied) return Object.fromEntries([...this.#recoveredValues].map(([k, v]) => [k, v ?? null]));
+    const changed: Record<string, string | null> = {};
+    for (const [key, value] of this.options.keyspace)
+      if (applied.get(key) !== value) changed[key] = applied.get(key) ?? null;
+    for (const [key, value] of applied) if (!this.options.keyspace.has(key)) changed[key] = value;
+    return changed;
+  }
+
+  /** A held-back rendering is not applied again: that daemon's live files stand in for it. */
+  #withHeldRenderings(rendered: RenderOutcome, live: ReadonlyMap<string, string>): RenderOutcome {
+    if (this.#heldRenderings.size === 0) return rendered;
+    let files: Map<string, string> | undefined;
+    for (const [daemon, fingerprint] of this.#heldRenderings) {
+      if (renderingOf(rendered.files, daemon) !== fingerprint) {
+        this.#heldRenderings.delete(daemon);
+        this.#guardHolds.delete(`${daemon} rendering`);
+        this.options.status.guardHolds = [...this.#guardHolds.values()];
+        continue;
+      }
+      files ??= new Map(rendered.files);
+      for (const name of files.keys())
+        if (daemonOf(name) === daemon && live.has(name)) files.set(name, live.get(name)!);
+    }
+    return files ? { ...rendered, files } : rendered;
+  }
+
+  /** Holds lift when what they hold changes: the entry's value, the templates, the rendering. */
+  async #releaseGuardHolds(): Promise<void> {
+    if (this.#guardHolds.size === 0) return;
+    let releasedAny = false;
+    for (const [key, hold] of this.#guardHolds) {
+      const released =
+        key === 'templates'
+          ? this.#templates !== this.#heldTemplates
+          : key === `${hold.daemon} rendering`
+            ? false // checked against the next rendering in #withHeldRenderings / below
+            : this.options.keyspace.get(key) !== this.#guardHeld.get(key)?.bad;
+      if (released) {
+        this.#guardHolds.delete(key);
+        this.#guardHeld.delete(key);
+        releasedAny = true;
+        if (key === 'templates') this.#heldTemplates = undefined;
+        this.options.log.info({ component: 'guard', key }, `${key} changed; the apply guard lets it through again`);
+      }
+    }
+    this.options.status.guardHolds = [...this.#guardHolds.values()];
+    if (releasedAny) await this.#persistGuardHolds();
   }
 
   /** Files renamed into place (all, or part of a failed swap) leave their daemon needing a reload. */
@@ -438,7 +651,7 @@ export class ConfigApplier {
     const consequence =
       scope === 'render'
         ? 'both daemons keep their live configuration'
-        : result?.reload?.kind === 'rejected'
+        : result?.reload?.kind === 'rejected' || kind === 'guard'
           ? `${scope} keeps running its previous configuration`
           : written.length > 0
             ? `${written.length} of ${scope}'s files were replaced (${written.join(', ')}); ${scope} will be reloaded once it can`
@@ -465,3 +678,10 @@ export class ConfigApplier {
 
 const isNoop = (r: DaemonPipelineResult): boolean =>
   r.changed.length === 0 && r.reload === undefined && r.failure === undefined && !r.aborted;
+
+/** One daemon's rendered files as one string (held-back renderings are compared by it). */
+const renderingOf = (files: FileSet, daemon: Daemon): string =>
+  [...files]
+    .filter(([name]) => daemonOf(name) === daemon)
+    .map(([name, content]) => `${name}\0${content}`)
+    .join('\0');

@@ -8,6 +8,7 @@ import { logDatastoreState } from '../datastore/stateLog.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
 import { realPipelineEdges, type PipelineEdges } from './applyPipeline.js';
+import type { ApplyGuard } from './applyGuard.js';
 import { ConfigApplier } from './configApplier.js';
 import type { RoleRenderer } from './roleRenderer.js';
 import { loadCompiledTemplates } from '../render/templateLoader.js';
@@ -35,6 +36,8 @@ export interface RunOptions {
   readonly observer?: CycleObserver;
   /** How often the idle loop touches status.heartbeatAt (liveness); default 2 s. */
   readonly heartbeatIntervalMs?: number;
+  /** The apply guard (issue 15): guarded changes go out as configure timeout, then confirm or undo. */
+  readonly guard?: ApplyGuard;
 }
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
@@ -101,6 +104,7 @@ export class RunController {
         status: this.status,
         observer: options.observer,
         now: () => this.#clock.now(),
+        guard: options.guard,
       },
       templates,
     );

@@ -23,6 +23,14 @@ export interface CycleReport {
   readonly quarantined: number;
   /** bird -p refusals this cycle that were pinned on one entry (and quarantined it). */
   readonly refusedEntries: number;
+  /** Guarded applies this cycle (issue 15): each daemon's verdict and how long the change was held. */
+  readonly guarded?: readonly GuardedApplyReport[];
+}
+
+export interface GuardedApplyReport {
+  readonly daemon: Daemon;
+  readonly verdict: 'confirmed' | 'reverted' | 'interrupted';
+  readonly holdMs: number;
 }
 
 export interface CycleObserver {

@@ -1,3 +1,4 @@
+import { guardAppliedCheck } from './guardReadiness.js';
 import { DAEMONS, type Daemon, type RunStatus } from './runStatus.js';
 
 /** How long the control loop may go without a heartbeat before /healthz says it is stuck. */
@@ -85,12 +86,15 @@ export function checkReadiness(
           .map((q) => q.key)
           .slice(0, 3)
           .join(', ')}${status.quarantined.length > 3 ? ', …' : ''})`;
+  const guard = guardAppliedCheck(status, clock.now); // issue 15: held-back entries, or a settle window
   if (status.renderFailure) {
     checks.push({
       condition: 'applied',
       ok: false,
       message: `cannot render since ${iso(status.renderFailure.at)} (${status.renderFailure.kind}): ${status.renderFailure.message}`,
     });
+  } else if (guard) {
+    checks.push(guard);
   } else if (cycleAge > stuckAfterMs) {
     checks.push({
       condition: 'applied',

@@ -4,6 +4,7 @@ import type { IpipRendering } from '../render/ipipMode.js';
 import { queryFamilyStatus, type FamilyStatus } from './bgpStatus.js';
 import { BIRDWATCH_VERSION } from './buildInfo.js';
 import type { CycleObserver, CycleReport } from './cycleReport.js';
+import { GuardMetrics } from './guardMetrics.js';
 import { DAEMONS, FAILURE_KINDS, type Daemon, type DatastoreState, type RunStatus } from './runStatus.js';
 
 export interface MetricsOptions {
@@ -62,6 +63,7 @@ export class BirdwatchMetrics implements CycleObserver {
   readonly #heartbeatAge: Gauge;
   readonly #quarantined: Gauge;
   readonly #daemonInSync: Gauge<'daemon'>;
+  readonly #guard: GuardMetrics;
 
   constructor(options: MetricsOptions) {
     this.#options = options;
@@ -191,6 +193,7 @@ export class BirdwatchMetrics implements CycleObserver {
       help: 'time since the control loop last ticked (/healthz fails when it is stale)',
       registers,
     });
+    this.#guard = new GuardMetrics(this.registry);
     // Every label value of the bounded sets exists from the start, so rate() and absent() behave.
     for (const result of CYCLE_RESULTS) this.#cycles.inc({ result }, 0);
     for (const kind of FAILURE_KINDS) this.#failures.inc({ kind }, 0);
@@ -223,6 +226,7 @@ export class BirdwatchMetrics implements CycleObserver {
     }
     if (report.refusedEntries > 0) this.#validationFailures.inc(report.refusedEntries);
     this.#quarantined.set(report.quarantined);
+    this.#guard.cycleEnded(report, this.#options.status);
     // A cycle that could not render has no diagnostics to speak of: keep the last rendering's counts.
     if (report.failureKind !== 'node' && report.failureKind !== 'template' && report.failureKind !== 'internal') {
       this.#renderDuration.observe(s(report.renderMs));

@@ -8,8 +8,16 @@ export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
  * Why a cycle could not bring a daemon to what the datastore says. Render-level kinds (`node`, `template`,
  * `internal`) hold both daemons back; the others belong to one daemon.
  */
-export type FailureKind = 'node' | 'template' | 'internal' | 'validation' | 'write' | 'reload';
-export const FAILURE_KINDS: readonly FailureKind[] = ['node', 'template', 'internal', 'validation', 'write', 'reload'];
+export type FailureKind = 'node' | 'template' | 'internal' | 'validation' | 'write' | 'reload' | 'guard';
+export const FAILURE_KINDS: readonly FailureKind[] = [
+  'node',
+  'template',
+  'internal',
+  'validation',
+  'write',
+  'reload',
+  'guard',
+];
 
 export interface ApplyFailure {
   readonly kind: FailureKind;
@@ -38,6 +46,24 @@ export interface QuarantinedEntry {
   readonly reason: string;
 }
 
+/** Held back after the apply guard reverted an apply (issue 15): an entry, the templates, or a rendering. */
+export interface GuardHold {
+  /** The etcd key, `templates`, or `<daemon> rendering` (no entry could be blamed). */
+  readonly key: string;
+  readonly daemon: Daemon;
+  readonly reason: string;
+  /** Wall-clock ms of the revert. */
+  readonly at: number;
+}
+
+/** A guarded apply waiting for its verdict: BIRD runs the new configuration under `configure timeout`. */
+export interface GuardWindow {
+  readonly daemons: readonly Daemon[];
+  /** Monotonic ms (the cycle clock) when the window opened. */
+  readonly since: number;
+  readonly windowMs: number;
+}
+
 /**
  * What `run` knows about itself, in one place: the control loop writes it, the health endpoint, metrics and
  * logs read it. Plain data; no I/O.
@@ -56,6 +82,9 @@ export class RunStatus {
     bird6: { failure: undefined, reloadPending: true, lastAppliedAt: undefined },
   };
   quarantined: readonly QuarantinedEntry[] = [];
+  /** Apply guard (issue 15): what a revert holds back, and the settle window in progress. */
+  guardHolds: readonly GuardHold[] = [];
+  guarding: GuardWindow | undefined;
   readonly birdReachable: Record<Daemon, boolean | undefined> = { bird: undefined, bird6: undefined };
   /** Heartbeat of the control loop (monotonic ms), for liveness. */
   heartbeatAt = 0;

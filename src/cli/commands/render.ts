@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { diffAgainstLive, type LiveDiff } from '../../controller/diffLive.js';
 import { formatProtocolChanges, formatSharedChange, hasBgpChanges } from '../../controller/diffSummary.js';
+import { classifyDaemonChange, formatApplyPathForDiff } from '../../controller/applyPath.js';
 import { resolveIpipRendering } from '../../controller/ipip.js';
 import { renderOnce } from '../../controller/oneShot.js';
 import { loadTemplateSources } from '../../render/templateSources.js';
@@ -87,6 +88,7 @@ function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: strin
     if (protocols !== '') context.stdout(`${label}${protocols}`);
     const shared = formatSharedChange(change);
     if (shared !== undefined) context.stdout(`${label}${shared}`);
+    context.stdout(`${label}${formatApplyPathForDiff(classifyDaemonChange(change))}`); // issue 15
   }
   const count = diff.files.length;
   context.stdout(

@@ -32,8 +32,10 @@ import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
+import { ApplyGuard, realGuardEdges } from '../../controller/applyGuard.js';
+import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 
-interface RunFlags extends EtcdFlags, RoleFlags {
+interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
   readonly configDir: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
@@ -84,7 +86,7 @@ export function parseLogLevelName(value: string): LogLevelName {
 
 export function registerRun(program: Command, context: CommandContext): void {
   addExamples(
-    addRoleOptions(addEtcdOptions(program.command('run'))),
+    addGuardOptions(addRoleOptions(addEtcdOptions(program.command('run')))),
     [
       'birdwatch run --node calico-01',
       'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
@@ -146,6 +148,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const maxReloadShare = parseReloadShare(flags.maxReloadShare);
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
       const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
+      const guardSettings = parseGuardOptions(flags);
       const level = parseLogLevelName(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat))
         throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
@@ -173,6 +176,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       }
       const sockets = { bird: flags.birdSocket, bird6: flags.bird6Socket };
       const binaries = { bird: flags.bird, bird6: flags.bird6 };
+      const guard = new ApplyGuard(guardSettings, realGuardEdges(sockets));
       const client = createEtcdClient(etcdOptions);
       const shutdown = context.shutdownSignal();
       try {
@@ -205,12 +209,16 @@ export function registerRun(program: Command, context: CommandContext): void {
             const status = new RunStatus();
             const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs });
             const applier = new ConfigApplier(
-              { role, configDir: flags.configDir, keyspace: snapshot.entries, edges, log, status },
+              { role, configDir: flags.configDir, keyspace: snapshot.entries, edges, log, status, guard },
               await loadCompiledTemplates(flags.templates, role.layout),
             );
             const outcome = await applier.cycle(shutdown);
             // Exit 0 only when the files are in place (BIRD may not be up yet: that is the step before it starts).
-            if (status.failure || outcome.aborted) context.setExitCode(1);
+            // A guard revert (issue 15) leaves BIRD on its previous files, which are in place: not a failed start.
+            const failed = [status.renderFailure, status.daemons.bird.failure, status.daemons.bird6.failure].some(
+              (f) => f !== undefined && f.kind !== 'guard',
+            );
+            if (failed || outcome.aborted) context.setExitCode(1);
           } finally {
             await lock.release();
           }
@@ -244,6 +252,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           log,
           status,
           observer: metrics,
+          guard,
         });
         const ops = await listenOps(
           listen,

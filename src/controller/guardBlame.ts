@@ -1,0 +1,35 @@
+import type { Daemon } from '../observe/runStatus.js';
+import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
+
+/**
+ * The entries a reverted apply is pinned on: those whose rendered lines (entry spans) are not in the files BIRD
+ * ran before — a changed custom filter, a peer whose block changed (its AS), a new block or pool. Sessions the
+ * change only added are not blamed (adding a peer cannot break the others). Pure; keys not in the keyspace are
+ * dropped (nothing to hold back).
+ */
+export function blameEntries(
+  daemon: Daemon,
+  before: ReadonlyMap<string, string>,
+  rendered: FileSet,
+  spans: readonly EntrySpan[],
+  added: readonly string[],
+  inKeyspace: (key: string) => boolean,
+): string[] {
+  const addedSet = new Set(added);
+  const blamed = new Set<string>();
+  const lines = new Map<string, string[]>();
+  for (const span of spans) {
+    if (daemonOf(span.file) !== daemon || !inKeyspace(span.key)) continue;
+    const file = rendered.get(span.file);
+    if (file === undefined) continue;
+    if (!lines.has(span.file)) lines.set(span.file, file.split('\n'));
+    const text = lines
+      .get(span.file)!
+      .slice(span.firstLine - 1, span.lastLine)
+      .join('\n');
+    const bgp = /^\s*protocol bgp ([A-Za-z0-9_]+)/.exec(text);
+    if (bgp && addedSet.has(bgp[1]!)) continue;
+    if (!(before.get(span.file) ?? '').includes(text)) blamed.add(span.key);
+  }
+  return [...blamed].sort();
+}

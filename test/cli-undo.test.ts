@@ -1,0 +1,61 @@
+/**
+ * `birdwatch undo` against a real BIRD in a namespace the test makes (issue 15): `configure undo` and the files
+ * the daemon ran before its last reload put back; nothing to undo leaves the files; a bad daemon name is refused.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { savePreviousFiles } from '../src/apply/previousFiles.js';
+import { runBirdCommand } from '../src/bird/controlSocket.js';
+import { configureBird } from '../src/bird/configure.js';
+import { startBirdForTest } from './harness/bird.js';
+import { canCreateNamespaces, createNamespace } from './harness/netns.js';
+import { cli } from './support/cli.js';
+
+const config = (routes: readonly string[]): string =>
+  `router id 10.0.0.1;\nprotocol device { scan time 10; }\nprotocol static st { ${routes.map((r) => `route ${r} blackhole;`).join(' ')} }\n`;
+const routeCount = async (socket: string): Promise<string> =>
+  (await runBirdCommand(socket, 'show route count')).lines.at(-1)?.text ?? '';
+
+t.test('birdwatch undo reverts BIRD and puts back the previous files', async (t) => {
+  if (!(await canCreateNamespaces())) {
+    t.plan(0, 'network namespaces cannot be created here (root needed)');
+    return;
+  }
+  const ns = await createNamespace(t, 'bwu');
+  const dir = await mkdtemp(join(tmpdir(), 'birdwatch-undo-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'bird.cfg');
+  const before = config(['192.168.1.0/26', '192.168.1.64/26']);
+  await writeFile(cfg, before);
+  const bird = await startBirdForTest(t, {
+    family: 4,
+    configPath: cfg,
+    socketPath: join(dir, 'bird.ctl'),
+    wrapper: ns.exec,
+  });
+  await savePreviousFiles(dir, 'bird', { 'bird.cfg': before });
+  await writeFile(cfg, config(['192.168.1.0/26']));
+  t.ok((await configureBird(bird.socketPath)).ok);
+  t.match(await routeCount(bird.socketPath), /^1 of 1 routes/);
+
+  const flags = ['--config-dir', dir, '--bird-socket', bird.socketPath];
+  const undone = await cli(['undo', 'bird', ...flags]);
+  t.equal(undone.code, 0, undone.stderr);
+  t.equal(undone.stdout, 'bird: reverted (0003 Reconfigured); put back bird.cfg');
+  t.match(await routeCount(bird.socketPath), /^2 of 2 routes/, 'BIRD runs the previous configuration');
+  t.equal(await readFile(cfg, 'utf8'), before, 'and the files are those again');
+
+  const again = await cli(['undo', 'bird', ...flags]);
+  t.equal(again.code, 0);
+  t.match(again.stdout, /^bird: nothing to undo \(0019 Nothing to do\); files left as they are$/);
+
+  const bad = await cli(['undo', 'bird7', ...flags]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /daemon "bird7": expected bird or bird6/);
+
+  const unreachable = await cli(['undo', 'bird6', '--config-dir', dir, '--bird6-socket', join(dir, 'none.ctl')]);
+  t.equal(unreachable.code, 1);
+  t.match(unreachable.stderr, /^error: bird6: /);
+});

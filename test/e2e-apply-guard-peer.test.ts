@@ -1,0 +1,85 @@
+/**
+ * End to end, the apply guard (issue 15) on an eBGP global peer: its AS changed to one the peer does not have
+ * is reverted by itself and the key held back; birdwatch SIGKILLed inside a settle window leaves BIRD to revert
+ * by itself (`configure timeout` expires), and the next start recovers and converges.
+ */
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { keys } from '../src/model/keys.js';
+import { addBlock, addGlobalPeer, addNodePeer, addPool, setNodeMesh } from './lab/keyspace.js';
+import { block4, labForTest, POOL4, skipWithoutNamespaces } from './lab/e2e.js';
+import { GUARD_ARGS, waitLogged, waitReady } from './lab/guard.js';
+import type { LabHost } from './lab/lab.js';
+import { protocolName, waitRoute, waitSessions, waitUntil } from './lab/observe.js';
+import { readFileSync } from 'node:fs';
+
+const TIMEOUT = 60_000;
+// Several settle windows and session restarts in one lab: more than tap's 180 s default under load.
+t.setTimeout(480_000);
+
+t.test('a global peer AS the peer does not have is reverted; a kill mid-window reverts in BIRD', async (t) => {
+  if (await skipWithoutNamespaces(t)) return;
+  const lab = await labForTest(t, {
+    hosts: [
+      { name: 'a1', as: '64512' },
+      { name: 'b1', as: '64513' },
+    ],
+    start: false,
+  });
+  const [a, b] = lab.hosts as [LabHost, LabHost];
+  const client = lab.client();
+  await setNodeMesh(client, false);
+  await addPool(client, POOL4);
+  for (const h of [a, b]) await addBlock(client, h.name, block4(h.index));
+  // a1 peers with b1 as a global peer (b1 skips its own address); b1 peers back node-specifically.
+  await addGlobalPeer(client, b.ip4, '64513');
+  await addNodePeer(client, b.name, a.ip4, '64512');
+  for (const h of lab.hosts) await lab.startHost(h.name, { extraArgs: [...GUARD_ARGS] });
+  const session = protocolName('Global', b.ip4);
+  t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+  t.pass(await waitRoute(b, block4(a.index), a.ip4, { timeoutMs: TIMEOUT }));
+  const key = keys.globalPeer(4, b.ip4);
+
+  await t.test('the AS changed to one the peer does not have is reverted and the key named', async (t) => {
+    await addGlobalPeer(client, b.ip4, '64999');
+    t.pass(await waitLogged(a, /^guarded apply reverted: .*not Established again/, 1, TIMEOUT));
+    t.pass(await waitLogged(a, new RegExp(`^holding back ${key}`), 1, TIMEOUT));
+    t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64513;/, 'bird.cfg put back');
+    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+    t.pass(await waitReady(a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`)));
+  });
+
+  await t.test('birdwatch killed inside the window: BIRD reverts by itself; the next start converges', async (t) => {
+    const service = join(a.serviceDir, 'birdwatch');
+    const pid = a.pid('birdwatch');
+    t.ok(pid, 'birdwatch runs');
+    await addGlobalPeer(client, b.ip4, '64998'); // a new value: the hold lifts, the change is guarded again
+    t.pass(await waitLogged(a, /^guarded apply: bird runs the new configuration/, 2, TIMEOUT));
+    // runsv must not restart it before BIRD's own timer expires: `sv once`, then SIGKILL by PID.
+    await execa('sv', ['once', service]);
+    process.kill(pid!, 'SIGKILL');
+    t.pass(
+      await waitUntil(
+        'bird logs that its configure timeout expired',
+        async () => {
+          const log = readFileSync(a.logs.bird, 'utf8');
+          return { ok: /Config timeout expired, starting undo/.test(log), seen: log.split('\n').slice(-3).join(' | ') };
+        },
+        { timeoutMs: TIMEOUT },
+      ),
+    );
+    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+    t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64998;/, 'the files on disk are the new ones');
+    await execa('sv', ['up', service]);
+    t.pass(await waitLogged(a, /^a previous birdwatch stopped inside a settle window/, 1, TIMEOUT));
+    t.pass(await waitLogged(a, /^guarded apply reverted: .*not Established again/, 2, TIMEOUT * 2));
+    t.pass(await waitReady(a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`), TIMEOUT * 2));
+    t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64513;/, 'converged on the previous files');
+    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+    // The right AS again: nothing held back, ready.
+    await addGlobalPeer(client, b.ip4, '64513');
+    t.pass(await waitReady(a, true, /applied/, TIMEOUT));
+    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+  });
+});

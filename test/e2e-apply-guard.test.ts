@@ -1,0 +1,96 @@
+/**
+ * End to end, the apply guard (issue 15) in a two-host mesh with real BGP sessions: a harmless shared change is
+ * confirmed; a custom filter that withdraws the routes a peer had is reverted by itself (undo, files put back,
+ * the key named by /readyz and held back until it changes); a --templates override whose shared BGP template
+ * has a wrong `local as` breaks every session and is reverted (both daemons), the templates held back.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { addBlock, addPool } from './lab/keyspace.js';
+import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
+import { customFilterKey, GUARD_ARGS, waitLogged, waitReady } from './lab/guard.js';
+import { REPO_ROOT, type LabHost } from './lab/lab.js';
+import { protocolName, waitRoute, waitSessions } from './lab/observe.js';
+
+const TIMEOUT = 60_000;
+// Several settle windows and session restarts in one lab: more than tap's 180 s default under load.
+t.setTimeout(480_000);
+
+t.test('the apply guard confirms a harmless shared change and reverts harmful ones', async (t) => {
+  if (await skipWithoutNamespaces(t)) return;
+  const lab = await labForTest(t, { hosts: 2, start: false });
+  const [h1, h2] = lab.hosts as [LabHost, LabHost];
+  const client = lab.client();
+  await addPool(client, POOL4);
+  await addPool(client, POOL6);
+  for (const h of lab.hosts) {
+    await addBlock(client, h.name, block4(h.index));
+    await addBlock(client, h.name, block6(h.index));
+  }
+  const templatesDir = join(lab.stateDir, 'templates-h1');
+  mkdirSync(templatesDir, { recursive: true });
+  await lab.startHost(h1.name, { extraArgs: [...GUARD_ARGS, '--templates', templatesDir] });
+  await lab.startHost(h2.name, { extraArgs: [...GUARD_ARGS] });
+  const mesh = async (): Promise<void> => {
+    t.pass(await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT }));
+    t.pass(await waitSessions(h1, 6, [protocolName('Mesh', h2.ip6)], { timeoutMs: TIMEOUT }));
+    t.pass(await waitSessions(h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT }));
+    t.pass(await waitRoute(h2, block4(h1.index), h1.ip4, { timeoutMs: TIMEOUT }));
+  };
+  await mesh();
+
+  await t.test('a harmless shared change (a custom filter no route matches) is confirmed', async (t) => {
+    await client.put(customFilterKey('harmless')).value('if ( net ~ 10.254.0.0/16 ) then reject;');
+    t.pass(await waitLogged(h1, /^guarded apply confirmed/, 1, TIMEOUT));
+    t.pass(await waitLogged(h2, /^guarded apply confirmed/, 1, TIMEOUT));
+    await mesh();
+    t.match(readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8'), /10\.254\.0\.0\/16/, 'the change stays');
+    t.pass(await waitReady(h1, true, /applied/));
+  });
+
+  await t.test('a custom filter that withdraws most exported routes is reverted, held back and named', async (t) => {
+    // Two workload-like routes in h1's kernel inside the pool (outside its block): h1 exports 3 routes to h2.
+    const workloads = ['192.168.1.70/32', '192.168.1.71/32'];
+    for (const w of workloads) await execa('ip', ['-n', h1.namespace, 'route', 'add', w, 'dev', 'eth0']);
+    // The kernel prints a /32 without its length.
+    for (const w of workloads) t.pass(await waitRoute(h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT }));
+    const key = customFilterKey('drop');
+    await client.put(key).value('if ( net ~ 192.168.1.64/26 ) then reject;');
+    t.pass(await waitLogged(h1, /^guarded apply reverted: .*routes exported fell from 3 to 1/, 1, TIMEOUT));
+    t.pass(await waitLogged(h1, new RegExp(`^holding back ${key}`), 1, TIMEOUT));
+    // BIRD runs the previous configuration again, and the files on disk are those again.
+    t.notMatch(readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8'), /192\.168\.1\.64/, 'files put back');
+    // The kernel prints a /32 without its length.
+    for (const w of workloads) t.pass(await waitRoute(h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT }));
+    t.pass(await waitReady(h1, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`)));
+    // Another change is applied without the held-back entry.
+    await client.put(customFilterKey('harmless')).value('if ( net ~ 10.253.0.0/16 ) then reject;');
+    t.pass(await waitLogged(h1, /^guarded apply confirmed/, 2, TIMEOUT));
+    const filters = readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8');
+    t.match(filters, /10\.253\.0\.0/, 'the other change applied');
+    t.notMatch(filters, /192\.168\.1\.64/, 'the blamed entry still held back');
+    // Removing it lifts the hold.
+    await client.delete().key(key);
+    t.pass(await waitReady(h1, true, /applied/));
+    for (const w of workloads) await execa('ip', ['-n', h1.namespace, 'route', 'del', w, 'dev', 'eth0']);
+  });
+
+  await t.test('a --templates override with a wrong local AS in the shared template is reverted', async (t) => {
+    const reverted = (await import('./lab/guard.js'))
+      .birdwatchLog(h1)
+      .filter((l) => /^guarded apply reverted: .*not Established again/.test(l.msg ?? '')).length;
+    const bgp = readFileSync(join(REPO_ROOT, 'templates', 'partials', 'bgp.hbs'), 'utf8');
+    mkdirSync(join(templatesDir, 'partials'), { recursive: true });
+    writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), bgp.replace('local as {{localAs}};', 'local as 64999;'));
+    // Both daemons share the template: both are reverted.
+    t.pass(await waitLogged(h1, /^guarded apply reverted: .*not Established again/, reverted + 2, TIMEOUT));
+    t.pass(await waitLogged(h1, /^holding back templates/, 1, TIMEOUT));
+    t.notMatch(readFileSync(join(h1.configDir, 'bird.cfg'), 'utf8'), /local as 64999/, 'bird.cfg put back');
+    t.pass(await waitReady(h1, false, /holds back templates/));
+    await mesh();
+    rmSync(join(templatesDir, 'partials'), { recursive: true, force: true });
+    t.pass(await waitReady(h1, true, /applied/));
+  });
+});

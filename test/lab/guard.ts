@@ -1,0 +1,63 @@
+/**
+ * Shared pieces of the apply-guard lab tests (issue 15): the guard flags every host runs with, a custom filter
+ * key, waiting for a line in a host's birdwatch log, and the ready probe asked inside the host's namespace.
+ */
+import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { BIRDWATCH_MAIN, type LabHost } from './lab.js';
+import { waitUntil } from './observe.js';
+
+/** A short settle window and margin so each scenario takes seconds; sessions restart within it in the lab. */
+export const GUARD_ARGS = ['--guard-window', '12s', '--guard-margin', '5s'] as const;
+
+export const customFilterKey = (name: string): string => `/calico/bgp/v1/global/custom_filters/v4/${name}`;
+
+/** birdwatch's JSON log lines on the host (svlogd's `current`), parsed. */
+export function birdwatchLog(host: LabHost): { msg?: string; daemon?: string; [k: string]: unknown }[] {
+  let text = '';
+  try {
+    text = readFileSync(host.logs.birdwatch, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').flatMap((line) => {
+    const at = line.indexOf('{');
+    if (at < 0) return [];
+    try {
+      return [JSON.parse(line.slice(at)) as { msg?: string }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Waits until the host's birdwatch has logged `count` lines whose message matches. */
+export async function waitLogged(host: LabHost, pattern: RegExp, count = 1, timeoutMs = 60_000): Promise<string> {
+  return waitUntil(
+    `${host.name} birdwatch logs ${count}× ${pattern}`,
+    async () => {
+      const lines = birdwatchLog(host).filter((l) => pattern.test(l.msg ?? ''));
+      return { ok: lines.length >= count, seen: lines.map((l) => l.msg).join(' | ') || '(no such line yet)' };
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+/** `birdwatch check ready` inside the host's namespace (its ops endpoint is the namespace's 127.0.0.1:9179). */
+export async function checkReady(host: LabHost): Promise<{ ready: boolean; text: string }> {
+  const r = await execa('ip', ['netns', 'exec', host.namespace, process.execPath, BIRDWATCH_MAIN, 'check', 'ready'], {
+    reject: false,
+  });
+  return { ready: r.exitCode === 0, text: `${r.stdout}${r.stderr}` };
+}
+
+export async function waitReady(host: LabHost, ready: boolean, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  return waitUntil(
+    `${host.name} check ready: ${ready ? 'ready' : 'not ready'} matching ${pattern}`,
+    async () => {
+      const r = await checkReady(host);
+      return { ok: r.ready === ready && pattern.test(r.text), seen: r.text };
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
