@@ -233,7 +233,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     ],
     leftovers() {
       const inside = existsSync(configDir)
-        ? readdirSync(configDir).filter((n) => n.startsWith('.') && n !== '.birdwatch.lock')
+        ? readdirSync(configDir).filter((n) => n.startsWith('.') && !KEPT_STATE_FILES.test(n))
         : [];
       const beside = readdirSync(dirname(configDir)).filter((n) => n.startsWith(`.${basename(configDir)}.staging-`));
       return [...inside.map((n) => `${basename(configDir)}/${n}`), ...beside];
@@ -241,6 +241,9 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
   };
   return world;
 }
+
+/** What birdwatch keeps in the config dir on purpose: the lock, `birdwatch undo`'s record, the guard's holds. */
+const KEPT_STATE_FILES = /^\.birdwatch(\.lock|-previous-bird6?\.json|-guard-holds\.json)$/;
 
 /** Polls until `check` passes; throws after `timeoutMs` with the last value. */
 export async function waitFor<T>(
