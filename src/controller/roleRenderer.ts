@@ -17,8 +17,6 @@ export interface RenderOutcome {
   readonly files: FileSet;
   /** Where each entry's lines are (computed on demand: only a BIRD error needs it). */
   readonly spans: () => readonly EntrySpan[];
-  /** BGP protocol names, for the `+Mesh_… −Global_…` summary. */
-  readonly protocols: readonly string[];
   readonly diagnostics: readonly Diagnostic[];
   /** Lines describing the result, for `render`'s summary. */
   readonly summary: readonly string[];
@@ -51,7 +49,6 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
       return {
         files: rendered.files,
         spans: rendered.spans,
-        protocols: [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName),
         diagnostics: model.diagnostics,
         ipipPools: model.v4.pools.filter((p) => p.ipipInterface !== undefined).length,
         summary: [
@@ -84,7 +81,6 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
       return {
         files: rendered.files,
         spans: rendered.spans,
-        protocols: [...model.v4.sessions, ...model.v6.sessions].map((s) => s.protocolName),
         diagnostics: model.diagnostics,
         ipipPools: 0,
         summary: [
