@@ -9,7 +9,8 @@ import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { classifyEtcdError } from '../src/datastore/etcdErrors.js';
 import { readScopedSnapshot } from '../src/datastore/etcdSource.js';
 import { isDatastoreError } from '../src/datastore/errors.js';
-import { KeyspaceMirror, type MirrorState } from '../src/datastore/keyspaceMirror.js';
+import type { DatastoreState } from '../src/datastore/datastoreState.js';
+import { KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
 import { encodeNodeMesh } from '../src/model/encodings.js';
 import { nodeKeyScope, prefixKeyScope } from '../src/model/keyScope.js';
 import { keys } from '../src/model/keys.js';
@@ -35,7 +36,7 @@ async function waitFor<T>(what: string, read: () => T, check: (value: T) => bool
 
 function mirrorOf(client: Etcd3, options: { staleAfterMs?: number; firstEndpoint?: number } = {}) {
   const changes: string[][] = [];
-  const states: { state: MirrorState; reason: string | undefined }[] = [];
+  const states: { state: DatastoreState; reason: string | undefined }[] = [];
   const resyncs: string[] = [];
   const mirror = new KeyspaceMirror({
     client,

@@ -5,7 +5,7 @@ import type { EtcdConnectionOptions } from '../datastore/etcdConnection.js';
 import { BGP_PREFIX, IPAM_HOST_PREFIX, POOL_PREFIX } from '../model/keys.js';
 import { BIRDWATCH_VERSION } from '../observe/buildInfo.js';
 import { lineScrubber, REDACTED, redactFields } from '../observe/redact.js';
-import type { Daemon } from '../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
 import type { ListenOption } from './listenOption.js';
 import { fetchOps, formatTarget, opsTarget } from './opsClient.js';
 import { tarGz, type TarEntry } from './tarGz.js';
@@ -146,9 +146,8 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
     return `${names.length} files`;
   });
 
-  const daemons: Daemon[] = ['bird', 'bird6'];
   await Promise.all(
-    daemons.flatMap((daemon) =>
+    DAEMONS.flatMap((daemon) =>
       (['show status', 'show protocols all', 'show route'] as const).map((command) =>
         part(`${daemon} \`${command}\` (${options.sockets[daemon]})`, async () => {
           const reply = await runBirdCommand(options.sockets[daemon], command, { timeoutMs: options.timeoutMs });

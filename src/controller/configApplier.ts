@@ -8,14 +8,9 @@ import type { FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
-import {
-  DAEMONS,
-  type ApplyFailure,
-  type Daemon,
-  type FailureKind,
-  type QuarantinedEntry,
-  type RunStatus,
-} from '../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
+import type { DaemonFailureKind, FailureKind } from '../observe/failureKind.js';
+import type { ApplyFailure, QuarantinedEntry, RunStatus } from '../observe/runStatus.js';
 import {
   runDaemonPipeline,
   type DaemonPipelineResult,
@@ -251,7 +246,7 @@ export class ConfigApplier {
       }
       if (result.failure) {
         retry ||= result.failure.transient;
-        const kind: FailureKind =
+        const kind: DaemonFailureKind =
           result.failure.step === 'validate' ? 'validation' : result.failure.step === 'reload' ? 'reload' : 'write';
         report.failures.push({ kind, daemon: result.daemon });
         this.#setFailure(result.daemon, kind, result.failure.message, result);

@@ -1,6 +1,6 @@
 import { splitStatements, statementLabel, type ConfigStatement } from '../render/configBlocks.js';
 import { daemonOf } from '../render/fileSet.js';
-import type { Daemon } from '../observe/runStatus.js';
+import { DAEMONS, MAIN_FILE, type Daemon } from '../model/daemon.js';
 import { diffProtocols } from './protocolDiff.js';
 
 /** The phrase operators grep for: a shared part changed, so BIRD restarts every session of that daemon. */
@@ -25,9 +25,6 @@ export interface DaemonChange {
 export interface ConfigChange {
   readonly daemons: readonly DaemonChange[];
 }
-
-const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
-const MAIN_FILE: Readonly<Record<Daemon, string>> = { bird: 'bird.cfg', bird6: 'bird6.cfg' };
 
 /** The statements of one daemon's files (those `include` accepts), peers apart from the rest. */
 function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (file: string) => boolean) {

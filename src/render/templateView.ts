@@ -1,6 +1,6 @@
 import type { BgpPeer, FamilyModel, NodeModel, Pool } from '../model/nodeModel.js';
-import type { LogLevel } from '../model/logLevel.js';
 import type { IpipRendering } from './ipipMode.js';
+import { BIRD_DEBUG_STATEMENT } from './birdDebugStatement.js';
 
 /** What the templates see: every decision already made, every string already validated. */
 export interface TemplateView {
@@ -36,12 +36,10 @@ export interface PoolView {
   readonly tunnel: readonly string[];
 }
 
-const LOGGING: Readonly<Record<LogLevel, string>> = { debug: 'debug all;', none: '', info: 'debug { states };' };
-
 export function buildTemplateView(model: NodeModel, ipip: IpipRendering): TemplateView {
   return {
     routerId: model.routerId.text,
-    logging: LOGGING[model.logLevel],
+    logging: BIRD_DEBUG_STATEMENT[model.logLevel],
     localAs: model.asNumber,
     meshEnabled: model.meshEnabled,
     v4: familyView(model.v4, (pool) => tunnelStatements(pool, model, ipip)),

@@ -11,7 +11,7 @@ import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
 import { readEtcdSnapshot } from '../../src/datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../src/model/keys.js';
 import { createLogger } from '../../src/observe/logger.js';
-import type { Daemon } from '../../src/observe/runStatus.js';
+import type { Daemon } from '../../src/model/daemon.js';
 import { splitStatements } from '../../src/render/configBlocks.js';
 import { TemplateError } from '../../src/render/errors.js';
 import { daemonOf } from '../../src/render/fileSet.js';
