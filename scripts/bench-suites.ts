@@ -65,7 +65,9 @@ export interface LatencyResult {
   readonly ackToAppliedMs: number[];
   /** put sent → "change applied" logged: the span the floor covers. */
   readonly putToAppliedMs: number[];
-  /** put sent → BIRD's own log says `Reconfigured` (seen through inotify): the same span without birdwatch's logging. */
+  /**
+   * put sent → BIRD's own log says `Reconfigured` (seen through inotify): the same span without birdwatch's logging.
+   */
   readonly putToReconfiguredMs: number[];
   readonly cycleMs: number[];
   readonly validateMs: number[];
@@ -127,7 +129,9 @@ export interface RenderResult {
   readonly warmup: number;
   /** nodeRole().render: what a cycle runs (model + templates + summary). */
   readonly renderMs: number[];
-  /** CPU time of this process during each render (user + system; GC threads included): contention shows as wall ≫ CPU. */
+  /**
+   * CPU time of this process during each render (user + system; GC threads included): contention shows as wall ≫ CPU.
+   */
   readonly renderCpuMs: number[];
   readonly modelMs: number[];
   readonly templatesMs: number[];
@@ -378,7 +382,9 @@ async function measureLatency(
   return r;
 }
 
-/** CPU time over the idle period, also per sixth of it: V8's memory reducer collects after activity, then it settles. */
+/**
+ * CPU time over the idle period, also per sixth of it: V8's memory reducer collects after activity, then it settles.
+ */
 async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleResult> {
   const hz = await clockTicksPerSecond();
   const from = bw.lines.length;

@@ -52,7 +52,10 @@ function mirrorOf(client: Etcd3, options: { staleAfterMs?: number; firstEndpoint
 
 t.test('a response too large is its own error kind and message, never "unreachable"', async (t) => {
   const error = classifyEtcdError(
-    new Error('8 RESOURCE_EXHAUSTED: Received message larger than max (5242880 vs. 4194304)'),
+    // As gRPC raises it: a plain Error with the status code (8 = RESOURCE_EXHAUSTED).
+    Object.assign(new Error('8 RESOURCE_EXHAUSTED: Received message larger than max (5242880 vs. 4194304)'), {
+      code: 8,
+    }),
   );
   t.equal(error.kind, 'too-large');
   t.match(

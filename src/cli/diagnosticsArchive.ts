@@ -9,6 +9,7 @@ import { DAEMONS, type Daemon } from '../model/daemon.js';
 import type { ListenOption } from './listenOption.js';
 import { fetchOps, formatTarget, opsTarget } from './opsClient.js';
 import { tarGz, type TarEntry } from './tarGz.js';
+import { errorMessage } from '../errorMessage.js';
 
 export interface DiagnosticsOptions {
   readonly node: string;
@@ -44,8 +45,6 @@ const BIRD_PASSWORD = /\b(password\s+)"(?:[^"\\\n]|\\.)*"/g;
 const ENV_NAMES =
   /^(NODENAME|HOSTNAME|IP|IP6|AS|IP_AUTODETECTION_METHOD|IP6_AUTODETECTION_METHOD|CALICO_.*|ETCD_.*|BIRDWATCH_.*)$/;
 const SECRET_ENV = /PASSWORD|SECRET|TOKEN|KEY$/;
-
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 async function withTimeout<T>(what: string, timeoutMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -127,7 +126,7 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
     try {
       report.push(`ok      ${name}: ${await work()}`);
     } catch (error) {
-      const line = `${name}: ${errorText(error)}`;
+      const line = `${name}: ${errorMessage(error)}`;
       failures.push(line);
       report.push(`FAILED  ${line}`);
     }

@@ -20,6 +20,7 @@ import {
 import type { CycleOutcome } from './coalescer.js';
 import { formatConfigChange, summarizeConfigChange } from './diffSummary.js';
 import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
+import { errorMessage } from '../errorMessage.js';
 
 export interface ConfigApplierOptions {
   readonly role: RoleRenderer;
@@ -125,7 +126,7 @@ export class ConfigApplier {
     try {
       outcome = await this.#cycle(report, now, signal, changeAt);
     } catch (error) {
-      const message = `unexpected error in the apply cycle: ${error instanceof Error ? error.message : String(error)}`;
+      const message = `unexpected error in the apply cycle: ${errorMessage(error)}`;
       this.options.log.error({ component: 'cycle', err: error }, message);
       outcome = this.#renderFailed(report, 'internal', message, true);
     }
@@ -304,7 +305,7 @@ export class ConfigApplier {
       this.#live.forget();
       log.error(
         { component: 'apply', daemon: result.daemon },
-        `${result.daemon} refused the new configuration and its previous files could not be put back: ${error instanceof Error ? error.message : String(error)}`,
+        `${result.daemon} refused the new configuration and its previous files could not be put back: ${errorMessage(error)}`,
       );
     }
   }

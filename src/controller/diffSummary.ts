@@ -42,7 +42,10 @@ function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (f
   return { peers, shared };
 }
 
-/** Labels of the statements that differ between two lists: those only one side has, else (a pure reordering) every moved one. */
+/**
+ * Labels of the statements that differ between two lists: those only one side has, else (a pure reordering) every moved
+ * one.
+ */
 function changedLabels(before: readonly ConfigStatement[], after: readonly ConfigStatement[]): string[] {
   const beforeTexts = new Set(before.map((s) => s.text));
   const afterTexts = new Set(after.map((s) => s.text));

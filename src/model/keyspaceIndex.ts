@@ -1,4 +1,3 @@
-import type { AddressFamily } from './address.js';
 import { classifyKey } from './keys.js';
 
 /** The flat key → value map a datastore delivers. */
@@ -100,7 +99,7 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
         index.pools[meaning.family].push({ ...kv, cidr: meaning.cidr });
         break;
       case 'hostAddress':
-        host(meaning.host).address[meaning.family as AddressFamily] = kv;
+        host(meaning.host).address[meaning.family] = kv;
         break;
       case 'hostAsNumber':
         host(meaning.host).asNumber = kv;

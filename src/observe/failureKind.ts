@@ -1,4 +1,7 @@
-/** Kinds that stop rendering itself (the node cannot be configured, broken templates, an unexpected error): both daemons are held back. */
+/**
+ * Kinds that stop rendering itself (the node cannot be configured, broken templates, an unexpected error): both daemons
+ * are held back.
+ */
 export const RENDER_FAILURE_KINDS = ['node', 'template', 'internal'] as const;
 /** Kinds that belong to one daemon's pipeline (bird -p refused, the files could not be written, the reload failed). */
 export const DAEMON_FAILURE_KINDS = ['validation', 'write', 'reload'] as const;

@@ -64,7 +64,10 @@ function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): Fami
   };
 }
 
-/** Cross-subnet compares the route's BGP next hop with this node's subnet (not `from`, which is the RR behind a reflector). */
+/**
+ * Cross-subnet compares the route's BGP next hop with this node's subnet (not `from`, which is the RR behind a
+ * reflector).
+ */
 function tunnelStatements(pool: Pool, model: NodeModel, ipip: IpipRendering): string[] {
   if (ipip === 'off' || pool.ipipInterface === undefined) return [];
   const tunnel = `krt_tunnel = "${pool.ipipInterface}";`;

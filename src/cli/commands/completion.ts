@@ -17,7 +17,10 @@ interface CompletionEntry {
   readonly words: readonly string[];
 }
 
-/** Every command path of the tree with its subcommands and the words that may follow (subcommands, options, fixed values). */
+/**
+ * Every command path of the tree with its subcommands and the words that may follow (subcommands, options, fixed
+ * values).
+ */
 export function completionEntries(root: Command): CompletionEntry[] {
   const entries: CompletionEntry[] = [];
   const visit = (command: Command, path: string): void => {

@@ -31,6 +31,7 @@ import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
+import { errorMessage } from '../../errorMessage.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags {
   readonly configDir: string;
@@ -249,7 +250,7 @@ export function registerRun(program: Command, context: CommandContext): void {
         const onUnhandled = (reason: unknown): void => {
           log.error(
             { component: 'run', err: reason },
-            `unhandled rejection (a bug; please report it): ${reason instanceof Error ? reason.message : String(reason)}; carrying on`,
+            `unhandled rejection (a bug; please report it): ${errorMessage(reason)}; carrying on`,
           );
         };
         process.on('SIGHUP', onHup);

@@ -47,7 +47,9 @@ export function unreachableReason(status: Extract<FamilyStatus, { reachable: fal
   return text.split(` ${status.socketPath}`).join('');
 }
 
-/** calicoctl's per-family table: Peer address | Peer type | State | Since | Info, then `n of m sessions established`. */
+/**
+ * calicoctl's per-family table: Peer address | Peer type | State | Since | Info, then `n of m sessions established`.
+ */
 export function formatFamilyStatus(status: FamilyStatus): string[] {
   const lines = [`IPv${status.family} BGP status`];
   if (!status.reachable) {
