@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
 import { startBird, writeMinimalConfig } from '../test/harness/bird.js';
+import { startTcpProxy } from '../test/harness/tcpProxy.js';
 import { BIRDWATCH_MAIN, tempDir, type EtcdLab, type Scope } from './bench-lab.js';
 
 export interface StartupSample {
@@ -83,43 +83,6 @@ function timed(
   });
 }
 
-/** A TCP proxy in front of etcd that resolves, once per `next()`, with the time the first client byte arrives. */
-async function firstByteProxy(
-  target: string,
-): Promise<{ url: string; next(): Promise<number>; close(): Promise<void> }> {
-  const { hostname, port } = new URL(target);
-  let waiter: ((at: number) => void) | undefined;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect({ host: hostname, port: Number(port) });
-    sockets.add(client).add(upstream);
-    client.once('data', () => {
-      const w = waiter;
-      waiter = undefined;
-      w?.(performance.now());
-    });
-    const drop = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const address = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    next: () => new Promise<number>((resolve) => (waiter = resolve)),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 export const STARTUP_TARGETS = {
   versionMs: 150,
   versionRssMb: 60,
@@ -150,7 +113,7 @@ export async function startupBench(
   }
   await etcd.client.put('/calico/v1/ipam/v4/pool/192.168.0.0-16').value('{"cidr":"192.168.0.0/16"}');
   await etcd.client.put('/calico/v1/ipam/v6/pool/fd00:1::-48').value('{"cidr":"fd00:1::/48"}');
-  const proxy = await firstByteProxy(etcd.endpoint);
+  const proxy = await startTcpProxy(etcd.endpoint);
   scope.teardown(() => proxy.close());
 
   const useTime = existsSync(GNU_TIME);
@@ -238,12 +201,15 @@ export async function startupBench(
   ];
   // One warm-up round (page cache, JIT-less first reads), not recorded.
   await timed([node, '-e', '0'], env, useTime);
-  for (const c of cases) await timed(c.argv, env, useTime, c.firstByte === true ? () => proxy.next() : undefined);
+  for (const c of cases)
+    await timed(c.argv, env, useTime, c.firstByte === true ? () => proxy.nextFirstByte() : undefined);
   for (let run = 0; run < runs; run++) {
     progress(`startup: round ${run + 1}/${runs}`);
     floor.samples.push(await timed([node, '-e', '0'], env, useTime));
     for (const c of cases)
-      c.case.samples.push(await timed(c.argv, env, useTime, c.firstByte === true ? () => proxy.next() : undefined));
+      c.case.samples.push(
+        await timed(c.argv, env, useTime, c.firstByte === true ? () => proxy.nextFirstByte() : undefined),
+      );
   }
   return { runs, floor, cases: cases.map((c) => c.case), rssMeasured: useTime };
 }

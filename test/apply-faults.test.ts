@@ -13,12 +13,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { isConfigDirLockedError } from '../src/apply/errors.js';
 import { keys } from '../src/model/keys.js';
 import { checkReadiness } from '../src/observe/health.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { cli } from './support/cli.js';
-import { createRunHarness, NODE, waitFor } from './support/runHarness.js';
+import { createWorld, NODE, waitFor } from './support/world.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
 
 /**
@@ -29,13 +30,7 @@ import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
  */
 t.setTimeout(240_000);
 
-const baseKeyspace = (): Map<string, string> =>
-  new Map([
-    [keys.hostAddress(NODE, 4), '127.0.0.1'],
-    [keys.hostAddress(NODE, 6), '::1'],
-    [keys.hostAddress('n2', 4), '127.0.0.2'],
-    [keys.hostAddress('n2', 6), '::2'],
-  ]);
+const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '::2']);
 
 const both = { bird: { ok: true }, bird6: { ok: true } } as const;
 
@@ -43,7 +38,7 @@ if (!(await canCreateNamespaces())) {
   t.test('apply faults', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
 } else {
   t.test('bird6 refused by bird -p (a template line) never holds bird back; readiness names bird6 only', async (t) => {
-    const h = await createRunHarness(t, baseKeyspace());
+    const h = await createWorld(t, { keyspace: baseKeyspace() });
     const templates = join(h.dir, 'templates');
     mkdirSync(templates);
     const controller = await h.startController({ templatesDir: templates });
@@ -95,7 +90,7 @@ if (!(await canCreateNamespaces())) {
   t.test(
     'BIRD refuses configure after bird -p passed: files put back, failure kept until that daemon accepts',
     async (t) => {
-      const h = await createRunHarness(t, baseKeyspace());
+      const h = await createWorld(t, { keyspace: baseKeyspace() });
       // A validator that accepts anything: BIRD itself is the one that refuses.
       const controller = await h.startController({ binaries: { bird: 'true', bird6: 'true' } });
       await h.startBirds();
@@ -160,7 +155,7 @@ if (!(await canCreateNamespaces())) {
   t.test(
     'garbage on a control socket, a missing or hung bird -p, files replaced behind our back: failed cycles, never a crash',
     async (t) => {
-      const h = await createRunHarness(t, baseKeyspace());
+      const h = await createWorld(t, { keyspace: baseKeyspace() });
       // bird6's socket answers with something that is not BIRD.
       const fake = join(h.dir, 'garbage6.ctl');
       const server = createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
@@ -274,7 +269,7 @@ if (!(await canCreateNamespaces())) {
         'bird6 is still failing (its socket still answers garbage) …',
       );
       t.ok(
-        h.birds.every((b) => b.running()),
+        Object.values(h.birds).every((b) => b.running()),
         '… and nothing of that stopped the loop or BIRD',
       );
       await controller.close();
@@ -284,7 +279,7 @@ if (!(await canCreateNamespaces())) {
   t.test(
     'one owner per config dir: a second run, run --once and render --out are refused while one runs',
     async (t) => {
-      const h = await createRunHarness(t, baseKeyspace());
+      const h = await createWorld(t, { keyspace: baseKeyspace() });
       const controller = await h.startController();
       const second = await h.startController().catch((e: unknown) => e);
       t.ok(isConfigDirLockedError(second), 'a second controller on the same dir is refused');
@@ -324,24 +319,7 @@ if (!(await canCreateNamespaces())) {
       const staging = readdirSync(h.configDir).filter((n) => n.startsWith('.staging-'));
       t.same(staging, [], 'the refused one removed nothing and staged nothing');
       await controller.close();
-      const after = await cli([
-        'run',
-        '--once',
-        '--node',
-        NODE,
-        '--config-dir',
-        h.configDir,
-        '--etcd-endpoints',
-        h.etcd.endpoints.join(','),
-        '--ipip',
-        'off',
-        '--log-level',
-        'silent',
-        '--bird-socket',
-        h.sockets.bird,
-        '--bird6-socket',
-        h.sockets.bird6,
-      ]);
+      const after = await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
       t.equal(after.code, 0, `released on close: ${after.stderr}`);
     },
   );
@@ -349,7 +327,7 @@ if (!(await canCreateNamespaces())) {
   t.test(
     'a read-only parent (a read-only root filesystem with the config dir on a volume): staging happens inside the config dir',
     async (t) => {
-      const h = await createRunHarness(t, baseKeyspace());
+      const h = await createWorld(t, { keyspace: baseKeyspace() });
       const controller = await h.startController();
       await h.startBirds();
       await waitFor(
@@ -380,7 +358,7 @@ if (!(await canCreateNamespaces())) {
   t.test(
     'templates from a ConfigMap volume: symlinked files are read, a ..data swap re-renders, a removed dir recovers',
     async (t) => {
-      const h = await createRunHarness(t, baseKeyspace());
+      const h = await createWorld(t, { keyspace: baseKeyspace() });
       const templates = join(h.dir, 'configmap');
       const builtin = readFileSync(new URL('../templates/bird_aggr.cfg.hbs', import.meta.url), 'utf8');
       const version = (name: string, marker: string): void => {
@@ -423,7 +401,7 @@ if (!(await canCreateNamespaces())) {
 }
 
 t.test('SIGTERM while bird -p runs: exit 0 at once, no staging dir left', async (t) => {
-  const h = await createRunHarness(t, baseKeyspace());
+  const h = await createWorld(t, { keyspace: baseKeyspace() });
   const slow = join(h.dir, 'slow-bird');
   writeFileSync(slow, '#!/bin/sh\nsleep 20\nexec bird "$@"\n');
   chmodSync(slow, 0o755);

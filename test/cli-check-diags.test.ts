@@ -8,12 +8,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { freePort } from './harness/process.js';
 import { spawnBirdwatch } from './support/birdwatchProcess.js';
 import { cli } from './support/cli.js';
-import { createRunHarness, NODE, waitFor } from './support/runHarness.js';
+import { createWorld, NODE, waitFor } from './support/world.js';
 
 const PEER_PASSWORD = 'bgp-peer-secret-42';
 const PRIVATE_KEY = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
@@ -41,18 +42,12 @@ if (!(await canCreateNamespaces())) {
   );
 } else {
   t.test('check ready|live and diags against a running birdwatch', async (t) => {
-    const h = await createRunHarness(
-      t,
-      new Map([
-        [keys.hostAddress(NODE, 4), '127.0.0.1'],
-        [keys.hostAddress(NODE, 6), '::1'],
-        [keys.hostAddress('n2', 4), '127.0.0.2'],
-        [
-          keys.globalPeer(4, '127.0.0.9'),
-          JSON.stringify({ ip: '127.0.0.9', as_num: '64512', password: PEER_PASSWORD }),
-        ],
+    const h = await createWorld(t, {
+      keyspace: loopbackKeyspace([
+        keys.globalPeer(4, '127.0.0.9'),
+        JSON.stringify({ ip: '127.0.0.9', as_num: '64512', password: PEER_PASSWORD }),
       ]),
-    );
+    });
     const port = await freePort();
     const listen = `127.0.0.1:${port}`;
     const proc = spawnBirdwatch(
@@ -209,7 +204,7 @@ if (!(await canCreateNamespaces())) {
     await t.test(
       'bird6 down: check ready exit 1 naming bird6; diags still written, the failed parts named',
       async (t) => {
-        const bird6 = h.birds.find((b) => b.family === 6)!;
+        const bird6 = h.birds.bird6!;
         await bird6.stop();
         const ready = await waitFor(
           'check ready exits 1',

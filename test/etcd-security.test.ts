@@ -7,7 +7,7 @@ import { createTestPki, startSecureEtcd, type SecureEtcd, type TestPki } from '.
 import { freePort } from './harness/process.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
 import { cli, type CliResult } from './support/cli.js';
-import { waitFor } from './support/runHarness.js';
+import { waitFor } from './support/world.js';
 
 // birdwatch against a real etcd with TLS + client certificates, and with user/password auth: the right
 // credentials work for render, run (--once and as a daemon) and the operator CLI; wrong or missing ones fail

@@ -1,11 +1,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { recordRow } from './reliability/summary.js';
-import { changeStream, createWorld, NODE, sleep, waitFor } from './reliability/world.js';
+import { createWorld, sleep, waitFor } from './support/world.js';
+import { changeStream } from './reliability/changeStream.js';
 
 /**
  * BIRD faults against an in-process birdwatch with real etcd and real BIRD/BIRD6 in a namespace: BIRD killed
@@ -16,12 +18,7 @@ t.setTimeout(fileTimeoutMs(170_000, 900_000));
 const FLOW_MS = size(1_500, 10_000);
 
 const baseKeyspace = (): Map<string, string> =>
-  new Map([
-    [keys.hostAddress(NODE, 4), '127.0.0.1'],
-    [keys.hostAddress(NODE, 6), '::1'],
-    [keys.hostAddress('n2', 4), '127.0.0.2'],
-    [keys.globalPeer(6, '::2'), JSON.stringify({ ip: '::2', as_num: '65002' })],
-  ]);
+  loopbackKeyspace([keys.globalPeer(6, '::2'), JSON.stringify({ ip: '::2', as_num: '65002' })]);
 
 if (!(await canCreateNamespaces())) {
   t.test('BIRD faults', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);

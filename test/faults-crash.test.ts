@@ -2,6 +2,7 @@ import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { validateBirdConfig } from '../src/bird/validateConfig.js';
 import { keys } from '../src/model/keys.js';
 import { NODE_LAYOUT } from '../src/render/layouts.js';
@@ -9,7 +10,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { startBirdwatch, type ChildBirdwatch } from './reliability/childBirdwatch.js';
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { formatMs, recordRow } from './reliability/summary.js';
-import { createWorld, sleep, waitFor, NODE, type World } from './reliability/world.js';
+import { createWorld, sleep, waitFor, NODE, type World } from './support/world.js';
 
 /**
  * birdwatch (`node dist/cli/main.js run`, a child process) SIGKILLed at random points of the apply path while
@@ -33,12 +34,7 @@ function prng(seed: number): () => number {
 }
 
 const baseKeyspace = (): Map<string, string> =>
-  new Map([
-    [keys.hostAddress(NODE, 4), '127.0.0.1'],
-    [keys.hostAddress(NODE, 6), '::1'],
-    [keys.hostAddress('n2', 4), '127.0.0.2'],
-    [keys.pool(4, '10.200.0.0/16'), JSON.stringify({ cidr: '10.200.0.0/16' })],
-  ]);
+  loopbackKeyspace([keys.pool(4, '10.200.0.0/16'), JSON.stringify({ cidr: '10.200.0.0/16' })]);
 
 /** Each change is one transaction touching bird.cfg, bird_aggr.cfg and bird6.cfg: a cycle swaps several files. */
 function multiFileStream(client: Etcd3): { pause(): Promise<void>; resume(): void; stop(): Promise<number> } {

@@ -8,7 +8,8 @@ import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { fileTimeoutMs } from './reliability/size.js';
 import { recordRow } from './reliability/summary.js';
-import { createWorld, NODE, sleep, waitFor, type World } from './reliability/world.js';
+import { loopbackKeyspace } from './support/keyspaces.js';
+import { createWorld, sleep, waitFor, type World } from './support/world.js';
 
 /**
  * Disk faults: the config dir made unwritable (we run as root, so permissions do not stop us: `chattr +i`
@@ -20,12 +21,7 @@ t.setTimeout(fileTimeoutMs(170_000, 600_000));
 /** How long a fixed birdwatch may take to retry a failed write by itself (its reload retry backs off to 5 s). */
 const RETRY_WINDOW_MS = 7_000;
 
-const baseKeyspace = (): Map<string, string> =>
-  new Map([
-    [keys.hostAddress(NODE, 4), '127.0.0.1'],
-    [keys.hostAddress(NODE, 6), '::1'],
-    [keys.hostAddress('n2', 4), '127.0.0.2'],
-  ]);
+const baseKeyspace = (): Map<string, string> => loopbackKeyspace();
 
 const writeErrors = (w: World) => w.logLines().filter((l) => l['level'] === 50 && l['failure'] === 'write');
 

@@ -1,10 +1,11 @@
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { startTcpProxy, type TcpProxy } from './harness/tcpProxy.js';
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { recordRow } from './reliability/summary.js';
-import { createWorld, NODE, sleep, waitFor, type World } from './reliability/world.js';
+import { createWorld, sleep, waitFor, type World } from './support/world.js';
 
 /**
  * etcd faults against an in-process birdwatch (the RunController `run` builds) talking to a 3-member etcd
@@ -14,13 +15,7 @@ import { createWorld, NODE, sleep, waitFor, type World } from './reliability/wor
 t.setTimeout(fileTimeoutMs(170_000, 900_000));
 const OUTAGE_MS = size(3_000, 10_000);
 
-const baseKeyspace = (): Map<string, string> =>
-  new Map([
-    [keys.hostAddress(NODE, 4), '127.0.0.1'],
-    [keys.hostAddress(NODE, 6), '::1'],
-    [keys.hostAddress('n2', 4), '127.0.0.2'],
-    [keys.hostAddress('n2', 6), ''],
-  ]);
+const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '']);
 
 const addHost = (w: World, name: string, ip: string) => w.client.put(keys.hostAddress(name, 4)).value(ip);
 const removeHost = (w: World, name: string) => w.client.delete().prefix(keys.hostDir(name));

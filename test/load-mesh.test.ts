@@ -6,7 +6,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { startBirdwatch } from './reliability/childBirdwatch.js';
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { formatMs, recordRow } from './reliability/summary.js';
-import { createWorld, sleep, waitFor, NODE } from './reliability/world.js';
+import { createWorld, sleep, waitFor, NODE } from './support/world.js';
 
 /**
  * Load: one birdwatch (`node dist/cli/main.js run`, default --min-reload-interval 250 ms) with a 1,000-node

@@ -19,7 +19,7 @@ import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
 import { cli } from './support/cli.js';
 import { putKeyspace } from './support/etcdLoad.js';
 import { parsePrometheusText, valueOf } from './support/promText.js';
-import { waitFor } from './support/runHarness.js';
+import { waitFor } from './support/world.js';
 
 // The ops endpoint on its own (a RunStatus the test sets), then `run --listen` as a real process.
 

@@ -7,7 +7,7 @@ import { createLogger, type LoggerOptions } from '../src/observe/logger.js';
 import { REDACTED } from '../src/observe/redact.js';
 import { freePort } from './harness/process.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
-import { waitFor } from './support/runHarness.js';
+import { waitFor } from './support/world.js';
 
 // Logs are JSON lines with a component field, and no credential reaches a line: checked on captured output.
 

@@ -2,10 +2,12 @@ import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { FILTERS_CHANGED } from '../src/controller/diffSummary.js';
 import { nodeRole } from '../src/controller/roleRenderer.js';
 import { RunController } from '../src/controller/runController.js';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
+import { etcdKeyspaceSource } from '../src/datastore/keyspaceSource.js';
 import { keys } from '../src/model/keys.js';
 import { startOpsServer } from '../src/observe/httpServer.js';
 import { createLogger } from '../src/observe/logger.js';
@@ -13,7 +15,7 @@ import { BirdwatchMetrics } from '../src/observe/metrics.js';
 import { RunStatus } from '../src/observe/runStatus.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { parsePrometheusText, sumOf, valueOf, type Sample } from './support/promText.js';
-import { createRunHarness, NODE, waitFor } from './support/runHarness.js';
+import { createWorld, NODE, waitFor } from './support/world.js';
 
 // /metrics, /healthz and /readyz of a controller running against a real etcd and a real BIRD (in a network
 // namespace): the numbers move as cycles happen, readiness flips when etcd or BIRD goes away and comes back,
@@ -25,14 +27,7 @@ if (!(await canCreateNamespaces())) {
   t.test('ops endpoint against real BIRD', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
 } else {
   t.test('metrics, health and readiness of a running controller', async (t) => {
-    const h = await createRunHarness(
-      t,
-      new Map([
-        [keys.hostAddress(NODE, 4), '127.0.0.1'],
-        [keys.hostAddress(NODE, 6), '::1'],
-        [keys.hostAddress('n2', 4), '127.0.0.2'],
-      ]),
-    );
+    const h = await createWorld(t, { keyspace: loopbackKeyspace() });
     // `bird -p` through a wrapper that waits while a file exists: a validation that hangs, on demand.
     const hangFile = join(h.dir, 'hang');
     const birdWrapper = join(h.dir, 'bird-wrapper');
@@ -59,7 +54,7 @@ if (!(await canCreateNamespaces())) {
       binaries: { bird: birdWrapper, bird6: 'bird6' },
       templatesDir: undefined,
       minReloadIntervalMs: 50,
-      client,
+      keyspace: etcdKeyspaceSource({ client }),
       log,
       status,
       observer: metrics,
@@ -234,8 +229,7 @@ if (!(await canCreateNamespaces())) {
     });
 
     await t.test('BIRD goes away: not ready (bird, bird6), reachable 0; BIRD back: ready', async (t) => {
-      await Promise.all(h.birds.map((b) => b.stop()));
-      h.birds = [];
+      await Promise.all(Object.values(h.birds).map((b) => b.stop()));
       const r = await waitFor('bird not ready', readyz, (x) => x.failing.includes('bird'), 10_000);
       t.same(r.failing, ['bird', 'bird6']);
       samples = await scrape();

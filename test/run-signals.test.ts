@@ -6,7 +6,7 @@ import t from 'tap';
 import { keys } from '../src/model/keys.js';
 import { startEtcdForTest } from './harness/etcd.js';
 import { putKeyspace } from './support/etcdLoad.js';
-import { waitFor } from './support/runHarness.js';
+import { waitFor } from './support/world.js';
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 

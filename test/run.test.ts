@@ -1,20 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { loopbackKeyspace } from './support/keyspaces.js';
 import { encodeNodeMesh, encodePeer } from '../src/model/encodings.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { startTcpProxy } from './harness/tcpProxy.js';
 import { cli } from './support/cli.js';
-import { createRunHarness, NODE, waitFor } from './support/runHarness.js';
+import { createWorld, waitFor } from './support/world.js';
 
-const baseKeyspace = (): Map<string, string> =>
-  new Map([
-    [keys.hostAddress(NODE, 4), '127.0.0.1'],
-    [keys.hostAddress(NODE, 6), '::1'],
-    [keys.hostAddress('n2', 4), '127.0.0.2'],
-    [keys.hostAddress('n2', 6), ''],
-  ]);
+const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '']);
 
 if (!(await canCreateNamespaces())) {
   t.test(
@@ -24,25 +19,8 @@ if (!(await canCreateNamespaces())) {
   );
 } else {
   t.test('birdwatch run keeps a real BIRD in step with etcd', async (t) => {
-    const h = await createRunHarness(t, baseKeyspace());
-    const once = await cli([
-      'run',
-      '--once',
-      '--node',
-      NODE,
-      '--config-dir',
-      h.configDir,
-      '--etcd-endpoints',
-      h.etcd.endpoints.join(','),
-      '--bird-socket',
-      h.sockets.bird,
-      '--bird6-socket',
-      h.sockets.bird6,
-      '--ipip',
-      'off',
-      '--log-level',
-      'silent',
-    ]);
+    const h = await createWorld(t, { keyspace: baseKeyspace() });
+    const once = await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
     t.equal(once.code, 0, `--once before BIRD runs succeeds: ${once.stderr}`);
     t.ok(existsSync(join(h.configDir, 'bird.cfg')), '--once wrote the configuration');
     await h.startBirds();
@@ -262,25 +240,8 @@ if (!(await canCreateNamespaces())) {
   });
 
   t.test('a compaction past the watch revision → re-read and converge', async (t) => {
-    const h = await createRunHarness(t, baseKeyspace());
-    await cli([
-      'run',
-      '--once',
-      '--node',
-      NODE,
-      '--config-dir',
-      h.configDir,
-      '--etcd-endpoints',
-      h.etcd.endpoints.join(','),
-      '--ipip',
-      'off',
-      '--log-level',
-      'silent',
-      '--bird-socket',
-      h.sockets.bird,
-      '--bird6-socket',
-      h.sockets.bird6,
-    ]);
+    const h = await createWorld(t, { keyspace: baseKeyspace() });
+    await cli([...h.runArgv(), '--once', '--log-level', 'silent']);
     await h.startBirds();
     const proxy = await startTcpProxy(h.etcd.endpoints[0]!);
     t.teardown(() => proxy.close());
@@ -320,7 +281,7 @@ if (!(await canCreateNamespaces())) {
   });
 
   t.test('BIRD started after birdwatch → gets configured', async (t) => {
-    const h = await createRunHarness(t, baseKeyspace());
+    const h = await createWorld(t, { keyspace: baseKeyspace() });
     const controller = await h.startController();
     t.equal(controller.status.birdReachable.bird, false, 'BIRD is not running yet');
     t.ok(existsSync(join(h.configDir, 'bird.cfg')), 'files are in place anyway');
@@ -338,7 +299,7 @@ if (!(await canCreateNamespaces())) {
   });
 
   t.test('a broken template override: live config unchanged, BIRD still runs; fixed → applied', async (t) => {
-    const h = await createRunHarness(t, baseKeyspace());
+    const h = await createWorld(t, { keyspace: baseKeyspace() });
     const templates = join(h.dir, 'templates');
     mkdirSync(templates);
     const controller = await h.startController({ templatesDir: templates });

@@ -1,8 +1,7 @@
 import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
-import type { Etcd3 } from 'etcd3';
 import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
-import { KeyspaceMirror } from '../datastore/keyspaceMirror.js';
+import type { KeyspaceSource, LiveKeyspace } from '../datastore/keyspaceSource.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver } from '../observe/cycleReport.js';
 import type { Daemon } from '../model/daemon.js';
@@ -29,9 +28,8 @@ export interface RunOptions {
   readonly edges?: PipelineEdges;
   readonly templatesDir: string | undefined;
   readonly minReloadIntervalMs: number;
-  readonly client: Etcd3;
-  /** A watch silent this long is left for another etcd member (default DEFAULT_STALE_AFTER_MS). */
-  readonly staleAfterMs?: number;
+  /** Where the keyspace comes from: etcdKeyspaceSource in production, a MemoryKeyspaceSource in unit tests. */
+  readonly keyspace: KeyspaceSource;
   readonly log: Logger;
   readonly status?: RunStatus;
   readonly clock?: Clock;
@@ -51,7 +49,7 @@ const RETRY_BACKOFF = new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000
  */
 export class RunController {
   readonly status: RunStatus;
-  readonly #mirror: KeyspaceMirror;
+  readonly #mirror: LiveKeyspace;
   readonly #applier: ConfigApplier;
   readonly #coalescer: CycleCoalescer;
   readonly #abort = new AbortController();
@@ -72,10 +70,7 @@ export class RunController {
     this.status = options.status ?? new RunStatus();
     this.#clock = options.clock ?? systemClock;
     const log = options.log;
-    this.#mirror = new KeyspaceMirror({
-      client: options.client,
-      scope: options.role.scope,
-      ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
+    this.#mirror = options.keyspace.open(options.role.scope, {
       onChange: (keys) => this.#onChange(keys),
       onStateChange: (state, info) => {
         this.status.datastore = state;

@@ -22,6 +22,7 @@ import {
   type ExitInfo,
   type TeardownRegistrar,
 } from './process.js';
+import { agreedLeader, etcdMemberArgs, etcdMemberStatus, isEtcdHealthy } from './etcdMember.js';
 
 export interface StartEtcdOptions {
   readonly members?: 1 | 3;
@@ -147,35 +148,7 @@ async function startCluster(
   const slots: MemberSlot[] = infos.map((info) => ({
     info,
     child: undefined,
-    args: [
-      '--name',
-      info.name,
-      '--data-dir',
-      info.dataDir,
-      '--listen-client-urls',
-      info.clientUrl,
-      '--advertise-client-urls',
-      info.clientUrl,
-      '--listen-peer-urls',
-      info.peerUrl,
-      '--initial-advertise-peer-urls',
-      info.peerUrl,
-      '--initial-cluster',
-      initialCluster,
-      '--initial-cluster-state',
-      'new',
-      '--initial-cluster-token',
-      token,
-      // Fast failure detection for tests (defaults are 100 ms / 1000 ms).
-      '--heartbeat-interval',
-      '50',
-      '--election-timeout',
-      '500',
-      '--logger',
-      'zap',
-      '--log-outputs',
-      'stderr',
-    ],
+    args: etcdMemberArgs({ ...info, initialCluster, token }),
   }));
   const binary = options.binary ?? 'etcd';
   const timeoutMs = options.startTimeoutMs ?? 20_000;
@@ -265,7 +238,7 @@ async function waitHealthy(slot: MemberSlot, timeoutMs: number, signal: AbortSig
         /address already in use/i.test(tail),
       );
     }
-    if (await isHealthy(slot.info.clientUrl)) return;
+    if (await isEtcdHealthy(slot.info.clientUrl)) return;
     if (Date.now() > deadline) {
       const tail = await tailFile(slot.info.logFile);
       throw new EtcdStartError(
@@ -277,51 +250,12 @@ async function waitHealthy(slot: MemberSlot, timeoutMs: number, signal: AbortSig
   }
 }
 
-async function isHealthy(clientUrl: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1_000) });
-    if (!res.ok) return false;
-    const body: unknown = await res.json();
-    return typeof body === 'object' && body !== null && 'health' in body && body.health === 'true';
-  } catch {
-    return false;
-  }
-}
-
-interface MemberStatus {
-  readonly memberId: string;
-  readonly leaderId: string;
-}
-
-/** `/v3/maintenance/status` through etcd's gRPC gateway (ids are uint64s as strings). */
-async function memberStatus(clientUrl: string): Promise<MemberStatus | undefined> {
-  try {
-    const res = await fetch(`${clientUrl}/v3/maintenance/status`, {
-      method: 'POST',
-      body: '{}',
-      signal: AbortSignal.timeout(1_000),
-    });
-    if (!res.ok) return undefined;
-    const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
-    const memberId = body.header?.member_id;
-    const leaderId = body.leader;
-    if (typeof memberId !== 'string' || typeof leaderId !== 'string' || leaderId === '0') return undefined;
-    return { memberId, leaderId };
-  } catch {
-    return undefined;
-  }
-}
-
 async function findLeader(slots: readonly MemberSlot[]): Promise<number | undefined> {
-  const statuses = await Promise.all(
-    slots.map((slot) =>
-      slot.child === undefined || hasExited(slot.child) ? undefined : memberStatus(slot.info.clientUrl),
+  return agreedLeader(
+    await Promise.all(
+      slots.map((slot) =>
+        slot.child === undefined || hasExited(slot.child) ? undefined : etcdMemberStatus(slot.info.clientUrl),
+      ),
     ),
   );
-  const index = statuses.findIndex((st) => st !== undefined && st.memberId === st.leaderId);
-  if (index < 0) return undefined;
-  // A deposed leader may still believe it leads for a moment: require a follower to agree.
-  const leaderId = statuses[index]?.leaderId;
-  const others = statuses.filter((st) => st !== undefined && st.memberId !== leaderId);
-  return others.length === 0 || others.some((st) => st?.leaderId === leaderId) ? index : undefined;
 }

@@ -21,6 +21,7 @@ import {
   tailFile,
   type TeardownRegistrar,
 } from './process.js';
+import { etcdMemberArgs, isEtcdHealthy } from './etcdMember.js';
 
 export interface KeyPair {
   readonly cert: string;
@@ -162,30 +163,13 @@ export async function startSecureEtcd(
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const logFile = join(dir, 'etcd.log');
   const args = [
-    '--name',
-    'secure',
-    '--data-dir',
-    join(dir, 'data'),
-    '--listen-client-urls',
-    endpoint,
-    '--advertise-client-urls',
-    endpoint,
-    '--listen-peer-urls',
-    peerUrl,
-    '--initial-advertise-peer-urls',
-    peerUrl,
-    '--initial-cluster',
-    `secure=${peerUrl}`,
-    '--initial-cluster-state',
-    'new',
-    '--heartbeat-interval',
-    '50',
-    '--election-timeout',
-    '500',
-    '--logger',
-    'zap',
-    '--log-outputs',
-    'stderr',
+    ...etcdMemberArgs({
+      name: 'secure',
+      dataDir: join(dir, 'data'),
+      clientUrl: endpoint,
+      peerUrl,
+      initialCluster: `secure=${peerUrl}`,
+    }),
     ...(options.tls ? ['--cert-file', options.tls.server.cert, '--key-file', options.tls.server.key] : []),
     ...(options.tls?.clientCa ? ['--client-cert-auth', '--trusted-ca-file', options.tls.clientCa] : []),
   ];
@@ -256,11 +240,7 @@ export async function startSecureEtcd(
 }
 
 function healthy(endpoint: string, tls: { ca: Buffer; cert?: Buffer; key?: Buffer } | undefined): Promise<boolean> {
-  if (tls === undefined) {
-    return fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) })
-      .then(async (res) => res.ok && /"health":\s*"true"/.test(await res.text()))
-      .catch(() => false);
-  }
+  if (tls === undefined) return isEtcdHealthy(endpoint);
   return new Promise((resolve) => {
     const req = request(`${endpoint}/health`, { ...tls, timeout: 1_000 }, (res) => {
       let body = '';

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { agreedLeader, etcdMemberArgs, etcdMemberStatus, isEtcdHealthy } from '../harness/etcdMember.js';
 import { delay, envWithout, freePorts, tailFile } from '../harness/process.js';
 import { isRunning, spawnDetached, stopProcesses, type ProcessRecord } from './procs.js';
 
@@ -58,36 +59,7 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
       peerUrl,
       dataDir,
       logFile: join(options.dir, `${name}.log`),
-      argv: [
-        options.binary ?? 'etcd',
-        '--name',
-        name,
-        '--data-dir',
-        dataDir,
-        '--listen-client-urls',
-        clientUrl,
-        '--advertise-client-urls',
-        clientUrl,
-        '--listen-peer-urls',
-        peerUrl,
-        '--initial-advertise-peer-urls',
-        peerUrl,
-        '--initial-cluster',
-        initialCluster,
-        '--initial-cluster-state',
-        'new',
-        '--initial-cluster-token',
-        token,
-        // Quick failure detection (defaults 100 ms / 1000 ms): a killed leader is replaced in about a second.
-        '--heartbeat-interval',
-        '50',
-        '--election-timeout',
-        '500',
-        '--logger',
-        'zap',
-        '--log-outputs',
-        'stderr',
-      ],
+      argv: [options.binary ?? 'etcd', ...etcdMemberArgs({ name, dataDir, clientUrl, peerUrl, initialCluster, token })],
     };
   });
   const records: (ProcessRecord | undefined)[] = members.map(() => undefined);
@@ -114,7 +86,7 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
       if (record === undefined || !isRunning(record)) {
         throw new Error(`etcd member ${m.name} exited during start; log tail:\n${await tailFile(m.logFile, 20)}`);
       }
-      if (await healthy(m.clientUrl)) return;
+      if (await isEtcdHealthy(m.clientUrl)) return;
       if (Date.now() > deadline)
         throw new Error(
           `etcd member ${m.name} not healthy after ${timeoutMs} ms; log tail:\n${await tailFile(m.logFile, 20)}`,
@@ -172,50 +144,16 @@ export async function startLabEtcd(options: StartLabEtcdOptions): Promise<LabEtc
   };
 }
 
-async function healthy(clientUrl: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1_000) });
-    if (!res.ok) return false;
-    const body = (await res.json()) as { health?: unknown };
-    return body.health === 'true';
-  } catch {
-    return false;
-  }
-}
-
-/** `/v3/maintenance/status` through etcd's gRPC gateway: this member's id and the leader it knows. */
-async function memberStatus(clientUrl: string): Promise<{ memberId: string; leaderId: string } | undefined> {
-  try {
-    const res = await fetch(`${clientUrl}/v3/maintenance/status`, {
-      method: 'POST',
-      body: '{}',
-      signal: AbortSignal.timeout(1_000),
-    });
-    if (!res.ok) return undefined;
-    const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
-    const memberId = body.header?.member_id;
-    const leaderId = body.leader;
-    if (typeof memberId !== 'string' || typeof leaderId !== 'string' || leaderId === '0') return undefined;
-    return { memberId, leaderId };
-  } catch {
-    return undefined;
-  }
-}
-
 async function findLeader(
   members: readonly LabEtcdMember[],
   records: readonly (ProcessRecord | undefined)[],
 ): Promise<number | undefined> {
-  const statuses = await Promise.all(
-    members.map((m, i) => {
-      const r = records[i];
-      return r !== undefined && isRunning(r) ? memberStatus(m.clientUrl) : undefined;
-    }),
+  return agreedLeader(
+    await Promise.all(
+      members.map((m, i) => {
+        const r = records[i];
+        return r !== undefined && isRunning(r) ? etcdMemberStatus(m.clientUrl) : undefined;
+      }),
+    ),
   );
-  const live = statuses.filter((s) => s !== undefined);
-  const index = statuses.findIndex((s) => s !== undefined && s.memberId === s.leaderId);
-  if (index < 0) return undefined;
-  const leaderId = statuses[index]?.leaderId;
-  // Every reachable member must name the same leader (a deposed leader may still think it leads).
-  return live.every((s) => s.leaderId === leaderId) ? index : undefined;
 }

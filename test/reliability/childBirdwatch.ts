@@ -10,7 +10,7 @@ import {
   type ExitInfo,
   type TeardownRegistrar,
 } from '../harness/process.js';
-import { NODE, type World } from './world.js';
+import { NODE, type World } from '../support/world.js';
 
 export const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 

@@ -10,6 +10,7 @@ import { loadCompiledTemplates } from '../../render/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
 import { readScopedSnapshot } from '../../datastore/etcdSource.js';
 import { DEFAULT_STALE_AFTER_MS } from '../../datastore/keyspaceMirror.js';
+import { etcdKeyspaceSource } from '../../datastore/keyspaceSource.js';
 import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger } from '../../observe/logger.js';
 import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/loggerLevel.js';
@@ -227,8 +228,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           validateTimeoutMs,
           templatesDir: flags.templates,
           minReloadIntervalMs,
-          client,
-          staleAfterMs,
+          keyspace: etcdKeyspaceSource({ client, staleAfterMs }),
           log,
           status,
           observer: metrics,

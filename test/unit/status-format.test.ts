@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseShowProtocols } from '../src/bird/showProtocols.js';
-import { formatFamilyStatus, unreachableReason } from '../src/cli/commands/status.js';
-import { formatTable } from '../src/cli/table.js';
-import { parseIpAddress } from '../src/model/address.js';
-import { parseProtocolName, protocolName } from '../src/model/protocolName.js';
-import { sessionInfo, sessionsFromRows, summaryLine, type FamilyStatus } from '../src/observe/bgpStatus.js';
-import { FIXTURES_DIR } from './support/fixtures.js';
+import { parseShowProtocols } from '../../src/bird/showProtocols.js';
+import { formatFamilyStatus, unreachableReason } from '../../src/cli/commands/status.js';
+import { formatTable } from '../../src/cli/table.js';
+import { parseIpAddress } from '../../src/model/address.js';
+import { parseProtocolName, protocolName } from '../../src/model/protocolName.js';
+import { sessionInfo, sessionsFromRows, summaryLine, type FamilyStatus } from '../../src/observe/bgpStatus.js';
+import { FIXTURES_DIR } from '../support/fixtures.js';
 
 // `status` formatting on captured `show protocols` outputs (the parser has its own tests): which rows are
 // sessions, the peer address recovered from the protocol name, the calicoctl table and the summary line.

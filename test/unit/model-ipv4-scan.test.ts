@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { parseIPv4 } from '../src/model/address.js';
+import { parseIPv4 } from '../../src/model/address.js';
 
 // parseIPv4 scans by hand (it runs once per node on every render); it must accept exactly what this regular
 // expression — its former implementation — accepts, with the same value.

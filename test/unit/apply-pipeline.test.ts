@@ -1,11 +1,15 @@
 import t from 'tap';
-import { ApplyError } from '../src/apply/errors.js';
-import type { StagedFileSet } from '../src/apply/stagingDir.js';
-import { BirdValidationTimeoutError } from '../src/bird/errors.js';
-import { runDaemonPipeline, type DaemonPipelineOptions, type PipelineEdges } from '../src/controller/applyPipeline.js';
-import type { ReloadOutcome } from '../src/controller/reloadBird.js';
-import type { ValidationFailure } from '../src/controller/validateStaged.js';
-import type { Daemon } from '../src/model/daemon.js';
+import { ApplyError } from '../../src/apply/errors.js';
+import type { StagedFileSet } from '../../src/apply/stagingDir.js';
+import { BirdValidationTimeoutError } from '../../src/bird/errors.js';
+import {
+  runDaemonPipeline,
+  type DaemonPipelineOptions,
+  type PipelineEdges,
+} from '../../src/controller/applyPipeline.js';
+import type { ReloadOutcome } from '../../src/controller/reloadBird.js';
+import type { ValidationFailure } from '../../src/controller/validateStaged.js';
+import type { Daemon } from '../../src/model/daemon.js';
 
 /** The pipeline's branches with fake edges, in milliseconds; the real-BIRD tests (apply-faults, run) are the proof. */
 interface FakeLog {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatConfigChange, MAX_LOGGED_PROTOCOLS } from '../src/controller/diffSummary.js';
+import { formatConfigChange, MAX_LOGGED_PROTOCOLS } from '../../src/controller/diffSummary.js';
 
 t.test('a cycle adding 20,000 sessions logs a count and the first few names, not every name', async (t) => {
   const added = Array.from({ length: 20_000 }, (_, i) => `Mesh_10_${i >> 16}_${(i >> 8) & 255}_${i & 255}`);

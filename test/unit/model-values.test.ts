@@ -1,11 +1,11 @@
 import t from 'tap';
-import { formatIPv6, parseIpAddress, parseIPv4, parseIPv6 } from '../src/model/address.js';
-import { parseAsNumber } from '../src/model/asNumber.js';
-import { cidrsOverlap, parseCidr } from '../src/model/cidr.js';
-import { checkCustomFilterBody } from '../src/model/customFilter.js';
-import { parseInterfaceName, parseNodeName } from '../src/model/names.js';
-import { parseBirdLogLevel } from '../src/model/birdLogLevel.js';
-import { classifyKey, decodeCidrSegment, keys } from '../src/model/keys.js';
+import { formatIPv6, parseIpAddress, parseIPv4, parseIPv6 } from '../../src/model/address.js';
+import { parseAsNumber } from '../../src/model/asNumber.js';
+import { cidrsOverlap, parseCidr } from '../../src/model/cidr.js';
+import { checkCustomFilterBody } from '../../src/model/customFilter.js';
+import { parseInterfaceName, parseNodeName } from '../../src/model/names.js';
+import { parseBirdLogLevel } from '../../src/model/birdLogLevel.js';
+import { classifyKey, decodeCidrSegment, keys } from '../../src/model/keys.js';
 
 const ok = <T>(r: { ok: boolean; value?: T }): T | undefined => (r.ok ? r.value : undefined);
 

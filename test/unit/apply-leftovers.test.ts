@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { removeLeftovers } from '../src/apply/leftovers.js';
-import { stageFileSet } from '../src/apply/stagingDir.js';
-import { swapStagedFiles, writeFilesDurably } from '../src/apply/swapFileSet.js';
-import { isApplyError } from '../src/apply/errors.js';
-import { LiveFiles } from '../src/apply/liveFileSet.js';
+import { removeLeftovers } from '../../src/apply/leftovers.js';
+import { stageFileSet } from '../../src/apply/stagingDir.js';
+import { swapStagedFiles, writeFilesDurably } from '../../src/apply/swapFileSet.js';
+import { isApplyError } from '../../src/apply/errors.js';
+import { LiveFiles } from '../../src/apply/liveFileSet.js';
 
 t.test('leftovers of a killed run are removed; live files and other directories are kept', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'birdwatch-leftovers-'));

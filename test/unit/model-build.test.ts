@@ -1,8 +1,8 @@
 import t from 'tap';
-import { buildNodeModel } from '../src/model/buildNodeModel.js';
-import { encodeNodeMesh, encodePeer } from '../src/model/encodings.js';
-import { isNodeConfigError } from '../src/model/errors.js';
-import { keys } from '../src/model/keys.js';
+import { buildNodeModel } from '../../src/model/buildNodeModel.js';
+import { encodeNodeMesh, encodePeer } from '../../src/model/encodings.js';
+import { isNodeConfigError } from '../../src/model/errors.js';
+import { keys } from '../../src/model/keys.js';
 
 const base = (): Map<string, string> =>
   new Map([

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { nodeRole } from '../src/controller/roleRenderer.js';
-import { loadTemplateSources } from '../src/render/templateSources.js';
-import { encodePeer } from '../src/model/encodings.js';
-import { keys } from '../src/model/keys.js';
-import { entryAt } from '../src/render/fileSet.js';
-import { NODE_LAYOUT } from '../src/render/layouts.js';
-import { compileTemplateSet } from '../src/render/templateSet.js';
-import { loadScenario } from './support/fixtures.js';
+import { nodeRole } from '../../src/controller/roleRenderer.js';
+import { loadTemplateSources } from '../../src/render/templateSources.js';
+import { encodePeer } from '../../src/model/encodings.js';
+import { keys } from '../../src/model/keys.js';
+import { entryAt } from '../../src/render/fileSet.js';
+import { NODE_LAYOUT } from '../../src/render/layouts.js';
+import { compileTemplateSet } from '../../src/render/templateSet.js';
+import { loadScenario } from '../support/fixtures.js';
 
 /** A BIRD error at file:line names the entry behind that line: the quarantine depends on it being exact. */
 t.test('every rendered entry is found at its lines; template lines map to nothing', async (t) => {

@@ -1,35 +1,6 @@
 import t from 'tap';
-import type { Clock } from '../src/controller/clock.js';
-import { CycleCoalescer, type CycleOutcome } from '../src/controller/coalescer.js';
-
-/** A clock that only moves when the test says so. */
-class FakeClock implements Clock {
-  time = 0;
-  #sleepers: { until: number; resolve: () => void }[] = [];
-  now = (): number => this.time;
-  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-    new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      this.#sleepers.push({ until: this.time + ms, resolve });
-      signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
-  async advance(ms: number): Promise<void> {
-    const end = this.time + ms;
-    for (;;) {
-      const next = this.#sleepers.filter((s) => s.until <= end).sort((a, b) => a.until - b.until)[0];
-      if (!next) break;
-      this.time = next.until;
-      this.#sleepers = this.#sleepers.filter((s) => s !== next);
-      next.resolve();
-      await flush();
-    }
-    this.time = end;
-    await flush();
-  }
-}
-const flush = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-};
+import { CycleCoalescer, type CycleOutcome } from '../../src/controller/coalescer.js';
+import { FakeClock, flush } from '../support/fakeClock.js';
 
 function setup(minReloadIntervalMs: number, reloads = true) {
   const clock = new FakeClock();

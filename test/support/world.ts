@@ -8,6 +8,7 @@ import { nodeRole } from '../../src/controller/roleRenderer.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
+import { etcdKeyspaceSource } from '../../src/datastore/keyspaceSource.js';
 import { readEtcdSnapshot } from '../../src/datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../src/model/keys.js';
 import { createLogger } from '../../src/observe/logger.js';
@@ -19,21 +20,27 @@ import { startBird, type BirdProcess } from '../harness/bird.js';
 import { startEtcdForTest, type EtcdCluster } from '../harness/etcd.js';
 import { createNamespace, type NetworkNamespace } from '../harness/netns.js';
 import type { TeardownRegistrar } from '../harness/process.js';
+import { NODE } from './keyspaces.js';
 
-/** The node every reliability scenario configures; its BGP lives on loopback (peers 127.0.x.y) inside a namespace. */
-export const NODE = 'n1';
+export { NODE } from './keyspaces.js';
 export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
 
 export interface StartControllerOptions {
   readonly endpoints?: readonly string[];
   readonly minReloadIntervalMs?: number;
+  readonly templatesDir?: string;
+  /** Validation binaries (default the real bird/bird6). */
+  readonly binaries?: Readonly<Record<Daemon, string>>;
+  /** Control sockets (default the world's BIRDs). */
+  readonly sockets?: Readonly<Record<Daemon, string>>;
+  readonly validateTimeoutMs?: number;
 }
 
 /**
- * A reliability scenario's world: a real etcd (1 or 3 members) on loopback, a writer client, BIRD and BIRD6
- * inside a network namespace of the test's own, a config dir, and an in-process birdwatch (RunController, as
- * `birdwatch run` builds it) or none (a child process is started by the scenario). Everything is stopped by
- * PID and the namespace deleted on teardown, also when the test fails.
+ * The one in-process run harness (run, apply-faults, reliability scenarios): a real etcd (1 or 3 members) on
+ * loopback, a writer client, BIRD and BIRD6 inside a network namespace of the test's own, a config dir, and an
+ * in-process birdwatch (RunController, as `birdwatch run` builds it) or none (a child process is started by the
+ * scenario). Everything is stopped by PID and the namespace deleted on teardown, also when the test fails.
  */
 export interface World {
   readonly etcd: EtcdCluster;
@@ -47,14 +54,16 @@ export interface World {
   startBird(daemon: Daemon): Promise<BirdProcess>;
   startBirds(): Promise<void>;
   startController(options?: StartControllerOptions): Promise<RunController>;
-  /** The BGP protocols a daemon runs (show protocols), sorted. */
-  protocols(daemon: Daemon): Promise<string[]>;
+  /** The BGP protocols a daemon runs (show protocols), sorted; bird unless told. */
+  protocols(daemon?: Daemon): Promise<string[]>;
   /** What etcd says now (one revision): the BGP protocol names per daemon and the files birdwatch must write. */
   expected(): Promise<Expected>;
   /** Differences between BIRD/the config dir and what etcd says ([] when converged). */
   divergence(): Promise<string[]>;
   /** Polls `divergence` until it is empty; returns the time it took (ms). Throws with the last difference. */
   waitConverged(what: string, timeoutMs?: number): Promise<number>;
+  /** `birdwatch run` against this world (its node, config dir, etcd and sockets; no IPIP): add --once, … */
+  runArgv(): string[];
   /** Hidden leftovers of an interrupted apply: `.tmp-` files in the config dir, `.staging-` dirs beside it. */
   leftovers(): string[];
 }
@@ -72,20 +81,24 @@ export interface WorldOptions {
   readonly configDir?: string;
 }
 
+/** Writes `keyspace` into etcd, 100 keys per transaction. */
+export async function putAll(client: Etcd3, keyspace: ReadonlyMap<string, string>): Promise<void> {
+  const entries = [...keyspace];
+  for (let i = 0; i < entries.length; i += 100)
+    await client
+      .if(entries[0]![0], 'Create', '>', -1)
+      .then(...entries.slice(i, i + 100).map(([k, v]) => client.put(k).value(v)))
+      .commit();
+}
+
 export async function createWorld(t: TeardownRegistrar, options: WorldOptions): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'birdwatch-rel-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const etcd = await startEtcdForTest(t, { members: options.members ?? 1 });
   const client = new Etcd3({ hosts: [...etcd.endpoints] });
   t.teardown(() => client.close());
-  const entries = [...options.keyspace];
-  for (let i = 0; i < entries.length; i += 100) {
-    await client
-      .if(entries[0]![0], 'Create', '>', -1)
-      .then(...entries.slice(i, i + 100).map(([k, v]) => client.put(k).value(v)))
-      .commit();
-  }
-  const ns = await createNamespace(t, 'bwrel');
+  await putAll(client, options.keyspace);
+  const ns = await createNamespace(t);
   const lines: string[] = [];
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) =>
@@ -134,11 +147,12 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       const controller = await RunController.create({
         role,
         configDir,
-        sockets,
-        binaries: { bird: 'bird', bird6: 'bird6' },
-        templatesDir: undefined,
+        sockets: opts.sockets ?? sockets,
+        binaries: opts.binaries ?? { bird: 'bird', bird6: 'bird6' },
+        validateTimeoutMs: opts.validateTimeoutMs,
+        templatesDir: opts.templatesDir,
         minReloadIntervalMs: opts.minReloadIntervalMs ?? 50,
-        client: etcdClient,
+        keyspace: etcdKeyspaceSource({ client: etcdClient }),
         log,
       });
       t.teardown(async () => {
@@ -163,7 +177,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         files: rendered.files,
       };
     },
-    async protocols(daemon) {
+    async protocols(daemon = 'bird') {
       const rows = await showProtocols(sockets[daemon], { timeoutMs: 5_000 });
       return rows.flatMap((row) => (row.kind === 'protocol' && row.proto === 'BGP' ? [row.name] : [])).sort();
     },
@@ -205,6 +219,21 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     },
+    runArgv: () => [
+      'run',
+      '--node',
+      NODE,
+      '--config-dir',
+      configDir,
+      '--etcd-endpoints',
+      etcd.endpoints.join(','),
+      '--bird-socket',
+      sockets.bird,
+      '--bird6-socket',
+      sockets.bird6,
+      '--ipip',
+      'off',
+    ],
     leftovers() {
       const inside = existsSync(configDir)
         ? readdirSync(configDir).filter((n) => n.startsWith('.') && n !== '.birdwatch.lock')
@@ -242,45 +271,3 @@ export async function waitFor<T>(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * A background writer: `rate` changes per second (host addresses appearing and disappearing in the mesh, a
- * counter key), until stop(). Each change is a single put or delete, so every one of them must be seen.
- */
-export function changeStream(
-  client: Etcd3,
-  options: { rate: number; prefix: string; hosts: number; firstOctet?: number },
-): { stop(): Promise<number>; errors: string[] } {
-  let running = true;
-  let count = 0;
-  const errors: string[] = [];
-  const loop = (async () => {
-    const interval = 1000 / options.rate;
-    const started = performance.now();
-    while (running) {
-      const i = count % options.hosts;
-      const host = `${options.prefix}${i}`;
-      const key = `/calico/bgp/v1/host/${host}/ip_addr_v4`;
-      const present = Math.floor(count / options.hosts) % 2 === 0;
-      try {
-        if (present)
-          await client.put(key).value(`127.${options.firstOctet ?? 1}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
-        else await client.delete().key(key);
-      } catch (error) {
-        if (errors.length < 5) errors.push((error as Error).message);
-      }
-      count++;
-      const due = started + count * interval;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-  })();
-  return {
-    errors,
-    async stop() {
-      running = false;
-      await loop;
-      return count;
-    },
-  };
-}

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeBirdReplies } from '../src/bird/controlSocket.js';
+import { decodeBirdReplies } from '../../src/bird/controlSocket.js';
 import {
   BGP_STATES,
   PROTOCOL_STATES,
   parseShowProtocols,
   type ProtocolEntry,
   type ProtocolRow,
-} from '../src/bird/showProtocols.js';
+} from '../../src/bird/showProtocols.js';
 
 const fixture = (name: string): string =>
-  readFileSync(new URL(`../fixtures/bird-outputs/${name}`, import.meta.url), 'latin1');
+  readFileSync(new URL(`../../fixtures/bird-outputs/${name}`, import.meta.url), 'latin1');
 const fixtureLines = (name: string): string[] => fixture(name).split('\n');
 
 function entries(rows: readonly ProtocolRow[]): ProtocolEntry[] {

@@ -1,0 +1,58 @@
+import type { Etcd3 } from 'etcd3';
+import type { KeyScope } from '../model/keyScope.js';
+import type { DatastoreError } from './errors.js';
+import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
+import { KeyspaceMirror } from './keyspaceMirror.js';
+
+/** What a live keyspace tells its reader while it keeps its copy current. */
+export interface KeyspaceListener {
+  /** Called after each batch of changes is applied to `entries` (and after every full read). */
+  readonly onChange: (changedKeys: readonly string[]) => void;
+  readonly onStateChange?: (state: DatastoreState, info: DatastoreStateInfo) => void;
+  /** A read or watch failed and will be retried (once per failure, not per attempt). */
+  readonly onRetry?: (error: DatastoreError, attempt: number) => void;
+  /** A full re-read starts for a reason other than SIGHUP. */
+  readonly onResync?: (reason: string) => void;
+}
+
+/** An in-memory copy of one scope of the keyspace: read at one revision, then kept current from the next. */
+export interface LiveKeyspace {
+  /** Kept current in place: readers may hold on to this map. */
+  readonly entries: ReadonlyMap<string, string>;
+  readonly revision: bigint;
+  readonly state: DatastoreState;
+  /** The scope plan's label ('mesh on', …), once read. */
+  readonly scopeLabel: string | undefined;
+  /** The first complete read (retried until it succeeds or `signal` aborts), then the watch. */
+  start(signal?: AbortSignal): Promise<void>;
+  /** Reads everything again (SIGHUP). */
+  resync(reason?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Where the run loop's keyspace comes from: etcd in production, memory or a file in unit tests. The run loop
+ * opens one live copy of its role's scope and never sees a client.
+ */
+export interface KeyspaceSource {
+  open(scope: KeyScope, listener: KeyspaceListener): LiveKeyspace;
+}
+
+export interface EtcdKeyspaceSourceOptions {
+  readonly client: Etcd3;
+  /** A watch silent this long is left for another etcd member (default DEFAULT_STALE_AFTER_MS). */
+  readonly staleAfterMs?: number | undefined;
+}
+
+/** The etcd source: a KeyspaceMirror (paged read at one revision, one watch stream from the next). */
+export function etcdKeyspaceSource(options: EtcdKeyspaceSourceOptions): KeyspaceSource {
+  return {
+    open: (scope, listener) =>
+      new KeyspaceMirror({
+        client: options.client,
+        scope,
+        ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
+        ...listener,
+      }),
+  };
+}

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ConfigApplier } from '../../src/controller/configApplier.js';
+import { nodeRole } from '../../src/controller/roleRenderer.js';
+import { loadTemplateSources } from '../../src/render/templateSources.js';
+import { keys } from '../../src/model/keys.js';
+import { createLogger } from '../../src/observe/logger.js';
+import type { Daemon } from '../../src/model/daemon.js';
+import { RunStatus } from '../../src/observe/runStatus.js';
+import { NODE_LAYOUT } from '../../src/render/layouts.js';
+import { compileTemplateSet } from '../../src/render/templateSet.js';
+import { fakeBird } from '../support/fakeBird.js';
+
+/**
+ * The cycle's quarantine rounds with fake edges (no disk, no BIRD), in milliseconds: which steps run, how often
+ * each daemon is reloaded. The real-BIRD tests (run, faults-bird, apply-faults) prove the same behaviour end to end.
+ */
+t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon reloaded once', async (t) => {
+  // The live files are real (the cycle compares with what is on disk); BIRD and bird -p are stand-ins.
+  const configDir = mkdtempSync(join(tmpdir(), 'birdwatch-applier-'));
+  t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+  const bird = fakeBird(configDir);
+  const reloads = (): Daemon[] => bird.reloaded.splice(0).map((r) => r.daemon);
+  const keyspace = new Map([
+    [keys.hostAddress('n1', 4), '10.0.0.1'],
+    [keys.hostAddress('n1', 6), 'fd00::1'],
+    [keys.hostAddress('n2', 4), '10.0.0.2'],
+  ]);
+  const status = new RunStatus();
+  const applier = new ConfigApplier(
+    {
+      role: nodeRole('n1', 'off'),
+      configDir,
+      keyspace,
+      edges: bird.edges,
+      log: createLogger({ level: 'silent', pretty: false }),
+      status,
+    },
+    compileTemplateSet(await loadTemplateSources(), NODE_LAYOUT),
+  );
+  await applier.cycle();
+  t.same(reloads().sort(), ['bird', 'bird6'], 'first cycle: one reload each');
+
+  const broken = keys.customFilter(4, 'broken');
+  keyspace.set(broken, 'if net ~ 10.0.0.0/8 then BROKEN;');
+  keyspace.set(keys.hostAddress('n3', 4), '10.0.0.3');
+  keyspace.set(keys.hostAddress('n3', 6), 'fd00::3');
+  const outcome = await applier.cycle();
+  t.same(
+    status.quarantined.map((q) => q.key),
+    [broken],
+    'the refused entry is quarantined',
+  );
+  t.equal(status.failure, undefined, 'no failure: the rest is applied');
+  t.ok(
+    outcome.detail?.rendered.files.get('bird.cfg')?.includes('Mesh_10_0_0_3'),
+    'the other change is in the rendering',
+  );
+  t.notOk(outcome.detail?.rendered.files.get('custom_filters.cfg')?.includes('BROKEN'), 'the refused entry is not');
+  t.same(
+    reloads().sort(),
+    ['bird', 'bird6'],
+    'each daemon reloaded once: bird6 (applied in the first round) not again in the quarantine round',
+  );
+
+  keyspace.set(broken, 'if net ~ 10.0.0.0/8 then reject;');
+  await applier.cycle();
+  t.same(status.quarantined, [], 'a changed entry is tried again');
+  t.same(reloads(), ['bird']);
+});
