@@ -30,6 +30,21 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      // Every failure is an Error with a message and a stack: the house's typed errors, `errorMessage()`, the logs.
+      '@typescript-eslint/only-throw-error': 'error',
+      // An abort's reason or a caught value is passed on as it is (it already is whatever was thrown).
+      '@typescript-eslint/prefer-promise-reject-errors': [
+        'error',
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
+      // `_name` marks a value left out on purpose (a destructured field dropped from a copy).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
+      // `import type` for types: such imports vanish from the output, so a type never loads a module at start-up.
+      '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
+      eqeqeq: 'error',
+      // Code is prettier's (printWidth 120); prettier does not wrap comments, so this rule does. Tables are kept.
+      'max-len': ['error', { code: 1000, comments: 120, ignoreUrls: true, ignorePattern: '^\\s*\\* \\|' }],
     },
   },
 );

@@ -17,6 +17,7 @@ import { startBird, writeMinimalConfig, type BirdProcess } from '../test/harness
 import { startEtcd, type EtcdCluster } from '../test/harness/etcd.js';
 import { createNamespace, type NetworkNamespace } from '../test/harness/netns.js';
 import { envWithout } from '../test/harness/process.js';
+import { errorMessage } from '../src/errorMessage.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIRDWATCH_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
@@ -37,7 +38,7 @@ export class Scope {
       try {
         await fn();
       } catch (error) {
-        process.stderr.write(`bench: teardown failed: ${(error as Error).message}\n`);
+        process.stderr.write(`bench: teardown failed: ${errorMessage(error)}\n`);
       }
     }
   }

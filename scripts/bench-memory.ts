@@ -144,6 +144,7 @@ function floorOf(flags: readonly string[], code: string, env: Readonly<Record<st
   const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
     cwd: ROOT,
     encoding: 'utf8',
+    env: { ...process.env, ...env },
   });
   if (r.status !== 0) throw new Error(`floor ${code}: ${r.stderr}`);
   return Number(r.stdout.trim());

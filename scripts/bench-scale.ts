@@ -98,7 +98,7 @@ async function daemon(
   let resolveCycle!: () => void;
   const cycle = new Promise<void>((resolve) => (resolveCycle = resolve));
   let rest = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     const lines = (rest + chunk.toString('utf8')).split('\n');
     rest = lines.pop()!;
     for (const line of lines) {

@@ -35,7 +35,10 @@ export interface StartupResult {
 
 const GNU_TIME = '/usr/bin/time';
 
-/** Runs argv to its exit; wall time by hrtime around spawn/exit, maxrss by GNU time (its own start is not in the wall time it reports, but is in ours: it is the same for the floor). */
+/**
+ * Runs argv to its exit; wall time by hrtime around spawn/exit, maxrss by GNU time (its own start is not in the wall
+ * time it reports, but is in ours: it is the same for the floor).
+ */
 function timed(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -43,7 +46,8 @@ function timed(
   untilFirstByte?: () => Promise<number>,
 ): Promise<StartupSample> {
   return new Promise((resolve, reject) => {
-    // `run` is stopped at its first etcd byte: signalled directly (through GNU time the signal would stop time, not it).
+    // `run` is stopped at its first etcd byte: signalled directly (through GNU time the signal would stop time, not
+    // it).
     const full = useTime && untilFirstByte === undefined ? [GNU_TIME, '-f', 'maxrss=%M', ...argv] : [...argv];
     const started = performance.now();
     const child = spawn(full[0]!, full.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -120,7 +120,7 @@ export interface RenderResult {
   readonly warmup: number;
   /** nodeRole().render: what a cycle runs (model + templates + summary). */
   readonly renderMs: number[];
-  /** CPU time of this process during each render (user + system; GC threads included): contention shows as wall ≫ CPU. */
+  /** CPU time of this process during each render (user + system, GC threads too): contention shows as wall ≫ CPU. */
   readonly renderCpuMs: number[];
   readonly modelMs: number[];
   readonly templatesMs: number[];
@@ -352,7 +352,9 @@ export function pacingGapMs(reloadMs: number, options: SessionOptions): number {
   return Math.max(paced, options.minReloadIntervalMs ?? 0);
 }
 
-/** CPU time over the idle period, also per sixth of it: V8's memory reducer collects after activity, then it settles. */
+/**
+ * CPU time over the idle period, also per sixth of it: V8's memory reducer collects after activity, then it settles.
+ */
 async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleResult> {
   const hz = await clockTicksPerSecond();
   const from = bw.lines.length;
@@ -427,7 +429,8 @@ async function stormRun(
   }
   lastAck = Math.max(...(await Promise.all(acks)));
   const failed = await watching;
-  if (failed) throw failed;
+  if (failed instanceof Error) throw failed;
+  if (failed !== undefined) throw new Error(String(failed));
   await bw.quiet(settleMs);
   const visibleWall = Date.now() - (performance.now() - visibleAt);
   const firstSentWall = Date.now() - (performance.now() - firstSentAt);

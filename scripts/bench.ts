@@ -20,6 +20,7 @@ import { loadKeyspace, meshKeyspace, ROOT, startEtcdLab, withScope } from './ben
 import { detailSections, summaryTable, TARGETS, type BenchResults } from './bench-report.js';
 import { startupBench } from './bench-startup.js';
 import { coldStart, cycleAnatomy, liveSession, renderBench, type SessionOptions } from './bench-suites.js';
+import { errorMessage } from '../src/errorMessage.js';
 
 const SUITES = ['latency', 'storm', 'cold', 'render', 'idle', 'startup'] as const;
 type Suite = (typeof SUITES)[number];
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
   try {
     options = parseOptions();
   } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`bench: ${errorMessage(error)}\n${USAGE}\n`);
     process.exit(2);
   }
   const needsBird = [...options.suites].some((s) => s !== 'render' && s !== 'startup');

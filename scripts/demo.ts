@@ -28,6 +28,7 @@ import {
   waitSessions,
   waitUntil,
 } from '../test/lab/observe.js';
+import { errorMessage } from '../src/errorMessage.js';
 
 const WAIT_MS = 45_000;
 const started = Date.now();
@@ -103,7 +104,7 @@ async function check<T>(what: string, run: () => Promise<T>): Promise<T> {
     ok(what);
     return value;
   } catch (e) {
-    throw new DemoFailure(`${what}: ${(e as Error).message}`);
+    throw new DemoFailure(`${what}: ${errorMessage(e)}`);
   }
 }
 
@@ -315,7 +316,7 @@ async function main(): Promise<number> {
       return 0;
     } catch (e) {
       if (stopping) return 130;
-      const reason = e instanceof DemoFailure ? e.message : ((e as Error).stack ?? String(e));
+      const reason = e instanceof DemoFailure ? e.message : ((e instanceof Error ? e.stack : undefined) ?? String(e));
       out(`\nDemo FAILED after ${elapsed()}: ${reason}`);
       if (lab !== undefined) {
         out(`\nSessions and kernel routes now:\n${indent(await labSnapshot(lab).catch((err: Error) => err.message))}`);

@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { downLab, startLab, DEFAULT_PREFIX, SERVICES } from '../test/lab/lab.js';
 import { isRunning } from '../test/lab/procs.js';
 import { readState } from '../test/lab/state.js';
+import { errorMessage } from '../src/errorMessage.js';
 
 const USAGE = `usage:
   scripts/lab up [--hosts N] [--etcd 1|3] [--state DIR] [--prefix P]   start N hosts (default 3), registered in etcd
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
       strict: true,
     });
   } catch (e) {
-    fail(`${(e as Error).message}\n${USAGE}`);
+    fail(`${errorMessage(e)}\n${USAGE}`);
   }
   const { values } = parsed;
   if (values.help === true || command === undefined || command === 'help') {
@@ -133,4 +134,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => fail(e instanceof Error ? e.message : String(e), 1));
+main().catch((e: unknown) => fail(errorMessage(e), 1));

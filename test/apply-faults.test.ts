@@ -211,7 +211,7 @@ if (!(await canCreateNamespaces())) {
         t.equal(controller.status.daemons.bird.failure, undefined);
       });
 
-      await t.test('the validation binary is gone: a failure, retried; back → applied', async (t) => {
+      await t.test('the validation binary is gone: a failure, retried; back → applied', async () => {
         rmSync(validator);
         await h.client.put(keys.hostAddress('n6', 4)).value('127.0.0.6');
         await waitFor(

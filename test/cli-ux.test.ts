@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { execa } from 'execa';
 import t from 'tap';
-import { parseLogLevelName } from '../src/cli/commands/run.js';
+import { parseLoggerLevel } from '../src/cli/commands/run.js';
 import type { CommandContext } from '../src/cli/context.js';
 import { parseDuration } from '../src/cli/duration.js';
 import { buildProgram, requestedCommand, TOP_LEVEL_COMMANDS } from '../src/cli/program.js';
@@ -98,11 +98,11 @@ t.test('durations: 250ms, 1s, 1.5s, plain milliseconds; bad ones name the option
 });
 
 t.test('--log-level in any case', async (t) => {
-  t.equal(parseLogLevelName('WARN'), 'warn');
-  t.equal(parseLogLevelName('Debug'), 'debug');
+  t.equal(parseLoggerLevel('WARN'), 'warn');
+  t.equal(parseLoggerLevel('Debug'), 'debug');
   let error: unknown;
   try {
-    parseLogLevelName('verbose');
+    parseLoggerLevel('verbose');
   } catch (e) {
     error = e;
   }

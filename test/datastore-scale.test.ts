@@ -9,7 +9,8 @@ import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { classifyEtcdError } from '../src/datastore/etcdErrors.js';
 import { readScopedSnapshot } from '../src/datastore/etcdSource.js';
 import { isDatastoreError } from '../src/datastore/errors.js';
-import { KeyspaceMirror, type MirrorState } from '../src/datastore/keyspaceMirror.js';
+import type { DatastoreState } from '../src/datastore/datastoreState.js';
+import { KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
 import { encodeNodeMesh } from '../src/model/encodings.js';
 import { nodeKeyScope, prefixKeyScope } from '../src/model/keyScope.js';
 import { keys } from '../src/model/keys.js';
@@ -35,7 +36,7 @@ async function waitFor<T>(what: string, read: () => T, check: (value: T) => bool
 
 function mirrorOf(client: Etcd3, options: { staleAfterMs?: number; firstEndpoint?: number } = {}) {
   const changes: string[][] = [];
-  const states: { state: MirrorState; reason: string | undefined }[] = [];
+  const states: { state: DatastoreState; reason: string | undefined }[] = [];
   const resyncs: string[] = [];
   const mirror = new KeyspaceMirror({
     client,
@@ -51,7 +52,10 @@ function mirrorOf(client: Etcd3, options: { staleAfterMs?: number; firstEndpoint
 
 t.test('a response too large is its own error kind and message, never "unreachable"', async (t) => {
   const error = classifyEtcdError(
-    new Error('8 RESOURCE_EXHAUSTED: Received message larger than max (5242880 vs. 4194304)'),
+    // As gRPC raises it: a plain Error with the status code (8 = RESOURCE_EXHAUSTED).
+    Object.assign(new Error('8 RESOURCE_EXHAUSTED: Received message larger than max (5242880 vs. 4194304)'), {
+      code: 8,
+    }),
   );
   t.equal(error.kind, 'too-large');
   t.match(

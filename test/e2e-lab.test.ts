@@ -20,7 +20,10 @@ const LAB = join(REPO_ROOT, 'scripts', 'lab');
 
 const lab = (args: readonly string[]) => execa(LAB, args, { reject: false, timeout: 60_000 });
 
-/** PIDs of live processes whose command line mentions `text` (e.g. the state dir) or that work inside it (runit's runsv, svlogd). */
+/**
+ * PIDs of live processes whose command line mentions `text` (e.g. the state dir) or that work inside it (runit's runsv,
+ * svlogd).
+ */
 function processesMentioning(text: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {

@@ -49,7 +49,7 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   const lines: Record<string, unknown>[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n'))
       if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
   });

@@ -1,3 +1,5 @@
+import { errorMessage } from '../errorMessage.js';
+
 /** The config dir (or its staging dir) could not be written. */
 export class ApplyError extends Error {
   override readonly name = 'ApplyError';
@@ -38,4 +40,4 @@ export const isConfigDirLockedError = (error: unknown): error is ConfigDirLocked
  * and a temporary file's random name would make every retry look like a new failure.
  */
 export const describeFsError = (error: unknown): string =>
-  (error instanceof Error ? error.message : String(error)).replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');
+  errorMessage(error).replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');

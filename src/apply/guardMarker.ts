@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 import { writeFilesDurably } from './swapFileSet.js';
 
 /**

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { parseIpAddress, type AddressFamily, type IpAddress } from '../model/address.js';
 import { UsageError } from './usageError.js';
+import { errorMessage } from '../errorMessage.js';
 
 /**
  * calico-node's address autodetection (`IP=autodetect`, `IP6=autodetect`), with its methods, chosen by
@@ -99,7 +100,7 @@ export function parseAutodetectionMethod(variable: string, value: string | undef
         throw new UsageError(
           variable,
           value,
-          `${JSON.stringify(p)} is not a regular expression (${(error as Error).message})`,
+          `${JSON.stringify(p)} is not a regular expression (${errorMessage(error)})`,
         );
       }
     });
@@ -160,7 +161,7 @@ export async function autodetectAddress(
     try {
       local = await host.sourceAddressToward(method.destination, family);
     } catch (error) {
-      throw new AutodetectionError(`${what} (can-reach=${method.destination}): no route: ${(error as Error).message}`, {
+      throw new AutodetectionError(`${what} (can-reach=${method.destination}): no route: ${errorMessage(error)}`, {
         cause: error,
       });
     }
@@ -197,7 +198,9 @@ export async function autodetectAddress(
   );
 }
 
-/** The running host, as calico-node reads it: interfaces that are up (os.networkInterfaces), routes via a UDP connect. */
+/**
+ * The running host, as calico-node reads it: interfaces that are up (os.networkInterfaces), routes via a UDP connect.
+ */
 export const systemHostAddresses: HostAddresses = {
   interfaces() {
     return Object.entries(networkInterfaces()).map(([name, entries]) => ({

@@ -5,10 +5,11 @@ import type { EtcdConnectionOptions } from '../datastore/etcdConnection.js';
 import { BGP_PREFIX, IPAM_HOST_PREFIX, POOL_PREFIX } from '../model/keys.js';
 import { BIRDWATCH_VERSION } from '../observe/buildInfo.js';
 import { lineScrubber, REDACTED, redactFields } from '../observe/redact.js';
-import type { Daemon } from '../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
 import type { ListenOption } from './listenOption.js';
 import { fetchOps, formatTarget, opsTarget } from './opsClient.js';
 import { tarGz, type TarEntry } from './tarGz.js';
+import { errorMessage } from '../errorMessage.js';
 
 export interface DiagnosticsOptions {
   readonly node: string;
@@ -44,8 +45,6 @@ const BIRD_PASSWORD = /\b(password\s+)"(?:[^"\\\n]|\\.)*"/g;
 const ENV_NAMES =
   /^(NODENAME|HOSTNAME|IP|IP6|AS|IP_AUTODETECTION_METHOD|IP6_AUTODETECTION_METHOD|CALICO_.*|ETCD_.*|BIRDWATCH_.*)$/;
 const SECRET_ENV = /PASSWORD|SECRET|TOKEN|KEY$/;
-
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 async function withTimeout<T>(what: string, timeoutMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -127,7 +126,7 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
     try {
       report.push(`ok      ${name}: ${await work()}`);
     } catch (error) {
-      const line = `${name}: ${errorText(error)}`;
+      const line = `${name}: ${errorMessage(error)}`;
       failures.push(line);
       report.push(`FAILED  ${line}`);
     }
@@ -146,9 +145,8 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
     return `${names.length} files`;
   });
 
-  const daemons: Daemon[] = ['bird', 'bird6'];
   await Promise.all(
-    daemons.flatMap((daemon) =>
+    DAEMONS.flatMap((daemon) =>
       (['show status', 'show protocols all', 'show route'] as const).map((command) =>
         part(`${daemon} \`${command}\` (${options.sockets[daemon]})`, async () => {
           const reply = await runBirdCommand(options.sockets[daemon], command, { timeoutMs: options.timeoutMs });

@@ -6,9 +6,9 @@ const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) =>
 const isDep0123 = (rest: readonly unknown[]): boolean =>
   rest.includes('DEP0123') ||
   (typeof rest[0] === 'object' && rest[0] !== null && (rest[0] as { code?: unknown }).code === 'DEP0123');
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
   if (!isDep0123(rest)) emitWarning(warning, ...rest);
-}) as typeof process.emitWarning;
+};
 
 // Only commands that ask for it trap SIGTERM/SIGINT; one-shot commands keep the default (exit at once).
 let shutdown: AbortController | undefined;

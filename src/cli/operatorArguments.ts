@@ -2,7 +2,7 @@ import { parseBgpAddress, parseIpAddress, type AddressFamily, type IpAddress } f
 import { parseAsNumber } from '../model/asNumber.js';
 import { parseCidr, type Cidr } from '../model/cidr.js';
 import { parseClusterId } from '../model/encodings.js';
-import { parseLogLevel, type LogLevel } from '../model/logLevel.js';
+import { parseBirdLogLevel, type BirdLogLevel } from '../model/birdLogLevel.js';
 import { parseNodeName } from '../model/names.js';
 import type { Validated } from '../model/result.js';
 import { UsageError } from './usageError.js';
@@ -29,8 +29,8 @@ export const asArgument = (argument: string, value: string): number => required(
 export const nodeNameArgument = (argument: string, value: string): string =>
   required(argument, value, parseNodeName(value));
 
-export const logLevelArgument = (argument: string, value: string): LogLevel =>
-  required(argument, value, parseLogLevel(value));
+export const logLevelArgument = (argument: string, value: string): BirdLogLevel =>
+  required(argument, value, parseBirdLogLevel(value));
 
 export const clusterIdArgument = (argument: string, value: string): string => {
   const parsed = parseClusterId(value);

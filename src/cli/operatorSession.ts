@@ -17,7 +17,8 @@ export async function runOperatorCommand(
   body: (store: OperatorStore) => Promise<void>,
 ): Promise<void> {
   const options = resolveEtcdOptions(flags, context.env);
-  // Loaded here, not at the top: etcd3 (grpc, protobuf) is most of a command's start-up cost, and `--help` needs none of it.
+  // Loaded here, not at the top: etcd3 (grpc, protobuf) is most of a command's start-up cost, and `--help` needs none
+  // of it.
   const [{ createEtcdClient }, { readEtcdSnapshot }, { EtcdWriter }] = await Promise.all([
     import('../datastore/etcdConnection.js'),
     import('../datastore/etcdSource.js'),

@@ -149,7 +149,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
       context.stderr(`error: ${error.message}`);
       context.setExitCode(1);
     } else {
-      context.stderr(`error: ${(error as Error).stack ?? String(error)}`);
+      context.stderr(`error: ${(error instanceof Error ? error.stack : undefined) ?? String(error)}`);
       context.setExitCode(1);
     }
   }

@@ -16,6 +16,7 @@ import {
   type ResolvedAddress,
 } from './nodeAddressOptions.js';
 import { UsageError } from './usageError.js';
+import { errorMessage } from '../errorMessage.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -76,7 +77,7 @@ export async function registerAtStart(options: RegisterAtStartOptions): Promise<
       if (error instanceof UsageError || !options.retry || signal.aborted) throw error;
       if (!said)
         log.warn(
-          { component: 'register', node: plan.node, err: (error as Error).message },
+          { component: 'register', node: plan.node, err: errorMessage(error) },
           'cannot register the node yet; retrying',
         );
       said = true;

@@ -7,7 +7,7 @@ import {
 } from '../bird/configureGuarded.js';
 import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
 import { showProtocolStats } from '../bird/protocolStats.js';
-import type { Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 import { systemClock, type Clock } from './clock.js';
 import { RELOAD_TIMEOUT_MS, type ReloadOutcome } from './reloadBird.js';
 import { settleVerdict, snapshotOf, watchedSessions, type GuardSnapshot, type SettleVerdict } from './settleVerdict.js';

@@ -1,11 +1,12 @@
-import type { Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 import { summarizeConfigChange, type ConfigChange, type DaemonChange } from './diffSummary.js';
 
 /**
  * Which path an apply takes. `fast`: a plain `configure` (sessions only added or removed, or a daemon's first
- * configuration: nothing running can break; blocks IPAM assigns or releases). `guarded`: `configure timeout`, a settle window, then confirm or
- * undo — the change touches what existing sessions run (a shared part: the bgp template, a filter, a function,
- * the kernel/device protocols; or a session's own block, as a peer's AS). `none`: nothing changed.
+ * configuration: nothing running can break; blocks IPAM assigns or releases). `guarded`: `configure timeout`, a
+ * settle window, then confirm or undo — the change touches what existing sessions run (a shared part: the bgp
+ * template, a filter, a function, the kernel/device protocols; or a session's own block, as a peer's AS). `none`:
+ * nothing changed.
  */
 export type ApplyPath = 'none' | 'fast' | 'guarded';
 

@@ -2,7 +2,7 @@ import { isApplyError } from '../apply/errors.js';
 import { stageFileSet, type StagedFileSet } from '../apply/stagingDir.js';
 import { swapStagedFiles, writeFilesDurably } from '../apply/swapFileSet.js';
 import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
-import type { Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import { reloadBird, type ReloadOutcome } from './reloadBird.js';
 import {

@@ -10,15 +10,9 @@ import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
-import {
-  DAEMONS,
-  type ApplyFailure,
-  type Daemon,
-  type FailureKind,
-  type GuardHold,
-  type QuarantinedEntry,
-  type RunStatus,
-} from '../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
+import type { DaemonFailureKind, FailureKind } from '../observe/failureKind.js';
+import type { ApplyFailure, GuardHold, QuarantinedEntry, RunStatus } from '../observe/runStatus.js';
 import {
   runDaemonPipeline,
   type DaemonPipelineResult,
@@ -31,6 +25,7 @@ import { blameEntries } from './guardBlame.js';
 import { GuardedApplies, type GuardedDaemon, type GuardJudgement } from './guardedApply.js';
 import { formatConfigChange, summarizeConfigChange } from './diffSummary.js';
 import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
+import { errorMessage } from '../errorMessage.js';
 
 export interface ConfigApplierOptions {
   readonly role: RoleRenderer;
@@ -159,7 +154,7 @@ export class ConfigApplier {
     try {
       outcome = await this.#cycle(report, now, signal, changeAt);
     } catch (error) {
-      const message = `unexpected error in the apply cycle: ${error instanceof Error ? error.message : String(error)}`;
+      const message = `unexpected error in the apply cycle: ${errorMessage(error)}`;
       this.options.log.error({ component: 'cycle', err: error }, message);
       outcome = this.#renderFailed(report, 'internal', message, true);
     }
@@ -308,7 +303,7 @@ export class ConfigApplier {
         this.#setFailure(result.daemon, 'guard', guardFailure.message, result);
       } else if (result.failure) {
         retry ||= result.failure.transient;
-        const kind: FailureKind =
+        const kind: DaemonFailureKind =
           result.failure.step === 'validate' ? 'validation' : result.failure.step === 'reload' ? 'reload' : 'write';
         report.failures.push({ kind, daemon: result.daemon });
         this.#setFailure(result.daemon, kind, result.failure.message, result);
@@ -536,7 +531,7 @@ export class ConfigApplier {
       this.#live.forget();
       log.error(
         { component: 'apply', daemon: result.daemon },
-        `${result.daemon} refused the new configuration and its previous files could not be put back: ${error instanceof Error ? error.message : String(error)}`,
+        `${result.daemon} refused the new configuration and its previous files could not be put back: ${errorMessage(error)}`,
       );
     }
   }

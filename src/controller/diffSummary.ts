@@ -1,6 +1,6 @@
 import { splitStatements, statementLabel, type ConfigStatement } from '../render/configBlocks.js';
 import { daemonOf } from '../render/fileSet.js';
-import type { Daemon } from '../observe/runStatus.js';
+import { DAEMONS, MAIN_FILE, type Daemon } from '../model/daemon.js';
 import { diffProtocols } from './protocolDiff.js';
 
 /** The phrase operators grep for: a shared part changed, so BIRD restarts every session of that daemon. */
@@ -26,9 +26,6 @@ export interface ConfigChange {
   readonly daemons: readonly DaemonChange[];
 }
 
-const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
-const MAIN_FILE: Readonly<Record<Daemon, string>> = { bird: 'bird.cfg', bird6: 'bird6.cfg' };
-
 /** The statements of one daemon's files (those `include` accepts), peers apart from the rest. */
 function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (file: string) => boolean) {
   const peers = new Map<string, string>();
@@ -45,7 +42,10 @@ function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (f
   return { peers, shared };
 }
 
-/** Labels of the statements that differ between two lists: those only one side has, else (a pure reordering) every moved one. */
+/**
+ * Labels of the statements that differ between two lists: those only one side has, else (a pure reordering) every moved
+ * one.
+ */
 function changedLabels(before: readonly ConfigStatement[], after: readonly ConfigStatement[]): string[] {
   const beforeTexts = new Set(before.map((s) => s.text));
   const afterTexts = new Set(after.map((s) => s.text));

@@ -1,4 +1,4 @@
-import type { Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 
 /**

@@ -1,7 +1,8 @@
 import { readGuardMarker, removeGuardMarker, writeGuardMarker } from '../apply/guardMarker.js';
 import { savePreviousFiles } from '../apply/previousFiles.js';
 import type { Logger } from '../observe/logger.js';
-import { DAEMONS, type Daemon, type RunStatus } from '../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
+import type { RunStatus } from '../observe/runStatus.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { ApplyGuard } from './applyGuard.js';
 import { classifyDaemonChange } from './applyPath.js';

@@ -1,6 +1,6 @@
 import { configureBird } from '../bird/configure.js';
 import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
-import type { Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 
 export type ReloadOutcome =
   | { readonly kind: 'applied'; readonly daemon: Daemon; readonly message: string; readonly ms: number }

@@ -24,8 +24,6 @@ export interface RenderOutcome {
   readonly changedFiles: ReadonlySet<string> | undefined;
   /** Where each entry's lines are (computed on demand: only a BIRD error needs it). */
   readonly spans: () => readonly EntrySpan[];
-  /** BGP protocol names, for the `+Mesh_… −Global_…` summary. */
-  readonly protocols: readonly string[];
   readonly diagnostics: readonly Diagnostic[];
   /** Lines describing the result, for `render`'s summary. */
   readonly summary: readonly string[];
@@ -90,10 +88,6 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
         files,
         changedFiles,
         spans: rendered.spans,
-        // Lazy: a cycle reads neither; counting the mesh on every change would be a pass over every peer.
-        get protocols() {
-          return [...model.v4.peers, ...model.v6.peers].map((p) => p.protocolName);
-        },
         diagnostics: model.diagnostics,
         ipipPools: model.v4.pools.filter((p) => p.ipipInterface !== undefined).length,
         get summary() {
@@ -131,7 +125,6 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
         files,
         changedFiles,
         spans: rendered.spans,
-        protocols: [...model.v4.sessions, ...model.v6.sessions].map((s) => s.protocolName),
         diagnostics: model.diagnostics,
         ipipPools: 0,
         summary: [

@@ -1,9 +1,11 @@
+import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
 import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
 import type { KeyspaceSource, LiveKeyspace } from '../datastore/keyspaceSource.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver } from '../observe/cycleReport.js';
-import { RunStatus, type Daemon } from '../observe/runStatus.js';
+import type { Daemon } from '../model/daemon.js';
+import { RunStatus } from '../observe/runStatus.js';
 import { logDatastoreState } from '../datastore/stateLog.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
@@ -14,6 +16,7 @@ import type { RoleRenderer } from './roleRenderer.js';
 import { loadCompiledTemplates } from '../render/templateLoader.js';
 import { TemplateDirWatcher } from './templateDirWatcher.js';
 import type { BirdBinaries } from './validateStaged.js';
+import { errorMessage } from '../errorMessage.js';
 
 export interface RunOptions {
   readonly role: RoleRenderer;
@@ -42,8 +45,8 @@ export interface RunOptions {
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
 
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5000;
+/** A cycle that did not converge is retried after 200 ms, 400 ms, … up to 5 s (no jitter: one process, one BIRD). */
+const RETRY_BACKOFF = new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000, generator: noJitterGenerator });
 
 /**
  * `birdwatch run`: mirror the keyspace, and on every relevant change run one coalesced cycle
@@ -59,7 +62,7 @@ export class RunController {
   #templateWatcher: TemplateDirWatcher | undefined;
   #lock: ConfigDirLock | undefined;
   #firstChangeAt: number | undefined;
-  #retryMs = RETRY_MIN_MS;
+  #retryBackoff: IBackoff<unknown> | undefined;
   #retryScheduled = false;
   #synced = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -184,7 +187,7 @@ export class RunController {
     } catch (error) {
       log.error(
         { component: 'datastore', err: error },
-        `re-read failed: ${error instanceof Error ? error.message : String(error)}; carrying on with what is held`,
+        `re-read failed: ${errorMessage(error)}; carrying on with what is held`,
       );
     }
     await this.#trigger();
@@ -213,7 +216,7 @@ export class RunController {
     return this.#coalescer.trigger().catch((error: unknown) => {
       this.options.log.error(
         { component: 'cycle', err: error },
-        `the cycle loop failed: ${error instanceof Error ? error.message : String(error)}; retrying`,
+        `the cycle loop failed: ${errorMessage(error)}; retrying`,
       );
       this.#scheduleRetry();
     });
@@ -245,7 +248,7 @@ export class RunController {
       // Still not where the datastore says: the change is pending until a retry succeeds.
       this.status.changePendingSince ??= this.status.heartbeatAt;
       this.#scheduleRetry();
-    } else this.#retryMs = RETRY_MIN_MS;
+    } else this.#retryBackoff = undefined;
     return outcome;
   }
 
@@ -266,8 +269,8 @@ export class RunController {
   #scheduleRetry(): void {
     if (this.#retryScheduled || this.#abort.signal.aborted) return;
     this.#retryScheduled = true;
-    const delay = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+    this.#retryBackoff = this.#retryBackoff?.next(undefined) ?? RETRY_BACKOFF.next();
+    const delay = this.#retryBackoff.duration;
     this.#clock
       .sleep(delay, this.#abort.signal)
       .then(async () => {

@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { validateBirdConfig } from '../bird/validateConfig.js';
 import { entryAt, type EntrySpan } from '../render/fileSet.js';
-import type { Daemon } from '../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
 
 export interface BirdBinaries {
   readonly bird: string;
@@ -73,9 +73,7 @@ export async function validateStagedFileSet(
   signal?: AbortSignal,
 ): Promise<ValidationFailure | undefined> {
   const [v4, v6] = await Promise.all(
-    (['bird', 'bird6'] as const).map((daemon) =>
-      validateStagedDaemon(daemon, stagedDir, { binary: binaries[daemon], spans, signal }),
-    ),
+    DAEMONS.map((daemon) => validateStagedDaemon(daemon, stagedDir, { binary: binaries[daemon], spans, signal })),
   );
   return v4 ?? v6;
 }

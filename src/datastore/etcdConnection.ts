@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
 import { DatastoreError } from './errors.js';
+import { errorMessage } from '../errorMessage.js';
 
 /** How to reach etcd; normalised once at the boundary (the CLI) from flags and ETCD_* variables. */
 export interface EtcdConnectionOptions {
@@ -34,7 +35,7 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new DatastoreError(`cannot read etcd ${what} file ${path}: ${(error as Error).message}`, 'tls', {
+    throw new DatastoreError(`cannot read etcd ${what} file ${path}: ${errorMessage(error)}`, 'tls', {
       cause: error,
     });
   }
@@ -90,7 +91,7 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
     return new Etcd3(config);
   } catch (error) {
     // grpc builds the TLS context here: a key that does not match its certificate, or a file that is not PEM.
-    const message = (error as Error).message;
+    const message = errorMessage(error);
     if (/key values mismatch/i.test(message)) {
       throw new DatastoreError(
         `the etcd client key ${options.keyFile ?? ''} does not belong to the certificate ${options.certFile ?? ''}`,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { DatastoreError } from './errors.js';
 import type { KeyspaceSnapshot } from './snapshot.js';
+import { errorMessage } from '../errorMessage.js';
 
 /** Reads a fixture-format file: one JSON object of etcd key → string value. */
 export async function readKeyspaceFile(
@@ -11,7 +12,7 @@ export async function readKeyspaceFile(
   try {
     text = await readFile(path, { encoding: 'utf8', signal: options.signal });
   } catch (error) {
-    throw new DatastoreError(`cannot read datastore file ${path}: ${(error as Error).message}`, 'unreachable', {
+    throw new DatastoreError(`cannot read datastore file ${path}: ${errorMessage(error)}`, 'unreachable', {
       cause: error,
     });
   }
@@ -19,7 +20,7 @@ export async function readKeyspaceFile(
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new DatastoreError(`datastore file ${path} is not valid JSON: ${(error as Error).message}`, 'format', {
+    throw new DatastoreError(`datastore file ${path} is not valid JSON: ${errorMessage(error)}`, 'format', {
       cause: error,
     });
   }

@@ -1,6 +1,7 @@
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { Etcd3 } from 'etcd3';
 import type { KeyScope, ScopePlan } from '../model/keyScope.js';
+import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { classifyEtcdError } from './etcdErrors.js';
 import { readHeader, readScopedSnapshot, type EtcdHeader } from './etcdSource.js';
 import { isDatastoreError, type DatastoreError } from './errors.js';
@@ -14,28 +15,13 @@ export function coveringRange(prefixes: readonly string[]): { start: string; end
   return { start: sorted[0]!, end };
 }
 
-/**
- * syncing: before the first complete read. synced: reading is done and the watch answers. disconnected: the
- * watch or a read failed (etcd down or unreachable). stale: the member stopped answering without failing
- * (frozen, black-holed). resyncing: a full re-read is under way (rollback, new cluster, compaction, re-scope).
- */
-export type MirrorState = 'syncing' | 'synced' | 'disconnected' | 'stale' | 'resyncing';
-
-export interface MirrorStateInfo {
-  /** Wall-clock ms: since when the mirror is in this state (stale: since the member last answered). */
-  readonly since: number;
-  /** Why, in words (stale, resyncing, disconnected). */
-  readonly reason?: string | undefined;
-  readonly error?: DatastoreError | undefined;
-}
-
 export interface KeyspaceMirrorOptions {
   readonly client: Etcd3;
   /** What to read and watch; re-planned after every change (the mesh switch re-scopes). */
   readonly scope: KeyScope;
   /** Called after each batch of changes is applied to `entries` (and after every full re-read). */
   readonly onChange: (changedKeys: readonly string[]) => void;
-  readonly onStateChange?: (state: MirrorState, info: MirrorStateInfo) => void;
+  readonly onStateChange?: (state: DatastoreState, info: DatastoreStateInfo) => void;
   /** A read or watch failed and will be retried (called once per failure, not per retry attempt). */
   readonly onRetry?: (error: DatastoreError, attempt: number) => void;
   /** A full re-read starts for a reason other than SIGHUP (logged once per occurrence). */
@@ -93,7 +79,7 @@ export class KeyspaceMirror {
   #clusterId: string | undefined;
   #stream: EtcdWatchStream | undefined;
   #generation = 0;
-  #state: MirrorState = 'syncing';
+  #state: DatastoreState = 'syncing';
   #resyncing: Promise<void> | undefined;
   #closed = false;
   #everSynced = false;
@@ -115,7 +101,7 @@ export class KeyspaceMirror {
     return this.#revision;
   }
 
-  get state(): MirrorState {
+  get state(): DatastoreState {
     return this.#state;
   }
 
@@ -159,7 +145,7 @@ export class KeyspaceMirror {
     return this.#resyncing;
   }
 
-  #setState(state: MirrorState, info: Omit<MirrorStateInfo, 'since'> & { since?: number } = {}): void {
+  #setState(state: DatastoreState, info: Omit<DatastoreStateInfo, 'since'> & { since?: number } = {}): void {
     if (this.#state === state) return;
     this.#state = state;
     this.options.onStateChange?.(state, { since: info.since ?? this.#now(), reason: info.reason, error: info.error });

@@ -1,13 +1,14 @@
 import type { Etcd3 } from 'etcd3';
 import type { KeyScope } from '../model/keyScope.js';
 import type { DatastoreError } from './errors.js';
-import { KeyspaceMirror, type MirrorState, type MirrorStateInfo } from './keyspaceMirror.js';
+import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
+import { KeyspaceMirror } from './keyspaceMirror.js';
 
 /** What a live keyspace tells its reader while it keeps its copy current. */
 export interface KeyspaceListener {
   /** Called after each batch of changes is applied to `entries` (and after every full read). */
   readonly onChange: (changedKeys: readonly string[]) => void;
-  readonly onStateChange?: (state: MirrorState, info: MirrorStateInfo) => void;
+  readonly onStateChange?: (state: DatastoreState, info: DatastoreStateInfo) => void;
   /** A read or watch failed and will be retried (once per failure, not per attempt). */
   readonly onRetry?: (error: DatastoreError, attempt: number) => void;
   /** A full re-read starts for a reason other than SIGHUP. */
@@ -19,7 +20,7 @@ export interface LiveKeyspace {
   /** Kept current in place: readers may hold on to this map. */
   readonly entries: ReadonlyMap<string, string>;
   readonly revision: bigint;
-  readonly state: MirrorState;
+  readonly state: DatastoreState;
   /** The scope plan's label ('mesh on', …), once read. */
   readonly scopeLabel: string | undefined;
   /** The first complete read (retried until it succeeds or `signal` aborts), then the watch. */

@@ -1,6 +1,6 @@
 import type { KeyScope } from '../model/keyScope.js';
 import { readKeyspaceFile } from './fileSource.js';
-import type { MirrorState, MirrorStateInfo } from './keyspaceMirror.js';
+import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import type { KeyspaceListener, KeyspaceSource, LiveKeyspace } from './keyspaceSource.js';
 
 /** What `start` and `resync` read: the whole keyspace, every time (a file, or the source's own map). */
@@ -54,7 +54,7 @@ export class MemoryKeyspaceSource implements KeyspaceSource {
   }
 
   /** Every open copy goes to `state` (stale, disconnected, …) as a KeyspaceMirror would report it. */
-  setState(state: MirrorState, info: Partial<MirrorStateInfo> = {}): void {
+  setState(state: DatastoreState, info: Partial<DatastoreStateInfo> = {}): void {
     for (const copy of this.#copies) copy.setState(state, info);
   }
 
@@ -92,7 +92,7 @@ function scoped(all: ReadonlyMap<string, string>, scope: KeyScope): { entries: M
 class MemoryCopy implements LiveKeyspace {
   readonly entries = new Map<string, string>();
   #revision = 0n;
-  #state: MirrorState = 'syncing';
+  #state: DatastoreState = 'syncing';
   #label: string | undefined;
   #started = false;
   #closed = false;
@@ -107,7 +107,7 @@ class MemoryCopy implements LiveKeyspace {
     return this.#revision;
   }
 
-  get state(): MirrorState {
+  get state(): DatastoreState {
     return this.#state;
   }
 
@@ -133,7 +133,7 @@ class MemoryCopy implements LiveKeyspace {
     return Promise.resolve();
   }
 
-  setState(state: MirrorState, info: Partial<MirrorStateInfo>): void {
+  setState(state: DatastoreState, info: Partial<DatastoreStateInfo>): void {
     if (this.#state === state || this.#closed) return;
     this.#state = state;
     this.listener.onStateChange?.(state, { since: info.since ?? Date.now(), reason: info.reason, error: info.error });

@@ -1,11 +1,11 @@
-import type { Logger } from '../observe/logger.js';
-import type { MirrorState, MirrorStateInfo } from './keyspaceMirror.js';
+import type { Logger } from 'pino';
+import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 
 /** One log line per state change of the mirror (run's datastore component). */
 export function logDatastoreState(
   log: Logger,
-  state: MirrorState,
-  info: MirrorStateInfo,
+  state: DatastoreState,
+  info: DatastoreStateInfo,
   mirror: {
     readonly revision: bigint;
     readonly entries: ReadonlyMap<string, string>;

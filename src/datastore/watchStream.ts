@@ -88,7 +88,9 @@ interface PoolLike {
 
 const poolOf = (client: Etcd3): PoolLike => (client as unknown as { pool: PoolLike }).pool;
 
-/** Endpoints from `first` on in the order given (wrapping), the avoided ones last, endlessly (what the pool asks for). */
+/**
+ * Endpoints from `first` on in the order given (wrapping), the avoided ones last, endlessly (what the pool asks for).
+ */
 function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: number): Generator<HostLike> {
   const start = pool.hosts.length === 0 ? 0 : first % pool.hosts.length;
   const rotated = [...pool.hosts.slice(start), ...pool.hosts.slice(0, start)];
@@ -98,9 +100,10 @@ function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: numb
 
 /**
  * One etcd Watch stream holding one watch per range, opened on the first endpoint (from `firstEndpoint` on, in
- * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the leader), and sends a
- * progress request whenever it has been quiet for half of staleAfterMs: a member that does not answer within
- * staleAfterMs (frozen, black-holed) ends the stream as `stale`, at most 1.5 × staleAfterMs after its last answer.
+ * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the
+ * leader), and sends a progress request whenever it has been quiet for half of staleAfterMs: a member that does not
+ * answer within staleAfterMs (frozen, black-holed) ends the stream as `stale`, at most 1.5 × staleAfterMs after its
+ * last answer.
  * Needs etcd ≥ 3.4 (explicit watch ids, progress requests).
  */
 export class EtcdWatchStream {

@@ -9,7 +9,7 @@ import { NodeConfigError } from './errors.js';
 import { keys } from './keys.js';
 import { indexKeyspace, type HostEntries, type KeyValue, type Keyspace, type KeyspaceIndex } from './keyspaceIndex.js';
 import { DiagnosticLog, reflectors, settingOr, validNodes } from './modelParts.js';
-import { DEFAULT_LOG_LEVEL, parseLogLevel } from './logLevel.js';
+import { DEFAULT_BIRD_LOG_LEVEL, parseBirdLogLevel } from './birdLogLevel.js';
 import { parseFilterName, parseNodeName } from './names.js';
 import {
   DEFAULT_AS_NUMBER,
@@ -51,10 +51,10 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
 
   const globalAsNumber = settingOr(index.globalAsNumber, (v) => parseAsNumber(v), DEFAULT_AS_NUMBER, log);
   const meshEnabled = settingOr(index.nodeMesh, decodeNodeMesh, true, log);
-  const globalLogLevel = settingOr(index.globalLogLevel, parseLogLevel, DEFAULT_LOG_LEVEL, log);
+  const globalLogLevel = settingOr(index.globalLogLevel, parseBirdLogLevel, DEFAULT_BIRD_LOG_LEVEL, log);
   const nodes = validNodes(index, globalAsNumber, log, options.memo);
   const me = nodes.get(options.nodeName)!;
-  const logLevel = settingOr(self?.logLevel, parseLogLevel, globalLogLevel, log);
+  const logLevel = settingOr(self?.logLevel, parseBirdLogLevel, globalLogLevel, log);
   const networkV4 =
     self?.network && self.network.value !== ''
       ? settingOr(self.network, (v) => parseCidr(v, 4), undefined, log)

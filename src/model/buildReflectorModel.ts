@@ -4,7 +4,7 @@ import { parseAsNumber } from './asNumber.js';
 import { compareDiagnostics } from './diagnostics.js';
 import { decodePeer } from './encodings.js';
 import { indexKeyspace, type Keyspace } from './keyspaceIndex.js';
-import { DEFAULT_LOG_LEVEL, parseLogLevel } from './logLevel.js';
+import { DEFAULT_BIRD_LOG_LEVEL, parseBirdLogLevel } from './birdLogLevel.js';
 import { DiagnosticLog, reflectors, settingOr, validNodes } from './modelParts.js';
 import { DEFAULT_AS_NUMBER } from './nodeModel.js';
 import { protocolName } from './protocolName.js';
@@ -28,7 +28,7 @@ export function buildReflectorModel(keyspace: Keyspace, options: ReflectorOption
   for (const entry of index.malformed) log.add(entry, 'skipped', entry.reason);
   const globalAsNumber = settingOr(index.globalAsNumber, (v) => parseAsNumber(v), DEFAULT_AS_NUMBER, log);
   const asNumber = options.asNumber ?? globalAsNumber;
-  const logLevel = settingOr(index.globalLogLevel, parseLogLevel, DEFAULT_LOG_LEVEL, log);
+  const logLevel = settingOr(index.globalLogLevel, parseBirdLogLevel, DEFAULT_BIRD_LOG_LEVEL, log);
   const nodes = validNodes(index, globalAsNumber, log);
 
   const family = (f: AddressFamily, own: IpAddress | undefined): ReflectorFamily => {
@@ -40,7 +40,7 @@ export function buildReflectorModel(keyspace: Keyspace, options: ReflectorOption
       .map((rr) => ({
         kind: 'reflector',
         address: rr.address,
-        protocolName: protocolName('Reflector', rr.address),
+        protocolName: protocolName('reflector', rr.address),
         localAsNumber: asNumber,
         asNumber,
         clusterId: undefined,
@@ -66,7 +66,7 @@ export function buildReflectorModel(keyspace: Keyspace, options: ReflectorOption
       clients.push({
         kind: 'client',
         address,
-        protocolName: protocolName('Client', address),
+        protocolName: protocolName('client', address),
         localAsNumber: localAs,
         asNumber: node.asNumber,
         clusterId: me?.clusterId,

@@ -1,4 +1,3 @@
-import type { AddressFamily } from './address.js';
 import { classifyKey, type KeyMeaning } from './keys.js';
 
 /** The flat key → value map a datastore delivers. */
@@ -100,7 +99,7 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
         index.pools[meaning.family].push({ ...kv, cidr: meaning.cidr });
         break;
       case 'hostAddress':
-        host(meaning.host).address[meaning.family as AddressFamily] = kv;
+        host(meaning.host).address[meaning.family] = kv;
         break;
       case 'hostAsNumber':
         host(meaning.host).asNumber = kv;
@@ -150,7 +149,7 @@ export function applyHostChange(
   key: string,
   value: string | undefined,
 ): void {
-  const old = index.hosts.get(meaning.host) as MutableHostEntries | undefined;
+  const old = index.hosts.get(meaning.host);
   const host: MutableHostEntries = old
     ? { ...old, address: { ...old.address } }
     : { name: meaning.host, address: { 4: undefined, 6: undefined }, peers: NONE, blocks: NONE };

@@ -1,9 +1,11 @@
 import type { AddressFamily, IpAddress } from './address.js';
 import type { Cidr } from './cidr.js';
 import type { Diagnostic } from './diagnostics.js';
-import type { LogLevel } from './logLevel.js';
+import type { BirdLogLevel } from './birdLogLevel.js';
+import type { SessionKind } from './protocolName.js';
 
-export type PeerKind = 'mesh' | 'global' | 'node';
+/** A node's kinds of session (a reflector's are `reflector` and `client`). */
+export type PeerKind = Extract<SessionKind, 'mesh' | 'global' | 'node'>;
 
 /** One BGP session of this node; `protocolName` is what BIRD and `status` know it by. */
 export interface BgpPeer {
@@ -69,7 +71,7 @@ export interface NodeModel {
   readonly nodeName: string;
   readonly routerId: IpAddress;
   readonly asNumber: number;
-  readonly logLevel: LogLevel;
+  readonly logLevel: BirdLogLevel;
   readonly networkV4: Cidr | undefined;
   readonly meshEnabled: boolean;
   readonly globalAsNumber: number;

@@ -1,10 +1,11 @@
 import type { AddressFamily, IpAddress } from './address.js';
 import type { Diagnostic } from './diagnostics.js';
-import type { LogLevel } from './logLevel.js';
+import type { BirdLogLevel } from './birdLogLevel.js';
+import type { SessionKind } from './protocolName.js';
 
 /** One BGP session of a route reflector: another reflector (`Reflector_<ip>`) or a client node (`Client_<ip>`). */
 export interface ReflectorSession {
-  readonly kind: 'reflector' | 'client';
+  readonly kind: Extract<SessionKind, 'reflector' | 'client'>;
   readonly address: IpAddress;
   readonly protocolName: string;
   /** The AS this reflector speaks as on the session (for clients: the AS the node peers with it as). */
@@ -27,7 +28,7 @@ export interface ReflectorFamily {
 export interface ReflectorModel {
   readonly routerId: IpAddress;
   readonly asNumber: number;
-  readonly logLevel: LogLevel;
+  readonly logLevel: BirdLogLevel;
   readonly v4: ReflectorFamily;
   readonly v6: ReflectorFamily;
   readonly diagnostics: readonly Diagnostic[];

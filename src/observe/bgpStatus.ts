@@ -1,7 +1,16 @@
 import type { AddressFamily } from '../model/address.js';
 import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
 import { showProtocols, type ProtocolRow, type ShowProtocolsOptions } from '../bird/showProtocols.js';
-import { parsePeerProtocolName, type PeerType } from './peerProtocolName.js';
+import { parseProtocolName, type SessionKind } from '../model/protocolName.js';
+
+/** How calicoctl status (and `birdwatch status`) calls each kind of session. */
+export const PEER_TYPE_LABELS: Readonly<Record<SessionKind, string>> = {
+  mesh: 'node-to-node mesh',
+  global: 'global',
+  node: 'node specific',
+  reflector: 'route reflector peer',
+  client: 'route reflector client',
+};
 
 /** One BGP session as `status` shows it (calicoctl's columns: peer address, type, state, since, info). */
 export interface BgpSession {
@@ -9,7 +18,7 @@ export interface BgpSession {
   readonly protocol: string;
   /** The neighbor from the name; undefined when the name does not hold an address. */
   readonly peerAddress: string | undefined;
-  readonly peerType: PeerType;
+  readonly peerType: SessionKind;
   /** BIRD's protocol state (up, start, down …; `?` when the row could not be read). */
   readonly state: string;
   readonly since: string;
@@ -39,12 +48,12 @@ export function sessionsFromRows(rows: readonly ProtocolRow[], family: AddressFa
   const sessions: BgpSession[] = [];
   for (const row of rows) {
     if (row.kind === 'protocol') {
-      const name = parsePeerProtocolName(row.name, family);
+      const name = parseProtocolName(row.name, family);
       if (name === undefined) continue;
       sessions.push({
         protocol: row.name,
         peerAddress: name.address?.text,
-        peerType: name.type,
+        peerType: name.kind,
         state: row.state,
         since: row.since,
         bgpState: row.bgpState,
@@ -53,12 +62,12 @@ export function sessionsFromRows(rows: readonly ProtocolRow[], family: AddressFa
       });
     } else {
       const [first = '', , , state, since] = row.raw.split(/\s+/);
-      const name = parsePeerProtocolName(first, family);
+      const name = parseProtocolName(first, family);
       if (name === undefined) continue;
       sessions.push({
         protocol: first,
         peerAddress: name.address?.text,
-        peerType: name.type,
+        peerType: name.kind,
         state: state ?? '?',
         since: since ?? '',
         bgpState: undefined,

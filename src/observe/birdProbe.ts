@@ -1,7 +1,7 @@
 import { BirdControlClient } from '../bird/controlSocket.js';
 import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
 import type { BirdAnswers } from './health.js';
-import type { Daemon } from './runStatus.js';
+import type { Daemon } from '../model/daemon.js';
 
 /** Time a readiness probe gives each control socket to greet. */
 export const BIRD_PROBE_TIMEOUT_MS = 1_000;

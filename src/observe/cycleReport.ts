@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../model/diagnostics.js';
-import type { Daemon, FailureKind } from './runStatus.js';
+import type { Daemon } from '../model/daemon.js';
+import type { FailureKind } from './failureKind.js';
 
 export type ReloadResult = 'applied' | 'rejected' | 'unreachable' | 'garbled';
 

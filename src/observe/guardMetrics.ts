@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CycleReport } from './cycleReport.js';
-import { DAEMONS, type RunStatus } from './runStatus.js';
+import { DAEMONS } from '../model/daemon.js';
+import type { RunStatus } from './runStatus.js';
 
 const VERDICTS = ['confirmed', 'reverted', 'interrupted'] as const;
 

@@ -1,5 +1,6 @@
+import { DAEMONS, type Daemon } from '../model/daemon.js';
 import { guardAppliedCheck } from './guardReadiness.js';
-import { DAEMONS, type Daemon, type RunStatus } from './runStatus.js';
+import type { RunStatus } from './runStatus.js';
 
 /** How long the control loop may go without a heartbeat before /healthz says it is stuck. */
 export const DEFAULT_LIVENESS_STALE_MS = 30_000;
@@ -16,7 +17,7 @@ export function checkLiveness(status: Readonly<RunStatus>, now: number, staleAft
   return { alive: heartbeatAgeMs <= staleAfterMs, heartbeatAgeMs };
 }
 
-export type ReadinessCondition = 'datastore' | 'applied' | 'bird' | 'bird6';
+export type ReadinessCondition = 'datastore' | 'applied' | Daemon;
 
 export interface ReadinessCheck {
   readonly condition: ReadinessCondition;

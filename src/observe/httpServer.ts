@@ -4,7 +4,8 @@ import { probeBird } from './birdProbe.js';
 import { checkLiveness, checkReadiness, DEFAULT_LIVENESS_STALE_MS } from './health.js';
 import type { Logger } from './logger.js';
 import type { BirdwatchMetrics } from './metrics.js';
-import type { Daemon, RunStatus } from './runStatus.js';
+import type { Daemon } from '../model/daemon.js';
+import type { RunStatus } from './runStatus.js';
 
 export interface OpsServerOptions {
   readonly host: string;

@@ -1,13 +1,11 @@
 import { destination, pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
+import type { LoggerLevel } from './loggerLevel.js';
 import { lineScrubber, redactFields } from './redact.js';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevelName = (typeof LOG_LEVELS)[number];
-
 export interface LoggerOptions {
-  readonly level: LogLevelName;
+  readonly level: LoggerLevel;
   /** Human-readable lines (a terminal); otherwise one JSON object per line. */
   readonly pretty: boolean;
   /** Where JSON lines go (default stdout); tests pass a stream. */

@@ -5,7 +5,10 @@ import { queryFamilyStatus, type FamilyStatus } from './bgpStatus.js';
 import { BIRDWATCH_VERSION } from './buildInfo.js';
 import type { CycleObserver, CycleReport } from './cycleReport.js';
 import { GuardMetrics } from './guardMetrics.js';
-import { DAEMONS, FAILURE_KINDS, type Daemon, type DatastoreState, type RunStatus } from './runStatus.js';
+import { DAEMONS, type Daemon } from '../model/daemon.js';
+import { FAILURE_KINDS, isRenderFailureKind } from './failureKind.js';
+import { DATASTORE_STATES } from '../datastore/datastoreState.js';
+import type { RunStatus } from './runStatus.js';
 
 export interface MetricsOptions {
   readonly status: RunStatus;
@@ -25,7 +28,6 @@ export interface MetricsOptions {
 const s = (ms: number): number => ms / 1000;
 /** From a millisecond to half a minute: a cycle is milliseconds; BIRD at 10,000 peers, tens of them. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const DATASTORE_STATES: readonly DatastoreState[] = ['syncing', 'synced', 'disconnected', 'stale', 'resyncing'];
 const CYCLE_RESULTS: readonly CycleReport['result'][] = ['applied', 'unchanged', 'failed', 'reload-pending', 'aborted'];
 const RELOAD_RESULTS = ['applied', 'rejected', 'unreachable', 'garbled'] as const;
 
@@ -228,7 +230,7 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#quarantined.set(report.quarantined);
     this.#guard.cycleEnded(report, this.#options.status);
     // A cycle that could not render has no diagnostics to speak of: keep the last rendering's counts.
-    if (report.failureKind !== 'node' && report.failureKind !== 'template' && report.failureKind !== 'internal') {
+    if (!isRenderFailureKind(report.failureKind)) {
       this.#renderDuration.observe(s(report.renderMs));
       // Kinds seen before drop to 0 rather than vanish, so a fixed entry shows as a fall to zero.
       for (const entry of this.#skippedSeen.values()) entry.count = 0;

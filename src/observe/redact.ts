@@ -6,7 +6,10 @@
 
 export const REDACTED = '[redacted]';
 
-/** Field names that hold credentials: password, passwd, secret, token, privateKey/private_key, credentials, authorization. */
+/**
+ * Field names that hold credentials: password, passwd, secret, token, privateKey/private_key, credentials,
+ * authorization.
+ */
 const SECRET_FIELD = /pass(?:word|wd)|secret|token|private_?key|credential|authorization/i;
 /** Fields that hold a whole credential object (etcd3's `auth: {username, password}`, grpc `credentials`). */
 const SECRET_OBJECT_FIELD = /^(?:auth|credentials)$/i;

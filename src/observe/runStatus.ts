@@ -1,23 +1,6 @@
-export type Daemon = 'bird' | 'bird6';
-/** Mirrors the keyspace mirror's state (src/datastore/keyspaceMirror.ts MirrorState). */
-export type DatastoreState = 'syncing' | 'synced' | 'disconnected' | 'stale' | 'resyncing';
-
-export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
-
-/**
- * Why a cycle could not bring a daemon to what the datastore says. Render-level kinds (`node`, `template`,
- * `internal`) hold both daemons back; the others belong to one daemon.
- */
-export type FailureKind = 'node' | 'template' | 'internal' | 'validation' | 'write' | 'reload' | 'guard';
-export const FAILURE_KINDS: readonly FailureKind[] = [
-  'node',
-  'template',
-  'internal',
-  'validation',
-  'write',
-  'reload',
-  'guard',
-];
+import type { DatastoreState } from '../datastore/datastoreState.js';
+import type { Daemon } from '../model/daemon.js';
+import type { FailureKind } from './failureKind.js';
 
 export interface ApplyFailure {
   readonly kind: FailureKind;

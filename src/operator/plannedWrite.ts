@@ -73,6 +73,3 @@ export async function plannedWrite(
     `the keys this change depends on kept changing (${attempts} attempts); nothing was written, try again`,
   );
 }
-
-/** The value of exactly `key` in a snapshot read with `key` as a prefix. */
-export const valueOf = (snapshot: KeyspaceSnapshot, key: string): string | undefined => snapshot.entries.get(key);

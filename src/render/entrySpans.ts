@@ -1,9 +1,9 @@
 import type { AddressFamily } from '../model/address.js';
+import { DAEMON_OF_FAMILY, MAIN_FILE } from '../model/daemon.js';
 import { keys } from '../model/keys.js';
 import type { NodeModel } from '../model/nodeModel.js';
 import type { EntrySpan, FileSet } from './fileSet.js';
 
-const MAIN_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird.cfg', 6: 'bird6.cfg' };
 const IPAM_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird_ipam.cfg', 6: 'bird6_ipam.cfg' };
 const AGGR_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird_aggr.cfg', 6: 'bird6_aggr.cfg' };
 const FILTER_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'custom_filters.cfg', 6: 'custom_filters6.cfg' };
@@ -32,7 +32,7 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
   const spans: EntrySpan[] = [];
   for (const f of [4, 6] as const) {
     const family = f === 4 ? model.v4 : model.v6;
-    const main = (files.get(MAIN_FILE[f]) ?? '').split('\n');
+    const main = (files.get(MAIN_FILE[DAEMON_OF_FAMILY[f]]) ?? '').split('\n');
     const ownKey = keys.hostAddress(model.nodeName, f);
     const routerKey = keys.hostAddress(model.nodeName, 4);
     const nodeAt = new Map<bigint, string>();
@@ -54,15 +54,33 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
     main.forEach((line, index) => {
       const trimmed = line.trim();
       if (/^router id /.test(trimmed))
-        spans.push({ file: MAIN_FILE[f], key: routerKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+        spans.push({
+          file: MAIN_FILE[DAEMON_OF_FAMILY[f]],
+          key: routerKey,
+          firstLine: index + 1,
+          lastLine: index + 1,
+          kind: 'entry',
+        });
       else if (/^source address /.test(trimmed) && family.address)
-        spans.push({ file: MAIN_FILE[f], key: ownKey, firstLine: index + 1, lastLine: index + 1, kind: 'entry' });
+        spans.push({
+          file: MAIN_FILE[DAEMON_OF_FAMILY[f]],
+          key: ownKey,
+          firstLine: index + 1,
+          lastLine: index + 1,
+          kind: 'entry',
+        });
       const bgp = /^protocol bgp ([A-Za-z0-9_]+)/.exec(trimmed);
       const key = bgp ? peerKeys.get(bgp[1]!) : undefined;
       if (key) {
         let end = index;
         while (end + 1 < main.length && !/^}/.test(main[end]!)) end++;
-        spans.push({ file: MAIN_FILE[f], key, firstLine: index + 1, lastLine: end + 1, kind: 'entry' });
+        spans.push({
+          file: MAIN_FILE[DAEMON_OF_FAMILY[f]],
+          key,
+          firstLine: index + 1,
+          lastLine: end + 1,
+          kind: 'entry',
+        });
       }
     });
     const byToken = (file: string, tokens: readonly (readonly [string, string])[]): void => {

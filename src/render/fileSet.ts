@@ -1,3 +1,5 @@
+import type { Daemon } from '../model/daemon.js';
+
 /** Rendered contents by file name, in the order they must be swapped in (includes first, bird.cfg/bird6.cfg last). */
 export type FileSet = ReadonlyMap<string, string>;
 
@@ -24,7 +26,7 @@ export const sameFileSet = (a: FileSet, b: ReadonlyMap<string, string>): boolean
   a.size === b.size && [...a].every(([name, content]) => b.get(name) === content);
 
 /** Which daemon reads a file: the `6` files are bird6's. */
-export const daemonOf = (file: string): 'bird' | 'bird6' => (/^bird6|6\.cfg$/.test(file) ? 'bird6' : 'bird');
+export const daemonOf = (file: string): Daemon => (/^bird6|6\.cfg$/.test(file) ? 'bird6' : 'bird');
 
 /** The key behind `file:line`: the innermost entry span holding the line, else the custom filter it closes. */
 export function entryAt(spans: readonly EntrySpan[], file: string, line: number): EntrySpan | undefined {

@@ -1,5 +1,5 @@
-import type { LogLevel } from '../model/logLevel.js';
 import type { ReflectorFamily, ReflectorModel } from '../model/reflectorModel.js';
+import { BIRD_DEBUG_STATEMENT } from './birdDebugStatement.js';
 
 export interface ReflectorView {
   readonly routerId: string;
@@ -26,8 +26,6 @@ interface SessionView {
   readonly passive: boolean;
 }
 
-const LOGGING: Readonly<Record<LogLevel, string>> = { debug: 'debug all;', none: '', info: 'debug { states };' };
-
 function familyView(family: ReflectorFamily): ReflectorFamilyView {
   const sessions = (kind: 'reflector' | 'client'): SessionView[] =>
     family.sessions
@@ -51,7 +49,7 @@ function familyView(family: ReflectorFamily): ReflectorFamilyView {
 
 export const buildReflectorView = (model: ReflectorModel): ReflectorView => ({
   routerId: model.routerId.text,
-  logging: LOGGING[model.logLevel],
+  logging: BIRD_DEBUG_STATEMENT[model.logLevel],
   v4: familyView(model.v4),
   v6: familyView(model.v6),
 });

@@ -9,7 +9,9 @@ export interface RenderOptions {
   readonly ipip: IpipRendering;
 }
 
-/** Model + compiled templates → the node's complete file set, and where each entry's lines are. Pure and byte-stable. */
+/**
+ * Model + compiled templates → the node's complete file set, and where each entry's lines are. Pure and byte-stable.
+ */
 export function renderFileSet(
   model: NodeModel,
   templates: CompiledTemplateSet,

@@ -2,6 +2,7 @@ import { TemplateError, isTemplateError } from './errors.js';
 import type { Layout } from './layouts.js';
 import { compileTemplateSet, type CompiledTemplateSet } from './templateSet.js';
 import { loadTemplateSources } from './templateSources.js';
+import { errorMessage } from '../errorMessage.js';
 
 /** Loads and compiles the template set; a broken set is returned as its error so cycles can report it. */
 export async function loadCompiledTemplates(
@@ -12,10 +13,8 @@ export async function loadCompiledTemplates(
     return compileTemplateSet(await loadTemplateSources(overrideDir), layout);
   } catch (error) {
     if (isTemplateError(error)) return error;
-    return new TemplateError(
-      `cannot read templates from ${overrideDir}: ${(error as Error).message}`,
-      overrideDir ?? '',
-      { cause: error },
-    );
+    return new TemplateError(`cannot read templates from ${overrideDir}: ${errorMessage(error)}`, overrideDir ?? '', {
+      cause: error,
+    });
   }
 }

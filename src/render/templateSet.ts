@@ -2,6 +2,7 @@ import Handlebars from 'handlebars';
 import { isContextOnlyTemplate } from './contextOnlyPartial.js';
 import { TemplateError } from './errors.js';
 import { NODE_LAYOUT, type Layout } from './layouts.js';
+import { errorMessage } from '../errorMessage.js';
 
 /** Template sources by name: `<output file>.hbs` (node), `reflector/<output file>.hbs`, `partials/<name>.hbs`. */
 export type TemplateSources = ReadonlyMap<string, string>;
@@ -55,7 +56,7 @@ export function compileTemplateSet(sources: TemplateSources, layout: Layout = NO
         template: handlebars.compile<object>(source, COMPILE_OPTIONS),
       });
     } catch (error) {
-      throw new TemplateError(`template ${name}: ${(error as Error).message}`, name, { cause: error });
+      throw new TemplateError(`template ${name}: ${errorMessage(error)}`, name, { cause: error });
     }
   }
   return {
@@ -65,7 +66,7 @@ export function compileTemplateSet(sources: TemplateSources, layout: Layout = NO
         try {
           files.set(file, template(view));
         } catch (error) {
-          throw new TemplateError(`template ${name}: ${(error as Error).message}`, name, { cause: error });
+          throw new TemplateError(`template ${name}: ${errorMessage(error)}`, name, { cause: error });
         }
       }
       return files;

@@ -1,6 +1,6 @@
 import type { BgpPeer, FamilyModel, NodeModel, Pool } from '../model/nodeModel.js';
-import type { LogLevel } from '../model/logLevel.js';
 import type { IpipRendering } from './ipipMode.js';
+import { BIRD_DEBUG_STATEMENT } from './birdDebugStatement.js';
 
 /** What the templates see: every decision already made, every string already validated. */
 export interface TemplateView {
@@ -51,12 +51,10 @@ function peerView(p: BgpPeer): PeerView {
   return view;
 }
 
-const LOGGING: Readonly<Record<LogLevel, string>> = { debug: 'debug all;', none: '', info: 'debug { states };' };
-
 export function buildTemplateView(model: NodeModel, ipip: IpipRendering): TemplateView {
   return {
     routerId: model.routerId.text,
-    logging: LOGGING[model.logLevel],
+    logging: BIRD_DEBUG_STATEMENT[model.logLevel],
     localAs: model.asNumber,
     meshEnabled: model.meshEnabled,
     v4: familyView(model.v4, (pool) => tunnelStatements(pool, model, ipip)),
@@ -80,7 +78,10 @@ function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): Fami
   };
 }
 
-/** Cross-subnet compares the route's BGP next hop with this node's subnet (not `from`, which is the RR behind a reflector). */
+/**
+ * Cross-subnet compares the route's BGP next hop with this node's subnet (not `from`, which is the RR behind a
+ * reflector).
+ */
 function tunnelStatements(pool: Pool, model: NodeModel, ipip: IpipRendering): string[] {
   if (ipip === 'off' || pool.ipipInterface === undefined) return [];
   const tunnel = `krt_tunnel = "${pool.ipipInterface}";`;

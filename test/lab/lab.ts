@@ -87,7 +87,10 @@ export interface LabOptions {
   readonly start?: boolean;
   /** `--min-reload-interval` of every `birdwatch run`. Default 50. */
   readonly minReloadIntervalMs?: number;
-  /** Command that runs the birdwatch CLI (the runit service's BIRDWATCH). Default: dist/cli/main.js, as `birdwatch` on PATH. */
+  /**
+   * Command that runs the birdwatch CLI (the runit service's BIRDWATCH). Default: dist/cli/main.js, as `birdwatch` on
+   * PATH.
+   */
   readonly birdwatch?: readonly string[];
   /** SIGKILL the lab's processes and delete its namespaces if this process exits with the lab up (tests). */
   readonly killOnExit?: boolean;

@@ -53,7 +53,10 @@ export function readState(stateDir: string): LabState | undefined {
   return parsed as LabState;
 }
 
-/** Writes the state atomically (temp file + rename) and synchronously, so concurrent updates in one process cannot interleave. */
+/**
+ * Writes the state atomically (temp file + rename) and synchronously, so concurrent updates in one process cannot
+ * interleave.
+ */
 export function writeState(stateDir: string, state: LabState): void {
   mkdirSync(stateDir, { recursive: true });
   const path = statePath(stateDir);

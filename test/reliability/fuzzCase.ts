@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { keys } from '../../src/model/keys.js';
 import { oracleRefusesAddress, specialAddressArb, type SpecialAddress } from './addressClasses.js';
+import { BIRD_LOG_LEVELS } from '../../src/model/birdLogLevel.js';
 
 /**
  * Fuzz cases for the keyspace → model → render path. A case is a structured description of a keyspace:
@@ -240,8 +241,6 @@ export const asArb: fc.Arbitrary<AsValue> = fc.oneof(
     .filter(([h, l]) => h * 65536 + l >= 1)
     .map(([h, l]) => ({ value: h * 65536 + l, text: `${h}.${l}` })),
 );
-
-const LOG_LEVELS = ['none', 'debug', 'info'] as const;
 
 const nodeNameArb = (i: number): fc.Arbitrary<string> =>
   fc.constantFrom(`n${i}`, `node-${i}.example.com`, `Node_${i}`, `x${i}.`, `${i}n`, `z${'a'.repeat(240)}${i}`);
@@ -870,7 +869,7 @@ export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
     ownV4: addrArb(4),
     ownV6: fc.option(addrArb(6), { nil: undefined, freq: 3 }),
     ownAs: fc.option(asArb, { nil: undefined }),
-    ownLogLevel: fc.option(fc.constantFrom(...LOG_LEVELS), { nil: undefined }),
+    ownLogLevel: fc.option(fc.constantFrom(...BIRD_LOG_LEVELS), { nil: undefined }),
     ownNetwork: fc.option(fc.constantFrom('10.0.0.0/24', '10.0.0.0/28', '', '10.1.0.0/16'), { nil: undefined }),
     globalAs: fc.option(asArb, { nil: undefined }),
     mesh: fc.option(
@@ -881,7 +880,7 @@ export const fuzzCaseArb: fc.Arbitrary<FuzzCase> = fc
         ),
       { nil: undefined, freq: 3 },
     ),
-    globalLogLevel: fc.option(fc.constantFrom(...LOG_LEVELS), { nil: undefined }),
+    globalLogLevel: fc.option(fc.constantFrom(...BIRD_LOG_LEVELS), { nil: undefined }),
     nodes: indexed(nodeArb, 10),
     globalPeers: fc.array(fc.constantFrom<Family>(4, 6).chain(peerArb), { maxLength: 5 }),
     nodePeers: fc.array(fc.constantFrom<Family>(4, 6).chain(peerArb), { maxLength: 5 }),

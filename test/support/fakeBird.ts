@@ -4,7 +4,7 @@ import type { StagedFileSet } from '../../src/apply/stagingDir.js';
 import type { PipelineEdges } from '../../src/controller/applyPipeline.js';
 import type { ReloadOutcome } from '../../src/controller/reloadBird.js';
 import type { ValidationFailure } from '../../src/controller/validateStaged.js';
-import type { Daemon } from '../../src/observe/runStatus.js';
+import type { Daemon } from '../../src/model/daemon.js';
 import { entryAt } from '../../src/render/fileSet.js';
 
 /** What a fake BIRD answers to `configure`: an outcome kind, or a promise the test settles (a slow reload). */

@@ -7,7 +7,9 @@ export const FIXTURES_DIR = fileURLToPath(new URL('../../fixtures/', import.meta
 export interface Scenario {
   readonly name: string;
   readonly dir: string;
-  /** The CLI arguments that select what is rendered: `--node N`, or the reflector's `--role route-reflector --ip A …`. */
+  /**
+   * The CLI arguments that select what is rendered: `--node N`, or the reflector's `--role route-reflector --ip A …`.
+   */
   readonly roleArgs: readonly string[];
   readonly keyspace: Map<string, string>;
 }

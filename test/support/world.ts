@@ -12,8 +12,10 @@ import { etcdKeyspaceSource } from '../../src/datastore/keyspaceSource.js';
 import { readEtcdSnapshot } from '../../src/datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../src/model/keys.js';
 import { createLogger } from '../../src/observe/logger.js';
-import type { Daemon } from '../../src/observe/runStatus.js';
+import type { Daemon } from '../../src/model/daemon.js';
+import { splitStatements } from '../../src/render/configBlocks.js';
 import { TemplateError } from '../../src/render/errors.js';
+import { daemonOf } from '../../src/render/fileSet.js';
 import { startBird, type BirdProcess } from '../harness/bird.js';
 import { startEtcdForTest, type EtcdCluster } from '../harness/etcd.js';
 import { createNamespace, type NetworkNamespace } from '../harness/netns.js';
@@ -35,10 +37,10 @@ export interface StartControllerOptions {
 }
 
 /**
- * The one in-process run harness (run, apply-faults, reliability scenarios): a real etcd (1 or 3 members) on loopback, a writer client, BIRD and BIRD6
- * inside a network namespace of the test's own, a config dir, and an in-process birdwatch (RunController, as
- * `birdwatch run` builds it) or none (a child process is started by the scenario). Everything is stopped by
- * PID and the namespace deleted on teardown, also when the test fails.
+ * The one in-process run harness (run, apply-faults, reliability scenarios): a real etcd (1 or 3 members) on
+ * loopback, a writer client, BIRD and BIRD6 inside a network namespace of the test's own, a config dir, and an
+ * in-process birdwatch (RunController, as `birdwatch run` builds it) or none (a child process is started by the
+ * scenario). Everything is stopped by PID and the namespace deleted on teardown, also when the test fails.
  */
 export interface World {
   readonly etcd: EtcdCluster;
@@ -163,14 +165,15 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     async expected() {
       const snapshot = await readEtcdSnapshot(client, WATCHED_PREFIXES);
       const rendered = role.render(snapshot.entries, templates);
-      // v4 protocol names are Kind_a_b_c_d; everything else is IPv6.
-      const isV4 = (p: string): boolean => /^(Mesh|Global|Node)_\d+_\d+_\d+_\d+$/.test(p);
+      // The `protocol bgp` blocks of each daemon's rendered files: what BIRD should run once it has loaded them.
+      const protocolsOf = (daemon: Daemon): string[] =>
+        [...rendered.files]
+          .filter(([file]) => daemonOf(file) === daemon)
+          .flatMap(([, content]) => splitStatements(content).flatMap((s) => s.bgpProtocol ?? []))
+          .sort();
       return {
         revision: snapshot.revision,
-        protocols: {
-          bird: rendered.protocols.filter(isV4).sort(),
-          bird6: rendered.protocols.filter((p) => !isV4(p)).sort(),
-        },
+        protocols: { bird: protocolsOf('bird'), bird6: protocolsOf('bird6') },
         files: rendered.files,
       };
     },

@@ -9,7 +9,7 @@ import {
 } from '../../src/controller/applyPipeline.js';
 import type { ReloadOutcome } from '../../src/controller/reloadBird.js';
 import type { ValidationFailure } from '../../src/controller/validateStaged.js';
-import type { Daemon } from '../../src/observe/runStatus.js';
+import type { Daemon } from '../../src/model/daemon.js';
 
 /** The pipeline's branches with fake edges, in milliseconds; the real-BIRD tests (apply-faults, run) are the proof. */
 interface FakeLog {

@@ -4,7 +4,7 @@ import { parseAsNumber } from '../../src/model/asNumber.js';
 import { cidrsOverlap, parseCidr } from '../../src/model/cidr.js';
 import { checkCustomFilterBody } from '../../src/model/customFilter.js';
 import { parseInterfaceName, parseNodeName } from '../../src/model/names.js';
-import { parseLogLevel } from '../../src/model/logLevel.js';
+import { parseBirdLogLevel } from '../../src/model/birdLogLevel.js';
 import { classifyKey, decodeCidrSegment, keys } from '../../src/model/keys.js';
 
 const ok = <T>(r: { ok: boolean; value?: T }): T | undefined => (r.ok ? r.value : undefined);
@@ -101,11 +101,11 @@ t.test('names, interfaces, log levels', async (t) => {
   for (const bad of ['tun"0', 'a b', '', 'x'.repeat(16), '..'])
     t.notOk(parseInterfaceName(bad).ok, JSON.stringify(bad));
   t.same(
-    ['none', 'debug', 'info'].map((l) => parseLogLevel(l).ok),
+    ['none', 'debug', 'info'].map((l) => parseBirdLogLevel(l).ok),
     [true, true, true],
   );
-  t.notOk(parseLogLevel('verbose').ok);
-  t.notOk(parseLogLevel('DEBUG').ok);
+  t.notOk(parseBirdLogLevel('verbose').ok);
+  t.notOk(parseBirdLogLevel('DEBUG').ok);
 });
 
 t.test('custom filter bodies stay inside custom_filters()', async (t) => {

@@ -5,9 +5,8 @@ import { parseShowProtocols } from '../../src/bird/showProtocols.js';
 import { formatFamilyStatus, unreachableReason } from '../../src/cli/commands/status.js';
 import { formatTable } from '../../src/cli/table.js';
 import { parseIpAddress } from '../../src/model/address.js';
-import { protocolName } from '../../src/model/protocolName.js';
+import { parseProtocolName, protocolName } from '../../src/model/protocolName.js';
 import { sessionInfo, sessionsFromRows, summaryLine, type FamilyStatus } from '../../src/observe/bgpStatus.js';
-import { parsePeerProtocolName } from '../../src/observe/peerProtocolName.js';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 
 // `status` formatting on captured `show protocols` outputs (the parser has its own tests): which rows are
@@ -41,8 +40,8 @@ t.test('protocol name → peer type and address', async (t) => {
     ['mesh_10_0_0_2', 4, undefined, undefined],
   ];
   for (const [name, family, type, address] of cases) {
-    const parsed = parsePeerProtocolName(name, family);
-    t.equal(parsed?.type, type, `${name}: type`);
+    const parsed = parseProtocolName(name, family);
+    t.equal(parsed?.kind, type, `${name}: type`);
     t.equal(parsed?.address?.text, address, `${name}: address`);
   }
 });
@@ -59,8 +58,8 @@ t.test('the renderer’s names round-trip for every kind and family', async (t) 
   ]) {
     const address = parseIpAddress(text);
     if (!address.ok) throw new Error(text);
-    for (const kind of ['mesh', 'global', 'node', 'Reflector', 'Client'] as const) {
-      const parsed = parsePeerProtocolName(protocolName(kind, address.value), address.value.family);
+    for (const kind of ['mesh', 'global', 'node', 'reflector', 'client'] as const) {
+      const parsed = parseProtocolName(protocolName(kind, address.value), address.value.family);
       t.equal(parsed?.address?.text, address.value.text, `${kind} ${text}`);
     }
   }

@@ -11,7 +11,9 @@ interface LogLevelFlags extends EtcdFlags {
   readonly node?: string;
 }
 
-/** `config bgp loglevel none|debug|info [--node NAME]` (calicoctl `config bgp loglevel` / `config node bgp loglevel`). */
+/**
+ * `config bgp loglevel none|debug|info [--node NAME]` (calicoctl `config bgp loglevel` / `config node bgp loglevel`).
+ */
 export function registerConfigCommands(program: Command, context: CommandContext): void {
   const config = addExamples(program.command('config').description('BIRD settings (calicoctl config)'), [
     'birdwatch config bgp loglevel debug',

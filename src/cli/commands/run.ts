@@ -13,7 +13,8 @@ import { readScopedSnapshot } from '../../datastore/etcdSource.js';
 import { DEFAULT_STALE_AFTER_MS } from '../../datastore/keyspaceMirror.js';
 import { etcdKeyspaceSource } from '../../datastore/keyspaceSource.js';
 import { startOpsServer } from '../../observe/httpServer.js';
-import { createLogger, LOG_LEVELS, type LogLevelName } from '../../observe/logger.js';
+import { createLogger } from '../../observe/logger.js';
+import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/loggerLevel.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
@@ -34,6 +35,7 @@ import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
 import { ApplyGuard, realGuardEdges } from '../../controller/applyGuard.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
+import { errorMessage } from '../../errorMessage.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
   readonly configDir: string;
@@ -77,10 +79,10 @@ function parseStaleAfter(value: string): number {
   return parseDuration('--etcd-stale-after', value, { minMs: 500, maxMs: 600_000 });
 }
 
-/** Case-insensitive (`WARN` as calico-node's FELIX_LOGSEVERITY* values are written). */
-export function parseLogLevelName(value: string): LogLevelName {
-  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
-  if (!level) throw new UsageError('--log-level', value, `expected one of ${LOG_LEVELS.join(', ')}`);
+/** `--log-level`, in any case. */
+export function parseLoggerLevel(value: string): LoggerLevel {
+  const level = loggerLevelOf(value);
+  if (!level) throw new UsageError('--log-level', value, `expected one of ${LOGGER_LEVELS.join(', ')}`);
   return level;
 }
 
@@ -118,7 +120,7 @@ export function registerRun(program: Command, context: CommandContext): void {
     )
     .option('--bird <path>', 'bird binary used for validation', 'bird')
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
-    .option('--log-level <level>', `${LOG_LEVELS.join(' | ')} (any case)`, 'info')
+    .option('--log-level <level>', `${LOGGER_LEVELS.join(' | ')} (any case)`, 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .option(
       '--listen <host:port>',
@@ -149,7 +151,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
       const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
       const guardSettings = parseGuardOptions(flags);
-      const level = parseLogLevelName(flags.logLevel);
+      const level = parseLoggerLevel(flags.logLevel);
       if (!['json', 'pretty', 'auto'].includes(flags.logFormat))
         throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
       const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
@@ -271,7 +273,7 @@ export function registerRun(program: Command, context: CommandContext): void {
         const onUnhandled = (reason: unknown): void => {
           log.error(
             { component: 'run', err: reason },
-            `unhandled rejection (a bug; please report it): ${reason instanceof Error ? reason.message : String(reason)}; carrying on`,
+            `unhandled rejection (a bug; please report it): ${errorMessage(reason)}; carrying on`,
           );
         };
         process.on('SIGHUP', onHup);

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import {
   countEstablished,
+  PEER_TYPE_LABELS,
   queryFamilyStatus,
   sessionInfo,
   summaryLine,
   type FamilyStatus,
 } from '../../observe/bgpStatus.js';
-import { PEER_TYPE_LABELS } from '../../observe/peerProtocolName.js';
+import { DAEMON_OF_FAMILY } from '../../model/daemon.js';
 import type { CommandContext } from '../context.js';
 import { printJson } from '../jsonOutput.js';
 import { formatTable } from '../table.js';
@@ -46,14 +47,14 @@ export function unreachableReason(status: Extract<FamilyStatus, { reachable: fal
   return text.split(` ${status.socketPath}`).join('');
 }
 
-const DAEMON = { 4: 'bird', 6: 'bird6' } as const;
-
-/** calicoctl's per-family table: Peer address | Peer type | State | Since | Info, then `n of m sessions established`. */
+/**
+ * calicoctl's per-family table: Peer address | Peer type | State | Since | Info, then `n of m sessions established`.
+ */
 export function formatFamilyStatus(status: FamilyStatus): string[] {
   const lines = [`IPv${status.family} BGP status`];
   if (!status.reachable) {
     // The reason goes to stderr, once (see the action).
-    lines.push(`${DAEMON[status.family]} is not reachable`);
+    lines.push(`${DAEMON_OF_FAMILY[status.family]} is not reachable`);
     return lines;
   }
   if (status.sessions.length === 0) lines.push('No BGP peers.');
@@ -73,9 +74,14 @@ export function formatFamilyStatus(status: FamilyStatus): string[] {
 
 function statusJson(status: FamilyStatus): unknown {
   if (!status.reachable)
-    return { daemon: DAEMON[status.family], socket: status.socketPath, reachable: false, error: status.error };
+    return {
+      daemon: DAEMON_OF_FAMILY[status.family],
+      socket: status.socketPath,
+      reachable: false,
+      error: status.error,
+    };
   return {
-    daemon: DAEMON[status.family],
+    daemon: DAEMON_OF_FAMILY[status.family],
     socket: status.socketPath,
     reachable: true,
     established: countEstablished(status.sessions),

@@ -3,7 +3,7 @@ import { readGuardMarker, removeGuardMarker } from '../../apply/guardMarker.js';
 import { readPreviousFiles, removePreviousFiles } from '../../apply/previousFiles.js';
 import { writeFilesDurably } from '../../apply/swapFileSet.js';
 import { undoConfigure } from '../../bird/configureGuarded.js';
-import { DAEMONS, type Daemon } from '../../observe/runStatus.js';
+import { DAEMONS, type Daemon } from '../../model/daemon.js';
 import type { CommandContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
