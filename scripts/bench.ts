@@ -3,7 +3,7 @@
  *
  *   scripts/bench                      full run; prints the table and writes docs/benchmarks.md
  *   scripts/bench --quick              smaller N, fewer samples; prints only (unless --out)
- *   scripts/bench --only render,storm  a subset (latency, storm, cold, render, idle, startup)
+ *   scripts/bench --only render,storm  a subset (latency, storm, cold, render, idle, startup, memory, guard)
  *   scripts/bench --only startup --no-write   CLI start-up alone (no namespace needed)
  *
  * Real etcd on loopback; BIRD inside a network namespace of its own (mesh peers are unreachable 10.x addresses, so
@@ -22,7 +22,7 @@ import { startupBench } from './bench-startup.js';
 import { coldStart, cycleAnatomy, liveSession, renderBench, type SessionOptions } from './bench-suites.js';
 import { errorMessage } from '../src/errorMessage.js';
 
-const SUITES = ['latency', 'storm', 'cold', 'render', 'idle', 'startup'] as const;
+const SUITES = ['latency', 'storm', 'cold', 'render', 'idle', 'startup', 'memory', 'guard'] as const;
 type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: scripts/bench [--quick] [--only ${SUITES.join(',')}] [--changes N] [--runs N] [--render-runs N]
@@ -199,6 +199,54 @@ async function run(options: Options): Promise<BenchResults> {
   return results;
 }
 
+/**
+ * The suites that run as scripts of their own (each makes its namespace and BIRD): peak RSS with the packaging's
+ * settings (scripts/bench-memory.ts) and the apply guard's costs (scripts/bench-guard.ts). Their output goes into
+ * the report as it is printed.
+ */
+async function childSuites(options: Options): Promise<string[]> {
+  const has = (s: Suite): boolean => options.suites.has(s);
+  const sections: string[] = [];
+  const runScript = async (title: string, script: string, args: readonly string[]): Promise<void> => {
+    process.stderr.write(`bench: ${title}: ${script} ${args.join(' ')}\n`);
+    const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...args], {
+      cwd: ROOT,
+      reject: false,
+      all: true,
+    });
+    const body = r.exitCode === 0 ? r.stdout : `FAILED (exit ${String(r.exitCode)}):\n${r.all ?? ''}`;
+    sections.push(
+      [
+        `## ${title}`,
+        '',
+        `\`node --import tsx scripts/${script} ${args.join(' ')}\``,
+        '',
+        '```',
+        body.trimEnd(),
+        '```',
+        '',
+      ].join('\n'),
+    );
+  };
+  if (has('memory'))
+    await runScript('Peak RSS with the packaging settings', 'bench-memory.ts', [
+      '--nodes',
+      options.quick ? '1000' : '1000,5000',
+      '--variants',
+      'shipped,bare',
+    ]);
+  if (has('guard'))
+    await runScript('The apply guard: hold time and fast-path costs', 'bench-guard.ts', [
+      '--window',
+      '5s',
+      '--peers',
+      options.quick ? '200' : '1000',
+      '--runs',
+      options.quick ? '5' : '20',
+    ]);
+  return sections;
+}
+
 async function main(): Promise<void> {
   let options: Options;
   try {
@@ -217,6 +265,7 @@ async function main(): Promise<void> {
   const facts = await machineFacts();
   const started = performance.now();
   const results = await run(options);
+  const extra = await childSuites(options);
   const { markdown, verdicts } = summaryTable(results);
   const mode = options.quick
     ? 'quick run (`scripts/bench --quick`: fewer nodes and samples)'
@@ -248,8 +297,10 @@ async function main(): Promise<void> {
     markdown,
     '',
     detailSections(results),
+    '',
+    ...extra,
   ].join('\n');
-  process.stdout.write(`\n${markdown}\n\n${detailSections(results)}\n`);
+  process.stdout.write(`\n${markdown}\n\n${detailSections(results)}\n\n${extra.join('\n')}\n`);
   const misses = verdicts.filter((v) => !v.pass);
   process.stdout.write(
     `\n${verdicts.length - misses.length}/${verdicts.length} targets met${misses.length > 0 ? `; missed: ${misses.map((m) => m.name).join(', ')}` : ''}\n`,

@@ -85,6 +85,22 @@ t.test('verdict: watched sessions must be Established again; exports must not fa
   t.notOk(fell.ok);
   t.match(fell.summary, /routes exported fell from 8 to 3/);
   t.notOk(settleVerdict(before, snap({ A: [true, 4], B: [true, 3] }), new Set(), { maxExportDropPercent: 0 }).ok);
+  // The peer removed us during the window (its etcd changed): not this apply's fault, neither down nor a route drop.
+  const deconfigured = snap({ A: [true, 4], B: [false, 0] });
+  const b = deconfigured.sessions.get('B')!;
+  const peerGone: GuardSnapshot = {
+    sessions: new Map([
+      ...deconfigured.sessions,
+      ['B', { ...b, state: 'Active (Received: Peer de-configured)', peerDeconfigured: true }],
+    ]),
+  };
+  const kept = settleVerdict(before, peerGone, new Set(), th);
+  t.ok(kept.ok, 'a session its peer de-configured is not blamed on the apply');
+  t.same(kept.down, []);
+  t.notOk(
+    settleVerdict(before, snap({ A: [true, 4], B: [false, 0] }), new Set(), th).ok,
+    'down for any other reason is',
+  );
 });
 
 t.test('blame: the entries whose rendered lines are new, not the sessions only added', async (t) => {

@@ -4,9 +4,18 @@ import type { ProtocolStats } from '../bird/protocolStats.js';
 export interface GuardSnapshot {
   readonly sessions: ReadonlyMap<
     string,
-    { readonly established: boolean; readonly state: string; readonly exported: number | undefined }
+    {
+      readonly established: boolean;
+      readonly state: string;
+      readonly exported: number | undefined;
+      /** The peer closed the session because its own configuration dropped us (a host removed, a mesh change). */
+      readonly peerDeconfigured?: boolean;
+    }
   >;
 }
+
+/** BIRD's last error when the other side sent Cease / "Peer de-configured": the peer's decision, not this apply's. */
+const PEER_DECONFIGURED = /Received: Peer de-configured/;
 
 export function snapshotOf(stats: readonly ProtocolStats[]): GuardSnapshot {
   return {
@@ -19,6 +28,7 @@ export function snapshotOf(stats: readonly ProtocolStats[]): GuardSnapshot {
             established: s.protocol.bgpState === 'Established',
             state: `${s.protocol.bgpState ?? s.protocol.state}${s.protocol.lastError ? ` (${s.protocol.lastError})` : ''}`,
             exported: s.exported,
+            peerDeconfigured: PEER_DECONFIGURED.test(s.protocol.lastError ?? ''),
           },
         ]),
     ),
@@ -55,7 +65,11 @@ export function settleVerdict(
   removed: ReadonlySet<string>,
   thresholds: SettleThresholds,
 ): SettleVerdict {
-  const watched = watchedSessions(before, removed);
+  // A session its peer de-configured during the window (the peer's datastore changed: a host removed, the mesh
+  // switched off) says nothing about this apply; judging it would revert a good change and hold its keys.
+  const watched = watchedSessions(before, removed).filter(
+    (name) => after.sessions.get(name)?.peerDeconfigured !== true,
+  );
   const down = watched.flatMap((name) => {
     const now = after.sessions.get(name);
     return now?.established ? [] : [{ name, state: now?.state ?? 'gone' }];
