@@ -88,7 +88,7 @@ if (!(await canCreateNamespaces())) {
   });
 
   t.test(
-    'BIRD refuses configure after bird -p passed: files put back, failure kept until that daemon accepts',
+    'BIRD refuses a set bird -p passed: it keeps running its configuration, the disk keeps it too, the failure stays until that daemon accepts',
     async (t) => {
       const h = await createWorld(t, { keyspace: baseKeyspace() });
       // A validator that accepts anything: BIRD itself is the one that refuses.
@@ -102,6 +102,65 @@ if (!(await canCreateNamespaces())) {
       const good = readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8');
       const key = keys.customFilter(4, 'broken');
       await h.client.put(key).value('if net ~ then reject;');
+      await waitFor(
+        'reload refused',
+        () => controller.status.daemons.bird.failure,
+        (f) => f?.kind === 'reload',
+        20_000,
+      );
+      t.match(
+        controller.status.daemons.bird.failure?.message,
+        /^bird refused the staged configuration that bird -p accepted: 8002 custom_filters\.cfg:\d+:\d+ syntax error/,
+      );
+      t.equal(
+        readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'),
+        good,
+        'the refused set never reached the config dir',
+      );
+      t.same(await h.protocols('bird'), ['Mesh_127_0_0_2'], 'BIRD runs what it ran');
+      t.notOk(
+        h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
+        'the consequence names what BIRD does, not the files',
+      );
+      t.equal(controller.status.daemons.bird6.failure, undefined, 'bird6 is not affected');
+      // An unrelated change does not clear bird's failure: bird still refuses the set that contains the filter.
+      await h.client.put(keys.hostAddress('n4', 6)).value('::4');
+      await waitFor(
+        'bird6 took the unrelated change',
+        () => h.protocols('bird6'),
+        (p) => p.includes('Mesh___4'),
+        20_000,
+      );
+      t.equal(
+        controller.status.daemons.bird.failure?.kind,
+        'reload',
+        'the failure stays until bird accepts a configuration',
+      );
+      await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
+      await waitFor(
+        'bird accepts again',
+        () => controller.status.daemons.bird.failure,
+        (f) => f === undefined,
+        20_000,
+      );
+      t.match(readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'), /10\.99\.0\.0\/16/);
+      await controller.close();
+    },
+  );
+
+  t.test(
+    'sequential reload: BIRD refuses configure after the swap: files put back, failure kept until that daemon accepts',
+    async (t) => {
+      const h = await createWorld(t, { keyspace: baseKeyspace() });
+      const controller = await h.startController({ binaries: { bird: 'true', bird6: 'true' }, overlap: false });
+      await h.startBirds();
+      await waitFor(
+        'configured',
+        () => h.protocols('bird'),
+        (p) => p.join() === 'Mesh_127_0_0_2',
+      );
+      const good = readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8');
+      await h.client.put(keys.customFilter(4, 'broken')).value('if net ~ then reject;');
       await waitFor(
         'reload refused',
         () => controller.status.daemons.bird.failure,
@@ -126,28 +185,6 @@ if (!(await canCreateNamespaces())) {
         h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
         'never "unchanged" when files did change',
       );
-      t.equal(controller.status.daemons.bird6.failure, undefined, 'bird6 is not affected');
-      // An unrelated change does not clear bird's failure: bird still refuses the set that contains the filter.
-      await h.client.put(keys.hostAddress('n4', 6)).value('::4');
-      await waitFor(
-        'bird6 took the unrelated change',
-        () => h.protocols('bird6'),
-        (p) => p.includes('Mesh___4'),
-        20_000,
-      );
-      t.equal(
-        controller.status.daemons.bird.failure?.kind,
-        'reload',
-        'the failure stays until bird accepts a configuration',
-      );
-      await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
-      await waitFor(
-        'bird accepts again',
-        () => controller.status.daemons.bird.failure,
-        (f) => f === undefined,
-        20_000,
-      );
-      t.match(readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'), /10\.99\.0\.0\/16/);
       await controller.close();
     },
   );
@@ -204,8 +241,9 @@ if (!(await canCreateNamespaces())) {
         install('exec bird "$@"');
         await waitFor(
           'retried and applied',
-          () => h.protocols('bird'),
-          (p) => p.includes('Mesh_127_0_0_5'),
+          // Applied means bird -p passed and the files are in place, not only BIRD running the staged set.
+          async () => ({ protocols: await h.protocols('bird'), failure: controller.status.daemons.bird.failure }),
+          (s) => s.protocols.includes('Mesh_127_0_0_5') && s.failure === undefined,
           20_000,
         );
         t.equal(controller.status.daemons.bird.failure, undefined);
@@ -223,8 +261,9 @@ if (!(await canCreateNamespaces())) {
         install('exec bird "$@"');
         await waitFor(
           'retried and applied',
-          () => h.protocols('bird'),
-          (p) => p.includes('Mesh_127_0_0_6'),
+          // Applied means bird -p passed and the files are in place, not only BIRD running the staged set.
+          async () => ({ protocols: await h.protocols('bird'), failure: controller.status.daemons.bird.failure }),
+          (s) => s.protocols.includes('Mesh_127_0_0_6') && s.failure === undefined,
           20_000,
         );
       });

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Daemon } from '../model/daemon.js';
-import { writeFilesDurably } from './swapFileSet.js';
+import { prepareDurableFile, type PreparedFile } from './swapFileSet.js';
 
 /**
  * The files a daemon ran before birdwatch's last reload of it, kept so `birdwatch undo` can put them back beside
@@ -9,12 +9,22 @@ import { writeFilesDurably } from './swapFileSet.js';
  */
 export const previousFilesName = (daemon: Daemon): string => `.birdwatch-previous-${daemon}.json`;
 
+/** Writes the record at once (tests, benchmarks); the run loop prepares it beside the reload instead. */
 export async function savePreviousFiles(
   configDir: string,
   daemon: Daemon,
   files: Readonly<Record<string, string>>,
 ): Promise<void> {
-  await writeFilesDurably(configDir, new Map([[previousFilesName(daemon), JSON.stringify({ daemon, files })]]));
+  await (await preparePreviousFiles(configDir, daemon, files)).commit();
+}
+
+/** The record written ahead (beside the reload), put in place only once BIRD took the new set. */
+export function preparePreviousFiles(
+  configDir: string,
+  daemon: Daemon,
+  files: Readonly<Record<string, string>>,
+): Promise<PreparedFile> {
+  return prepareDurableFile(configDir, previousFilesName(daemon), JSON.stringify({ daemon, files }));
 }
 
 export async function readPreviousFiles(

@@ -80,3 +80,41 @@ export async function writeFilesDurably(configDir: string, files: ReadonlyMap<st
     });
   }
 }
+
+/** A file written and fsynced under a temporary name, to be renamed into place (commit) or removed (discard). */
+export interface PreparedFile {
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * The slow half of a durable write (write and fsync under a temporary name) done ahead, so it can overlap other
+ * work; `commit` is a rename (the directory's fsync is left to the next swap or write in the same directory).
+ */
+export async function prepareDurableFile(configDir: string, name: string, content: string): Promise<PreparedFile> {
+  const temp = join(configDir, `.${name}.tmp-${process.pid}`);
+  try {
+    await mkdir(configDir, { recursive: true });
+    await writeDurably(temp, content);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new ApplyError(`cannot write ${name} into ${configDir}: ${describeFsError(error)}`, configDir, {
+      cause: error,
+      replaced: [],
+    });
+  }
+  return {
+    commit: async () => {
+      try {
+        await rename(temp, join(configDir, name));
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw new ApplyError(`cannot write ${name} into ${configDir}: ${describeFsError(error)}`, configDir, {
+          cause: error,
+          replaced: [],
+        });
+      }
+    },
+    discard: () => rm(temp, { force: true }),
+  };
+}

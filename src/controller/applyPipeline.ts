@@ -2,7 +2,8 @@ import { isApplyError } from '../apply/errors.js';
 import { stageFileSet, type StagedFileSet } from '../apply/stagingDir.js';
 import { swapStagedFiles, writeFilesDurably } from '../apply/swapFileSet.js';
 import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
-import type { Daemon } from '../model/daemon.js';
+import { join } from 'node:path';
+import { MAIN_FILE, type Daemon } from '../model/daemon.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import { reloadBird, type ReloadOutcome } from './reloadBird.js';
 import {
@@ -33,8 +34,20 @@ export interface PipelineEdges {
   swap(configDir: string, stagedDir: string, names: readonly string[]): Promise<void>;
   /** Writes without a staging dir (`--no-validate`, and putting back the files a daemon runs). */
   write(configDir: string, files: ReadonlyMap<string, string>): Promise<void>;
-  reload(daemon: Daemon): Promise<ReloadOutcome>;
+  /**
+   * `configure`: BIRD loads the files in the config dir. `why`: after a swap (`swapped`: new files), a reload
+   * still owed (`pending`), or going back to the files on disk after BIRD took a staged set that then failed
+   * (`back`).
+   */
+  reload(daemon: Daemon, why: ReloadReason): Promise<ReloadOutcome>;
+  /**
+   * `configure "<staged>/bird.cfg"`: BIRD parses and applies the staged set itself (a set it cannot parse leaves
+   * it running what it ran), while `bird -p` checks the same set for the disk. Absent: no overlap.
+   */
+  reloadStaged?(daemon: Daemon, stagedDir: string): Promise<ReloadOutcome>;
 }
+
+export type ReloadReason = 'swapped' | 'pending' | 'back';
 
 export interface RealEdgesOptions {
   readonly binaries: BirdBinaries;
@@ -60,8 +73,16 @@ export function realPipelineEdges(options: RealEdgesOptions): PipelineEdges {
       // Not aborted by SIGTERM: once files are swapped, BIRD is told (a reload takes milliseconds, and is bounded).
       return reloadBird(daemon, socket);
     },
+    reloadStaged: (daemon, stagedDir) => {
+      const socket = options.sockets?.[daemon];
+      if (socket === undefined) return Promise.reject(new Error(`no control socket for ${daemon}`));
+      return reloadBird(daemon, socket, { configPath: join(stagedDir, MAIN_FILE[daemon]) });
+    },
   };
 }
+
+/** BIRD 1.6 strings have no escapes: a config dir whose path has a quote or newline cannot be named in `configure`. */
+export const canNameInConfigure = (path: string): boolean => !/["\r\n]/.test(path);
 
 export interface DaemonPipelineInput {
   readonly daemon: Daemon;
@@ -84,6 +105,11 @@ export interface DaemonPipelineOptions {
   readonly edges: PipelineEdges;
   /** Aborts validation only (SIGTERM): nothing half-done is left, and swaps and reloads always finish. */
   readonly signal?: AbortSignal;
+  /**
+   * Send BIRD the staged set (`edges.reloadStaged`) while `bird -p` checks it, and swap without a second
+   * reload when both accept it (`apply` with validation only; not for a guarded apply's `configure timeout`).
+   */
+  readonly overlap?: boolean;
   readonly now?: () => number;
 }
 
@@ -107,13 +133,34 @@ export interface DaemonPipelineResult {
   readonly failure: DaemonPipelineFailure | undefined;
   /** Stopped by the signal before anything was swapped. */
   readonly aborted: boolean;
+  /** What BIRD answered to the staged set when the reload overlapped `bird -p` (undefined: no overlap). */
+  readonly stagedReload: ReloadOutcome | undefined;
+  /**
+   * BIRD may run a set that is not the one on disk: it took (or may have taken) the staged set, that set was not
+   * swapped in, and going back to the disk's files did not land. A reload is owed.
+   */
+  readonly diverged: boolean;
+  /** BIRD could not open the staged set (it sees the config dir elsewhere): BIRD's words; the sequential path ran. */
+  readonly stagedUnreadable: string | undefined;
 }
+
+/** BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`. */
+export const cannotReadStagedSet = (message: string): boolean =>
+  /^8002 \S.*: (No such file or directory|Permission denied|Not a directory)$/.test(message);
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
 
 const filesOf = (files: FileSet, daemon: Daemon): Map<string, string> =>
   new Map([...files].filter(([name]) => daemonOf(name) === daemon));
 
 /**
- * One daemon, top to bottom: compare → stage → validate → swap → reload. Never throws for what its edges do;
+ * One daemon, top to bottom: compare → stage → validate → swap → reload; with `overlap`, BIRD is given the
+ * staged set while bird -p checks it, and the swap follows when both accepted it. Never throws for what its edges do;
  * every failure is in the result, with its step. A staging dir is always removed, also on abort.
  */
 export async function runDaemonPipeline(
@@ -127,6 +174,8 @@ export async function runDaemonPipeline(
   let written: string[] = [];
   let validateMs: number | undefined;
   let validation: ValidationFailure | undefined;
+  let stagedReload: ReloadOutcome | undefined;
+  let stagedUnreadable: string | undefined;
   const result = (rest: Partial<DaemonPipelineResult>): DaemonPipelineResult => ({
     daemon,
     changed,
@@ -136,6 +185,9 @@ export async function runDaemonPipeline(
     reload: undefined,
     failure: undefined,
     aborted: false,
+    stagedReload,
+    stagedUnreadable,
+    diverged: false,
     ...rest,
   });
   const fail = (step: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
@@ -152,23 +204,67 @@ export async function runDaemonPipeline(
           throw error;
         }
         const started = now();
+        const stagedDir = staged.dir;
+        const overlapping =
+          options.mode === 'apply' && options.overlap === true && options.edges.reloadStaged
+            ? settle(options.edges.reloadStaged(daemon, stagedDir))
+            : undefined;
+        let checked: Settled<ValidationFailure | undefined>;
         try {
-          validation = await options.edges.validate(daemon, staged.dir, input.spans, options.signal);
-        } catch (error) {
-          if (options.signal?.aborted) return result({ aborted: true });
-          if (isBirdValidationTimeoutError(error)) return fail('validate', error.message, true);
-          if (isBirdBinaryMissingError(error)) return fail('validate', error.message, true);
-          throw error;
+          checked = await settle(options.edges.validate(daemon, stagedDir, input.spans, options.signal));
         } finally {
           validateMs = now() - started;
         }
+        const early = await overlapping;
+        if (early && !early.ok) throw early.error;
+        stagedReload = early?.value;
+        // BIRD took (or may have taken) a set that is not going to the disk: it is told to load the disk's again.
+        const goBack = async (): Promise<{ reload: ReloadOutcome | undefined; diverged: boolean }> => {
+          if (stagedReload?.kind !== 'applied' && stagedReload?.kind !== 'garbled')
+            return { reload: undefined, diverged: false };
+          const reload = await options.edges.reload(daemon, 'back');
+          return { reload, diverged: reload.kind !== 'applied' };
+        };
+        if (!checked.ok) {
+          const error = checked.error;
+          const back = await goBack();
+          if (options.signal?.aborted) return result({ ...back, aborted: true });
+          if (isBirdValidationTimeoutError(error) || isBirdBinaryMissingError(error))
+            return result({ ...back, failure: { step: 'validate', message: error.message, transient: true } });
+          throw error;
+        }
+        validation = checked.value;
         if (validation) {
+          let back = await goBack();
           // The files on disk are the last set that passed; a reload still owed to BIRD for them is sent anyway.
-          const reload =
-            options.mode === 'apply' && input.reloadPending ? await options.edges.reload(daemon) : undefined;
+          if (back.reload === undefined && options.mode === 'apply' && input.reloadPending)
+            back = { reload: await options.edges.reload(daemon, 'pending'), diverged: false };
+          const disagreed =
+            stagedReload?.kind === 'applied'
+              ? `; BIRD had accepted the staged set (bird -p and BIRD disagree) and was told to load the files on disk again${back.diverged ? ', which did not land' : ''}`
+              : '';
           return result({
-            reload,
-            failure: { step: 'validate', message: formatValidationFailure(validation), transient: false },
+            ...back,
+            failure: {
+              step: 'validate',
+              message: `${formatValidationFailure(validation)}${disagreed}`,
+              transient: false,
+            },
+          });
+        }
+        if (stagedReload?.kind === 'rejected' && cannotReadStagedSet(stagedReload.message)) {
+          // BIRD cannot see birdwatch's config dir at this path (another mount): swap, then a plain configure.
+          stagedUnreadable = stagedReload.message;
+          stagedReload = undefined;
+        } else if (stagedReload?.kind === 'rejected') {
+          // BIRD refused what bird -p accepted: it runs what it ran, and the disk keeps that set too.
+          return result({
+            reload: stagedReload,
+            failure: {
+              step: 'reload',
+              message: `${daemon} refused the staged configuration that ${daemon} -p accepted: ${stagedReload.message.replaceAll(`${stagedDir}/`, '')}`,
+              transient: true,
+            },
           });
         }
       }
@@ -187,8 +283,8 @@ export async function runDaemonPipeline(
     }
   }
   if (options.mode !== 'apply' || (changed.length === 0 && !input.reloadPending)) return result({});
-  // The reload step: BIRD is told to load the swapped files (issue 15's configure timeout/confirm goes here).
-  const reload = await options.edges.reload(daemon);
+  // The reload step: BIRD is told to load the swapped files — unless it already loaded the same set, staged.
+  const reload = stagedReload ?? (await options.edges.reload(daemon, changed.length > 0 ? 'swapped' : 'pending'));
   switch (reload.kind) {
     case 'applied':
     case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried

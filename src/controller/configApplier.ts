@@ -14,6 +14,7 @@ import { DAEMONS, type Daemon } from '../model/daemon.js';
 import type { DaemonFailureKind, FailureKind } from '../observe/failureKind.js';
 import type { ApplyFailure, GuardHold, QuarantinedEntry, RunStatus } from '../observe/runStatus.js';
 import {
+  canNameInConfigure,
   runDaemonPipeline,
   type DaemonPipelineResult,
   type PipelineEdges,
@@ -47,6 +48,8 @@ export interface ConfigApplierOptions {
   readonly validate?: boolean;
   /** The apply guard (issue 15; `run` only): guarded changes go out as `configure timeout`, then confirm or undo. */
   readonly guard?: ApplyGuard;
+  /** false: validate, swap, then `configure` one after the other (no `configure "<staged>"`). Default true. */
+  readonly overlap?: boolean;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
@@ -104,6 +107,9 @@ export class ConfigApplier {
   #applied: ReadonlyMap<string, string> | undefined;
   #recoveredValues = new Map<string, string | undefined>();
   #holdsLoaded = false;
+  /** Daemons given the staged set while bird -p checks it (applyPipeline's overlap); one that cannot read it leaves. */
+  readonly #overlap = new Set<Daemon>();
+  readonly #sequentialUntilValid = new Set<Daemon>();
 
   constructor(
     private readonly options: ConfigApplierOptions,
@@ -112,6 +118,8 @@ export class ConfigApplier {
     this.#templates = templates;
     this.#live = new LiveFiles(options.configDir);
     this.#appliedTemplates = templates;
+    if (options.overlap !== false && canNameInConfigure(options.stageRoot ?? options.configDir))
+      for (const daemon of DAEMONS) this.#overlap.add(daemon);
     this.#guarded =
       options.guard && (options.mode ?? 'apply') === 'apply'
         ? new GuardedApplies(options.guard, {
@@ -236,6 +244,8 @@ export class ConfigApplier {
                 ) ?? this.options.edges,
               signal,
               now,
+              // A guarded daemon gets `configure timeout` after the swap; the others get the staged set at once.
+              overlap: !guardedNow.has(daemon) && this.#overlap.has(daemon) && !this.#sequentialUntilValid.has(daemon),
             },
           ),
         ),
@@ -247,6 +257,10 @@ export class ConfigApplier {
         return isNoop(r) && earlier && !earlier.failure ? earlier : r;
       });
       report.validateMs = Math.max(report.validateMs ?? 0, ...results.map((r) => r.validateMs ?? 0));
+      for (const r of results) {
+        if (r.stagedUnreadable !== undefined) this.#stopOverlap(r.daemon, r.stagedUnreadable);
+        this.#noteValidator(r);
+      }
       this.#recordSwaps(results);
       // A daemon that took its reload this round owes none in the next (no second reload after a quarantine).
       for (const r of results) if (r.reload?.kind === 'applied') status.daemons[r.daemon].reloadPending = false;
@@ -505,7 +519,7 @@ export class ConfigApplier {
   /** Files renamed into place (all, or part of a failed swap) leave their daemon needing a reload. */
   #recordSwaps(results: readonly DaemonPipelineResult[]): void {
     for (const result of results) {
-      if (result.written.length > 0) this.options.status.daemons[result.daemon].reloadPending = true;
+      if (result.written.length > 0 || result.diverged) this.options.status.daemons[result.daemon].reloadPending = true;
       // A swap that failed part-way: trust nothing about the directory; the next read reads every file.
       if (result.failure?.step === 'swap') {
         this.options.status.daemons[result.daemon].reloadPending = true;
@@ -534,6 +548,27 @@ export class ConfigApplier {
         `${result.daemon} refused the new configuration and its previous files could not be put back: ${errorMessage(error)}`,
       );
     }
+  }
+
+  /**
+   * A bird -p that could not run (hung, missing) or that refused what BIRD took: until it accepts a set again,
+   * that daemon is reloaded after the swap — else each retry would give BIRD the set and take it back (a flap).
+   */
+  #noteValidator(r: DaemonPipelineResult): void {
+    if (r.validateMs === undefined) return;
+    const couldNotRun = r.failure?.step === 'validate' && r.failure.transient;
+    const disagreed = r.validation !== undefined && r.stagedReload?.kind === 'applied';
+    if (couldNotRun || disagreed) this.#sequentialUntilValid.add(r.daemon);
+    else if (r.validation === undefined) this.#sequentialUntilValid.delete(r.daemon);
+  }
+
+  /** BIRD cannot open files at the staging path (it sees the config dir through another mount): say so once. */
+  #stopOverlap(daemon: Daemon, reply: string): void {
+    if (!this.#overlap.delete(daemon)) return;
+    this.options.log.warn(
+      { component: 'apply', daemon, reply },
+      `${daemon} cannot read birdwatch's staged files (${reply}); from now on ${daemon} is reloaded after the swap, not while bird -p checks (--sequential-reload says so from the start)`,
+    );
   }
 
   #quarantineEntry(result: DaemonPipelineResult): void {

@@ -1,5 +1,5 @@
 import { readGuardMarker, removeGuardMarker, writeGuardMarker } from '../apply/guardMarker.js';
-import { savePreviousFiles } from '../apply/previousFiles.js';
+import { preparePreviousFiles } from '../apply/previousFiles.js';
 import type { Logger } from '../observe/logger.js';
 import { DAEMONS, type Daemon } from '../model/daemon.js';
 import type { RunStatus } from '../observe/runStatus.js';
@@ -8,6 +8,7 @@ import type { ApplyGuard } from './applyGuard.js';
 import { classifyDaemonChange } from './applyPath.js';
 import { summarizeConfigChange, type DaemonChange } from './diffSummary.js';
 import type { DaemonPipelineResult, PipelineEdges } from './applyPipeline.js';
+import type { ReloadOutcome } from './reloadBird.js';
 import type { GuardSnapshot } from './settleVerdict.js';
 
 /** One daemon's guarded apply in a cycle: what it watched before, and why it is guarded. */
@@ -105,7 +106,8 @@ export class GuardedApplies {
 
   /**
    * The pipeline's edges with `configure` replaced by `configure timeout` for the guarded daemons; every reload
-   * of changed files first records the files the daemon ran (for `birdwatch undo`).
+   * of changed files records the files the daemon ran (for `birdwatch undo`) — written beside the reload, put in
+   * place only once BIRD took the new set.
    */
   edgesFor(
     edges: PipelineEdges,
@@ -114,20 +116,34 @@ export class GuardedApplies {
     files: FileSet,
     previousValues: () => Record<string, string | null>,
   ): PipelineEdges {
+    const { configDir, log } = this.options;
+    const recorded = async (daemon: Daemon, send: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> => {
+      const previous = filesOf(before, daemon);
+      const changed = Object.entries(filesOf(files, daemon)).some(([name, content]) => previous[name] !== content);
+      const warn = (error: unknown): undefined => {
+        log.warn(
+          { component: 'guard', daemon },
+          `cannot record ${daemon}'s previous files for birdwatch undo: ${describe(error)}`,
+        );
+        return undefined;
+      };
+      const record = changed ? preparePreviousFiles(configDir, daemon, previous).catch(warn) : undefined;
+      const [outcome, prepared] = await Promise.all([send(), record]);
+      if (outcome.kind === 'applied') await prepared?.commit().catch(warn);
+      else await prepared?.discard();
+      return outcome;
+    };
     return {
       ...edges,
-      reload: async (daemon) => {
-        const previous = filesOf(before, daemon);
-        if (Object.entries(filesOf(files, daemon)).some(([name, content]) => previous[name] !== content))
-          await savePreviousFiles(this.options.configDir, daemon, previous).catch((error: unknown) =>
-            this.options.log.warn(
-              { component: 'guard', daemon },
-              `cannot record ${daemon}'s previous files for birdwatch undo: ${describe(error)}`,
-            ),
-          );
-        if (!guarded.has(daemon)) return edges.reload(daemon);
+      reloadStaged: edges.reloadStaged
+        ? (daemon, stagedDir) => recorded(daemon, () => edges.reloadStaged!(daemon, stagedDir))
+        : undefined,
+      reload: async (daemon, why) => {
+        if (why === 'back') return edges.reload(daemon, why);
+        if (!guarded.has(daemon))
+          return why === 'swapped' ? recorded(daemon, () => edges.reload(daemon, why)) : edges.reload(daemon, why);
         try {
-          await writeGuardMarker(this.options.configDir, {
+          await writeGuardMarker(configDir, {
             daemon,
             previous: filesOf(before, daemon),
             at: Date.now(),
@@ -136,15 +152,15 @@ export class GuardedApplies {
           });
         } catch (error) {
           // Without the marker a birdwatch killed mid-window could not recover: apply unguarded instead.
-          this.options.log.error(
+          log.error(
             { component: 'guard', daemon },
             `cannot write the guard marker (${describe(error)}); applying without the guard`,
           );
-          return edges.reload(daemon);
+          return recorded(daemon, () => edges.reload(daemon, why));
         }
-        const outcome = await this.guard.edges.configureTimeout(daemon, this.guard.timeoutS);
+        const outcome = await recorded(daemon, () => this.guard.edges.configureTimeout(daemon, this.guard.timeoutS));
         if (outcome.kind === 'applied') this.#reloaded.add(daemon);
-        else await removeGuardMarker(this.options.configDir, daemon).catch(() => undefined);
+        else await removeGuardMarker(configDir, daemon).catch(() => undefined);
         return outcome;
       },
     };

@@ -16,12 +16,18 @@ export const RELOAD_TIMEOUT_MS = 30_000;
 /**
  * Sends `configure` on BIRD's control socket — the command birdc sends — and reads BIRD's reply: only
  * `Reconfigured` / `Reconfiguration in progress` count as applied (birdc itself exits 0 on a rejection).
+ * `configPath`: `configure "<file>"` — BIRD reads that file (a staged set) once, instead of the one it started
+ * with; a plain `configure` afterwards reads its own file again.
  * Never throws for what the socket does; the outcome says it.
  */
-export async function reloadBird(daemon: Daemon, socketPath: string, signal?: AbortSignal): Promise<ReloadOutcome> {
+export async function reloadBird(
+  daemon: Daemon,
+  socketPath: string,
+  options: Readonly<{ signal?: AbortSignal; configPath?: string }> = {},
+): Promise<ReloadOutcome> {
   const started = performance.now();
   try {
-    const reply = await configureBird(socketPath, { signal, timeoutMs: RELOAD_TIMEOUT_MS });
+    const reply = await configureBird(socketPath, { ...options, timeoutMs: RELOAD_TIMEOUT_MS });
     const ms = performance.now() - started;
     if (reply.ok) return { kind: 'applied', daemon, message: reply.message, ms };
     return { kind: 'rejected', daemon, message: `${String(reply.code).padStart(4, '0')} ${reply.message}` };

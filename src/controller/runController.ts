@@ -41,6 +41,8 @@ export interface RunOptions {
   readonly heartbeatIntervalMs?: number;
   /** The apply guard (issue 15): guarded changes go out as configure timeout, then confirm or undo. */
   readonly guard?: ApplyGuard;
+  /** false (`--sequential-reload`): validate, swap, then configure, instead of BIRD taking the staged set. */
+  readonly overlap?: boolean;
 }
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
@@ -108,6 +110,7 @@ export class RunController {
         observer: options.observer,
         now: () => this.#clock.now(),
         guard: options.guard,
+        overlap: options.overlap,
       },
       templates,
     );

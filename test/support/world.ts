@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
 import { showProtocols } from '../../src/bird/showProtocols.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
+import { realPipelineEdges, type PipelineEdges } from '../../src/controller/applyPipeline.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
@@ -34,6 +35,10 @@ export interface StartControllerOptions {
   /** Control sockets (default the world's BIRDs). */
   readonly sockets?: Readonly<Record<Daemon, string>>;
   readonly validateTimeoutMs?: number;
+  /** Wraps the real pipeline edges (a BIRD that sees the staging dir elsewhere, say). */
+  readonly edges?: (real: PipelineEdges) => PipelineEdges;
+  /** false: `--sequential-reload`. */
+  readonly overlap?: boolean;
 }
 
 /**
@@ -144,12 +149,20 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     },
     async startController(opts = {}) {
       const etcdClient = createEtcdClient({ endpoints: opts.endpoints ?? etcd.endpoints });
+      const binaries = opts.binaries ?? { bird: 'bird', bird6: 'bird6' };
+      const realEdges = realPipelineEdges({
+        binaries,
+        sockets: opts.sockets ?? sockets,
+        validateTimeoutMs: opts.validateTimeoutMs,
+      });
       const controller = await RunController.create({
         role,
         configDir,
         sockets: opts.sockets ?? sockets,
-        binaries: opts.binaries ?? { bird: 'bird', bird6: 'bird6' },
+        binaries,
         validateTimeoutMs: opts.validateTimeoutMs,
+        edges: opts.edges?.(realEdges),
+        overlap: opts.overlap,
         templatesDir: opts.templatesDir,
         minReloadIntervalMs: opts.minReloadIntervalMs ?? 50,
         keyspace: etcdKeyspaceSource({ client: etcdClient }),

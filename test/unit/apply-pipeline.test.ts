@@ -183,3 +183,161 @@ t.test('check mode validates and writes nothing; --no-validate writes without st
   await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'write', validate: false }));
   t.same(log.calls, ['write bird_aggr.cfg,bird.cfg']);
 });
+
+t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) => {
+  const refusal: ValidationFailure = {
+    daemon: 'bird',
+    file: 'bird.cfg',
+    line: 3,
+    column: 1,
+    message: 'syntax error',
+    entryKey: 'k',
+    customFilter: false,
+  };
+  const staged =
+    (log: FakeLog, outcome: (daemon: Daemon) => ReloadOutcome) =>
+    async (daemon: Daemon, dir: string): Promise<ReloadOutcome> => {
+      log.calls.push(`reload-staged ${daemon} ${dir}`);
+      return outcome(daemon);
+    };
+  const applied = (daemon: Daemon): ReloadOutcome => ({ kind: 'applied', daemon, message: 'Reconfigured', ms: 2 });
+  const overlap = { overlap: true };
+
+  await t.test('both accept: one reload (the staged one), then the swap', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(fakeEdges(log, { reloadStaged: staged(log, applied) }), overlap),
+    );
+    t.same(log.calls.slice(0, 3).sort(), ['reload-staged bird /cfg/.staging-x', 'stage', 'validate bird'].sort());
+    t.same(log.calls.slice(3), ['swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x']);
+    t.same(r.written, ['bird_aggr.cfg', 'bird.cfg']);
+    t.equal(r.reload?.kind, 'applied');
+    t.equal(r.stagedReload, r.reload, 'the reload is the staged one: no second configure');
+    t.equal(r.failure, undefined);
+  });
+
+  await t.test('BIRD accepts what bird -p refuses: told to load the disk again; nothing swapped', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(fakeEdges(log, { reloadStaged: staged(log, applied), validate: async () => refusal }), overlap),
+    );
+    t.notOk(
+      log.calls.some((c) => c.startsWith('swap')),
+      'nothing unvalidated reaches the config dir',
+    );
+    t.ok(log.calls.includes('reload bird'), 'a plain configure puts BIRD back on the files on disk');
+    t.same(r.written, []);
+    t.match(r.failure, { step: 'validate', message: /bird -p and BIRD disagree/ });
+    t.equal(r.validation?.entryKey, 'k', 'the entry is still named, so it can be quarantined');
+    t.equal(r.diverged, false);
+  });
+
+  await t.test('going back does not land: the result says BIRD diverged from the disk', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: staged(log, applied),
+          validate: async () => refusal,
+          reload: async (daemon) => ({ kind: 'unreachable', daemon, message: 'gone' }),
+        }),
+        overlap,
+      ),
+    );
+    t.equal(r.diverged, true);
+    t.match(r.failure?.message, /which did not land/);
+  });
+
+  await t.test('BIRD refuses what bird -p accepts: nothing swapped, a transient reload failure', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: staged(log, (daemon) => ({
+            kind: 'rejected',
+            daemon,
+            message: '8002 /cfg/.staging-x/custom_filters.cfg:2:9 syntax error',
+          })),
+        }),
+        overlap,
+      ),
+    );
+    t.same(r.written, []);
+    t.notOk(log.calls.some((c) => c.startsWith('swap') || c === 'reload bird'));
+    t.match(r.failure, {
+      step: 'reload',
+      transient: true,
+      message: 'bird refused the staged configuration that bird -p accepted: 8002 custom_filters.cfg:2:9 syntax error',
+    });
+  });
+
+  await t.test('BIRD cannot open the staged set (another mount): the sequential path runs and says so', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: staged(log, (daemon) => ({
+            kind: 'rejected',
+            daemon,
+            message: '8002 /cfg/.staging-x/bird.cfg: No such file or directory',
+          })),
+        }),
+        overlap,
+      ),
+    );
+    t.same(log.calls.slice(3), ['swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x', 'reload bird']);
+    t.equal(r.failure, undefined);
+    t.equal(r.stagedUnreadable, '8002 /cfg/.staging-x/bird.cfg: No such file or directory');
+  });
+
+  await t.test('BIRD unreachable: the validated set is swapped and the reload stays owed', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: staged(log, (daemon) => ({ kind: 'unreachable', daemon, message: 'ECONNREFUSED' })),
+        }),
+        overlap,
+      ),
+    );
+    t.same(r.written, ['bird_aggr.cfg', 'bird.cfg']);
+    t.equal(r.reload?.kind, 'unreachable');
+    t.notOk(log.calls.includes('reload bird'));
+  });
+
+  await t.test('bird -p hangs while BIRD took the set: back to the disk, a transient failure', async (t) => {
+    const log = { calls: [] as string[] };
+    const r = await runDaemonPipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: staged(log, applied),
+          validate: async () => {
+            throw new BirdValidationTimeoutError('bird', 500, 'bird -p ran longer than 500 ms');
+          },
+        }),
+        overlap,
+      ),
+    );
+    t.ok(log.calls.includes('reload bird'));
+    t.notOk(log.calls.some((c) => c.startsWith('swap')));
+    t.match(r.failure, { step: 'validate', transient: true });
+  });
+
+  await t.test('without overlap (check, write, a guarded daemon) the staged reload is never sent', async (t) => {
+    for (const rest of [{ mode: 'write' as const }, { mode: 'apply' as const, overlap: false }]) {
+      const log = { calls: [] as string[] };
+      await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), rest));
+      t.notOk(
+        log.calls.some((c) => c.startsWith('reload-staged')),
+        JSON.stringify(rest),
+      );
+    }
+  });
+});

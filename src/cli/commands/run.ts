@@ -55,6 +55,7 @@ interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
   readonly validateTimeout: string;
   readonly register?: boolean;
   readonly etcdStaleAfter: string;
+  readonly sequentialReload?: boolean;
 }
 
 function parseMilliseconds(value: string): number {
@@ -117,6 +118,10 @@ export function registerRun(program: Command, context: CommandContext): void {
       '--min-reload-interval <duration>',
       'an explicit minimum gap between two BIRD reloads on top of the share bound (250ms, 1s; a plain number is ms)',
       `${DEFAULT_MIN_RELOAD_INTERVAL_MS}ms`,
+    )
+    .option(
+      '--sequential-reload',
+      'validate and swap the files before telling BIRD (plain configure); by default BIRD parses the staged set (configure "<staged>/bird.cfg") while bird -p checks it — for a BIRD that sees the config dir at another path',
     )
     .option('--bird <path>', 'bird binary used for validation', 'bird')
     .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
@@ -211,7 +216,16 @@ export function registerRun(program: Command, context: CommandContext): void {
             const status = new RunStatus();
             const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs });
             const applier = new ConfigApplier(
-              { role, configDir: flags.configDir, keyspace: snapshot.entries, edges, log, status, guard },
+              {
+                role,
+                configDir: flags.configDir,
+                keyspace: snapshot.entries,
+                edges,
+                log,
+                status,
+                guard,
+                overlap: flags.sequentialReload !== true,
+              },
               await loadCompiledTemplates(flags.templates, role.layout),
             );
             const outcome = await applier.cycle(shutdown);
@@ -255,6 +269,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           status,
           observer: metrics,
           guard,
+          overlap: flags.sequentialReload !== true,
         });
         const ops = await listenOps(
           listen,

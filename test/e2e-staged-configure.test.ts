@@ -1,0 +1,139 @@
+import { readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { runBirdCommand } from '../src/bird/controlSocket.js';
+import { cannotReadStagedSet } from '../src/controller/applyPipeline.js';
+import { reloadBird } from '../src/controller/reloadBird.js';
+import { keys } from '../src/model/keys.js';
+import { canCreateNamespaces } from './harness/netns.js';
+import { loopbackKeyspace } from './support/keyspaces.js';
+import { createWorld, NODE, waitFor } from './support/world.js';
+
+/**
+ * The overlap of issue 14 against real BIRD: BIRD parses and applies the staged set (`configure "<staged>/bird.cfg"`)
+ * while `bird -p` checks it, and the validated files are swapped in without a second reload. Each disagreement
+ * between the two parsers is resolved so that BIRD ends on the files on disk, and nothing unvalidated is swapped.
+ */
+t.setTimeout(120_000);
+
+const routeOf = async (socket: string, cidr: string): Promise<string> =>
+  (await runBirdCommand(socket, `show route ${cidr}`)).lines.map((l) => l.text).join('\n');
+
+if (!(await canCreateNamespaces())) {
+  t.test('staged configure', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
+} else {
+  t.test(
+    'both accept: one configure of the staged set, includes read from the staged dir, files swapped',
+    async (t) => {
+      const h = await createWorld(t, { keyspace: loopbackKeyspace() });
+      const controller = await h.startController();
+      await h.startBirds();
+      await h.waitConverged('first apply');
+      const reloads = controller.status.reloads.bird;
+      // An IPAM block lives in an include (bird_aggr.cfg): BIRD must read the staged include, not the live one,
+      // since the live one is only replaced after BIRD answered.
+      await h.client.put(keys.block(NODE, 4, '10.77.0.0/26')).value('{}');
+      await waitFor(
+        'the block route in BIRD',
+        () => routeOf(h.sockets.bird, '10.77.0.0/26'),
+        (r) => r.includes('10.77.0.0/26'),
+        20_000,
+      );
+      await h.waitConverged('block applied');
+      t.match(readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8'), /10\.77\.0\.0\/26/);
+      // The staging dir goes once the swap is done (a moment after BIRD and the disk already agree).
+      await waitFor(
+        'no staging dir or temp file left',
+        () => readdirSync(h.configDir).filter((f) => f.startsWith('.staging-') || f.includes('.tmp-')),
+        (left) => left.length === 0,
+        5_000,
+      );
+      const applied = await waitFor(
+        'the apply logged',
+        () =>
+          h
+            .logLines()
+            .filter((l) => l['msg'] === 'configuration applied' && String(l['changes']).includes('bird_aggr')),
+        (lines) => lines.length > 0,
+        5_000,
+      );
+      t.match(applied.at(-1)?.['reload'], { bird: /Reconfigured/ });
+      t.equal(controller.status.reloads.bird, reloads + 1, 'one configure for the change, not two');
+      await controller.close();
+    },
+  );
+
+  t.test('BIRD accepts a set bird -p refuses: BIRD goes back to the disk, nothing is swapped', async (t) => {
+    const h = await createWorld(t, { keyspace: loopbackKeyspace() });
+    const validator = join(h.dir, 'bird-check');
+    const refuse = join(h.dir, 'refuse');
+    // bird -p as usual, until the test says it refuses: then it refuses any set (BIRD itself would accept it).
+    writeFileSync(
+      validator,
+      `#!/bin/sh\nif [ -e ${refuse} ]; then echo "bird: $3/bird.cfg:1:1 refused by the test" >&2; exit 1; fi\nexec bird "$@"\n`,
+    );
+    chmodSync(validator, 0o755);
+    const controller = await h.startController({ binaries: { bird: validator, bird6: 'bird6' } });
+    await h.startBirds();
+    await h.waitConverged('first apply');
+    const liveBefore = readFileSync(join(h.configDir, 'bird.cfg'), 'utf8');
+    writeFileSync(refuse, '');
+    await h.client.put(keys.hostAddress('n3', 4)).value('127.0.0.3');
+    await waitFor(
+      'the disagreement reported',
+      () => controller.status.daemons.bird.failure,
+      (f) => f?.kind === 'validation',
+      20_000,
+    );
+    t.match(controller.status.daemons.bird.failure?.message, /bird -p and BIRD disagree/);
+    t.same(await h.protocols('bird'), ['Mesh_127_0_0_2'], 'BIRD runs the files on disk again, not the staged set');
+    t.equal(readFileSync(join(h.configDir, 'bird.cfg'), 'utf8'), liveBefore, 'nothing unvalidated was swapped in');
+    t.equal(controller.status.daemons.bird.reloadPending, false, 'BIRD and the disk agree: no reload owed');
+    await controller.close();
+  });
+
+  t.test('a BIRD that cannot open the staged path: the sequential path, said once', async (t) => {
+    const h = await createWorld(t, { keyspace: loopbackKeyspace() });
+    // As if BIRD saw the config dir through another mount: the staged path it is given does not exist for it.
+    const controller = await h.startController({
+      edges: (real) => ({
+        ...real,
+        reloadStaged: (daemon, dir) => real.reloadStaged!(daemon, dir.replace(h.configDir, join(h.dir, 'elsewhere'))),
+      }),
+    });
+    await h.startBirds();
+    await h.waitConverged('first apply');
+    // BIRD's own words for a path it cannot open are what the fallback recognises.
+    const missing = await reloadBird('bird', h.sockets.bird, { configPath: join(h.dir, 'elsewhere', 'bird.cfg') });
+    t.equal(missing.kind, 'rejected');
+    t.ok(cannotReadStagedSet(missing.message), missing.message);
+    await h.client.put(keys.hostAddress('n3', 4)).value('127.0.0.3');
+    await h.waitConverged('n3 applied by the sequential path');
+    t.same(await h.protocols('bird'), ['Mesh_127_0_0_2', 'Mesh_127_0_0_3']);
+    const warnings = h.logLines().filter((l) => String(l['msg']).includes("cannot read birdwatch's staged files"));
+    t.equal(warnings.filter((l) => l['daemon'] === 'bird').length, 1, 'said once for bird');
+    t.equal(controller.status.daemons.bird.failure, undefined);
+    await controller.close();
+  });
+
+  t.test('--sequential-reload (overlap off): the staged set is never named to BIRD', async (t) => {
+    const h = await createWorld(t, { keyspace: loopbackKeyspace() });
+    let staged = 0;
+    const controller = await h.startController({
+      overlap: false,
+      edges: (real) => ({
+        ...real,
+        reloadStaged: (daemon, dir) => {
+          staged++;
+          return real.reloadStaged!(daemon, dir);
+        },
+      }),
+    });
+    await h.startBirds();
+    await h.waitConverged('first apply');
+    await h.client.put(keys.hostAddress('n3', 4)).value('127.0.0.3');
+    await h.waitConverged('n3 applied');
+    t.equal(staged, 0);
+    await controller.close();
+  });
+}
