@@ -201,7 +201,7 @@ export function summaryTable(
     rows.push([
       'Idle: CPU time of birdwatch (utime + stime)',
       `${count(i.nodes)} nodes, ${i.seconds} s`,
-      `${ms(i.cpuMs)} (${percent.toFixed(3)} % of a core; per ${+(i.seconds / i.windowsMs.length).toFixed(1)} s: ${i.windowsMs.map((w) => w.toFixed(0)).join(', ')} ms; ${i.logLines} log lines)`,
+      `${ms(i.cpuMs)} (${percent.toFixed(3)} % of a core; per ${+(i.seconds / i.windowsMs.length).toFixed(1)} s: ${i.windowsMs.map((w) => w.toFixed(0)).join(', ')} ms; ${i.logLines} log lines${i.logMessages.length > 0 ? `: ${i.logMessages.map((m) => JSON.stringify(m)).join(', ')}` : ''})`,
       '—',
       '—',
       `${targets.idleCpuMs} ms (not one clock tick)`,

@@ -140,6 +140,8 @@ export interface IdleResult {
   /** CPU time in each sixth of the period, in order. */
   readonly windowsMs: number[];
   readonly logLines: number;
+  /** What those lines say (distinct messages, at most five): what woke birdwatch while idle. */
+  readonly logMessages: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -371,6 +373,7 @@ async function measureIdle(bw: Birdwatch, plan: LiveSessionPlan): Promise<IdleRe
     cpuMs: ms(ticks.at(-1)! - ticks[0]!),
     windowsMs: ticks.slice(1).map((t, i) => ms(t - ticks[i]!)),
     logLines: bw.lines.length - from,
+    logMessages: [...new Set(bw.lines.slice(from).map((l) => String(l.msg)))].slice(0, 5),
   };
 }
 

@@ -300,6 +300,33 @@ for (const sameCluster of [true, false])
     },
   );
 
+t.test('a healthy idle watch is never found stale: the progress request leaves in time', async (t) => {
+  const etcd = await startEtcdForTest(t, { members: 1 });
+  const writer = new Etcd3({ hosts: [...etcd.endpoints] });
+  t.teardown(() => writer.close());
+  await writer.put(keys.hostAddress(NODE, 4)).value('10.0.0.1');
+  const staleAfterMs = 1_000;
+  const client = createEtcdClient({ endpoints: etcd.endpoints });
+  t.teardown(() => client.close());
+  const { mirror, states, resyncs } = mirrorOf(client, { staleAfterMs });
+  t.teardown(() => mirror.close());
+  await mirror.start();
+  await waitFor(
+    'synced',
+    () => mirror.state,
+    (s) => s === 'synced',
+  );
+  // Eight stale-after periods with nothing written: a live member answers every progress request.
+  await new Promise((r) => setTimeout(r, 8 * staleAfterMs));
+  t.same(
+    states.filter((s) => s.state !== 'synced'),
+    [],
+    'never stale, never lost',
+  );
+  t.same(resyncs, [], 'never re-read');
+  t.equal(mirror.state, 'synced');
+});
+
 t.test(
   'a frozen member holding the watch (SIGSTOP) is left within 1.5 × stale-after; the change is applied',
   async (t) => {

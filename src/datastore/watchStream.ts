@@ -35,7 +35,7 @@ export interface WatchStreamHandlers {
 export interface WatchStreamOptions {
   readonly client: Etcd3;
   readonly ranges: readonly WatchedRange[];
-  /** A stream silent this long (a progress request is sent after half of it) is given up. */
+  /** A stream silent this long (a progress request is sent after a quarter of it) is given up. */
   readonly staleAfterMs: number;
   /** Endpoints (host:port) tried last: recently found stale. */
   readonly avoid: ReadonlySet<string>;
@@ -101,8 +101,8 @@ function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: numb
 /**
  * One etcd Watch stream holding one watch per range, opened on the first endpoint (from `firstEndpoint` on, in
  * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the
- * leader), and sends a progress request whenever it has been quiet for half of staleAfterMs: a member that does not
- * answer within staleAfterMs (frozen, black-holed) ends the stream as `stale`, at most 1.5 × staleAfterMs after its
+ * leader), and sends a progress request once it has been quiet for a quarter of staleAfterMs: a member that does not
+ * answer within staleAfterMs (frozen, black-holed) ends the stream as `stale`, at most 1.25 × staleAfterMs after its
  * last answer.
  * Needs etcd ≥ 3.4 (explicit watch ids, progress requests).
  */
@@ -131,7 +131,10 @@ export class EtcdWatchStream {
   }
 
   open(): void {
-    const probeMs = Math.max(50, Math.floor(this.options.staleAfterMs / 2));
+    // Checked every quarter of stale-after, a request sent once a quarter has passed in silence: it leaves by half
+    // of stale-after at the latest, so a live member always has half of it to answer. (Checking every half and
+    // sending after a half sent it only at stale-after itself: a healthy idle member was found stale, by jitter.)
+    const probeMs = Math.max(25, Math.floor(this.options.staleAfterMs / 4));
     this.#timer = setInterval(() => this.#probe(probeMs), probeMs);
     this.#timer.unref();
     const pool = poolOf(this.options.client);
