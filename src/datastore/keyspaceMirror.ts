@@ -39,7 +39,7 @@ export interface KeyspaceMirrorOptions {
   readonly firstEndpoint?: number;
 }
 
-/** Documented default of --etcd-stale-after: a frozen member is left at most 1.5 × this after its last answer. */
+/** Documented default of --etcd-stale-after: a frozen member is left at most 1.25 × this after its last answer. */
 export const DEFAULT_STALE_AFTER_MS = 5_000;
 /** A member found stale is tried last for this long. */
 const AVOID_STALE_MEMBER_MS = 60_000;

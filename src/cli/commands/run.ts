@@ -138,7 +138,7 @@ export function registerRun(program: Command, context: CommandContext): void {
     )
     .option(
       '--etcd-stale-after <duration>',
-      'a watch silent this long (no answer to a progress request) is moved to another etcd member and /readyz says stale; the member is left within 1.5 × this',
+      'a watch silent this long (no answer to a progress request) is moved to another etcd member and /readyz says stale; the member is left within 1.25 × this',
       String(DEFAULT_STALE_AFTER_MS),
     )
     .option(
