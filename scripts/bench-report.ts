@@ -303,6 +303,8 @@ export function detailSections(results: BenchResults): string {
     out.push(
       `birdwatch's cycle steps replayed in-process with its own built functions at ${count(a.nodes)} nodes, one new host per`,
       `cycle (${a.steps[0]?.[1].length ?? 0} cycles; \`configure\` is in the table above). p50 / p90 per step; the share is of the sum of p50s.`,
+      `In \`run\` BIRD is sent \`configure "<staged>/bird.cfg"\` right after staging, while \`bird -p\` runs: the path to`,
+      `BIRD is render, compare, classify, stage and \`configure\`; validate, swap and removal follow it.`,
       '',
       table(
         ['Step', 'p50', 'p90', 'Share'],

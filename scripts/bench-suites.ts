@@ -616,12 +616,19 @@ export async function cycleAnatomy(
     dist('controller/validateStaged.js')
   )) as typeof import('../src/controller/validateStaged.js');
   const { sameFileSet } = (await import(dist('render/fileSet.js'))) as typeof import('../src/render/fileSet.js');
+  const { summarizeConfigChange } = (await import(
+    dist('controller/diffSummary.js')
+  )) as typeof import('../src/controller/diffSummary.js');
+  const { StatementMemo } = (await import(
+    dist('render/statementMemo.js')
+  )) as typeof import('../src/render/statementMemo.js');
   return withScope(async (scope) => {
     const configDir = join(await tempDir(scope, 'birdwatch-anatomy-'), 'config');
     const role = nodeRole(BENCH_NODE, 'off');
     const templates = compileTemplateSet(await loadTemplateSources(), role.layout);
     const entries = new Map(keyspace);
     let live: ReadonlyMap<string, string> = role.render(entries, templates).files;
+    const memo = new StatementMemo();
     await writeFilesDurably(configDir, live);
     const steps = new Map<string, number[]>();
     const time = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
@@ -637,6 +644,10 @@ export async function cycleAnatomy(
       entries.set(host.key, host.ip);
       const rendered = await time('render (model + templates)', () => role.render(entries, templates));
       await time('compare with the live files', () => sameFileSet(rendered.files, live));
+      await time(
+        'classify for the apply guard: the change in BGP terms (statements parsed from their last parse)',
+        () => summarizeConfigChange(live, rendered.files, (file, content) => memo.statements(file, content)),
+      );
       const staged = await time('stage: fresh directory inside the config dir, every file written', () =>
         stageFileSet(configDir, rendered.files),
       );
