@@ -1,8 +1,9 @@
 /**
  * The apply guard's costs (issue 15): how long a guarded apply holds a change (configure timeout → settle window
- * → verdict → confirm), and what the fast path gains per reload (the classification and the durable record of
- * the previous files for `birdwatch undo`) next to a plain `configure`. A real BIRD with `--peers` BGP protocols,
- * in a network namespace this script makes (root), stopped by PID and deleted at the end.
+ * → verdict → confirm), and what the fast path adds per reload next to a plain `configure`: the classification
+ * (one peer more, parsed from the live file's last parse, as `run` does) and the record of the previous files
+ * for `birdwatch undo` (written beside the reload; only its rename comes after BIRD's answer). A real BIRD with
+ * `--peers` BGP protocols, in a network namespace this script makes (root), stopped by PID and deleted at the end.
  *
  *   node --import tsx scripts/bench-guard.ts [--window 5s] [--peers 1000] [--runs 20]
  */
@@ -10,10 +11,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { savePreviousFiles } from '../src/apply/previousFiles.js';
+import { preparePreviousFiles } from '../src/apply/previousFiles.js';
 import { parseDuration } from '../src/cli/duration.js';
 import { ApplyGuard, DEFAULT_GUARD_SETTINGS, realGuardEdges } from '../src/controller/applyGuard.js';
-import { classifyApply } from '../src/controller/applyPath.js';
+import { classifyConfigChange } from '../src/controller/applyPath.js';
+import { summarizeConfigChange } from '../src/controller/diffSummary.js';
+import { StatementMemo } from '../src/render/statementMemo.js';
 import { reloadBird } from '../src/controller/reloadBird.js';
 import { startBird } from '../test/harness/bird.js';
 
@@ -60,20 +63,35 @@ async function main(): Promise<void> {
     try {
       const socket = bird.socketPath;
       const reloads: number[] = [];
-      const records: number[] = [];
+      const prepares: number[] = [];
+      const commits: number[] = [];
       const classify: number[] = [];
-      const before = new Map([['bird.cfg', config(64512)]]);
-      const after = new Map([['bird.cfg', config(64513)]]);
+      // As in `run`: each change is one peer more in the middle of bird.cfg, classified against the live file
+      // through the StatementMemo that parsed the live file in the cycle before.
+      const memo = new StatementMemo();
+      const statementsOf = (file: string, content: string) => memo.statements(file, content);
+      const base = config(64512);
+      const middle = base.indexOf('protocol bgp', Math.floor(base.length / 2));
+      const withPeer = (i: number): string =>
+        `${base.slice(0, middle)}protocol bgp Extra_${i} from bgp_template { neighbor 10.2.0.${i % 250} as 64512; }\n${base.slice(middle)}`;
+      let live = new Map([['bird.cfg', base]]);
+      memo.statements('bird.cfg', base);
       for (let i = 0; i < runs; i++) {
+        const rendered = new Map([['bird.cfg', withPeer(i)]]);
         let t0 = performance.now();
-        classifyApply(before, after);
+        classifyConfigChange(summarizeConfigChange(live, rendered, statementsOf));
         classify.push(performance.now() - t0);
         t0 = performance.now();
-        await savePreviousFiles(dir, 'bird', Object.fromEntries(before));
-        records.push(performance.now() - t0);
+        const prepared = await preparePreviousFiles(dir, 'bird', Object.fromEntries(live));
+        prepares.push(performance.now() - t0);
         const r = await reloadBird('bird', socket);
         if (r.kind !== 'applied') throw new Error(`configure: ${r.message}`);
         reloads.push(r.ms);
+        t0 = performance.now();
+        await prepared.commit();
+        commits.push(performance.now() - t0);
+        live = new Map([['bird.cfg', base]]);
+        memo.statements('bird.cfg', rendered.get('bird.cfg')!);
       }
       const edges = realGuardEdges({ bird: socket, bird6: socket });
       const guard = new ApplyGuard({ ...DEFAULT_GUARD_SETTINGS, windowMs }, edges);
@@ -90,8 +108,9 @@ async function main(): Promise<void> {
           .join(' ')}`,
       );
       console.log(`fast path: plain configure            ${fmt(reloads)}`);
-      console.log(`fast path: + classification            ${fmt(classify)}`);
-      console.log(`fast path: + previous-files record     ${fmt(records)}`);
+      console.log(`fast path: + classification (memo)     ${fmt(classify)}`);
+      console.log(`fast path: undo record, written beside the reload (overlaps it)  ${fmt(prepares)}`);
+      console.log(`fast path: undo record, put in place after BIRD answered         ${fmt(commits)}`);
       console.log(`guarded:   configure timeout ${guard.timeoutS} s    ${sent.toFixed(2)} ms (${applied.kind})`);
       console.log(
         `guarded:   change held (window ${windowMs} ms → ${outcome.kind} → ${confirm.message})  ${hold.toFixed(0)} ms`,
