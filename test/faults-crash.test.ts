@@ -185,10 +185,24 @@ if (!(await canCreateNamespaces())) {
         } catch (error) {
           problems.push((error as Error).message);
         }
-        const after = w.leftovers();
+        // Converged may be true before the restart even started (the kill came after the swap), and its own first
+        // cycle removes its staging dir a moment after BIRD and the disk agree: wait for the cleanup, bounded.
+        const after = await waitFor(
+          'no leftovers after the restart',
+          () => w.leftovers(),
+          (l) => l.length === 0,
+          20_000,
+        ).catch(() => w.leftovers());
         if (after.length > 0) problems.push(`kill ${kill}: after the restart converged, left over: ${after.join(' ')}`);
-        if (leftovers.length > 0 && !child.lines().some((l) => l['msg'] === 'removed files left by an interrupted run'))
-          problems.push(`kill ${kill}: the restart did not log the removed leftovers`);
+        if (leftovers.length > 0) {
+          const logged = await waitFor(
+            'the removed leftovers logged',
+            () => child.lines().some((l) => l['msg'] === 'removed files left by an interrupted run'),
+            (seen) => seen,
+            20_000,
+          ).catch(() => false);
+          if (!logged) problems.push(`kill ${kill}: the restart did not log the removed leftovers`);
+        }
         stream.resume();
       }
       const changes = await stream.stop();
