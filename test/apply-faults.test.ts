@@ -62,6 +62,8 @@ if (!(await canCreateNamespaces())) {
       (p) => p.includes('Mesh_127_0_0_3'),
       20_000,
     );
+    // BIRD takes the staged set before the swap: the cycle (files, status, log) finishes a moment later.
+    await controller.idle();
     t.equal(controller.status.daemons.bird.failure, undefined, "bird has no failure of bird6's");
     t.same(await h.protocols('bird6'), ['Mesh___2'], 'bird6 keeps running its previous configuration');
     const readiness = checkReadiness(controller.status, both);
@@ -131,6 +133,8 @@ if (!(await canCreateNamespaces())) {
         (p) => p.includes('Mesh___4'),
         20_000,
       );
+      // BIRD takes the staged set before the swap: judge the failure once that cycle has finished.
+      await controller.idle();
       t.equal(
         controller.status.daemons.bird.failure?.kind,
         'reload',
@@ -388,6 +392,8 @@ if (!(await canCreateNamespaces())) {
         (p) => p.includes('Mesh_127_0_0_8'),
         20_000,
       );
+      // BIRD takes the staged set before the swap: a failed swap would only show once the cycle has finished.
+      await controller.idle();
       t.equal(controller.status.failure, undefined);
       await controller.close();
       await execa('chattr', ['-i', h.dir], { reject: false });

@@ -18,7 +18,10 @@ import { createWorld, sleep, waitFor, NODE, type World } from './support/world.j
  * config dir (the swap), or at a random time since start. After each kill: the config dir holds a complete set
  * that bird -p and bird6 -p accept; then a restarted birdwatch removes the leftovers and converges.
  */
-t.setTimeout(fileTimeoutMs(170_000, 1_200_000));
+// Six restarts on a loaded machine take a minute or more (node, the etcd sync, bird -p): room for twice that.
+t.setTimeout(fileTimeoutMs(300_000, 1_200_000));
+/** Start or restart → converged is a figure (reported below); this only bounds the wait for "converges by itself". */
+const CONVERGED_WITHIN_MS = 60_000;
 const KILLS = size(6, 50);
 const SEED = Number(process.env['BIRDWATCH_CRASH_SEED'] ?? 424242);
 
@@ -142,10 +145,10 @@ if (!(await canCreateNamespaces())) {
         'first configuration written',
         () => existsSync(join(w.configDir, 'bird.cfg')),
         (e) => e,
-        20_000,
+        CONVERGED_WITHIN_MS,
       );
       await w.startBirds();
-      await w.waitConverged('initial', 20_000);
+      await w.waitConverged('initial', CONVERGED_WITHIN_MS);
       const stream = multiFileStream(w.client);
       const hits: Record<string, number> = { 'stage/validate': 0, swap: 0, 'elsewhere (render, reload, idle)': 0 };
       const convergence: number[] = [];
@@ -180,20 +183,34 @@ if (!(await canCreateNamespaces())) {
         const restarted = performance.now();
         child = await startBirdwatch(t, w, { args: ['--min-reload-interval', '0'], logName: `birdwatch-${kill}.log` });
         try {
-          await w.waitConverged(`restart after kill ${kill}`, 20_000);
+          await w.waitConverged(`restart after kill ${kill}`, CONVERGED_WITHIN_MS);
           convergence.push(performance.now() - restarted);
         } catch (error) {
           problems.push((error as Error).message);
         }
-        const after = w.leftovers();
+        // Converged may be true before the restart even started (the kill came after the swap), and its own first
+        // cycle removes its staging dir a moment after BIRD and the disk agree: wait for the cleanup, bounded.
+        const after = await waitFor(
+          'no leftovers after the restart',
+          () => w.leftovers(),
+          (l) => l.length === 0,
+          20_000,
+        ).catch(() => w.leftovers());
         if (after.length > 0) problems.push(`kill ${kill}: after the restart converged, left over: ${after.join(' ')}`);
-        if (leftovers.length > 0 && !child.lines().some((l) => l['msg'] === 'removed files left by an interrupted run'))
-          problems.push(`kill ${kill}: the restart did not log the removed leftovers`);
+        if (leftovers.length > 0) {
+          const logged = await waitFor(
+            'the removed leftovers logged',
+            () => child.lines().some((l) => l['msg'] === 'removed files left by an interrupted run'),
+            (seen) => seen,
+            20_000,
+          ).catch(() => false);
+          if (!logged) problems.push(`kill ${kill}: the restart did not log the removed leftovers`);
+        }
         stream.resume();
       }
       const changes = await stream.stop();
       const stopped = performance.now();
-      await w.waitConverged('after the last change', 20_000);
+      await w.waitConverged('after the last change', CONVERGED_WITHIN_MS);
       const final = performance.now() - stopped;
       const term = await child.stop();
       t.equal(term.code, 0, 'SIGTERM: the last birdwatch exits 0');

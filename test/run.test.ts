@@ -90,6 +90,8 @@ if (!(await canCreateNamespaces())) {
         () => controller.status.reloads.bird,
         (n) => n > reloadsBefore,
       );
+      // The apply is logged at the end of the cycle, after the reload is counted.
+      await controller.idle();
       const applied = h.logLines().filter((l) => l['msg'] === 'configuration applied');
       t.match(JSON.stringify(applied.at(-1)?.['reload']), /Reconfigured|Reconfiguration in progress/);
       t.match(applied.at(-1), { files: ['bird_ipam.cfg'] }, 'only the changed file was written');
@@ -171,6 +173,8 @@ if (!(await canCreateNamespaces())) {
           () => h.protocols(),
           (p) => p.includes('Mesh_127_0_0_71'),
         );
+        // BIRD takes the staged set before the swap: the cycle (files, status, log) finishes a moment later.
+        await controller.idle();
         t.equal(controller.status.failure, undefined, 'no failure: everything else is applied');
         t.equal(
           readFileSync(join(h.configDir, 'custom_filters.cfg'), 'utf8'),

@@ -291,3 +291,18 @@ export async function waitFor<T>(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until the controller owes neither daemon a reload and no cycle runs or waits. BIRD (or the disk) showing
+ * a change says neither: BIRD takes the staged set before the swap, and a BIRD started after birdwatch reads the
+ * files itself while the reload it is owed is still to come (with backoff).
+ */
+export async function waitSettled(controller: RunController, timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    'no reload owed',
+    () => DAEMONS.filter((d) => controller.status.daemons[d].reloadPending),
+    (owed) => owed.length === 0,
+    timeoutMs,
+  );
+  await controller.idle();
+}
