@@ -21,6 +21,8 @@ export interface ConfigureBirdOptions {
   readonly signal?: AbortSignal;
   /** Time allowed for connecting and for the reply (each). */
   readonly timeoutMs?: number;
+  /** Called once the command is written to the socket. */
+  readonly onSent?: () => void;
 }
 
 export type ConfigureBirdResult =

@@ -45,6 +45,8 @@ export interface BirdCommandOptions {
   readonly signal?: AbortSignal;
   /** Overrides the client's commandTimeoutMs for this command; 0 disables. */
   readonly timeoutMs?: number;
+  /** Called once the command is handed to the socket (BIRD works on it while the caller does something else). */
+  readonly onSent?: () => void;
 }
 
 export type RunBirdCommandOptions = BirdConnectOptions & BirdCommandOptions;
@@ -260,6 +262,7 @@ export class BirdControlClient {
       this.#throwIfClosed();
       const reply = this.#awaitReply(options.timeoutMs ?? this.#commandTimeoutMs, options.signal, JSON.stringify(cmd));
       this.#socket.write(`${cmd}\n`);
+      options.onSent?.();
       return reply;
     };
     const result = this.#queue.then(run, run);

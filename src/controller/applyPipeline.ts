@@ -44,7 +44,7 @@ export interface PipelineEdges {
    * `configure "<staged>/bird.cfg"`: BIRD parses and applies the staged set itself (a set it cannot parse leaves
    * it running what it ran), while `bird -p` checks the same set for the disk. Absent: no overlap.
    */
-  reloadStaged?(daemon: Daemon, stagedDir: string): Promise<ReloadOutcome>;
+  reloadStaged?(daemon: Daemon, stagedDir: string, onSent?: () => void): Promise<ReloadOutcome>;
 }
 
 export type ReloadReason = 'swapped' | 'pending' | 'back';
@@ -73,10 +73,10 @@ export function realPipelineEdges(options: RealEdgesOptions): PipelineEdges {
       // Not aborted by SIGTERM: once files are swapped, BIRD is told (a reload takes milliseconds, and is bounded).
       return reloadBird(daemon, socket);
     },
-    reloadStaged: (daemon, stagedDir) => {
+    reloadStaged: (daemon, stagedDir, onSent) => {
       const socket = options.sockets?.[daemon];
       if (socket === undefined) return Promise.reject(new Error(`no control socket for ${daemon}`));
-      return reloadBird(daemon, socket, { configPath: join(stagedDir, MAIN_FILE[daemon]) });
+      return reloadBird(daemon, socket, { configPath: join(stagedDir, MAIN_FILE[daemon]), onSent });
     },
   };
 }
@@ -148,6 +148,20 @@ export interface DaemonPipelineResult {
 export const cannotReadStagedSet = (message: string): boolean =>
   /^8002 \S.*: (No such file or directory|Permission denied|Not a directory)$/.test(message);
 
+/** How long validation waits for `configure` to reach BIRD's socket (a BIRD slow to greet does not hold bird -p). */
+const HAND_OVER_WAIT_MS = 50;
+
+/** Resolves when the first of `promises` settles, or after `ms`. */
+async function untilFirst(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([...promises.map((p) => p.then(() => undefined)), elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
   promise.then(
@@ -205,10 +219,14 @@ export async function runDaemonPipeline(
         }
         const started = now();
         const stagedDir = staged.dir;
+        let sent: () => void = () => undefined;
+        const handedOver = new Promise<void>((resolve) => (sent = resolve));
         const overlapping =
           options.mode === 'apply' && options.overlap === true && options.edges.reloadStaged
-            ? settle(options.edges.reloadStaged(daemon, stagedDir))
+            ? settle(options.edges.reloadStaged(daemon, stagedDir, () => sent()))
             : undefined;
+        // Spawning bird -p blocks this thread for milliseconds: BIRD gets its command first, and parses meanwhile.
+        if (overlapping) await untilFirst([handedOver, overlapping], HAND_OVER_WAIT_MS);
         let checked: Settled<ValidationFailure | undefined>;
         try {
           checked = await settle(options.edges.validate(daemon, stagedDir, input.spans, options.signal));

@@ -26,14 +26,23 @@ export interface ConfigChange {
   readonly daemons: readonly DaemonChange[];
 }
 
+/** How a file's content is split into statements: at once, or through a StatementMemo (the run loop). */
+export type StatementsOf = (file: string, content: string) => readonly ConfigStatement[];
+const splitAtOnce: StatementsOf = (_file, content) => splitStatements(content);
+
 /** The statements of one daemon's files (those `include` accepts), peers apart from the rest. */
-function partsOf(files: ReadonlyMap<string, string>, daemon: Daemon, include: (file: string) => boolean) {
+function partsOf(
+  files: ReadonlyMap<string, string>,
+  daemon: Daemon,
+  include: (file: string) => boolean,
+  statementsOf: StatementsOf,
+) {
   const peers = new Map<string, string>();
   const shared = new Map<string, ConfigStatement[]>();
   for (const [file, content] of files) {
     if (daemonOf(file) !== daemon || !include(file)) continue;
     const rest: ConfigStatement[] = [];
-    for (const statement of splitStatements(content)) {
+    for (const statement of statementsOf(file, content)) {
       if (statement.bgpProtocol !== undefined) peers.set(statement.bgpProtocol, statement.text);
       else rest.push(statement);
     }
@@ -69,13 +78,14 @@ function changedLabels(before: readonly ConfigStatement[], after: readonly Confi
 export function summarizeConfigChange(
   before: ReadonlyMap<string, string>,
   after: ReadonlyMap<string, string>,
+  statementsOf: StatementsOf = splitAtOnce,
 ): ConfigChange {
   const daemons: DaemonChange[] = [];
   for (const daemon of DAEMONS) {
     // A file that did not change cannot add, remove or change anything: only the others are parsed.
     const differs = (file: string): boolean => before.get(file) !== after.get(file);
-    const old = partsOf(before, daemon, differs);
-    const now = partsOf(after, daemon, differs);
+    const old = partsOf(before, daemon, differs, statementsOf);
+    const now = partsOf(after, daemon, differs, statementsOf);
     const protocols = diffProtocols([...old.peers.keys()], [...now.peers.keys()]);
     const changed = [...now.peers]
       .filter(([name, text]) => old.peers.has(name) && old.peers.get(name) !== text)

@@ -23,7 +23,7 @@ export const RELOAD_TIMEOUT_MS = 30_000;
 export async function reloadBird(
   daemon: Daemon,
   socketPath: string,
-  options: Readonly<{ signal?: AbortSignal; configPath?: string }> = {},
+  options: Readonly<{ signal?: AbortSignal; configPath?: string; onSent?: () => void }> = {},
 ): Promise<ReloadOutcome> {
   const started = performance.now();
   try {

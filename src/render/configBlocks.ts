@@ -27,32 +27,57 @@ export function statementLabel(text: string): string {
 /** BIRD's whitespace: space, tab, newline, carriage return, form feed, vertical tab. */
 const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
 
+/** One top-level statement with where it lies in its file: `[start, end)` (empty statements have none). */
+export interface RawStatement {
+  readonly start: number;
+  readonly end: number;
+  readonly statement: ConfigStatement | undefined;
+}
+
 /**
  * Splits a file into top-level statements: a statement ends at a `;` outside braces, or at the `}` that closes
  * its outermost brace (an optional `;` right after belongs to it). `#` and C comments are dropped; strings are
  * kept whole (BIRD 1.6 strings have no escapes).
  */
 export function splitStatements(source: string): ConfigStatement[] {
-  const statements: ConfigStatement[] = [];
+  return tokenizeStatements(source, 0, undefined).raws.flatMap((r) => (r.statement ? [r.statement] : []));
+}
+
+/**
+ * The tokenizer behind splitStatements, from `start` (which must be a statement boundary: the state there is
+ * top-level), stopping early once `stopAfter(end)` says the rest is known. Whether a statement ends at a given
+ * place depends only on the characters before the next statement's end (the `}`…`;` look-ahead stays inside it).
+ */
+export function tokenizeStatements(
+  source: string,
+  start: number,
+  stopAfter: ((end: number) => boolean) | undefined,
+): { raws: RawStatement[]; stopped: boolean } {
+  const raws: RawStatement[] = [];
   // The current statement, as slices of `source` (comments replaced by a space).
   let parts: string[] = [];
-  let from = 0;
+  let from = start;
   let depth = 0;
+  let stopped = false;
   const finish = (end: number): void => {
     parts.push(source.slice(from, end));
     const text = (parts.length === 1 ? parts[0]! : parts.join('')).replace(/\s+/g, ' ').trim();
     parts = [];
-    from = end;
-    if (text === '' || text === ';') return;
     const bgp = text.startsWith('protocol bgp ') ? BGP_PROTOCOL.exec(text) : null;
-    statements.push({ text, bgpProtocol: bgp?.[1] });
+    raws.push({
+      start: from,
+      end,
+      statement: text === '' || text === ';' ? undefined : { text, bgpProtocol: bgp?.[1] },
+    });
+    from = end;
+    if (stopAfter?.(end) === true) stopped = true;
   };
   const skip = (start: number, end: number): void => {
     parts.push(source.slice(from, start), ' ');
     from = end;
   };
-  let i = 0;
-  while (i < source.length) {
+  let i = start;
+  while (i < source.length && !stopped) {
     const c = source.charCodeAt(i);
     if (c === 0x23 /* # */) {
       const end = source.indexOf('\n', i);
@@ -84,6 +109,6 @@ export function splitStatements(source: string): ConfigStatement[] {
       finish(i);
     } else i++;
   }
-  finish(source.length);
-  return statements;
+  if (!stopped) finish(source.length);
+  return { raws, stopped };
 }
