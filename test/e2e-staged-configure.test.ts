@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { runBirdCommand } from '../src/bird/controlSocket.js';
+import { readPreviousFiles } from '../src/apply/previousFiles.js';
 import { cannotReadStagedSet } from '../src/controller/applyPipeline.js';
 import { reloadBird } from '../src/controller/reloadBird.js';
 import { keys } from '../src/model/keys.js';
@@ -26,10 +27,18 @@ if (!(await canCreateNamespaces())) {
     'both accept: one configure of the staged set, includes read from the staged dir, files swapped',
     async (t) => {
       const h = await createWorld(t, { keyspace: loopbackKeyspace() });
-      const controller = await h.startController();
+      const controller = await h.startController({ guard: true });
       await h.startBirds();
       await h.waitConverged('first apply');
+      // BIRD read the files at its start; the reload owed since birdwatch found it down still goes out: wait for it.
+      await waitFor(
+        'no reload owed',
+        () => controller.status.daemons.bird.reloadPending,
+        (pending) => !pending,
+        10_000,
+      );
       const reloads = controller.status.reloads.bird;
+      const aggrBefore = readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8');
       // An IPAM block lives in an include (bird_aggr.cfg): BIRD must read the staged include, not the live one,
       // since the live one is only replaced after BIRD answered.
       await h.client.put(keys.block(NODE, 4, '10.77.0.0/26')).value('{}');
@@ -58,7 +67,12 @@ if (!(await canCreateNamespaces())) {
         5_000,
       );
       t.match(applied.at(-1)?.['reload'], { bird: /Reconfigured/ });
-      t.equal(controller.status.reloads.bird, reloads + 1, 'one configure for the change, not two');
+      t.equal(controller.status.reloads.bird - reloads, 1, 'one configure for the change, not two');
+      t.equal(
+        (await readPreviousFiles(h.configDir, 'bird'))?.['bird_aggr.cfg'],
+        aggrBefore,
+        "birdwatch undo's record holds the files BIRD ran before this change",
+      );
       await controller.close();
     },
   );
@@ -73,9 +87,17 @@ if (!(await canCreateNamespaces())) {
       `#!/bin/sh\nif [ -e ${refuse} ]; then echo "bird: $3/bird.cfg:1:1 refused by the test" >&2; exit 1; fi\nexec bird "$@"\n`,
     );
     chmodSync(validator, 0o755);
-    const controller = await h.startController({ binaries: { bird: validator, bird6: 'bird6' } });
+    const controller = await h.startController({ binaries: { bird: validator, bird6: 'bird6' }, guard: true });
     await h.startBirds();
     await h.waitConverged('first apply');
+    await h.client.put(keys.hostAddress('n4', 4)).value('127.0.0.4');
+    await h.waitConverged('n4 applied');
+    const recordBefore = await waitFor(
+      'the undo record of the n4 change',
+      () => readPreviousFiles(h.configDir, 'bird'),
+      (r) => r !== undefined && !String(r['bird.cfg']).includes('Mesh_127_0_0_4'),
+      5_000,
+    );
     const liveBefore = readFileSync(join(h.configDir, 'bird.cfg'), 'utf8');
     writeFileSync(refuse, '');
     await h.client.put(keys.hostAddress('n3', 4)).value('127.0.0.3');
@@ -86,7 +108,21 @@ if (!(await canCreateNamespaces())) {
       20_000,
     );
     t.match(controller.status.daemons.bird.failure?.message, /bird -p and BIRD disagree/);
-    t.same(await h.protocols('bird'), ['Mesh_127_0_0_2'], 'BIRD runs the files on disk again, not the staged set');
+    t.same(
+      await h.protocols('bird'),
+      ['Mesh_127_0_0_2', 'Mesh_127_0_0_4'],
+      'BIRD runs the files on disk again, not the staged set',
+    );
+    t.same(
+      await readPreviousFiles(h.configDir, 'bird'),
+      recordBefore,
+      'the undo record still leads back from the change BIRD runs, not from the set it was taken back from',
+    );
+    t.same(
+      readdirSync(h.configDir).filter((f) => f.includes('.tmp-')),
+      [],
+      'the record prepared beside the staged reload is removed',
+    );
     t.equal(readFileSync(join(h.configDir, 'bird.cfg'), 'utf8'), liveBefore, 'nothing unvalidated was swapped in');
     t.equal(controller.status.daemons.bird.reloadPending, false, 'BIRD and the disk agree: no reload owed');
     await controller.close();

@@ -60,6 +60,17 @@ export class LiveFiles {
     return live;
   }
 
+  /**
+   * What birdwatch itself just renamed into place: the next read need not read it back (and compares against the
+   * very string it rendered). Taken only when the file on disk has that content's size, else read it next time.
+   */
+  async remember(name: string, content: string): Promise<void> {
+    const current = await stat(join(this.#configDir, name)).catch(() => undefined);
+    if (current?.isFile() === true && current.size === Buffer.byteLength(content, 'utf8'))
+      this.#known.set(name, { signature: signatureOf(current), content });
+    else this.#known.delete(name);
+  }
+
   /** Forget what was seen (SIGHUP, or after a swap that failed part-way): the next read reads every file. */
   forget(): void {
     this.#known.clear();

@@ -356,6 +356,10 @@ export class ConfigApplier {
       }
     }
     this.#logApplied(results, before, rendered.files);
+    // Files now on disk as rendered (not put back by a refusal or the guard's undo) need not be read back.
+    for (const r of results)
+      if (!r.failure && !judgements.some((j) => j.daemon === r.daemon && j.verdict !== 'confirmed'))
+        for (const name of r.written) await this.#live.remember(name, rendered.files.get(name)!);
     if (results.some((r) => r.written.length > 0 || r.reload?.kind === 'applied')) report.result = 'applied';
     // What BIRD spent reconfiguring this cycle: the pacer bounds its share of time (reloadPacer.ts).
     const reloadMs = Math.max(0, ...results.map((r) => (r.reload?.kind === 'applied' ? r.reload.ms : 0)));

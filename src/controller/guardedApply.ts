@@ -1,5 +1,6 @@
 import { readGuardMarker, removeGuardMarker, writeGuardMarker } from '../apply/guardMarker.js';
 import { preparePreviousFiles } from '../apply/previousFiles.js';
+import type { PreparedFile } from '../apply/swapFileSet.js';
 import type { Logger } from '../observe/logger.js';
 import { DAEMONS, type Daemon } from '../model/daemon.js';
 import type { RunStatus } from '../observe/runStatus.js';
@@ -121,29 +122,56 @@ export class GuardedApplies {
     previousValues: () => Record<string, string | null>,
   ): PipelineEdges {
     const { configDir, log } = this.options;
-    const recorded = async (daemon: Daemon, send: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> => {
-      const previous = filesOf(before, daemon);
-      const changed = Object.entries(filesOf(files, daemon)).some(([name, content]) => previous[name] !== content);
-      const warn = (error: unknown): undefined => {
+    // A staged set BIRD took keeps its record aside until the swap: a set then refused by bird -p is taken back.
+    const awaitingSwap = new Map<Daemon, PreparedFile>();
+    const warn =
+      (daemon: Daemon) =>
+      (error: unknown): undefined => {
         log.warn(
           { component: 'guard', daemon },
           `cannot record ${daemon}'s previous files for birdwatch undo: ${describe(error)}`,
         );
         return undefined;
       };
-      const record = changed ? preparePreviousFiles(configDir, daemon, previous).catch(warn) : undefined;
+    const recorded = async (
+      daemon: Daemon,
+      send: () => Promise<ReloadOutcome>,
+      commit: 'applied' | 'swapped' = 'applied',
+    ): Promise<ReloadOutcome> => {
+      const previous = filesOf(before, daemon);
+      const changed = Object.entries(filesOf(files, daemon)).some(([name, content]) => previous[name] !== content);
+      const record = changed ? preparePreviousFiles(configDir, daemon, previous).catch(warn(daemon)) : undefined;
       const [outcome, prepared] = await Promise.all([send(), record]);
-      if (outcome.kind === 'applied') await prepared?.commit().catch(warn);
-      else await prepared?.discard();
+      if (outcome.kind !== 'applied') await prepared?.discard();
+      else if (commit === 'swapped' && prepared) awaitingSwap.set(daemon, prepared);
+      else await prepared?.commit().catch(warn(daemon));
       return outcome;
     };
     return {
       ...edges,
       reloadStaged: edges.reloadStaged
-        ? (daemon, stagedDir) => recorded(daemon, () => edges.reloadStaged!(daemon, stagedDir))
+        ? (daemon, stagedDir, onSent) =>
+            recorded(daemon, () => edges.reloadStaged!(daemon, stagedDir, onSent), 'swapped')
         : undefined,
+      swap: async (dir, stagedDir, names) => {
+        const daemon = names.length > 0 ? daemonOf(names[0]!) : undefined;
+        const prepared = daemon === undefined ? undefined : awaitingSwap.get(daemon);
+        try {
+          await edges.swap(dir, stagedDir, names);
+        } finally {
+          // Swapped, or part-way: BIRD runs the new set either way, and `undo` must lead back to the old one.
+          if (prepared && daemon) {
+            awaitingSwap.delete(daemon);
+            await prepared.commit().catch(warn(daemon));
+          }
+        }
+      },
       reload: async (daemon, why) => {
-        if (why === 'back') return edges.reload(daemon, why);
+        if (why === 'back') {
+          await awaitingSwap.get(daemon)?.discard();
+          awaitingSwap.delete(daemon);
+          return edges.reload(daemon, why);
+        }
         if (!guarded.has(daemon))
           return why === 'swapped' ? recorded(daemon, () => edges.reload(daemon, why)) : edges.reload(daemon, why);
         try {

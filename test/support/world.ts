@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
 import { showProtocols } from '../../src/bird/showProtocols.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
+import { ApplyGuard, DEFAULT_GUARD_SETTINGS, realGuardEdges } from '../../src/controller/applyGuard.js';
 import { realPipelineEdges, type PipelineEdges } from '../../src/controller/applyPipeline.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
@@ -39,6 +40,8 @@ export interface StartControllerOptions {
   readonly edges?: (real: PipelineEdges) => PipelineEdges;
   /** false: `--sequential-reload`. */
   readonly overlap?: boolean;
+  /** The apply guard as `run` builds it (default settings), which also keeps `birdwatch undo`'s record. */
+  readonly guard?: boolean;
 }
 
 /**
@@ -163,6 +166,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         validateTimeoutMs: opts.validateTimeoutMs,
         edges: opts.edges?.(realEdges),
         overlap: opts.overlap,
+        guard: opts.guard ? new ApplyGuard(DEFAULT_GUARD_SETTINGS, realGuardEdges(opts.sockets ?? sockets)) : undefined,
         templatesDir: opts.templatesDir,
         minReloadIntervalMs: opts.minReloadIntervalMs ?? 50,
         keyspace: etcdKeyspaceSource({ client: etcdClient }),
