@@ -2,13 +2,43 @@
  * Shared pieces of the apply-guard lab tests (issue 15): the guard flags every host runs with, a custom filter
  * key, waiting for a line in a host's birdwatch log, and the ready probe asked inside the host's namespace.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
-import { BIRDWATCH_MAIN, type LabHost } from './lab.js';
+import { BIRDWATCH_MAIN, REPO_ROOT, type LabHost } from './lab.js';
 import { waitUntil } from './observe.js';
 
-/** A short settle window and margin so each scenario takes seconds; sessions restart within it in the lab. */
-export const GUARD_ARGS = ['--guard-window', '12s', '--guard-margin', '5s'] as const;
+/**
+ * A short settle window and margin so each scenario takes seconds: the lab's sessions restart within it (see
+ * LAB_BGP_TIMERS), and the margin still leaves birdwatch seconds to confirm before BIRD's own timeout.
+ */
+export const GUARD_ARGS = ['--guard-window', '5s', '--guard-margin', '4s'] as const;
+
+/**
+ * BGP timers for the lab's sessions. BIRD's defaults wait 60–300 s after a session error (a wrong AS) and 120 s
+ * between connect attempts, so a session the guard reverted would take a minute to come back; the guard's
+ * verdicts do not depend on these timers, only on the session states at the end of the window.
+ */
+export const LAB_BGP_TIMERS = ['connect delay time 1;', 'connect retry time 2;', 'error wait time 1, 1;'] as const;
+
+/** The shipped shared BGP template with LAB_BGP_TIMERS added to `template bgp bgp_template`. */
+export function labBgpTemplate(): string {
+  const shipped = readFileSync(join(REPO_ROOT, 'templates', 'partials', 'bgp.hbs'), 'utf8');
+  const opening = 'template bgp bgp_template {\n';
+  if (!shipped.includes(opening))
+    throw new Error(`templates/partials/bgp.hbs: no "${opening.trim()}" to add timers to`);
+  return shipped.replace(opening, `${opening}${LAB_BGP_TIMERS.map((line) => `  ${line}\n`).join('')}`);
+}
+
+/**
+ * A `--templates` override directory holding only partials/bgp.hbs with the lab's timers (every other template
+ * is the shipped one); the guard's arguments with it.
+ */
+export function guardArgs(templatesDir: string): string[] {
+  mkdirSync(join(templatesDir, 'partials'), { recursive: true });
+  writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), labBgpTemplate());
+  return [...GUARD_ARGS, '--templates', templatesDir];
+}
 
 export const customFilterKey = (name: string): string => `/calico/bgp/v1/global/custom_filters/v4/${name}`;
 
