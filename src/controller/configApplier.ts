@@ -408,7 +408,10 @@ export class ConfigApplier {
       );
       const at = Date.now();
       let held: string[];
-      if (blamed.length > 0) {
+      // A blamed entry goes back to the value BIRD ran before; when that value is not known (no clean apply yet,
+      // no record from a previous birdwatch), holding it would render it as absent — a peer removed, not reverted —
+      // so this exact rendering is held instead.
+      if (blamed.length > 0 && blamed.every((key) => this.#knowsPreviousValue(key))) {
         for (const key of blamed)
           this.#guardHeld.set(key, { bad: this.options.keyspace.get(key), previous: this.#previousValue(key) });
         held = blamed;
@@ -466,6 +469,10 @@ export class ConfigApplier {
         `cannot record the held-back entries: ${error instanceof Error ? error.message : String(error)}`,
       ),
     );
+  }
+
+  #knowsPreviousValue(key: string): boolean {
+    return this.#applied !== undefined || this.#recoveredValues.has(key);
   }
 
   /** The value BIRD ran before for a key (undefined: absent then, or unknown after a restart without a record). */

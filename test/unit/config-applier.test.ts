@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { ApplyGuard, DEFAULT_GUARD_SETTINGS, type GuardEdges } from '../../src/controller/applyGuard.js';
 import { ConfigApplier } from '../../src/controller/configApplier.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import { loadTemplateSources } from '../../src/render/templateSources.js';
@@ -70,3 +71,64 @@ t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon 
   t.same(status.quarantined, [], 'a changed entry is tried again');
   t.same(reloads(), ['bird']);
 });
+
+t.test(
+  'a guarded change reverted before any clean apply: the rendering is held, the entry is not rendered as absent',
+  async (t) => {
+    const configDir = mkdtempSync(join(tmpdir(), 'birdwatch-applier-'));
+    t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+    const bird = fakeBird(configDir);
+    const peer = keys.globalPeer(4, '10.0.0.9');
+    const keyspace = new Map([
+      [keys.hostAddress('n1', 4), '10.0.0.1'],
+      [keys.hostAddress('n1', 6), 'fd00::1'],
+      [peer, '{"ip":"10.0.0.9","as_num":"64512"}'],
+    ]);
+    // BIRD's sessions as the guard sees them: Global_10_0_0_9 Established until a `configure timeout` breaks it.
+    let broken = false;
+    const session = (established: boolean) =>
+      new Map([['Global_10_0_0_9', { established, state: established ? 'Established' : 'Active', exported: 1 }]]);
+    const guardEdges: GuardEdges = {
+      snapshot: () => Promise.resolve({ sessions: session(!broken) }),
+      configureTimeout: (daemon) => {
+        broken = true;
+        return Promise.resolve({ kind: 'applied', daemon, message: 'Reconfigured', ms: 1 });
+      },
+      confirm: () => Promise.resolve({ outcome: 'confirmed', message: '0018 Reconfiguration confirmed' }),
+      undo: () => {
+        broken = false;
+        return Promise.resolve({ outcome: 'reverted', message: '0019 Nothing to do' });
+      },
+    };
+    const status = new RunStatus();
+    const applier = new ConfigApplier(
+      {
+        role: nodeRole('n1', 'off'),
+        configDir,
+        keyspace,
+        edges: bird.edges,
+        log: createLogger({ level: 'silent', pretty: false }),
+        status,
+        guard: new ApplyGuard({ ...DEFAULT_GUARD_SETTINGS, windowMs: 20, tickMs: 10 }, guardEdges),
+      },
+      compileTemplateSet(await loadTemplateSources(), NODE_LAYOUT),
+    );
+    // The first cycle does not apply cleanly (bird6 does not answer): no value is known to have run yet.
+    bird.reloads.bird6.push('unreachable');
+    await applier.cycle();
+    t.match(readFileSync(join(configDir, 'bird.cfg'), 'utf8'), /neighbor 10\.0\.0\.9 as 64512;/);
+    keyspace.set(peer, '{"ip":"10.0.0.9","as_num":"64513"}');
+    await applier.cycle();
+    t.same(
+      status.guardHolds.map((h) => h.key),
+      ['bird rendering'],
+      'the rendering is held, not the entry',
+    );
+    await applier.cycle();
+    t.match(
+      readFileSync(join(configDir, 'bird.cfg'), 'utf8'),
+      /protocol bgp Global_10_0_0_9 from bgp_template {\n\s+neighbor 10\.0\.0\.9 as 64512;/,
+      'the peer keeps running as it ran before the change: reverted, not removed',
+    );
+  },
+);
