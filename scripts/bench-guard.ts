@@ -69,7 +69,6 @@ async function main(): Promise<void> {
       // As in `run`: each change is one peer more in the middle of bird.cfg, classified against the live file
       // through the StatementMemo that parsed the live file in the cycle before.
       const memo = new StatementMemo();
-      const statementsOf = (file: string, content: string) => memo.statements(file, content);
       const base = config(64512);
       const middle = base.indexOf('protocol bgp', Math.floor(base.length / 2));
       const withPeer = (i: number): string =>
@@ -79,7 +78,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < runs; i++) {
         const rendered = new Map([['bird.cfg', withPeer(i)]]);
         let t0 = performance.now();
-        classifyConfigChange(summarizeConfigChange(live, rendered, statementsOf));
+        classifyConfigChange(summarizeConfigChange(live, rendered, memo));
         classify.push(performance.now() - t0);
         t0 = performance.now();
         const prepared = await preparePreviousFiles(dir, 'bird', Object.fromEntries(live));

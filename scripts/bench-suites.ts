@@ -646,7 +646,7 @@ export async function cycleAnatomy(
       await time('compare with the live files', () => sameFileSet(rendered.files, live));
       await time(
         'classify for the apply guard: the change in BGP terms (statements parsed from their last parse)',
-        () => summarizeConfigChange(live, rendered.files, (file, content) => memo.statements(file, content)),
+        () => summarizeConfigChange(live, rendered.files, memo),
       );
       const staged = await time('stage: fresh directory inside the config dir, every file written', () =>
         stageFileSet(configDir, rendered.files),

@@ -8,7 +8,6 @@ import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { isTemplateError, TemplateError } from '../render/errors.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
-import type { ConfigStatement } from '../render/configBlocks.js';
 import { StatementMemo } from '../render/statementMemo.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver, CycleReport } from '../observe/cycleReport.js';
@@ -114,8 +113,6 @@ export class ConfigApplier {
   readonly #sequentialUntilValid = new Set<Daemon>();
   /** The files' statements, parsed from their last parse (the guard's plan and the applied log compare them). */
   readonly #statements = new StatementMemo();
-  readonly #statementsOf = (file: string, content: string): readonly ConfigStatement[] =>
-    this.#statements.statements(file, content);
 
   constructor(
     private readonly options: ConfigApplierOptions,
@@ -225,7 +222,7 @@ export class ConfigApplier {
       before = await this.#live.read(rendered.files.keys());
       const input = this.#withHeldRenderings(rendered, before);
       const guardedNow = this.#guarded
-        ? await this.#guarded.plan(before, input.files, this.#statementsOf)
+        ? await this.#guarded.plan(before, input.files, this.#statements)
         : new Map<Daemon, GuardedDaemon>();
       for (const [daemon, plan] of guardedNow) if (!guarded.has(daemon)) guarded.set(daemon, plan);
       const previous = results;
@@ -636,7 +633,7 @@ export class ConfigApplier {
     if (!news) return;
     // Exactly what was written differs: the other files are compared with themselves.
     const after = new Map([...before, ...[...files].filter(([name]) => written.includes(name))]);
-    const diff = written.length > 0 ? formatConfigChange(summarizeConfigChange(before, after, this.#statementsOf)) : '';
+    const diff = written.length > 0 ? formatConfigChange(summarizeConfigChange(before, after, this.#statements)) : '';
     this.options.log.info(
       {
         component: 'cycle',

@@ -26,29 +26,61 @@ export interface ConfigChange {
   readonly daemons: readonly DaemonChange[];
 }
 
-/** How a file's content is split into statements: at once, or through a StatementMemo (the run loop). */
-export type StatementsOf = (file: string, content: string) => readonly ConfigStatement[];
-const splitAtOnce: StatementsOf = (_file, content) => splitStatements(content);
+/**
+ * Where statements come from: split at once, or a StatementMemo (the run loop), which also knows the delta between
+ * a file's live content and the rendering parsed from it — then only the statements in the delta are compared.
+ */
+export interface StatementSource {
+  statements(file: string, content: string): readonly ConfigStatement[];
+  delta?(
+    file: string,
+    before: string,
+    after: string,
+  ): { readonly removed: readonly ConfigStatement[]; readonly added: readonly ConfigStatement[] } | undefined;
+}
+const splitAtOnce: StatementSource = { statements: (_file, content) => splitStatements(content) };
 
-/** The statements of one daemon's files (those `include` accepts), peers apart from the rest. */
-function partsOf(
-  files: ReadonlyMap<string, string>,
-  daemon: Daemon,
-  include: (file: string) => boolean,
-  statementsOf: StatementsOf,
-) {
-  const peers = new Map<string, string>();
-  const shared = new Map<string, ConfigStatement[]>();
-  for (const [file, content] of files) {
-    if (daemonOf(file) !== daemon || !include(file)) continue;
-    const rest: ConfigStatement[] = [];
-    for (const statement of statementsOf(file, content)) {
-      if (statement.bgpProtocol !== undefined) peers.set(statement.bgpProtocol, statement.text);
-      else rest.push(statement);
-    }
-    shared.set(file, rest);
+/** A daemon's statements on one side of a change, peers apart from the rest (per file). */
+interface Parts {
+  readonly peers: Map<string, string>;
+  readonly shared: Map<string, ConfigStatement[]>;
+}
+
+function addParts(parts: Parts, file: string, statements: readonly ConfigStatement[]): void {
+  const rest: ConfigStatement[] = [];
+  for (const statement of statements) {
+    if (statement.bgpProtocol !== undefined) parts.peers.set(statement.bgpProtocol, statement.text);
+    else rest.push(statement);
   }
-  return { peers, shared };
+  parts.shared.set(file, rest);
+}
+
+/**
+ * The statements of one daemon's files that differ, both sides: a file that did not change cannot add, remove or
+ * change anything, and of a file the memo parsed from the live one only the delta is looked at.
+ */
+function partsOf(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+  daemon: Daemon,
+  source: StatementSource,
+): { old: Parts; now: Parts } {
+  const old: Parts = { peers: new Map(), shared: new Map() };
+  const now: Parts = { peers: new Map(), shared: new Map() };
+  for (const file of new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(file);
+    const is = after.get(file);
+    if (daemonOf(file) !== daemon || was === is) continue;
+    const delta = was !== undefined && is !== undefined ? source.delta?.(file, was, is) : undefined;
+    if (delta) {
+      addParts(old, file, delta.removed);
+      addParts(now, file, delta.added);
+      continue;
+    }
+    if (was !== undefined) addParts(old, file, source.statements(file, was));
+    if (is !== undefined) addParts(now, file, source.statements(file, is));
+  }
+  return { old, now };
 }
 
 /**
@@ -78,14 +110,11 @@ function changedLabels(before: readonly ConfigStatement[], after: readonly Confi
 export function summarizeConfigChange(
   before: ReadonlyMap<string, string>,
   after: ReadonlyMap<string, string>,
-  statementsOf: StatementsOf = splitAtOnce,
+  source: StatementSource = splitAtOnce,
 ): ConfigChange {
   const daemons: DaemonChange[] = [];
   for (const daemon of DAEMONS) {
-    // A file that did not change cannot add, remove or change anything: only the others are parsed.
-    const differs = (file: string): boolean => before.get(file) !== after.get(file);
-    const old = partsOf(before, daemon, differs, statementsOf);
-    const now = partsOf(after, daemon, differs, statementsOf);
+    const { old, now } = partsOf(before, after, daemon, source);
     const protocols = diffProtocols([...old.peers.keys()], [...now.peers.keys()]);
     const changed = [...now.peers]
       .filter(([name, text]) => old.peers.has(name) && old.peers.get(name) !== text)

@@ -7,7 +7,7 @@ import type { RunStatus } from '../observe/runStatus.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { ApplyGuard } from './applyGuard.js';
 import { classifyDaemonChange } from './applyPath.js';
-import { summarizeConfigChange, type DaemonChange, type StatementsOf } from './diffSummary.js';
+import { summarizeConfigChange, type DaemonChange, type StatementSource } from './diffSummary.js';
 import type { DaemonPipelineResult, PipelineEdges } from './applyPipeline.js';
 import type { ReloadOutcome } from './reloadBird.js';
 import type { GuardSnapshot } from './settleVerdict.js';
@@ -95,11 +95,11 @@ export class GuardedApplies {
   async plan(
     before: ReadonlyMap<string, string>,
     files: FileSet,
-    statementsOf?: StatementsOf,
+    statements?: StatementSource,
   ): Promise<Map<Daemon, GuardedDaemon>> {
     const guarded = new Map<Daemon, GuardedDaemon>();
     if (!this.guard.settings.enabled) return guarded;
-    for (const change of summarizeConfigChange(before, files, statementsOf).daemons) {
+    for (const change of summarizeConfigChange(before, files, statements).daemons) {
       const path = classifyDaemonChange(change);
       if (path.path !== 'guarded') continue;
       const snapshot = await this.guard.before(change.daemon);

@@ -1,9 +1,18 @@
 import { tokenizeStatements, type ConfigStatement, type RawStatement } from './configBlocks.js';
 
+/** What changed from one content of a file to the next: the statements between the shared head and tail. */
+export interface StatementDelta {
+  /** The content this one was parsed from. */
+  readonly from: string;
+  readonly removed: readonly ConfigStatement[];
+  readonly added: readonly ConfigStatement[];
+}
+
 interface Parsed {
   readonly source: string;
   readonly raws: readonly RawStatement[];
   readonly statements: readonly ConfigStatement[];
+  readonly delta?: StatementDelta;
 }
 
 /** How many parses of one file are kept: the live one and the rendered one. */
@@ -18,12 +27,27 @@ export class StatementMemo {
   readonly #parsed = new Map<string, Parsed[]>();
 
   statements(file: string, source: string): readonly ConfigStatement[] {
+    return this.#parse(file, source, undefined).statements;
+  }
+
+  /**
+   * How `after` differs from `before` in statements, when `after` was parsed from `before`'s parse (the usual
+   * case: the live file is the last rendering); undefined otherwise. Every statement outside the delta is in both.
+   */
+  delta(file: string, before: string, after: string): StatementDelta | undefined {
+    const parsed = this.#parse(file, after, before);
+    return parsed.delta && parsed.delta.from === before ? parsed.delta : undefined;
+  }
+
+  /** A kept parse of `source`, or one made from the parse of `base` (else the last one), kept. */
+  #parse(file: string, source: string, base: string | undefined): Parsed {
     const kept = this.#parsed.get(file) ?? [];
     const hit = kept.find((p) => p.source === source);
-    if (hit) return hit.statements;
-    const parsed = kept.length > 0 ? reparse(kept[kept.length - 1]!, source) : parse(source);
-    this.#parsed.set(file, [...kept, parsed].slice(-KEPT_PER_FILE));
-    return parsed.statements;
+    if (hit) return hit;
+    const from = (base === undefined ? undefined : kept.find((p) => p.source === base)) ?? kept[kept.length - 1];
+    const parsed = from ? reparse(from, source) : parse(source);
+    this.#parsed.set(file, [...kept.filter((p) => p !== from), ...(from ? [from] : []), parsed].slice(-KEPT_PER_FILE));
+    return parsed;
   }
 }
 
@@ -114,5 +138,9 @@ export function reparse(base: Readonly<{ source: string; raws: readonly RawState
     tail = base.raws.slice(resumeAt + 1);
     if (shift !== 0) tail = tail.map((r) => ({ start: r.start + shift, end: r.end + shift, statement: r.statement }));
   }
-  return parsedOf(source, head.concat(middle.raws, tail));
+  const replaced = base.raws.slice(kept, middle.stopped && resumeAt !== undefined ? resumeAt + 1 : base.raws.length);
+  return {
+    ...parsedOf(source, head.concat(middle.raws, tail)),
+    delta: { from: old, removed: statementsIn(replaced), added: statementsIn(middle.raws) },
+  };
 }
