@@ -141,7 +141,14 @@ export class GuardedApplies {
       const previous = filesOf(before, daemon);
       const changed = Object.entries(filesOf(files, daemon)).some(([name, content]) => previous[name] !== content);
       const record = changed ? preparePreviousFiles(configDir, daemon, previous).catch(warn(daemon)) : undefined;
-      const [outcome, prepared] = await Promise.all([send(), record]);
+      let outcome: ReloadOutcome;
+      try {
+        outcome = await send();
+      } catch (error) {
+        await (await record)?.discard();
+        throw error;
+      }
+      const prepared = await record;
       if (outcome.kind !== 'applied') await prepared?.discard();
       else if (commit === 'swapped' && prepared) awaitingSwap.set(daemon, prepared);
       else await prepared?.commit().catch(warn(daemon));
@@ -242,32 +249,25 @@ export class GuardedApplies {
               message: describe(error),
             }));
             await removeGuardMarker(this.options.configDir, daemon).catch(() => undefined);
-            if (confirm.outcome === 'confirmed') {
+            const landed = confirm.outcome === 'confirmed';
+            if (landed)
               log.info(
                 { component: 'guard', daemon, holdMs: Math.round(outcome.heldMs) },
                 `guarded apply confirmed: ${outcome.verdict.summary}`,
               );
-              return {
-                daemon,
-                verdict: 'confirmed',
-                summary: outcome.verdict.summary,
-                holdMs: outcome.heldMs,
-                restored: undefined,
-                reloadNeeded: false,
-              };
-            }
             // The timer was gone (BIRD restarted, or the margin passed) or BIRD did not answer: reload to be sure.
-            log.warn(
-              { component: 'guard', daemon, confirm: confirm.message },
-              `guarded apply judged good but configure confirm did not land (${confirm.message}); ${daemon} will be reloaded`,
-            );
+            else
+              log.warn(
+                { component: 'guard', daemon, confirm: confirm.message },
+                `guarded apply judged good but configure confirm did not land (${confirm.message}); ${daemon} will be reloaded`,
+              );
             return {
               daemon,
               verdict: 'confirmed',
               summary: outcome.verdict.summary,
               holdMs: outcome.heldMs,
               restored: undefined,
-              reloadNeeded: true,
+              reloadNeeded: !landed,
             };
           }
           const summary =
