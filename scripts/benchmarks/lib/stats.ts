@@ -1,4 +1,8 @@
-/** Small statistics for scripts/bench: nearest-rank percentiles, medians, formatting. */
+/**
+ * The benchmarks' statistics and units, defined once: nearest-rank percentiles, medians, and how figures are
+ * written. MB are megabytes, 10^6 bytes, everywhere the benchmarks print them; the kernel's "kB" (/proc/PID/status,
+ * GNU time's maxrss) are KiB, 1,024 bytes.
+ */
 
 /** Nearest-rank percentile (p in 0..100) of the samples; NaN when there are none. */
 export function percentile(samples: readonly number[], p: number): number {
@@ -29,9 +33,18 @@ export function ratio(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(2)}×` : '—';
 }
 
+/** A share (0.175) as a percentage: "17.5 %". */
+export const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '—');
+
 /** 1000 → "1,000". */
 export const count = (n: number): string => n.toLocaleString('en-US');
 
-/** Kernel kB (KiB, as in /proc/PID/status) → megabytes (10^6 bytes), the unit the targets use. */
-export const kibToMb = (kib: number): number => (kib * 1024) / 1e6;
-export const mb = (kib: number): string => (Number.isFinite(kib) ? `${kibToMb(kib).toFixed(0)} MB` : '—');
+/** Bytes in a megabyte: the one unit of memory the benchmarks print ("MB"). */
+export const BYTES_PER_MB = 1e6;
+/** Bytes → MB. */
+export const bytesToMb = (bytes: number): number => bytes / BYTES_PER_MB;
+/** Kernel kB (KiB) → MB. */
+export const kibToMb = (kib: number): number => bytesToMb(kib * 1024);
+/** Kernel kB (KiB) written as MB, with `digits` decimals: 102 MB. */
+export const mb = (kib: number, digits = 0): string =>
+  Number.isFinite(kib) ? `${kibToMb(kib).toFixed(digits)} MB` : '—';

@@ -1,15 +1,19 @@
 /**
- * The `startup` suite of scripts/bench: what one CLI invocation costs, against `node -e 0` measured in the same
- * run (interleaved, so machine load hits both alike). Wall time from spawn to exit (to the first etcd byte for
+ * startup: what one CLI invocation costs, against `node -e 0` measured in the same run (interleaved, so machine
+ * load hits both alike). Wall time from spawn to exit (to the first etcd byte for
  * `run`), peak RSS from GNU time's maxrss. Needs no network namespace: BIRD runs with a device protocol only
  * (no BGP, no kernel sync: it touches nothing but its control socket) and etcd on loopback.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBird, writeMinimalConfig } from '../test/harness/bird.js';
-import { startTcpProxy } from '../test/harness/tcpProxy.js';
-import { BIRDWATCH_MAIN, tempDir, type EtcdLab, type Scope } from './bench-lab.js';
+import type { EtcdLab } from '../lib/etcdLab.js';
+import { startBird, startTcpProxy, writeMinimalConfig } from '../lib/harness.js';
+import { table, type SummaryTable } from '../lib/markdown.js';
+import { BIRDWATCH_MAIN } from '../lib/paths.js';
+import { tempDir, type Scope } from '../lib/scope.js';
+import { kibToMb, mb, median, ms, percentile, ratio } from '../lib/stats.js';
+import { STARTUP_TARGETS } from '../targets.js';
 
 export interface StartupSample {
   readonly wallMs: number;
@@ -82,14 +86,6 @@ function timed(
     });
   });
 }
-
-export const STARTUP_TARGETS = {
-  versionMs: 150,
-  versionRssMb: 60,
-  statusMs: 250,
-  poolShowMs: 250,
-  runFirstRequestMs: 200,
-};
 
 export async function startupBench(
   scope: Scope,
@@ -212,4 +208,67 @@ export async function startupBench(
       );
   }
   return { runs, floor, cases: cases.map((c) => c.case), rssMeasured: useTime };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// report
+
+export function startupRows(st: StartupResult, summary: SummaryTable): void {
+  const floorMs = median(st.floor.samples.map((x) => x.wallMs));
+  for (const c of st.cases) {
+    const wall = median(c.samples.map((x) => x.wallMs));
+    const rss =
+      st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined)
+        ? Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))
+        : undefined;
+    const targets = [
+      c.targetMs !== undefined ? `≤ ${c.targetMs} ms` : undefined,
+      c.targetRssMb !== undefined ? `≤ ${c.targetRssMb} MB peak` : undefined,
+    ].filter((x) => x !== undefined);
+    const pass =
+      (c.targetMs === undefined || wall <= c.targetMs) &&
+      (c.targetRssMb === undefined || (rss !== undefined && kibToMb(rss) <= c.targetRssMb));
+    summary.add(
+      [
+        `CLI start-up: ${c.command} (p50 wall${rss !== undefined ? ', peak RSS' : ''})`,
+        `${st.runs} runs`,
+        `${ms(wall)}${rss !== undefined ? `, ${mb(rss)}` : ''}`,
+        `node -e 0: ${ms(floorMs)}${st.rssMeasured ? `, ${mb(Math.max(...st.floor.samples.map((x) => x.maxRssKib ?? 0)))}` : ''}`,
+        ratio(wall / floorMs),
+        targets.length > 0 ? targets.join(', ') : '—',
+      ],
+      targets.length > 0 ? { name: `start-up: ${c.name}`, pass } : undefined,
+    );
+  }
+}
+
+export function startupDetail(st: StartupResult): string[] {
+  const all = [st.floor, ...st.cases];
+  return [
+    '### CLI start-up',
+    '',
+    'One invocation of the built CLI (`node dist/cli/main.js …`), interleaved round by round with `node -e 0` so machine',
+    'load falls on both alike: wall time from spawn to exit (`run`: to the first byte a loopback proxy in front of etcd',
+    `receives), peak RSS from GNU time's maxrss${st.rssMeasured ? '' : ' (not measured: /usr/bin/time is missing)'}. \`status\` asks a real bird and bird6 (device`,
+    'protocol only); `pool show` reads a real etcd on loopback.',
+    '',
+    table(
+      ['Command', 'Runs', 'p50', 'p90', 'min', 'p50 / node -e 0', 'peak RSS (max)'],
+      all.map((c) => {
+        const wall = c.samples.map((x) => x.wallMs);
+        const floor = median(st.floor.samples.map((x) => x.wallMs));
+        const measured = st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined);
+        return [
+          c.command,
+          String(wall.length),
+          ms(median(wall)),
+          ms(percentile(wall, 90)),
+          ms(Math.min(...wall)),
+          ratio(median(wall) / floor),
+          measured ? mb(Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))) : '—',
+        ];
+      }),
+    ),
+    '',
+  ];
 }

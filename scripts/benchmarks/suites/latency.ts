@@ -1,0 +1,224 @@
+/**
+ * latency: one new host key put → the new protocol listed by birdwatch's BIRD, interleaved round by round with the
+ * bare floor (lib/floor.ts) making the same one-peer transition on a second BIRD; each pair gives a ratio.
+ * Runs inside a live session (suites/live.ts).
+ */
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { benchNamespace } from '../lib/birdPair.js';
+import { addedProtocols, assertReloadsAccepted, reloadMsOf, type Birdwatch } from '../lib/birdwatch.js';
+import type { EtcdLab } from '../lib/etcdLab.js';
+import { floorRound, floorWatch, pollVisible, RawBirdSocket, type FloorRound } from '../lib/floor.js';
+import { startBird } from '../lib/harness.js';
+import { extraHost } from '../lib/keyspace.js';
+import { bare, table, type SummaryTable } from '../lib/markdown.js';
+import { memoryOf } from '../lib/procfs.js';
+import { pacingGapMs, type PacingFlags } from '../lib/pacing.js';
+import { sleep, type Scope } from '../lib/scope.js';
+import { count, median, ms, percentile, ratio } from '../lib/stats.js';
+import type { Targets } from '../targets.js';
+
+export interface LatencyResult {
+  readonly nodes: number;
+  /** Interleaved rounds: birdwatch's, then the floor's, alternately. */
+  readonly rounds: number;
+  /** put sent → the new protocol listed by `show protocols "NAME"` in birdwatch's BIRD. */
+  readonly putToVisibleMs: number[];
+  /** birdwatch's own `latencyMs`: first change seen by its watch → BIRD answered. */
+  readonly latencyMs: number[];
+  readonly cycleMs: number[];
+  readonly validateMs: number[];
+  readonly reloadMs: number[];
+  /** The bare floor, round by round (lib/floor.ts). */
+  readonly floor: FloorRound[];
+  /** Per round: birdwatch's put → visible over the floor's of the round that follows it. */
+  readonly ratios: number[];
+  /** Peak RSS (VmHWM) of the birdwatch process at the end of the session, kB. */
+  readonly hwmKib: number;
+}
+
+/** Interleaved round pairs run before the measured ones and dropped (JIT warm-up). */
+const WARMUP_ROUNDS = 3;
+
+async function copyConfig(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const name of await readdir(from)) if (name.endsWith('.cfg')) await copyFile(join(from, name), join(to, name));
+}
+
+export async function measureLatency(
+  scope: Scope,
+  etcd: EtcdLab,
+  bw: Birdwatch,
+  dir: string,
+  configDir: string,
+  birdSocket: string,
+  plan: { readonly nodes: number; readonly changes: number },
+  options: PacingFlags & { readonly progress: (text: string) => void },
+): Promise<LatencyResult> {
+  // The floor's BIRD: a second bird, started on a copy of what birdwatch applied; each round it is given the file
+  // birdwatch's BIRD just got, so it makes the same one-peer-added transition. It needs a namespace of its own: two
+  // BIRDs in one namespace fight over the BGP port ("Cannot open listening socket"), which slows every configure.
+  const floorNs = await benchNamespace(scope);
+  const floorDir = join(dir, 'floor');
+  await copyConfig(configDir, floorDir);
+  const floorBird = await startBird({
+    family: 4,
+    configPath: join(floorDir, 'bird.cfg'),
+    socketPath: join(dir, 'floor-bird.ctl'),
+    logFile: join(dir, 'floor-bird.log'),
+    wrapper: floorNs.exec,
+  });
+  scope.teardown(() => floorBird.stop());
+  const watch = await floorWatch(etcd.client, '/bench/floor/');
+  scope.teardown(() => watch.cancel());
+  const floorControl = await RawBirdSocket.open(floorBird.socketPath);
+  const floorPoll = floorBird.socketPath;
+  const bwPoll = birdSocket;
+  scope.teardown(() => floorControl.close());
+
+  const r: { -readonly [K in keyof LatencyResult]: LatencyResult[K] } = {
+    nodes: plan.nodes,
+    rounds: plan.changes,
+    putToVisibleMs: [],
+    latencyMs: [],
+    cycleMs: [],
+    validateMs: [],
+    reloadMs: [],
+    floor: [],
+    ratios: [],
+    hwmKib: Number.NaN,
+  };
+  let readyAt = performance.now();
+  // The first WARMUP_ROUNDS pairs are run and dropped: V8 compiles the cycle's code on its first changes.
+  for (let i = -WARMUP_ROUNDS; i < plan.changes; i++) {
+    // Each birdwatch round starts once its pacing allows a reload at once: none waits for the pacer.
+    await sleep(readyAt - performance.now());
+    const host = extraHost('lat', 100, i + WARMUP_ROUNDS);
+    const from = bw.lines.length;
+    const sentAt = performance.now();
+    await etcd.client.put(host.key).value(host.ip);
+    const visibleAt = await pollVisible(bwPoll, host.protocol);
+    const applied = await bw.waitFor((l) => l.msg === 'change applied', { from, what: `change ${i} applied` });
+    const cycle = await bw.waitFor((l) => l.msg === 'configuration applied', {
+      from,
+      what: `change ${i}: the cycle line`,
+    });
+    assertReloadsAccepted(cycle, `change ${i}`);
+    if (!addedProtocols(cycle).includes(host.protocol))
+      throw new Error(
+        `change ${i}: the cycle did not add ${host.protocol} (${JSON.stringify(cycle.fields['changes'])})`,
+      );
+    const reloadMs = reloadMsOf(cycle, 'bird');
+    readyAt = performance.now() + pacingGapMs(reloadMs, options) + 20;
+    await copyConfig(configDir, floorDir);
+    const floor = await floorRound(
+      etcd.client,
+      watch,
+      `/bench/floor/${plan.nodes}/${i + WARMUP_ROUNDS}`,
+      join(floorDir, 'bird.cfg'),
+      floorControl,
+      floorPoll,
+      host.protocol,
+    );
+    if (process.env['BENCH_DEBUG'])
+      options.progress(
+        `round ${i}: birdwatch ${(visibleAt - sentAt).toFixed(1)} ms, floor ${floor.totalMs.toFixed(1)} ms`,
+      );
+    if (i < 0) continue;
+    r.floor.push(floor);
+    r.ratios.push((visibleAt - sentAt) / floor.totalMs);
+    r.putToVisibleMs.push(visibleAt - sentAt);
+    r.latencyMs.push(Number(applied.fields['latencyMs']));
+    r.cycleMs.push(Number(applied.fields['cycleMs']));
+    r.validateMs.push(Number(applied.fields['validateMs']));
+    r.reloadMs.push(reloadMs);
+  }
+  r.hwmKib = (await memoryOf(bw.pid)).hwmKib;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// report
+
+/** Per-round ratio (birdwatch round over the floor round beside it): median and spread. */
+export function roundRatios(l: LatencyResult): { p10: number; p50: number; p90: number } {
+  return { p10: percentile(l.ratios, 10), p50: median(l.ratios), p90: percentile(l.ratios, 90) };
+}
+const floorTotals = (l: LatencyResult): number[] => l.floor.map((f) => f.totalMs);
+/** p90 of birdwatch's put → visible over p90 of the floor's. */
+export const p90Ratio = (l: LatencyResult): number => percentile(l.putToVisibleMs, 90) / percentile(floorTotals(l), 90);
+
+export function latencyRows(l: LatencyResult, summary: SummaryTable, targets: Targets): void {
+  const rr = roundRatios(l);
+  const r90 = p90Ratio(l);
+  const floor = floorTotals(l);
+  summary.add(
+    [
+      'put → protocol visible in BIRD, p50 / p90',
+      `${count(l.nodes)} nodes, ${l.rounds} interleaved rounds`,
+      `${bare(median(l.putToVisibleMs))} / ${ms(percentile(l.putToVisibleMs, 90))} (its own latencyMs p50 ${ms(median(l.latencyMs))})`,
+      `${bare(median(floor))} / ${ms(percentile(floor, 90))}`,
+      `per round ${ratio(rr.p50)} [p10 ${ratio(rr.p10)}, p90 ${ratio(rr.p90)}]; p90/p90 ${ratio(r90)}`,
+      `p50 ≤ ${targets.latencyP50Ratio}×, p90 ≤ ${targets.latencyP90Ratio}×`,
+    ],
+    {
+      name: `put → visible at ${count(l.nodes)} nodes`,
+      pass: rr.p50 <= targets.latencyP50Ratio && r90 <= targets.latencyP90Ratio,
+    },
+  );
+}
+
+export function latencyDetail(results: readonly LatencyResult[]): string[] {
+  return [
+    '### put → visible, against the bare floor',
+    '',
+    'One new host key per round (`/calico/bgp/v1/host/lat-N/ip_addr_v4`). A birdwatch round runs from just before the put',
+    'to the moment `show protocols "Mesh_…"` (polled back to back on a raw control-socket connection) lists the new peer;',
+    "rounds start only once birdwatch's pacer allows a reload at once. Right after each birdwatch round, a floor round on a",
+    'second BIRD (its own namespace) making the same one-peer transition, with the file birdwatch had just written:',
+    '*etcd* = put → event on a plain etcd3 watch; *bird -p* = a plain `child_process.spawn`, output ignored; *configure* =',
+    'the command on a raw unix socket kept open → final reply line; *visible* = then polled as above. No staging, no',
+    'fsync, nothing rendered. *Ratio per round* divides each birdwatch round by the floor round after it (median and',
+    "p10–p90 spread); *its latencyMs* is birdwatch's own measure (its watch saw the change → BIRD answered). Values are",
+    'p50 / p90 (nearest rank).',
+    '',
+    table(
+      [
+        'Nodes',
+        'Rounds',
+        'birdwatch put → visible',
+        'its latencyMs',
+        'its cycle',
+        'its validate',
+        'its configure',
+        'floor: etcd',
+        'bird -p',
+        'configure',
+        'visible',
+        'floor put → visible',
+        'ratio per round p10 / p50 / p90',
+      ],
+      results.map((l) => {
+        const pp = (v: number[]): string => `${bare(median(v))} / ${bare(percentile(v, 90))}`;
+        const f = (pick: (r: FloorRound) => number): string => pp(l.floor.map(pick));
+        const rr = roundRatios(l);
+        return [
+          count(l.nodes),
+          String(l.rounds),
+          pp(l.putToVisibleMs),
+          pp(l.latencyMs),
+          pp(l.cycleMs),
+          pp(l.validateMs),
+          pp(l.reloadMs),
+          f((r) => r.etcdMs),
+          f((r) => r.birdParseMs),
+          f((r) => r.configureMs),
+          f((r) => r.visibleMs),
+          f((r) => r.totalMs),
+          `${ratio(rr.p10)} / ${ratio(rr.p50)} / ${ratio(rr.p90)}`,
+        ];
+      }),
+    ),
+    '',
+  ];
+}
