@@ -96,7 +96,7 @@ export function prefixKeyScope(prefixes: readonly string[]): KeyScope {
 
 /**
  * One range from the first prefix to the end of the last, keeping only keys under the prefixes: what birdwatch
- * watched before the scopes (kept for comparison in scripts/bench-watchers.ts).
+ * watched before the scopes (kept for comparison in scripts/benchmarks/suites/watchers.ts).
  */
 export function coveringRangeOf(prefixes: readonly string[]): KeyScope {
   const sorted = [...prefixes].sort();
