@@ -1,9 +1,10 @@
 /**
  * The package as a user installs it: `npm pack` of a copy of the sources without dist/ (prepack builds it),
- * then `npm install -g --prefix TMP birdwatch-*.tgz` — production dependencies only, from the npm cache when
- * they are there, else the registry — and the installed `birdwatch` runs from elsewhere: `--version`, and a
- * `render` of the seed tutorial (templates found next to the installed code) that BIRD accepts and that
- * equals the golden files. The runit services and systemd units are in the package, executable.
+ * then `npm install -g --ignore-scripts --prefix TMP birdwatch-*.tgz` — production dependencies only, from the npm
+ * cache when they are there, else the registry — and the installed `birdwatch` runs from elsewhere: `--version`,
+ * `--help`, every module of its dist/ loads, and a `render` of the seed tutorial (templates found next to the
+ * installed code) that BIRD accepts and that equals the golden files. The runit services and systemd units are in
+ * the package, executable.
  */
 import {
   cpSync,
@@ -91,20 +92,22 @@ t.test('npm pack, npm install -g from the tarball, run the installed birdwatch',
       '--prefer-offline',
       '--no-audit',
       '--no-fund',
-      '--loglevel',
-      'error',
+      // No runtime dependency needs its install script (README "Dependencies"): with them skipped, npm 11 has
+      // nothing to warn about, and what follows proves the package runs without them.
+      '--ignore-scripts',
       join(work, packed.filename),
     ],
     { cwd: work, env, reject: false },
   );
   t.equal(install.exitCode, 0, `npm install -g exits 0${install.exitCode === 0 ? '' : `:\n${install.stderr}`}`);
+  t.notMatch(install.stderr, /install-scripts/, 'npm names no install script left to approve');
   t.pass(`npm install -g --prefix took ${Date.now() - installStarted} ms`);
   const installed = join(prefix, 'lib', 'node_modules', 'birdwatch');
   const bin = join(prefix, 'bin', 'birdwatch');
   t.ok(existsSync(bin), 'birdwatch is on the prefix PATH (bin/birdwatch)');
   const modules = readdirSync(join(installed, 'node_modules'));
   // (@types/node is a runtime dependency of protobufjs, under etcd3's grpc: not a sign of dev dependencies.)
-  for (const dev of ['typescript', 'tap', 'tsx', 'fast-check'])
+  for (const dev of ['typescript', 'tap', 'tsx', 'fast-check', 'execa'])
     t.notOk(modules.includes(dev), `no dev dependency ${dev} installed`);
   t.notOk(existsSync(join(installed, 'src')), 'no TypeScript sources installed');
   t.ok(
@@ -120,6 +123,36 @@ t.test('npm pack, npm install -g from the tarball, run the installed birdwatch',
     (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
     'and prints the package version',
   );
+
+  const help = await execa('birdwatch', ['--help'], { cwd: work, env: runEnv, reject: false });
+  t.equal(help.exitCode, 0, 'birdwatch --help exits 0');
+  t.match(help.stdout, /^ {2}run\b/m, 'and lists the commands');
+
+  // Commands load their modules on demand, so running two of them leaves most of dist/ unloaded: load every
+  // module (all but the CLI entry point, which would run) from the installed tree, and resolve pino's transport.
+  const dist = join(installed, 'dist');
+  const loadAll = [
+    "import { readdirSync } from 'node:fs';",
+    "import { createRequire } from 'node:module';",
+    "import { join } from 'node:path';",
+    "import { pathToFileURL } from 'node:url';",
+    'const dist = process.argv[1];',
+    "const files = readdirSync(dist, { recursive: true }).filter((f) => f.endsWith('.js') && f !== join('cli', 'main.js'));",
+    'for (const file of files) await import(pathToFileURL(join(dist, file)).href);',
+    "createRequire(join(dist, 'observe', 'logger.js')).resolve('pino-pretty');",
+    'console.log(files.length);',
+  ].join('\n');
+  const loaded = await execa(process.execPath, ['--input-type=module', '-e', loadAll, dist], {
+    cwd: work,
+    env: runEnv,
+    reject: false,
+  });
+  t.equal(
+    loaded.exitCode,
+    0,
+    `every module of the installed dist/ loads${loaded.exitCode === 0 ? '' : `:\n${loaded.stderr}`}`,
+  );
+  t.ok(Number(loaded.stdout) > 100, `(${loaded.stdout.trim()} modules)`);
 
   const out = join(work, 'out');
   const fixture = join(REPO_ROOT, 'fixtures', 'seed-tutorial');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
+import { checkEtcd3Internals } from './etcd3Internals.js';
 import { DatastoreError } from './errors.js';
 import { errorMessage } from '../errorMessage.js';
 
@@ -87,8 +88,9 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
   if (options.username !== undefined) {
     config.auth = { username: options.username, password: options.password ?? '' };
   }
+  let client: Etcd3;
   try {
-    return new Etcd3(config);
+    client = new Etcd3(config);
   } catch (error) {
     // grpc builds the TLS context here: a key that does not match its certificate, or a file that is not PEM.
     const message = errorMessage(error);
@@ -105,4 +107,7 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
       { cause: error },
     );
   }
+  // watchStream.ts reaches into the client's connection pool: an etcd3 of another shape is refused here, at start.
+  checkEtcd3Internals(client);
+  return client;
 }
