@@ -15,8 +15,8 @@ let shutdown: AbortController | undefined;
 function shutdownSignal(): AbortSignal {
   if (!shutdown) {
     const controller = new AbortController();
-    // `on`, not `once`: execa's exit hook (signal-exit) re-raises a signal when no other listener is left, which
-    // would kill the process while the current cycle is still being wound up.
+    // `on`, not `once`: a second signal must not fall back to the default action (exit at once) while the current
+    // cycle is still being wound up.
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => controller.abort(signal));
     shutdown = controller;
   }
