@@ -111,6 +111,7 @@ t.test('panels: unique ids, known types, every query through the data source var
 
 t.test('layout: on the 24-column grid, every cell used once, rows above their panels', async (t) => {
   const taken = new Map<string, string>();
+  const overlaps = new Set<string>();
   for (const p of panels) {
     const g = p.gridPos;
     t.ok(g !== undefined, `${String(p.title)}: gridPos`);
@@ -123,10 +124,11 @@ t.test('layout: on the 24-column grid, every cell used once, rows above their pa
     for (let x = g.x; x < g.x + g.w; x++)
       for (let y = g.y; y < g.y + g.h; y++) {
         const other = taken.get(`${x},${y}`);
-        if (other !== undefined) t.fail(`${String(p.title)} overlaps ${other} at ${x},${y}`);
+        if (other !== undefined) overlaps.add(`${String(p.title)} overlaps ${other}`);
         taken.set(`${x},${y}`, String(p.title));
       }
   }
+  t.same([...overlaps], [], 'no two panels on the same cell');
   const ys = panels.map((p) => p.gridPos?.y ?? 0);
   t.same(
     ys,
