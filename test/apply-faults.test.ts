@@ -343,7 +343,10 @@ if (!(await canCreateNamespaces())) {
       t.equal(once.code, 1);
       t.match(
         once.stderr,
-        new RegExp(`^error: ${h.configDir} is in use by another birdwatch \\(pid ${process.pid}: `, 'm'),
+        new RegExp(
+          `^error: ${h.configDir} is in use by another birdwatch \\(birdwatch run: pid ${process.pid} on host .*, this PID namespace, `,
+          'm',
+        ),
       );
       const seed = `file:${new URL('../fixtures/seed-tutorial/etcd.json', import.meta.url).pathname}`;
       const render = await cli([

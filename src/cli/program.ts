@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isApplyError, isConfigDirLockedError } from '../apply/errors.js';
+import { isOpenFileLockError } from '../apply/openFileLock.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import { isNodeConfigError } from '../model/errors.js';
 import { BIRDWATCH_VERSION } from '../observe/buildInfo.js';
@@ -144,7 +145,8 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
       isDatastoreError(error) ||
       isTemplateError(error) ||
       isApplyError(error) ||
-      isConfigDirLockedError(error)
+      isConfigDirLockedError(error) ||
+      isOpenFileLockError(error)
     ) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(1);
