@@ -125,10 +125,12 @@ t.test(
     );
     t.equal(readFileSync(join(out, 'custom_filters.cfg'), 'utf8'), before, 'the refused filter never reaches the file');
     t.match(readFileSync(join(out, 'bird.cfg'), 'utf8'), /Mesh_172_17_8_103/, 'the rest is written');
+    // The lock file stays (it is never unlinked: README "Reliability"), emptied: it names no holder.
+    t.equal(readFileSync(join(out, '.birdwatch.lock'), 'utf8'), '', 'the lock is released');
     t.same(
-      readdirSync(out).filter((f) => f.startsWith('.')),
+      readdirSync(out).filter((f) => f.startsWith('.') && f !== '.birdwatch.lock'),
       [],
-      'no staging directory or lock left behind',
+      'no staging directory left behind',
     );
     const unchecked = await cli([
       'render',

@@ -1,102 +1,119 @@
-import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ConfigDirLockedError } from './errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigDirLockedError, type LockHolder } from './errors.js';
+import { tryExclusiveFlock } from './openFileLock.js';
 
 export const LOCK_FILE = '.birdwatch.lock';
 
-/** Locks this process holds: the PID check cannot tell two owners in one process apart. */
-const heldHere = new Set<string>();
-
-interface LockOwner {
-  readonly pid: number;
-  /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): tells a reused PID apart. */
-  readonly started: string | undefined;
-  readonly command: string;
-}
+/** How long a refused instance waits for a holder that has just taken the lock to write who it is. */
+const HOLDER_READ_ATTEMPTS = 10;
+const HOLDER_READ_PAUSE_MS = 20;
 
 export interface ConfigDirLock {
   readonly path: string;
   release(): Promise<void>;
 }
 
-function processStartTime(pid: number): string | undefined {
+/** This process's PID namespace (the inode of /proc/self/ns/pid): tells whether a holder's pid means anything here. */
+async function pidNamespace(): Promise<string | undefined> {
+  const link = await readlink('/proc/self/ns/pid').catch(() => undefined);
+  return link === undefined ? undefined : (/\[(\d+)\]/.exec(link)?.[1] ?? link);
+}
+
+async function thisProcess(command: string): Promise<LockHolder> {
+  return {
+    pid: process.pid,
+    hostname: hostname(),
+    pidNamespace: await pidNamespace(),
+    started: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+    command,
+  };
+}
+
+/** The holder's identity, or undefined when the file holds none yet (just taken) or an old release's content. */
+function parseHolder(text: string): LockHolder | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: count fields after its closing ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const parsed = JSON.parse(text) as Partial<Record<keyof LockHolder, unknown>>;
+    if (typeof parsed.pid !== 'number' || typeof parsed.hostname !== 'string') return undefined;
+    return {
+      pid: parsed.pid,
+      hostname: parsed.hostname,
+      pidNamespace: typeof parsed.pidNamespace === 'string' ? parsed.pidNamespace : undefined,
+      started: typeof parsed.started === 'string' ? parsed.started : undefined,
+      command: typeof parsed.command === 'string' ? parsed.command : '',
+    };
   } catch {
     return undefined;
   }
 }
 
-function isAlive(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+async function readHolder(handle: FileHandle): Promise<LockHolder | undefined> {
+  for (let attempt = 0; attempt < HOLDER_READ_ATTEMPTS; attempt++) {
+    if (attempt > 0) await sleep(HOLDER_READ_PAUSE_MS);
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const holder = parseHolder(buffer.toString('utf8', 0, bytesRead));
+    if (holder) return holder;
   }
-  const started = processStartTime(owner.pid);
-  return owner.started === undefined || started === undefined || started === owner.started;
+  return undefined;
 }
 
-async function readOwner(path: string): Promise<LockOwner | undefined> {
-  try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
-    return typeof parsed.pid === 'number'
-      ? { pid: parsed.pid, started: parsed.started, command: String(parsed.command ?? '') }
-      : undefined;
-  } catch {
-    return undefined;
-  }
+function describeHolder(holder: LockHolder | undefined, ours: string | undefined): string {
+  if (!holder) return 'a holder that has not written its identity yet';
+  const namespace =
+    holder.pidNamespace === undefined || ours === undefined
+      ? ''
+      : holder.pidNamespace === ours
+        ? ', this PID namespace'
+        : `, PID namespace ${holder.pidNamespace} (this one is ${ours})`;
+  const started = holder.started === undefined ? '' : `, started ${holder.started}`;
+  // The callers' labels end in their own pid: said once.
+  const command = holder.command.replace(` (pid ${holder.pid})`, '');
+  return `${command}: pid ${holder.pid} on host ${holder.hostname}${namespace}${started}`;
 }
 
 /**
- * One owner per config dir: `run` and `run --once` take `<configDir>/.birdwatch.lock` before touching anything
- * and refuse to start while a live process holds it (a second instance would delete the first's staging files
- * and race its swaps). A lock left by a dead process (SIGKILL, a crashed container) is taken over. The lock is
- * created with link(2), which fails if the name exists, so two starters cannot both win.
+ * One owner per config dir (README "Reliability"): `run`, `run --once` and `render --out` take an exclusive
+ * flock on `<configDir>/.birdwatch.lock` before touching anything, and refuse to start while anyone else holds
+ * it — same PID namespace or not, as long as the kernel is shared (two pods on one hostPath). The kernel
+ * releases the lock when its holder exits or is killed, so nothing is ever taken over and no pid is judged.
+ * The file is never unlinked (a new inode would let a second instance lock it beside the first); its content,
+ * written once the lock is held, only names the holder for the refusal message. Content left by a release
+ * that judged owners by pid is overwritten like any other.
  */
 export async function lockConfigDir(configDir: string, command: string): Promise<ConfigDirLock> {
   await mkdir(configDir, { recursive: true });
   const path = join(configDir, LOCK_FILE);
-  if (heldHere.has(path)) {
-    throw new ConfigDirLockedError(
-      `${configDir} is in use by another birdwatch (pid ${process.pid}: this process); refusing to start a second one on the same config dir`,
-      path,
-      process.pid,
-    );
-  }
-  const me: LockOwner = { pid: process.pid, started: processStartTime(process.pid), command };
-  const temp = join(configDir, `.birdwatch.lock.tmp-${process.pid}`);
-  await writeFile(temp, `${JSON.stringify(me)}\n`);
+  const handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await link(temp, path);
-        heldHere.add(path);
-        return { path, release: () => releaseLock(path) };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const owner = await readOwner(path);
-      if (owner && owner.pid !== process.pid && isAlive(owner)) {
-        throw new ConfigDirLockedError(
-          `${configDir} is in use by another birdwatch (pid ${owner.pid}: ${owner.command}); refusing to start a second one on the same config dir`,
-          path,
-          owner.pid,
-        );
-      }
-      await rm(path, { force: true }); // left by a process that is gone
+    if (!(await tryExclusiveFlock(handle, path))) {
+      const [holder, ours] = await Promise.all([readHolder(handle), pidNamespace()]);
+      throw new ConfigDirLockedError(
+        `${configDir} is in use by another birdwatch (${describeHolder(holder, ours)}); it holds the lock ${path} ` +
+          'until it exits: stop that birdwatch first, or give this one another config dir',
+        path,
+        holder,
+      );
     }
-    throw new Error(`cannot take the lock ${path}: it keeps being re-created`);
-  } finally {
-    await rm(temp, { force: true });
+    const me = Buffer.from(`${JSON.stringify(await thisProcess(command))}\n`);
+    await handle.truncate(0);
+    await handle.write(me, 0, me.length, 0);
+  } catch (error) {
+    await handle.close();
+    throw error;
   }
-}
-
-async function releaseLock(path: string): Promise<void> {
-  if (!heldHere.delete(path)) return;
-  const owner = await readOwner(path);
-  if (owner?.pid === process.pid) await rm(path, { force: true });
+  let released = false;
+  return {
+    path,
+    release: async () => {
+      if (released) return;
+      released = true;
+      // Emptied while still held, so the file names nobody once we are gone; closing drops the lock.
+      await handle.truncate(0).catch(() => undefined);
+      await handle.close();
+    },
+  };
 }

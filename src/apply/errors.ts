@@ -20,13 +20,26 @@ export class ApplyError extends Error {
 
 export const isApplyError = (error: unknown): error is ApplyError => error instanceof ApplyError;
 
-/** Another birdwatch owns the config dir (its lock file names a live process). */
+/** Who holds a config dir's lock, as it wrote itself into the lock file. */
+export interface LockHolder {
+  /** Its pid as it sees it (in its own PID namespace). */
+  readonly pid: number;
+  readonly hostname: string;
+  /** The inode number of its PID namespace (/proc/self/ns/pid); undefined where /proc is not mounted. */
+  readonly pidNamespace: string | undefined;
+  /** When the process started (ISO 8601). */
+  readonly started: string | undefined;
+  readonly command: string;
+}
+
+/** Another birdwatch owns the config dir (it holds the flock on its lock file). */
 export class ConfigDirLockedError extends Error {
   override readonly name = 'ConfigDirLockedError';
   constructor(
     message: string,
     readonly lockPath: string,
-    readonly ownerPid: number,
+    /** undefined: the holder had not written its identity yet. */
+    readonly holder: LockHolder | undefined,
   ) {
     super(message);
   }

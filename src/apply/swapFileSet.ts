@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplyError, describeFsError } from './errors.js';
 
@@ -21,10 +21,47 @@ async function writeDurably(path: string, content: string): Promise<void> {
   }
 }
 
-/** A live file replaced by a directory (by hand, or a bad volume mount) would make the rename fail for ever. */
-async function clearDirectoryAt(path: string): Promise<void> {
+/** A directory found where a configuration file belongs, removed so the file can take its place. */
+export interface RemovedDirectory {
+  readonly path: string;
+  /** The names directly inside it (the first MAX_LISTED, sorted). */
+  readonly entries: readonly string[];
+  readonly entryCount: number;
+}
+
+/** Told of each directory removed from a file's place (the caller logs it). */
+export type DirectoryRemovedListener = (removed: RemovedDirectory) => void;
+
+const MAX_LISTED = 20;
+
+/** The `warn` line for a removed directory (README "Reliability", the apply path table). */
+export const warnDirectoryRemoved =
+  (log: { warn(fields: object, message: string): void }): DirectoryRemovedListener =>
+  (removed) => {
+    const listed = removed.entries.join(', ') + (removed.entryCount > removed.entries.length ? ', …' : '');
+    const held = removed.entryCount === 0 ? 'it was empty' : `it held ${removed.entryCount} entries: ${listed}`;
+    log.warn(
+      {
+        component: 'apply',
+        event: 'directory-removed',
+        path: removed.path,
+        entries: removed.entries,
+        entryCount: removed.entryCount,
+      },
+      `removed the directory ${removed.path}, which stood where a configuration file belongs (${held})`,
+    );
+  };
+
+/**
+ * A live file replaced by a directory (by hand, or a bad volume mount) would make the rename fail for ever, so it
+ * goes — with whatever it holds, which is why the listener is told what that was.
+ */
+async function clearDirectoryAt(path: string, onRemoved: DirectoryRemovedListener | undefined): Promise<void> {
   const stat = await lstat(path).catch(() => undefined);
-  if (stat?.isDirectory()) await rm(path, { recursive: true, force: true });
+  if (!stat?.isDirectory()) return;
+  const names = (await readdir(path).catch(() => [] as string[])).sort();
+  await rm(path, { recursive: true, force: true });
+  onRemoved?.({ path, entries: names.slice(0, MAX_LISTED), entryCount: names.length });
 }
 
 /**
@@ -33,13 +70,18 @@ async function clearDirectoryAt(path: string): Promise<void> {
  * crash — only ever sees whole files. The staging dir is inside the config dir, so nothing is written twice.
  * On failure the ApplyError lists the files already replaced.
  */
-export async function swapStagedFiles(configDir: string, stagedDir: string, names: readonly string[]): Promise<void> {
+export async function swapStagedFiles(
+  configDir: string,
+  stagedDir: string,
+  names: readonly string[],
+  onDirectoryRemoved?: DirectoryRemovedListener,
+): Promise<void> {
   const replaced: string[] = [];
   try {
     for (const name of names) {
       const staged = join(stagedDir, name);
       await syncFile(staged);
-      await clearDirectoryAt(join(configDir, name));
+      await clearDirectoryAt(join(configDir, name), onDirectoryRemoved);
       await rename(staged, join(configDir, name));
       replaced.push(name);
     }
@@ -56,7 +98,11 @@ export async function swapStagedFiles(configDir: string, stagedDir: string, name
  * Writes files durably (temp name, fsync, rename) without a staging dir: used to put back the files a daemon
  * runs after it refused a new configuration, and by `render --out --no-validate`.
  */
-export async function writeFilesDurably(configDir: string, files: ReadonlyMap<string, string>): Promise<void> {
+export async function writeFilesDurably(
+  configDir: string,
+  files: ReadonlyMap<string, string>,
+  onDirectoryRemoved?: DirectoryRemovedListener,
+): Promise<void> {
   const replaced: string[] = [];
   try {
     await mkdir(configDir, { recursive: true });
@@ -64,7 +110,7 @@ export async function writeFilesDurably(configDir: string, files: ReadonlyMap<st
       const temp = join(configDir, `.${name}.tmp-${process.pid}`);
       try {
         await writeDurably(temp, content);
-        await clearDirectoryAt(join(configDir, name));
+        await clearDirectoryAt(join(configDir, name), onDirectoryRemoved);
         await rename(temp, join(configDir, name));
         replaced.push(name);
       } catch (error) {

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isApplyError, isConfigDirLockedError } from '../apply/errors.js';
+import { isOpenFileLockError } from '../apply/openFileLock.js';
+import { escapeControlCharacters } from '../model/controlCharacters.js';
 import { isDatastoreError } from '../datastore/errors.js';
 import { isNodeConfigError } from '../model/errors.js';
 import { BIRDWATCH_VERSION } from '../observe/buildInfo.js';
@@ -144,9 +146,12 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
       isDatastoreError(error) ||
       isTemplateError(error) ||
       isApplyError(error) ||
-      isConfigDirLockedError(error)
+      isConfigDirLockedError(error) ||
+      isOpenFileLockError(error)
     ) {
-      context.stderr(`error: ${error.message}`);
+      // The model's and the datastore's messages quote keys and values: one line each, whatever they hold.
+      const fromData = isNodeConfigError(error) || isDatastoreError(error);
+      context.stderr(`error: ${fromData ? escapeControlCharacters(error.message) : error.message}`);
       context.setExitCode(1);
     } else {
       context.stderr(`error: ${(error instanceof Error ? error.stack : undefined) ?? String(error)}`);

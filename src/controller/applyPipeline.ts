@@ -1,9 +1,10 @@
 import { isApplyError } from '../apply/errors.js';
 import { stageFileSet, type StagedFileSet } from '../apply/stagingDir.js';
-import { swapStagedFiles, writeFilesDurably } from '../apply/swapFileSet.js';
+import { swapStagedFiles, warnDirectoryRemoved, writeFilesDurably } from '../apply/swapFileSet.js';
 import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
 import { join } from 'node:path';
 import { MAIN_FILE, type Daemon } from '../model/daemon.js';
+import type { Logger } from '../observe/logger.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import { reloadBird, type ReloadOutcome } from './reloadBird.js';
 import {
@@ -53,9 +54,12 @@ export interface RealEdgesOptions {
   readonly binaries: BirdBinaries;
   readonly sockets?: Readonly<Record<Daemon, string>>;
   readonly validateTimeoutMs?: number;
+  /** Where a directory removed from a file's place is reported (a warn line). */
+  readonly log?: Logger;
 }
 
 export function realPipelineEdges(options: RealEdgesOptions): PipelineEdges {
+  const onDirectoryRemoved = options.log === undefined ? undefined : warnDirectoryRemoved(options.log);
   return {
     stage: stageFileSet,
     validate: (daemon, stagedDir, spans, signal) =>
@@ -65,8 +69,8 @@ export function realPipelineEdges(options: RealEdgesOptions): PipelineEdges {
         signal,
         timeoutMs: options.validateTimeoutMs,
       }),
-    swap: swapStagedFiles,
-    write: writeFilesDurably,
+    swap: (configDir, stagedDir, names) => swapStagedFiles(configDir, stagedDir, names, onDirectoryRemoved),
+    write: (configDir, files) => writeFilesDurably(configDir, files, onDirectoryRemoved),
     reload: (daemon) => {
       const socket = options.sockets?.[daemon];
       if (socket === undefined) return Promise.reject(new Error(`no control socket for ${daemon}`));

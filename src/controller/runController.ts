@@ -104,6 +104,7 @@ export class RunController {
             binaries: options.binaries,
             sockets: options.sockets,
             validateTimeoutMs: options.validateTimeoutMs,
+            log,
           }),
         log,
         status: this.status,

@@ -1,6 +1,7 @@
 import { destination, pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
 import type { LoggerLevel } from './loggerLevel.js';
 import { lineScrubber, redactFields } from './redact.js';
+import { escapeLogArguments, escapeLogFields } from './terminalSafeLog.js';
 
 export type { Logger } from 'pino';
 
@@ -34,6 +35,8 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pretty) {
     return pino({
       ...base,
+      formatters: { log: (object: Record<string, unknown>) => escapeLogFields(redactFields(object)) },
+      hooks: { ...base.hooks, logMethod: escapeLogArguments },
       transport: {
         target: 'pino-pretty',
         options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' },

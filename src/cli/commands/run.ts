@@ -214,7 +214,7 @@ export function registerRun(program: Command, context: CommandContext): void {
             await removeLeftovers(flags.configDir);
             const snapshot = await readScopedSnapshot(client, role.scope, { signal: shutdown });
             const status = new RunStatus();
-            const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs });
+            const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs, log });
             const applier = new ConfigApplier(
               {
                 role,
