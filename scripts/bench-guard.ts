@@ -11,13 +11,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { preparePreviousFiles } from '../src/apply/previousFiles.js';
+import { preparePreviousFiles } from '../src/controller/guard/undoRecord.js';
 import { parseDuration } from '../src/cli/duration.js';
-import { ApplyGuard, DEFAULT_GUARD_SETTINGS, realGuardEdges } from '../src/controller/applyGuard.js';
-import { classifyConfigChange } from '../src/controller/applyPath.js';
+import { DEFAULT_GUARD_SETTINGS } from '../src/controller/guard/settings.js';
+import { SettleWindow } from '../src/controller/guard/settleWindow.js';
+import { classifyConfigChange } from '../src/controller/guard/applyPath.js';
 import { summarizeConfigChange } from '../src/controller/diffSummary.js';
 import { StatementMemo } from '../src/render/statementMemo.js';
-import { reloadBird } from '../src/controller/reloadBird.js';
+import { realBirdEdges, reloadBird } from '../src/controller/realEdges.js';
 import { startBird } from '../test/harness/bird.js';
 
 const arg = (name: string, fallback: string): string => {
@@ -92,8 +93,8 @@ async function main(): Promise<void> {
         live = new Map([['bird.cfg', base]]);
         memo.statements('bird.cfg', rendered.get('bird.cfg')!);
       }
-      const edges = realGuardEdges({ bird: socket, bird6: socket });
-      const guard = new ApplyGuard({ ...DEFAULT_GUARD_SETTINGS, windowMs }, edges);
+      const edges = realBirdEdges({ bird: socket });
+      const guard = new SettleWindow({ ...DEFAULT_GUARD_SETTINGS, windowMs }, edges);
       const snapshot = await edges.snapshot('bird');
       const t0 = performance.now();
       const applied = await edges.configureTimeout('bird', guard.timeoutS);

@@ -2,12 +2,9 @@ import t from 'tap';
 import { ApplyError } from '../../src/apply/errors.js';
 import type { StagedFileSet } from '../../src/apply/stagingDir.js';
 import { BirdValidationTimeoutError } from '../../src/bird/errors.js';
-import {
-  runDaemonPipeline,
-  type DaemonPipelineOptions,
-  type PipelineEdges,
-} from '../../src/controller/applyPipeline.js';
-import type { ReloadOutcome } from '../../src/controller/reloadBird.js';
+import { runDaemonPipeline } from '../../src/controller/applyPipeline.js';
+import { planDaemon, type PipelineMode } from '../../src/controller/applyPlan.js';
+import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
 import type { ValidationFailure } from '../../src/controller/validateStaged.js';
 import type { Daemon } from '../../src/model/daemon.js';
 
@@ -16,7 +13,9 @@ interface FakeLog {
   readonly calls: string[];
 }
 
-function fakeEdges(log: FakeLog, overrides: Partial<PipelineEdges> = {}): PipelineEdges {
+type FakeEdges = PipelineEdges & ReloadEdges;
+
+function fakeEdges(log: FakeLog, overrides: Partial<FakeEdges> = {}): FakeEdges {
   const staged = (dir: string): StagedFileSet => ({ dir, remove: async () => void log.calls.push(`remove ${dir}`) });
   return {
     stage: async (root) => {
@@ -47,19 +46,32 @@ const live = new Map([
   ['bird.cfg', 'b'],
   ['bird6.cfg', 'c'],
 ]);
-const options = (edges: PipelineEdges, rest: Partial<DaemonPipelineOptions> = {}): DaemonPipelineOptions => ({
-  mode: 'apply',
-  configDir: '/cfg',
-  stageRoot: '/cfg',
-  validate: true,
-  edges,
-  ...rest,
-});
-const input = (daemon: Daemon, reloadPending = false) => ({ daemon, files, live, reloadPending, spans: () => [] });
+interface Options {
+  readonly edges: FakeEdges;
+  readonly mode?: PipelineMode;
+  readonly validate?: boolean;
+  /** The reload-mode memory allows the staged method. */
+  readonly overlap?: boolean;
+  readonly stageRoot?: string;
+  readonly signal?: AbortSignal;
+}
+const options = (edges: FakeEdges, rest: Omit<Options, 'edges'> = {}): Options => ({ edges, ...rest });
+const input = (daemon: Daemon, reloadPending = false) => ({ daemon, reloadPending });
+/** The plan the cycle makes for these options (never guarded, no undo record), run on the files above. */
+const pipeline = (i: ReturnType<typeof input>, o: Options) =>
+  runDaemonPipeline(
+    planDaemon(
+      i.daemon,
+      { mode: o.mode ?? 'apply', validate: o.validate ?? true },
+      { bird: o.edges, owed: i.reloadPending, staged: o.overlap ?? false, guarded: undefined, undo: undefined },
+    ),
+    { files, live, spans: () => [] },
+    { configDir: '/cfg', stageRoot: o.stageRoot ?? '/cfg', edges: o.edges, signal: o.signal },
+  );
 
 t.test('a changed daemon goes stage → validate → swap → reload, with its own files only', async (t) => {
   const log = { calls: [] as string[] };
-  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log)));
+  const result = await pipeline(input('bird'), options(fakeEdges(log)));
   t.same(log.calls, ['stage', 'validate bird', 'swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x', 'reload bird']);
   t.same(result.written, ['bird_aggr.cfg', 'bird.cfg']);
   t.equal(result.failure, undefined);
@@ -67,9 +79,9 @@ t.test('a changed daemon goes stage → validate → swap → reload, with its o
 
 t.test('an unchanged daemon does nothing, unless a reload is pending', async (t) => {
   const log = { calls: [] as string[] };
-  t.same((await runDaemonPipeline(input('bird6'), options(fakeEdges(log)))).changed, []);
+  t.same((await pipeline(input('bird6'), options(fakeEdges(log)))).changed, []);
   t.same(log.calls, []);
-  await runDaemonPipeline(input('bird6', true), options(fakeEdges(log)));
+  await pipeline(input('bird6', true), options(fakeEdges(log)));
   t.same(log.calls, ['reload bird6']);
 });
 
@@ -84,7 +96,7 @@ t.test('a refusal by bird -p stops before the swap; the staging dir is removed',
     entryKey: undefined,
     customFilter: false,
   };
-  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: async () => refusal })));
+  const result = await pipeline(input('bird'), options(fakeEdges(log, { validate: async () => refusal })));
   t.same(log.calls, ['stage', 'remove /cfg/.staging-x']);
   t.match(result.failure, {
     step: 'validate',
@@ -104,10 +116,7 @@ t.test('a refusal while a reload is still owed for the files on disk: that reloa
     entryKey: undefined,
     customFilter: false,
   };
-  const result = await runDaemonPipeline(
-    input('bird', true),
-    options(fakeEdges(log, { validate: async () => refusal })),
-  );
+  const result = await pipeline(input('bird', true), options(fakeEdges(log, { validate: async () => refusal })));
   t.same(log.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x']);
   t.equal(result.reload?.kind, 'applied');
   t.match(result.failure, { step: 'validate' });
@@ -115,7 +124,7 @@ t.test('a refusal while a reload is still owed for the files on disk: that reloa
 
 t.test('a hung bird -p is a transient validate failure; an abort is an abort, not a failure', async (t) => {
   const log = { calls: [] as string[] };
-  const hung = await runDaemonPipeline(
+  const hung = await pipeline(
     input('bird'),
     options(
       fakeEdges(log, {
@@ -127,7 +136,7 @@ t.test('a hung bird -p is a transient validate failure; an abort is an abort, no
   t.match(hung.failure, { step: 'validate', transient: true });
   const abort = new AbortController();
   abort.abort();
-  const aborted = await runDaemonPipeline(
+  const aborted = await pipeline(
     input('bird'),
     options(fakeEdges(log, { validate: () => Promise.reject(new Error('aborted')) }), { signal: abort.signal }),
   );
@@ -142,7 +151,7 @@ t.test('a swap that fails part-way reports the files it replaced, and does not r
     Promise.reject(
       new ApplyError('cannot write configuration into /cfg: ENOSPC', '/cfg', { replaced: ['bird_aggr.cfg'] }),
     );
-  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { swap })));
+  const result = await pipeline(input('bird'), options(fakeEdges(log, { swap })));
   t.same(result.written, ['bird_aggr.cfg']);
   t.match(result.failure, { step: 'swap', transient: true });
   t.notOk(log.calls.includes('reload bird'));
@@ -158,18 +167,14 @@ t.test(
           ? { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 }
           : { kind: outcome, daemon, message: 'x' };
     const log = { calls: [] as string[] };
-    t.match(
-      (await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure,
-      { step: 'reload', message: 'bird refused the configuration: x' },
-    );
-    t.match(
-      (await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure,
-      { step: 'reload' },
-    );
-    const unreachable = await runDaemonPipeline(
-      input('bird'),
-      options(fakeEdges(log, { reload: reloadWith('unreachable') })),
-    );
+    t.match((await pipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure, {
+      step: 'reload',
+      message: 'bird refused the configuration: x',
+    });
+    t.match((await pipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure, {
+      step: 'reload',
+    });
+    const unreachable = await pipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('unreachable') })));
     t.equal(unreachable.failure, undefined);
     t.equal(unreachable.reload?.kind, 'unreachable');
   },
@@ -177,10 +182,10 @@ t.test(
 
 t.test('check mode validates and writes nothing; --no-validate writes without staging', async (t) => {
   const log = { calls: [] as string[] };
-  await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'check', stageRoot: '/tmp/scratch' }));
+  await pipeline(input('bird'), options(fakeEdges(log), { mode: 'check', stageRoot: '/tmp/scratch' }));
   t.same(log.calls, ['stage', 'validate bird', 'remove /tmp/scratch/.staging-x']);
   log.calls.length = 0;
-  await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'write', validate: false }));
+  await pipeline(input('bird'), options(fakeEdges(log), { mode: 'write', validate: false }));
   t.same(log.calls, ['write bird_aggr.cfg,bird.cfg']);
 });
 
@@ -205,10 +210,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('both accept: one reload (the staged one), then the swap', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
-      input('bird'),
-      options(fakeEdges(log, { reloadStaged: staged(log, applied) }), overlap),
-    );
+    const r = await pipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), overlap));
     t.same(log.calls.slice(0, 3).sort(), ['reload-staged bird /cfg/.staging-x', 'stage', 'validate bird'].sort());
     t.same(log.calls.slice(3), ['swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x']);
     t.same(r.written, ['bird_aggr.cfg', 'bird.cfg']);
@@ -219,7 +221,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD accepts what bird -p refuses: told to load the disk again; nothing swapped', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(fakeEdges(log, { reloadStaged: staged(log, applied), validate: async () => refusal }), overlap),
     );
@@ -236,7 +238,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('going back does not land: the result says BIRD diverged from the disk', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -253,7 +255,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD refuses what bird -p accepts: nothing swapped, a transient reload failure', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -277,7 +279,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD cannot open the staged set (another mount): the sequential path runs and says so', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -297,7 +299,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD unreachable: the validated set is swapped and the reload stays owed', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -313,7 +315,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('bird -p hangs while BIRD took the set: back to the disk, a transient failure', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -331,9 +333,13 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
   });
 
   await t.test('without overlap (check, write, a guarded daemon) the staged reload is never sent', async (t) => {
-    for (const rest of [{ mode: 'write' as const }, { mode: 'apply' as const, overlap: false }]) {
+    // A dry run's plan has no reload step, whatever the reload-mode memory says.
+    for (const rest of [
+      { mode: 'write' as const, overlap: true },
+      { mode: 'apply' as const, overlap: false },
+    ]) {
       const log = { calls: [] as string[] };
-      await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), rest));
+      await pipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), rest));
       t.notOk(
         log.calls.some((c) => c.startsWith('reload-staged')),
         JSON.stringify(rest),

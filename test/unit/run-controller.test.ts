@@ -37,16 +37,16 @@ async function startRun(t: Test, options: { minReloadIntervalMs?: number } = {})
   const clock = new FakeClock();
   const source = new MemoryKeyspaceSource(loopbackKeyspace());
   const bird = fakeBird(configDir, clock.now);
-  const status = new RunStatus();
+  const role = nodeRole(NODE, 'off');
+  const status = new RunStatus(role.daemons);
   const lines: string[] = [];
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
   const controller = await RunController.create({
-    role: nodeRole(NODE, 'off'),
+    role,
     configDir,
-    sockets: { bird: join(configDir, 'no-bird.ctl'), bird6: join(configDir, 'no-bird6.ctl') },
-    binaries: { bird: 'bird', bird6: 'bird6' },
     edges: bird.edges,
+    bird: bird.edges,
     templatesDir: undefined,
     minReloadIntervalMs: options.minReloadIntervalMs ?? 0,
     // The share bound off: these cases pin the explicit gap alone (the share is tested in coalescer.test.ts).
@@ -125,8 +125,8 @@ t.test('a refused configure puts back the files the daemon runs; the retry appli
   t.match(r.file('bird.cfg'), /Mesh_127_0_0_3/, 'bird took its change');
   t.equal(r.file('bird6.cfg'), bird6Before, 'bird6 refused: its previous files are back on disk');
   t.same(r.bird.putBack, [['bird6.cfg']]);
-  t.equal(r.status.daemons.bird.failure, undefined);
-  t.equal(r.status.daemons.bird6.failure?.kind, 'reload');
+  t.equal(r.status.daemons.bird!.failure, undefined);
+  t.equal(r.status.daemons.bird6!.failure?.kind, 'reload');
   const checks = r.readiness().checks;
   t.same(
     checks.filter((c) => !c.ok).map((c) => c.condition),
@@ -140,7 +140,7 @@ t.test('a refused configure puts back the files the daemon runs; the retry appli
   await r.controller.idle();
   t.same(r.reloads(), ['bird6@200']);
   t.match(r.file('bird6.cfg'), /Mesh___2/, 'the retry applies what bird6 refused before');
-  t.equal(r.status.daemons.bird6.failure, undefined);
+  t.equal(r.status.daemons.bird6!.failure, undefined);
   t.equal(r.readiness().ready, true);
 });
 
@@ -157,8 +157,8 @@ t.test('one daemon failing never holds the other back', async (t) => {
   t.same(r.reloads(), ['bird@0'], 'bird is reloaded; bird6 is not (bird -p refused its set)');
   t.match(r.file('bird.cfg'), /Mesh_127_0_0_3/);
   t.equal(r.file('bird6.cfg'), bird6Before, 'bird6 keeps its live files');
-  t.equal(r.status.daemons.bird6.failure?.kind, 'validation');
-  t.equal(r.status.daemons.bird.failure, undefined);
+  t.equal(r.status.daemons.bird6!.failure?.kind, 'validation');
+  t.equal(r.status.daemons.bird!.failure, undefined);
   t.same(r.clock.pending, [], 'a refusal by bird -p is not retried: the same input would be refused again');
 
   r.bird.refuse.bird6 = undefined;
