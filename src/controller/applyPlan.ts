@@ -1,4 +1,5 @@
 import type { Daemon } from '../model/daemon.js';
+import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { ReloadEdges, ReloadOutcome } from './edges.js';
 import type { GuardedReload } from './guard/applyGuard.js';
 import type { UndoRecord } from './guard/undoRecord.js';
@@ -55,6 +56,10 @@ export interface ApplyChoice {
   readonly guarded: GuardedReload | undefined;
   readonly undo: UndoRecord | undefined;
 }
+
+/** Whether `daemon`'s rendered files differ from those on disk (its reload would carry new files). */
+export const daemonChanged = (daemon: Daemon, files: FileSet, live: ReadonlyMap<string, string>): boolean =>
+  [...files].some(([name, content]) => daemonOf(name) === daemon && live.get(name) !== content);
 
 /** One daemon's plan: the method is decided here, once; a guarded change is never staged. */
 export function planDaemon(

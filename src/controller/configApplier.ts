@@ -2,86 +2,25 @@ import { LiveFiles } from '../apply/liveFileSet.js';
 import { errorMessage } from '../errorMessage.js';
 import type { Daemon } from '../model/daemon.js';
 import { isNodeConfigError } from '../model/errors.js';
-import type { Keyspace } from '../model/keyspaceIndex.js';
 import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
-import type { CycleObserver } from '../observe/cycleReport.js';
-import type { DaemonFailureKind, FailureKind } from '../observe/failureKind.js';
-import type { Logger } from '../observe/logger.js';
-import type { RunStatus } from '../observe/runStatus.js';
+import type { FailureKind } from '../observe/failureKind.js';
 import { isTemplateError, TemplateError } from '../render/errors.js';
-import { daemonOf, type FileSet } from '../render/fileSet.js';
+import type { FileSet } from '../render/fileSet.js';
 import { StatementMemo } from '../render/statementMemo.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
-import { runDaemonPipeline, type DaemonPipelineResult, type PipelineContext } from './applyPipeline.js';
-import { planDaemon, type DaemonPlan, type PipelineMode } from './applyPlan.js';
-import type { Clock } from './clock.js';
-import type { CycleFailureDetail, CycleResult } from './cycleResult.js';
+import { runDaemonPipeline, type DaemonPipelineResult } from './applyPipeline.js';
+import { daemonChanged, planDaemon, type DaemonPlan } from './applyPlan.js';
+import { finishedResult, renderFailedResult, type CycleResult } from './cycleResult.js';
 import { DaemonReporter } from './daemonReporter.js';
-import type { GuardEdges, PipelineEdges, ReloadEdges } from './edges.js';
+import type { ApplyOptions, ConfigApplierOptions } from './cycleOptions.js';
 import { ApplyGuard, type GuardedDaemon, type GuardJudgement } from './guard/applyGuard.js';
-import type { ApplyGuardSettings } from './guard/settings.js';
-import { Quarantine } from './quarantine.js';
+import { replacedFiles } from './guard/undoRecord.js';
+import { CycleRounds, Quarantine } from './quarantine.js';
 import { ReloadModes } from './reloadModes.js';
-import type { RenderOutcome, RoleRenderer } from './roleRenderer.js';
+import type { RenderOutcome } from './roleRenderer.js';
 
 type Templates = CompiledTemplateSet | TemplateError;
-
-/** What `run` adds to a cycle: BIRD's control socket, the apply guard, the staged method. */
-export interface ApplyOptions {
-  readonly kind: 'apply';
-  readonly bird: ReloadEdges;
-  /** Guarded changes go out as `configure timeout`, then confirm or undo (README "The apply guard"). */
-  readonly guard?: { readonly settings: ApplyGuardSettings; readonly edges: GuardEdges; readonly clock?: Clock };
-  /** false (`--sequential-reload`): validate, swap, then `configure`; never the staged set. Default true. */
-  readonly overlap?: boolean;
-  /** Ticks while a settle window runs (the run loop's liveness heartbeat). */
-  readonly heartbeat?: () => void;
-}
-
-export interface ConfigApplierOptions {
-  readonly role: RoleRenderer;
-  readonly configDir: string;
-  readonly keyspace: Keyspace;
-  readonly edges: PipelineEdges;
-  /** `check` (render --diff: nothing written), `write` (render --out: nothing reloaded), or apply (run). */
-  readonly mode: { readonly kind: 'check' | 'write' } | ApplyOptions;
-  readonly log: Logger;
-  /** Fed by the cycle (its own state, published); health and metrics read it. */
-  readonly status: RunStatus;
-  readonly observer?: CycleObserver;
-  /** Monotonic clock (ms) for latencies; performance.now by default. */
-  readonly now?: () => number;
-  /** Entries one cycle may quarantine before it gives up and keeps the live configuration. Default 8. */
-  readonly maxQuarantinePerCycle?: number;
-  /** Where staging dirs go; default the config dir (a scratch dir for `check`). */
-  readonly stageRoot?: string;
-  /** false: write without bird -p (`render --no-validate`). Default true. */
-  readonly validate?: boolean;
-}
-
-/** One cycle so far: its last round, and what the rounds add up to. */
-interface Rounds {
-  rendered: RenderOutcome | undefined;
-  /** The keyspace the last round rendered (without quarantined keys, held entries at their previous value). */
-  keyspace: Keyspace | undefined;
-  live: ReadonlyMap<string, string>;
-  results: readonly DaemonPipelineResult[];
-  /** Each guarded daemon's first plan, and the daemons whose `configure timeout` BIRD took. */
-  readonly guarded: Map<Daemon, GuardedDaemon>;
-  readonly opened: Set<Daemon>;
-  renderMs: number;
-  validateMs: number | undefined;
-  refusedEntries: number;
-}
-
-const round1 = (ms: number): number => Math.round(ms * 10) / 10;
-const isNoop = (r: DaemonPipelineResult): boolean =>
-  r.changed.length === 0 && r.reload === undefined && r.failure === undefined && !r.aborted;
-const changedFor = (daemon: Daemon, files: FileSet, live: ReadonlyMap<string, string>): boolean =>
-  [...files].some(([name, content]) => daemonOf(name) === daemon && live.get(name) !== content);
-const failureKindOf = (step: NonNullable<DaemonPipelineResult['failure']>['step']): DaemonFailureKind =>
-  step === 'validate' ? 'validation' : step === 'reload' ? 'reload' : 'write';
 
 /**
  * The cycle (ARCHITECTURE.md, "The path of a change"), run by `run`, `run --once`, `render --out` and `render
@@ -92,7 +31,6 @@ export class ConfigApplier {
   #templates: Templates;
   #cycles = 0;
   readonly #daemons: readonly Daemon[];
-  readonly #mode: PipelineMode;
   readonly #apply: ApplyOptions | undefined;
   readonly #live: LiveFiles;
   /** Daemons BIRD has not confirmed the files on disk for (a start, a swap, BIRD unreachable): a reload is owed. */
@@ -112,7 +50,6 @@ export class ConfigApplier {
     const { mode, configDir, log } = options;
     this.#templates = templates;
     this.#daemons = options.role.daemons;
-    this.#mode = mode.kind;
     this.#apply = mode.kind === 'apply' ? mode : undefined;
     this.#live = new LiveFiles(configDir);
     this.#reloadOwed = new Set(this.#daemons);
@@ -147,17 +84,7 @@ export class ConfigApplier {
   async cycle(signal?: AbortSignal, changeAt?: number): Promise<CycleResult> {
     this.#cycles++;
     this.#publish();
-    const rounds: Rounds = {
-      rendered: undefined,
-      keyspace: undefined,
-      live: new Map(),
-      results: [],
-      guarded: new Map(),
-      opened: new Set(),
-      renderMs: 0,
-      validateMs: undefined,
-      refusedEntries: 0,
-    };
+    const rounds = new CycleRounds();
     let result: CycleResult;
     try {
       result = await this.#run(rounds, signal, changeAt);
@@ -172,44 +99,40 @@ export class ConfigApplier {
   }
 
   /**
-   * One cycle, step by step: render → compare → plan → stage → validate/configure → swap → reload (the pipeline,
-   * each daemon side by side) → judge → report. A round whose refusal by bird -p is pinned on an entry quarantines
-   * it and runs again without it.
+   * One cycle, as confd's `process()`: render → compare → plan → stage → validate/configure → swap → reload (the
+   * pipeline: each daemon side by side, runDaemonPipeline) → judge → report. A round whose bird -p refusal is pinned
+   * on an entry quarantines that entry and runs again without it.
    */
-  async #run(rounds: Rounds, signal: AbortSignal | undefined, changeAt: number | undefined): Promise<CycleResult> {
+  async #run(rounds: CycleRounds, signal: AbortSignal | undefined, changeAt: number | undefined): Promise<CycleResult> {
     const started = this.#now();
-    const { keyspace } = this.options;
-    if (await this.#guard?.prepare(keyspace, this.#templates)) this.#live.forget(); // a window a stopped run left
-    this.#quarantine.startCycle(keyspace);
-    this.#publish();
-    for (;;) {
-      const renderStarted = this.#now();
-      const rendered = this.#render(); // render
+    await this.#prepare(); // a settle window a stopped run left; quarantined and held entries that changed
+    for (let again = true; again;) {
+      const rendered = this.#render(rounds); // render
       if ('failed' in rendered) return this.#renderFailed(rounds, rendered.failed, rendered.message, false);
-      rounds.renderMs += this.#now() - renderStarted;
-      this.#reporter.resolved('render');
-      const live = await this.#live.read(rendered.outcome.files.keys()); // compare
-      const input = this.#guard?.holds.withHeldRenderings(rendered.outcome, live) ?? rendered.outcome;
-      rounds.rendered = rendered.outcome;
-      rounds.keyspace = rendered.keyspace;
-      rounds.live = live;
-      const plans = await this.#plan(input.files, live, rounds.guarded); // plan
-      const pipeline = { files: input.files, live, spans: input.spans };
-      const results = await Promise.all(plans.map((plan) => runDaemonPipeline(plan, pipeline, this.#context(signal))));
-      this.#learn(rounds, results);
-      const quarantined = this.#quarantine.takeRefused(results, keyspace, signal?.aborted === true);
-      if (quarantined === 0) break;
-      rounds.refusedEntries += quarantined;
+      const { files, live, spans } = await this.#compare(rounds, rendered); // compare with the files on disk
+      const plans = await this.#plan(files, live, rounds.guarded); // plan: plain, staged or guarded, per daemon
+      const { configDir, stageRoot = configDir, edges } = this.options; // stage → validate/configure → swap → reload:
+      const context = { configDir, stageRoot, edges, signal, now: this.#now };
+      const results = await Promise.all(plans.map((plan) => runDaemonPipeline(plan, { files, live, spans }, context)));
+      this.#learn(rounds.finished(results));
+      // An entry bird -p refused is quarantined, and the round runs again without it.
+      again = this.#quarantine.takeRefused(rounds, this.options.keyspace, signal?.aborted === true);
     }
     this.#publish();
-    const judgements = await this.#judge(rounds, signal); // judge
-    return this.#report(rounds, judgements, started, changeAt); // report
+    const judgements = await this.#judge(rounds, signal); // judge: the settle window, confirm or undo
+    return this.#report(rounds, judgements, started, changeAt); // report: status, logs, metrics, the result
+  }
+
+  async #prepare(): Promise<void> {
+    const { keyspace } = this.options;
+    if (await this.#guard?.prepare(keyspace, this.#templates)) this.#live.forget();
+    this.#quarantine.startCycle(keyspace);
+    this.#publish();
   }
 
   /** Render: the role over the keyspace without quarantined keys, held entries at the value BIRD ran before. */
-  #render():
-    | { readonly outcome: RenderOutcome; readonly keyspace: Keyspace }
-    | { readonly failed: 'node' | 'template'; readonly message: string } {
+  #render(rounds: CycleRounds): RenderOutcome | { readonly failed: 'node' | 'template'; readonly message: string } {
+    const started = this.#now();
     const templates = this.#guard?.holds.templatesFor(this.#templates) ?? this.#templates;
     try {
       if (templates instanceof TemplateError) throw templates;
@@ -217,12 +140,23 @@ export class ConfigApplier {
         keyspaceWithout(this.options.keyspace, this.#quarantine.keys()),
         this.#guard?.holds.overlay() ?? new Map(),
       );
-      return { outcome: this.options.role.render(keyspace, templates), keyspace };
+      const outcome = this.options.role.render(keyspace, templates);
+      rounds.rendering(outcome, keyspace, this.#now() - started);
+      this.#reporter.resolved('render');
+      return outcome;
     } catch (error) {
       if (isNodeConfigError(error)) return { failed: 'node', message: error.message };
       if (isTemplateError(error)) return { failed: 'template', message: error.message };
       throw error;
     }
+  }
+
+  /** Compare: the files on disk (a held rendering stands in for the new one: the daemon's live files). */
+  async #compare(rounds: CycleRounds, rendered: RenderOutcome) {
+    const live = await this.#live.read(rendered.files.keys());
+    rounds.live = live;
+    const { files, spans } = this.#guard?.holds.withHeldRenderings(rendered, live) ?? rendered;
+    return { files, live, spans };
   }
 
   /** Plan: how each daemon is applied (plain, staged, guarded) and what is kept for undo, decided here, once. */
@@ -233,35 +167,21 @@ export class ConfigApplier {
     return this.#daemons.map((daemon): DaemonPlan =>
       planDaemon(
         daemon,
-        { mode: this.#mode, validate: this.options.validate ?? true },
+        { mode: this.options.mode.kind, validate: this.options.validate ?? true },
         apply && {
           bird: apply.bird,
           owed: this.#reloadOwed.has(daemon),
           staged: this.#modes?.staged(daemon) ?? false,
           guarded: guardedNow.has(daemon) ? this.#guard?.reloadFor(daemon, live, this.options.keyspace) : undefined,
-          undo: this.#guard && changedFor(daemon, files, live) ? this.#guard.undoRecordFor(daemon, live) : undefined,
+          undo: this.#guard && daemonChanged(daemon, files, live) ? this.#guard.undoRecordFor(daemon, live) : undefined,
         },
       ),
     );
   }
 
-  #context(signal: AbortSignal | undefined): PipelineContext {
-    const { configDir, stageRoot, edges } = this.options;
-    return { configDir, stageRoot: stageRoot ?? configDir, edges, signal, now: this.#now };
-  }
-
   /** What a round's results change in what the cycle remembers: reload modes, owed reloads, the files on disk. */
-  #learn(rounds: Rounds, results: readonly DaemonPipelineResult[]): void {
-    // A daemon that already went through in an earlier round (and has nothing new) keeps that round's result;
-    // one that failed then (the quarantined entry) takes this round's.
-    const earlier = rounds.results;
-    rounds.results = results.map((r) => {
-      const before = earlier.find((p) => p.daemon === r.daemon);
-      return isNoop(r) && before && !before.failure ? before : r;
-    });
-    rounds.validateMs = Math.max(rounds.validateMs ?? 0, ...rounds.results.map((r) => r.validateMs ?? 0));
-    for (const r of results) if (r.windowOpened) rounds.opened.add(r.daemon);
-    for (const r of rounds.results) {
+  #learn(results: readonly DaemonPipelineResult[]): void {
+    for (const r of results) {
       this.#modes?.note(r);
       // Files renamed into place (all, or part of a failed swap) leave their daemon needing a reload.
       if (r.written.length > 0 || r.diverged) this.#reloadOwed.add(r.daemon);
@@ -272,11 +192,11 @@ export class ConfigApplier {
       }
     }
     // A daemon that took its reload this round owes none in the next (no second reload after a quarantine).
-    for (const r of rounds.results) if (r.reload?.kind === 'applied') this.#reloadOwed.delete(r.daemon);
+    for (const r of results) if (r.reload?.kind === 'applied') this.#reloadOwed.delete(r.daemon);
   }
 
   /** Judge: the settle window of the guarded daemons, then confirm, or undo and hold back what it is pinned on. */
-  async #judge(rounds: Rounds, signal: AbortSignal | undefined): Promise<GuardJudgement[]> {
+  async #judge(rounds: CycleRounds, signal: AbortSignal | undefined): Promise<GuardJudgement[]> {
     if (!this.#guard || !rounds.rendered || !rounds.keyspace) return [];
     const { status } = this.options;
     const judgements = await this.#guard.judge({
@@ -292,21 +212,18 @@ export class ConfigApplier {
       tick: this.#apply?.heartbeat,
     });
     for (const j of judgements) {
-      if (j.verdict === 'confirmed') {
-        if (j.reloadNeeded) this.#reloadOwed.add(j.daemon);
-        continue;
-      }
-      // After the undo BIRD runs the files put back; unknown files (not put back) are read again next cycle.
+      // A confirm or undo that did not land leaves BIRD's state unknown; after an undo BIRD runs the files put back.
       if (j.reloadNeeded) this.#reloadOwed.add(j.daemon);
-      else this.#reloadOwed.delete(j.daemon);
-      if (j.restored === undefined) this.#live.forget();
+      else if (j.verdict !== 'confirmed') this.#reloadOwed.delete(j.daemon);
+      // Files an undo could not put back are unknown: every file is read again next cycle.
+      if (j.verdict !== 'confirmed' && j.restored === undefined) this.#live.forget();
     }
     return judgements;
   }
 
-  /** Report: each daemon's outcome into the reporter (status, logs once), and the cycle's one result. */
+  /** Report: each daemon's outcome to the reporter (status, logs once), and the cycle's one result. */
   async #report(
-    rounds: Rounds,
+    rounds: CycleRounds,
     judgements: readonly GuardJudgement[],
     started: number,
     changeAt: number | undefined,
@@ -314,140 +231,61 @@ export class ConfigApplier {
     const { rendered, live, results } = rounds;
     const diagnostics = [...(rendered?.diagnostics ?? []), ...this.#quarantine.diagnostics()];
     this.#reporter.diagnostics(diagnostics);
-    const guarded =
-      judgements.length > 0
-        ? judgements.map(({ daemon, verdict, holdMs }) => ({ daemon, verdict, holdMs }))
-        : undefined;
-    const done = { ...this.#tally(rounds), diagnostics, guarded, rendered, live, daemons: results };
-    if (results.some((r) => r.aborted))
-      return {
-        ...done,
-        result: 'aborted',
-        failures: [],
-        reloads: [],
-        latencyMs: undefined,
-        reloaded: false,
-        reloadMs: 0,
-        retry: false,
-      };
-    const failures: CycleFailureDetail[] = [];
-    const reloads: CycleResult['reloads'][number][] = [];
-    let retry = false;
-    for (const r of results) {
-      if (r.reload) {
-        reloads.push({
-          daemon: r.daemon,
-          result: r.reload.kind,
-          ms: r.reload.kind === 'applied' ? r.reload.ms : undefined,
-        });
-        this.#reporter.reloaded(r.daemon, r.reload.kind, r.reload.message);
-        if (r.reload.kind === 'applied') this.#reloadOwed.delete(r.daemon);
-        // BIRD keeps running its previous configuration: put its files back, so disk and BIRD agree again.
-        if (r.reload.kind === 'rejected') await this.#restore(r, live);
-      }
-      const guard = judgements.find((j) => j.daemon === r.daemon)?.failure;
-      const failure = guard
-        ? { kind: 'guard' as const, message: guard.message, transient: guard.retry }
-        : r.failure && {
-            kind: failureKindOf(r.failure.step),
-            message: r.failure.message,
-            transient: r.failure.transient,
-          };
-      if (failure) {
-        retry ||= failure.transient;
-        failures.push({ kind: failure.kind, daemon: r.daemon, message: failure.message });
-        this.#reporter.fail(r.daemon, failure.kind, failure.message, r);
-      } else if (!this.#reloadOwed.has(r.daemon)) this.#reporter.applied(r.daemon);
-    }
-    const applying = this.#mode === 'apply';
+    const guarded = judgements.map(({ daemon, verdict, holdMs }) => ({ daemon, verdict, holdMs }));
+    const finished = {
+      tally: rounds.tally(this.#quarantine.size),
+      rendered,
+      live,
+      daemons: results,
+      diagnostics,
+      guarded,
+    };
+    const aborted = results.some((r) => r.aborted);
+    const none = { failures: [], reloads: [], latencyMs: undefined, pending: false, transient: false };
+    if (aborted) return finishedResult({ ...finished, ...none, aborted });
+    const guardFailures = new Map(judgements.flatMap((j) => (j.failure ? [[j.daemon, j.failure] as const] : [])));
+    const { failures, reloads, transient } = await this.#reporter.outcomes(results, guardFailures, async (r) => {
+      if (r.reload?.kind === 'applied') this.#reloadOwed.delete(r.daemon);
+      // BIRD keeps running its previous configuration: put its files back, so disk and BIRD agree again.
+      if (r.reload?.kind === 'rejected') await this.#restore(r, live);
+      return this.#reloadOwed.has(r.daemon);
+    });
+    const applying = this.options.mode.kind === 'apply';
     const pending = applying && this.#daemons.some((d) => this.#reloadOwed.has(d));
     const allApplied = failures.length === 0 && results.every((r) => !applying || !this.#reloadOwed.has(r.daemon));
     if (allApplied && rounds.keyspace) this.#guard?.holds.appliedCleanly(this.#templates, rounds.keyspace);
     // The change is applied the moment BIRD answered: the latency is taken here, before any bookkeeping.
     const latencyMs = changeAt !== undefined && allApplied ? this.#now() - changeAt : undefined;
     if (latencyMs !== undefined && results.some((r) => r.written.length > 0 || r.reload))
-      this.options.log.info(
-        {
-          component: 'cycle',
-          latencyMs: round1(latencyMs),
-          cycleMs: round1(this.#now() - started),
-          validateMs: rounds.validateMs === undefined ? undefined : round1(rounds.validateMs),
-        },
-        'change applied',
-      );
-    if (rendered) await this.#settleLive(rendered.files, results, judgements, live);
-    const applied = results.some((r) => r.written.length > 0 || r.reload?.kind === 'applied');
-    return {
-      ...done,
-      result: failures.length > 0 ? 'failed' : pending ? 'reload-pending' : applied ? 'applied' : 'unchanged',
-      failureKind: failures[0]?.kind,
-      failures,
-      reloads,
-      latencyMs,
-      reloaded: results.some((r) => r.reload?.kind === 'applied'),
-      reloadMs: Math.max(0, ...results.map((r) => (r.reload?.kind === 'applied' ? r.reload.ms : 0))),
-      retry: retry || pending,
-    };
-  }
-
-  /** The applied change logged, and files now on disk as rendered (not put back) need not be read back. */
-  async #settleLive(
-    files: FileSet,
-    results: readonly DaemonPipelineResult[],
-    judgements: readonly GuardJudgement[],
-    live: ReadonlyMap<string, string>,
-  ): Promise<void> {
-    this.#reporter.change(results, live, files, this.#statements);
-    for (const r of results)
-      if (!r.failure && !judgements.some((j) => j.daemon === r.daemon && j.verdict !== 'confirmed'))
-        for (const name of r.written) await this.#live.remember(name, files.get(name)!);
+      this.#reporter.latency(latencyMs, this.#now() - started, rounds.validateMs);
+    if (rendered) {
+      this.#reporter.change(results, live, rendered.files, this.#statements);
+      // Files now on disk as rendered (not put back by a refusal or the guard's undo) need not be read back.
+      for (const r of results)
+        if (!r.failure && !judgements.some((j) => j.daemon === r.daemon && j.verdict !== 'confirmed'))
+          for (const name of r.written) await this.#live.remember(name, rendered.files.get(name)!);
+    }
+    return finishedResult({ ...finished, aborted, failures, reloads, latencyMs, pending, transient });
   }
 
   /** BIRD refused the new set: the files it runs go back on disk. */
   async #restore(result: DaemonPipelineResult, live: ReadonlyMap<string, string>): Promise<void> {
-    const { log, configDir, edges } = this.options;
-    const previous = new Map(
-      result.written.flatMap((name) => (live.has(name) ? [[name, live.get(name)!] as const] : [])),
-    );
+    const { configDir, edges } = this.options;
+    const previous = replacedFiles(result.written, live);
     if (previous.size === 0) return;
     try {
       await edges.write(configDir, previous);
       this.#reloadOwed.delete(result.daemon);
-      log.warn(
-        { component: 'apply', daemon: result.daemon, files: [...previous.keys()] },
-        `${result.daemon} refused the new configuration; put back the files it runs`,
-      );
+      this.#reporter.putBack(result.daemon, [...previous.keys()]);
     } catch (error) {
       this.#live.forget();
-      log.error(
-        { component: 'apply', daemon: result.daemon },
-        `${result.daemon} refused the new configuration and its previous files could not be put back: ${errorMessage(error)}`,
-      );
+      this.#reporter.putBack(result.daemon, [...previous.keys()], error);
     }
   }
 
-  #renderFailed(rounds: Rounds, kind: FailureKind, message: string, retry: boolean): CycleResult {
+  #renderFailed(rounds: CycleRounds, kind: FailureKind, message: string, retry: boolean): CycleResult {
     this.#reporter.fail('render', kind, message);
-    return {
-      ...this.#tally(rounds),
-      result: 'failed',
-      failureKind: kind,
-      failures: [{ kind, daemon: undefined, message }],
-      reloads: [],
-      latencyMs: undefined,
-      diagnostics: [],
-      reloaded: false,
-      reloadMs: 0,
-      retry,
-      rendered: undefined,
-      live: new Map(),
-      daemons: [],
-    };
-  }
-
-  #tally(rounds: Rounds) {
-    const { renderMs, validateMs, refusedEntries } = rounds;
-    return { renderMs, validateMs, refusedEntries, quarantined: this.#quarantine.size };
+    return renderFailedResult(rounds.tally(this.#quarantine.size), kind, message, retry);
   }
 
   /** The cycle's own state, as health and metrics see it: the one place it is written into RunStatus. */

@@ -1,11 +1,17 @@
+import { errorMessage } from '../errorMessage.js';
 import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import type { Daemon } from '../model/daemon.js';
 import type { FailureKind } from '../observe/failureKind.js';
 import type { Logger } from '../observe/logger.js';
 import type { ApplyFailure, RunStatus } from '../observe/runStatus.js';
 import type { FileSet } from '../render/fileSet.js';
+import type { DaemonFailureKind } from '../observe/failureKind.js';
 import type { DaemonPipelineResult } from './applyPipeline.js';
+import type { CycleFailureDetail, CycleResult } from './cycleResult.js';
 import { formatConfigChange, summarizeConfigChange, type StatementSource } from './diffSummary.js';
+
+const failureKindOf = (step: NonNullable<DaemonPipelineResult['failure']>['step']): DaemonFailureKind =>
+  step === 'validate' ? 'validation' : step === 'reload' ? 'reload' : 'write';
 
 /** A failure holds every daemon back (`render`: the node, the templates, an unexpected error) or one. */
 export type FailureScope = 'render' | Daemon;
@@ -64,6 +70,42 @@ export class DaemonReporter {
     this.#lastLogged.delete(scope);
   }
 
+  /**
+   * Each daemon's outcome, in order: its reload (counted; BIRD's reachability), then `settle` — the cycle's own
+   * consequences, which say whether a reload is still owed — then its failure (the guard's verdict first), or
+   * that it runs what was rendered.
+   */
+  async outcomes(
+    results: readonly DaemonPipelineResult[],
+    guardFailures: ReadonlyMap<Daemon, { readonly message: string; readonly retry: boolean }>,
+    settle: (result: DaemonPipelineResult) => Promise<boolean>,
+  ): Promise<{ failures: CycleFailureDetail[]; reloads: CycleResult['reloads'][number][]; transient: boolean }> {
+    const failures: CycleFailureDetail[] = [];
+    const reloads: CycleResult['reloads'][number][] = [];
+    let transient = false;
+    for (const r of results) {
+      if (r.reload) {
+        reloads.push({
+          daemon: r.daemon,
+          result: r.reload.kind,
+          ms: r.reload.kind === 'applied' ? r.reload.ms : undefined,
+        });
+        this.reloaded(r.daemon, r.reload.kind, r.reload.message);
+      }
+      const owed = await settle(r);
+      const guard = guardFailures.get(r.daemon);
+      const failure = guard
+        ? { kind: 'guard' as const, message: guard.message, transient: guard.retry }
+        : r.failure && { ...r.failure, kind: failureKindOf(r.failure.step) };
+      if (failure) {
+        transient ||= failure.transient;
+        failures.push({ kind: failure.kind, daemon: r.daemon, message: failure.message });
+        this.fail(r.daemon, failure.kind, failure.message, r);
+      } else if (!owed) this.applied(r.daemon);
+    }
+    return { failures, reloads, transient };
+  }
+
   /** The daemon runs what was rendered. */
   applied(daemon: Daemon): void {
     this.resolved(daemon);
@@ -82,12 +124,40 @@ export class DaemonReporter {
     if (reachable && was === false) this.log.info({ component: 'bird', daemon }, `${daemon} answers again`);
   }
 
+  /** After BIRD refused the new set: the files it runs were put back (or could not be: `error`). */
+  putBack(daemon: Daemon, files: readonly string[], error?: unknown): void {
+    if (error === undefined)
+      this.log.warn(
+        { component: 'apply', daemon, files },
+        `${daemon} refused the new configuration; put back the files it runs`,
+      );
+    else
+      this.log.error(
+        { component: 'apply', daemon },
+        `${daemon} refused the new configuration and its previous files could not be put back: ${errorMessage(error)}`,
+      );
+  }
+
   /** Each skipped entry is logged once, when it first appears, not on every cycle. */
   diagnostics(diagnostics: readonly Diagnostic[]): void {
     const now = new Set(diagnostics.map(formatDiagnostic));
     for (const line of now)
       if (!this.#lastDiagnostics.has(line)) this.log.warn({ component: 'model' }, `skipped entry: ${line}`);
     this.#lastDiagnostics = now;
+  }
+
+  /** From the first change a cycle picked up to BIRD having applied it (said when something was applied). */
+  latency(latencyMs: number, cycleMs: number, validateMs: number | undefined): void {
+    const round = (ms: number): number => Math.round(ms * 10) / 10;
+    this.log.info(
+      {
+        component: 'cycle',
+        latencyMs: round(latencyMs),
+        cycleMs: round(cycleMs),
+        validateMs: validateMs === undefined ? undefined : round(validateMs),
+      },
+      'change applied',
+    );
   }
 
   /** `configuration applied` (or `reloaded BIRD`): the files written, what they change, each daemon's reload. */

@@ -17,7 +17,7 @@ import { readGuardMarker, removeGuardMarker, writeGuardMarker } from './marker.j
 import type { ApplyGuardSettings } from './settings.js';
 import { SettleWindow } from './settleWindow.js';
 import type { GuardSnapshot } from './settleVerdict.js';
-import { UndoRecord } from './undoRecord.js';
+import { replacedFiles, UndoRecord } from './undoRecord.js';
 
 type Templates = CompiledTemplateSet | TemplateError;
 
@@ -236,11 +236,7 @@ export class ApplyGuard {
       outcome: 'refused' as const,
       message: errorMessage(error),
     }));
-    const previous = new Map(
-      (input.written.get(daemon) ?? []).flatMap((name) =>
-        plan.live.has(name) ? [[name, plan.live.get(name)!] as const] : [],
-      ),
-    );
+    const previous = replacedFiles(input.written.get(daemon) ?? [], plan.live);
     let restored: string[] | undefined;
     try {
       await write(configDir, previous);

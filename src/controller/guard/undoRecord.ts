@@ -9,6 +9,10 @@ import { prepareDurableFile, type PreparedFile } from '../../apply/swapFileSet.j
  */
 export const previousFilesName = (daemon: Daemon): string => `.birdwatch-previous-${daemon}.json`;
 
+/** The files a daemon ran before a swap replaced them: what goes back when BIRD refuses, or the guard undoes. */
+export const replacedFiles = (written: readonly string[], live: ReadonlyMap<string, string>): Map<string, string> =>
+  new Map(written.flatMap((name) => (live.has(name) ? [[name, live.get(name)!] as const] : [])));
+
 /** Writes the record at once (tests, benchmarks); the run loop prepares it beside the reload instead. */
 export async function savePreviousFiles(
   configDir: string,
