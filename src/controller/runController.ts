@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
 import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
@@ -140,10 +141,7 @@ export class RunController {
       } catch (error) {
         if (!this.#abort.signal.aborted) throw error; // stopped while still waiting for etcd
       }
-      if (!this.#abort.signal.aborted)
-        await new Promise<void>((resolve) =>
-          this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
+      if (!this.#abort.signal.aborted) await once(this.#abort.signal, 'abort');
     } finally {
       signal.removeEventListener('abort', stop);
       await this.close();

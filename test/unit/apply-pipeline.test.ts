@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { ApplyError } from '../../src/apply/errors.js';
 import type { StagedFileSet } from '../../src/apply/stagingDir.js';
@@ -6,6 +9,8 @@ import { runDaemonPipeline } from '../../src/controller/applyPipeline.js';
 import { planDaemon, type PipelineMode } from '../../src/controller/applyPlan.js';
 import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
 import type { ValidationFailure } from '../../src/controller/validateStaged.js';
+import type { GuardedReload } from '../../src/controller/guard/applyGuard.js';
+import { previousFilesName, UndoRecord } from '../../src/controller/guard/undoRecord.js';
 import type { Daemon } from '../../src/model/daemon.js';
 
 /** The pipeline's branches with fake edges, in milliseconds; the real-BIRD tests (apply-faults, run) are the proof. */
@@ -54,16 +59,19 @@ interface Options {
   readonly overlap?: boolean;
   readonly stageRoot?: string;
   readonly signal?: AbortSignal;
+  /** A guarded change: the guard's marker and `configure timeout`. */
+  readonly guarded?: GuardedReload;
+  readonly undo?: UndoRecord;
 }
 const options = (edges: FakeEdges, rest: Omit<Options, 'edges'> = {}): Options => ({ edges, ...rest });
 const input = (daemon: Daemon, reloadPending = false) => ({ daemon, reloadPending });
-/** The plan the cycle makes for these options (never guarded, no undo record), run on the files above. */
+/** The plan the cycle makes for these options, run on the files above. */
 const pipeline = (i: ReturnType<typeof input>, o: Options) =>
   runDaemonPipeline(
     planDaemon(
       i.daemon,
       { mode: o.mode ?? 'apply', validate: o.validate ?? true },
-      { bird: o.edges, owed: i.reloadPending, staged: o.overlap ?? false, guarded: undefined, undo: undefined },
+      { bird: o.edges, owed: i.reloadPending, staged: o.overlap ?? false, guarded: o.guarded, undo: o.undo },
     ),
     { files, live, spans: () => [] },
     { configDir: '/cfg', stageRoot: o.stageRoot ?? '/cfg', edges: o.edges, signal: o.signal },
@@ -347,3 +355,143 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
     }
   });
 });
+
+t.test('guarded: the marker, then configure timeout (its window opens); never staged', async (t) => {
+  const guardedReload = (log: FakeLog, answer: ReloadOutcome['kind'], marker = true): GuardedReload => ({
+    writeMarker: async () => {
+      log.calls.push('marker');
+      return marker;
+    },
+    configureTimeout: async () => {
+      log.calls.push('configure timeout');
+      return answer === 'applied'
+        ? { kind: 'applied', daemon: 'bird', message: 'Reconfigured', ms: 1 }
+        : { kind: answer, daemon: 'bird', message: 'x' };
+    },
+    removeMarker: async () => void log.calls.push('remove marker'),
+  });
+  const staged =
+    (log: FakeLog) =>
+    async (daemon: Daemon): Promise<ReloadOutcome> => {
+      log.calls.push(`reload-staged ${daemon}`);
+      return { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 };
+    };
+
+  const log = { calls: [] as string[] };
+  const guarded = guardedReload(log, 'applied');
+  const r = await pipeline(
+    input('bird'),
+    options(fakeEdges(log, { reloadStaged: staged(log) }), { overlap: true, guarded }),
+  );
+  t.same(log.calls, [
+    'stage',
+    'validate bird',
+    'swap bird_aggr.cfg,bird.cfg',
+    'remove /cfg/.staging-x',
+    'marker',
+    'configure timeout',
+  ]);
+  t.equal(r.windowOpened, true, 'the settle window judges it');
+  t.equal(r.reload?.kind, 'applied');
+
+  const refused = { calls: [] as string[] };
+  const no = await pipeline(
+    input('bird'),
+    options(fakeEdges(refused), { guarded: guardedReload(refused, 'rejected') }),
+  );
+  t.same(refused.calls.slice(-3), ['marker', 'configure timeout', 'remove marker'], 'no window: no marker left');
+  t.equal(no.windowOpened, false);
+  t.match(no.failure, { step: 'reload' });
+
+  const noMarker = { calls: [] as string[] };
+  const plain = await pipeline(
+    input('bird'),
+    options(fakeEdges(noMarker), { guarded: guardedReload(noMarker, 'applied', false) }),
+  );
+  t.same(noMarker.calls.slice(-2), ['marker', 'reload bird'], 'a marker that cannot be written: applied unguarded');
+  t.equal(plain.windowOpened, false);
+
+  const owed = { calls: [] as string[] };
+  const refusal: ValidationFailure = {
+    daemon: 'bird',
+    file: 'bird.cfg',
+    line: 3,
+    column: 1,
+    message: 'syntax error',
+    entryKey: undefined,
+    customFilter: false,
+  };
+  await pipeline(
+    input('bird', true),
+    options(fakeEdges(owed, { validate: async () => refusal }), { guarded: guardedReload(owed, 'applied') }),
+  );
+  t.same(owed.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x'], "a reload owed for the disk's files is plain");
+});
+
+t.test(
+  'the undo record: kept once BIRD took the new set, removed when it did not; a staged one at the swap',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'birdwatch-undo-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const record = join(dir, previousFilesName('bird'));
+    const warnings: unknown[] = [];
+    const undo = (): UndoRecord => new UndoRecord(dir, 'bird', Object.fromEntries(live), (e) => warnings.push(e));
+    const temps = (): string[] => readdirSync(dir).filter((f) => f.includes('.tmp-'));
+
+    await pipeline(
+      input('bird'),
+      options(fakeEdges({ calls: [] }, { reload: async (daemon) => ({ kind: 'rejected', daemon, message: 'x' }) }), {
+        undo: undo(),
+      }),
+    );
+    t.notOk(existsSync(record), 'BIRD refused: no record');
+    t.same(temps(), [], 'and no temp file left');
+
+    await pipeline(input('bird'), options(fakeEdges({ calls: [] }), { undo: undo() }));
+    t.ok(existsSync(record), 'BIRD took the set: the record leads back to the files it ran');
+    rmSync(record);
+
+    const log = { calls: [] as string[] };
+    const applied = async (daemon: Daemon): Promise<ReloadOutcome> => ({
+      kind: 'applied',
+      daemon,
+      message: 'Reconfigured',
+      ms: 1,
+    });
+    await pipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: applied,
+          swap: async () => {
+            log.calls.push(`record at the swap: ${existsSync(record)}`);
+          },
+        }),
+        { overlap: true, undo: undo() },
+      ),
+    );
+    t.same(log.calls, ['stage', 'validate bird', 'record at the swap: false', 'remove /cfg/.staging-x']);
+    t.ok(existsSync(record), 'a staged set BIRD took: the record is put in place with the swap');
+    rmSync(record);
+
+    const refusal: ValidationFailure = {
+      daemon: 'bird',
+      file: 'bird.cfg',
+      line: 3,
+      column: 1,
+      message: 'syntax error',
+      entryKey: undefined,
+      customFilter: false,
+    };
+    await pipeline(
+      input('bird'),
+      options(fakeEdges({ calls: [] }, { reloadStaged: applied, validate: async () => refusal }), {
+        overlap: true,
+        undo: undo(),
+      }),
+    );
+    t.notOk(existsSync(record), 'taken back (bird -p refused the staged set): no record');
+    t.same(temps(), []);
+    t.same(warnings, []);
+  },
+);
