@@ -231,7 +231,7 @@ export class ConfigApplier {
     const { rendered, live, results } = rounds;
     const diagnostics = [...(rendered?.diagnostics ?? []), ...this.#quarantine.diagnostics()];
     this.#reporter.diagnostics(diagnostics);
-    const guarded = judgements.map(({ daemon, verdict, holdMs }) => ({ daemon, verdict, holdMs }));
+    const guarded = judgements.map(({ daemon, verdict, settleMs }) => ({ daemon, verdict, settleMs }));
     const finished = {
       tally: rounds.tally(this.#quarantine.size),
       rendered,

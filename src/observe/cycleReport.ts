@@ -40,7 +40,8 @@ export interface CycleReport {
 export interface GuardedApplyReport {
   readonly daemon: Daemon;
   readonly verdict: 'confirmed' | 'reverted' | 'interrupted';
-  readonly holdMs: number;
+  /** How long the settle window ran before the verdict (`birdwatch_guard_hold_seconds`). */
+  readonly settleMs: number;
 }
 
 export interface CycleObserver {

@@ -36,7 +36,7 @@ export class GuardMetrics {
   cycleEnded(report: CycleReport, status: RunStatusView): void {
     for (const g of report.guarded ?? []) {
       this.#applies.inc({ daemon: g.daemon, verdict: g.verdict });
-      this.#hold.observe(g.holdMs / 1000);
+      this.#hold.observe(g.settleMs / 1000);
     }
     this.#held.set(status.guardHolds.length);
   }

@@ -196,7 +196,7 @@ t.test(
     const outcome = await settling;
     t.equal(outcome.kind, 'verdict');
     t.ok(outcome.kind === 'verdict' && outcome.verdict.ok, 'judged on the state at the end of the window');
-    t.equal(outcome.heldMs, 10_000);
+    t.equal(outcome.settleMs, 10_000);
     t.equal(ticks, 10, 'the heartbeat ticks every second');
     t.same(calls, ['snapshot@10000']);
 
@@ -205,7 +205,7 @@ t.test(
     await clock.advance(3_000);
     abort.abort();
     await flush();
-    t.same(await cut, { kind: 'interrupted', heldMs: 3_000 });
+    t.same(await cut, { kind: 'interrupted', settleMs: 3_000 });
 
     after = snap({ A: [false, 0] });
     t.equal(await guard.before('bird'), undefined, 'nothing Established: nothing to protect (fast path)');

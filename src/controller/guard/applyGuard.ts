@@ -43,7 +43,8 @@ export interface GuardJudgement {
   readonly daemon: Daemon;
   readonly verdict: 'confirmed' | 'reverted' | 'interrupted';
   readonly summary: string;
-  readonly holdMs: number;
+  /** How long the settle window ran before the verdict. */
+  readonly settleMs: number;
   /** Files put back after the undo (undefined: none, or they could not be written: the live set is unknown). */
   readonly restored: readonly string[] | undefined;
   /** BIRD's state is not known to match the files (a confirm or undo that did not land): reload next cycle. */
@@ -210,7 +211,7 @@ export class ApplyGuard {
       signal: input.signal,
       tick: input.tick,
     });
-    const judgement = { daemon, summary: '', holdMs: outcome.heldMs, restored: undefined, failure: undefined };
+    const judgement = { daemon, summary: '', settleMs: outcome.settleMs, restored: undefined, failure: undefined };
     if (outcome.kind === 'verdict' && outcome.verdict.ok) {
       const confirm = await edges.confirm(daemon).catch((error: unknown) => ({
         outcome: 'refused' as const,
@@ -220,7 +221,7 @@ export class ApplyGuard {
       const landed = confirm.outcome === 'confirmed';
       if (landed)
         log.info(
-          { component: 'guard', daemon, holdMs: Math.round(outcome.heldMs) },
+          { component: 'guard', daemon, holdMs: Math.round(outcome.settleMs) },
           `guarded apply confirmed: ${outcome.verdict.summary}`,
         );
       // The timer was gone (BIRD restarted, or the margin passed) or BIRD did not answer: reload to be sure.
@@ -250,7 +251,7 @@ export class ApplyGuard {
     }
     const verdict = outcome.kind === 'verdict' ? 'reverted' : 'interrupted';
     (verdict === 'reverted' ? log.error.bind(log) : log.warn.bind(log))(
-      { component: 'guard', daemon, undo: undo.message, files: restored, holdMs: Math.round(outcome.heldMs) },
+      { component: 'guard', daemon, undo: undo.message, files: restored, holdMs: Math.round(outcome.settleMs) },
       `guarded apply ${verdict}: ${summary}; sent configure undo (${undo.message}) and put back the files ${daemon} runs`,
     );
     return { ...judgement, verdict, summary, restored, reloadNeeded: undo.outcome === 'refused' };

@@ -6,9 +6,9 @@ import { configureTimeoutS, type ApplyGuardSettings } from './settings.js';
 import { settleVerdict, watchedSessions, type GuardSnapshot, type SettleVerdict } from './settleVerdict.js';
 
 export type SettleOutcome =
-  | { readonly kind: 'verdict'; readonly verdict: SettleVerdict; readonly heldMs: number }
+  | { readonly kind: 'verdict'; readonly verdict: SettleVerdict; readonly settleMs: number }
   /** The window was cut short (SIGTERM): no verdict; the caller undoes, and the next start applies again. */
-  | { readonly kind: 'interrupted'; readonly heldMs: number };
+  | { readonly kind: 'interrupted'; readonly settleMs: number };
 
 export interface SettleInput {
   readonly daemon: Daemon;
@@ -61,7 +61,7 @@ export class SettleWindow {
       if (left <= 0) break;
       await this.#clock.sleep(Math.min(this.settings.tickMs, left), input.signal);
       input.tick?.();
-      if (input.signal?.aborted) return { kind: 'interrupted', heldMs: this.#clock.now() - started };
+      if (input.signal?.aborted) return { kind: 'interrupted', settleMs: this.#clock.now() - started };
     }
     let after: GuardSnapshot;
     try {
@@ -74,9 +74,9 @@ export class SettleWindow {
         exportedAfter: 0,
         summary: `${input.daemon} did not answer at the end of the settle window: ${errorMessage(error)}`,
       };
-      return { kind: 'verdict', verdict, heldMs: this.#clock.now() - started };
+      return { kind: 'verdict', verdict, settleMs: this.#clock.now() - started };
     }
     const verdict = settleVerdict(input.before, after, input.removed, this.settings);
-    return { kind: 'verdict', verdict, heldMs: this.#clock.now() - started };
+    return { kind: 'verdict', verdict, settleMs: this.#clock.now() - started };
   }
 }
