@@ -64,6 +64,16 @@ interface Options {
   readonly undo?: UndoRecord;
 }
 const options = (edges: FakeEdges, rest: Omit<Options, 'edges'> = {}): Options => ({ edges, ...rest });
+/** bird -p's refusal of the templates' own lines (no entry to blame). */
+const REFUSAL: ValidationFailure = {
+  daemon: 'bird',
+  file: 'bird.cfg',
+  line: 3,
+  column: 1,
+  message: 'syntax error',
+  entryKey: undefined,
+  customFilter: false,
+};
 const input = (daemon: Daemon, reloadPending = false) => ({ daemon, reloadPending });
 /** The plan the cycle makes for these options, run on the files above. */
 const pipeline = (i: ReturnType<typeof input>, o: Options) =>
@@ -95,16 +105,7 @@ t.test('an unchanged daemon does nothing, unless a reload is pending', async (t)
 
 t.test('a refusal by bird -p stops before the swap; the staging dir is removed', async (t) => {
   const log = { calls: [] as string[] };
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: undefined,
-    customFilter: false,
-  };
-  const result = await pipeline(input('bird'), options(fakeEdges(log, { validate: async () => refusal })));
+  const result = await pipeline(input('bird'), options(fakeEdges(log, { validate: async () => REFUSAL })));
   t.same(log.calls, ['stage', 'remove /cfg/.staging-x']);
   t.match(result.failure, {
     step: 'validate',
@@ -115,16 +116,7 @@ t.test('a refusal by bird -p stops before the swap; the staging dir is removed',
 
 t.test('a refusal while a reload is still owed for the files on disk: that reload is sent anyway', async (t) => {
   const log = { calls: [] as string[] };
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: undefined,
-    customFilter: false,
-  };
-  const result = await pipeline(input('bird', true), options(fakeEdges(log, { validate: async () => refusal })));
+  const result = await pipeline(input('bird', true), options(fakeEdges(log, { validate: async () => REFUSAL })));
   t.same(log.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x']);
   t.equal(result.reload?.kind, 'applied');
   t.match(result.failure, { step: 'validate' });
@@ -198,15 +190,7 @@ t.test('check mode validates and writes nothing; --no-validate writes without st
 });
 
 t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) => {
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: 'k',
-    customFilter: false,
-  };
+  const refusal: ValidationFailure = { ...REFUSAL, entryKey: 'k' };
   const staged =
     (log: FakeLog, outcome: (daemon: Daemon) => ReloadOutcome) =>
     async (daemon: Daemon, dir: string): Promise<ReloadOutcome> => {
@@ -412,18 +396,9 @@ t.test('guarded: the marker, then configure timeout (its window opens); never st
   t.equal(plain.windowOpened, false);
 
   const owed = { calls: [] as string[] };
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: undefined,
-    customFilter: false,
-  };
   await pipeline(
     input('bird', true),
-    options(fakeEdges(owed, { validate: async () => refusal }), { guarded: guardedReload(owed, 'applied') }),
+    options(fakeEdges(owed, { validate: async () => REFUSAL }), { guarded: guardedReload(owed, 'applied') }),
   );
   t.same(owed.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x'], "a reload owed for the disk's files is plain");
 });
@@ -474,18 +449,9 @@ t.test(
     t.ok(existsSync(record), 'a staged set BIRD took: the record is put in place with the swap');
     rmSync(record);
 
-    const refusal: ValidationFailure = {
-      daemon: 'bird',
-      file: 'bird.cfg',
-      line: 3,
-      column: 1,
-      message: 'syntax error',
-      entryKey: undefined,
-      customFilter: false,
-    };
     await pipeline(
       input('bird'),
-      options(fakeEdges({ calls: [] }, { reloadStaged: applied, validate: async () => refusal }), {
+      options(fakeEdges({ calls: [] }, { reloadStaged: applied, validate: async () => REFUSAL }), {
         overlap: true,
         undo: undo(),
       }),
