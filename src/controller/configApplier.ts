@@ -105,14 +105,15 @@ export class ConfigApplier {
    */
   async #run(rounds: CycleRounds, signal: AbortSignal | undefined, changeAt: number | undefined): Promise<CycleResult> {
     const started = this.#now();
+    const { configDir, stageRoot = configDir, edges } = this.options;
+    const context = { configDir, stageRoot, edges, signal, now: this.#now };
     await this.#prepare(); // a settle window a stopped run left; quarantined and held entries that changed
     for (let again = true; again;) {
       const rendered = this.#render(rounds); // render
       if ('failed' in rendered) return this.#renderFailed(rounds, rendered.failed, rendered.message, false);
       const { files, live, spans } = await this.#compare(rounds, rendered); // compare with the files on disk
       const plans = await this.#plan(files, live, rounds.guarded); // plan: plain, staged or guarded, per daemon
-      const { configDir, stageRoot = configDir, edges } = this.options; // stage → validate/configure → swap → reload:
-      const context = { configDir, stageRoot, edges, signal, now: this.#now };
+      // stage → validate/configure → swap → reload, each daemon side by side
       const results = await Promise.all(plans.map((plan) => runDaemonPipeline(plan, { files, live, spans }, context)));
       this.#learn(rounds.finished(results));
       // An entry bird -p refused is quarantined, and the round runs again without it.

@@ -24,6 +24,7 @@ export class DaemonReporter {
   readonly #failures = new Map<FailureScope, ApplyFailure>();
   readonly #lastLogged = new Map<FailureScope, string>();
   readonly #reachable = new Map<Daemon, boolean>();
+  readonly #reloads = new Map<Daemon, number>();
   #lastDiagnostics = new Set<string>();
 
   constructor(
@@ -114,7 +115,10 @@ export class DaemonReporter {
 
   /** What BIRD answered to a reload: counted, and whether it answers at all (said once when that changes). */
   reloaded(daemon: Daemon, kind: NonNullable<DaemonPipelineResult['reload']>['kind'], message: string): void {
-    if (kind === 'applied') this.status.reloads[daemon] = (this.status.reloads[daemon] ?? 0) + 1;
+    if (kind === 'applied') {
+      this.#reloads.set(daemon, (this.#reloads.get(daemon) ?? 0) + 1);
+      this.status.reloads[daemon] = this.#reloads.get(daemon);
+    }
     if (kind === 'garbled') return;
     const reachable = kind !== 'unreachable';
     const was = this.#reachable.get(daemon);

@@ -240,14 +240,16 @@ export class RunController {
     // Changes arriving from here on wait for the next cycle.
     this.#changePendingSince = undefined;
     this.status.changePendingSince = undefined;
+    let ended = 0;
     const result = await this.#applier.cycle(signal, changeAt).finally(() => {
       this.#inCycle = false;
+      ended = this.#clock.now();
       this.status.cycleStartedAt = undefined;
-      this.status.heartbeatAt = this.#clock.now();
+      this.status.heartbeatAt = ended;
     });
     if (result.retry) {
       // Still not where the datastore says: the change is pending until a retry succeeds.
-      this.#changePendingSince ??= this.status.heartbeatAt;
+      this.#changePendingSince ??= ended;
       this.status.changePendingSince = this.#changePendingSince;
       this.#scheduleRetry();
     } else this.#retryBackoff = undefined;
