@@ -51,7 +51,7 @@ if (!(await canCreateNamespaces())) {
     writeFileSync(join(templates, 'bird6.cfg.hbs'), 'router id {{routerId}};\nthis is not bird;\n');
     await waitFor(
       'bird6 failing',
-      () => controller.status.daemons.bird6.failure,
+      () => controller.status.daemons.bird6!.failure,
       (f) => f?.kind === 'validation',
       20_000,
     );
@@ -64,7 +64,7 @@ if (!(await canCreateNamespaces())) {
     );
     // BIRD takes the staged set before the swap: the cycle (files, status, log) finishes a moment later.
     await controller.idle();
-    t.equal(controller.status.daemons.bird.failure, undefined, "bird has no failure of bird6's");
+    t.equal(controller.status.daemons.bird!.failure, undefined, "bird has no failure of bird6's");
     t.same(await h.protocols('bird6'), ['Mesh___2'], 'bird6 keeps running its previous configuration');
     const readiness = checkReadiness(controller.status, both);
     t.same(
@@ -82,7 +82,7 @@ if (!(await canCreateNamespaces())) {
     rmSync(join(templates, 'bird6.cfg.hbs'));
     await waitFor(
       'bird6 recovered',
-      () => controller.status.daemons.bird6.failure,
+      () => controller.status.daemons.bird6!.failure,
       (f) => f === undefined,
       20_000,
     );
@@ -106,12 +106,12 @@ if (!(await canCreateNamespaces())) {
       await h.client.put(key).value('if net ~ then reject;');
       await waitFor(
         'reload refused',
-        () => controller.status.daemons.bird.failure,
+        () => controller.status.daemons.bird!.failure,
         (f) => f?.kind === 'reload',
         20_000,
       );
       t.match(
-        controller.status.daemons.bird.failure?.message,
+        controller.status.daemons.bird!.failure?.message,
         /^bird refused the staged configuration that bird -p accepted: 8002 custom_filters\.cfg:\d+:\d+ syntax error/,
       );
       t.equal(
@@ -124,7 +124,7 @@ if (!(await canCreateNamespaces())) {
         h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
         'the consequence names what BIRD does, not the files',
       );
-      t.equal(controller.status.daemons.bird6.failure, undefined, 'bird6 is not affected');
+      t.equal(controller.status.daemons.bird6!.failure, undefined, 'bird6 is not affected');
       // An unrelated change does not clear bird's failure: bird still refuses the set that contains the filter.
       await h.client.put(keys.hostAddress('n4', 6)).value('::4');
       await waitFor(
@@ -136,14 +136,14 @@ if (!(await canCreateNamespaces())) {
       // BIRD takes the staged set before the swap: judge the failure once that cycle has finished.
       await controller.idle();
       t.equal(
-        controller.status.daemons.bird.failure?.kind,
+        controller.status.daemons.bird!.failure?.kind,
         'reload',
         'the failure stays until bird accepts a configuration',
       );
       await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
       await waitFor(
         'bird accepts again',
-        () => controller.status.daemons.bird.failure,
+        () => controller.status.daemons.bird!.failure,
         (f) => f === undefined,
         20_000,
       );
@@ -167,12 +167,12 @@ if (!(await canCreateNamespaces())) {
       await h.client.put(keys.customFilter(4, 'broken')).value('if net ~ then reject;');
       await waitFor(
         'reload refused',
-        () => controller.status.daemons.bird.failure,
+        () => controller.status.daemons.bird!.failure,
         (f) => f?.kind === 'reload',
         20_000,
       );
       t.match(
-        controller.status.daemons.bird.failure?.message,
+        controller.status.daemons.bird!.failure?.message,
         /bird refused the configuration: 8002 .*custom_filters\.cfg:\d+:\d+ syntax error/,
       );
       await waitFor(
@@ -222,13 +222,13 @@ if (!(await canCreateNamespaces())) {
       );
       await waitFor(
         'bird6 garbled',
-        () => controller.status.daemons.bird6.failure,
+        () => controller.status.daemons.bird6!.failure,
         (f) => f?.kind === 'reload',
         10_000,
       );
-      t.match(controller.status.daemons.bird6.failure?.message, /unexpected line from BIRD control socket/);
+      t.match(controller.status.daemons.bird6!.failure?.message, /unexpected line from BIRD control socket/);
       t.equal(
-        controller.status.daemons.bird6.reloadPending,
+        controller.status.daemons.bird6!.reloadPending,
         true,
         'whether bird6 applied is unknown: the reload stays pending',
       );
@@ -238,7 +238,7 @@ if (!(await canCreateNamespaces())) {
         await h.client.put(keys.hostAddress('n5', 4)).value('127.0.0.5');
         await waitFor(
           'validation timeout',
-          () => controller.status.daemons.bird.failure,
+          () => controller.status.daemons.bird!.failure,
           (f) => /did not finish within 500 ms/.test(f?.message ?? ''),
           15_000,
         );
@@ -246,11 +246,11 @@ if (!(await canCreateNamespaces())) {
         await waitFor(
           'retried and applied',
           // Applied means bird -p passed and the files are in place, not only BIRD running the staged set.
-          async () => ({ protocols: await h.protocols('bird'), failure: controller.status.daemons.bird.failure }),
+          async () => ({ protocols: await h.protocols('bird'), failure: controller.status.daemons.bird!.failure }),
           (s) => s.protocols.includes('Mesh_127_0_0_5') && s.failure === undefined,
           20_000,
         );
-        t.equal(controller.status.daemons.bird.failure, undefined);
+        t.equal(controller.status.daemons.bird!.failure, undefined);
       });
 
       await t.test('the validation binary is gone: a failure, retried; back → applied', async () => {
@@ -258,7 +258,7 @@ if (!(await canCreateNamespaces())) {
         await h.client.put(keys.hostAddress('n6', 4)).value('127.0.0.6');
         await waitFor(
           'binary missing',
-          () => controller.status.daemons.bird.failure,
+          () => controller.status.daemons.bird!.failure,
           (f) => /cannot run BIRD binary/.test(f?.message ?? ''),
           15_000,
         );
@@ -266,7 +266,7 @@ if (!(await canCreateNamespaces())) {
         await waitFor(
           'retried and applied',
           // Applied means bird -p passed and the files are in place, not only BIRD running the staged set.
-          async () => ({ protocols: await h.protocols('bird'), failure: controller.status.daemons.bird.failure }),
+          async () => ({ protocols: await h.protocols('bird'), failure: controller.status.daemons.bird!.failure }),
           (s) => s.protocols.includes('Mesh_127_0_0_6') && s.failure === undefined,
           20_000,
         );
@@ -307,7 +307,7 @@ if (!(await canCreateNamespaces())) {
         },
       );
       t.equal(
-        controller.status.daemons.bird6.failure?.kind,
+        controller.status.daemons.bird6!.failure?.kind,
         'reload',
         'bird6 is still failing (its socket still answers garbage) …',
       );

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { savePreviousFiles } from '../src/apply/previousFiles.js';
+import { savePreviousFiles } from '../src/controller/guard/undoRecord.js';
 import { runBirdCommand } from '../src/bird/controlSocket.js';
 import { configureBird } from '../src/bird/configure.js';
 import { startBirdForTest } from './harness/bird.js';

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { runBirdCommand } from '../src/bird/controlSocket.js';
-import { readPreviousFiles } from '../src/apply/previousFiles.js';
+import { readPreviousFiles } from '../src/controller/guard/undoRecord.js';
 import { cannotReadStagedSet } from '../src/controller/applyPipeline.js';
-import { reloadBird } from '../src/controller/reloadBird.js';
+import { reloadBird } from '../src/controller/realEdges.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
@@ -32,7 +32,7 @@ if (!(await canCreateNamespaces())) {
       await h.waitConverged('first apply');
       // BIRD started after birdwatch read the files itself; the reload it is owed must not fall into the count.
       await waitSettled(controller);
-      const reloads = controller.status.reloads.bird;
+      const reloads = controller.status.reloads.bird!;
       const aggrBefore = readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8');
       // An IPAM block lives in an include (bird_aggr.cfg): BIRD must read the staged include, not the live one,
       // since the live one is only replaced after BIRD answered.
@@ -62,7 +62,7 @@ if (!(await canCreateNamespaces())) {
         5_000,
       );
       t.match(applied.at(-1)?.['reload'], { bird: /Reconfigured/ });
-      t.equal(controller.status.reloads.bird - reloads, 1, 'one configure for the change, not two');
+      t.equal(controller.status.reloads.bird! - reloads, 1, 'one configure for the change, not two');
       t.equal(
         (await readPreviousFiles(h.configDir, 'bird'))?.['bird_aggr.cfg'],
         aggrBefore,
@@ -98,11 +98,11 @@ if (!(await canCreateNamespaces())) {
     await h.client.put(keys.hostAddress('n3', 4)).value('127.0.0.3');
     await waitFor(
       'the disagreement reported',
-      () => controller.status.daemons.bird.failure,
+      () => controller.status.daemons.bird!.failure,
       (f) => f?.kind === 'validation',
       20_000,
     );
-    t.match(controller.status.daemons.bird.failure?.message, /bird -p and BIRD disagree/);
+    t.match(controller.status.daemons.bird!.failure?.message, /bird -p and BIRD disagree/);
     t.same(
       await h.protocols('bird'),
       ['Mesh_127_0_0_2', 'Mesh_127_0_0_4'],
@@ -119,7 +119,7 @@ if (!(await canCreateNamespaces())) {
       'the record prepared beside the staged reload is removed',
     );
     t.equal(readFileSync(join(h.configDir, 'bird.cfg'), 'utf8'), liveBefore, 'nothing unvalidated was swapped in');
-    t.equal(controller.status.daemons.bird.reloadPending, false, 'BIRD and the disk agree: no reload owed');
+    t.equal(controller.status.daemons.bird!.reloadPending, false, 'BIRD and the disk agree: no reload owed');
     await controller.close();
   });
 
@@ -127,7 +127,7 @@ if (!(await canCreateNamespaces())) {
     const h = await createWorld(t, { keyspace: loopbackKeyspace() });
     // As if BIRD saw the config dir through another mount: the staged path it is given does not exist for it.
     const controller = await h.startController({
-      edges: (real) => ({
+      bird: (real) => ({
         ...real,
         reloadStaged: (daemon, dir) => real.reloadStaged!(daemon, dir.replace(h.configDir, join(h.dir, 'elsewhere'))),
       }),
@@ -145,7 +145,7 @@ if (!(await canCreateNamespaces())) {
     t.same(await h.protocols('bird'), ['Mesh_127_0_0_2', 'Mesh_127_0_0_3']);
     const warnings = h.logLines().filter((l) => String(l['msg']).includes("cannot read birdwatch's staged files"));
     t.equal(warnings.filter((l) => l['daemon'] === 'bird').length, 1, 'said once for bird');
-    t.equal(controller.status.daemons.bird.failure, undefined);
+    t.equal(controller.status.daemons.bird!.failure, undefined);
     await controller.close();
   });
 
@@ -154,7 +154,7 @@ if (!(await canCreateNamespaces())) {
     let staged = 0;
     const controller = await h.startController({
       overlap: false,
-      edges: (real) => ({
+      bird: (real) => ({
         ...real,
         reloadStaged: (daemon, dir) => {
           staged++;

@@ -69,7 +69,7 @@ t.test('--listen: HOST:PORT, [IPv6]:PORT or off; anything else is a usage error 
 });
 
 t.test('liveness and readiness rules', async (t) => {
-  const status = new RunStatus();
+  const status = new RunStatus(['bird', 'bird6']);
   status.heartbeatAt = 1_000;
   t.same(checkLiveness(status, 1_500, 30_000), { alive: true, heartbeatAgeMs: 500 });
   t.same(checkLiveness(status, 40_000, 30_000), { alive: false, heartbeatAgeMs: 39_000 });
@@ -89,7 +89,7 @@ t.test('liveness and readiness rules', async (t) => {
   applied();
   const clock = { now: 50_000 };
   t.same(checkReadiness(status, up, clock).ready, true);
-  status.daemons.bird6.failure = {
+  status.daemons.bird6!.failure = {
     kind: 'validation',
     message: 'bird6 -p rejected the configuration: …',
     at: Date.now(),
@@ -108,7 +108,7 @@ t.test('liveness and readiness rules', async (t) => {
     'a render failure holds both back: named once, under applied',
   );
   status.renderFailure = undefined;
-  status.daemons.bird.reloadPending = true;
+  status.daemons.bird!.reloadPending = true;
   t.same(failing(checkReadiness(status, up, clock)), ['bird'], 'new files the daemon has not loaded yet');
   applied();
   status.cycleStartedAt = clock.now - 11_000;
@@ -159,7 +159,7 @@ t.test('liveness and readiness rules', async (t) => {
 
 t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycle reports', async (t) => {
   const dir = tempDir(t);
-  const status = new RunStatus();
+  const status = new RunStatus(['bird', 'bird6']);
   let now = 10_000;
   status.heartbeatAt = now;
   const sockets = { bird: join(dir, 'none.ctl'), bird6: join(dir, 'none6.ctl') };
@@ -309,7 +309,7 @@ t.test('an address in use: the explicit --listen fails naming it', async (t) => 
   await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
   t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
   const port = (blocker.address() as { port: number }).port;
-  const status = new RunStatus();
+  const status = new RunStatus(['bird', 'bird6']);
   const sockets = { bird: '/nonexistent/b.ctl', bird6: '/nonexistent/b6.ctl' };
   const metrics = new BirdwatchMetrics({ status, sockets, ipip: 'off', perPeer: false, processMetrics: false });
   const error = await startOpsServer({ host: '127.0.0.1', port, status, metrics, sockets, log: silent }).then(

@@ -5,6 +5,7 @@ import t from 'tap';
 import { loopbackKeyspace } from './support/keyspaces.js';
 import { FILTERS_CHANGED } from '../src/controller/diffSummary.js';
 import { nodeRole } from '../src/controller/roleRenderer.js';
+import { realBirdEdges, realPipelineEdges } from '../src/controller/realEdges.js';
 import { RunController } from '../src/controller/runController.js';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { etcdKeyspaceSource } from '../src/datastore/keyspaceSource.js';
@@ -44,14 +45,14 @@ if (!(await canCreateNamespaces())) {
         if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
     });
     const log = createLogger({ level: 'debug', pretty: false, destination: stream });
-    const status = new RunStatus();
+    const status = new RunStatus(['bird', 'bird6']);
     const metrics = new BirdwatchMetrics({ status, sockets: h.sockets, ipip: 'off', perPeer: false });
     const client = createEtcdClient({ endpoints: h.etcd.endpoints });
     const controller = await RunController.create({
       role: nodeRole(NODE, 'off'),
       configDir: h.configDir,
-      sockets: h.sockets,
-      binaries: { bird: birdWrapper, bird6: 'bird6' },
+      edges: realPipelineEdges({ binaries: { bird: birdWrapper, bird6: 'bird6' } }),
+      bird: realBirdEdges(h.sockets),
       templatesDir: undefined,
       minReloadIntervalMs: 50,
       keyspace: etcdKeyspaceSource({ client }),

@@ -78,7 +78,7 @@ if (!(await canCreateNamespaces())) {
     });
 
     await t.test('a pool added → bird_ipam.cfg has it and BIRD answered Reconfigured', async (t) => {
-      const reloadsBefore = controller.status.reloads.bird;
+      const reloadsBefore = controller.status.reloads.bird!;
       await h.client.put(keys.pool(4, '192.168.0.0/16')).value('{"cidr":"192.168.0.0/16"}');
       await waitFor(
         'pool in bird_ipam.cfg',
@@ -87,7 +87,7 @@ if (!(await canCreateNamespaces())) {
       );
       await waitFor(
         'reload',
-        () => controller.status.reloads.bird,
+        () => controller.status.reloads.bird!,
         (n) => n > reloadsBefore,
       );
       // The apply is logged at the end of the cycle, after the reload is counted.
@@ -99,7 +99,7 @@ if (!(await canCreateNamespaces())) {
     });
 
     await t.test('a burst of 200 changes: final BIRD state exact, reloads bounded', async (t) => {
-      const reloadsBefore = controller.status.reloads.bird;
+      const reloadsBefore = controller.status.reloads.bird!;
       const cyclesBefore = controller.cycles;
       const expected: string[] = ['Mesh_127_0_0_2'];
       await Promise.all(
@@ -117,7 +117,7 @@ if (!(await canCreateNamespaces())) {
       );
       t.same(protocols, expected.sort());
       await controller.idle();
-      const reloads = controller.status.reloads.bird - reloadsBefore;
+      const reloads = controller.status.reloads.bird! - reloadsBefore;
       t.comment(`200 changes → ${controller.cycles - cyclesBefore} cycles, ${reloads} bird reloads`);
       t.ok(reloads >= 1 && reloads <= 20, `reloads bounded (${reloads})`);
       await h.client.delete().prefix('/calico/bgp/v1/host/burst-');
@@ -131,7 +131,7 @@ if (!(await canCreateNamespaces())) {
 
     await t.test('identical output → no write and no reload', async (t) => {
       await controller.idle();
-      const reloadsBefore = controller.status.reloads.bird + controller.status.reloads.bird6;
+      const reloadsBefore = controller.status.reloads.bird! + controller.status.reloads.bird6!;
       const cyclesBefore = controller.cycles;
       // A new key that renders the same (n2's AS spelled out as the default); a same-value put is not even a change.
       await h.client.put(keys.hostAsNumber('n2')).value('64511');
@@ -141,7 +141,7 @@ if (!(await canCreateNamespaces())) {
         (c) => c > cyclesBefore,
       );
       await controller.idle();
-      t.equal(controller.status.reloads.bird + controller.status.reloads.bird6, reloadsBefore);
+      t.equal(controller.status.reloads.bird! + controller.status.reloads.bird6!, reloadsBefore);
       const beforeDelete = controller.cycles;
       await h.client.delete().key(keys.hostAsNumber('n2'));
       await waitFor(
@@ -292,7 +292,7 @@ if (!(await canCreateNamespaces())) {
     await h.startBirds();
     await waitFor(
       'reload retried',
-      () => controller.status.reloads.bird + controller.status.reloads.bird6,
+      () => controller.status.reloads.bird! + controller.status.reloads.bird6!,
       (n) => n >= 2,
       20_000,
     );

@@ -10,6 +10,7 @@
  *   8002 <file>: No such file or directory rejected (cannot open)
  *   9001 syntax error                      the command itself was not understood
  */
+import { canNameInConfigure } from './configPath.js';
 import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
 import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
 
@@ -53,7 +54,7 @@ export function configureCommand(options: Pick<ConfigureBirdOptions, 'configPath
   const parts = ['configure'];
   if (options.check === true) parts.push('check');
   if (options.configPath !== undefined) {
-    if (/["\r\n]/.test(options.configPath)) {
+    if (!canNameInConfigure(options.configPath)) {
       throw new TypeError(
         `BIRD cannot be given a configuration path containing '"' or a newline: ${JSON.stringify(options.configPath)}`,
       );

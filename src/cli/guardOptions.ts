@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_GUARD_SETTINGS, type ApplyGuardSettings } from '../controller/applyGuard.js';
+import { DEFAULT_GUARD_SETTINGS, type ApplyGuardSettings } from '../controller/guard/settings.js';
 import { parseDuration } from './duration.js';
 import { UsageError } from './usageError.js';
 
@@ -10,7 +10,7 @@ export interface GuardFlags {
   readonly guardMargin: string;
 }
 
-/** The apply guard's flags on `run` (issue 15). */
+/** The apply guard's flags on `run` (README "The apply guard"). */
 export function addGuardOptions(command: Command): Command {
   return command
     .option(

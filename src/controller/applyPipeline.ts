@@ -1,119 +1,32 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { isApplyError } from '../apply/errors.js';
-import { stageFileSet, type StagedFileSet } from '../apply/stagingDir.js';
-import { swapStagedFiles, warnDirectoryRemoved, writeFilesDurably } from '../apply/swapFileSet.js';
+import type { StagedFileSet } from '../apply/stagingDir.js';
 import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
-import { join } from 'node:path';
-import { MAIN_FILE, type Daemon } from '../model/daemon.js';
-import type { Logger } from '../observe/logger.js';
+import type { Daemon } from '../model/daemon.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
-import { reloadBird, type ReloadOutcome } from './reloadBird.js';
-import {
-  formatValidationFailure,
-  validateStagedDaemon,
-  type BirdBinaries,
-  type ValidationFailure,
-} from './validateStaged.js';
-
-/**
- * How far a pipeline goes: `check` (compare, stage in a scratch dir, validate: `render --diff`), `write` (and
- * swap into the directory: `render --out`), `apply` (and reload BIRD: `run`, `run --once`).
- */
-export type PipelineMode = 'check' | 'write' | 'apply';
+import type { DaemonPlan, ReloadStep } from './applyPlan.js';
+import type { PipelineEdges, ReloadOutcome } from './edges.js';
+import type { UndoRecord } from './guard/undoRecord.js';
+import { formatValidationFailure, type ValidationFailure } from './validateStaged.js';
 
 /** The named steps of one daemon's pipeline, in order (render and compare come before, per cycle). */
 export type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';
 
-/** The edges a pipeline drives, injectable so each branch can be tested with fakes (and real ones as the proof). */
-export interface PipelineEdges {
-  stage(root: string, files: FileSet): Promise<StagedFileSet>;
-  validate(
-    daemon: Daemon,
-    stagedDir: string,
-    spans: () => readonly EntrySpan[],
-    signal: AbortSignal | undefined,
-  ): Promise<ValidationFailure | undefined>;
-  swap(configDir: string, stagedDir: string, names: readonly string[]): Promise<void>;
-  /** Writes without a staging dir (`--no-validate`, and putting back the files a daemon runs). */
-  write(configDir: string, files: ReadonlyMap<string, string>): Promise<void>;
-  /**
-   * `configure`: BIRD loads the files in the config dir. `why`: after a swap (`swapped`: new files), a reload
-   * still owed (`pending`), or going back to the files on disk after BIRD took a staged set that then failed
-   * (`back`).
-   */
-  reload(daemon: Daemon, why: ReloadReason): Promise<ReloadOutcome>;
-  /**
-   * `configure "<staged>/bird.cfg"`: BIRD parses and applies the staged set itself (a set it cannot parse leaves
-   * it running what it ran), while `bird -p` checks the same set for the disk. Absent: no overlap.
-   */
-  reloadStaged?(daemon: Daemon, stagedDir: string, onSent?: () => void): Promise<ReloadOutcome>;
-}
-
-export type ReloadReason = 'swapped' | 'pending' | 'back';
-
-export interface RealEdgesOptions {
-  readonly binaries: BirdBinaries;
-  readonly sockets?: Readonly<Record<Daemon, string>>;
-  readonly validateTimeoutMs?: number;
-  /** Where a directory removed from a file's place is reported (a warn line). */
-  readonly log?: Logger;
-}
-
-export function realPipelineEdges(options: RealEdgesOptions): PipelineEdges {
-  const onDirectoryRemoved = options.log === undefined ? undefined : warnDirectoryRemoved(options.log);
-  return {
-    stage: stageFileSet,
-    validate: (daemon, stagedDir, spans, signal) =>
-      validateStagedDaemon(daemon, stagedDir, {
-        binary: options.binaries[daemon],
-        spans,
-        signal,
-        timeoutMs: options.validateTimeoutMs,
-      }),
-    swap: (configDir, stagedDir, names) => swapStagedFiles(configDir, stagedDir, names, onDirectoryRemoved),
-    write: (configDir, files) => writeFilesDurably(configDir, files, onDirectoryRemoved),
-    reload: (daemon) => {
-      const socket = options.sockets?.[daemon];
-      if (socket === undefined) return Promise.reject(new Error(`no control socket for ${daemon}`));
-      // Not aborted by SIGTERM: once files are swapped, BIRD is told (a reload takes milliseconds, and is bounded).
-      return reloadBird(daemon, socket);
-    },
-    reloadStaged: (daemon, stagedDir, onSent) => {
-      const socket = options.sockets?.[daemon];
-      if (socket === undefined) return Promise.reject(new Error(`no control socket for ${daemon}`));
-      return reloadBird(daemon, socket, { configPath: join(stagedDir, MAIN_FILE[daemon]), onSent });
-    },
-  };
-}
-
-/** BIRD 1.6 strings have no escapes: a config dir whose path has a quote or newline cannot be named in `configure`. */
-export const canNameInConfigure = (path: string): boolean => !/["\r\n]/.test(path);
-
 export interface DaemonPipelineInput {
-  readonly daemon: Daemon;
-  /** Every rendered file (both daemons'); this pipeline takes its daemon's. */
+  /** Every rendered file (every daemon's); this pipeline takes its daemon's. */
   readonly files: FileSet;
   readonly live: ReadonlyMap<string, string>;
-  /** Reload even when no file changed (files swapped earlier, BIRD unreachable then, or a start). */
-  readonly reloadPending: boolean;
   readonly spans: () => readonly EntrySpan[];
 }
 
-export interface DaemonPipelineOptions {
-  readonly mode: PipelineMode;
+export interface PipelineContext {
   /** Where the files go (`write`/`apply`) or are compared with (`check`). */
   readonly configDir: string;
   /** Where staging dirs are made: the config dir itself, or a scratch dir for `check`. */
   readonly stageRoot: string;
-  /** false: `--no-validate` (write without bird -p). */
-  readonly validate: boolean;
   readonly edges: PipelineEdges;
   /** Aborts validation only (SIGTERM): nothing half-done is left, and swaps and reloads always finish. */
   readonly signal?: AbortSignal;
-  /**
-   * Send BIRD the staged set (`edges.reloadStaged`) while `bird -p` checks it, and swap without a second
-   * reload when both accept it (`apply` with validation only; not for a guarded apply's `configure timeout`).
-   */
-  readonly overlap?: boolean;
   readonly now?: () => number;
 }
 
@@ -124,7 +37,7 @@ export interface DaemonPipelineFailure {
   readonly transient: boolean;
 }
 
-/** One result object per daemon and cycle: logs, metrics, status and the CLI all read this. */
+/** One result per daemon and cycle: the cycle, logs, metrics, status and the CLI all read this. */
 export interface DaemonPipelineResult {
   readonly daemon: Daemon;
   /** This daemon's files that differ from the live ones, in swap order. */
@@ -137,15 +50,17 @@ export interface DaemonPipelineResult {
   readonly failure: DaemonPipelineFailure | undefined;
   /** Stopped by the signal before anything was swapped. */
   readonly aborted: boolean;
-  /** What BIRD answered to the staged set when the reload overlapped `bird -p` (undefined: no overlap). */
+  /** What BIRD answered to the staged set (the `staged` method; undefined otherwise). */
   readonly stagedReload: ReloadOutcome | undefined;
   /**
    * BIRD may run a set that is not the one on disk: it took (or may have taken) the staged set, that set was not
    * swapped in, and going back to the disk's files did not land. A reload is owed.
    */
   readonly diverged: boolean;
-  /** BIRD could not open the staged set (it sees the config dir elsewhere): BIRD's words; the sequential path ran. */
+  /** BIRD could not open the staged set (it sees the config dir elsewhere): BIRD's words; the plain path ran. */
   readonly stagedUnreadable: string | undefined;
+  /** The `guarded` method: BIRD took `configure timeout`, so the settle window judges this daemon. */
+  readonly windowOpened: boolean;
 }
 
 /** BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`. */
@@ -155,14 +70,16 @@ export const cannotReadStagedSet = (message: string): boolean =>
 /** How long validation waits for `configure` to reach BIRD's socket (a BIRD slow to greet does not hold bird -p). */
 const HAND_OVER_WAIT_MS = 50;
 
-/** Resolves when the first of `promises` settles, or after `ms`. */
+/** Resolves when the first of `promises` settles (none rejects), or after `ms`. */
 async function untilFirst(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const timer = new AbortController();
   try {
-    await Promise.race([...promises.map((p) => p.then(() => undefined)), elapsed]);
+    await Promise.race([
+      ...promises.map((p) => p.then(() => undefined)),
+      delay(ms, undefined, { signal: timer.signal }),
+    ]);
   } finally {
-    clearTimeout(timer);
+    timer.abort();
   }
 }
 
@@ -176,17 +93,43 @@ const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
 const filesOf = (files: FileSet, daemon: Daemon): Map<string, string> =>
   new Map([...files].filter(([name]) => daemonOf(name) === daemon));
 
+/** A reload of new files, with its undo record written beside it and kept only when BIRD took the set. */
+async function recorded(undo: UndoRecord | undefined, send: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> {
+  undo?.begin();
+  let outcome: ReloadOutcome;
+  try {
+    outcome = await send();
+  } catch (error) {
+    await undo?.drop();
+    throw error;
+  }
+  await (outcome.kind === 'applied' ? undo?.keep() : undo?.drop());
+  return outcome;
+}
+
+/** The reload step for swapped files: `configure`, or for a guarded daemon its marker and `configure timeout`. */
+async function reloadSwapped(step: ReloadStep): Promise<{ reload: ReloadOutcome; windowOpened: boolean }> {
+  if (step.method === 'guarded' && (await step.guarded.writeMarker())) {
+    const reload = await recorded(step.undo, () => step.guarded.configureTimeout());
+    if (reload.kind !== 'applied') await step.guarded.removeMarker();
+    return { reload, windowOpened: reload.kind === 'applied' };
+  }
+  return { reload: await recorded(step.undo, step.configure), windowOpened: false };
+}
+
 /**
- * One daemon, top to bottom: compare → stage → validate → swap → reload; with `overlap`, BIRD is given the
- * staged set while bird -p checks it, and the swap follows when both accepted it. Never throws for what its edges do;
- * every failure is in the result, with its step. A staging dir is always removed, also on abort.
+ * One daemon, top to bottom, as its plan says: compare → stage → validate (the `staged` method: BIRD is given the
+ * staged set meanwhile) → swap → reload. Never throws for what its edges do; every failure is in the result, with
+ * its step. A staging dir is always removed, also on abort.
  */
 export async function runDaemonPipeline(
+  plan: DaemonPlan,
   input: DaemonPipelineInput,
-  options: DaemonPipelineOptions,
+  context: PipelineContext,
 ): Promise<DaemonPipelineResult> {
-  const { daemon } = input;
-  const now = options.now ?? (() => performance.now());
+  const { daemon, reload: step } = plan;
+  const { edges } = context;
+  const now = context.now ?? (() => performance.now());
   const files = filesOf(input.files, daemon);
   const changed = [...files.keys()].filter((name) => files.get(name) !== input.live.get(name));
   let written: string[] = [];
@@ -206,17 +149,20 @@ export async function runDaemonPipeline(
     stagedReload,
     stagedUnreadable,
     diverged: false,
+    windowOpened: false,
     ...rest,
   });
-  const fail = (step: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
-    result({ failure: { step, message, transient } });
+  const fail = (stepName: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
+    result({ failure: { step: stepName, message, transient } });
 
   if (changed.length > 0) {
     let staged: StagedFileSet | undefined;
+    /** The staged set BIRD took: its undo record waits for the swap (kept) or the way back (dropped). */
+    let stagedUndo: UndoRecord | undefined;
     try {
-      if (options.validate) {
+      if (plan.validate) {
         try {
-          staged = await options.edges.stage(options.stageRoot, files);
+          staged = await edges.stage(context.stageRoot, files);
         } catch (error) {
           if (isApplyError(error)) return fail('stage', error.message, true);
           throw error;
@@ -226,14 +172,27 @@ export async function runDaemonPipeline(
         let sent: () => void = () => undefined;
         const handedOver = new Promise<void>((resolve) => (sent = resolve));
         const overlapping =
-          options.mode === 'apply' && options.overlap === true && options.edges.reloadStaged
-            ? settle(options.edges.reloadStaged(daemon, stagedDir, () => sent()))
+          step?.method === 'staged'
+            ? settle(
+                (async () => {
+                  step.undo?.begin();
+                  try {
+                    const outcome = await step.configureStaged(stagedDir, () => sent());
+                    if (outcome.kind === 'applied') stagedUndo = step.undo;
+                    else await step.undo?.drop();
+                    return outcome;
+                  } catch (error) {
+                    await step.undo?.drop();
+                    throw error;
+                  }
+                })(),
+              )
             : undefined;
         // Spawning bird -p blocks this thread for milliseconds: BIRD gets its command first, and parses meanwhile.
         if (overlapping) await untilFirst([handedOver, overlapping], HAND_OVER_WAIT_MS);
         let checked: Settled<ValidationFailure | undefined>;
         try {
-          checked = await settle(options.edges.validate(daemon, stagedDir, input.spans, options.signal));
+          checked = await settle(edges.validate(daemon, stagedDir, input.spans, context.signal));
         } finally {
           validateMs = now() - started;
         }
@@ -242,15 +201,17 @@ export async function runDaemonPipeline(
         stagedReload = early?.value;
         // BIRD took (or may have taken) a set that is not going to the disk: it is told to load the disk's again.
         const goBack = async (): Promise<{ reload: ReloadOutcome | undefined; diverged: boolean }> => {
-          if (stagedReload?.kind !== 'applied' && stagedReload?.kind !== 'garbled')
+          if (!step || (stagedReload?.kind !== 'applied' && stagedReload?.kind !== 'garbled'))
             return { reload: undefined, diverged: false };
-          const reload = await options.edges.reload(daemon, 'back');
+          await stagedUndo?.drop();
+          stagedUndo = undefined;
+          const reload = await step.configure();
           return { reload, diverged: reload.kind !== 'applied' };
         };
         if (!checked.ok) {
           const error = checked.error;
           const back = await goBack();
-          if (options.signal?.aborted) return result({ ...back, aborted: true });
+          if (context.signal?.aborted) return result({ ...back, aborted: true });
           if (isBirdValidationTimeoutError(error) || isBirdBinaryMissingError(error))
             return result({ ...back, failure: { step: 'validate', message: error.message, transient: true } });
           throw error;
@@ -259,8 +220,7 @@ export async function runDaemonPipeline(
         if (validation) {
           let back = await goBack();
           // The files on disk are the last set that passed; a reload still owed to BIRD for them is sent anyway.
-          if (back.reload === undefined && options.mode === 'apply' && input.reloadPending)
-            back = { reload: await options.edges.reload(daemon, 'pending'), diverged: false };
+          if (back.reload === undefined && step?.owed) back = { reload: await step.configure(), diverged: false };
           const disagreed =
             stagedReload?.kind === 'applied'
               ? `; BIRD had accepted the staged set (bird -p and BIRD disagree) and was told to load the files on disk again${back.diverged ? ', which did not land' : ''}`
@@ -290,27 +250,35 @@ export async function runDaemonPipeline(
           });
         }
       }
-      if (options.mode === 'check') return result({});
+      if (!plan.swap) return result({});
       try {
-        if (staged) await options.edges.swap(options.configDir, staged.dir, changed);
-        else await options.edges.write(options.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
+        if (staged) await edges.swap(context.configDir, staged.dir, changed);
+        else await edges.write(context.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
         written = changed;
       } catch (error) {
         if (!isApplyError(error)) throw error;
         written = [...error.replaced];
         return fail('swap', error.message, true);
+      } finally {
+        // Swapped, or part-way: BIRD runs the staged set either way, and `undo` must lead back to the old one.
+        await stagedUndo?.keep();
       }
     } finally {
       await staged?.remove().catch(() => undefined);
     }
   }
-  if (options.mode !== 'apply' || (changed.length === 0 && !input.reloadPending)) return result({});
+  if (!step || (changed.length === 0 && !step.owed)) return result({});
   // The reload step: BIRD is told to load the swapped files — unless it already loaded the same set, staged.
-  const reload = stagedReload ?? (await options.edges.reload(daemon, changed.length > 0 ? 'swapped' : 'pending'));
+  let windowOpened = false;
+  let reload = stagedReload;
+  if (!reload) {
+    if (changed.length > 0) ({ reload, windowOpened } = await reloadSwapped(step));
+    else reload = await step.configure();
+  }
   switch (reload.kind) {
     case 'applied':
     case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried
-      return result({ reload });
+      return result({ reload, windowOpened });
     case 'rejected':
       return result({
         reload,

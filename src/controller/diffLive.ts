@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import type { KeyspaceSnapshot } from '../datastore/snapshot.js';
-import type { ApplyFailure } from '../observe/runStatus.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import { unifiedDiff } from '../render/unifiedDiff.js';
-import type { CycleDetail } from './configApplier.js';
+import type { CycleResult } from './cycleResult.js';
 import { summarizeConfigChange, type ConfigChange } from './diffSummary.js';
+import type { PipelineEdges } from './edges.js';
 import { renderOnce } from './oneShot.js';
 import type { RoleRenderer } from './roleRenderer.js';
-import type { BirdBinaries } from './validateStaged.js';
 
 export interface DiffAgainstLiveOptions {
   readonly snapshot: KeyspaceSnapshot;
@@ -15,8 +14,9 @@ export interface DiffAgainstLiveOptions {
   /** The live configuration directory; only read. */
   readonly configDir: string;
   readonly templates: CompiledTemplateSet;
-  /** undefined: do not validate (`--no-validate`). */
-  readonly binaries: BirdBinaries | undefined;
+  readonly edges: PipelineEdges;
+  /** false: do not validate (`--no-validate`). */
+  readonly validate: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -30,8 +30,8 @@ export interface FileDiff {
 }
 
 export interface LiveDiff {
-  readonly detail: CycleDetail | undefined;
-  readonly failure: ApplyFailure | undefined;
+  /** The `check` cycle: what was rendered and found on disk, and its first failure (`run` would keep the live one). */
+  readonly cycle: CycleResult;
   /** Only the files that differ, in swap order. */
   readonly files: readonly FileDiff[];
   readonly change: ConfigChange | undefined;
@@ -42,11 +42,12 @@ export interface LiveDiff {
  * then the differences with the live files. Nothing is written under `configDir` or its parent.
  */
 export async function diffAgainstLive(options: DiffAgainstLiveOptions): Promise<LiveDiff> {
-  const { detail, failure } = await renderOnce({ ...options, dir: options.configDir, mode: 'check' });
-  if (!detail) return { detail, failure, files: [], change: undefined };
+  const cycle = await renderOnce({ ...options, dir: options.configDir, mode: 'check' });
+  const { rendered, live } = cycle;
+  if (!rendered) return { cycle, files: [], change: undefined };
   const files: FileDiff[] = [];
-  for (const [file, content] of detail.rendered.files) {
-    const current = detail.live.get(file);
+  for (const [file, content] of rendered.files) {
+    const current = live.get(file);
     if (current === content) continue;
     const path = join(options.configDir, file);
     files.push({
@@ -56,5 +57,5 @@ export async function diffAgainstLive(options: DiffAgainstLiveOptions): Promise<
       patch: unifiedDiff(path, current, `${path} (rendered)`, content),
     });
   }
-  return { detail, failure, files, change: summarizeConfigChange(detail.live, detail.rendered.files) };
+  return { cycle, files, change: summarizeConfigChange(live, rendered.files) };
 }

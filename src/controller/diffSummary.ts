@@ -113,7 +113,9 @@ export function summarizeConfigChange(
   source: StatementSource = splitAtOnce,
 ): ConfigChange {
   const daemons: DaemonChange[] = [];
-  for (const daemon of DAEMONS) {
+  // The daemons whose files are on either side (a layout with `bird` alone has no bird6 to speak of).
+  const files = [...before.keys(), ...after.keys()];
+  for (const daemon of DAEMONS.filter((d) => files.some((file) => daemonOf(file) === d))) {
     const { old, now } = partsOf(before, after, daemon, source);
     const protocols = diffProtocols([...old.peers.keys()], [...now.peers.keys()]);
     const changed = [...now.peers]

@@ -1,4 +1,5 @@
 import type { IpAddress } from '../model/address.js';
+import { daemonsOf, type Daemon } from '../model/daemon.js';
 import { buildNodeModel } from '../model/buildNodeModel.js';
 import { buildReflectorModel } from '../model/buildReflectorModel.js';
 import { ModelMemo } from '../model/modelMemo.js';
@@ -34,6 +35,8 @@ export interface RenderOutcome {
 /** A role: how keyspace + templates become files (pure), and which changes can alter them. */
 export interface RoleRenderer {
   readonly layout: Layout;
+  /** The daemons the layout renders a main file for: what the cycle, status, readiness and metrics iterate. */
+  readonly daemons: readonly Daemon[];
   render(keyspace: Keyspace, templates: CompiledTemplateSet): RenderOutcome;
   isRelevant(key: string): boolean;
   /** What the role reads and watches in etcd (and keeps). */
@@ -73,6 +76,7 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
   const history = fileHistory();
   return {
     layout: NODE_LAYOUT,
+    daemons: daemonsOf(NODE_LAYOUT.map((entry) => entry.file)),
     isRelevant: (key) => isRelevantKey(key, nodeName),
     scope: nodeKeyScope(nodeName),
     render(keyspace, templates) {
@@ -113,6 +117,7 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
   const history = fileHistory();
   return {
     layout: REFLECTOR_LAYOUT,
+    daemons: daemonsOf(REFLECTOR_LAYOUT.map((entry) => entry.file)),
     // Every node's address and peers decide who the clients are.
     isRelevant: (key) => !key.includes('/block/'),
     scope: reflectorKeyScope(),

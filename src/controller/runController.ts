@@ -1,32 +1,30 @@
+import { once } from 'node:events';
 import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
 import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
 import type { KeyspaceSource, LiveKeyspace } from '../datastore/keyspaceSource.js';
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver } from '../observe/cycleReport.js';
-import type { Daemon } from '../model/daemon.js';
 import { RunStatus } from '../observe/runStatus.js';
 import { logDatastoreState } from '../datastore/stateLog.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
-import { realPipelineEdges, type PipelineEdges } from './applyPipeline.js';
-import type { ApplyGuard } from './applyGuard.js';
 import { ConfigApplier } from './configApplier.js';
+import type { ApplyOptions } from './cycleOptions.js';
+import type { CycleResult } from './cycleResult.js';
+import type { PipelineEdges, ReloadEdges } from './edges.js';
 import type { RoleRenderer } from './roleRenderer.js';
 import { loadCompiledTemplates } from '../render/templateLoader.js';
 import { TemplateDirWatcher } from './templateDirWatcher.js';
-import type { BirdBinaries } from './validateStaged.js';
 import { errorMessage } from '../errorMessage.js';
 
 export interface RunOptions {
   readonly role: RoleRenderer;
   readonly configDir: string;
-  readonly sockets: Readonly<Record<Daemon, string>>;
-  readonly binaries: BirdBinaries;
-  /** Kill a `bird -p` that runs longer than this (ms); default 30 s. */
-  readonly validateTimeoutMs?: number;
-  /** Replaces the real stage/validate/swap/reload steps (unit tests of the loop). */
-  readonly edges?: PipelineEdges;
+  /** Stage, bird -p, swap: realPipelineEdges, or a test's fakes. */
+  readonly edges: PipelineEdges;
+  /** BIRD's `configure`: realBirdEdges, or a test's fakes. */
+  readonly bird: ReloadEdges;
   readonly templatesDir: string | undefined;
   readonly minReloadIntervalMs: number;
   /** Largest share of time BIRD may spend reconfiguring (default 0.25; reloadPacer.ts). */
@@ -39,8 +37,8 @@ export interface RunOptions {
   readonly observer?: CycleObserver;
   /** How often the idle loop touches status.heartbeatAt (liveness); default 2 s. */
   readonly heartbeatIntervalMs?: number;
-  /** The apply guard (issue 15): guarded changes go out as configure timeout, then confirm or undo. */
-  readonly guard?: ApplyGuard;
+  /** The apply guard (README "The apply guard"): guarded changes go out as configure timeout, then confirm or undo. */
+  readonly guard?: ApplyOptions['guard'];
   /** false (`--sequential-reload`): validate, swap, then configure, instead of BIRD taking the staged set. */
   readonly overlap?: boolean;
 }
@@ -69,12 +67,14 @@ export class RunController {
   #synced = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #inCycle = false;
+  /** Monotonic ms of the oldest change no finished cycle has handled (published as status.changePendingSince). */
+  #changePendingSince: number | undefined;
 
   private constructor(
     private readonly options: RunOptions,
     templates: Awaited<ReturnType<typeof loadCompiledTemplates>>,
   ) {
-    this.status = options.status ?? new RunStatus();
+    this.status = options.status ?? new RunStatus(options.role.daemons);
     this.#clock = options.clock ?? systemClock;
     const log = options.log;
     this.#mirror = options.keyspace.open(options.role.scope, {
@@ -98,20 +98,18 @@ export class RunController {
         role: options.role,
         configDir: options.configDir,
         keyspace: this.#mirror.entries,
-        edges:
-          options.edges ??
-          realPipelineEdges({
-            binaries: options.binaries,
-            sockets: options.sockets,
-            validateTimeoutMs: options.validateTimeoutMs,
-            log,
-          }),
+        edges: options.edges,
+        mode: {
+          kind: 'apply',
+          bird: options.bird,
+          guard: options.guard,
+          overlap: options.overlap,
+          heartbeat: () => (this.status.heartbeatAt = this.#clock.now()),
+        },
         log,
         status: this.status,
         observer: options.observer,
         now: () => this.#clock.now(),
-        guard: options.guard,
-        overlap: options.overlap,
       },
       templates,
     );
@@ -143,10 +141,7 @@ export class RunController {
       } catch (error) {
         if (!this.#abort.signal.aborted) throw error; // stopped while still waiting for etcd
       }
-      if (!this.#abort.signal.aborted)
-        await new Promise<void>((resolve) =>
-          this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
+      if (!this.#abort.signal.aborted) await once(this.#abort.signal, 'abort');
     } finally {
       signal.removeEventListener('abort', stop);
       await this.close();
@@ -175,8 +170,8 @@ export class RunController {
   }
 
   /**
-   * SIGHUP: re-read everything from etcd, the templates and the files on disk, then re-render and reload both
-   * daemons. Never throws: a failed re-read is logged and the next change or retry carries on.
+   * SIGHUP: re-read everything from etcd, the templates and the files on disk, then re-render and reload every
+   * daemon. Never throws: a failed re-read is logged and the next change or retry carries on.
    */
   async refresh(): Promise<void> {
     const log = this.options.log;
@@ -216,7 +211,8 @@ export class RunController {
 
   /** Starts (or joins) a cycle; the loop never rejects, but if it does, that is one log line, not a crash. */
   #trigger(): Promise<void> {
-    if (this.status.changePendingSince === undefined) this.status.changePendingSince = this.#clock.now();
+    this.#changePendingSince ??= this.#clock.now();
+    this.status.changePendingSince = this.#changePendingSince;
     return this.#coalescer.trigger().catch((error: unknown) => {
       this.options.log.error(
         { component: 'cycle', err: error },
@@ -235,25 +231,29 @@ export class RunController {
     this.#trigger().catch(() => undefined);
   }
 
-  async #cycle(signal: AbortSignal) {
+  async #cycle(signal: AbortSignal): Promise<CycleResult> {
     const changeAt = this.#firstChangeAt;
     this.#firstChangeAt = undefined;
     this.status.heartbeatAt = this.#clock.now();
     this.#inCycle = true;
     this.status.cycleStartedAt = this.#clock.now();
     // Changes arriving from here on wait for the next cycle.
+    this.#changePendingSince = undefined;
     this.status.changePendingSince = undefined;
-    const outcome = await this.#applier.cycle(signal, changeAt).finally(() => {
+    let ended = 0;
+    const result = await this.#applier.cycle(signal, changeAt).finally(() => {
       this.#inCycle = false;
+      ended = this.#clock.now();
       this.status.cycleStartedAt = undefined;
-      this.status.heartbeatAt = this.#clock.now();
+      this.status.heartbeatAt = ended;
     });
-    if (outcome.retry) {
+    if (result.retry) {
       // Still not where the datastore says: the change is pending until a retry succeeds.
-      this.status.changePendingSince ??= this.status.heartbeatAt;
+      this.#changePendingSince ??= ended;
+      this.status.changePendingSince = this.#changePendingSince;
       this.#scheduleRetry();
     } else this.#retryBackoff = undefined;
-    return outcome;
+    return result;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { BirdControlClient } from '../bird/controlSocket.js';
 import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
-import type { BirdAnswers } from './health.js';
+import type { BirdAnswer, BirdAnswers } from './health.js';
 import type { Daemon } from '../model/daemon.js';
 
 /** Time a readiness probe gives each control socket to greet. */
@@ -11,12 +11,12 @@ export const BIRD_PROBE_TIMEOUT_MS = 1_000;
  * then hang up. Sends no command, so it costs BIRD nothing even with thousands of protocols. Never throws.
  */
 export async function probeBird(
-  sockets: Readonly<Record<Daemon, string>>,
+  sockets: Readonly<Partial<Record<Daemon, string>>>,
   timeoutMs = BIRD_PROBE_TIMEOUT_MS,
 ): Promise<BirdAnswers> {
-  const probe = async (daemon: Daemon): Promise<BirdAnswers[Daemon]> => {
+  const probe = async (daemon: Daemon, socket: string): Promise<BirdAnswer> => {
     try {
-      const client = await BirdControlClient.connect(sockets[daemon], { timeoutMs });
+      const client = await BirdControlClient.connect(socket, { timeoutMs });
       client.close();
       return { ok: true };
     } catch (error) {
@@ -26,6 +26,10 @@ export async function probeBird(
       return { ok: false, error: `${daemon} does not answer: ${String(error)}` };
     }
   };
-  const [bird, bird6] = await Promise.all([probe('bird'), probe('bird6')]);
-  return { bird, bird6 };
+  const daemons = Object.entries(sockets).flatMap(([daemon, socket]) =>
+    socket === undefined ? [] : [[daemon as Daemon, socket] as const],
+  );
+  return Object.fromEntries(
+    await Promise.all(daemons.map(async ([daemon, socket]) => [daemon, await probe(daemon, socket)] as const)),
+  );
 }

@@ -4,12 +4,21 @@ import type { FailureKind } from './failureKind.js';
 
 export type ReloadResult = 'applied' | 'rejected' | 'unreachable' | 'garbled';
 
-/** What one cycle did, handed to observers (metrics) once the cycle ends. */
+export interface CycleFailure {
+  readonly kind: FailureKind;
+  /** undefined: a render-level failure (every daemon held back). */
+  readonly daemon: Daemon | undefined;
+}
+
+/**
+ * What one cycle did, as observers (metrics) see it once the cycle ends: the observed part of the cycle's one
+ * result (the controller's CycleResult extends it).
+ */
 export interface CycleReport {
   readonly result: 'unchanged' | 'applied' | 'failed' | 'reload-pending' | 'aborted';
   /** The first failure's kind (render-level first); see `failures` for every one. */
   readonly failureKind?: FailureKind;
-  readonly failures: readonly { readonly kind: FailureKind; readonly daemon: Daemon | undefined }[];
+  readonly failures: readonly CycleFailure[];
   readonly renderMs: number;
   readonly validateMs: number | undefined;
   readonly reloads: readonly {
@@ -24,14 +33,15 @@ export interface CycleReport {
   readonly quarantined: number;
   /** bird -p refusals this cycle that were pinned on one entry (and quarantined it). */
   readonly refusedEntries: number;
-  /** Guarded applies this cycle (issue 15): each daemon's verdict and how long the change was held. */
+  /** Guarded applies this cycle (README "The apply guard"): each daemon's verdict and how long it was held. */
   readonly guarded?: readonly GuardedApplyReport[];
 }
 
 export interface GuardedApplyReport {
   readonly daemon: Daemon;
   readonly verdict: 'confirmed' | 'reverted' | 'interrupted';
-  readonly holdMs: number;
+  /** How long the settle window ran before the verdict (`birdwatch_guard_hold_seconds`). */
+  readonly settleMs: number;
 }
 
 export interface CycleObserver {

@@ -1,17 +1,17 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CycleReport } from './cycleReport.js';
-import { DAEMONS } from '../model/daemon.js';
-import type { RunStatus } from './runStatus.js';
+import type { Daemon } from '../model/daemon.js';
+import type { RunStatusView } from './runStatus.js';
 
 const VERDICTS = ['confirmed', 'reverted', 'interrupted'] as const;
 
-/** The apply guard's metrics (issue 15), registered beside BirdwatchMetrics' own. */
+/** The apply guard's metrics (README "The apply guard"), registered beside BirdwatchMetrics' own. */
 export class GuardMetrics {
   readonly #applies: Counter<'daemon' | 'verdict'>;
   readonly #hold: Histogram;
   readonly #held: Gauge;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, daemons: readonly Daemon[]) {
     const registers = [registry];
     this.#applies = new Counter({
       name: 'birdwatch_guarded_applies_total',
@@ -30,13 +30,13 @@ export class GuardMetrics {
       help: 'entries (or templates, or a rendering) held back because the apply guard reverted them, until they change',
       registers,
     });
-    for (const daemon of DAEMONS) for (const verdict of VERDICTS) this.#applies.inc({ daemon, verdict }, 0);
+    for (const daemon of daemons) for (const verdict of VERDICTS) this.#applies.inc({ daemon, verdict }, 0);
   }
 
-  cycleEnded(report: CycleReport, status: Readonly<RunStatus>): void {
+  cycleEnded(report: CycleReport, status: RunStatusView): void {
     for (const g of report.guarded ?? []) {
       this.#applies.inc({ daemon: g.daemon, verdict: g.verdict });
-      this.#hold.observe(g.holdMs / 1000);
+      this.#hold.observe(g.settleMs / 1000);
     }
     this.#held.set(status.guardHolds.length);
   }

@@ -1,6 +1,5 @@
-import { DAEMONS, type Daemon } from '../model/daemon.js';
-import { guardAppliedCheck } from './guardReadiness.js';
-import type { RunStatus } from './runStatus.js';
+import type { Daemon } from '../model/daemon.js';
+import type { RunStatusView } from './runStatus.js';
 
 /** How long the control loop may go without a heartbeat before /healthz says it is stuck. */
 export const DEFAULT_LIVENESS_STALE_MS = 30_000;
@@ -12,7 +11,7 @@ export interface Liveness {
 }
 
 /** Alive while the heartbeat is fresh; `now` is on the heartbeat's (monotonic) clock. */
-export function checkLiveness(status: Readonly<RunStatus>, now: number, staleAfterMs: number): Liveness {
+export function checkLiveness(status: RunStatusView, now: number, staleAfterMs: number): Liveness {
   const heartbeatAgeMs = Math.max(0, now - status.heartbeatAt);
   return { alive: heartbeatAgeMs <= staleAfterMs, heartbeatAgeMs };
 }
@@ -30,10 +29,9 @@ export interface Readiness {
   readonly checks: readonly ReadinessCheck[];
 }
 
-/** Whether each daemon answered on its control socket just now (an error text when not). */
-export type BirdAnswers = Readonly<
-  Record<Daemon, { readonly ok: true } | { readonly ok: false; readonly error: string }>
->;
+/** Whether each daemon answered on its control socket just now (an error text when not; absent: not asked). */
+export type BirdAnswer = { readonly ok: true } | { readonly ok: false; readonly error: string };
+export type BirdAnswers = Readonly<Partial<Record<Daemon, BirdAnswer>>>;
 
 /** A cycle running, or a change waiting, longer than this is a stuck step (or a retry loop), not normal pacing. */
 export const DEFAULT_STUCK_AFTER_MS = 10_000;
@@ -48,7 +46,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 
 /** The datastore's part of readiness: synced, or why not and since when. */
-function datastoreCheck(status: Readonly<RunStatus>): ReadinessCheck {
+function datastoreCheck(status: RunStatusView): ReadinessCheck {
   const since = status.datastoreSince === undefined ? 'an unknown time' : new Date(status.datastoreSince).toISOString();
   const why = status.datastoreDetail ?? 'unknown';
   switch (status.datastore) {
@@ -71,7 +69,7 @@ function datastoreCheck(status: Readonly<RunStatus>): ReadinessCheck {
  * Pure: the caller asks BIRD. Quarantined entries are named but, like any skipped entry, do not make it unready.
  */
 export function checkReadiness(
-  status: Readonly<RunStatus>,
+  status: RunStatusView,
   bird: BirdAnswers,
   clock: ReadinessClock = { now: performance.now() },
 ): Readiness {
@@ -87,7 +85,7 @@ export function checkReadiness(
           .map((q) => q.key)
           .slice(0, 3)
           .join(', ')}${status.quarantined.length > 3 ? ', …' : ''})`;
-  const guard = guardAppliedCheck(status, clock.now); // issue 15: held-back entries, or a settle window
+  const guard = guardAppliedCheck(status, clock.now);
   if (status.renderFailure) {
     checks.push({
       condition: 'applied',
@@ -110,10 +108,10 @@ export function checkReadiness(
     });
   } else {
     // A daemon with a failure says so in its own check; here only what holds both back, or neither started.
-    const notYet = DAEMONS.filter(
-      (d) => status.daemons[d].lastAppliedAt === undefined && status.daemons[d].failure === undefined,
+    const notYet = status.daemonNames.filter(
+      (d) => status.daemons[d]?.lastAppliedAt === undefined && status.daemons[d]?.failure === undefined,
     );
-    const last = Math.max(...DAEMONS.map((d) => status.daemons[d].lastAppliedAt ?? 0));
+    const last = Math.max(0, ...status.daemonNames.map((d) => status.daemons[d]?.lastAppliedAt ?? 0));
     if (notYet.length > 0)
       checks.push({
         condition: 'applied',
@@ -127,9 +125,9 @@ export function checkReadiness(
         message: `${last > 0 ? `applied at ${iso(last)}` : 'applied'}${quarantine}`,
       });
   }
-  for (const daemon of DAEMONS) {
-    const answer = bird[daemon];
-    const state = status.daemons[daemon];
+  for (const daemon of status.daemonNames) {
+    const answer = bird[daemon] ?? { ok: false, error: `${daemon} was not asked (no control socket)` };
+    const state = status.daemons[daemon] ?? { failure: undefined, reloadPending: false, lastAppliedAt: undefined };
     if (state.failure) {
       checks.push({
         condition: daemon,
@@ -149,4 +147,27 @@ export function checkReadiness(
     }
   }
   return { ready: checks.every((c) => c.ok), checks };
+}
+
+/**
+ * The apply guard's part of the `applied` check (README "The apply guard"): not ready while a revert holds entries
+ * back (naming them); a settle window in progress is named and is not a stuck cycle. undefined: nothing to say.
+ */
+function guardAppliedCheck(status: RunStatusView, now: number): ReadinessCheck | undefined {
+  if (status.guardHolds.length > 0) {
+    const holds = status.guardHolds;
+    const keys = holds.map((h) => h.key);
+    return {
+      condition: 'applied',
+      ok: false,
+      message: `the apply guard reverted a change at ${iso(Math.min(...holds.map((h) => h.at)))} and holds back ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? `, … (${keys.length})` : ''} until they change: ${holds[0]!.reason}`,
+    };
+  }
+  if (status.guarding)
+    return {
+      condition: 'applied',
+      ok: true,
+      message: `guarding an apply (${status.guarding.daemons.join(', ')}): settle window ${((now - status.guarding.since) / 1000).toFixed(1)} of ${(status.guarding.windowMs / 1000).toFixed(1)} s`,
+    };
+  return undefined;
 }

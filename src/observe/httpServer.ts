@@ -13,7 +13,7 @@ export interface OpsServerOptions {
   readonly port: number;
   readonly status: RunStatus;
   readonly metrics: BirdwatchMetrics;
-  readonly sockets: Readonly<Record<Daemon, string>>;
+  readonly sockets: Readonly<Partial<Record<Daemon, string>>>;
   readonly log: Logger;
   /** /healthz fails when the heartbeat is older than this. */
   readonly livenessStaleMs?: number;

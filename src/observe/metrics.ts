@@ -5,14 +5,15 @@ import { queryFamilyStatus, type FamilyStatus } from './bgpStatus.js';
 import { BIRDWATCH_VERSION } from './buildInfo.js';
 import type { CycleObserver, CycleReport } from './cycleReport.js';
 import { GuardMetrics } from './guardMetrics.js';
-import { DAEMONS, type Daemon } from '../model/daemon.js';
+import { FAMILY_OF_DAEMON, type Daemon } from '../model/daemon.js';
 import { FAILURE_KINDS, isRenderFailureKind } from './failureKind.js';
 import { DATASTORE_STATES } from '../datastore/datastoreState.js';
-import type { RunStatus } from './runStatus.js';
+import type { RunStatusView } from './runStatus.js';
 
 export interface MetricsOptions {
-  readonly status: RunStatus;
-  readonly sockets: Readonly<Record<Daemon, string>>;
+  /** Read at scrape time; its daemons (the role's) are the ones labelled. */
+  readonly status: RunStatusView;
+  readonly sockets: Readonly<Partial<Record<Daemon, string>>>;
   readonly ipip: IpipRendering;
   /** One series per BGP session (`--metrics-per-peer`): a full mesh of N nodes makes N² across the cluster. */
   readonly perPeer: boolean;
@@ -34,7 +35,7 @@ const RELOAD_RESULTS = ['applied', 'rejected', 'unreachable', 'garbled'] as cons
 /**
  * birdwatch's Prometheus metrics, in a registry of their own (not prom-client's global one, so nothing else in
  * the process can add to or collide with it). Cycle counters and histograms come from cycle reports; datastore,
- * heartbeat and apply gauges are read from RunStatus at scrape time; BGP session counts and BIRD reachability
+ * heartbeat and apply gauges are read from RunStatusView at scrape time; BGP session counts and BIRD reachability
  * are asked from BIRD (`show protocols`) at scrape time, so they are never stale.
  */
 export class BirdwatchMetrics implements CycleObserver {
@@ -195,12 +196,13 @@ export class BirdwatchMetrics implements CycleObserver {
       help: 'time since the control loop last ticked (/healthz fails when it is stale)',
       registers,
     });
-    this.#guard = new GuardMetrics(this.registry);
+    this.#guard = new GuardMetrics(this.registry, options.status.daemonNames);
     // Every label value of the bounded sets exists from the start, so rate() and absent() behave.
     for (const result of CYCLE_RESULTS) this.#cycles.inc({ result }, 0);
     for (const kind of FAILURE_KINDS) this.#failures.inc({ kind }, 0);
     this.#validationFailures.inc(0);
-    for (const daemon of DAEMONS) for (const result of RELOAD_RESULTS) this.#reloads.inc({ daemon, result }, 0);
+    for (const daemon of options.status.daemonNames)
+      for (const result of RELOAD_RESULTS) this.#reloads.inc({ daemon, result }, 0);
     for (const mode of ['krt-tunnel', 'off'] as const) this.#ipipMode.set({ mode }, mode === options.ipip ? 1 : 0);
     // prom-client's event-loop monitor samples every 10 ms by default: the main cost of an idle birdwatch.
     if (options.processMetrics ?? true) {
@@ -266,27 +268,25 @@ export class BirdwatchMetrics implements CycleObserver {
     this.#revision.set(Number(status.revision));
     this.#lastApplied.set(status.lastAppliedAt === undefined ? 0 : status.lastAppliedAt / 1000);
     this.#heartbeatAge.set(s(Math.max(0, this.#now() - status.heartbeatAt)));
-    for (const daemon of DAEMONS) {
+    for (const daemon of status.daemonNames) {
       const state = status.daemons[daemon];
       this.#daemonInSync.set(
         { daemon },
         status.renderFailure === undefined &&
-          state.failure === undefined &&
-          !state.reloadPending &&
+          state?.failure === undefined &&
+          state?.reloadPending === false &&
           state.lastAppliedAt !== undefined
           ? 1
           : 0,
       );
     }
-    const families = await Promise.all([this.#query(4, 'bird'), this.#query(6, 'bird6')]);
+    const families = await Promise.all(status.daemonNames.map((daemon) => this.#query(daemon)));
     this.#peerEstablished?.reset();
     // A (daemon, type, state) seen once stays, at 0 when empty: `sum(...{state="Established"})` must fall to
-    // zero when every session drops, not vanish. The set is bounded (2 daemons × 5 types × the BIRD states).
+    // zero when every session drops, not vanish. The set is bounded (the daemons × 5 types × the BIRD states).
     for (const entry of this.#sessionsSeen.values()) entry.count = 0;
-    for (const [daemon, family] of [
-      ['bird', families[0]],
-      ['bird6', families[1]],
-    ] as const) {
+    for (const [i, daemon] of status.daemonNames.entries()) {
+      const family = families[i]!;
       this.#birdReachable.set({ daemon }, family.reachable ? 1 : 0);
       if (!family.reachable) continue;
       for (const session of family.sessions) {
@@ -306,8 +306,10 @@ export class BirdwatchMetrics implements CycleObserver {
     return this.registry.metrics();
   }
 
-  async #query(family: 4 | 6, daemon: Daemon): Promise<FamilyStatus> {
+  async #query(daemon: Daemon): Promise<FamilyStatus> {
+    const family = FAMILY_OF_DAEMON[daemon];
     const socketPath = this.#options.sockets[daemon];
+    if (socketPath === undefined) return { family, socketPath: '', reachable: false, error: `no socket for ${daemon}` };
     try {
       return await queryFamilyStatus(family, socketPath, { timeoutMs: this.#options.birdTimeoutMs ?? 3_000 });
     } catch (error) {

@@ -29,7 +29,7 @@ export interface QuarantinedEntry {
   readonly reason: string;
 }
 
-/** Held back after the apply guard reverted an apply (issue 15): an entry, the templates, or a rendering. */
+/** Held back after the apply guard reverted an apply (README "The apply guard"): an entry, templates, a rendering. */
 export interface GuardHold {
   /** The etcd key, `templates`, or `<daemon> rendering` (no entry could be blamed). */
   readonly key: string;
@@ -47,11 +47,35 @@ export interface GuardWindow {
   readonly windowMs: number;
 }
 
+/** What health and metrics read: RunStatus, read-only. */
+export interface RunStatusView {
+  /** The daemons of the role's layout, in order: the only ones with state below. */
+  readonly daemonNames: readonly Daemon[];
+  readonly datastore: DatastoreState;
+  readonly revision: bigint;
+  readonly datastoreSince: number | undefined;
+  readonly datastoreDetail: string | undefined;
+  readonly renderFailure: ApplyFailure | undefined;
+  readonly daemons: Readonly<Partial<Record<Daemon, Readonly<DaemonApplyState>>>>;
+  readonly quarantined: readonly QuarantinedEntry[];
+  readonly guardHolds: readonly GuardHold[];
+  readonly guarding: GuardWindow | undefined;
+  readonly birdReachable: Readonly<Partial<Record<Daemon, boolean | undefined>>>;
+  readonly heartbeatAt: number;
+  readonly cycleStartedAt: number | undefined;
+  readonly changePendingSince: number | undefined;
+  readonly cycles: number;
+  readonly reloads: Readonly<Partial<Record<Daemon, number>>>;
+  readonly failure: ApplyFailure | undefined;
+  readonly lastAppliedAt: number | undefined;
+}
+
 /**
- * What `run` knows about itself, in one place: the control loop writes it, the health endpoint, metrics and
- * logs read it. Plain data; no I/O.
+ * What `run` knows about itself, in one place (README "Operations"): the run loop and its cycle feed it — the
+ * state they act on is their own (ARCHITECTURE.md, "State") — and the health endpoint, metrics and logs read it
+ * through RunStatusView. Plain data; no I/O.
  */
-export class RunStatus {
+export class RunStatus implements RunStatusView {
   datastore: DatastoreState = 'syncing';
   revision = 0n;
   /** Wall-clock ms since when `datastore` holds (lost, stale: since etcd last answered). */
@@ -60,15 +84,12 @@ export class RunStatus {
   datastoreDetail: string | undefined;
   /** Render-level failure (the node cannot be configured, broken templates, an unexpected error). */
   renderFailure: ApplyFailure | undefined;
-  readonly daemons: Record<Daemon, DaemonApplyState> = {
-    bird: { failure: undefined, reloadPending: true, lastAppliedAt: undefined },
-    bird6: { failure: undefined, reloadPending: true, lastAppliedAt: undefined },
-  };
+  readonly daemons: Partial<Record<Daemon, DaemonApplyState>> = {};
   quarantined: readonly QuarantinedEntry[] = [];
-  /** Apply guard (issue 15): what a revert holds back, and the settle window in progress. */
+  /** The apply guard: what a revert holds back, and the settle window in progress. */
   guardHolds: readonly GuardHold[] = [];
   guarding: GuardWindow | undefined;
-  readonly birdReachable: Record<Daemon, boolean | undefined> = { bird: undefined, bird6: undefined };
+  readonly birdReachable: Partial<Record<Daemon, boolean | undefined>> = {};
   /** Heartbeat of the control loop (monotonic ms), for liveness. */
   heartbeatAt = 0;
   /** Monotonic ms when the running cycle started; undefined between cycles. */
@@ -76,17 +97,25 @@ export class RunStatus {
   /** Monotonic ms of the oldest change not yet handled by a finished cycle; undefined when none waits. */
   changePendingSince: number | undefined;
   cycles = 0;
-  reloads: Record<Daemon, number> = { bird: 0, bird6: 0 };
+  readonly reloads: Partial<Record<Daemon, number>> = {};
+
+  constructor(readonly daemonNames: readonly Daemon[]) {
+    for (const daemon of daemonNames) {
+      this.daemons[daemon] = { failure: undefined, reloadPending: true, lastAppliedAt: undefined };
+      this.birdReachable[daemon] = undefined;
+      this.reloads[daemon] = 0;
+    }
+  }
 
   /** The first current failure (render-level first), or undefined when every daemon runs what was rendered. */
   get failure(): ApplyFailure | undefined {
-    return this.renderFailure ?? this.daemons.bird.failure ?? this.daemons.bird6.failure;
+    return this.renderFailure ?? this.daemonNames.map((d) => this.daemons[d]?.failure).find((f) => f !== undefined);
   }
 
-  /** Wall-clock ms when both daemons last ran the rendered configuration (the older of the two). */
+  /** Wall-clock ms when every daemon last ran the rendered configuration (the oldest of them). */
   get lastAppliedAt(): number | undefined {
-    const { bird, bird6 } = this.daemons;
-    if (bird.lastAppliedAt === undefined || bird6.lastAppliedAt === undefined) return undefined;
-    return Math.min(bird.lastAppliedAt, bird6.lastAppliedAt);
+    const times = this.daemonNames.map((d) => this.daemons[d]?.lastAppliedAt);
+    if (times.length === 0 || times.some((t) => t === undefined)) return undefined;
+    return Math.min(...(times as number[]));
   }
 }

@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedFileSet } from '../../src/apply/stagingDir.js';
-import type { PipelineEdges } from '../../src/controller/applyPipeline.js';
-import type { ReloadOutcome } from '../../src/controller/reloadBird.js';
+import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
 import type { ValidationFailure } from '../../src/controller/validateStaged.js';
 import type { Daemon } from '../../src/model/daemon.js';
 import { entryAt } from '../../src/render/fileSet.js';
@@ -17,7 +16,8 @@ export type FakeReload = ReloadOutcome['kind'] | Promise<ReloadOutcome['kind']>;
  * Every reload is recorded; `reloads` scripts the answers per daemon (default: applied).
  */
 export interface FakeBird {
-  readonly edges: PipelineEdges;
+  /** bird -p, staging and swap (PipelineEdges) and `configure` (ReloadEdges), in one object. */
+  readonly edges: PipelineEdges & ReloadEdges;
   /** The daemons reloaded, in order, with the time each was asked. */
   readonly reloaded: { daemon: Daemon; at: number }[];
   /** The next answers of each daemon's `configure` (shifted one per reload; empty: applied). */

@@ -5,8 +5,9 @@ import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
 import { showProtocols } from '../../src/bird/showProtocols.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
-import { ApplyGuard, DEFAULT_GUARD_SETTINGS, realGuardEdges } from '../../src/controller/applyGuard.js';
-import { realPipelineEdges, type PipelineEdges } from '../../src/controller/applyPipeline.js';
+import type { ReloadEdges } from '../../src/controller/edges.js';
+import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
+import { realBirdEdges, realPipelineEdges } from '../../src/controller/realEdges.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
@@ -36,8 +37,8 @@ export interface StartControllerOptions {
   /** Control sockets (default the world's BIRDs). */
   readonly sockets?: Readonly<Record<Daemon, string>>;
   readonly validateTimeoutMs?: number;
-  /** Wraps the real pipeline edges (a BIRD that sees the staging dir elsewhere, say). */
-  readonly edges?: (real: PipelineEdges) => PipelineEdges;
+  /** Wraps the real `configure` edges (a BIRD that sees the staging dir elsewhere, say). */
+  readonly bird?: (real: ReloadEdges) => ReloadEdges;
   /** false: `--sequential-reload`. */
   readonly overlap?: boolean;
   /** The apply guard as `run` builds it (default settings), which also keeps `birdwatch undo`'s record. */
@@ -153,20 +154,14 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     async startController(opts = {}) {
       const etcdClient = createEtcdClient({ endpoints: opts.endpoints ?? etcd.endpoints });
       const binaries = opts.binaries ?? { bird: 'bird', bird6: 'bird6' };
-      const realEdges = realPipelineEdges({
-        binaries,
-        sockets: opts.sockets ?? sockets,
-        validateTimeoutMs: opts.validateTimeoutMs,
-      });
+      const bird = realBirdEdges(opts.sockets ?? sockets);
       const controller = await RunController.create({
         role,
         configDir,
-        sockets: opts.sockets ?? sockets,
-        binaries,
-        validateTimeoutMs: opts.validateTimeoutMs,
-        edges: opts.edges?.(realEdges),
+        edges: realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs }),
+        bird: opts.bird?.(bird) ?? bird,
         overlap: opts.overlap,
-        guard: opts.guard ? new ApplyGuard(DEFAULT_GUARD_SETTINGS, realGuardEdges(opts.sockets ?? sockets)) : undefined,
+        guard: opts.guard ? { settings: DEFAULT_GUARD_SETTINGS, edges: bird } : undefined,
         templatesDir: opts.templatesDir,
         minReloadIntervalMs: opts.minReloadIntervalMs ?? 50,
         keyspace: etcdKeyspaceSource({ client: etcdClient }),
@@ -300,7 +295,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export async function waitSettled(controller: RunController, timeoutMs = 20_000): Promise<void> {
   await waitFor(
     'no reload owed',
-    () => DAEMONS.filter((d) => controller.status.daemons[d].reloadPending),
+    () => DAEMONS.filter((d) => controller.status.daemons[d]?.reloadPending),
     (owed) => owed.length === 0,
     timeoutMs,
   );

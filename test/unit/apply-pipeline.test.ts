@@ -1,14 +1,16 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { ApplyError } from '../../src/apply/errors.js';
 import type { StagedFileSet } from '../../src/apply/stagingDir.js';
 import { BirdValidationTimeoutError } from '../../src/bird/errors.js';
-import {
-  runDaemonPipeline,
-  type DaemonPipelineOptions,
-  type PipelineEdges,
-} from '../../src/controller/applyPipeline.js';
-import type { ReloadOutcome } from '../../src/controller/reloadBird.js';
+import { runDaemonPipeline } from '../../src/controller/applyPipeline.js';
+import { planDaemon, type PipelineMode } from '../../src/controller/applyPlan.js';
+import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
 import type { ValidationFailure } from '../../src/controller/validateStaged.js';
+import type { GuardedReload } from '../../src/controller/guard/applyGuard.js';
+import { previousFilesName, UndoRecord } from '../../src/controller/guard/undoRecord.js';
 import type { Daemon } from '../../src/model/daemon.js';
 
 /** The pipeline's branches with fake edges, in milliseconds; the real-BIRD tests (apply-faults, run) are the proof. */
@@ -16,7 +18,9 @@ interface FakeLog {
   readonly calls: string[];
 }
 
-function fakeEdges(log: FakeLog, overrides: Partial<PipelineEdges> = {}): PipelineEdges {
+type FakeEdges = PipelineEdges & ReloadEdges;
+
+function fakeEdges(log: FakeLog, overrides: Partial<FakeEdges> = {}): FakeEdges {
   const staged = (dir: string): StagedFileSet => ({ dir, remove: async () => void log.calls.push(`remove ${dir}`) });
   return {
     stage: async (root) => {
@@ -47,19 +51,45 @@ const live = new Map([
   ['bird.cfg', 'b'],
   ['bird6.cfg', 'c'],
 ]);
-const options = (edges: PipelineEdges, rest: Partial<DaemonPipelineOptions> = {}): DaemonPipelineOptions => ({
-  mode: 'apply',
-  configDir: '/cfg',
-  stageRoot: '/cfg',
-  validate: true,
-  edges,
-  ...rest,
-});
-const input = (daemon: Daemon, reloadPending = false) => ({ daemon, files, live, reloadPending, spans: () => [] });
+interface Options {
+  readonly edges: FakeEdges;
+  readonly mode?: PipelineMode;
+  readonly validate?: boolean;
+  /** The reload-mode memory allows the staged method. */
+  readonly overlap?: boolean;
+  readonly stageRoot?: string;
+  readonly signal?: AbortSignal;
+  /** A guarded change: the guard's marker and `configure timeout`. */
+  readonly guarded?: GuardedReload;
+  readonly undo?: UndoRecord;
+}
+const options = (edges: FakeEdges, rest: Omit<Options, 'edges'> = {}): Options => ({ edges, ...rest });
+/** bird -p's refusal of the templates' own lines (no entry to blame). */
+const REFUSAL: ValidationFailure = {
+  daemon: 'bird',
+  file: 'bird.cfg',
+  line: 3,
+  column: 1,
+  message: 'syntax error',
+  entryKey: undefined,
+  customFilter: false,
+};
+const input = (daemon: Daemon, reloadPending = false) => ({ daemon, reloadPending });
+/** The plan the cycle makes for these options, run on the files above. */
+const pipeline = (i: ReturnType<typeof input>, o: Options) =>
+  runDaemonPipeline(
+    planDaemon(
+      i.daemon,
+      { mode: o.mode ?? 'apply', validate: o.validate ?? true },
+      { bird: o.edges, owed: i.reloadPending, staged: o.overlap ?? false, guarded: o.guarded, undo: o.undo },
+    ),
+    { files, live, spans: () => [] },
+    { configDir: '/cfg', stageRoot: o.stageRoot ?? '/cfg', edges: o.edges, signal: o.signal },
+  );
 
 t.test('a changed daemon goes stage → validate → swap → reload, with its own files only', async (t) => {
   const log = { calls: [] as string[] };
-  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log)));
+  const result = await pipeline(input('bird'), options(fakeEdges(log)));
   t.same(log.calls, ['stage', 'validate bird', 'swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x', 'reload bird']);
   t.same(result.written, ['bird_aggr.cfg', 'bird.cfg']);
   t.equal(result.failure, undefined);
@@ -67,24 +97,15 @@ t.test('a changed daemon goes stage → validate → swap → reload, with its o
 
 t.test('an unchanged daemon does nothing, unless a reload is pending', async (t) => {
   const log = { calls: [] as string[] };
-  t.same((await runDaemonPipeline(input('bird6'), options(fakeEdges(log)))).changed, []);
+  t.same((await pipeline(input('bird6'), options(fakeEdges(log)))).changed, []);
   t.same(log.calls, []);
-  await runDaemonPipeline(input('bird6', true), options(fakeEdges(log)));
+  await pipeline(input('bird6', true), options(fakeEdges(log)));
   t.same(log.calls, ['reload bird6']);
 });
 
 t.test('a refusal by bird -p stops before the swap; the staging dir is removed', async (t) => {
   const log = { calls: [] as string[] };
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: undefined,
-    customFilter: false,
-  };
-  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { validate: async () => refusal })));
+  const result = await pipeline(input('bird'), options(fakeEdges(log, { validate: async () => REFUSAL })));
   t.same(log.calls, ['stage', 'remove /cfg/.staging-x']);
   t.match(result.failure, {
     step: 'validate',
@@ -95,19 +116,7 @@ t.test('a refusal by bird -p stops before the swap; the staging dir is removed',
 
 t.test('a refusal while a reload is still owed for the files on disk: that reload is sent anyway', async (t) => {
   const log = { calls: [] as string[] };
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: undefined,
-    customFilter: false,
-  };
-  const result = await runDaemonPipeline(
-    input('bird', true),
-    options(fakeEdges(log, { validate: async () => refusal })),
-  );
+  const result = await pipeline(input('bird', true), options(fakeEdges(log, { validate: async () => REFUSAL })));
   t.same(log.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x']);
   t.equal(result.reload?.kind, 'applied');
   t.match(result.failure, { step: 'validate' });
@@ -115,7 +124,7 @@ t.test('a refusal while a reload is still owed for the files on disk: that reloa
 
 t.test('a hung bird -p is a transient validate failure; an abort is an abort, not a failure', async (t) => {
   const log = { calls: [] as string[] };
-  const hung = await runDaemonPipeline(
+  const hung = await pipeline(
     input('bird'),
     options(
       fakeEdges(log, {
@@ -127,7 +136,7 @@ t.test('a hung bird -p is a transient validate failure; an abort is an abort, no
   t.match(hung.failure, { step: 'validate', transient: true });
   const abort = new AbortController();
   abort.abort();
-  const aborted = await runDaemonPipeline(
+  const aborted = await pipeline(
     input('bird'),
     options(fakeEdges(log, { validate: () => Promise.reject(new Error('aborted')) }), { signal: abort.signal }),
   );
@@ -142,7 +151,7 @@ t.test('a swap that fails part-way reports the files it replaced, and does not r
     Promise.reject(
       new ApplyError('cannot write configuration into /cfg: ENOSPC', '/cfg', { replaced: ['bird_aggr.cfg'] }),
     );
-  const result = await runDaemonPipeline(input('bird'), options(fakeEdges(log, { swap })));
+  const result = await pipeline(input('bird'), options(fakeEdges(log, { swap })));
   t.same(result.written, ['bird_aggr.cfg']);
   t.match(result.failure, { step: 'swap', transient: true });
   t.notOk(log.calls.includes('reload bird'));
@@ -158,18 +167,14 @@ t.test(
           ? { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 }
           : { kind: outcome, daemon, message: 'x' };
     const log = { calls: [] as string[] };
-    t.match(
-      (await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure,
-      { step: 'reload', message: 'bird refused the configuration: x' },
-    );
-    t.match(
-      (await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure,
-      { step: 'reload' },
-    );
-    const unreachable = await runDaemonPipeline(
-      input('bird'),
-      options(fakeEdges(log, { reload: reloadWith('unreachable') })),
-    );
+    t.match((await pipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('rejected') })))).failure, {
+      step: 'reload',
+      message: 'bird refused the configuration: x',
+    });
+    t.match((await pipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('garbled') })))).failure, {
+      step: 'reload',
+    });
+    const unreachable = await pipeline(input('bird'), options(fakeEdges(log, { reload: reloadWith('unreachable') })));
     t.equal(unreachable.failure, undefined);
     t.equal(unreachable.reload?.kind, 'unreachable');
   },
@@ -177,23 +182,15 @@ t.test(
 
 t.test('check mode validates and writes nothing; --no-validate writes without staging', async (t) => {
   const log = { calls: [] as string[] };
-  await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'check', stageRoot: '/tmp/scratch' }));
+  await pipeline(input('bird'), options(fakeEdges(log), { mode: 'check', stageRoot: '/tmp/scratch' }));
   t.same(log.calls, ['stage', 'validate bird', 'remove /tmp/scratch/.staging-x']);
   log.calls.length = 0;
-  await runDaemonPipeline(input('bird'), options(fakeEdges(log), { mode: 'write', validate: false }));
+  await pipeline(input('bird'), options(fakeEdges(log), { mode: 'write', validate: false }));
   t.same(log.calls, ['write bird_aggr.cfg,bird.cfg']);
 });
 
 t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) => {
-  const refusal: ValidationFailure = {
-    daemon: 'bird',
-    file: 'bird.cfg',
-    line: 3,
-    column: 1,
-    message: 'syntax error',
-    entryKey: 'k',
-    customFilter: false,
-  };
+  const refusal: ValidationFailure = { ...REFUSAL, entryKey: 'k' };
   const staged =
     (log: FakeLog, outcome: (daemon: Daemon) => ReloadOutcome) =>
     async (daemon: Daemon, dir: string): Promise<ReloadOutcome> => {
@@ -205,10 +202,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('both accept: one reload (the staged one), then the swap', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
-      input('bird'),
-      options(fakeEdges(log, { reloadStaged: staged(log, applied) }), overlap),
-    );
+    const r = await pipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), overlap));
     t.same(log.calls.slice(0, 3).sort(), ['reload-staged bird /cfg/.staging-x', 'stage', 'validate bird'].sort());
     t.same(log.calls.slice(3), ['swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x']);
     t.same(r.written, ['bird_aggr.cfg', 'bird.cfg']);
@@ -219,7 +213,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD accepts what bird -p refuses: told to load the disk again; nothing swapped', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(fakeEdges(log, { reloadStaged: staged(log, applied), validate: async () => refusal }), overlap),
     );
@@ -236,7 +230,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('going back does not land: the result says BIRD diverged from the disk', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -253,7 +247,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD refuses what bird -p accepts: nothing swapped, a transient reload failure', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -277,7 +271,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD cannot open the staged set (another mount): the sequential path runs and says so', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -297,7 +291,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('BIRD unreachable: the validated set is swapped and the reload stays owed', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -313,7 +307,7 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
 
   await t.test('bird -p hangs while BIRD took the set: back to the disk, a transient failure', async (t) => {
     const log = { calls: [] as string[] };
-    const r = await runDaemonPipeline(
+    const r = await pipeline(
       input('bird'),
       options(
         fakeEdges(log, {
@@ -331,9 +325,13 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
   });
 
   await t.test('without overlap (check, write, a guarded daemon) the staged reload is never sent', async (t) => {
-    for (const rest of [{ mode: 'write' as const }, { mode: 'apply' as const, overlap: false }]) {
+    // A dry run's plan has no reload step, whatever the reload-mode memory says.
+    for (const rest of [
+      { mode: 'write' as const, overlap: true },
+      { mode: 'apply' as const, overlap: false },
+    ]) {
       const log = { calls: [] as string[] };
-      await runDaemonPipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), rest));
+      await pipeline(input('bird'), options(fakeEdges(log, { reloadStaged: staged(log, applied) }), rest));
       t.notOk(
         log.calls.some((c) => c.startsWith('reload-staged')),
         JSON.stringify(rest),
@@ -341,3 +339,125 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
     }
   });
 });
+
+t.test('guarded: the marker, then configure timeout (its window opens); never staged', async (t) => {
+  const guardedReload = (log: FakeLog, answer: ReloadOutcome['kind'], marker = true): GuardedReload => ({
+    writeMarker: async () => {
+      log.calls.push('marker');
+      return marker;
+    },
+    configureTimeout: async () => {
+      log.calls.push('configure timeout');
+      return answer === 'applied'
+        ? { kind: 'applied', daemon: 'bird', message: 'Reconfigured', ms: 1 }
+        : { kind: answer, daemon: 'bird', message: 'x' };
+    },
+    removeMarker: async () => void log.calls.push('remove marker'),
+  });
+  const staged =
+    (log: FakeLog) =>
+    async (daemon: Daemon): Promise<ReloadOutcome> => {
+      log.calls.push(`reload-staged ${daemon}`);
+      return { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 };
+    };
+
+  const log = { calls: [] as string[] };
+  const guarded = guardedReload(log, 'applied');
+  const r = await pipeline(
+    input('bird'),
+    options(fakeEdges(log, { reloadStaged: staged(log) }), { overlap: true, guarded }),
+  );
+  t.same(log.calls, [
+    'stage',
+    'validate bird',
+    'swap bird_aggr.cfg,bird.cfg',
+    'remove /cfg/.staging-x',
+    'marker',
+    'configure timeout',
+  ]);
+  t.equal(r.windowOpened, true, 'the settle window judges it');
+  t.equal(r.reload?.kind, 'applied');
+
+  const refused = { calls: [] as string[] };
+  const no = await pipeline(
+    input('bird'),
+    options(fakeEdges(refused), { guarded: guardedReload(refused, 'rejected') }),
+  );
+  t.same(refused.calls.slice(-3), ['marker', 'configure timeout', 'remove marker'], 'no window: no marker left');
+  t.equal(no.windowOpened, false);
+  t.match(no.failure, { step: 'reload' });
+
+  const noMarker = { calls: [] as string[] };
+  const plain = await pipeline(
+    input('bird'),
+    options(fakeEdges(noMarker), { guarded: guardedReload(noMarker, 'applied', false) }),
+  );
+  t.same(noMarker.calls.slice(-2), ['marker', 'reload bird'], 'a marker that cannot be written: applied unguarded');
+  t.equal(plain.windowOpened, false);
+
+  const owed = { calls: [] as string[] };
+  await pipeline(
+    input('bird', true),
+    options(fakeEdges(owed, { validate: async () => REFUSAL }), { guarded: guardedReload(owed, 'applied') }),
+  );
+  t.same(owed.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x'], "a reload owed for the disk's files is plain");
+});
+
+t.test(
+  'the undo record: kept once BIRD took the new set, removed when it did not; a staged one at the swap',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'birdwatch-undo-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const record = join(dir, previousFilesName('bird'));
+    const warnings: unknown[] = [];
+    const undo = (): UndoRecord => new UndoRecord(dir, 'bird', Object.fromEntries(live), (e) => warnings.push(e));
+    const temps = (): string[] => readdirSync(dir).filter((f) => f.includes('.tmp-'));
+
+    await pipeline(
+      input('bird'),
+      options(fakeEdges({ calls: [] }, { reload: async (daemon) => ({ kind: 'rejected', daemon, message: 'x' }) }), {
+        undo: undo(),
+      }),
+    );
+    t.notOk(existsSync(record), 'BIRD refused: no record');
+    t.same(temps(), [], 'and no temp file left');
+
+    await pipeline(input('bird'), options(fakeEdges({ calls: [] }), { undo: undo() }));
+    t.ok(existsSync(record), 'BIRD took the set: the record leads back to the files it ran');
+    rmSync(record);
+
+    const log = { calls: [] as string[] };
+    const applied = async (daemon: Daemon): Promise<ReloadOutcome> => ({
+      kind: 'applied',
+      daemon,
+      message: 'Reconfigured',
+      ms: 1,
+    });
+    await pipeline(
+      input('bird'),
+      options(
+        fakeEdges(log, {
+          reloadStaged: applied,
+          swap: async () => {
+            log.calls.push(`record at the swap: ${existsSync(record)}`);
+          },
+        }),
+        { overlap: true, undo: undo() },
+      ),
+    );
+    t.same(log.calls, ['stage', 'validate bird', 'record at the swap: false', 'remove /cfg/.staging-x']);
+    t.ok(existsSync(record), 'a staged set BIRD took: the record is put in place with the swap');
+    rmSync(record);
+
+    await pipeline(
+      input('bird'),
+      options(fakeEdges({ calls: [] }, { reloadStaged: applied, validate: async () => REFUSAL }), {
+        overlap: true,
+        undo: undo(),
+      }),
+    );
+    t.notOk(existsSync(record), 'taken back (bird -p refused the staged set): no record');
+    t.same(temps(), []);
+    t.same(warnings, []);
+  },
+);

@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ApplyGuard, DEFAULT_GUARD_SETTINGS, type GuardEdges } from '../../src/controller/applyGuard.js';
 import { ConfigApplier } from '../../src/controller/configApplier.js';
+import type { GuardEdges } from '../../src/controller/edges.js';
+import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import { loadTemplateSources } from '../../src/render/templateSources.js';
 import { keys } from '../../src/model/keys.js';
@@ -29,13 +30,15 @@ t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon 
     [keys.hostAddress('n1', 6), 'fd00::1'],
     [keys.hostAddress('n2', 4), '10.0.0.2'],
   ]);
-  const status = new RunStatus();
+  const role = nodeRole('n1', 'off');
+  const status = new RunStatus(role.daemons);
   const applier = new ConfigApplier(
     {
-      role: nodeRole('n1', 'off'),
+      role,
       configDir,
       keyspace,
       edges: bird.edges,
+      mode: { kind: 'apply', bird: bird.edges },
       log: createLogger({ level: 'silent', pretty: false }),
       status,
     },
@@ -55,11 +58,8 @@ t.test('an entry refused by bird -p: quarantined, the rest applied, each daemon 
     'the refused entry is quarantined',
   );
   t.equal(status.failure, undefined, 'no failure: the rest is applied');
-  t.ok(
-    outcome.detail?.rendered.files.get('bird.cfg')?.includes('Mesh_10_0_0_3'),
-    'the other change is in the rendering',
-  );
-  t.notOk(outcome.detail?.rendered.files.get('custom_filters.cfg')?.includes('BROKEN'), 'the refused entry is not');
+  t.ok(outcome.rendered?.files.get('bird.cfg')?.includes('Mesh_10_0_0_3'), 'the other change is in the rendering');
+  t.notOk(outcome.rendered?.files.get('custom_filters.cfg')?.includes('BROKEN'), 'the refused entry is not');
   t.same(
     reloads().sort(),
     ['bird', 'bird6'],
@@ -100,16 +100,21 @@ t.test(
         return Promise.resolve({ outcome: 'reverted', message: '0019 Nothing to do' });
       },
     };
-    const status = new RunStatus();
+    const role = nodeRole('n1', 'off');
+    const status = new RunStatus(role.daemons);
     const applier = new ConfigApplier(
       {
-        role: nodeRole('n1', 'off'),
+        role,
         configDir,
         keyspace,
         edges: bird.edges,
+        mode: {
+          kind: 'apply',
+          bird: bird.edges,
+          guard: { settings: { ...DEFAULT_GUARD_SETTINGS, windowMs: 20, tickMs: 10 }, edges: guardEdges },
+        },
         log: createLogger({ level: 'silent', pretty: false }),
         status,
-        guard: new ApplyGuard({ ...DEFAULT_GUARD_SETTINGS, windowMs: 20, tickMs: 10 }, guardEdges),
       },
       compileTemplateSet(await loadTemplateSources(), NODE_LAYOUT),
     );

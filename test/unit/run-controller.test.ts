@@ -1,14 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
-import { nodeRole } from '../../src/controller/roleRenderer.js';
+import { nodeRole, type RoleRenderer } from '../../src/controller/roleRenderer.js';
 import { RunController } from '../../src/controller/runController.js';
 import { MemoryKeyspaceSource } from '../../src/datastore/memoryKeyspace.js';
 import { keys } from '../../src/model/keys.js';
 import { checkReadiness } from '../../src/observe/health.js';
 import { createLogger } from '../../src/observe/logger.js';
+import { BirdwatchMetrics } from '../../src/observe/metrics.js';
+import { daemonOf } from '../../src/render/fileSet.js';
 import { RunStatus } from '../../src/observe/runStatus.js';
 import { FakeClock } from '../support/fakeClock.js';
 import { fakeBird } from '../support/fakeBird.js';
@@ -31,22 +33,22 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-async function startRun(t: Test, options: { minReloadIntervalMs?: number } = {}) {
+async function startRun(t: Test, options: { minReloadIntervalMs?: number; role?: RoleRenderer } = {}) {
   const configDir = mkdtempSync(join(tmpdir(), 'birdwatch-unit-run-'));
   t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
   const clock = new FakeClock();
   const source = new MemoryKeyspaceSource(loopbackKeyspace());
   const bird = fakeBird(configDir, clock.now);
-  const status = new RunStatus();
+  const role = options.role ?? nodeRole(NODE, 'off');
+  const status = new RunStatus(role.daemons);
   const lines: string[] = [];
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
   const controller = await RunController.create({
-    role: nodeRole(NODE, 'off'),
+    role,
     configDir,
-    sockets: { bird: join(configDir, 'no-bird.ctl'), bird6: join(configDir, 'no-bird6.ctl') },
-    binaries: { bird: 'bird', bird6: 'bird6' },
     edges: bird.edges,
+    bird: bird.edges,
     templatesDir: undefined,
     minReloadIntervalMs: options.minReloadIntervalMs ?? 0,
     // The share bound off: these cases pin the explicit gap alone (the share is tested in coalescer.test.ts).
@@ -125,8 +127,8 @@ t.test('a refused configure puts back the files the daemon runs; the retry appli
   t.match(r.file('bird.cfg'), /Mesh_127_0_0_3/, 'bird took its change');
   t.equal(r.file('bird6.cfg'), bird6Before, 'bird6 refused: its previous files are back on disk');
   t.same(r.bird.putBack, [['bird6.cfg']]);
-  t.equal(r.status.daemons.bird.failure, undefined);
-  t.equal(r.status.daemons.bird6.failure?.kind, 'reload');
+  t.equal(r.status.daemons.bird!.failure, undefined);
+  t.equal(r.status.daemons.bird6!.failure?.kind, 'reload');
   const checks = r.readiness().checks;
   t.same(
     checks.filter((c) => !c.ok).map((c) => c.condition),
@@ -140,7 +142,7 @@ t.test('a refused configure puts back the files the daemon runs; the retry appli
   await r.controller.idle();
   t.same(r.reloads(), ['bird6@200']);
   t.match(r.file('bird6.cfg'), /Mesh___2/, 'the retry applies what bird6 refused before');
-  t.equal(r.status.daemons.bird6.failure, undefined);
+  t.equal(r.status.daemons.bird6!.failure, undefined);
   t.equal(r.readiness().ready, true);
 });
 
@@ -157,8 +159,8 @@ t.test('one daemon failing never holds the other back', async (t) => {
   t.same(r.reloads(), ['bird@0'], 'bird is reloaded; bird6 is not (bird -p refused its set)');
   t.match(r.file('bird.cfg'), /Mesh_127_0_0_3/);
   t.equal(r.file('bird6.cfg'), bird6Before, 'bird6 keeps its live files');
-  t.equal(r.status.daemons.bird6.failure?.kind, 'validation');
-  t.equal(r.status.daemons.bird.failure, undefined);
+  t.equal(r.status.daemons.bird6!.failure?.kind, 'validation');
+  t.equal(r.status.daemons.bird!.failure, undefined);
   t.same(r.clock.pending, [], 'a refusal by bird -p is not retried: the same input would be refused again');
 
   r.bird.refuse.bird6 = undefined;
@@ -248,4 +250,40 @@ t.test('SIGHUP: everything read again and both daemons reloaded once', async (t)
   await r.controller.idle();
   t.same(r.reloads().sort(), ['bird6@0', 'bird@0']);
   t.ok(r.messages().includes('etcd re-read'));
+});
+
+t.test('a layout with bird alone: no bird6 state, reload, readiness condition or metric', async (t) => {
+  // As a BIRD 2 layout will be (one daemon serving both families): the node's layout without bird6's files.
+  const node = nodeRole(NODE, 'off');
+  const birdOnly: RoleRenderer = {
+    ...node,
+    layout: node.layout.filter((entry) => daemonOf(entry.file) === 'bird'),
+    daemons: ['bird'],
+    render: (keyspace, templates) => {
+      const outcome = node.render(keyspace, templates);
+      return { ...outcome, files: new Map([...outcome.files].filter(([file]) => daemonOf(file) === 'bird')) };
+    },
+  };
+  const r = await startRun(t, { role: birdOnly });
+  t.same(r.reloads(), ['bird@0'], 'only bird is reloaded');
+  t.notOk(existsSync(join(r.configDir, 'bird6.cfg')));
+  t.same(Object.keys(r.status.daemons), ['bird'], 'no bird6 state');
+  t.same(Object.keys(r.status.reloads), ['bird']);
+  const readiness = checkReadiness(r.status, { bird: { ok: true } }, { now: r.clock.now() });
+  t.same(
+    readiness.checks.map((c) => c.condition),
+    ['datastore', 'applied', 'bird'],
+    'no bird6 condition',
+  );
+  t.equal(readiness.ready, true, JSON.stringify(readiness.checks));
+  const metrics = new BirdwatchMetrics({
+    status: r.status,
+    sockets: { bird: join(r.configDir, 'no-bird.ctl') },
+    ipip: 'off',
+    perPeer: false,
+    processMetrics: false,
+  });
+  const text = await metrics.scrape();
+  t.notMatch(text, /daemon="bird6"/, 'no bird6 series');
+  t.match(text, /birdwatch_daemon_in_sync\{daemon="bird"\} 1/);
 });

@@ -53,7 +53,7 @@ const STARTS_SOMETHING = [
   /\/bird\/validateConfig\.js$/,
   /\/controller\/validateStaged\.js$/,
   /\/bird\/configure\.js$/,
-  /\/controller\/reloadBird\.js$/,
+  /\/controller\/realEdges\.js$/,
   /\/datastore\/etcd[A-Za-z]*\.js$/,
 ];
 

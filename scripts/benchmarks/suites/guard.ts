@@ -8,12 +8,13 @@
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { preparePreviousFiles } from '../../../src/apply/previousFiles.js';
+import { preparePreviousFiles } from '../../../src/controller/guard/undoRecord.js';
 import { parseDuration } from '../../../src/cli/duration.js';
-import { ApplyGuard, DEFAULT_GUARD_SETTINGS, realGuardEdges } from '../../../src/controller/applyGuard.js';
-import { classifyConfigChange } from '../../../src/controller/applyPath.js';
+import { DEFAULT_GUARD_SETTINGS } from '../../../src/controller/guard/settings.js';
+import { SettleWindow } from '../../../src/controller/guard/settleWindow.js';
+import { classifyConfigChange } from '../../../src/controller/guard/applyPath.js';
 import { summarizeConfigChange } from '../../../src/controller/diffSummary.js';
-import { reloadBird } from '../../../src/controller/reloadBird.js';
+import { realBirdEdges, reloadBird } from '../../../src/controller/realEdges.js';
 import { StatementMemo } from '../../../src/render/statementMemo.js';
 import { parseFlags, UsageError, wholeNumber } from '../lib/args.js';
 import { benchNamespace } from '../lib/birdPair.js';
@@ -111,8 +112,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       live = new Map([['bird.cfg', base]]);
       memo.statements('bird.cfg', rendered.get('bird.cfg')!);
     }
-    const edges = realGuardEdges({ bird: socket, bird6: socket });
-    const guard = new ApplyGuard({ ...DEFAULT_GUARD_SETTINGS, windowMs }, edges);
+    const edges = realBirdEdges({ bird: socket });
+    const guard = new SettleWindow({ ...DEFAULT_GUARD_SETTINGS, windowMs }, edges);
     const snapshot = await edges.snapshot('bird');
     const t0 = performance.now();
     const applied = await edges.configureTimeout('bird', guard.timeoutS);

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { diffAgainstLive, type LiveDiff } from '../../controller/diffLive.js';
 import { formatProtocolChanges, formatSharedChange, hasBgpChanges } from '../../controller/diffSummary.js';
-import { classifyDaemonChange, formatApplyPathForDiff } from '../../controller/applyPath.js';
+import { classifyDaemonChange, formatApplyPathForDiff } from '../../controller/guard/applyPath.js';
 import { resolveIpipRendering } from '../../controller/ipip.js';
 import { renderOnce } from '../../controller/oneShot.js';
+import { realPipelineEdges } from '../../controller/realEdges.js';
 import { loadTemplateSources } from '../../render/templateSources.js';
 import { formatDiagnostic, type Diagnostic } from '../../model/diagnostics.js';
 import { lockConfigDir } from '../../apply/configDirLock.js';
@@ -88,7 +89,7 @@ function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: strin
     if (protocols !== '') context.stdout(`${label}${protocols}`);
     const shared = formatSharedChange(change);
     if (shared !== undefined) context.stdout(`${label}${shared}`);
-    context.stdout(`${label}${formatApplyPathForDiff(classifyDaemonChange(change))}`); // issue 15
+    context.stdout(`${label}${formatApplyPathForDiff(classifyDaemonChange(change))}`);
   }
   const count = diff.files.length;
   context.stdout(
@@ -137,12 +138,15 @@ export function registerRender(program: Command, context: CommandContext): void 
       const role = resolveRole(flags, context.env, ipip);
       const snapshot = await loadSnapshot(datastore, () => resolveEtcdOptions(flags, context.env), role.scope);
       const templates = compileTemplateSet(await loadTemplateSources(flags.templates), role.layout);
-      const binaries = flags.validate ? { bird: flags.bird, bird6: flags.bird6 } : undefined;
+      // A dry run drives files and bird -p only: it has no control socket to reload anything with.
+      const edges = realPipelineEdges({ binaries: { bird: flags.bird, bird6: flags.bird6 } });
+      const validate = flags.validate;
       if (mode.kind === 'diff') {
-        const diff = await diffAgainstLive({ snapshot, role, configDir: mode.configDir, templates, binaries });
-        if (diff.detail) printRenderWarnings(context, diff.detail.diagnostics, diff.detail.rendered.ipipPools, ipip);
-        if (diff.failure) {
-          context.stderr(`error: ${diff.failure.message}`);
+        const diff = await diffAgainstLive({ snapshot, role, configDir: mode.configDir, templates, edges, validate });
+        const { rendered, diagnostics, failures } = diff.cycle;
+        if (rendered) printRenderWarnings(context, diagnostics, rendered.ipipPools, ipip);
+        if (failures[0]) {
+          context.stderr(`error: ${failures[0].message}`);
           context.stderr('this configuration would be refused: run would keep the live one');
           context.setExitCode(1);
           return;
@@ -158,14 +162,14 @@ export function registerRender(program: Command, context: CommandContext): void 
         ? await lockConfigDir(out, `birdwatch render --out (pid ${process.pid})`)
         : undefined;
       try {
-        const result = await renderOnce({ snapshot, role, dir: out, templates, binaries, mode: 'write' });
-        if (result.detail) {
-          printRenderWarnings(context, result.detail.diagnostics, result.detail.rendered.ipipPools, ipip);
-          for (const line of result.detail.rendered.summary) context.stdout(line);
+        const result = await renderOnce({ snapshot, role, dir: out, templates, edges, validate, mode: 'write' });
+        if (result.rendered) {
+          printRenderWarnings(context, result.diagnostics, result.rendered.ipipPools, ipip);
+          for (const line of result.rendered.summary) context.stdout(line);
         }
-        const written = result.detail?.daemons.flatMap((d) => d.written) ?? [];
-        if (result.failure) {
-          context.stderr(`error: ${result.failure.message}`);
+        const written = result.daemons.flatMap((d) => d.written);
+        if (result.failures[0]) {
+          context.stderr(`error: ${result.failures[0].message}`);
           context.stderr(
             written.length === 0
               ? `nothing was written to ${out}`

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { resolveIpipRendering } from '../../controller/ipip.js';
-import { lockConfigDir } from '../../apply/configDirLock.js';
-import { removeLeftovers } from '../../apply/leftovers.js';
 import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
-import { realPipelineEdges } from '../../controller/applyPipeline.js';
-import { ConfigApplier } from '../../controller/configApplier.js';
+import { applyOnce } from '../../controller/oneShot.js';
+import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
 import { RunController } from '../../controller/runController.js';
 import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../controller/reloadPacer.js';
 import { loadCompiledTemplates } from '../../render/templateLoader.js';
@@ -17,6 +15,7 @@ import { createLogger } from '../../observe/logger.js';
 import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/loggerLevel.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
+import type { Daemon } from '../../model/daemon.js';
 import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
 import {
   addEtcdOptions,
@@ -33,7 +32,6 @@ import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
-import { ApplyGuard, realGuardEdges } from '../../controller/applyGuard.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 import { errorMessage } from '../../errorMessage.js';
 
@@ -181,9 +179,13 @@ export function registerRun(program: Command, context: CommandContext): void {
           `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
         );
       }
-      const sockets = { bird: flags.birdSocket, bird6: flags.bird6Socket };
-      const binaries = { bird: flags.bird, bird6: flags.bird6 };
-      const guard = new ApplyGuard(guardSettings, realGuardEdges(sockets));
+      // The role's daemons only: a layout without bird6 has no bird6 socket, state or readiness condition.
+      const socketFlags: Record<Daemon, string> = { bird: flags.birdSocket, bird6: flags.bird6Socket };
+      const sockets: Partial<Record<Daemon, string>> = Object.fromEntries(role.daemons.map((d) => [d, socketFlags[d]]));
+      const edges = realPipelineEdges({ binaries: { bird: flags.bird, bird6: flags.bird6 }, validateTimeoutMs, log });
+      const bird = realBirdEdges(sockets);
+      const guard = { settings: guardSettings, edges: bird };
+      const overlap = flags.sequentialReload !== true;
       const client = createEtcdClient(etcdOptions);
       const shutdown = context.shutdownSignal();
       try {
@@ -209,35 +211,17 @@ export function registerRun(program: Command, context: CommandContext): void {
           if (shutdown.aborted) return;
         }
         if (flags.once) {
-          const lock = await lockConfigDir(flags.configDir, `birdwatch run --once (pid ${process.pid})`);
-          try {
-            await removeLeftovers(flags.configDir);
-            const snapshot = await readScopedSnapshot(client, role.scope, { signal: shutdown });
-            const status = new RunStatus();
-            const edges = realPipelineEdges({ binaries, sockets, validateTimeoutMs, log });
-            const applier = new ConfigApplier(
-              {
-                role,
-                configDir: flags.configDir,
-                keyspace: snapshot.entries,
-                edges,
-                log,
-                status,
-                guard,
-                overlap: flags.sequentialReload !== true,
-              },
-              await loadCompiledTemplates(flags.templates, role.layout),
-            );
-            const outcome = await applier.cycle(shutdown);
-            // Exit 0 only when the files are in place (BIRD may not be up yet: that is the step before it starts).
-            // A guard revert (issue 15) leaves BIRD on its previous files, which are in place: not a failed start.
-            const failed = [status.renderFailure, status.daemons.bird.failure, status.daemons.bird6.failure].some(
-              (f) => f !== undefined && f.kind !== 'guard',
-            );
-            if (failed || outcome.aborted) context.setExitCode(1);
-          } finally {
-            await lock.release();
-          }
+          const { applied } = await applyOnce({
+            role,
+            configDir: flags.configDir,
+            readSnapshot: () => readScopedSnapshot(client, role.scope, { signal: shutdown }),
+            templates: () => loadCompiledTemplates(flags.templates, role.layout),
+            edges,
+            apply: { bird, guard, overlap },
+            log,
+            signal: shutdown,
+          });
+          if (!applied) context.setExitCode(1);
           return;
         }
         log.info(
@@ -253,14 +237,13 @@ export function registerRun(program: Command, context: CommandContext): void {
           },
           'birdwatch starting',
         );
-        const status = new RunStatus();
+        const status = new RunStatus(role.daemons);
         const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
         const controller = await RunController.create({
           role,
           configDir: flags.configDir,
-          sockets,
-          binaries,
-          validateTimeoutMs,
+          edges,
+          bird,
           templatesDir: flags.templates,
           minReloadIntervalMs,
           maxReloadShare,
@@ -269,7 +252,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           status,
           observer: metrics,
           guard,
-          overlap: flags.sequentialReload !== true,
+          overlap,
         });
         const ops = await listenOps(
           listen,

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { readGuardMarker, removeGuardMarker } from '../../apply/guardMarker.js';
-import { readPreviousFiles, removePreviousFiles } from '../../apply/previousFiles.js';
+import { readGuardMarker, removeGuardMarker } from '../../controller/guard/marker.js';
+import { readPreviousFiles, removePreviousFiles } from '../../controller/guard/undoRecord.js';
 import { writeFilesDurably } from '../../apply/swapFileSet.js';
 import { undoConfigure } from '../../bird/configureGuarded.js';
 import { DAEMONS, type Daemon } from '../../model/daemon.js';
+import { errorMessage } from '../../errorMessage.js';
 import type { CommandContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
@@ -15,8 +16,6 @@ interface UndoFlags {
   readonly bird6Socket: string;
   readonly timeout: string;
 }
-
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
  * `birdwatch undo [bird|bird6]`: the human in the loop's revert. Sends `configure undo` (BIRD goes back to the
@@ -51,7 +50,7 @@ export function registerUndoCommand(program: Command, context: CommandContext): 
         try {
           undo = await undoConfigure(sockets[d], { timeoutMs });
         } catch (error) {
-          context.stderr(`error: ${d}: ${describe(error)}`);
+          context.stderr(`error: ${d}: ${errorMessage(error)}`);
           context.setExitCode(1);
           continue;
         }
@@ -74,7 +73,7 @@ export function registerUndoCommand(program: Command, context: CommandContext): 
           await removePreviousFiles(flags.configDir, d);
           context.stdout(`${d}: reverted (${undo.message}); put back ${Object.keys(previous).sort().join(', ')}`);
         } catch (error) {
-          context.stderr(`error: ${d} reverted but its previous files could not be put back: ${describe(error)}`);
+          context.stderr(`error: ${d} reverted but its previous files could not be put back: ${errorMessage(error)}`);
           context.setExitCode(1);
         }
       }

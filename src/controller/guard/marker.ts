@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Daemon } from '../model/daemon.js';
-import { writeFilesDurably } from './swapFileSet.js';
+import type { Daemon } from '../../model/daemon.js';
+import { writeFilesDurably } from '../../apply/swapFileSet.js';
 
 /**
  * Written before `configure timeout`, removed after the confirm or the undo: a birdwatch that finds one at start

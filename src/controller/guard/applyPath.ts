@@ -1,5 +1,5 @@
-import type { Daemon } from '../model/daemon.js';
-import { summarizeConfigChange, type ConfigChange, type DaemonChange } from './diffSummary.js';
+import type { Daemon } from '../../model/daemon.js';
+import { summarizeConfigChange, type ConfigChange, type DaemonChange } from '../diffSummary.js';
 
 /**
  * Which path an apply takes. `fast`: a plain `configure` (sessions only added or removed, or a daemon's first

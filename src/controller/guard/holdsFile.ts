@@ -1,15 +1,17 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFilesDurably } from './swapFileSet.js';
+import { writeFilesDurably } from '../../apply/swapFileSet.js';
+import type { Daemon } from '../../model/daemon.js';
 
 /**
- * Entries the apply guard holds back (key → the value that was reverted and the value rendered instead), kept
- * in the config dir so a restart — `run --once` then `run` under runit — does not apply them again.
+ * Entries the apply guard holds back (etcd key → the value that was reverted and the value rendered instead), kept
+ * in the config dir so a restart — `run --once` then `run` under runit — does not apply them again. Only entries:
+ * held templates and renderings are not kept (a restart re-reads both).
  */
 export interface HeldEntry {
   readonly bad: string | null;
   readonly previous: string | null;
-  readonly daemon: 'bird' | 'bird6';
+  readonly daemon: Daemon;
   readonly reason: string;
   readonly at: number;
 }

@@ -1,5 +1,5 @@
-import type { Daemon } from '../model/daemon.js';
-import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
+import type { Daemon } from '../../model/daemon.js';
+import { daemonOf, type EntrySpan, type FileSet } from '../../render/fileSet.js';
 
 /**
  * The entries a reverted apply is pinned on: those whose rendered lines (entry spans) are not in the files BIRD

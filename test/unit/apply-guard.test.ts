@@ -1,15 +1,17 @@
 /**
- * The apply guard's pure parts and its window (issue 15): which path a change takes, the verdict, what is
- * blamed, the keyspace overlay, the flags, and the settle window on fake time with fake BIRD edges.
+ * The apply guard's pure parts and its window (README "The apply guard"): which path a change takes, the
+ * verdict, what is blamed, the keyspace overlay, the flags, and the settle window on fake time with fake BIRD edges.
  */
 import t from 'tap';
-import { ApplyGuard, DEFAULT_GUARD_SETTINGS, type GuardEdges } from '../src/controller/applyGuard.js';
-import { classifyApply, formatApplyPathForDiff } from '../src/controller/applyPath.js';
-import { blameEntries } from '../src/controller/guardBlame.js';
-import { settleVerdict, type GuardSnapshot } from '../src/controller/settleVerdict.js';
-import { parseGuardOptions } from '../src/cli/guardOptions.js';
-import { keyspaceOverlay } from '../src/model/keyspaceOverlay.js';
-import { FakeClock, flush } from './support/fakeClock.js';
+import { parseGuardOptions } from '../../src/cli/guardOptions.js';
+import type { GuardEdges } from '../../src/controller/edges.js';
+import { classifyApply, formatApplyPathForDiff } from '../../src/controller/guard/applyPath.js';
+import { blameEntries } from '../../src/controller/guard/blame.js';
+import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
+import { settleVerdict, type GuardSnapshot } from '../../src/controller/guard/settleVerdict.js';
+import { SettleWindow } from '../../src/controller/guard/settleWindow.js';
+import { keyspaceOverlay } from '../../src/model/keyspaceOverlay.js';
+import { FakeClock, flush } from '../support/fakeClock.js';
 
 const peer = (name: string, ip: string, as: string): string =>
   `protocol bgp ${name} from bgp_template {\n  neighbor ${ip} as ${as};\n}\n`;
@@ -182,7 +184,7 @@ t.test(
       confirm: () => Promise.resolve({ outcome: 'confirmed', message: '0018' }),
       undo: () => Promise.resolve({ outcome: 'reverted', message: '0003' }),
     };
-    const guard = new ApplyGuard({ ...DEFAULT_GUARD_SETTINGS, windowMs: 10_000 }, edges, clock);
+    const guard = new SettleWindow({ ...DEFAULT_GUARD_SETTINGS, windowMs: 10_000 }, edges, clock);
     t.equal(guard.timeoutS, 25, 'BIRD reverts by itself at window + margin');
     let ticks = 0;
     const before = snap({ A: [true, 2] });
@@ -194,7 +196,7 @@ t.test(
     const outcome = await settling;
     t.equal(outcome.kind, 'verdict');
     t.ok(outcome.kind === 'verdict' && outcome.verdict.ok, 'judged on the state at the end of the window');
-    t.equal(outcome.heldMs, 10_000);
+    t.equal(outcome.settleMs, 10_000);
     t.equal(ticks, 10, 'the heartbeat ticks every second');
     t.same(calls, ['snapshot@10000']);
 
@@ -203,7 +205,7 @@ t.test(
     await clock.advance(3_000);
     abort.abort();
     await flush();
-    t.same(await cut, { kind: 'interrupted', heldMs: 3_000 });
+    t.same(await cut, { kind: 'interrupted', settleMs: 3_000 });
 
     after = snap({ A: [false, 0] });
     t.equal(await guard.before('bird'), undefined, 'nothing Established: nothing to protect (fast path)');

@@ -1,4 +1,4 @@
-import type { ProtocolStats } from '../bird/protocolStats.js';
+import type { ProtocolStats } from '../../bird/protocolStats.js';
 
 /** What the guard watches of one daemon: every BGP session's state and export count. */
 export interface GuardSnapshot {

@@ -1,0 +1,111 @@
+import { join } from 'node:path';
+import { stageFileSet } from '../apply/stagingDir.js';
+import { swapStagedFiles, warnDirectoryRemoved, writeFilesDurably } from '../apply/swapFileSet.js';
+import { configureBird } from '../bird/configure.js';
+import { configureWithTimeout, confirmConfigure, undoConfigure } from '../bird/configureGuarded.js';
+import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
+import { showProtocolStats } from '../bird/protocolStats.js';
+import { MAIN_FILE, type Daemon } from '../model/daemon.js';
+import type { Logger } from '../observe/logger.js';
+import type { GuardEdges, PipelineEdges, ReloadEdges, ReloadOutcome } from './edges.js';
+import { snapshotOf } from './guard/settleVerdict.js';
+import { validateStagedDaemon, type BirdBinaries } from './validateStaged.js';
+
+/** Time allowed for connecting and for `configure`'s reply: 69 ms at 10,000 peers, so 30 s means hung. */
+export const RELOAD_TIMEOUT_MS = 30_000;
+/** Time allowed for `show protocols all` (the guard's snapshot). */
+const SNAPSHOT_TIMEOUT_MS = 10_000;
+
+export interface RealPipelineEdgesOptions {
+  readonly binaries: BirdBinaries;
+  /** Kill a `bird -p` that runs longer than this (ms); default 30 s. */
+  readonly validateTimeoutMs?: number;
+  /** Where a directory removed from a file's place is reported (a warn line). */
+  readonly log?: Logger;
+}
+
+/** The real files and `bird -p`: what `run` and `render` drive. */
+export function realPipelineEdges(options: RealPipelineEdgesOptions): PipelineEdges {
+  const onDirectoryRemoved = options.log === undefined ? undefined : warnDirectoryRemoved(options.log);
+  return {
+    stage: stageFileSet,
+    validate: (daemon, stagedDir, spans, signal) =>
+      validateStagedDaemon(daemon, stagedDir, {
+        binary: options.binaries[daemon],
+        spans,
+        signal,
+        timeoutMs: options.validateTimeoutMs,
+      }),
+    swap: (configDir, stagedDir, names) => swapStagedFiles(configDir, stagedDir, names, onDirectoryRemoved),
+    write: (configDir, files) => writeFilesDurably(configDir, files, onDirectoryRemoved),
+  };
+}
+
+/** A refusal as BIRD prints it, code first (`configureWithTimeout` codes its refusals; `configureBird` does not). */
+const codedReply = (code: number, message: string): string => {
+  const prefix = `${String(code).padStart(4, '0')} `;
+  return message.startsWith(prefix) ? message : `${prefix}${message}`;
+};
+
+/**
+ * BIRD's reply to any `configure` (plain, staged, with a timeout) → the outcome the cycle acts on: only
+ * `Reconfigured` / `Reconfiguration in progress` count as applied (birdc itself exits 0 on a rejection). Never
+ * throws for what the socket does.
+ */
+async function configureOutcome(
+  daemon: Daemon,
+  socketPath: string,
+  send: () => Promise<{ readonly ok: boolean; readonly code: number; readonly message: string }>,
+): Promise<ReloadOutcome> {
+  const started = performance.now();
+  try {
+    const reply = await send();
+    if (reply.ok) return { kind: 'applied', daemon, message: reply.message, ms: performance.now() - started };
+    return { kind: 'rejected', daemon, message: codedReply(reply.code, reply.message) };
+  } catch (error) {
+    if (isBirdUnreachableError(error) || isBirdTimeoutError(error))
+      return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
+    if (isBirdProtocolError(error))
+      return { kind: 'garbled', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
+    throw error;
+  }
+}
+
+/**
+ * Sends `configure` on BIRD's control socket — the command birdc sends. `configPath`: `configure "<file>"` — BIRD
+ * reads that file (a staged set) once, instead of the one it started with; a plain `configure` afterwards reads
+ * its own file again.
+ */
+export function reloadBird(
+  daemon: Daemon,
+  socketPath: string,
+  options: Readonly<{ signal?: AbortSignal; configPath?: string; onSent?: () => void }> = {},
+): Promise<ReloadOutcome> {
+  return configureOutcome(daemon, socketPath, () =>
+    configureBird(socketPath, { ...options, timeoutMs: RELOAD_TIMEOUT_MS }),
+  );
+}
+
+/** The real control sockets: what `run` says to BIRD. Only the daemons given a socket can be asked. */
+export function realBirdEdges(sockets: Readonly<Partial<Record<Daemon, string>>>): ReloadEdges & GuardEdges {
+  const socketOf = (daemon: Daemon): string => {
+    const socket = sockets[daemon];
+    if (socket === undefined) throw new Error(`no control socket for ${daemon}`);
+    return socket;
+  };
+  const options = { timeoutMs: RELOAD_TIMEOUT_MS };
+  return {
+    // Not aborted by SIGTERM: once files are swapped, BIRD is told (a reload takes milliseconds, and is bounded).
+    reload: async (daemon) => reloadBird(daemon, socketOf(daemon)),
+    reloadStaged: async (daemon, stagedDir, onSent) =>
+      reloadBird(daemon, socketOf(daemon), { configPath: join(stagedDir, MAIN_FILE[daemon]), onSent }),
+    configureTimeout: async (daemon, seconds) => {
+      const socket = socketOf(daemon);
+      return configureOutcome(daemon, socket, () => configureWithTimeout(socket, seconds, options));
+    },
+    confirm: async (daemon) => confirmConfigure(socketOf(daemon), options),
+    undo: async (daemon) => undoConfigure(socketOf(daemon), options),
+    snapshot: async (daemon) =>
+      snapshotOf(await showProtocolStats(socketOf(daemon), { timeoutMs: SNAPSHOT_TIMEOUT_MS })),
+  };
+}
