@@ -12,7 +12,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
-import { KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
+import { etcdFeed } from '../src/datastore/etcdFeed.js';
+import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
 import { prefixKeyScope } from '../src/model/keyScope.js';
 import { keys, WATCHED_PREFIXES } from '../src/model/keys.js';
 import { encodeNodeMesh } from '../src/model/encodings.js';
@@ -220,7 +221,7 @@ await withScope(async (scope) => {
     const mirrorClient = createEtcdClient({ endpoints: [endpoint] });
     const started = performance.now();
     const mirror = new KeyspaceMirror({
-      client: mirrorClient,
+      feed: etcdFeed({ client: mirrorClient, staleAfterMs: DEFAULT_STALE_AFTER_MS }),
       scope: prefixKeyScope(WATCHED_PREFIXES),
       onChange: () => undefined,
     });

@@ -134,7 +134,7 @@ if (!(await canCreateNamespaces())) {
         const restarted = performance.now();
         await addHost(w, 'after-restart', '127.0.0.42');
         await removeHost(w, 'n2');
-        // birdwatch notices etcd again when etcd3's watch backoff (cockatiel's default: exponential, up to 30 s) fires.
+        // birdwatch notices etcd again when the mirror's reconnect backoff (jittered, up to 1 s) fires.
         await waitFor(
           'synced again',
           () => controller.status.datastore,

@@ -1,15 +1,8 @@
 import type { Etcd3 } from 'etcd3';
-import { prefixKeyScope, type KeyRange, type KeyScope, type ScopePlan } from '../model/keyScope.js';
+import { prefixKeyScope, type KeyRange, type KeyScope } from '../model/keyScope.js';
 import { classifyEtcdError } from './etcdErrors.js';
 import { DatastoreError } from './errors.js';
-import type { KeyspaceSnapshot } from './snapshot.js';
-
-/** Which etcd answered, and at what revision: every response carries it (the mirror checks them all). */
-export interface EtcdHeader {
-  readonly revision: bigint;
-  readonly clusterId: string;
-  readonly memberId: string;
-}
+import type { EtcdHeader, KeyspaceSnapshot, ScopedSnapshot } from './snapshot.js';
 
 export const headerOf = (header: { revision: string; cluster_id: string; member_id: string }): EtcdHeader => ({
   revision: BigInt(header.revision),
@@ -17,22 +10,13 @@ export const headerOf = (header: { revision: string; cluster_id: string; member_
   memberId: header.member_id,
 });
 
-/** A snapshot of one scope: the plan it was read with and the header of its last answer. */
-export interface ScopedSnapshot extends KeyspaceSnapshot {
-  readonly plan: ScopePlan;
-  readonly header: EtcdHeader;
-  /** Keys etcd sent (kept or not) and the bytes of their keys and values. */
-  readonly keysRead: number;
-  readonly bytesRead: number;
-}
-
-export interface ReadOptions {
+interface ReadOptions {
   readonly signal?: AbortSignal | undefined;
   /** Keys in the first page of a range (default DEFAULT_PAGE_KEYS); later pages are sized by bytes. */
   readonly pageKeys?: number;
 }
 
-export const DEFAULT_PAGE_KEYS = 2_000;
+const DEFAULT_PAGE_KEYS = 2_000;
 /**
  * Pages aim at this many bytes, far below the receive limit. Few pages matter: etcd 3.4 counts every key left in
  * the range for each page (O(keys) per page), so 100 pages of 1,000 keys cost 3× one read of 100,000.

@@ -1,22 +1,16 @@
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import type { Etcd3 } from 'etcd3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoff } from 'cockatiel';
+import type { Clock } from '../controller/clock.js';
+import { errorMessage } from '../errorMessage.js';
 import type { KeyScope, ScopePlan } from '../model/keyScope.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
-import { classifyEtcdError } from './etcdErrors.js';
-import { readHeader, readScopedSnapshot, type EtcdHeader } from './etcdSource.js';
-import { isDatastoreError, type DatastoreError } from './errors.js';
-import { EtcdWatchStream, type StreamEnd, type WatchEvent } from './watchStream.js';
-
-/** The smallest key range [start, end) containing every key under every prefix. */
-export function coveringRange(prefixes: readonly string[]): { start: string; end: string } {
-  const sorted = [...prefixes].sort();
-  const last = sorted[sorted.length - 1]!;
-  const end = last.slice(0, -1) + String.fromCharCode(last.charCodeAt(last.length - 1) + 1);
-  return { start: sorted[0]!, end };
-}
+import { DatastoreError } from './errors.js';
+import type { FeedWatch, KeyspaceFeed, StreamEnd, WatchEvent } from './keyspaceFeed.js';
+import type { EtcdHeader, ScopedSnapshot } from './snapshot.js';
 
 export interface KeyspaceMirrorOptions {
-  readonly client: Etcd3;
+  /** Where the keyspace comes from: `etcdFeed` (etcdFeed.ts), or a fake in unit tests. */
+  readonly feed: KeyspaceFeed;
   /** What to read and watch; re-planned after every change (the mesh switch re-scopes). */
   readonly scope: KeyScope;
   /** Called after each batch of changes is applied to `entries` (and after every full re-read). */
@@ -28,9 +22,9 @@ export interface KeyspaceMirrorOptions {
   readonly onResync?: (reason: string) => void;
   readonly initialRetryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
-  /** A watch silent this long is given up for another member (default DEFAULT_STALE_AFTER_MS). */
-  readonly staleAfterMs?: number;
-  /** Wall clock (ms). */
+  /** Sleeps between attempts (default: real time); its `now` is not used for the wall-clock times reported. */
+  readonly clock?: Clock;
+  /** Wall clock (ms): the `since` of each state, when members may be tried again. */
   readonly now?: () => number;
   /**
    * Which endpoint the watch tries first (index into the client's endpoints; default: one picked at random per
@@ -48,53 +42,87 @@ const AVOID_FAILED_MEMBER_MS = 10_000;
 /** Reconnects of a failing watch before a full re-read (with backoff: about 3 s). */
 const MAX_RECONNECTS_BEFORE_RESYNC = 5;
 
-/** Not unref'd: between two watch attempts this timer may be all that keeps the daemon's event loop alive. */
-const delay = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** Real time. Sleeps are ref'd: between two watch attempts one may be all that keeps the daemon's loop alive. */
+const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }).catch(() => undefined),
+};
+
+/**
+ * Where the watch connection stands, in the manner of etcd3's WatchManager: every move goes through `#enter`,
+ * which refuses a move this table does not list (a late callback of a stream already given up, say).
+ * idle → reading (the full read, retried; back to idle if refused) → connecting (stream opened) → watching (every
+ * watch created) → waiting (backoff after a lost stream) → connecting …; a rollback, compaction or re-scope goes
+ * back to reading.
+ */
+type Phase = 'idle' | 'reading' | 'connecting' | 'watching' | 'waiting' | 'closed';
+const MOVES: Readonly<Record<Phase, readonly Phase[]>> = {
+  idle: ['reading', 'closed'],
+  reading: ['connecting', 'idle', 'closed'],
+  connecting: ['watching', 'waiting', 'reading', 'closed'],
+  watching: ['waiting', 'reading', 'closed'],
+  waiting: ['connecting', 'reading', 'closed'],
+  closed: [],
+};
+
+const asDatastoreError = (error: unknown): DatastoreError =>
+  error instanceof DatastoreError
+    ? error
+    : new DatastoreError(`etcd unreachable: ${errorMessage(error)}`, 'unreachable', { cause: error });
 
 /**
  * An in-memory copy of what the role needs from etcd, kept current by one watch stream. It reads the scope's
  * ranges page by page at one revision, keeps only what the plan keeps, then watches every range from revision + 1
  * on one stream, so nothing between the read and the watch is missed. Every answer's header is checked: a new
  * cluster id, or a revision below what the mirror has seen (confirmed by a linearizable read), means etcd was
- * restored or replaced, and everything is read again. A lost stream resumes each range from its last event; a
- * compacted one, or a change of plan (the mesh switched), leads to a full re-read. It moves strings and knows
- * nothing of their meaning beyond the scope it is given.
+ * restored or replaced, and everything is read again. A lost stream resumes each range from its last event after
+ * a jittered backoff; a compacted one, or a change of plan (the mesh switched), leads to a full re-read. It moves
+ * strings and knows nothing of their meaning beyond the scope it is given.
  */
 export class KeyspaceMirror {
   readonly entries = new Map<string, string>();
+  #phase: Phase = 'idle';
   #revision = 0n;
   #plan: ScopePlan | undefined;
   #next: bigint[] = [];
   #clusterId: string | undefined;
-  #stream: EtcdWatchStream | undefined;
-  #generation = 0;
+  #watch: FeedWatch | undefined;
   #state: DatastoreState = 'syncing';
-  #resyncing: Promise<void> | undefined;
-  #closed = false;
+  #reading: Promise<void> | undefined;
   #everSynced = false;
   #reconnects = 0;
   #lostSince: number | undefined;
   #confirming = false;
   #eventsReceived = 0;
   readonly #avoid = new Map<string, number>();
-  readonly #abort = new AbortController();
+  readonly #closing = new AbortController();
+  /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
+  #signal: AbortSignal = this.#closing.signal;
+  readonly #readBackoff: ExponentialBackoff<[number, number]>;
+  readonly #watchBackoff: ExponentialBackoff<[number, number]>;
+  /** The next reconnect's wait; a fresh backoff once every watch is created again. */
+  #reconnectBackoff: IBackoff<unknown>;
+  readonly #clock: Clock;
   readonly #now: () => number;
   readonly #firstEndpoint: number;
 
   constructor(private readonly options: KeyspaceMirrorOptions) {
+    this.#clock = options.clock ?? realClock;
     this.#now = options.now ?? Date.now;
     this.#firstEndpoint = options.firstEndpoint ?? Math.floor(Math.random() * 1_000_000);
+    const initialDelay = options.initialRetryDelayMs ?? 100;
+    // Decorrelated jitter: a fleet that lost etcd at the same instant does not come back to it in step.
+    this.#readBackoff = new ExponentialBackoff({
+      generator: decorrelatedJitterGenerator,
+      initialDelay,
+      maxDelay: options.maxRetryDelayMs ?? 5_000,
+    });
+    this.#watchBackoff = new ExponentialBackoff({
+      generator: decorrelatedJitterGenerator,
+      initialDelay,
+      maxDelay: options.maxRetryDelayMs ?? 1_000,
+    });
+    this.#reconnectBackoff = this.#watchBackoff.next();
   }
 
   get revision(): bigint {
@@ -117,7 +145,7 @@ export class KeyspaceMirror {
 
   /** The member the watch talks to (host:port), once known. */
   get watchEndpoint(): string | undefined {
-    return this.#stream?.endpoint;
+    return this.#watch?.endpoint;
   }
 
   /**
@@ -125,24 +153,28 @@ export class KeyspaceMirror {
    * refuses the credentials or the TLS handshake before the first sync, that cannot fix itself: it throws the
    * DatastoreError (kind auth/tls) at once instead of retrying forever.
    */
-  async start(signal?: AbortSignal): Promise<void> {
-    signal?.addEventListener('abort', () => this.#abort.abort(), { once: true });
-    await this.#sync();
+  start(signal?: AbortSignal): Promise<void> {
+    if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
+    return this.#read();
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#abort.abort();
-    this.#closeStream();
+    this.#enter('closed');
+    this.#closing.abort();
+    this.#closeWatch();
     return Promise.resolve();
   }
 
   /** Re-reads everything and re-watches (SIGHUP, rollback, compaction, re-scope). */
   resync(reason?: string): Promise<void> {
-    this.#resyncing ??= this.#sync(reason).finally(() => {
-      this.#resyncing = undefined;
-    });
-    return this.#resyncing;
+    return this.#read(reason);
+  }
+
+  /** Moves to `next` if the table allows it from the current phase; false (and no move) otherwise. */
+  #enter(next: Phase): boolean {
+    if (!MOVES[this.#phase].includes(next)) return false;
+    this.#phase = next;
+    return true;
   }
 
   #setState(state: DatastoreState, info: Omit<DatastoreStateInfo, 'since'> & { since?: number } = {}): void {
@@ -151,35 +183,28 @@ export class KeyspaceMirror {
     this.options.onStateChange?.(state, { since: info.since ?? this.#now(), reason: info.reason, error: info.error });
   }
 
-  async #sync(reason?: string): Promise<void> {
-    this.#closeStream();
+  /** One full read at a time: a re-read asked for while one runs joins it. */
+  #read(reason?: string): Promise<void> {
+    if (this.#reading) return this.#reading;
+    if (!this.#enter('reading')) return Promise.resolve();
+    this.#closeWatch();
     if (reason !== undefined && this.#everSynced) this.#setState('resyncing', { reason });
-    // After the first sync every failure is retried (the live configuration stays; etcd may come back fixed).
-    const fatal = (error: unknown): boolean =>
-      !this.#everSynced && isDatastoreError(error) && (error.kind === 'auth' || error.kind === 'tls');
-    const policy = retry(
-      handleWhen((error) => !fatal(error)),
-      {
-        backoff: new ExponentialBackoff({
-          initialDelay: this.options.initialRetryDelayMs ?? 100,
-          maxDelay: this.options.maxRetryDelayMs ?? 5000,
-        }),
-      },
-    );
-    let attempt = 0;
-    const snapshot = await policy.execute(async () => {
-      try {
-        return await readScopedSnapshot(this.options.client, this.options.scope, { signal: this.#abort.signal });
-      } catch (error) {
-        const failure = classifyEtcdError(error);
-        if (fatal(failure) || this.#abort.signal.aborted) throw failure;
-        attempt++;
-        if (attempt === 1) this.options.onRetry?.(failure, attempt);
-        this.#setState('disconnected', { error: failure, reason: failure.message });
-        throw failure;
-      }
-    }, this.#abort.signal);
-    if (this.#closed) return;
+    this.#reading = this.#readUntilDone()
+      .catch((error: unknown) => {
+        this.#enter('idle'); // refused before the first sync: a later start() may try again
+        throw error;
+      })
+      .finally(() => {
+        this.#reading = undefined;
+      });
+    return this.#reading;
+  }
+
+  async #readUntilDone(): Promise<void> {
+    const snapshot = await this.#readWithRetry();
+    // Closed before the first sync: the caller must not go on as if synced.
+    if (!this.#everSynced) this.#signal.throwIfAborted();
+    if (!snapshot || this.#phase !== 'reading') return;
     const changed: string[] = [];
     for (const [key, value] of snapshot.entries) if (this.entries.get(key) !== value) changed.push(key);
     for (const key of this.entries.keys()) if (!snapshot.entries.has(key)) changed.push(key);
@@ -191,53 +216,76 @@ export class KeyspaceMirror {
     this.#next = snapshot.plan.ranges.map(() => snapshot.revision + 1n);
     this.#everSynced = true;
     this.#lostSince = undefined;
-    this.#openStream();
+    this.#reconnects = 0;
+    this.#connect();
     this.#setState('synced');
     this.options.onChange(changed);
   }
 
-  #openStream(): void {
+  /**
+   * The scope at one revision, retried with backoff until it comes or the mirror closes (undefined then). Before
+   * the first sync, refused credentials or TLS cannot fix themselves: that error is thrown at once; after it,
+   * every failure is retried (the live configuration stays; etcd may come back fixed).
+   */
+  async #readWithRetry(): Promise<ScopedSnapshot | undefined> {
+    let backoff = this.#readBackoff.next();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.feed.read(this.options.scope, this.#signal);
+      } catch (error) {
+        if (this.#signal.aborted) return undefined;
+        const failure = asDatastoreError(error);
+        if (!this.#everSynced && (failure.kind === 'auth' || failure.kind === 'tls')) throw failure;
+        if (attempt === 1) this.options.onRetry?.(failure, attempt);
+        this.#setState('disconnected', { error: failure, reason: failure.message });
+      }
+      await this.#clock.sleep(backoff.duration, this.#signal);
+      backoff = backoff.next(undefined);
+    }
+  }
+
+  #connect(): void {
     const plan = this.#plan;
-    if (!plan || this.#closed) return;
-    const generation = ++this.#generation;
+    if (!plan || !this.#enter('connecting')) return;
     const now = this.#now();
     for (const [endpoint, until] of this.#avoid) if (until <= now) this.#avoid.delete(endpoint);
-    const current = (): boolean => generation === this.#generation && !this.#closed;
-    const stream = new EtcdWatchStream(
+    const watch: FeedWatch = this.options.feed.watch(
       {
-        client: this.options.client,
         ranges: plan.ranges.map((range, i) => ({ ...range, fromRevision: this.#next[i]! })),
-        staleAfterMs: this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
         avoid: new Set(this.#avoid.keys()),
         firstEndpoint: this.#firstEndpoint,
-        now: this.#now,
       },
       {
         onHeader: (header) => {
-          if (current()) this.#checkHeader(header);
+          if (watch === this.#watch) this.#checkHeader(header);
         },
         onCreated: () => {
-          if (!current()) return;
-          this.#reconnects = 0;
-          this.#lostSince = undefined;
-          this.#setState('synced');
+          if (watch === this.#watch) this.#onCreated();
         },
         onEvents: (index, events) => {
-          if (current()) this.#apply(index, events);
+          if (watch === this.#watch) this.#apply(index, events);
         },
+        onProgress: () => undefined,
         onEnd: (end) => {
-          if (current()) this.#onStreamEnd(end, stream);
+          if (watch === this.#watch) this.#onStreamEnd(end, watch);
         },
       },
     );
-    this.#stream = stream;
-    stream.open();
+    this.#watch = watch;
   }
 
-  #closeStream(): void {
-    this.#generation++;
-    this.#stream?.close();
-    this.#stream = undefined;
+  #closeWatch(): void {
+    const watch = this.#watch;
+    this.#watch = undefined;
+    watch?.close();
+  }
+
+  #onCreated(): void {
+    if (!this.#enter('watching')) return;
+    this.#reconnects = 0;
+    this.#reconnectBackoff = this.#watchBackoff.next();
+    this.#lostSince = undefined;
+    this.#setState('synced');
   }
 
   #apply(index: number, events: readonly WatchEvent[]): void {
@@ -272,10 +320,11 @@ export class KeyspaceMirror {
     if (header.revision >= this.#revision || this.#confirming) return;
     // A follower may lag a moment behind what another member sent; a linearizable read tells lag from rollback.
     this.#confirming = true;
-    const generation = this.#generation;
-    readHeader(this.options.client, this.#abort.signal)
+    const watch = this.#watch;
+    this.options.feed
+      .readHeader(this.#signal)
       .then((cluster) => {
-        if (generation !== this.#generation || this.#closed) return;
+        if (watch !== this.#watch) return;
         if (cluster.clusterId !== this.#clusterId) {
           this.#startResync(
             `etcd cluster id changed from ${this.#clusterId ?? '?'} to ${cluster.clusterId}: etcd was replaced or restored`,
@@ -289,20 +338,20 @@ export class KeyspaceMirror {
       .finally(() => {
         this.#confirming = false;
       })
-      .catch(() => undefined); // unreachable now: the stream's own failure handling takes over
+      .catch(() => undefined); // the stream's own failure handling takes over
   }
 
   #startResync(reason: string): void {
-    if (this.#closed || this.#resyncing) return;
+    if (this.#reading || this.#phase === 'closed') return;
     this.options.onResync?.(reason);
-    this.resync(reason).catch((error: unknown) => {
-      // Only an abort ends the retry loop: closing. Anything else is reported as a lost connection.
-      if (!this.#closed) this.#setState('disconnected', { error: classifyEtcdError(error) });
+    this.#read(reason).catch((error: unknown) => {
+      // Only the first sync throws (auth/tls); reported as a lost connection if it ever reaches here.
+      if (this.#phase !== 'closed') this.#setState('disconnected', { error: asDatastoreError(error) });
     });
   }
 
-  #onStreamEnd(end: StreamEnd, stream: EtcdWatchStream): void {
-    this.#stream = undefined;
+  #onStreamEnd(end: StreamEnd, watch: FeedWatch): void {
+    this.#watch = undefined;
     if (end.kind === 'compacted') {
       this.#startResync(`etcd compacted the history past the watch (compacted at revision ${end.compactRevision})`);
       return;
@@ -312,41 +361,41 @@ export class KeyspaceMirror {
       return;
     }
     if (end.kind === 'stale') {
-      if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_STALE_MEMBER_MS);
+      if (watch.endpoint) this.#avoid.set(watch.endpoint, this.#now() + AVOID_STALE_MEMBER_MS);
       this.#lostSince ??= end.lastHeardAt;
       const quiet = this.#now() - end.lastHeardAt;
       this.#setState('stale', {
         since: this.#lostSince,
-        reason: `etcd member ${stream.endpoint ?? '?'} did not answer for ${quiet} ms; watching through another member`,
+        reason: `etcd member ${watch.endpoint ?? '?'} did not answer for ${quiet} ms; watching through another member`,
       });
-      this.#reconnect(0);
+      this.#reconnectAfter(0);
       return;
     }
-    if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
+    if (watch.endpoint) this.#avoid.set(watch.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
     this.#lostSince ??= this.#now();
     if (this.#reconnects === 0) this.options.onRetry?.(end.error, 1);
     if (this.#reconnects >= MAX_RECONNECTS_BEFORE_RESYNC) {
       // Whatever keeps the stream failing, a full read (unary calls, with the client's own failover) and a new
       // stream start from a clean slate; readiness says so meanwhile.
-      this.#reconnects = 0;
       this.#startResync(
         `the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message})`,
       );
       return;
     }
     this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });
-    const initial = this.options.initialRetryDelayMs ?? 100;
-    const wait = Math.min(this.options.maxRetryDelayMs ?? 1000, initial * 2 ** Math.min(this.#reconnects, 10));
-    this.#reconnect(wait);
+    const wait = this.#reconnectBackoff.duration;
+    this.#reconnectBackoff = this.#reconnectBackoff.next(undefined);
+    this.#reconnectAfter(wait);
   }
 
-  #reconnect(waitMs: number): void {
+  #reconnectAfter(waitMs: number): void {
+    if (!this.#enter('waiting')) return;
     this.#reconnects++;
-    const generation = this.#generation;
-    delay(waitMs, this.#abort.signal)
+    this.#clock
+      .sleep(waitMs, this.#signal)
       .then(() => {
-        if (generation === this.#generation && !this.#closed && !this.#resyncing) this.#openStream();
+        if (this.#phase === 'waiting') this.#connect();
       })
-      .catch(() => undefined);
+      .catch(() => undefined); // sleep never rejects; #connect does not throw
   }
 }

@@ -1,46 +1,12 @@
 import type { Etcd3 } from 'etcd3';
-import type { KeyRange } from '../model/keyScope.js';
 import { classifyEtcdError } from './etcdErrors.js';
-import { headerOf, type EtcdHeader } from './etcdSource.js';
-import type { DatastoreError } from './errors.js';
+import { headerOf } from './etcdSource.js';
+import type { FeedWatch, FeedWatchHandlers, FeedWatchOptions, StreamEnd } from './keyspaceFeed.js';
 
-export interface WatchedRange extends KeyRange {
-  readonly fromRevision: bigint;
-}
-
-/** One change: `value` undefined means deleted. */
-export interface WatchEvent {
-  readonly key: string;
-  readonly value: string | undefined;
-  readonly modRevision: bigint;
-}
-
-export type StreamEnd =
-  | { readonly kind: 'error'; readonly error: DatastoreError }
-  /** Nothing came back for staleAfterMs, not even the answer to a progress request: a frozen member. */
-  | { readonly kind: 'stale'; readonly lastHeardAt: number }
-  | { readonly kind: 'compacted'; readonly compactRevision: bigint }
-  | { readonly kind: 'canceled'; readonly reason: string };
-
-export interface WatchStreamHandlers {
-  /** Every watch of the stream was created; `header` is etcd's answer to the last one. */
-  onCreated(header: EtcdHeader): void;
-  onEvents(rangeIndex: number, events: readonly WatchEvent[], header: EtcdHeader): void;
-  /** Every answer's header (events, progress, creation): the mirror checks revision and cluster id. */
-  onHeader(header: EtcdHeader): void;
-  /** Called once; the stream is closed by then. */
-  onEnd(end: StreamEnd): void;
-}
-
-export interface WatchStreamOptions {
+export interface WatchStreamOptions extends FeedWatchOptions {
   readonly client: Etcd3;
-  readonly ranges: readonly WatchedRange[];
   /** A stream silent this long (a progress request is sent after a quarter of it) is given up. */
   readonly staleAfterMs: number;
-  /** Endpoints (host:port) tried last: recently found stale. */
-  readonly avoid: ReadonlySet<string>;
-  /** Index of the endpoint to try first (then the next ones, wrapping): spreads nodes' watches over members. */
-  readonly firstEndpoint?: number;
   readonly now?: () => number;
 }
 
@@ -106,7 +72,7 @@ function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: numb
  * last answer.
  * Needs etcd ≥ 3.4 (explicit watch ids, progress requests).
  */
-export class EtcdWatchStream {
+export class EtcdWatchStream implements FeedWatch {
   #stream: RawStream | undefined;
   #ended = false;
   #created = 0;
@@ -120,7 +86,7 @@ export class EtcdWatchStream {
 
   constructor(
     private readonly options: WatchStreamOptions,
-    private readonly handlers: WatchStreamHandlers,
+    private readonly handlers: FeedWatchHandlers,
   ) {
     this.#now = options.now ?? Date.now;
     this.#lastHeardAt = this.#now();
@@ -158,6 +124,10 @@ export class EtcdWatchStream {
   close(): void {
     this.#ended = true;
     this.#shutdown();
+  }
+
+  requestProgress(): void {
+    if (!this.#ended) this.#stream?.write({ progress_request: {} });
   }
 
   #attach(stream: RawStream): void {
@@ -206,8 +176,13 @@ export class EtcdWatchStream {
       if (this.#created === this.options.ranges.length) this.handlers.onCreated(header);
       return;
     }
+    // A progress answer names no watch (-1): it speaks for the whole stream.
+    if (response.watch_id === '-1' && response.events.length === 0) {
+      this.handlers.onProgress?.(header);
+      return;
+    }
     const index = Number(response.watch_id) - 1;
-    if (index < 0 || index >= this.options.ranges.length || response.events.length === 0) return; // progress answer
+    if (index < 0 || index >= this.options.ranges.length || response.events.length === 0) return;
     let events = response.events;
     if (response.fragment) {
       this.#fragments.set(response.watch_id, [...(this.#fragments.get(response.watch_id) ?? []), ...events]);
