@@ -81,15 +81,23 @@ if (!(await canCreateNamespaces())) {
       for (const p of proxies) p.restore();
       await w.waitConverged('after the compaction', 30_000);
       const total = performance.now() - restored;
+      // The watch comes back from etcd's revision and the scope is read at it: compacted history is never asked for.
       t.ok(
-        w.logLines().some((l) => /compact|cancel/i.test(String(l['msg']))),
-        'the compaction was noticed and logged',
+        w
+          .logLines()
+          .some(
+            (l) =>
+              l['event'] === 'datastore-state' &&
+              l['state'] === 'synced' &&
+              BigInt(String(l['revision'])) >= BigInt(revision),
+          ),
+        'synced again at or after the compacted revision',
       );
       recordRow(t, {
         scenario: 'etcd: compaction beyond the watch revision',
         result: 'pass',
         convergenceMs: total,
-        detail: `compacted to ${revision} while cut; full re-read`,
+        detail: `compacted to ${revision} while cut; read again at the new stream's revision`,
       });
       await addHost(w, 'n2', '127.0.0.2');
       await removeHost(w, 'compact-a');

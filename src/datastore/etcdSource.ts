@@ -1,4 +1,4 @@
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, KVClient } from 'etcd3';
 import { prefixKeyScope, type KeyRange, type KeyScope } from '../model/keyScope.js';
 import { classifyEtcdError } from './etcdErrors.js';
 import { DatastoreError } from './errors.js';
@@ -10,8 +10,12 @@ export const headerOf = (header: { revision: string; cluster_id: string; member_
   memberId: header.member_id,
 });
 
+type RangeReader = Pick<KVClient, 'range'>;
+
 interface ReadOptions {
   readonly signal?: AbortSignal | undefined;
+  /** Where the range reads go (default: the client's choice of member). */
+  readonly kv?: RangeReader | undefined;
   /** Keys in the first page of a range (default DEFAULT_PAGE_KEYS); later pages are sized by bytes. */
   readonly pageKeys?: number;
 }
@@ -48,7 +52,7 @@ export async function readScopedSnapshot(
     if (!next) break;
     done.add(rangeId(next));
     const keep = plan.keep;
-    const result = await readRange(client, next, revision, options, (key, value) => {
+    const result = await readRange(options.kv ?? client.kv, next, revision, options, (key, value) => {
       keysRead++;
       bytesRead += key.length + value.length;
       if (keep(key)) entries.set(key, value);
@@ -90,7 +94,7 @@ const rangeId = (range: KeyRange): string => `${range.start}\u0000${range.end}`;
  * large for the client is asked again with half the keys; a single key too large is a `too-large` error naming it.
  */
 async function readRange(
-  client: Etcd3,
+  kv: RangeReader,
   range: KeyRange,
   atRevision: string | undefined,
   options: ReadOptions,
@@ -104,7 +108,7 @@ async function readRange(
     options.signal?.throwIfAborted();
     let response;
     try {
-      response = await client.kv.range({
+      response = await kv.range({
         key: Buffer.from(from),
         range_end: Buffer.from(range.end),
         limit: String(limit),
@@ -114,7 +118,7 @@ async function readRange(
       const failure = classifyEtcdError(error);
       if (failure.kind !== 'too-large') throw failure;
       if (limit === 1) {
-        const key = await nameOfNextKey(client, from, range.end, revision).catch(() => `the key at or after ${from}`);
+        const key = await nameOfNextKey(kv, from, range.end, revision).catch(() => `the key at or after ${from}`);
         throw new DatastoreError(
           `etcd response too large: the value of ${key} does not fit the client's receive limit (${failure.message})`,
           'too-large',
@@ -144,8 +148,13 @@ async function readRange(
 }
 
 /** The key a too-large page starts with (keys only: small). */
-async function nameOfNextKey(client: Etcd3, from: string, end: string, revision: string | undefined): Promise<string> {
-  const response = await client.kv.range({
+async function nameOfNextKey(
+  kv: RangeReader,
+  from: string,
+  end: string,
+  revision: string | undefined,
+): Promise<string> {
+  const response = await kv.range({
     key: Buffer.from(from),
     range_end: Buffer.from(end),
     limit: '1',

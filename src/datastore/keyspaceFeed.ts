@@ -7,8 +7,11 @@ import type { EtcdHeader, ScopedSnapshot } from './snapshot.js';
  * as a seam: `etcdFeed` (etcdFeed.ts) is the real one; the unit tests drive the mirror through a fake.
  */
 export interface KeyspaceFeed {
-  /** Every key of `scope` at one revision. Rejects with a DatastoreError (or an abort). */
-  read(scope: KeyScope, signal: AbortSignal): Promise<ScopedSnapshot>;
+  /**
+   * Every key of `scope` at one revision, from the member `near` talks to if given (then the others). Rejects with
+   * a DatastoreError (or an abort).
+   */
+  read(scope: KeyScope, signal: AbortSignal, near?: FeedWatch): Promise<ScopedSnapshot>;
   /** The cluster's current header by a linearizable read: tells a member lagging behind from a rollback. */
   readHeader(signal: AbortSignal): Promise<EtcdHeader>;
   /** Opens one watch stream. Its handlers are never called before `watch` returns, and not after `onEnd`. */
@@ -16,6 +19,7 @@ export interface KeyspaceFeed {
 }
 
 export interface WatchedRange extends KeyRange {
+  /** The first revision to send; 0: from now on (the watch starts after etcd's revision at its creation). */
   readonly fromRevision: bigint;
 }
 
@@ -43,8 +47,14 @@ export type StreamEnd =
   | { readonly kind: 'canceled'; readonly reason: string };
 
 export interface FeedWatchHandlers {
-  /** Every watch of the stream was created; `header` is etcd's answer to the last one. */
-  onCreated(header: EtcdHeader): void;
+  /**
+   * Every watch of the stream was created; `header` is the creation answer with the highest revision. A watch from
+   * now (fromRevision 0) sends every revision above the revision of its creation answer. `steady`: every creation
+   * answer (and a last one after them) carried the same revision — no write landed while the watches were created,
+   * so none of them has history to catch up with (an etcd before 3.4.25 / 3.5.8 would answer progress requests
+   * for such a watch before it has caught up).
+   */
+  onCreated(header: EtcdHeader, steady: boolean): void;
   /** The events of one watch response (whole revisions: etcd never splits one revision within a watch). */
   onEvents(rangeIndex: number, events: readonly WatchEvent[], header: EtcdHeader): void;
   /** etcd's answer to a progress request: the stream's revision, for every watch at once. */

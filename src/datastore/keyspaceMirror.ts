@@ -5,7 +5,9 @@ import { errorMessage } from '../errorMessage.js';
 import type { KeyScope, ScopePlan } from '../model/keyScope.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { DatastoreError } from './errors.js';
-import type { FeedWatch, KeyspaceFeed, StreamEnd, WatchEvent } from './keyspaceFeed.js';
+import type { FeedWatch, KeyspaceFeed, StreamEnd } from './keyspaceFeed.js';
+import { RevisionGate, type Release } from './revisionGate.js';
+import { RollbackCheck } from './rollbackCheck.js';
 import type { EtcdHeader, ScopedSnapshot } from './snapshot.js';
 
 export interface KeyspaceMirrorOptions {
@@ -39,8 +41,11 @@ export const DEFAULT_STALE_AFTER_MS = 5_000;
 const AVOID_STALE_MEMBER_MS = 60_000;
 /** A member whose stream failed (down, refusing) is tried last for this long: the next attempt goes elsewhere. */
 const AVOID_FAILED_MEMBER_MS = 10_000;
-/** Reconnects of a failing watch before a full re-read (with backoff: about 3 s). */
-const MAX_RECONNECTS_BEFORE_RESYNC = 5;
+/**
+ * Streams opened again at once because a write landed while their watches were created; then the last one is kept
+ * (with etcd before 3.4.25 / 3.5.8 a late event may then lead to a full re-read; README "The datastore").
+ */
+const MAX_UNSTEADY_OPENS = 5;
 
 /** Real time. Sleeps are ref'd: between two watch attempts one may be all that keeps the daemon's loop alive. */
 const realClock: Clock = {
@@ -49,19 +54,20 @@ const realClock: Clock = {
 };
 
 /**
- * Where the watch connection stands, in the manner of etcd3's WatchManager: every move goes through `#enter`,
- * which refuses a move this table does not list (a late callback of a stream already given up, say).
- * idle → reading (the full read, retried; back to idle if refused) → connecting (stream opened) → watching (every
- * watch created) → waiting (backoff after a lost stream) → connecting …; a rollback, compaction or re-scope goes
- * back to reading.
+ * Where the connection stands, in the manner of etcd3's WatchManager: every move goes through `#enter`, which
+ * refuses a move this table does not list (a late callback of a stream already given up, say).
+ * idle → reading (the first read, retried; back to idle if refused) → connecting (watches from now) → catching up
+ * (a read, when etcd moved past the keyspace) → watching; a lost stream → waiting (backoff) → connecting; a
+ * re-read (SIGHUP, rollback, re-scope) → connecting, with the read owed.
  */
-type Phase = 'idle' | 'reading' | 'connecting' | 'watching' | 'waiting' | 'closed';
+type Phase = 'idle' | 'reading' | 'connecting' | 'catching-up' | 'watching' | 'waiting' | 'closed';
 const MOVES: Readonly<Record<Phase, readonly Phase[]>> = {
   idle: ['reading', 'closed'],
   reading: ['connecting', 'idle', 'closed'],
-  connecting: ['watching', 'waiting', 'reading', 'closed'],
-  watching: ['waiting', 'reading', 'closed'],
-  waiting: ['connecting', 'reading', 'closed'],
+  connecting: ['catching-up', 'watching', 'connecting', 'waiting', 'closed'],
+  'catching-up': ['watching', 'connecting', 'waiting', 'closed'],
+  watching: ['connecting', 'waiting', 'closed'],
+  waiting: ['connecting', 'closed'],
   closed: [],
 };
 
@@ -71,37 +77,44 @@ const asDatastoreError = (error: unknown): DatastoreError =>
     : new DatastoreError(`etcd unreachable: ${errorMessage(error)}`, 'unreachable', { cause: error });
 
 /**
- * An in-memory copy of what the role needs from etcd, kept current by one watch stream. It reads the scope's
- * ranges page by page at one revision, keeps only what the plan keeps, then watches every range from revision + 1
- * on one stream, so nothing between the read and the watch is missed. Every answer's header is checked: a new
- * cluster id, or a revision below what the mirror has seen (confirmed by a linearizable read), means etcd was
- * restored or replaced, and everything is read again. A lost stream resumes each range from its last event after
- * a jittered backoff; a compacted one, or a change of plan (the mesh switched), leads to a full re-read. It moves
- * strings and knows nothing of their meaning beyond the scope it is given.
+ * An in-memory copy of what the role needs from etcd, kept current by one watch stream; `entries` always holds the
+ * scope at one etcd revision. The first read takes the scope page by page at one revision and keeps only what the
+ * plan keeps. Every stream then watches each range from etcd's revision at its creation; if etcd moved past the
+ * keyspace meanwhile (a write during the read, an outage), the scope is read once more, so no event is missed and
+ * none depends on a watch still catching up with history. A watch response is held (RevisionGate) until etcd says
+ * every range has passed its revision; the events of every range up to it are applied together, with one
+ * `onChange`. Every answer's header is checked: a new cluster id, or a revision below the mirror's (confirmed by a
+ * linearizable read), means etcd was restored or replaced, and everything is read again. A lost stream comes back
+ * after a jittered backoff. It moves strings and knows nothing of their meaning beyond the scope it is given.
  */
 export class KeyspaceMirror {
   readonly entries = new Map<string, string>();
   #phase: Phase = 'idle';
   #revision = 0n;
   #plan: ScopePlan | undefined;
-  #next: bigint[] = [];
   #clusterId: string | undefined;
   #watch: FeedWatch | undefined;
+  #gate: RevisionGate | undefined;
+  /** A full read is owed (SIGHUP, rollback, late events) whatever revision the next stream starts at. */
+  #readOwed = false;
+  /** Callers of resync() (and start()), answered once the mirror watches again. */
+  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   #state: DatastoreState = 'syncing';
-  #reading: Promise<void> | undefined;
   #everSynced = false;
-  #reconnects = 0;
+  #failing = false;
   #lostSince: number | undefined;
-  #confirming = false;
   #eventsReceived = 0;
+  #lateEvents = 0;
+  #unsteadyOpens = 0;
+  #waits = 0;
   readonly #avoid = new Map<string, number>();
+  readonly #rollback: RollbackCheck;
   readonly #closing = new AbortController();
   /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
   #signal: AbortSignal = this.#closing.signal;
-  readonly #readBackoff: ExponentialBackoff<[number, number]>;
-  readonly #watchBackoff: ExponentialBackoff<[number, number]>;
-  /** The next reconnect's wait; a fresh backoff once every watch is created again. */
-  #reconnectBackoff: IBackoff<unknown>;
+  readonly #backoffs: ExponentialBackoff<[number, number]>;
+  /** The next wait after a failure; a fresh backoff once the mirror watches again. */
+  #backoff: IBackoff<unknown>;
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #firstEndpoint: number;
@@ -110,19 +123,14 @@ export class KeyspaceMirror {
     this.#clock = options.clock ?? realClock;
     this.#now = options.now ?? Date.now;
     this.#firstEndpoint = options.firstEndpoint ?? Math.floor(Math.random() * 1_000_000);
-    const initialDelay = options.initialRetryDelayMs ?? 100;
     // Decorrelated jitter: a fleet that lost etcd at the same instant does not come back to it in step.
-    this.#readBackoff = new ExponentialBackoff({
+    this.#backoffs = new ExponentialBackoff({
       generator: decorrelatedJitterGenerator,
-      initialDelay,
-      maxDelay: options.maxRetryDelayMs ?? 5_000,
-    });
-    this.#watchBackoff = new ExponentialBackoff({
-      generator: decorrelatedJitterGenerator,
-      initialDelay,
+      initialDelay: options.initialRetryDelayMs ?? 100,
       maxDelay: options.maxRetryDelayMs ?? 1_000,
     });
-    this.#reconnectBackoff = this.#watchBackoff.next();
+    this.#backoff = this.#backoffs.next();
+    this.#rollback = new RollbackCheck(options.feed, (reason) => this.#startResync(reason));
   }
 
   get revision(): bigint {
@@ -143,6 +151,14 @@ export class KeyspaceMirror {
     return this.#eventsReceived;
   }
 
+  /**
+   * Events etcd sent after answering that their revision was complete (each one leads to a full re-read): an etcd
+   * before 3.4.25 / 3.5.8 under load (README "The datastore"). 0 with a current etcd.
+   */
+  get lateEvents(): number {
+    return this.#lateEvents;
+  }
+
   /** The member the watch talks to (host:port), once known. */
   get watchEndpoint(): string | undefined {
     return this.#watch?.endpoint;
@@ -153,21 +169,43 @@ export class KeyspaceMirror {
    * refuses the credentials or the TLS handshake before the first sync, that cannot fix itself: it throws the
    * DatastoreError (kind auth/tls) at once instead of retrying forever.
    */
-  start(signal?: AbortSignal): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
-    return this.#read();
+    if (!this.#enter('reading')) return;
+    try {
+      const snapshot = await this.#readWithRetry();
+      this.#signal.throwIfAborted(); // closed first: the caller must not go on as if synced
+      if (!snapshot || !this.#enter('connecting')) return;
+      this.#replace(snapshot);
+      this.#everSynced = true;
+      this.#setState('synced');
+      this.#open();
+    } catch (error) {
+      this.#enter('idle'); // refused: a later start() may try again
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+      throw error;
+    }
   }
 
   close(): Promise<void> {
     this.#enter('closed');
     this.#closing.abort();
     this.#closeWatch();
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
     return Promise.resolve();
   }
 
-  /** Re-reads everything and re-watches (SIGHUP, rollback, compaction, re-scope). */
+  /** Reads everything again on a fresh stream (SIGHUP); resolves once the mirror watches again. */
   resync(reason?: string): Promise<void> {
-    return this.#read(reason);
+    if (this.#phase === 'closed') return Promise.resolve();
+    if (this.#phase === 'idle') return this.start();
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (!this.#everSynced) return done; // the first sync is on its way
+    this.#readOwed = true;
+    if (reason !== undefined) this.#setState('resyncing', { reason });
+    // A fresh stream: after a restore the old watches would wait for revisions etcd no longer reaches.
+    if (this.#enter('connecting')) this.#open();
+    return done;
   }
 
   /** Moves to `next` if the table allows it from the current phase; false (and no move) otherwise. */
@@ -183,28 +221,40 @@ export class KeyspaceMirror {
     this.options.onStateChange?.(state, { since: info.since ?? this.#now(), reason: info.reason, error: info.error });
   }
 
-  /** One full read at a time: a re-read asked for while one runs joins it. */
-  #read(reason?: string): Promise<void> {
-    if (this.#reading) return this.#reading;
-    if (!this.#enter('reading')) return Promise.resolve();
-    this.#closeWatch();
-    if (reason !== undefined && this.#everSynced) this.#setState('resyncing', { reason });
-    this.#reading = this.#readUntilDone()
-      .catch((error: unknown) => {
-        this.#enter('idle'); // refused before the first sync: a later start() may try again
-        throw error;
-      })
-      .finally(() => {
-        this.#reading = undefined;
-      });
-    return this.#reading;
+  /**
+   * The first read, retried with backoff until it comes or the mirror closes (undefined then). Refused credentials
+   * or TLS cannot fix themselves: that error is thrown at once.
+   */
+  async #readWithRetry(): Promise<ScopedSnapshot | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.feed.read(this.options.scope, this.#signal);
+      } catch (error) {
+        if (this.#signal.aborted) return undefined;
+        const failure = asDatastoreError(error);
+        if (failure.kind === 'auth' || failure.kind === 'tls') throw failure;
+        this.#failed(failure);
+      }
+      await this.#clock.sleep(this.#nextWait(), this.#signal);
+    }
   }
 
-  async #readUntilDone(): Promise<void> {
-    const snapshot = await this.#readWithRetry();
-    // Closed before the first sync: the caller must not go on as if synced.
-    if (!this.#everSynced) this.#signal.throwIfAborted();
-    if (!snapshot || this.#phase !== 'reading') return;
+  /** A failure to report (once per outage) and to wait out. */
+  #failed(error: DatastoreError): void {
+    if (!this.#failing) this.options.onRetry?.(error, 1);
+    this.#failing = true;
+    this.#lostSince ??= this.#now();
+    this.#setState('disconnected', { since: this.#lostSince, error, reason: error.message });
+  }
+
+  #nextWait(): number {
+    const wait = this.#backoff.duration;
+    this.#backoff = this.#backoff.next(undefined);
+    return wait;
+  }
+
+  /** Everything at the snapshot's revision, at once; one `onChange` with what differs (always after the first). */
+  #replace(snapshot: ScopedSnapshot): void {
     const changed: string[] = [];
     for (const [key, value] of snapshot.entries) if (this.entries.get(key) !== value) changed.push(key);
     for (const key of this.entries.keys()) if (!snapshot.entries.has(key)) changed.push(key);
@@ -213,151 +263,163 @@ export class KeyspaceMirror {
     this.#revision = snapshot.revision;
     this.#clusterId = snapshot.header.clusterId;
     this.#plan = snapshot.plan;
-    this.#next = snapshot.plan.ranges.map(() => snapshot.revision + 1n);
-    this.#everSynced = true;
-    this.#lostSince = undefined;
-    this.#reconnects = 0;
-    this.#connect();
-    this.#setState('synced');
-    this.options.onChange(changed);
+    if (changed.length > 0 || !this.#everSynced) this.options.onChange(changed);
   }
 
-  /**
-   * The scope at one revision, retried with backoff until it comes or the mirror closes (undefined then). Before
-   * the first sync, refused credentials or TLS cannot fix themselves: that error is thrown at once; after it,
-   * every failure is retried (the live configuration stays; etcd may come back fixed).
-   */
-  async #readWithRetry(): Promise<ScopedSnapshot | undefined> {
-    let backoff = this.#readBackoff.next();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.options.feed.read(this.options.scope, this.#signal);
-      } catch (error) {
-        if (this.#signal.aborted) return undefined;
-        const failure = asDatastoreError(error);
-        if (!this.#everSynced && (failure.kind === 'auth' || failure.kind === 'tls')) throw failure;
-        if (attempt === 1) this.options.onRetry?.(failure, attempt);
-        this.#setState('disconnected', { error: failure, reason: failure.message });
-      }
-      await this.#clock.sleep(backoff.duration, this.#signal);
-      backoff = backoff.next(undefined);
-    }
-  }
-
-  #connect(): void {
-    const plan = this.#plan;
-    if (!plan || !this.#enter('connecting')) return;
+  /** A stream with one watch per range of the plan, each from etcd's revision at its creation. */
+  #open(): void {
+    this.#closeWatch();
+    const plan = this.#plan!;
     const now = this.#now();
     for (const [endpoint, until] of this.#avoid) if (until <= now) this.#avoid.delete(endpoint);
+    const current = (): boolean => watch === this.#watch;
     const watch: FeedWatch = this.options.feed.watch(
       {
-        ranges: plan.ranges.map((range, i) => ({ ...range, fromRevision: this.#next[i]! })),
+        ranges: plan.ranges.map((range) => ({ ...range, fromRevision: 0n })),
         avoid: new Set(this.#avoid.keys()),
         firstEndpoint: this.#firstEndpoint,
       },
       {
         onHeader: (header) => {
-          if (watch === this.#watch) this.#checkHeader(header);
+          const held = () => ({ revision: this.#revision, clusterId: this.#clusterId });
+          if (current()) this.#rollback.check(header, held, current, this.#signal);
         },
-        onCreated: () => {
-          if (watch === this.#watch) this.#onCreated();
+        onCreated: (header, steady) => {
+          if (!current()) return;
+          if (steady || this.#unsteadyOpens >= MAX_UNSTEADY_OPENS) this.#onCreated(header, watch);
+          else if (this.#enter('connecting')) {
+            this.#unsteadyOpens++;
+            this.#open();
+          }
         },
-        onEvents: (index, events) => {
-          if (watch === this.#watch) this.#apply(index, events);
+        onEvents: (_index, events) => {
+          if (!current()) return;
+          this.#eventsReceived += events.length;
+          this.#gate?.receive(events);
         },
-        onProgress: () => undefined,
+        onProgress: (header) => {
+          if (current()) this.#gate?.answer(header.revision);
+        },
         onEnd: (end) => {
-          if (watch === this.#watch) this.#onStreamEnd(end, watch);
+          if (current()) this.#onStreamEnd(end, watch);
         },
       },
     );
     this.#watch = watch;
+    this.#gate = new RevisionGate({
+      revision: this.#revision,
+      wholeOnArrival: plan.ranges.length === 1,
+      watch,
+      release: (release) => {
+        if (current()) this.#apply(release);
+      },
+      late: (event, released) => {
+        if (!current()) return;
+        this.#lateEvents++;
+        this.#startResync(
+          `etcd sent an event of revision ${event.modRevision} after answering that revision ${released} was complete (etcd before 3.4.25 / 3.5.8 answers progress requests ahead of its watch queue)`,
+        );
+      },
+      clock: this.#clock,
+      signal: this.#signal,
+    });
   }
 
   #closeWatch(): void {
     const watch = this.#watch;
     this.#watch = undefined;
+    this.#gate?.close();
+    this.#gate = undefined;
     watch?.close();
   }
 
-  #onCreated(): void {
-    if (!this.#enter('watching')) return;
-    this.#reconnects = 0;
-    this.#reconnectBackoff = this.#watchBackoff.next();
-    this.#lostSince = undefined;
-    this.#setState('synced');
-  }
-
-  #apply(index: number, events: readonly WatchEvent[]): void {
-    const plan = this.#plan!;
-    this.#eventsReceived += events.length;
-    const changed: string[] = [];
-    for (const event of events) {
-      if (event.modRevision >= this.#next[index]!) this.#next[index] = event.modRevision + 1n;
-      if (event.modRevision > this.#revision) this.#revision = event.modRevision;
-      if (!plan.keep(event.key)) continue;
-      if (event.value === undefined) {
-        if (!this.entries.delete(event.key)) continue;
-      } else {
-        if (this.entries.get(event.key) === event.value) continue;
-        this.entries.set(event.key, event.value);
-      }
-      changed.push(event.key);
-    }
-    if (changed.length > 0) this.options.onChange(changed);
-    const replanned = this.options.scope.plan((key) => this.entries.get(key));
-    if (replanned.label !== plan.label) this.#startResync(`re-scoping the watch: ${plan.label} → ${replanned.label}`);
-  }
-
-  /** A new cluster id, or (confirmed by a linearizable read) a revision below the mirror's: read everything again. */
-  #checkHeader(header: EtcdHeader): void {
-    if (this.#clusterId !== undefined && header.clusterId !== this.#clusterId) {
-      this.#startResync(
-        `etcd cluster id changed from ${this.#clusterId} to ${header.clusterId} (member ${header.memberId}): etcd was replaced or restored`,
-      );
+  /**
+   * Every watch is created: each sends what comes after the revision of its creation answer. Up to the highest of
+   * those the keyspace must already be current — else (etcd moved, or a read is owed) it is read once more.
+   */
+  #onCreated(created: EtcdHeader, watch: FeedWatch): void {
+    if (!this.#readOwed && created.revision <= this.#revision) {
+      this.#watching();
+      this.#gate!.rebase(this.#revision);
       return;
     }
-    if (header.revision >= this.#revision || this.#confirming) return;
-    // A follower may lag a moment behind what another member sent; a linearizable read tells lag from rollback.
-    this.#confirming = true;
-    const watch = this.#watch;
+    if (!this.#enter('catching-up')) return;
     this.options.feed
-      .readHeader(this.#signal)
-      .then((cluster) => {
-        if (watch !== this.#watch) return;
-        if (cluster.clusterId !== this.#clusterId) {
-          this.#startResync(
-            `etcd cluster id changed from ${this.#clusterId ?? '?'} to ${cluster.clusterId}: etcd was replaced or restored`,
-          );
-        } else if (cluster.revision < this.#revision) {
-          this.#startResync(
-            `etcd revision went backwards: the mirror is at ${this.#revision}, etcd answers at ${cluster.revision} (member ${header.memberId}): etcd was restored from an older copy`,
-          );
+      .read(this.options.scope, this.#signal, watch)
+      .then((snapshot) => {
+        if (watch !== this.#watch || this.#phase !== 'catching-up') return;
+        if (snapshot.plan.label !== this.#plan!.label) {
+          this.#plan = snapshot.plan; // the mesh switched meanwhile: watch the new plan's ranges, then read again
+          this.#enter('connecting');
+          this.#open();
+          return;
         }
+        this.#readOwed = false;
+        this.#replace(snapshot);
+        this.#watching();
+        this.#gate!.rebase(snapshot.revision);
       })
-      .finally(() => {
-        this.#confirming = false;
-      })
-      .catch(() => undefined); // the stream's own failure handling takes over
+      .catch((error: unknown) => {
+        if (watch !== this.#watch || this.#signal.aborted) return;
+        this.#closeWatch();
+        this.#failed(asDatastoreError(error));
+        this.#reconnectAfter(this.#nextWait());
+      });
   }
 
+  #watching(): void {
+    if (!this.#enter('watching')) return;
+    this.#unsteadyOpens = 0;
+    this.#backoff = this.#backoffs.next();
+    this.#failing = false;
+    this.#lostSince = undefined;
+    this.#setState('synced');
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+  }
+
+  /**
+   * Whole revisions, applied together: one `onChange` with the keys whose value differs from before. Revisions that
+   * change the plan (the mesh switched) are not applied under the old one: the re-read replaces everything at once.
+   */
+  #apply(release: Release): void {
+    const plan = this.#plan!;
+    const next = new Map<string, string | undefined>();
+    for (const event of release.events) if (plan.keep(event.key)) next.set(event.key, event.value);
+    const replanned = this.options.scope.plan((key) => (next.has(key) ? next.get(key) : this.entries.get(key)));
+    if (replanned.label !== plan.label) {
+      this.#plan = replanned;
+      this.#startResync(`re-scoping the watch: ${plan.label} → ${replanned.label}`);
+      return;
+    }
+    const changed: string[] = [];
+    for (const [key, value] of next) {
+      if (this.entries.get(key) === value) continue;
+      if (value === undefined) this.entries.delete(key);
+      else this.entries.set(key, value);
+      changed.push(key);
+    }
+    this.#revision = release.revision;
+    if (changed.length > 0) this.options.onChange(changed);
+  }
+
+  /** A re-read for a reason found here (rollback, re-scope, late events): reported once, unless one is owed. */
   #startResync(reason: string): void {
-    if (this.#reading || this.#phase === 'closed') return;
+    if (this.#phase === 'closed' || !this.#everSynced || (this.#readOwed && this.#phase !== 'watching')) return;
     this.options.onResync?.(reason);
-    this.#read(reason).catch((error: unknown) => {
-      // Only the first sync throws (auth/tls); reported as a lost connection if it ever reaches here.
-      if (this.#phase !== 'closed') this.#setState('disconnected', { error: asDatastoreError(error) });
-    });
+    this.resync(reason).catch(() => undefined); // resolves once watching again; nothing to report here
   }
 
   #onStreamEnd(end: StreamEnd, watch: FeedWatch): void {
-    this.#watch = undefined;
-    if (end.kind === 'compacted') {
-      this.#startResync(`etcd compacted the history past the watch (compacted at revision ${end.compactRevision})`);
-      return;
-    }
-    if (end.kind === 'canceled') {
-      this.#startResync(`etcd canceled the watch (${end.reason})`);
+    this.#closeWatch();
+    if (end.kind === 'compacted' || end.kind === 'canceled') {
+      // Not a watch from now: etcd refused this one (permissions, a restore). Read again, once it watches again.
+      this.#readOwed = true;
+      const reason =
+        end.kind === 'compacted'
+          ? `etcd compacted the history past the watch (compacted at revision ${end.compactRevision})`
+          : `etcd canceled the watch (${end.reason})`;
+      this.#failed(new DatastoreError(reason, end.kind === 'compacted' ? 'compacted' : 'unreachable'));
+      this.#reconnectAfter(this.#nextWait());
       return;
     }
     if (end.kind === 'stale') {
@@ -372,30 +434,18 @@ export class KeyspaceMirror {
       return;
     }
     if (watch.endpoint) this.#avoid.set(watch.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
-    this.#lostSince ??= this.#now();
-    if (this.#reconnects === 0) this.options.onRetry?.(end.error, 1);
-    if (this.#reconnects >= MAX_RECONNECTS_BEFORE_RESYNC) {
-      // Whatever keeps the stream failing, a full read (unary calls, with the client's own failover) and a new
-      // stream start from a clean slate; readiness says so meanwhile.
-      this.#startResync(
-        `the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message})`,
-      );
-      return;
-    }
-    this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });
-    const wait = this.#reconnectBackoff.duration;
-    this.#reconnectBackoff = this.#reconnectBackoff.next(undefined);
-    this.#reconnectAfter(wait);
+    this.#failed(end.error);
+    this.#reconnectAfter(this.#nextWait());
   }
 
   #reconnectAfter(waitMs: number): void {
     if (!this.#enter('waiting')) return;
-    this.#reconnects++;
-    this.#clock
-      .sleep(waitMs, this.#signal)
-      .then(() => {
-        if (this.#phase === 'waiting') this.#connect();
-      })
-      .catch(() => undefined); // sleep never rejects; #connect does not throw
+    const wait = ++this.#waits;
+    const reconnect = async (): Promise<void> => {
+      await this.#clock.sleep(waitMs, this.#signal);
+      // Only the wait still current: a re-read may have connected meanwhile, and failed into a wait of its own.
+      if (wait === this.#waits && this.#phase === 'waiting' && this.#enter('connecting')) this.#open();
+    };
+    reconnect().catch(() => undefined); // sleep never rejects; #open does not throw
   }
 }

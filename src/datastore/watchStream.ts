@@ -1,7 +1,8 @@
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IRangeRequest, IRangeResponse, KVClient } from 'etcd3';
 import { classifyEtcdError } from './etcdErrors.js';
 import { headerOf } from './etcdSource.js';
 import type { FeedWatch, FeedWatchHandlers, FeedWatchOptions, StreamEnd } from './keyspaceFeed.js';
+import type { EtcdHeader } from './snapshot.js';
 
 export interface WatchStreamOptions extends FeedWatchOptions {
   readonly client: Etcd3;
@@ -39,13 +40,17 @@ interface RawStream {
   on(event: 'error', listener: (error: Error) => void): RawStream;
   on(event: 'end', listener: () => void): RawStream;
 }
+type RangeCallback = (error: Error | null, response: IRangeResponse) => void;
 interface PoolLike {
   readonly hosts: readonly HostLike[];
   withConnection<T>(
     service: string,
     fn: (connection: {
       resource: HostLike;
-      client: { watch(metadata: GrpcMetadata, options: object): RawStream };
+      client: {
+        watch(metadata: GrpcMetadata, options: object): RawStream;
+        range(request: IRangeRequest, metadata: GrpcMetadata, options: object, callback: RangeCallback): void;
+      };
       metadata: GrpcMetadata;
     }) => T | Promise<T>,
     hosts: Generator<HostLike>,
@@ -65,6 +70,31 @@ function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: numb
 }
 
 /**
+ * Range reads sent to `endpoint` (host:port) first, the other members after it: the member a watch stream was just
+ * created on has answered a moment ago, where the client's own choice may fall on a frozen one.
+ */
+export function memberFirstKv(client: Etcd3, endpoint: string, timeoutMs: number): Pick<KVClient, 'range'> {
+  const pool = poolOf(client);
+  const first = Math.max(
+    0,
+    pool.hosts.findIndex((h) => h.host === endpoint),
+  );
+  return {
+    range: (request) =>
+      pool.withConnection(
+        'KV',
+        ({ client: kv, metadata }) =>
+          new Promise<IRangeResponse>((resolve, reject) => {
+            kv.range(request, metadata, { deadline: Date.now() + timeoutMs }, (error, response) =>
+              error ? reject(error) : resolve(response),
+            );
+          }),
+        preferredHosts(pool, new Set(), first),
+      ),
+  };
+}
+
+/**
  * One etcd Watch stream holding one watch per range, opened on the first endpoint (from `firstEndpoint` on, in
  * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the
  * leader), and sends a progress request once it has been quiet for a quarter of staleAfterMs: a member that does not
@@ -76,6 +106,8 @@ export class EtcdWatchStream implements FeedWatch {
   #stream: RawStream | undefined;
   #ended = false;
   #created = 0;
+  #createdAt: EtcdHeader | undefined;
+  #steady = true;
   #lastHeardAt: number;
   #timer: NodeJS.Timeout | undefined;
   readonly #fragments = new Map<string, RawResponse['events']>();
@@ -154,6 +186,17 @@ export class EtcdWatchStream implements FeedWatch {
         },
       });
     });
+    // The fence: a key inside the first range nobody writes. Its creation answer, after all the others, closes the
+    // window in which a write could land while the last range's watch was created.
+    const first = this.options.ranges[0];
+    if (first)
+      stream.write({
+        create_request: {
+          key: Buffer.from(`${first.start}\u0000birdwatch-fence`),
+          start_revision: '0',
+          watch_id: String(this.options.ranges.length + 1),
+        },
+      });
   }
 
   #onResponse(response: RawResponse): void {
@@ -173,7 +216,9 @@ export class EtcdWatchStream implements FeedWatch {
     if (this.#ended) return;
     if (response.created) {
       this.#created++;
-      if (this.#created === this.options.ranges.length) this.handlers.onCreated(header);
+      if (this.#createdAt && header.revision !== this.#createdAt.revision) this.#steady = false;
+      if (!this.#createdAt || header.revision > this.#createdAt.revision) this.#createdAt = header;
+      if (this.#created === this.options.ranges.length + 1) this.handlers.onCreated(this.#createdAt, this.#steady);
       return;
     }
     // A progress answer names no watch (-1): it speaks for the whole stream.

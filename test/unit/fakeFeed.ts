@@ -84,6 +84,7 @@ export class FakeFeed implements KeyspaceFeed {
 export class FakeWatch implements FeedWatch {
   closed = false;
   progressRequests = 0;
+  progressAnswers = 0;
 
   constructor(
     private readonly feed: FakeFeed,
@@ -112,9 +113,10 @@ export class FakeWatch implements FeedWatch {
     this.closed = true;
   }
 
-  async created(): Promise<void> {
+  /** Every watch created at the store's revision; `steady` false: a write landed meanwhile. */
+  async created(steady = true): Promise<void> {
     this.handlers.onHeader(this.feed.header());
-    this.handlers.onCreated(this.feed.header());
+    this.handlers.onCreated(this.feed.header(), steady);
     await flush();
   }
 
@@ -134,11 +136,24 @@ export class FakeWatch implements FeedWatch {
     for (const index of [...byRange.keys()].sort((a, b) => a - b)) await this.respond(byRange.get(index)!);
   }
 
-  async progress(revision = this.feed.revision): Promise<void> {
+  /** A progress answer at `revision` (default: the store's): to one of the mirror's requests, or not (a probe's). */
+  async progress(revision = this.feed.revision, toRequest = true): Promise<void> {
+    if (toRequest) this.progressAnswers++;
     const header = this.feed.header(revision);
     this.handlers.onHeader(header);
     this.handlers.onProgress?.(header);
     await flush();
+  }
+
+  /** Answers every progress request not yet answered, until the mirror asks no more. */
+  async settle(): Promise<void> {
+    while (this.progressRequests > this.progressAnswers) await this.progress();
+  }
+
+  /** One transaction's events as etcd delivers them when nothing interferes: the responses, then the answers. */
+  async commit(events: readonly WatchEvent[]): Promise<void> {
+    await this.deliver(events);
+    await this.settle();
   }
 
   async end(end: StreamEnd): Promise<void> {
