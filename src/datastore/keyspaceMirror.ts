@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoff } from 'cockatiel';
 import type { Clock } from '../controller/clock.js';
-import { errorMessage } from '../errorMessage.js';
 import type { KeyScope, ScopePlan } from '../model/keyScope.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
-import { DatastoreError } from './errors.js';
+import { asDatastoreError, DatastoreError } from './errors.js';
 import type { FeedWatch, KeyspaceFeed, StreamEnd } from './keyspaceFeed.js';
+import { AvoidedMembers } from './avoidedMembers.js';
+import { MirrorPhase } from './mirrorPhase.js';
 import { RevisionGate, type Release } from './revisionGate.js';
 import { RollbackCheck } from './rollbackCheck.js';
 import type { EtcdHeader, ScopedSnapshot } from './snapshot.js';
@@ -37,10 +38,6 @@ export interface KeyspaceMirrorOptions {
 
 /** Documented default of --etcd-stale-after: a frozen member is left at most 1.25 × this after its last answer. */
 export const DEFAULT_STALE_AFTER_MS = 5_000;
-/** A member found stale is tried last for this long. */
-const AVOID_STALE_MEMBER_MS = 60_000;
-/** A member whose stream failed (down, refusing) is tried last for this long: the next attempt goes elsewhere. */
-const AVOID_FAILED_MEMBER_MS = 10_000;
 /**
  * Streams opened again at once because a write landed while their watches were created; then the last one is kept
  * (with etcd before 3.4.25 / 3.5.8 a late event may then lead to a full re-read; README "The datastore").
@@ -52,29 +49,6 @@ const realClock: Clock = {
   now: () => performance.now(),
   sleep: (ms, signal) => sleep(ms, undefined, { signal }).catch(() => undefined),
 };
-
-/**
- * Where the connection stands, in the manner of etcd3's WatchManager: every move goes through `#enter`, which
- * refuses a move this table does not list (a late callback of a stream already given up, say).
- * idle → reading (the first read, retried; back to idle if refused) → connecting (watches from now) → catching up
- * (a read, when etcd moved past the keyspace) → watching; a lost stream → waiting (backoff) → connecting; a
- * re-read (SIGHUP, rollback, re-scope) → connecting, with the read owed.
- */
-type Phase = 'idle' | 'reading' | 'connecting' | 'catching-up' | 'watching' | 'waiting' | 'closed';
-const MOVES: Readonly<Record<Phase, readonly Phase[]>> = {
-  idle: ['reading', 'closed'],
-  reading: ['connecting', 'idle', 'closed'],
-  connecting: ['catching-up', 'watching', 'connecting', 'waiting', 'closed'],
-  'catching-up': ['watching', 'connecting', 'waiting', 'closed'],
-  watching: ['connecting', 'waiting', 'closed'],
-  waiting: ['connecting', 'closed'],
-  closed: [],
-};
-
-const asDatastoreError = (error: unknown): DatastoreError =>
-  error instanceof DatastoreError
-    ? error
-    : new DatastoreError(`etcd unreachable: ${errorMessage(error)}`, 'unreachable', { cause: error });
 
 /**
  * An in-memory copy of what the role needs from etcd, kept current by one watch stream; `entries` always holds the
@@ -89,7 +63,7 @@ const asDatastoreError = (error: unknown): DatastoreError =>
  */
 export class KeyspaceMirror {
   readonly entries = new Map<string, string>();
-  #phase: Phase = 'idle';
+  readonly #phase = new MirrorPhase();
   #revision = 0n;
   #plan: ScopePlan | undefined;
   #clusterId: string | undefined;
@@ -107,7 +81,7 @@ export class KeyspaceMirror {
   #lateEvents = 0;
   #unsteadyOpens = 0;
   #waits = 0;
-  readonly #avoid = new Map<string, number>();
+  readonly #avoid: AvoidedMembers;
   readonly #rollback: RollbackCheck;
   readonly #closing = new AbortController();
   /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
@@ -131,6 +105,7 @@ export class KeyspaceMirror {
     });
     this.#backoff = this.#backoffs.next();
     this.#rollback = new RollbackCheck(options.feed, (reason) => this.#startResync(reason));
+    this.#avoid = new AvoidedMembers(this.#now);
   }
 
   get revision(): bigint {
@@ -171,24 +146,24 @@ export class KeyspaceMirror {
    */
   async start(signal?: AbortSignal): Promise<void> {
     if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
-    if (!this.#enter('reading')) return;
+    if (!this.#phase.enter('reading')) return;
     try {
       const snapshot = await this.#readWithRetry();
       this.#signal.throwIfAborted(); // closed first: the caller must not go on as if synced
-      if (!snapshot || !this.#enter('connecting')) return;
+      if (!snapshot || !this.#phase.enter('connecting')) return;
       this.#replace(snapshot);
       this.#everSynced = true;
       this.#setState('synced');
       this.#open();
     } catch (error) {
-      this.#enter('idle'); // refused: a later start() may try again
+      this.#phase.enter('idle'); // refused: a later start() may try again
       for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
       throw error;
     }
   }
 
   close(): Promise<void> {
-    this.#enter('closed');
+    this.#phase.enter('closed');
     this.#closing.abort();
     this.#closeWatch();
     for (const waiter of this.#waiters.splice(0)) waiter.resolve();
@@ -197,22 +172,15 @@ export class KeyspaceMirror {
 
   /** Reads everything again on a fresh stream (SIGHUP); resolves once the mirror watches again. */
   resync(reason?: string): Promise<void> {
-    if (this.#phase === 'closed') return Promise.resolve();
-    if (this.#phase === 'idle') return this.start();
+    if (this.#phase.current === 'closed') return Promise.resolve();
+    if (this.#phase.current === 'idle') return this.start();
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
     if (!this.#everSynced) return done; // the first sync is on its way
     this.#readOwed = true;
     if (reason !== undefined) this.#setState('resyncing', { reason });
     // A fresh stream: after a restore the old watches would wait for revisions etcd no longer reaches.
-    if (this.#enter('connecting')) this.#open();
+    if (this.#phase.enter('connecting')) this.#open();
     return done;
-  }
-
-  /** Moves to `next` if the table allows it from the current phase; false (and no move) otherwise. */
-  #enter(next: Phase): boolean {
-    if (!MOVES[this.#phase].includes(next)) return false;
-    this.#phase = next;
-    return true;
   }
 
   #setState(state: DatastoreState, info: Omit<DatastoreStateInfo, 'since'> & { since?: number } = {}): void {
@@ -270,13 +238,11 @@ export class KeyspaceMirror {
   #open(): void {
     this.#closeWatch();
     const plan = this.#plan!;
-    const now = this.#now();
-    for (const [endpoint, until] of this.#avoid) if (until <= now) this.#avoid.delete(endpoint);
     const current = (): boolean => watch === this.#watch;
     const watch: FeedWatch = this.options.feed.watch(
       {
         ranges: plan.ranges.map((range) => ({ ...range, fromRevision: 0n })),
-        avoid: new Set(this.#avoid.keys()),
+        avoid: this.#avoid.current(),
         firstEndpoint: this.#firstEndpoint,
       },
       {
@@ -287,7 +253,7 @@ export class KeyspaceMirror {
         onCreated: (header, steady) => {
           if (!current()) return;
           if (steady || this.#unsteadyOpens >= MAX_UNSTEADY_OPENS) this.#onCreated(header, watch);
-          else if (this.#enter('connecting')) {
+          else if (this.#phase.enter('connecting')) {
             this.#unsteadyOpens++;
             this.#open();
           }
@@ -343,14 +309,14 @@ export class KeyspaceMirror {
       this.#gate!.rebase(this.#revision);
       return;
     }
-    if (!this.#enter('catching-up')) return;
+    if (!this.#phase.enter('catching-up')) return;
     this.options.feed
       .read(this.options.scope, this.#signal, watch)
       .then((snapshot) => {
-        if (watch !== this.#watch || this.#phase !== 'catching-up') return;
+        if (watch !== this.#watch || this.#phase.current !== 'catching-up') return;
         if (snapshot.plan.label !== this.#plan!.label) {
           this.#plan = snapshot.plan; // the mesh switched meanwhile: watch the new plan's ranges, then read again
-          this.#enter('connecting');
+          this.#phase.enter('connecting');
           this.#open();
           return;
         }
@@ -368,7 +334,7 @@ export class KeyspaceMirror {
   }
 
   #watching(): void {
-    if (!this.#enter('watching')) return;
+    if (!this.#phase.enter('watching')) return;
     this.#unsteadyOpens = 0;
     this.#backoff = this.#backoffs.next();
     this.#failing = false;
@@ -404,7 +370,8 @@ export class KeyspaceMirror {
 
   /** A re-read for a reason found here (rollback, re-scope, late events): reported once, unless one is owed. */
   #startResync(reason: string): void {
-    if (this.#phase === 'closed' || !this.#everSynced || (this.#readOwed && this.#phase !== 'watching')) return;
+    if (this.#phase.current === 'closed' || !this.#everSynced || (this.#readOwed && this.#phase.current !== 'watching'))
+      return;
     this.options.onResync?.(reason);
     this.resync(reason).catch(() => undefined); // resolves once watching again; nothing to report here
   }
@@ -423,7 +390,7 @@ export class KeyspaceMirror {
       return;
     }
     if (end.kind === 'stale') {
-      if (watch.endpoint) this.#avoid.set(watch.endpoint, this.#now() + AVOID_STALE_MEMBER_MS);
+      this.#avoid.add(watch.endpoint, 'stale');
       this.#lostSince ??= end.lastHeardAt;
       const quiet = this.#now() - end.lastHeardAt;
       this.#setState('stale', {
@@ -433,18 +400,18 @@ export class KeyspaceMirror {
       this.#reconnectAfter(0);
       return;
     }
-    if (watch.endpoint) this.#avoid.set(watch.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
+    this.#avoid.add(watch.endpoint, 'failed');
     this.#failed(end.error);
     this.#reconnectAfter(this.#nextWait());
   }
 
   #reconnectAfter(waitMs: number): void {
-    if (!this.#enter('waiting')) return;
+    if (!this.#phase.enter('waiting')) return;
     const wait = ++this.#waits;
     const reconnect = async (): Promise<void> => {
       await this.#clock.sleep(waitMs, this.#signal);
       // Only the wait still current: a re-read may have connected meanwhile, and failed into a wait of its own.
-      if (wait === this.#waits && this.#phase === 'waiting' && this.#enter('connecting')) this.#open();
+      if (wait === this.#waits && this.#phase.current === 'waiting' && this.#phase.enter('connecting')) this.#open();
     };
     reconnect().catch(() => undefined); // sleep never rejects; #open does not throw
   }

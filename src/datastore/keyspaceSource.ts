@@ -45,7 +45,7 @@ interface EtcdKeyspaceSourceOptions {
   readonly staleAfterMs?: number | undefined;
 }
 
-/** The etcd source: a KeyspaceMirror (paged read at one revision, one watch stream from the next). */
+/** The etcd source: a KeyspaceMirror (paged read at one revision, one watch stream, whole revisions applied). */
 export function etcdKeyspaceSource(options: EtcdKeyspaceSourceOptions): KeyspaceSource {
   return {
     open: (scope, listener) =>
