@@ -51,7 +51,7 @@ let answers = 0;
 let requests = 0;
 let stream: RawStream | undefined;
 const ask = (rounds: number): void => {
-  if (rounds === ROUNDS) target = seen;
+  if (rounds === ROUNDS && roundsLeft === 0) target = seen;
   roundsLeft = rounds;
   requests++;
   stream!.write({ progress_request: {} });
@@ -70,7 +70,8 @@ await new Promise<void>((resolve, reject) => {
           }
           if (r.watch_id === '-1') {
             answers++;
-            if (roundsLeft === 0 || BigInt(r.header.revision) < target) return;
+            if (roundsLeft === 0) return;
+            if (BigInt(r.header.revision) < target) return ask(roundsLeft); // answered before etcd counted it: again
             if (roundsLeft > 1) return ask(roundsLeft - 1);
             roundsLeft = 0;
             if (target > released) released = target;

@@ -93,11 +93,16 @@ export class RevisionGate {
   }
 
   /**
-   * etcd's progress answer at `revision`. An answer below the target belongs to an earlier request (the stale
-   * probe's). The last round's answer releases everything up to the target.
+   * etcd's progress answer at `revision`. One below the target was made before etcd counted the target as its own
+   * revision (etcd 3.4 queues a revision's events a moment before): asked again at once. The last round's answer
+   * releases everything up to the target.
    */
   answer(revision: bigint): void {
-    if (this.#roundsLeft === 0 || revision < this.#target) return;
+    if (this.#roundsLeft === 0) return;
+    if (revision < this.#target) {
+      this.#send();
+      return;
+    }
     if (this.#roundsLeft > 1) {
       this.#ask(this.#roundsLeft - 1);
       return;
@@ -123,6 +128,10 @@ export class RevisionGate {
   #ask(rounds: number): void {
     if (rounds === ROUNDS) this.#target = this.#highest;
     this.#roundsLeft = rounds;
+    this.#send();
+  }
+
+  #send(): void {
     this.options.watch.requestProgress();
     this.#sentAt = this.options.clock.now();
     if (!this.#checking) {
