@@ -10,7 +10,8 @@ import { classifyEtcdError } from '../src/datastore/etcdErrors.js';
 import { readScopedSnapshot } from '../src/datastore/etcdSource.js';
 import { isDatastoreError } from '../src/datastore/errors.js';
 import type { DatastoreState } from '../src/datastore/datastoreState.js';
-import { KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
+import { etcdFeed } from '../src/datastore/etcdFeed.js';
+import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
 import { encodeNodeMesh } from '../src/model/encodings.js';
 import { nodeKeyScope, prefixKeyScope } from '../src/model/keyScope.js';
 import { keys } from '../src/model/keys.js';
@@ -39,13 +40,13 @@ function mirrorOf(client: Etcd3, options: { staleAfterMs?: number; firstEndpoint
   const states: { state: DatastoreState; reason: string | undefined }[] = [];
   const resyncs: string[] = [];
   const mirror = new KeyspaceMirror({
-    client,
+    feed: etcdFeed({ client, staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS }),
     scope: nodeKeyScope(NODE),
     onChange: (k) => changes.push([...k]),
     onStateChange: (state, info) => states.push({ state, reason: info.reason }),
     onResync: (reason) => resyncs.push(reason),
     maxRetryDelayMs: 300,
-    ...options,
+    ...(options.firstEndpoint !== undefined ? { firstEndpoint: options.firstEndpoint } : {}),
   });
   return { mirror, changes, states, resyncs };
 }

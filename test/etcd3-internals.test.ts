@@ -8,8 +8,9 @@ import type { Etcd3 } from 'etcd3';
 import t from 'tap';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { ETCD3_VERSION, installedEtcd3Version, missingEtcd3Internals } from '../src/datastore/etcd3Internals.js';
-import type { EtcdHeader } from '../src/datastore/etcdSource.js';
-import { EtcdWatchStream, type StreamEnd, type WatchEvent } from '../src/datastore/watchStream.js';
+import type { StreamEnd, WatchEvent } from '../src/datastore/keyspaceFeed.js';
+import type { EtcdHeader } from '../src/datastore/snapshot.js';
+import { EtcdWatchStream } from '../src/datastore/watchStream.js';
 import { prefixEnd } from '../src/model/keyScope.js';
 import { startEtcdForTest } from './harness/etcd.js';
 

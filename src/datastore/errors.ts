@@ -1,3 +1,5 @@
+import { errorMessage } from '../errorMessage.js';
+
 /**
  * The datastore could not be read: unreachable, refused our credentials, held something unreadable, or sent
  * an answer larger than the client accepts (`too-large`: etcd is up, the value is the problem); `client`: the
@@ -15,3 +17,9 @@ export class DatastoreError extends Error {
 }
 
 export const isDatastoreError = (error: unknown): error is DatastoreError => error instanceof DatastoreError;
+
+/** A failure of the feed as a DatastoreError: one already is; anything else counts as etcd being unreachable. */
+export const asDatastoreError = (error: unknown): DatastoreError =>
+  error instanceof DatastoreError
+    ? error
+    : new DatastoreError(`etcd unreachable: ${errorMessage(error)}`, 'unreachable', { cause: error });

@@ -1,15 +1,8 @@
-import type { Etcd3 } from 'etcd3';
-import { prefixKeyScope, type KeyRange, type KeyScope, type ScopePlan } from '../model/keyScope.js';
+import type { Etcd3, KVClient } from 'etcd3';
+import { prefixKeyScope, type KeyRange, type KeyScope } from '../model/keyScope.js';
 import { classifyEtcdError } from './etcdErrors.js';
 import { DatastoreError } from './errors.js';
-import type { KeyspaceSnapshot } from './snapshot.js';
-
-/** Which etcd answered, and at what revision: every response carries it (the mirror checks them all). */
-export interface EtcdHeader {
-  readonly revision: bigint;
-  readonly clusterId: string;
-  readonly memberId: string;
-}
+import type { EtcdHeader, KeyspaceSnapshot, ScopedSnapshot } from './snapshot.js';
 
 export const headerOf = (header: { revision: string; cluster_id: string; member_id: string }): EtcdHeader => ({
   revision: BigInt(header.revision),
@@ -17,22 +10,17 @@ export const headerOf = (header: { revision: string; cluster_id: string; member_
   memberId: header.member_id,
 });
 
-/** A snapshot of one scope: the plan it was read with and the header of its last answer. */
-export interface ScopedSnapshot extends KeyspaceSnapshot {
-  readonly plan: ScopePlan;
-  readonly header: EtcdHeader;
-  /** Keys etcd sent (kept or not) and the bytes of their keys and values. */
-  readonly keysRead: number;
-  readonly bytesRead: number;
-}
+type RangeReader = Pick<KVClient, 'range'>;
 
-export interface ReadOptions {
+interface ReadOptions {
   readonly signal?: AbortSignal | undefined;
+  /** Where the range reads go (default: the client's choice of member). */
+  readonly kv?: RangeReader | undefined;
   /** Keys in the first page of a range (default DEFAULT_PAGE_KEYS); later pages are sized by bytes. */
   readonly pageKeys?: number;
 }
 
-export const DEFAULT_PAGE_KEYS = 2_000;
+const DEFAULT_PAGE_KEYS = 2_000;
 /**
  * Pages aim at this many bytes, far below the receive limit. Few pages matter: etcd 3.4 counts every key left in
  * the range for each page (O(keys) per page), so 100 pages of 1,000 keys cost 3× one read of 100,000.
@@ -64,7 +52,7 @@ export async function readScopedSnapshot(
     if (!next) break;
     done.add(rangeId(next));
     const keep = plan.keep;
-    const result = await readRange(client, next, revision, options, (key, value) => {
+    const result = await readRange(options.kv ?? client.kv, next, revision, options, (key, value) => {
       keysRead++;
       bytesRead += key.length + value.length;
       if (keep(key)) entries.set(key, value);
@@ -106,7 +94,7 @@ const rangeId = (range: KeyRange): string => `${range.start}\u0000${range.end}`;
  * large for the client is asked again with half the keys; a single key too large is a `too-large` error naming it.
  */
 async function readRange(
-  client: Etcd3,
+  kv: RangeReader,
   range: KeyRange,
   atRevision: string | undefined,
   options: ReadOptions,
@@ -120,7 +108,7 @@ async function readRange(
     options.signal?.throwIfAborted();
     let response;
     try {
-      response = await client.kv.range({
+      response = await kv.range({
         key: Buffer.from(from),
         range_end: Buffer.from(range.end),
         limit: String(limit),
@@ -130,7 +118,7 @@ async function readRange(
       const failure = classifyEtcdError(error);
       if (failure.kind !== 'too-large') throw failure;
       if (limit === 1) {
-        const key = await nameOfNextKey(client, from, range.end, revision).catch(() => `the key at or after ${from}`);
+        const key = await nameOfNextKey(kv, from, range.end, revision).catch(() => `the key at or after ${from}`);
         throw new DatastoreError(
           `etcd response too large: the value of ${key} does not fit the client's receive limit (${failure.message})`,
           'too-large',
@@ -160,8 +148,13 @@ async function readRange(
 }
 
 /** The key a too-large page starts with (keys only: small). */
-async function nameOfNextKey(client: Etcd3, from: string, end: string, revision: string | undefined): Promise<string> {
-  const response = await client.kv.range({
+async function nameOfNextKey(
+  kv: RangeReader,
+  from: string,
+  end: string,
+  revision: string | undefined,
+): Promise<string> {
+  const response = await kv.range({
     key: Buffer.from(from),
     range_end: Buffer.from(end),
     limit: '1',

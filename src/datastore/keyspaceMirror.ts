@@ -1,22 +1,19 @@
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import type { Etcd3 } from 'etcd3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoff } from 'cockatiel';
+import type { Clock } from '../controller/clock.js';
 import type { KeyScope, ScopePlan } from '../model/keyScope.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
-import { classifyEtcdError } from './etcdErrors.js';
-import { readHeader, readScopedSnapshot, type EtcdHeader } from './etcdSource.js';
-import { isDatastoreError, type DatastoreError } from './errors.js';
-import { EtcdWatchStream, type StreamEnd, type WatchEvent } from './watchStream.js';
-
-/** The smallest key range [start, end) containing every key under every prefix. */
-export function coveringRange(prefixes: readonly string[]): { start: string; end: string } {
-  const sorted = [...prefixes].sort();
-  const last = sorted[sorted.length - 1]!;
-  const end = last.slice(0, -1) + String.fromCharCode(last.charCodeAt(last.length - 1) + 1);
-  return { start: sorted[0]!, end };
-}
+import { asDatastoreError, DatastoreError } from './errors.js';
+import type { FeedWatch, KeyspaceFeed, StreamEnd } from './keyspaceFeed.js';
+import { AvoidedMembers } from './avoidedMembers.js';
+import { MirrorPhase } from './mirrorPhase.js';
+import { RevisionGate, type Release } from './revisionGate.js';
+import { RollbackCheck } from './rollbackCheck.js';
+import type { EtcdHeader, ScopedSnapshot } from './snapshot.js';
 
 export interface KeyspaceMirrorOptions {
-  readonly client: Etcd3;
+  /** Where the keyspace comes from: `etcdFeed` (etcdFeed.ts), or a fake in unit tests. */
+  readonly feed: KeyspaceFeed;
   /** What to read and watch; re-planned after every change (the mesh switch re-scopes). */
   readonly scope: KeyScope;
   /** Called after each batch of changes is applied to `entries` (and after every full re-read). */
@@ -28,9 +25,9 @@ export interface KeyspaceMirrorOptions {
   readonly onResync?: (reason: string) => void;
   readonly initialRetryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
-  /** A watch silent this long is given up for another member (default DEFAULT_STALE_AFTER_MS). */
-  readonly staleAfterMs?: number;
-  /** Wall clock (ms). */
+  /** Sleeps between attempts (default: real time); its `now` is not used for the wall-clock times reported. */
+  readonly clock?: Clock;
+  /** Wall clock (ms): the `since` of each state, when members may be tried again. */
   readonly now?: () => number;
   /**
    * Which endpoint the watch tries first (index into the client's endpoints; default: one picked at random per
@@ -41,60 +38,74 @@ export interface KeyspaceMirrorOptions {
 
 /** Documented default of --etcd-stale-after: a frozen member is left at most 1.25 × this after its last answer. */
 export const DEFAULT_STALE_AFTER_MS = 5_000;
-/** A member found stale is tried last for this long. */
-const AVOID_STALE_MEMBER_MS = 60_000;
-/** A member whose stream failed (down, refusing) is tried last for this long: the next attempt goes elsewhere. */
-const AVOID_FAILED_MEMBER_MS = 10_000;
-/** Reconnects of a failing watch before a full re-read (with backoff: about 3 s). */
-const MAX_RECONNECTS_BEFORE_RESYNC = 5;
+/**
+ * Streams opened again at once because a write landed while their watches were created; then the last one is kept
+ * (with etcd before 3.4.25 / 3.5.8 a late event may then lead to a full re-read; README "The datastore").
+ */
+const MAX_UNSTEADY_OPENS = 5;
 
-/** Not unref'd: between two watch attempts this timer may be all that keeps the daemon's event loop alive. */
-const delay = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** Real time. Sleeps are ref'd: between two watch attempts one may be all that keeps the daemon's loop alive. */
+const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }).catch(() => undefined),
+};
 
 /**
- * An in-memory copy of what the role needs from etcd, kept current by one watch stream. It reads the scope's
- * ranges page by page at one revision, keeps only what the plan keeps, then watches every range from revision + 1
- * on one stream, so nothing between the read and the watch is missed. Every answer's header is checked: a new
- * cluster id, or a revision below what the mirror has seen (confirmed by a linearizable read), means etcd was
- * restored or replaced, and everything is read again. A lost stream resumes each range from its last event; a
- * compacted one, or a change of plan (the mesh switched), leads to a full re-read. It moves strings and knows
- * nothing of their meaning beyond the scope it is given.
+ * An in-memory copy of what the role needs from etcd, kept current by one watch stream; `entries` always holds the
+ * scope at one etcd revision. The first read takes the scope page by page at one revision and keeps only what the
+ * plan keeps. Every stream then watches each range from etcd's revision at its creation; if etcd moved past the
+ * keyspace meanwhile (a write during the read, an outage), the scope is read once more, so no event is missed and
+ * none depends on a watch still catching up with history. A watch response is held (RevisionGate) until etcd says
+ * every range has passed its revision; the events of every range up to it are applied together, with one
+ * `onChange`. Every answer's header is checked: a new cluster id, or a revision below the mirror's (confirmed by a
+ * linearizable read), means etcd was restored or replaced, and everything is read again. A lost stream comes back
+ * after a jittered backoff. It moves strings and knows nothing of their meaning beyond the scope it is given.
  */
 export class KeyspaceMirror {
   readonly entries = new Map<string, string>();
+  readonly #phase = new MirrorPhase();
   #revision = 0n;
   #plan: ScopePlan | undefined;
-  #next: bigint[] = [];
   #clusterId: string | undefined;
-  #stream: EtcdWatchStream | undefined;
-  #generation = 0;
+  #watch: FeedWatch | undefined;
+  #gate: RevisionGate | undefined;
+  /** A full read is owed (SIGHUP, rollback, late events) whatever revision the next stream starts at. */
+  #readOwed = false;
+  /** Callers of resync() (and start()), answered once the mirror watches again. */
+  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   #state: DatastoreState = 'syncing';
-  #resyncing: Promise<void> | undefined;
-  #closed = false;
   #everSynced = false;
-  #reconnects = 0;
+  #failing = false;
   #lostSince: number | undefined;
-  #confirming = false;
   #eventsReceived = 0;
-  readonly #avoid = new Map<string, number>();
-  readonly #abort = new AbortController();
+  #lateEvents = 0;
+  #unsteadyOpens = 0;
+  #waits = 0;
+  readonly #avoid: AvoidedMembers;
+  readonly #rollback: RollbackCheck;
+  readonly #closing = new AbortController();
+  /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
+  #signal: AbortSignal = this.#closing.signal;
+  readonly #backoffs: ExponentialBackoff<[number, number]>;
+  /** The next wait after a failure; a fresh backoff once the mirror watches again. */
+  #backoff: IBackoff<unknown>;
+  readonly #clock: Clock;
   readonly #now: () => number;
   readonly #firstEndpoint: number;
 
   constructor(private readonly options: KeyspaceMirrorOptions) {
+    this.#clock = options.clock ?? realClock;
     this.#now = options.now ?? Date.now;
     this.#firstEndpoint = options.firstEndpoint ?? Math.floor(Math.random() * 1_000_000);
+    // Decorrelated jitter: a fleet that lost etcd at the same instant does not come back to it in step.
+    this.#backoffs = new ExponentialBackoff({
+      generator: decorrelatedJitterGenerator,
+      initialDelay: options.initialRetryDelayMs ?? 100,
+      maxDelay: options.maxRetryDelayMs ?? 1_000,
+    });
+    this.#backoff = this.#backoffs.next();
+    this.#rollback = new RollbackCheck(options.feed, (reason) => this.#startResync(reason));
+    this.#avoid = new AvoidedMembers(this.#now);
   }
 
   get revision(): bigint {
@@ -115,9 +126,17 @@ export class KeyspaceMirror {
     return this.#eventsReceived;
   }
 
+  /**
+   * Events etcd sent after answering that their revision was complete (each one leads to a full re-read): an etcd
+   * before 3.4.25 / 3.5.8 under load (README "The datastore"). 0 with a current etcd.
+   */
+  get lateEvents(): number {
+    return this.#lateEvents;
+  }
+
   /** The member the watch talks to (host:port), once known. */
   get watchEndpoint(): string | undefined {
-    return this.#stream?.endpoint;
+    return this.#watch?.endpoint;
   }
 
   /**
@@ -126,23 +145,42 @@ export class KeyspaceMirror {
    * DatastoreError (kind auth/tls) at once instead of retrying forever.
    */
   async start(signal?: AbortSignal): Promise<void> {
-    signal?.addEventListener('abort', () => this.#abort.abort(), { once: true });
-    await this.#sync();
+    if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
+    if (!this.#phase.enter('reading')) return;
+    try {
+      const snapshot = await this.#readWithRetry();
+      this.#signal.throwIfAborted(); // closed first: the caller must not go on as if synced
+      if (!snapshot || !this.#phase.enter('connecting')) return;
+      this.#replace(snapshot);
+      this.#everSynced = true;
+      this.#setState('synced');
+      this.#open();
+    } catch (error) {
+      this.#phase.enter('idle'); // refused: a later start() may try again
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+      throw error;
+    }
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#abort.abort();
-    this.#closeStream();
+    this.#phase.enter('closed');
+    this.#closing.abort();
+    this.#closeWatch();
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
     return Promise.resolve();
   }
 
-  /** Re-reads everything and re-watches (SIGHUP, rollback, compaction, re-scope). */
+  /** Reads everything again on a fresh stream (SIGHUP); resolves once the mirror watches again. */
   resync(reason?: string): Promise<void> {
-    this.#resyncing ??= this.#sync(reason).finally(() => {
-      this.#resyncing = undefined;
-    });
-    return this.#resyncing;
+    if (this.#phase.current === 'closed') return Promise.resolve();
+    if (this.#phase.current === 'idle') return this.start();
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (!this.#everSynced) return done; // the first sync is on its way
+    this.#readOwed = true;
+    if (reason !== undefined) this.#setState('resyncing', { reason });
+    // A fresh stream: after a restore the old watches would wait for revisions etcd no longer reaches.
+    if (this.#phase.enter('connecting')) this.#open();
+    return done;
   }
 
   #setState(state: DatastoreState, info: Omit<DatastoreStateInfo, 'since'> & { since?: number } = {}): void {
@@ -151,35 +189,40 @@ export class KeyspaceMirror {
     this.options.onStateChange?.(state, { since: info.since ?? this.#now(), reason: info.reason, error: info.error });
   }
 
-  async #sync(reason?: string): Promise<void> {
-    this.#closeStream();
-    if (reason !== undefined && this.#everSynced) this.#setState('resyncing', { reason });
-    // After the first sync every failure is retried (the live configuration stays; etcd may come back fixed).
-    const fatal = (error: unknown): boolean =>
-      !this.#everSynced && isDatastoreError(error) && (error.kind === 'auth' || error.kind === 'tls');
-    const policy = retry(
-      handleWhen((error) => !fatal(error)),
-      {
-        backoff: new ExponentialBackoff({
-          initialDelay: this.options.initialRetryDelayMs ?? 100,
-          maxDelay: this.options.maxRetryDelayMs ?? 5000,
-        }),
-      },
-    );
-    let attempt = 0;
-    const snapshot = await policy.execute(async () => {
+  /**
+   * The first read, retried with backoff until it comes or the mirror closes (undefined then). Refused credentials
+   * or TLS cannot fix themselves: that error is thrown at once.
+   */
+  async #readWithRetry(): Promise<ScopedSnapshot | undefined> {
+    for (let attempt = 1; ; attempt++) {
       try {
-        return await readScopedSnapshot(this.options.client, this.options.scope, { signal: this.#abort.signal });
+        return await this.options.feed.read(this.options.scope, this.#signal);
       } catch (error) {
-        const failure = classifyEtcdError(error);
-        if (fatal(failure) || this.#abort.signal.aborted) throw failure;
-        attempt++;
-        if (attempt === 1) this.options.onRetry?.(failure, attempt);
-        this.#setState('disconnected', { error: failure, reason: failure.message });
-        throw failure;
+        if (this.#signal.aborted) return undefined;
+        const failure = asDatastoreError(error);
+        if (failure.kind === 'auth' || failure.kind === 'tls') throw failure;
+        this.#failed(failure);
       }
-    }, this.#abort.signal);
-    if (this.#closed) return;
+      await this.#clock.sleep(this.#nextWait(), this.#signal);
+    }
+  }
+
+  /** A failure to report (once per outage) and to wait out. */
+  #failed(error: DatastoreError): void {
+    if (!this.#failing) this.options.onRetry?.(error, 1);
+    this.#failing = true;
+    this.#lostSince ??= this.#now();
+    this.#setState('disconnected', { since: this.#lostSince, error, reason: error.message });
+  }
+
+  #nextWait(): number {
+    const wait = this.#backoff.duration;
+    this.#backoff = this.#backoff.next(undefined);
+    return wait;
+  }
+
+  /** Everything at the snapshot's revision, at once; one `onChange` with what differs (always after the first). */
+  #replace(snapshot: ScopedSnapshot): void {
     const changed: string[] = [];
     for (const [key, value] of snapshot.entries) if (this.entries.get(key) !== value) changed.push(key);
     for (const key of this.entries.keys()) if (!snapshot.entries.has(key)) changed.push(key);
@@ -188,165 +231,188 @@ export class KeyspaceMirror {
     this.#revision = snapshot.revision;
     this.#clusterId = snapshot.header.clusterId;
     this.#plan = snapshot.plan;
-    this.#next = snapshot.plan.ranges.map(() => snapshot.revision + 1n);
-    this.#everSynced = true;
-    this.#lostSince = undefined;
-    this.#openStream();
-    this.#setState('synced');
-    this.options.onChange(changed);
+    if (changed.length > 0 || !this.#everSynced) this.options.onChange(changed);
   }
 
-  #openStream(): void {
-    const plan = this.#plan;
-    if (!plan || this.#closed) return;
-    const generation = ++this.#generation;
-    const now = this.#now();
-    for (const [endpoint, until] of this.#avoid) if (until <= now) this.#avoid.delete(endpoint);
-    const current = (): boolean => generation === this.#generation && !this.#closed;
-    const stream = new EtcdWatchStream(
+  /** A stream with one watch per range of the plan, each from etcd's revision at its creation. */
+  #open(): void {
+    this.#closeWatch();
+    const plan = this.#plan!;
+    const current = (): boolean => watch === this.#watch;
+    const watch: FeedWatch = this.options.feed.watch(
       {
-        client: this.options.client,
-        ranges: plan.ranges.map((range, i) => ({ ...range, fromRevision: this.#next[i]! })),
-        staleAfterMs: this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
-        avoid: new Set(this.#avoid.keys()),
+        ranges: plan.ranges.map((range) => ({ ...range, fromRevision: 0n })),
+        avoid: this.#avoid.current(),
         firstEndpoint: this.#firstEndpoint,
-        now: this.#now,
       },
       {
         onHeader: (header) => {
-          if (current()) this.#checkHeader(header);
+          const held = () => ({ revision: this.#revision, clusterId: this.#clusterId });
+          if (current()) this.#rollback.check(header, held, current, this.#signal);
         },
-        onCreated: () => {
+        onCreated: (header, steady) => {
           if (!current()) return;
-          this.#reconnects = 0;
-          this.#lostSince = undefined;
-          this.#setState('synced');
+          if (steady || this.#unsteadyOpens >= MAX_UNSTEADY_OPENS) this.#onCreated(header, watch);
+          else if (this.#phase.enter('connecting')) {
+            this.#unsteadyOpens++;
+            this.#open();
+          }
         },
-        onEvents: (index, events) => {
-          if (current()) this.#apply(index, events);
+        onEvents: (_index, events) => {
+          if (!current()) return;
+          this.#eventsReceived += events.length;
+          this.#gate?.receive(events);
+        },
+        onProgress: (header) => {
+          if (current()) this.#gate?.answer(header.revision);
         },
         onEnd: (end) => {
-          if (current()) this.#onStreamEnd(end, stream);
+          if (current()) this.#onStreamEnd(end, watch);
         },
       },
     );
-    this.#stream = stream;
-    stream.open();
-  }
-
-  #closeStream(): void {
-    this.#generation++;
-    this.#stream?.close();
-    this.#stream = undefined;
-  }
-
-  #apply(index: number, events: readonly WatchEvent[]): void {
-    const plan = this.#plan!;
-    this.#eventsReceived += events.length;
-    const changed: string[] = [];
-    for (const event of events) {
-      if (event.modRevision >= this.#next[index]!) this.#next[index] = event.modRevision + 1n;
-      if (event.modRevision > this.#revision) this.#revision = event.modRevision;
-      if (!plan.keep(event.key)) continue;
-      if (event.value === undefined) {
-        if (!this.entries.delete(event.key)) continue;
-      } else {
-        if (this.entries.get(event.key) === event.value) continue;
-        this.entries.set(event.key, event.value);
-      }
-      changed.push(event.key);
-    }
-    if (changed.length > 0) this.options.onChange(changed);
-    const replanned = this.options.scope.plan((key) => this.entries.get(key));
-    if (replanned.label !== plan.label) this.#startResync(`re-scoping the watch: ${plan.label} → ${replanned.label}`);
-  }
-
-  /** A new cluster id, or (confirmed by a linearizable read) a revision below the mirror's: read everything again. */
-  #checkHeader(header: EtcdHeader): void {
-    if (this.#clusterId !== undefined && header.clusterId !== this.#clusterId) {
-      this.#startResync(
-        `etcd cluster id changed from ${this.#clusterId} to ${header.clusterId} (member ${header.memberId}): etcd was replaced or restored`,
-      );
-      return;
-    }
-    if (header.revision >= this.#revision || this.#confirming) return;
-    // A follower may lag a moment behind what another member sent; a linearizable read tells lag from rollback.
-    this.#confirming = true;
-    const generation = this.#generation;
-    readHeader(this.options.client, this.#abort.signal)
-      .then((cluster) => {
-        if (generation !== this.#generation || this.#closed) return;
-        if (cluster.clusterId !== this.#clusterId) {
-          this.#startResync(
-            `etcd cluster id changed from ${this.#clusterId ?? '?'} to ${cluster.clusterId}: etcd was replaced or restored`,
-          );
-        } else if (cluster.revision < this.#revision) {
-          this.#startResync(
-            `etcd revision went backwards: the mirror is at ${this.#revision}, etcd answers at ${cluster.revision} (member ${header.memberId}): etcd was restored from an older copy`,
-          );
-        }
-      })
-      .finally(() => {
-        this.#confirming = false;
-      })
-      .catch(() => undefined); // unreachable now: the stream's own failure handling takes over
-  }
-
-  #startResync(reason: string): void {
-    if (this.#closed || this.#resyncing) return;
-    this.options.onResync?.(reason);
-    this.resync(reason).catch((error: unknown) => {
-      // Only an abort ends the retry loop: closing. Anything else is reported as a lost connection.
-      if (!this.#closed) this.#setState('disconnected', { error: classifyEtcdError(error) });
+    this.#watch = watch;
+    this.#gate = new RevisionGate({
+      revision: this.#revision,
+      wholeOnArrival: plan.ranges.length === 1,
+      watch,
+      release: (release) => {
+        if (current()) this.#apply(release);
+      },
+      late: (event, released) => {
+        if (!current()) return;
+        this.#lateEvents++;
+        this.#startResync(
+          `etcd sent an event of revision ${event.modRevision} after answering that revision ${released} was complete (etcd before 3.4.25 / 3.5.8 answers progress requests ahead of its watch queue)`,
+        );
+      },
+      clock: this.#clock,
+      signal: this.#signal,
     });
   }
 
-  #onStreamEnd(end: StreamEnd, stream: EtcdWatchStream): void {
-    this.#stream = undefined;
-    if (end.kind === 'compacted') {
-      this.#startResync(`etcd compacted the history past the watch (compacted at revision ${end.compactRevision})`);
+  #closeWatch(): void {
+    const watch = this.#watch;
+    this.#watch = undefined;
+    this.#gate?.close();
+    this.#gate = undefined;
+    watch?.close();
+  }
+
+  /**
+   * Every watch is created: each sends what comes after the revision of its creation answer. Up to the highest of
+   * those the keyspace must already be current — else (etcd moved, or a read is owed) it is read once more.
+   */
+  #onCreated(created: EtcdHeader, watch: FeedWatch): void {
+    if (!this.#readOwed && created.revision <= this.#revision) {
+      this.#watching();
+      this.#gate!.rebase(this.#revision);
       return;
     }
-    if (end.kind === 'canceled') {
-      this.#startResync(`etcd canceled the watch (${end.reason})`);
+    if (!this.#phase.enter('catching-up')) return;
+    this.options.feed
+      .read(this.options.scope, this.#signal, watch)
+      .then((snapshot) => {
+        if (watch !== this.#watch || this.#phase.current !== 'catching-up') return;
+        if (snapshot.plan.label !== this.#plan!.label) {
+          this.#plan = snapshot.plan; // the mesh switched meanwhile: watch the new plan's ranges, then read again
+          this.#phase.enter('connecting');
+          this.#open();
+          return;
+        }
+        this.#readOwed = false;
+        this.#replace(snapshot);
+        this.#watching();
+        this.#gate!.rebase(snapshot.revision);
+      })
+      .catch((error: unknown) => {
+        if (watch !== this.#watch || this.#signal.aborted) return;
+        this.#closeWatch();
+        this.#failed(asDatastoreError(error));
+        this.#reconnectAfter(this.#nextWait());
+      });
+  }
+
+  #watching(): void {
+    if (!this.#phase.enter('watching')) return;
+    this.#unsteadyOpens = 0;
+    this.#backoff = this.#backoffs.next();
+    this.#failing = false;
+    this.#lostSince = undefined;
+    this.#setState('synced');
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+  }
+
+  /**
+   * Whole revisions, applied together: one `onChange` with the keys whose value differs from before. Revisions that
+   * change the plan (the mesh switched) are not applied under the old one: the re-read replaces everything at once.
+   */
+  #apply(release: Release): void {
+    const plan = this.#plan!;
+    const next = new Map<string, string | undefined>();
+    for (const event of release.events) if (plan.keep(event.key)) next.set(event.key, event.value);
+    const replanned = this.options.scope.plan((key) => (next.has(key) ? next.get(key) : this.entries.get(key)));
+    if (replanned.label !== plan.label) {
+      this.#plan = replanned;
+      this.#startResync(`re-scoping the watch: ${plan.label} → ${replanned.label}`);
+      return;
+    }
+    const changed: string[] = [];
+    for (const [key, value] of next) {
+      if (this.entries.get(key) === value) continue;
+      if (value === undefined) this.entries.delete(key);
+      else this.entries.set(key, value);
+      changed.push(key);
+    }
+    this.#revision = release.revision;
+    if (changed.length > 0) this.options.onChange(changed);
+  }
+
+  /** A re-read for a reason found here (rollback, re-scope, late events): reported once, unless one is owed. */
+  #startResync(reason: string): void {
+    if (this.#phase.current === 'closed' || !this.#everSynced || (this.#readOwed && this.#phase.current !== 'watching'))
+      return;
+    this.options.onResync?.(reason);
+    this.resync(reason).catch(() => undefined); // resolves once watching again; nothing to report here
+  }
+
+  #onStreamEnd(end: StreamEnd, watch: FeedWatch): void {
+    this.#closeWatch();
+    if (end.kind === 'compacted' || end.kind === 'canceled') {
+      // Not a watch from now: etcd refused this one (permissions, a restore). Read again, once it watches again.
+      this.#readOwed = true;
+      const reason =
+        end.kind === 'compacted'
+          ? `etcd compacted the history past the watch (compacted at revision ${end.compactRevision})`
+          : `etcd canceled the watch (${end.reason})`;
+      this.#failed(new DatastoreError(reason, end.kind === 'compacted' ? 'compacted' : 'unreachable'));
+      this.#reconnectAfter(this.#nextWait());
       return;
     }
     if (end.kind === 'stale') {
-      if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_STALE_MEMBER_MS);
+      this.#avoid.add(watch.endpoint, 'stale');
       this.#lostSince ??= end.lastHeardAt;
       const quiet = this.#now() - end.lastHeardAt;
       this.#setState('stale', {
         since: this.#lostSince,
-        reason: `etcd member ${stream.endpoint ?? '?'} did not answer for ${quiet} ms; watching through another member`,
+        reason: `etcd member ${watch.endpoint ?? '?'} did not answer for ${quiet} ms; watching through another member`,
       });
-      this.#reconnect(0);
+      this.#reconnectAfter(0);
       return;
     }
-    if (stream.endpoint) this.#avoid.set(stream.endpoint, this.#now() + AVOID_FAILED_MEMBER_MS);
-    this.#lostSince ??= this.#now();
-    if (this.#reconnects === 0) this.options.onRetry?.(end.error, 1);
-    if (this.#reconnects >= MAX_RECONNECTS_BEFORE_RESYNC) {
-      // Whatever keeps the stream failing, a full read (unary calls, with the client's own failover) and a new
-      // stream start from a clean slate; readiness says so meanwhile.
-      this.#reconnects = 0;
-      this.#startResync(
-        `the watch failed ${MAX_RECONNECTS_BEFORE_RESYNC + 1} times in a row (last: ${end.error.message})`,
-      );
-      return;
-    }
-    this.#setState('disconnected', { since: this.#lostSince, error: end.error, reason: end.error.message });
-    const initial = this.options.initialRetryDelayMs ?? 100;
-    const wait = Math.min(this.options.maxRetryDelayMs ?? 1000, initial * 2 ** Math.min(this.#reconnects, 10));
-    this.#reconnect(wait);
+    this.#avoid.add(watch.endpoint, 'failed');
+    this.#failed(end.error);
+    this.#reconnectAfter(this.#nextWait());
   }
 
-  #reconnect(waitMs: number): void {
-    this.#reconnects++;
-    const generation = this.#generation;
-    delay(waitMs, this.#abort.signal)
-      .then(() => {
-        if (generation === this.#generation && !this.#closed && !this.#resyncing) this.#openStream();
-      })
-      .catch(() => undefined);
+  #reconnectAfter(waitMs: number): void {
+    if (!this.#phase.enter('waiting')) return;
+    const wait = ++this.#waits;
+    const reconnect = async (): Promise<void> => {
+      await this.#clock.sleep(waitMs, this.#signal);
+      // Only the wait still current: a re-read may have connected meanwhile, and failed into a wait of its own.
+      if (wait === this.#waits && this.#phase.current === 'waiting' && this.#phase.enter('connecting')) this.#open();
+    };
+    reconnect().catch(() => undefined); // sleep never rejects; #open does not throw
   }
 }

@@ -2,7 +2,8 @@ import type { Etcd3 } from 'etcd3';
 import type { KeyScope } from '../model/keyScope.js';
 import type { DatastoreError } from './errors.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
-import { KeyspaceMirror } from './keyspaceMirror.js';
+import { etcdFeed } from './etcdFeed.js';
+import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from './keyspaceMirror.js';
 
 /** What a live keyspace tells its reader while it keeps its copy current. */
 export interface KeyspaceListener {
@@ -38,20 +39,19 @@ export interface KeyspaceSource {
   open(scope: KeyScope, listener: KeyspaceListener): LiveKeyspace;
 }
 
-export interface EtcdKeyspaceSourceOptions {
+interface EtcdKeyspaceSourceOptions {
   readonly client: Etcd3;
   /** A watch silent this long is left for another etcd member (default DEFAULT_STALE_AFTER_MS). */
   readonly staleAfterMs?: number | undefined;
 }
 
-/** The etcd source: a KeyspaceMirror (paged read at one revision, one watch stream from the next). */
+/** The etcd source: a KeyspaceMirror (paged read at one revision, one watch stream, whole revisions applied). */
 export function etcdKeyspaceSource(options: EtcdKeyspaceSourceOptions): KeyspaceSource {
   return {
     open: (scope, listener) =>
       new KeyspaceMirror({
-        client: options.client,
+        feed: etcdFeed({ client: options.client, staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS }),
         scope,
-        ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
         ...listener,
       }),
   };

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 
-/** One log line per state change of the mirror (run's datastore component). */
+/** One log line per state change of the mirror (run's datastore component); `event` and `state` are stable. */
 export function logDatastoreState(
   log: Logger,
   state: DatastoreState,
@@ -13,25 +13,23 @@ export function logDatastoreState(
   },
 ): void {
   const since = new Date(info.since).toISOString();
+  const fields = { component: 'datastore', event: 'datastore-state', state };
   switch (state) {
     case 'disconnected':
       log.warn(
-        { component: 'datastore', since },
+        { ...fields, since },
         `etcd connection lost (${info.error?.message ?? info.reason ?? 'unknown'}); keeping the live configuration and retrying`,
       );
       break;
     case 'stale':
-      log.warn(
-        { component: 'datastore', since },
-        `etcd stale: ${info.reason ?? 'no answer'}; keeping the live configuration`,
-      );
+      log.warn({ ...fields, since }, `etcd stale: ${info.reason ?? 'no answer'}; keeping the live configuration`);
       break;
     case 'resyncing':
       break; // the reason was logged once when the re-read started
     case 'synced':
       log.info(
         {
-          component: 'datastore',
+          ...fields,
           revision: String(mirror.revision),
           keys: mirror.entries.size,
           scope: mirror.scopeLabel,

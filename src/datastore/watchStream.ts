@@ -1,46 +1,13 @@
-import type { Etcd3 } from 'etcd3';
-import type { KeyRange } from '../model/keyScope.js';
+import type { Etcd3, IRangeRequest, IRangeResponse, KVClient } from 'etcd3';
 import { classifyEtcdError } from './etcdErrors.js';
-import { headerOf, type EtcdHeader } from './etcdSource.js';
-import type { DatastoreError } from './errors.js';
+import { headerOf } from './etcdSource.js';
+import type { FeedWatch, FeedWatchHandlers, FeedWatchOptions, StreamEnd } from './keyspaceFeed.js';
+import type { EtcdHeader } from './snapshot.js';
 
-export interface WatchedRange extends KeyRange {
-  readonly fromRevision: bigint;
-}
-
-/** One change: `value` undefined means deleted. */
-export interface WatchEvent {
-  readonly key: string;
-  readonly value: string | undefined;
-  readonly modRevision: bigint;
-}
-
-export type StreamEnd =
-  | { readonly kind: 'error'; readonly error: DatastoreError }
-  /** Nothing came back for staleAfterMs, not even the answer to a progress request: a frozen member. */
-  | { readonly kind: 'stale'; readonly lastHeardAt: number }
-  | { readonly kind: 'compacted'; readonly compactRevision: bigint }
-  | { readonly kind: 'canceled'; readonly reason: string };
-
-export interface WatchStreamHandlers {
-  /** Every watch of the stream was created; `header` is etcd's answer to the last one. */
-  onCreated(header: EtcdHeader): void;
-  onEvents(rangeIndex: number, events: readonly WatchEvent[], header: EtcdHeader): void;
-  /** Every answer's header (events, progress, creation): the mirror checks revision and cluster id. */
-  onHeader(header: EtcdHeader): void;
-  /** Called once; the stream is closed by then. */
-  onEnd(end: StreamEnd): void;
-}
-
-export interface WatchStreamOptions {
+export interface WatchStreamOptions extends FeedWatchOptions {
   readonly client: Etcd3;
-  readonly ranges: readonly WatchedRange[];
   /** A stream silent this long (a progress request is sent after a quarter of it) is given up. */
   readonly staleAfterMs: number;
-  /** Endpoints (host:port) tried last: recently found stale. */
-  readonly avoid: ReadonlySet<string>;
-  /** Index of the endpoint to try first (then the next ones, wrapping): spreads nodes' watches over members. */
-  readonly firstEndpoint?: number;
   readonly now?: () => number;
 }
 
@@ -73,13 +40,17 @@ interface RawStream {
   on(event: 'error', listener: (error: Error) => void): RawStream;
   on(event: 'end', listener: () => void): RawStream;
 }
+type RangeCallback = (error: Error | null, response: IRangeResponse) => void;
 interface PoolLike {
   readonly hosts: readonly HostLike[];
   withConnection<T>(
     service: string,
     fn: (connection: {
       resource: HostLike;
-      client: { watch(metadata: GrpcMetadata, options: object): RawStream };
+      client: {
+        watch(metadata: GrpcMetadata, options: object): RawStream;
+        range(request: IRangeRequest, metadata: GrpcMetadata, options: object, callback: RangeCallback): void;
+      };
       metadata: GrpcMetadata;
     }) => T | Promise<T>,
     hosts: Generator<HostLike>,
@@ -99,6 +70,31 @@ function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: numb
 }
 
 /**
+ * Range reads sent to `endpoint` (host:port) first, the other members after it: the member a watch stream was just
+ * created on has answered a moment ago, where the client's own choice may fall on a frozen one.
+ */
+export function memberFirstKv(client: Etcd3, endpoint: string, timeoutMs: number): Pick<KVClient, 'range'> {
+  const pool = poolOf(client);
+  const first = Math.max(
+    0,
+    pool.hosts.findIndex((h) => h.host === endpoint),
+  );
+  return {
+    range: (request) =>
+      pool.withConnection(
+        'KV',
+        ({ client: kv, metadata }) =>
+          new Promise<IRangeResponse>((resolve, reject) => {
+            kv.range(request, metadata, { deadline: Date.now() + timeoutMs }, (error, response) =>
+              error ? reject(error) : resolve(response),
+            );
+          }),
+        preferredHosts(pool, new Set(), first),
+      ),
+  };
+}
+
+/**
  * One etcd Watch stream holding one watch per range, opened on the first endpoint (from `firstEndpoint` on, in
  * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the
  * leader), and sends a progress request once it has been quiet for a quarter of staleAfterMs: a member that does not
@@ -106,10 +102,12 @@ function* preferredHosts(pool: PoolLike, avoid: ReadonlySet<string>, first: numb
  * last answer.
  * Needs etcd ≥ 3.4 (explicit watch ids, progress requests).
  */
-export class EtcdWatchStream {
+export class EtcdWatchStream implements FeedWatch {
   #stream: RawStream | undefined;
   #ended = false;
   #created = 0;
+  #createdAt: EtcdHeader | undefined;
+  #steady = true;
   #lastHeardAt: number;
   #timer: NodeJS.Timeout | undefined;
   readonly #fragments = new Map<string, RawResponse['events']>();
@@ -120,7 +118,7 @@ export class EtcdWatchStream {
 
   constructor(
     private readonly options: WatchStreamOptions,
-    private readonly handlers: WatchStreamHandlers,
+    private readonly handlers: FeedWatchHandlers,
   ) {
     this.#now = options.now ?? Date.now;
     this.#lastHeardAt = this.#now();
@@ -160,6 +158,10 @@ export class EtcdWatchStream {
     this.#shutdown();
   }
 
+  requestProgress(): void {
+    if (!this.#ended) this.#stream?.write({ progress_request: {} });
+  }
+
   #attach(stream: RawStream): void {
     if (this.#ended) {
       stream.on('error', () => undefined);
@@ -184,6 +186,17 @@ export class EtcdWatchStream {
         },
       });
     });
+    // The fence: a key inside the first range nobody writes. Its creation answer, after all the others, closes the
+    // window in which a write could land while the last range's watch was created.
+    const first = this.options.ranges[0];
+    if (first)
+      stream.write({
+        create_request: {
+          key: Buffer.from(`${first.start}\u0000birdwatch-fence`),
+          start_revision: '0',
+          watch_id: String(this.options.ranges.length + 1),
+        },
+      });
   }
 
   #onResponse(response: RawResponse): void {
@@ -203,11 +216,18 @@ export class EtcdWatchStream {
     if (this.#ended) return;
     if (response.created) {
       this.#created++;
-      if (this.#created === this.options.ranges.length) this.handlers.onCreated(header);
+      if (this.#createdAt && header.revision !== this.#createdAt.revision) this.#steady = false;
+      if (!this.#createdAt || header.revision > this.#createdAt.revision) this.#createdAt = header;
+      if (this.#created === this.options.ranges.length + 1) this.handlers.onCreated(this.#createdAt, this.#steady);
+      return;
+    }
+    // A progress answer names no watch (-1): it speaks for the whole stream.
+    if (response.watch_id === '-1' && response.events.length === 0) {
+      this.handlers.onProgress?.(header);
       return;
     }
     const index = Number(response.watch_id) - 1;
-    if (index < 0 || index >= this.options.ranges.length || response.events.length === 0) return; // progress answer
+    if (index < 0 || index >= this.options.ranges.length || response.events.length === 0) return;
     let events = response.events;
     if (response.fragment) {
       this.#fragments.set(response.watch_id, [...(this.#fragments.get(response.watch_id) ?? []), ...events]);

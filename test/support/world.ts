@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
 import { showProtocols } from '../../src/bird/showProtocols.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
-import type { ReloadEdges } from '../../src/controller/edges.js';
+import type { PipelineEdges, ReloadEdges } from '../../src/controller/edges.js';
 import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
 import { realBirdEdges, realPipelineEdges } from '../../src/controller/realEdges.js';
 import { RunController } from '../../src/controller/runController.js';
@@ -39,6 +39,8 @@ export interface StartControllerOptions {
   readonly validateTimeoutMs?: number;
   /** Wraps the real `configure` edges (a BIRD that sees the staging dir elsewhere, say). */
   readonly bird?: (real: ReloadEdges) => ReloadEdges;
+  /** Wraps the real stage / bird -p / swap edges (to record what is staged, say). */
+  readonly pipeline?: (real: PipelineEdges) => PipelineEdges;
   /** false: `--sequential-reload`. */
   readonly overlap?: boolean;
   /** The apply guard as `run` builds it (default settings), which also keeps `birdwatch undo`'s record. */
@@ -158,8 +160,8 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       const controller = await RunController.create({
         role,
         configDir,
-        edges: realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs }),
-        bird: opts.bird?.(bird) ?? bird,
+        edges: wrap(realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs }), opts.pipeline),
+        bird: wrap(bird, opts.bird),
         overlap: opts.overlap,
         guard: opts.guard ? { settings: DEFAULT_GUARD_SETTINGS, edges: bird } : undefined,
         templatesDir: opts.templatesDir,
@@ -301,3 +303,5 @@ export async function waitSettled(controller: RunController, timeoutMs = 20_000)
   );
   await controller.idle();
 }
+
+const wrap = <T>(real: T, wrapper: ((real: T) => T) | undefined): T => (wrapper ? wrapper(real) : real);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { execa } from 'execa';
 import { createEtcdClient } from '../../../src/datastore/etcdConnection.js';
-import { KeyspaceMirror } from '../../../src/datastore/keyspaceMirror.js';
+import { etcdFeed } from '../../../src/datastore/etcdFeed.js';
+import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from '../../../src/datastore/keyspaceMirror.js';
 import { encodeNodeMesh } from '../../../src/model/encodings.js';
 import { prefixKeyScope } from '../../../src/model/keyScope.js';
 import { keys, WATCHED_PREFIXES } from '../../../src/model/keys.js';
@@ -225,7 +226,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       const mirrorClient = createEtcdClient({ endpoints: [endpoint] });
       const started = performance.now();
       const mirror = new KeyspaceMirror({
-        client: mirrorClient,
+        feed: etcdFeed({ client: mirrorClient, staleAfterMs: DEFAULT_STALE_AFTER_MS }),
         scope: prefixKeyScope(WATCHED_PREFIXES),
         onChange: () => undefined,
       });
