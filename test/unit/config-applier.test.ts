@@ -97,8 +97,16 @@ t.test(
       confirm: () => Promise.resolve({ outcome: 'confirmed', message: '0018 Reconfiguration confirmed' }),
       undo: () => {
         broken = false;
-        return Promise.resolve({ outcome: 'reverted', message: '0019 Nothing to do' });
+        return Promise.resolve({ outcome: 'reverted', message: '0003 Reconfigured' });
       },
+      status: () =>
+        Promise.resolve({
+          socket: '1:1',
+          startedAt: '2026-01-01 00:00:00',
+          reconfiguredAt: '2026-01-01 00:00:00',
+          startedAtMs: 0,
+          configuredAfterMs: 0,
+        }),
     };
     const role = nodeRole('n1', 'off');
     const status = new RunStatus(role.daemons);
