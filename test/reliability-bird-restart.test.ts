@@ -260,9 +260,11 @@ t.test('BIRD killed and restarted at each step of a cycle', async (t) => {
   await t.test(
     "BIRD restarted on an older bird.cfg, no etcd change (the issue's scenario 2): repaired within the bound",
     async (t) => {
+      await world.client.put(peerKey('127.0.0.6')).value(peerValue('127.0.0.6'));
+      await world.waitConverged('a peer added', 15_000);
       await controller.idle();
       const bird = readFileSync(join(world.configDir, 'bird.cfg'), 'utf8');
-      const older = bird.replace(/protocol bgp Global_127_0_0_4 [^}]*}\n/, '');
+      const older = bird.replace(/protocol bgp Global_127_0_0_6 [^}]*}\n/, '');
       t.not(older, bird, 'the older file lacks a peer etcd has');
       writeFileSync(join(world.configDir, 'bird.cfg'), older);
       const drifts = events(world, 'bird-drift').length;
