@@ -227,7 +227,13 @@ export class ApplyGuard {
     input.onWindow({ daemons, since: input.now(), windowMs: settings.windowMs });
     for (const daemon of daemons)
       log.info(
-        { component: 'guard', daemon, reasons: input.guarded.get(daemon)!.reasons, timeoutS: this.timeoutS },
+        {
+          component: 'guard',
+          daemon,
+          event: 'guard-window',
+          reasons: input.guarded.get(daemon)!.reasons,
+          timeoutS: this.timeoutS,
+        },
         `guarded apply: ${daemon} runs the new configuration under configure timeout ${this.timeoutS} s; watching its sessions for ${(settings.windowMs / 1000).toFixed(1)} s`,
       );
     let judged: GuardJudgement[];
@@ -411,6 +417,7 @@ export class ApplyGuard {
     // `0019 Nothing to do`: BIRD restarted or reverted by itself — it is told to load the disk's files, to be sure.
     const reload = undo.outcome === 'nothing-to-do' ? await this.options.reload(daemon) : undefined;
     const reloadNeeded = reload ? reload.kind !== 'applied' : undo.outcome === 'refused';
+    // The disk holds what BIRD should run: a BIRD that did not answer is reloaded from it (next cycle, next start).
     if (restored !== undefined) await removeGuardMarker(configDir, daemon).catch(() => undefined);
     const told = reload ? `; told ${daemon} to load the files on disk (${reload.message})` : '';
     (verdict === 'reverted' ? log.error.bind(log) : log.warn.bind(log))(
@@ -519,7 +526,7 @@ export class ApplyGuard {
         await removeGuardMarker(configDir, daemon);
         recovered.push(daemon);
         log.warn(
-          { component: 'guard', daemon, undo, files: Object.keys(marker.previous) },
+          { component: 'guard', daemon, event: 'guard-window-recovered', undo, files: Object.keys(marker.previous) },
           `a previous birdwatch stopped inside a settle window (configure timeout ${marker.timeoutS} s at ${new Date(marker.at).toISOString()}): ${daemon} reverts by itself; put back the files it runs`,
         );
       } catch (error) {
