@@ -308,6 +308,23 @@ t.test('BIRD killed and restarted at each step of a cycle', async (t) => {
     await waitReady(world, controller);
   });
 
+  await t.test('a custom filter over 64 KiB is skipped: still ready, and /readyz names its key', async (t) => {
+    const big = keys.customFilter(4, 'huge');
+    await world.client.put(big).value(`# ${'x'.repeat(70 * 1024)}\nreject;`);
+    const r = await waitFor(
+      'the skipped entry named',
+      () => readiness(world, controller),
+      (x) => x.checks.some((c) => c.condition === 'applied' && c.message.includes(big)),
+      15_000,
+    );
+    t.ok(r.ready, 'skipped entries leave the node ready');
+    t.match(
+      r.checks.find((c) => c.condition === 'applied')?.message,
+      /1 entry skipped \(\/calico\/bgp\/v1\/global\/custom_filters\/v4\/huge\)/,
+    );
+    await world.client.delete().key(big);
+  });
+
   await t.test('during a plain reload (--sequential-reload): the restarted BIRD takes it', async (t) => {
     await controller.close();
     controller = await world.startController({ guard: GUARD, pause, overlap: false });
