@@ -286,6 +286,8 @@ export class ConfigApplier {
       // Files an undo could not put back are unknown: every file is read again next cycle.
       if (j.verdict !== 'confirmed' && j.restored === undefined) this.#live.forget();
       if (j.drift !== undefined) this.#reporter.drifted(j.daemon, { cause: 'guard-window', reason: j.drift });
+      // Files the judge wrote (swapped in, put back) are seen as they now are: not taken for drift later.
+      await this.#live.read([...j.committed, ...(j.restored ?? [])]).catch(() => this.#live.forget());
     }
     // The staged sets swapped in after their confirm are written files of their daemon's result.
     rounds.results = rounds.results.map((r) => {
@@ -355,6 +357,7 @@ export class ConfigApplier {
     if (previous.size === 0) return;
     try {
       await edges.write(configDir, previous);
+      await this.#live.read(previous.keys()).catch(() => this.#live.forget());
       this.#reloadOwed.delete(result.daemon);
       this.#reporter.putBack(result.daemon, [...previous.keys()]);
     } catch (error) {

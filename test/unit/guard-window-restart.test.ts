@@ -144,6 +144,7 @@ t.test('a good verdict: BIRD ran the staged set; the swap follows the confirm, t
   );
   t.equal(w.status.daemons.bird?.reloadPending, false);
   t.same(result.guarded, [{ daemon: 'bird', verdict: 'confirmed', settleMs: result.guarded?.[0]?.settleMs }]);
+  t.same(await applier.filesChangedOnDisk(), new Map(), 'the swapped files are not taken for drift');
 });
 
 t.test(
