@@ -76,8 +76,9 @@ export interface World {
   startBirds(): Promise<void>;
   startController(options?: StartControllerOptions): Promise<RunController>;
   /**
-   * A BGP peer for the node: a BIRD at 127.0.0.2 (mesh host n2 of the base keyspace) in the same namespace, with the
-   * lab's short timers. It connects to the node (the node is passive toward it) and exports 10.50.0.0/24.
+   * A BGP peer for the node: a BIRD at 127.0.0.2 in the same namespace (mesh host n2 of the base keyspace, or a
+   * global peer at that address), with the lab's short timers. It connects to the node (its own listener is on
+   * another port) and exports 10.50.0.0/24.
    */
   startPeer(options?: StartPeerOptions): Promise<BirdProcess>;
   /** The BGP protocols a daemon runs (show protocols), sorted; bird unless told. */
