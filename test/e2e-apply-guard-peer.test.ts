@@ -74,7 +74,11 @@ t.test('a global peer AS the peer does not have is reverted; a kill mid-window r
       ),
     );
     t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
-    t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64998;/, 'the files on disk are the new ones');
+    t.match(
+      readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'),
+      /as 64513;/,
+      'the files on disk stayed the confirmed set through the window (BIRD was given the staged set)',
+    );
     await execa('sv', ['up', service]);
     t.pass(await waitLogged(a, /^a previous birdwatch stopped inside a settle window/, 1, TIMEOUT));
     t.pass(await waitLogged(a, /^guarded apply reverted: .*not Established again/, 2, TIMEOUT * 2));

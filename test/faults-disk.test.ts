@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -145,4 +145,56 @@ if (!(await canCreateNamespaces())) {
     });
     await controller.close();
   });
+  t.test(
+    'staging both daemons side by side needs more space than is free: they are staged one at a time',
+    async (t) => {
+      const mountPoint = mkdtempSync(join(tmpdir(), 'birdwatch-disk-'));
+      const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { reject: false });
+      if (mounted.exitCode !== 0) {
+        rmSync(mountPoint, { recursive: true, force: true });
+        t.skip(`cannot mount a tmpfs: ${mounted.stderr}`, () => undefined);
+        return;
+      }
+      t.teardown(async () => {
+        await execa('umount', ['-l', mountPoint], { reject: false });
+        rmSync(mountPoint, { recursive: true, force: true });
+      });
+      // A custom filter of ~48 KiB per daemon: each daemon's staged set is ~60 KiB, both at once ~120 KiB.
+      const filter = (family: 4 | 6, action: string): string =>
+        Array.from({ length: 1_300 }, (_, i) =>
+          family === 4
+            ? `if net = 10.${i >> 8}.${i & 255}.0/24 then ${action};`
+            : `if net = fd00:${i.toString(16)}::/64 then ${action};`,
+        ).join('\n');
+      const keyspace = loopbackKeyspace(
+        [keys.customFilter(4, 'big'), filter(4, 'reject')],
+        [keys.customFilter(6, 'big'), filter(6, 'reject')],
+      );
+      const w = await createWorld(t, { keyspace, configDir: join(mountPoint, 'config') });
+      const controller = await w.startController();
+      await w.startBirds();
+      await w.waitConverged('initial');
+      await controller.idle();
+      // Leave room for one daemon's staged set (~60 KiB) and a half, not for both.
+      const { bavail, bsize } = statfsSync(mountPoint);
+      writeFileSync(join(mountPoint, 'filler'), Buffer.alloc(Math.max(0, bavail * bsize - 96 * 1024), 1));
+      t.comment(`free after the filler: ${Math.round((statfsSync(mountPoint).bavail * bsize) / 1024)} KiB`);
+      await w.client
+        .if(keys.hostAddress('n1', 4), 'Create', '>', -1)
+        .then(
+          w.client.put(keys.customFilter(4, 'big')).value(filter(4, 'accept')),
+          w.client.put(keys.customFilter(6, 'big')).value(filter(6, 'accept')),
+        )
+        .commit();
+      await w.waitConverged('both daemons changed, on a nearly full disk', 15_000);
+      await controller.idle();
+      t.ok(
+        w.logLines().some((l) => l['event'] === 'staged-alone'),
+        'a daemon that ran out of space was staged alone',
+      );
+      t.equal(controller.status.failure, undefined, 'no failure');
+      t.same(w.leftovers(), []);
+      await controller.close();
+    },
+  );
 }

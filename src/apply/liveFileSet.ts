@@ -71,6 +71,19 @@ export class LiveFiles {
     else this.#known.delete(name);
   }
 
+  /**
+   * The files whose identity on disk (inode, size, times) differs from what was last seen — one stat each, no
+   * read: how the BIRD watcher notices a file edited, replaced or removed behind birdwatch's back between cycles.
+   */
+  async changedOnDisk(): Promise<string[]> {
+    const changed: string[] = [];
+    for (const [name, known] of this.#known) {
+      const current = await stat(join(this.#configDir, name)).then(signatureOf, () => 'missing');
+      if (current !== known.signature) changed.push(name);
+    }
+    return changed;
+  }
+
   /** Forget what was seen (SIGHUP, or after a swap that failed part-way): the next read reads every file. */
   forget(): void {
     this.#known.clear();

@@ -5,6 +5,9 @@
  * Replies seen from BIRD 1.6.8 (a real bird in a namespace, see /work/notes/h15-guard.md):
  *   configure timeout 5   0002-Reading configuration from <file>, 0022-Undo scheduled in 5 s, 0003 Reconfigured
  *                         (8002 <file>:<line>:<col> <message> when the file does not parse: nothing applied)
+ *   configure "<file>" timeout 5   the same for another file (a staged set): `undo` goes back to what ran before,
+ *                         a later plain `configure` reads the startup file again
+ *   after a restart       confirm: 0019 Nothing to do; undo: 0021-Undo requested, 0019 Nothing to do
  *   configure confirm     0018 Reconfiguration confirmed, or 0019 Nothing to do (no undo pending)
  *   configure undo        0021-Undo requested then 0003 Reconfigured, or 0021-Undo requested then 0019 Nothing to do
  * On expiry BIRD logs `Config timeout expired, starting undo` and reloads the previous configuration. BIRD keeps
@@ -12,7 +15,7 @@
  * a plain `configure` sent during the timeout cancels the timer (an implicit confirm).
  */
 import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
-import { CONFIGURE_ACCEPTED_CODES } from './configure.js';
+import { CONFIGURE_ACCEPTED_CODES, configureCommand } from './configure.js';
 import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
 
 export const UNDO_SCHEDULED_CODE = 22;
@@ -43,19 +46,23 @@ export type UndoResult = { readonly outcome: 'reverted' | 'nothing-to-do' | 'ref
 const final = (lines: readonly BirdReplyLine[]): string => lines[lines.length - 1]?.text ?? '';
 const coded = (code: number, text: string): string => `${String(code).padStart(4, '0')} ${text}`;
 
-export function configureTimeoutCommand(seconds: number): string {
+/** `configure timeout N`, or `configure "<configPath>" timeout N`. */
+export function configureTimeoutCommand(seconds: number, configPath?: string): string {
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_CONFIGURE_TIMEOUT_S)
     throw new RangeError(`configure timeout takes whole seconds 1-${MAX_CONFIGURE_TIMEOUT_S}, not ${seconds}`);
-  return `configure timeout ${seconds}`;
+  return `${configureCommand({ configPath })} timeout ${seconds}`;
 }
 
-/** `configure timeout N`: applies the files BIRD was started with; BIRD reverts by itself after N s. */
+/**
+ * `configure timeout N`: applies the files BIRD was started with (or `configPath`: another file, a staged set);
+ * BIRD reverts by itself after N s.
+ */
 export async function configureWithTimeout(
   socketPath: string,
   seconds: number,
-  options: GuardedCommandOptions = {},
+  options: GuardedCommandOptions & { readonly configPath?: string } = {},
 ): Promise<ConfigureTimeoutResult> {
-  const reply = await runBirdCommand(socketPath, configureTimeoutCommand(seconds), options);
+  const reply = await runBirdCommand(socketPath, configureTimeoutCommand(seconds, options.configPath), options);
   const message = final(reply.lines);
   if (CONFIGURE_ACCEPTED_CODES.has(reply.code)) {
     const scheduled = reply.lines.find((l) => l.code === UNDO_SCHEDULED_CODE);

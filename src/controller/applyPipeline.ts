@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { isApplyError } from '../apply/errors.js';
+import { isApplyError, type ApplyError } from '../apply/errors.js';
 import type { StagedFileSet } from '../apply/stagingDir.js';
 import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
 import type { Daemon } from '../model/daemon.js';
@@ -35,6 +35,22 @@ export interface DaemonPipelineFailure {
   readonly message: string;
   /** Whether the same input can succeed later (a full disk, a hung bird -p, BIRD refusing configure). */
   readonly transient: boolean;
+  /** The filesystem was full (ENOSPC): staged alone, after the other daemons' staging dirs are gone, it may fit. */
+  readonly noSpace?: boolean;
+}
+
+/** A guarded daemon's settle window, as its pipeline leaves it to the judge step (guard/applyGuard.ts). */
+export interface OpenedWindow {
+  /**
+   * The staged set BIRD runs under `configure timeout`, swapped in once the change is confirmed and removed
+   * whatever the verdict; undefined: the files were swapped before `configure timeout` (BIRD cannot be given a
+   * staged set).
+   */
+  readonly staged: StagedFileSet | undefined;
+  /** The daemon's files the change replaces, in swap order. */
+  readonly names: readonly string[];
+  /** The undo record of the staged set: kept at the swap, dropped when the window ends without one. */
+  readonly undo: UndoRecord | undefined;
 }
 
 /** One result per daemon and cycle: the cycle, logs, metrics, status and the CLI all read this. */
@@ -61,7 +77,11 @@ export interface DaemonPipelineResult {
   readonly stagedUnreadable: string | undefined;
   /** The `guarded` method: BIRD took `configure timeout`, so the settle window judges this daemon. */
   readonly windowOpened: boolean;
+  /** What the judge step needs of an opened window (undefined when none opened). */
+  readonly window: OpenedWindow | undefined;
 }
+
+const isNoSpace = (error: ApplyError): boolean => (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC';
 
 /** BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`. */
 export const cannotReadStagedSet = (message: string): boolean =>
@@ -107,14 +127,53 @@ async function recorded(undo: UndoRecord | undefined, send: () => Promise<Reload
   return outcome;
 }
 
-/** The reload step for swapped files: `configure`, or for a guarded daemon its marker and `configure timeout`. */
-async function reloadSwapped(step: ReloadStep): Promise<{ reload: ReloadOutcome; windowOpened: boolean }> {
-  if (step.method === 'guarded' && (await step.guarded.writeMarker())) {
-    const reload = await recorded(step.undo, () => step.guarded.configureTimeout());
+/**
+ * The reload step for swapped files: `configure`, or for a guarded daemon (`guard`: its marker not yet found
+ * unwritable) the marker and `configure timeout` of the files on disk.
+ */
+async function reloadSwapped(
+  step: ReloadStep,
+  names: readonly string[],
+  guard: boolean,
+): Promise<{ reload: ReloadOutcome; window: OpenedWindow | undefined }> {
+  if (guard && step.method === 'guarded' && (await step.guarded.writeMarker())) {
+    const reload = await recorded(step.undo, () => step.guarded.configureTimeout(undefined));
     if (reload.kind !== 'applied') await step.guarded.removeMarker();
-    return { reload, windowOpened: reload.kind === 'applied' };
+    return { reload, window: reload.kind === 'applied' ? { staged: undefined, names, undo: undefined } : undefined };
   }
-  return { reload: await recorded(step.undo, step.configure), windowOpened: false };
+  return { reload: await recorded(step.undo, step.configure), window: undefined };
+}
+
+type StagedWindow =
+  | { readonly kind: 'opened'; readonly reload: ReloadOutcome }
+  /** The marker could not be written: the change goes out unguarded (swap, then `configure`). */
+  | { readonly kind: 'unguarded' }
+  /** BIRD cannot open the staged files (another mount): swap, then `configure timeout` of the disk's files. */
+  | { readonly kind: 'unreadable'; readonly message: string }
+  | { readonly kind: 'not-taken'; readonly reload: ReloadOutcome };
+
+/**
+ * The guarded method's reload: the marker, then `configure "<staged>/bird.cfg" timeout N` — BIRD runs the staged
+ * set under its timer while the disk keeps the confirmed set, so a BIRD restarted inside the window loads a set
+ * birdwatch stands behind. The undo record waits for the judge (kept at the swap that follows the confirm).
+ */
+async function openStagedWindow(step: ReloadStep & { method: 'guarded' }, stagedDir: string): Promise<StagedWindow> {
+  if (!(await step.guarded.writeMarker())) return { kind: 'unguarded' };
+  step.undo?.begin();
+  let reload: ReloadOutcome;
+  try {
+    reload = await step.guarded.configureTimeout(stagedDir);
+  } catch (error) {
+    await step.undo?.drop();
+    await step.guarded.removeMarker();
+    throw error;
+  }
+  if (reload.kind === 'applied') return { kind: 'opened', reload };
+  await step.undo?.drop();
+  await step.guarded.removeMarker();
+  if (reload.kind === 'rejected' && cannotReadStagedSet(reload.message))
+    return { kind: 'unreadable', message: reload.message };
+  return { kind: 'not-taken', reload };
 }
 
 /**
@@ -137,6 +196,8 @@ export async function runDaemonPipeline(
   let validation: ValidationFailure | undefined;
   let stagedReload: ReloadOutcome | undefined;
   let stagedUnreadable: string | undefined;
+  /** Whether a guarded daemon still goes through the guard (false once its marker could not be written). */
+  let guard = true;
   const result = (rest: Partial<DaemonPipelineResult>): DaemonPipelineResult => ({
     daemon,
     changed,
@@ -150,6 +211,7 @@ export async function runDaemonPipeline(
     stagedUnreadable,
     diverged: false,
     windowOpened: false,
+    window: undefined,
     ...rest,
   });
   const fail = (stepName: PipelineStep, message: string, transient: boolean): DaemonPipelineResult =>
@@ -164,7 +226,10 @@ export async function runDaemonPipeline(
         try {
           staged = await edges.stage(context.stageRoot, files);
         } catch (error) {
-          if (isApplyError(error)) return fail('stage', error.message, true);
+          if (isApplyError(error))
+            return result({
+              failure: { step: 'stage', message: error.message, transient: true, noSpace: isNoSpace(error) },
+            });
           throw error;
         }
         const started = now();
@@ -250,6 +315,39 @@ export async function runDaemonPipeline(
           });
         }
       }
+      if (staged && step?.method === 'guarded' && step.stagedSet && plan.swap) {
+        // Stopping before BIRD was told: nothing is sent and nothing swapped (the next start applies it).
+        if (context.signal?.aborted) return result({ aborted: true });
+        const opened = await openStagedWindow(step, staged.dir);
+        switch (opened.kind) {
+          case 'opened': {
+            const window: OpenedWindow = { staged, names: changed, undo: step.undo };
+            staged = undefined; // the judge swaps it in, or removes it
+            return result({ reload: opened.reload, windowOpened: true, window });
+          }
+          case 'unguarded':
+            guard = false;
+            break;
+          case 'unreadable':
+            stagedUnreadable = opened.message;
+            break;
+          case 'not-taken': {
+            const reload = opened.reload;
+            if (reload.kind === 'unreachable')
+              // BIRD may have taken it under its timer (and reverts by itself): owed a reload of the disk's set.
+              return result({ reload, diverged: true });
+            const message =
+              reload.kind === 'rejected'
+                ? `${daemon} refused the staged configuration that ${daemon} -p accepted: ${reload.message.replaceAll(`${staged.dir}/`, '')}`
+                : reload.message;
+            return result({
+              reload,
+              diverged: reload.kind === 'garbled',
+              failure: { step: 'reload', message, transient: true },
+            });
+          }
+        }
+      }
       if (!plan.swap) return result({});
       try {
         if (staged) await edges.swap(context.configDir, staged.dir, changed);
@@ -269,16 +367,16 @@ export async function runDaemonPipeline(
   }
   if (!step || (changed.length === 0 && !step.owed)) return result({});
   // The reload step: BIRD is told to load the swapped files — unless it already loaded the same set, staged.
-  let windowOpened = false;
+  let window: OpenedWindow | undefined;
   let reload = stagedReload;
   if (!reload) {
-    if (changed.length > 0) ({ reload, windowOpened } = await reloadSwapped(step));
+    if (changed.length > 0) ({ reload, window } = await reloadSwapped(step, changed, guard));
     else reload = await step.configure();
   }
   switch (reload.kind) {
     case 'applied':
     case 'unreachable': // not a failure of the configuration: the reload stays pending and is retried
-      return result({ reload, windowOpened });
+      return result({ reload, windowOpened: window !== undefined, window });
     case 'rejected':
       return result({
         reload,

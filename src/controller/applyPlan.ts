@@ -13,8 +13,9 @@ export type PipelineMode = 'check' | 'write' | 'apply';
 /**
  * How one daemon's new files reach BIRD (README "The apply path"): `staged` — BIRD is given the staged set
  * (`configure "<staged>/bird.cfg"`) while bird -p checks it, and the swap follows when both accepted; `plain` —
- * validate, swap, then `configure`; `guarded` — validate, swap, the guard marker, then `configure timeout`, judged
- * by the settle window after the pipeline (README "The apply guard").
+ * validate, swap, then `configure`; `guarded` — validate, the guard marker, then `configure "<staged>/bird.cfg"
+ * timeout N`, judged by the settle window after the pipeline; the swap follows the confirm, so the files on disk
+ * stay the confirmed set through the window (README "The apply guard", "Reliability").
  */
 export type ApplyMethod = 'plain' | 'staged' | 'guarded';
 
@@ -32,7 +33,15 @@ export type ReloadStep = {
       readonly method: 'staged';
       readonly configureStaged: (stagedDir: string, onSent: () => void) => Promise<ReloadOutcome>;
     }
-  | { readonly method: 'guarded'; readonly guarded: GuardedReload }
+  | {
+      readonly method: 'guarded';
+      readonly guarded: GuardedReload;
+      /**
+       * BIRD is given the staged set under `configure timeout`, the disk keeping the confirmed set until the
+       * confirm. false (a BIRD that cannot be given the staged set, `--no-validate`): swap, then `configure timeout`.
+       */
+      readonly stagedSet: boolean;
+    }
 );
 
 /** What the pipeline does for one daemon, decided before it starts. */
@@ -61,7 +70,7 @@ export interface ApplyChoice {
 export const daemonChanged = (daemon: Daemon, files: FileSet, live: ReadonlyMap<string, string>): boolean =>
   [...files].some(([name, content]) => daemonOf(name) === daemon && live.get(name) !== content);
 
-/** One daemon's plan: the method is decided here, once; a guarded change is never staged. */
+/** One daemon's plan: the method is decided here, once. */
 export function planDaemon(
   daemon: Daemon,
   options: { readonly mode: PipelineMode; readonly validate: boolean },
@@ -72,8 +81,15 @@ export function planDaemon(
   const { bird, owed, undo } = choice;
   const configure = (): Promise<ReloadOutcome> => bird.reload(daemon);
   const common = { owed, configure, undo };
-  if (choice.guarded)
-    return { daemon, validate, swap: true, reload: { ...common, method: 'guarded', guarded: choice.guarded } };
+  if (choice.guarded) {
+    const stagedSet = validate && choice.staged;
+    return {
+      daemon,
+      validate,
+      swap: true,
+      reload: { ...common, method: 'guarded', guarded: choice.guarded, stagedSet },
+    };
+  }
   const reloadStaged = bird.reloadStaged?.bind(bird);
   if (validate && choice.staged && reloadStaged)
     return {

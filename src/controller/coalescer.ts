@@ -36,6 +36,11 @@ export class CycleCoalescer {
     return this.#cycles;
   }
 
+  /** A cycle runs, or one is queued (waiting out the pacing gap). */
+  get busy(): boolean {
+    return this.#running !== undefined;
+  }
+
   /** Notes a change; returns the promise of the loop that will handle it. */
   trigger(): Promise<void> {
     this.#pending = true;

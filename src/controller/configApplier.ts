@@ -6,10 +6,15 @@ import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
 import type { FailureKind } from '../observe/failureKind.js';
 import { isTemplateError, TemplateError } from '../render/errors.js';
-import type { FileSet } from '../render/fileSet.js';
+import { daemonOf, type FileSet } from '../render/fileSet.js';
 import { StatementMemo } from '../render/statementMemo.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
-import { runDaemonPipeline, type DaemonPipelineResult } from './applyPipeline.js';
+import {
+  runDaemonPipeline,
+  type DaemonPipelineInput,
+  type DaemonPipelineResult,
+  type PipelineContext,
+} from './applyPipeline.js';
 import { daemonChanged, planDaemon, type DaemonPlan } from './applyPlan.js';
 import { finishedResult, renderFailedResult, type CycleResult } from './cycleResult.js';
 import { DaemonReporter } from './daemonReporter.js';
@@ -17,6 +22,7 @@ import type { ApplyOptions, ConfigApplierOptions } from './cycleOptions.js';
 import { ApplyGuard, type GuardedDaemon, type GuardJudgement } from './guard/applyGuard.js';
 import { replacedFiles } from './guard/undoRecord.js';
 import { CycleRounds, Quarantine } from './quarantine.js';
+import type { BirdDrift } from './birdWatcher.js';
 import { ReloadModes } from './reloadModes.js';
 import type { RenderOutcome } from './roleRenderer.js';
 
@@ -61,7 +67,15 @@ export class ConfigApplier {
     this.#modes = new ReloadModes(this.#daemons, { overlap: mode.overlap ?? true, stageRoot }, log);
     if (mode.guard)
       this.#guard = new ApplyGuard(
-        { ...mode.guard, daemons: this.#daemons, configDir, log, write: options.edges.write },
+        {
+          ...mode.guard,
+          daemons: this.#daemons,
+          configDir,
+          log,
+          write: options.edges.write,
+          swap: options.edges.swap,
+          reload: (daemon) => mode.bird.reload(daemon),
+        },
         templates,
       );
   }
@@ -75,6 +89,27 @@ export class ConfigApplier {
     this.#live.forget();
     for (const daemon of this.#daemons) this.#reloadOwed.add(daemon);
     this.#publish();
+  }
+
+  /**
+   * The BIRD watcher found `daemon` running something birdwatch did not give it (restarted, reconfigured by
+   * someone else) or its files changed on disk: `/readyz` says so until the next cycle puts it right; a BIRD that
+   * may run other files is owed a reload.
+   */
+  drifted(daemon: Daemon, drift: BirdDrift): void {
+    if (drift.cause !== 'files') this.#reloadOwed.add(daemon);
+    this.#reporter.drifted(daemon, drift);
+    this.#publish();
+  }
+
+  /** The live files changed on disk since the cycle last saw them (a stat each: inode, size, times), by daemon. */
+  async filesChangedOnDisk(): Promise<Map<Daemon, string[]>> {
+    const changed = new Map<Daemon, string[]>();
+    for (const name of await this.#live.changedOnDisk()) {
+      const daemon = daemonOf(name);
+      changed.set(daemon, [...(changed.get(daemon) ?? []), name]);
+    }
+    return changed;
   }
 
   /**
@@ -112,9 +147,11 @@ export class ConfigApplier {
       const rendered = this.#render(rounds); // render
       if ('failed' in rendered) return this.#renderFailed(rounds, rendered.failed, rendered.message, false);
       const { files, live, spans } = await this.#compare(rounds, rendered); // compare with the files on disk
-      const plans = await this.#plan(files, live, rounds.guarded); // plan: plain, staged or guarded, per daemon
+      const plans = await this.#plan(files, live, rounds); // plan: plain, staged or guarded, per daemon
       // stage → validate/configure → swap → reload, each daemon side by side
-      const results = await Promise.all(plans.map((plan) => runDaemonPipeline(plan, { files, live, spans }, context)));
+      const input = { files, live, spans };
+      const results = await Promise.all(plans.map((plan) => runDaemonPipeline(plan, input, context)));
+      await this.#stageAlone(plans, results, input, context); // the disk was too full to stage them side by side
       this.#learn(rounds.finished(results));
       // An entry bird -p refused is quarantined, and the round runs again without it.
       again = this.#quarantine.takeRefused(rounds, this.options.keyspace, signal?.aborted === true);
@@ -160,24 +197,54 @@ export class ConfigApplier {
     return { files, live, spans };
   }
 
-  /** Plan: how each daemon is applied (plain, staged, guarded) and what is kept for undo, decided here, once. */
-  async #plan(files: FileSet, live: ReadonlyMap<string, string>, guarded: Map<Daemon, GuardedDaemon>) {
+  /**
+   * Plan: how each daemon is applied (plain, staged, guarded) and what is kept for undo, decided here, once. A
+   * daemon whose settle window a previous round opened is not planned again (its window is judged as it is).
+   */
+  async #plan(files: FileSet, live: ReadonlyMap<string, string>, rounds: CycleRounds) {
     const apply = this.#apply;
-    const guardedNow = (await this.#guard?.choose(live, files, this.#statements)) ?? new Map<Daemon, GuardedDaemon>();
-    for (const [daemon, plan] of guardedNow) if (!guarded.has(daemon)) guarded.set(daemon, plan);
-    return this.#daemons.map((daemon): DaemonPlan =>
-      planDaemon(
-        daemon,
-        { mode: this.options.mode.kind, validate: this.options.validate ?? true },
-        apply && {
-          bird: apply.bird,
-          owed: this.#reloadOwed.has(daemon),
-          staged: this.#modes?.staged(daemon) ?? false,
-          guarded: guardedNow.has(daemon) ? this.#guard?.reloadFor(daemon, live, this.options.keyspace) : undefined,
-          undo: this.#guard && daemonChanged(daemon, files, live) ? this.#guard.undoRecordFor(daemon, live) : undefined,
-        },
-      ),
-    );
+    const open = new Set(rounds.opened.keys());
+    const guardedNow =
+      (await this.#guard?.choose(live, files, this.#statements, open)) ?? new Map<Daemon, GuardedDaemon>();
+    for (const [daemon, plan] of guardedNow) if (!rounds.guarded.has(daemon)) rounds.guarded.set(daemon, plan);
+    return this.#daemons
+      .filter((daemon) => !open.has(daemon))
+      .map((daemon): DaemonPlan =>
+        planDaemon(
+          daemon,
+          { mode: this.options.mode.kind, validate: this.options.validate ?? true },
+          apply && {
+            bird: apply.bird,
+            owed: this.#reloadOwed.has(daemon),
+            staged: this.#modes?.staged(daemon) ?? false,
+            guarded: guardedNow.has(daemon) ? this.#guard?.reloadFor(daemon, live, this.options.keyspace) : undefined,
+            undo:
+              this.#guard && daemonChanged(daemon, files, live) ? this.#guard.undoRecordFor(daemon, live) : undefined,
+          },
+        ),
+      );
+  }
+
+  /**
+   * Daemons whose staging ran out of space while every daemon staged side by side go again one at a time, once
+   * the others' staging dirs are gone: staging needs the largest daemon's set free, not the sum (README
+   * "Reliability"). `results` is updated in place.
+   */
+  async #stageAlone(
+    plans: readonly DaemonPlan[],
+    results: DaemonPipelineResult[],
+    input: DaemonPipelineInput,
+    context: PipelineContext,
+  ): Promise<void> {
+    if (plans.length < 2) return;
+    for (const [i, plan] of plans.entries()) {
+      if (!results[i]!.failure?.noSpace || context.signal?.aborted) continue;
+      this.options.log.info(
+        { component: 'apply', daemon: plan.daemon, event: 'staged-alone' },
+        `no space to stage ${plan.daemon}'s files beside the other daemons'; staging them alone`,
+      );
+      results[i] = await runDaemonPipeline(plan, input, context);
+    }
   }
 
   /** What a round's results change in what the cycle remembers: reload modes, owed reloads, the files on disk. */
@@ -218,7 +285,15 @@ export class ConfigApplier {
       else if (j.verdict !== 'confirmed') this.#reloadOwed.delete(j.daemon);
       // Files an undo could not put back are unknown: every file is read again next cycle.
       if (j.verdict !== 'confirmed' && j.restored === undefined) this.#live.forget();
+      if (j.drift !== undefined) this.#reporter.drifted(j.daemon, { cause: 'guard-window', reason: j.drift });
+      // Files the judge wrote (swapped in, put back) are seen as they now are: not taken for drift later.
+      await this.#live.read([...j.committed, ...(j.restored ?? [])]).catch(() => this.#live.forget());
     }
+    // The staged sets swapped in after their confirm are written files of their daemon's result.
+    rounds.results = rounds.results.map((r) => {
+      const committed = judgements.find((j) => j.daemon === r.daemon)?.committed ?? [];
+      return committed.length > 0 ? { ...r, written: committed } : r;
+    });
     return judgements;
   }
 
@@ -245,8 +320,10 @@ export class ConfigApplier {
     const none = { failures: [], reloads: [], latencyMs: undefined, pending: false, transient: false };
     if (aborted) return finishedResult({ ...finished, ...none, aborted });
     const guardFailures = new Map(judgements.flatMap((j) => (j.failure ? [[j.daemon, j.failure] as const] : [])));
+    const judged = new Set(judgements.map((j) => j.daemon));
     const { failures, reloads, transient } = await this.#reporter.outcomes(results, guardFailures, async (r) => {
-      if (r.reload?.kind === 'applied') this.#reloadOwed.delete(r.daemon);
+      // A guarded daemon's `configure timeout` is not the end of it: its judgement said what it still owes.
+      if (r.reload?.kind === 'applied' && !judged.has(r.daemon)) this.#reloadOwed.delete(r.daemon);
       // BIRD keeps running its previous configuration: put its files back, so disk and BIRD agree again.
       if (r.reload?.kind === 'rejected') await this.#restore(r, live);
       return this.#reloadOwed.has(r.daemon);
@@ -261,9 +338,13 @@ export class ConfigApplier {
       this.#reporter.latency(latencyMs, this.#now() - started, rounds.validateMs);
     if (rendered) {
       this.#reporter.change(results, live, rendered.files, this.#statements);
-      // Files now on disk as rendered (not put back by a refusal or the guard's undo) need not be read back.
+      // Files now on disk as rendered (not put back by a refusal or the guard's undo) need not be read back; a
+      // staged set swapped in after its confirm is read back (a later round may have rendered it otherwise).
       for (const r of results)
-        if (!r.failure && !judgements.some((j) => j.daemon === r.daemon && j.verdict !== 'confirmed'))
+        if (
+          !r.failure &&
+          !judgements.some((j) => j.daemon === r.daemon && (j.verdict !== 'confirmed' || j.committed.length > 0))
+        )
           for (const name of r.written) await this.#live.remember(name, rendered.files.get(name)!);
     }
     return finishedResult({ ...finished, aborted, failures, reloads, latencyMs, pending, transient });
@@ -276,6 +357,7 @@ export class ConfigApplier {
     if (previous.size === 0) return;
     try {
       await edges.write(configDir, previous);
+      await this.#live.read(previous.keys()).catch(() => this.#live.forget());
       this.#reloadOwed.delete(result.daemon);
       this.#reporter.putBack(result.daemon, [...previous.keys()]);
     } catch (error) {

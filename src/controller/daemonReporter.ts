@@ -3,7 +3,8 @@ import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import type { Daemon } from '../model/daemon.js';
 import type { FailureKind } from '../observe/failureKind.js';
 import type { Logger } from '../observe/logger.js';
-import type { ApplyFailure, RunStatus } from '../observe/runStatus.js';
+import type { ApplyFailure, DriftCause, RunStatus } from '../observe/runStatus.js';
+import { escapeControlCharacters } from '../model/controlCharacters.js';
 import type { FileSet } from '../render/fileSet.js';
 import type { DaemonFailureKind } from '../observe/failureKind.js';
 import type { DaemonPipelineResult } from './applyPipeline.js';
@@ -102,6 +103,8 @@ export class DaemonReporter {
         transient ||= failure.transient;
         failures.push({ kind: failure.kind, daemon: r.daemon, message: failure.message });
         this.fail(r.daemon, failure.kind, failure.message, r);
+        // BIRD took what birdwatch gave it (a refused set's previous files, a guard's undo): no longer drifted.
+        if (!owed && r.reload?.kind === 'applied') this.#repaired(r.daemon);
       } else if (!owed) this.applied(r.daemon);
     }
     return { failures, reloads, transient };
@@ -111,6 +114,29 @@ export class DaemonReporter {
   applied(daemon: Daemon): void {
     this.resolved(daemon);
     this.status.daemons[daemon]!.lastAppliedAt = Date.now();
+    this.#repaired(daemon);
+  }
+
+  /** BIRD runs what birdwatch gave it again, after a drift. */
+  #repaired(daemon: Daemon): void {
+    const state = this.status.daemons[daemon]!;
+    if (state.drift)
+      this.log.info(
+        { component: 'bird', daemon, event: 'bird-drift-repaired', cause: state.drift.cause },
+        `${daemon} runs what birdwatch gave it again`,
+      );
+    state.drift = undefined;
+  }
+
+  /**
+   * BIRD may run something other than what it was given (README "Reliability"): logged (a warning with its
+   * cause), and `/readyz` says why until the daemon is applied again.
+   */
+  drifted(daemon: Daemon, drift: { readonly cause: DriftCause; readonly reason: string }): void {
+    const state = this.status.daemons[daemon]!;
+    state.drifts = { ...state.drifts, [drift.cause]: (state.drifts?.[drift.cause] ?? 0) + 1 };
+    state.drift = { ...drift, since: state.drift?.since ?? Date.now() };
+    this.log.warn({ component: 'bird', daemon, event: 'bird-drift', cause: drift.cause }, drift.reason);
   }
 
   /** What BIRD answered to a reload: counted, and whether it answers at all (said once when that changes). */
@@ -142,8 +168,11 @@ export class DaemonReporter {
       );
   }
 
-  /** Each skipped entry is logged once, when it first appears, not on every cycle. */
+  /** Each skipped entry is logged once, when it first appears, not on every cycle; `/readyz` names them. */
   diagnostics(diagnostics: readonly Diagnostic[]): void {
+    this.status.skipped = diagnostics
+      .filter((d) => d.action === 'skipped')
+      .map((d) => ({ key: escapeControlCharacters(d.key), reason: escapeControlCharacters(d.reason) }));
     const now = new Set(diagnostics.map(formatDiagnostic));
     for (const line of now)
       if (!this.#lastDiagnostics.has(line)) this.log.warn({ component: 'model' }, `skipped entry: ${line}`);

@@ -44,11 +44,37 @@ export interface ReloadEdges {
   reloadStaged?(daemon: Daemon, stagedDir: string, onSent?: () => void): Promise<ReloadOutcome>;
 }
 
+/**
+ * Which BIRD runs and since when it runs what it runs (`show status`, and its control socket's identity): how a
+ * restarted or reconfigured BIRD is noticed (README "Reliability").
+ */
+export interface BirdRunState {
+  /** The control socket BIRD made at its start (inode, change time): another one is another BIRD. undefined: unseen. */
+  readonly socket: string | undefined;
+  /** When this BIRD started, as BIRD prints it (`Last reboot on`). */
+  readonly startedAt: string;
+  /** When it last took a configuration, as BIRD prints it (`Last reconfiguration on`). */
+  readonly reconfiguredAt: string;
+  /** `startedAt` in ms (undefined: BIRD's time format did not parse). */
+  readonly startedAtMs: number | undefined;
+  /**
+   * From its start to its last configuration, in ms: exact, where the printed times shift by a second now and
+   * then (src/bird/showStatus.ts). undefined: BIRD's time format did not parse.
+   */
+  readonly configuredAfterMs: number | undefined;
+}
+
+/** BIRD's `show status` on its control socket. */
+export interface BirdStatusEdges {
+  status(daemon: Daemon): Promise<BirdRunState>;
+}
+
 /** What the apply guard says to BIRD (README "The apply guard"). */
-export interface GuardEdges {
+export interface GuardEdges extends BirdStatusEdges {
   /** `show protocols all`: each BGP session's state and exported routes. */
   snapshot(daemon: Daemon): Promise<GuardSnapshot>;
-  configureTimeout(daemon: Daemon, seconds: number): Promise<ReloadOutcome>;
+  /** `configure timeout N` (BIRD's own files), or `configure "<configPath>" timeout N` (a staged set). */
+  configureTimeout(daemon: Daemon, seconds: number, configPath?: string): Promise<ReloadOutcome>;
   confirm(daemon: Daemon): Promise<ConfirmResult>;
   undo(daemon: Daemon): Promise<UndoResult>;
 }

@@ -3,7 +3,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
 import type { Logger } from '../observe/logger.js';
 import type { QuarantinedEntry } from '../observe/runStatus.js';
-import type { DaemonPipelineResult } from './applyPipeline.js';
+import type { DaemonPipelineResult, OpenedWindow } from './applyPipeline.js';
 import type { CycleTally } from './cycleResult.js';
 import type { GuardedDaemon } from './guard/applyGuard.js';
 import type { RenderOutcome } from './roleRenderer.js';
@@ -100,9 +100,9 @@ export class CycleRounds {
   live: ReadonlyMap<string, string> = new Map();
   /** Each daemon's result: the last round's, or an earlier one's where nothing was new since. */
   results: readonly DaemonPipelineResult[] = [];
-  /** Each guarded daemon's first plan, and the daemons whose `configure timeout` BIRD took. */
+  /** Each guarded daemon's first plan, and the daemons whose `configure timeout` BIRD took (not planned again). */
   readonly guarded = new Map<Daemon, GuardedDaemon>();
-  readonly opened = new Set<Daemon>();
+  readonly opened = new Map<Daemon, OpenedWindow>();
   renderMs = 0;
   validateMs: number | undefined;
   refusedEntries = 0;
@@ -119,13 +119,18 @@ export class CycleRounds {
    */
   finished(results: readonly DaemonPipelineResult[]): readonly DaemonPipelineResult[] {
     const earlier = this.results;
-    this.results = results.map((r) => {
+    const fresh = results.map((r) => {
       const before = earlier.find((p) => p.daemon === r.daemon);
       const noop = r.changed.length === 0 && r.reload === undefined && r.failure === undefined && !r.aborted;
       return noop && before && !before.failure ? before : r;
     });
+    // A daemon this round did not run (its settle window is open) keeps its earlier result, in its place.
+    this.results = [
+      ...earlier.map((p) => fresh.find((r) => r.daemon === p.daemon) ?? p),
+      ...fresh.filter((r) => !earlier.some((p) => p.daemon === r.daemon)),
+    ];
     this.validateMs = Math.max(this.validateMs ?? 0, ...this.results.map((r) => r.validateMs ?? 0));
-    for (const r of results) if (r.windowOpened) this.opened.add(r.daemon);
+    for (const r of results) if (r.window) this.opened.set(r.daemon, r.window);
     return this.results;
   }
 

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stageFileSet } from '../apply/stagingDir.js';
 import { swapStagedFiles, warnDirectoryRemoved, writeFilesDurably } from '../apply/swapFileSet.js';
@@ -5,9 +6,10 @@ import { configureBird } from '../bird/configure.js';
 import { configureWithTimeout, confirmConfigure, undoConfigure } from '../bird/configureGuarded.js';
 import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
 import { showProtocolStats } from '../bird/protocolStats.js';
+import { birdTimeMs, showBirdStatus } from '../bird/showStatus.js';
 import { MAIN_FILE, type Daemon } from '../model/daemon.js';
 import type { Logger } from '../observe/logger.js';
-import type { GuardEdges, PipelineEdges, ReloadEdges, ReloadOutcome } from './edges.js';
+import type { BirdRunState, GuardEdges, PipelineEdges, ReloadEdges, ReloadOutcome } from './edges.js';
 import { snapshotOf } from './guard/settleVerdict.js';
 import { validateStagedDaemon, type BirdBinaries } from './validateStaged.js';
 
@@ -15,6 +17,8 @@ import { validateStagedDaemon, type BirdBinaries } from './validateStaged.js';
 export const RELOAD_TIMEOUT_MS = 30_000;
 /** Time allowed for `show protocols all` (the guard's snapshot). */
 const SNAPSHOT_TIMEOUT_MS = 10_000;
+/** Time allowed for `show status` (the BIRD watcher's question every interval: microseconds for BIRD). */
+const STATUS_TIMEOUT_MS = 5_000;
 
 export interface RealPipelineEdgesOptions {
   readonly binaries: BirdBinaries;
@@ -56,6 +60,7 @@ async function configureOutcome(
   daemon: Daemon,
   socketPath: string,
   send: () => Promise<{ readonly ok: boolean; readonly code: number; readonly message: string }>,
+  signal?: AbortSignal,
 ): Promise<ReloadOutcome> {
   const started = performance.now();
   try {
@@ -63,6 +68,9 @@ async function configureOutcome(
     if (reply.ok) return { kind: 'applied', daemon, message: reply.message, ms: performance.now() - started };
     return { kind: 'rejected', daemon, message: codedReply(reply.code, reply.message) };
   } catch (error) {
+    // Given up at shutdown: whether BIRD took it is unknown, as with a BIRD that stopped answering.
+    if (signal?.aborted)
+      return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: given up (stopping)` };
     if (isBirdUnreachableError(error) || isBirdTimeoutError(error))
       return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
     if (isBirdProtocolError(error))
@@ -81,31 +89,74 @@ export function reloadBird(
   socketPath: string,
   options: Readonly<{ signal?: AbortSignal; configPath?: string; onSent?: () => void }> = {},
 ): Promise<ReloadOutcome> {
-  return configureOutcome(daemon, socketPath, () =>
-    configureBird(socketPath, { ...options, timeoutMs: RELOAD_TIMEOUT_MS }),
+  return configureOutcome(
+    daemon,
+    socketPath,
+    () => configureBird(socketPath, { ...options, timeoutMs: RELOAD_TIMEOUT_MS }),
+    options.signal,
   );
 }
 
+/**
+ * `show status` with the control socket's identity: BIRD makes a new socket file each time it starts, so a new
+ * inode or change time says "another BIRD" even within the second BIRD's own start time is printed to.
+ */
+async function birdRunState(socketPath: string, signal: AbortSignal | undefined): Promise<BirdRunState> {
+  const status = await showBirdStatus(socketPath, { timeoutMs: STATUS_TIMEOUT_MS, signal });
+  const socket = await stat(socketPath).then(
+    (s) => `${s.ino}:${s.ctimeMs}`,
+    () => undefined,
+  );
+  const startedAtMs = birdTimeMs(status.startedAt);
+  const reconfiguredAtMs = birdTimeMs(status.reconfiguredAt);
+  return {
+    socket,
+    startedAt: status.startedAt,
+    reconfiguredAt: status.reconfiguredAt,
+    startedAtMs,
+    configuredAfterMs:
+      startedAtMs === undefined || reconfiguredAtMs === undefined ? undefined : reconfiguredAtMs - startedAtMs,
+  };
+}
+
+export interface RealBirdEdgesOptions {
+  /**
+   * Aborts every command to BIRD (README "Reliability", bounded shutdown): a hung BIRD then costs a stopping
+   * birdwatch this signal's delay, not the 30 s reply timeout.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** The real control sockets: what `run` says to BIRD. Only the daemons given a socket can be asked. */
-export function realBirdEdges(sockets: Readonly<Partial<Record<Daemon, string>>>): ReloadEdges & GuardEdges {
+export function realBirdEdges(
+  sockets: Readonly<Partial<Record<Daemon, string>>>,
+  edgeOptions: RealBirdEdgesOptions = {},
+): ReloadEdges & GuardEdges {
   const socketOf = (daemon: Daemon): string => {
     const socket = sockets[daemon];
     if (socket === undefined) throw new Error(`no control socket for ${daemon}`);
     return socket;
   };
-  const options = { timeoutMs: RELOAD_TIMEOUT_MS };
+  const { signal } = edgeOptions;
+  const options = { timeoutMs: RELOAD_TIMEOUT_MS, signal };
   return {
-    // Not aborted by SIGTERM: once files are swapped, BIRD is told (a reload takes milliseconds, and is bounded).
-    reload: async (daemon) => reloadBird(daemon, socketOf(daemon)),
+    // Not aborted by SIGTERM itself: once files are swapped, BIRD is told — only `signal` (a grace period) ends it.
+    reload: async (daemon) => reloadBird(daemon, socketOf(daemon), { signal }),
     reloadStaged: async (daemon, stagedDir, onSent) =>
-      reloadBird(daemon, socketOf(daemon), { configPath: join(stagedDir, MAIN_FILE[daemon]), onSent }),
-    configureTimeout: async (daemon, seconds) => {
+      reloadBird(daemon, socketOf(daemon), { configPath: join(stagedDir, MAIN_FILE[daemon]), onSent, signal }),
+    configureTimeout: async (daemon, seconds, configPath) => {
       const socket = socketOf(daemon);
-      return configureOutcome(daemon, socket, () => configureWithTimeout(socket, seconds, options));
+      return configureOutcome(
+        daemon,
+        socket,
+        () => configureWithTimeout(socket, seconds, { ...options, configPath }),
+        signal,
+      );
     },
     confirm: async (daemon) => confirmConfigure(socketOf(daemon), options),
     undo: async (daemon) => undoConfigure(socketOf(daemon), options),
     snapshot: async (daemon) =>
-      snapshotOf(await showProtocolStats(socketOf(daemon), { timeoutMs: SNAPSHOT_TIMEOUT_MS })),
+      snapshotOf(await showProtocolStats(socketOf(daemon), { timeoutMs: SNAPSHOT_TIMEOUT_MS, signal })),
+    status: async (daemon) => birdRunState(socketOf(daemon), signal),
   };
 }

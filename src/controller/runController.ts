@@ -12,7 +12,8 @@ import { CycleCoalescer } from './coalescer.js';
 import { ConfigApplier } from './configApplier.js';
 import type { ApplyOptions } from './cycleOptions.js';
 import type { CycleResult } from './cycleResult.js';
-import type { PipelineEdges, ReloadEdges } from './edges.js';
+import { BirdWatcher } from './birdWatcher.js';
+import type { BirdStatusEdges, PipelineEdges, ReloadEdges } from './edges.js';
 import type { RoleRenderer } from './roleRenderer.js';
 import { loadCompiledTemplates } from '../render/templateLoader.js';
 import { TemplateDirWatcher } from './templateDirWatcher.js';
@@ -41,6 +42,11 @@ export interface RunOptions {
   readonly guard?: ApplyOptions['guard'];
   /** false (`--sequential-reload`): validate, swap, then configure, instead of BIRD taking the staged set. */
   readonly overlap?: boolean;
+  /**
+   * The BIRD watcher (README "Reliability"): `show status` per daemon and a stat of the live files every interval
+   * between cycles; a restarted or reconfigured BIRD, or drifted files, start a cycle. Absent: not watched.
+   */
+  readonly watch?: { readonly edges: BirdStatusEdges; readonly intervalMs?: number };
 }
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000;
@@ -69,6 +75,11 @@ export class RunController {
   #inCycle = false;
   /** Monotonic ms of the oldest change no finished cycle has handled (published as status.changePendingSince). */
   #changePendingSince: number | undefined;
+  readonly #watcher: BirdWatcher | undefined;
+  #watching: Promise<void> | undefined;
+  /** The SIGHUP re-read in progress, and whether another was asked for meanwhile (a storm is one or two re-reads). */
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
 
   private constructor(
     private readonly options: RunOptions,
@@ -113,6 +124,20 @@ export class RunController {
       },
       templates,
     );
+    if (options.watch)
+      this.#watcher = new BirdWatcher({
+        daemons: options.role.daemons,
+        edges: options.watch.edges,
+        clock: this.#clock,
+        intervalMs: options.watch.intervalMs,
+        filesChanged: () => this.#applier.filesChangedOnDisk(),
+        busy: () => this.#inCycle || this.#coalescer.busy,
+        onDrift: (daemon, drift) => {
+          this.#applier.drifted(daemon, drift);
+          this.#trigger().catch(() => undefined);
+        },
+        log,
+      });
     this.#coalescer = new CycleCoalescer({
       clock: this.#clock,
       minReloadIntervalMs: options.minReloadIntervalMs,
@@ -161,6 +186,7 @@ export class RunController {
     await this.#mirror.start(this.#abort.signal);
     this.#synced = true;
     this.#watchTemplates();
+    this.#watching ??= this.#watcher?.run(this.#abort.signal);
     await this.#trigger();
   }
 
@@ -173,7 +199,25 @@ export class RunController {
    * SIGHUP: re-read everything from etcd, the templates and the files on disk, then re-render and reload every
    * daemon. Never throws: a failed re-read is logged and the next change or retry carries on.
    */
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    if (this.#abort.signal.aborted) return Promise.resolve();
+    // SIGHUPs arriving during a re-read make one more re-read after it, not one each.
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      do {
+        this.#refreshAgain = false;
+        await this.#refreshOnce();
+      } while (this.#refreshAgain && !this.#abort.signal.aborted);
+    })().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refreshOnce(): Promise<void> {
     const log = this.options.log;
     try {
       this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
@@ -184,18 +228,22 @@ export class RunController {
         'etcd re-read',
       );
     } catch (error) {
+      // Stopping cut the re-read short: that is the shutdown, not a failure.
+      if (this.#abort.signal.aborted) return;
       log.error(
         { component: 'datastore', err: error },
         `re-read failed: ${errorMessage(error)}; carrying on with what is held`,
       );
     }
-    await this.#trigger();
+    if (!this.#abort.signal.aborted) await this.#trigger();
   }
 
   async close(): Promise<void> {
     this.#abort.abort();
     clearInterval(this.#heartbeat);
     try {
+      await this.#refreshing;
+      await this.#watching;
       // A cycle cut short by the shutdown (its reload or bird -p aborted) is not a failure of the shutdown.
       await this.#coalescer.idle().catch((error: unknown) => {
         if (!this.#abort.signal.aborted || !(error instanceof Error && error.name === 'AbortError')) throw error;
@@ -246,6 +294,8 @@ export class RunController {
       ended = this.#clock.now();
       this.status.cycleStartedAt = undefined;
       this.status.heartbeatAt = ended;
+      // What BIRD runs now is birdwatch's doing: the watcher's reference for the looks that follow.
+      this.#watcher?.cycleEnded().catch(() => undefined);
     });
     if (result.retry) {
       // Still not where the datastore says: the change is pending until a retry succeeds.

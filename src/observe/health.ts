@@ -85,6 +85,16 @@ export function checkReadiness(
           .map((q) => q.key)
           .slice(0, 3)
           .join(', ')}${status.quarantined.length > 3 ? ', …' : ''})`;
+  // Skipped entries leave the node ready (the rest is applied), but are named, as quarantined ones are.
+  const quarantinedKeys = new Set(status.quarantined.map((q) => q.key));
+  const skipped = status.skipped.filter((e) => !quarantinedKeys.has(e.key));
+  const skippedText =
+    skipped.length === 0
+      ? ''
+      : `; ${skipped.length} entr${skipped.length === 1 ? 'y' : 'ies'} skipped (${skipped
+          .map((e) => e.key)
+          .slice(0, 3)
+          .join(', ')}${skipped.length > 3 ? ', …' : ''})`;
   const guard = guardAppliedCheck(status, clock.now);
   if (status.renderFailure) {
     checks.push({
@@ -122,7 +132,7 @@ export function checkReadiness(
       checks.push({
         condition: 'applied',
         ok: true,
-        message: `${last > 0 ? `applied at ${iso(last)}` : 'applied'}${quarantine}`,
+        message: `${last > 0 ? `applied at ${iso(last)}` : 'applied'}${quarantine}${skippedText}`,
       });
   }
   for (const daemon of status.daemonNames) {
@@ -136,6 +146,9 @@ export function checkReadiness(
       });
     } else if (!answer.ok) {
       checks.push({ condition: daemon, ok: false, message: answer.error });
+    } else if (state.drift) {
+      // BIRD runs something other than what it was given: what, and why (README "Reliability").
+      checks.push({ condition: daemon, ok: false, message: `since ${iso(state.drift.since)}: ${state.drift.reason}` });
     } else if (state.reloadPending && state.lastAppliedAt !== undefined) {
       checks.push({
         condition: daemon,
@@ -157,10 +170,23 @@ function guardAppliedCheck(status: RunStatusView, now: number): ReadinessCheck |
   if (status.guardHolds.length > 0) {
     const holds = status.guardHolds;
     const keys = holds.map((h) => h.key);
+    const held = `${keys.slice(0, 5).join(', ')}${keys.length > 5 ? `, … (${keys.length})` : ''}`;
+    const at = iso(Math.min(...holds.map((h) => h.at)));
+    // "Reverted" only once BIRD is known to run the previous configuration again.
+    const unsure = [...new Set(holds.map((h) => h.daemon))].filter((d) => {
+      const state = status.daemons[d];
+      return state?.reloadPending === true || state?.drift !== undefined;
+    });
+    if (unsure.length > 0)
+      return {
+        condition: 'applied',
+        ok: false,
+        message: `the apply guard is reverting a change made at ${at} (holding back ${held}), but ${unsure.join(' and ')} has not yet confirmed it runs the previous configuration: reloading: ${holds[0]!.reason}`,
+      };
     return {
       condition: 'applied',
       ok: false,
-      message: `the apply guard reverted a change at ${iso(Math.min(...holds.map((h) => h.at)))} and holds back ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? `, … (${keys.length})` : ''} until they change: ${holds[0]!.reason}`,
+      message: `the apply guard reverted a change at ${at} and holds back ${held} until they change: ${holds[0]!.reason}`,
     };
   }
   if (status.guarding)

@@ -8,7 +8,7 @@ import { GuardMetrics } from './guardMetrics.js';
 import { FAMILY_OF_DAEMON, type Daemon } from '../model/daemon.js';
 import { FAILURE_KINDS, isRenderFailureKind } from './failureKind.js';
 import { DATASTORE_STATES } from '../datastore/datastoreState.js';
-import type { RunStatusView } from './runStatus.js';
+import { DRIFT_CAUSES, type RunStatusView } from './runStatus.js';
 
 export interface MetricsOptions {
   /** Read at scrape time; its daemons (the role's) are the ones labelled. */
@@ -66,6 +66,9 @@ export class BirdwatchMetrics implements CycleObserver {
   readonly #heartbeatAge: Gauge;
   readonly #quarantined: Gauge;
   readonly #daemonInSync: Gauge<'daemon'>;
+  readonly #drifts: Counter<'daemon' | 'cause'>;
+  /** Each (daemon, cause)'s count already added to #drifts (RunStatus keeps the totals). */
+  readonly #driftsCounted = new Map<string, number>();
   readonly #guard: GuardMetrics;
 
   constructor(options: MetricsOptions) {
@@ -191,6 +194,12 @@ export class BirdwatchMetrics implements CycleObserver {
       labelNames: ['version', 'nodejs_version'],
       registers,
     }).set({ version: BIRDWATCH_VERSION, nodejs_version: process.version }, 1);
+    this.#drifts = new Counter({
+      name: 'birdwatch_bird_drifts_total',
+      help: 'times BIRD was found running something birdwatch did not give it, by cause: restarted (loaded the files on disk), reconfigured (by someone else), files (changed on disk), guard-window (restarted inside a settle window); each is put right by the next cycle',
+      labelNames: ['daemon', 'cause'],
+      registers,
+    });
     this.#heartbeatAge = new Gauge({
       name: 'birdwatch_heartbeat_age_seconds',
       help: 'time since the control loop last ticked (/healthz fails when it is stale)',
@@ -201,8 +210,10 @@ export class BirdwatchMetrics implements CycleObserver {
     for (const result of CYCLE_RESULTS) this.#cycles.inc({ result }, 0);
     for (const kind of FAILURE_KINDS) this.#failures.inc({ kind }, 0);
     this.#validationFailures.inc(0);
-    for (const daemon of options.status.daemonNames)
+    for (const daemon of options.status.daemonNames) {
       for (const result of RELOAD_RESULTS) this.#reloads.inc({ daemon, result }, 0);
+      for (const cause of DRIFT_CAUSES) this.#drifts.inc({ daemon, cause }, 0);
+    }
     for (const mode of ['krt-tunnel', 'off'] as const) this.#ipipMode.set({ mode }, mode === options.ipip ? 1 : 0);
     // prom-client's event-loop monitor samples every 10 ms by default: the main cost of an idle birdwatch.
     if (options.processMetrics ?? true) {
@@ -275,10 +286,18 @@ export class BirdwatchMetrics implements CycleObserver {
         status.renderFailure === undefined &&
           state?.failure === undefined &&
           state?.reloadPending === false &&
+          state.drift === undefined &&
           state.lastAppliedAt !== undefined
           ? 1
           : 0,
       );
+      for (const cause of DRIFT_CAUSES) {
+        const id = `${daemon}\0${cause}`;
+        const total = state?.drifts?.[cause] ?? 0;
+        const added = total - (this.#driftsCounted.get(id) ?? 0);
+        if (added > 0) this.#drifts.inc({ daemon, cause }, added);
+        this.#driftsCounted.set(id, total);
+      }
     }
     const families = await Promise.all(status.daemonNames.map((daemon) => this.#query(daemon)));
     this.#peerEstablished?.reset();

@@ -11,6 +11,23 @@ export interface ApplyFailure {
   readonly daemon?: Daemon;
 }
 
+/**
+ * Why a BIRD may run something birdwatch did not give it (README "Reliability"): it `restarted` (and loaded what
+ * was on disk), was `reconfigured` by someone else, its `files` changed on disk, or a guarded apply's window ended
+ * without a verdict (`guard-window`: BIRD restarted inside it).
+ */
+export type DriftCause = 'restarted' | 'reconfigured' | 'files' | 'guard-window';
+export const DRIFT_CAUSES: readonly DriftCause[] = ['restarted', 'reconfigured', 'files', 'guard-window'];
+
+/** BIRD found running something other than what it should, until a cycle puts it right. */
+export interface DaemonDrift {
+  readonly cause: DriftCause;
+  /** What BIRD runs and why it differs, in words. */
+  readonly reason: string;
+  /** Wall-clock ms when it was noticed. */
+  readonly since: number;
+}
+
 /** One daemon's apply state: what it runs compared with what the datastore says. */
 export interface DaemonApplyState {
   /** The current failure of this daemon's pipeline, until that daemon accepts a configuration. */
@@ -19,6 +36,16 @@ export interface DaemonApplyState {
   reloadPending: boolean;
   /** Wall-clock ms of the last cycle that left this daemon running the rendered configuration. */
   lastAppliedAt: number | undefined;
+  /** BIRD may run something other than what it was given (restarted, reconfigured, files changed), until applied. */
+  drift?: DaemonDrift | undefined;
+  /** How often each cause was noticed since start. */
+  drifts?: Partial<Record<DriftCause, number>>;
+}
+
+/** A datastore entry the configuration leaves out (bad value, over a size bound, quarantined), by key. */
+export interface SkippedEntry {
+  readonly key: string;
+  readonly reason: string;
 }
 
 /** An entry left out because BIRD refused the lines rendered from it; held back until its value changes. */
@@ -58,6 +85,8 @@ export interface RunStatusView {
   readonly renderFailure: ApplyFailure | undefined;
   readonly daemons: Readonly<Partial<Record<Daemon, Readonly<DaemonApplyState>>>>;
   readonly quarantined: readonly QuarantinedEntry[];
+  /** Entries the last rendering left out (skipped: they do not make the node unready, but are named). */
+  readonly skipped: readonly SkippedEntry[];
   readonly guardHolds: readonly GuardHold[];
   readonly guarding: GuardWindow | undefined;
   readonly birdReachable: Readonly<Partial<Record<Daemon, boolean | undefined>>>;
@@ -86,6 +115,7 @@ export class RunStatus implements RunStatusView {
   renderFailure: ApplyFailure | undefined;
   readonly daemons: Partial<Record<Daemon, DaemonApplyState>> = {};
   quarantined: readonly QuarantinedEntry[] = [];
+  skipped: readonly SkippedEntry[] = [];
   /** The apply guard: what a revert holds back, and the settle window in progress. */
   guardHolds: readonly GuardHold[] = [];
   guarding: GuardWindow | undefined;
@@ -101,7 +131,13 @@ export class RunStatus implements RunStatusView {
 
   constructor(readonly daemonNames: readonly Daemon[]) {
     for (const daemon of daemonNames) {
-      this.daemons[daemon] = { failure: undefined, reloadPending: true, lastAppliedAt: undefined };
+      this.daemons[daemon] = {
+        failure: undefined,
+        reloadPending: true,
+        lastAppliedAt: undefined,
+        drift: undefined,
+        drifts: {},
+      };
       this.birdReachable[daemon] = undefined;
       this.reloads[daemon] = 0;
     }

@@ -32,6 +32,8 @@ export interface StartBirdOptions {
   readonly signal?: AbortSignal;
   /** Runs BIRD through this prefix, e.g. `['ip', 'netns', 'exec', NS]` (it execs, so the PID stays BIRD's). */
   readonly wrapper?: readonly string[];
+  /** `-R` (graceful restart recovery), as the runit service starts BIRD. */
+  readonly recover?: boolean;
 }
 
 export interface BirdProcess {
@@ -56,7 +58,14 @@ const MAX_MEMORY_LOG = 256 * 1024;
 /** Starts BIRD in the foreground and waits until its control socket greets. */
 export async function startBird(options: StartBirdOptions): Promise<BirdProcess> {
   const binary = options.binary ?? (options.family === 6 ? 'bird6' : 'bird');
-  const birdArgs = ['-d', '-c', options.configPath, '-s', options.socketPath];
+  const birdArgs = [
+    ...(options.recover === true ? ['-R'] : []),
+    '-d',
+    '-c',
+    options.configPath,
+    '-s',
+    options.socketPath,
+  ];
   const [command, ...args] = [...(options.wrapper ?? []), binary, ...birdArgs] as [string, ...string[]];
   let memoryLog = '';
   let child: ChildProcess;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -6,7 +6,7 @@ import { Etcd3 } from 'etcd3';
 import { showProtocols } from '../../src/bird/showProtocols.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import type { PipelineEdges, ReloadEdges } from '../../src/controller/edges.js';
-import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
+import { DEFAULT_GUARD_SETTINGS, type ApplyGuardSettings } from '../../src/controller/guard/settings.js';
 import { realBirdEdges, realPipelineEdges } from '../../src/controller/realEdges.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
@@ -14,6 +14,7 @@ import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
 import { etcdKeyspaceSource } from '../../src/datastore/keyspaceSource.js';
 import { readEtcdSnapshot } from '../../src/datastore/etcdSource.js';
 import { WATCHED_PREFIXES } from '../../src/model/keys.js';
+import { DEFAULT_AS_NUMBER } from '../../src/model/nodeModel.js';
 import { createLogger } from '../../src/observe/logger.js';
 import type { Daemon } from '../../src/model/daemon.js';
 import { splitStatements } from '../../src/render/configBlocks.js';
@@ -24,6 +25,7 @@ import { startEtcdForTest, type EtcdCluster } from '../harness/etcd.js';
 import { createNamespace, type NetworkNamespace } from '../harness/netns.js';
 import type { TeardownRegistrar } from '../harness/process.js';
 import { NODE } from './keyspaces.js';
+import { pausingBirdEdges, pausingPipelineEdges, type PausePoints } from './pausePoints.js';
 
 export { NODE } from './keyspaces.js';
 export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
@@ -43,8 +45,17 @@ export interface StartControllerOptions {
   readonly pipeline?: (real: PipelineEdges) => PipelineEdges;
   /** false: `--sequential-reload`. */
   readonly overlap?: boolean;
-  /** The apply guard as `run` builds it (default settings), which also keeps `birdwatch undo`'s record. */
-  readonly guard?: boolean;
+  /** The apply guard as `run` builds it (default settings, or these), which also keeps `birdwatch undo`'s record. */
+  readonly guard?: boolean | ApplyGuardSettings;
+  /** Test-only pause points on the real edges (test/support/pausePoints.ts). */
+  readonly pause?: PausePoints;
+  /** The BIRD watcher, as `run` has it, looking every this many ms (absent: no watcher). */
+  readonly watchIntervalMs?: number;
+}
+
+export interface StartPeerOptions {
+  /** The peer's AS (default 64511, the keyspace's default: iBGP with the node). */
+  readonly as?: string;
 }
 
 /**
@@ -62,9 +73,16 @@ export interface World {
   readonly ns: NetworkNamespace;
   readonly birds: Partial<Record<Daemon, BirdProcess>>;
   logLines(): Record<string, unknown>[];
-  startBird(daemon: Daemon): Promise<BirdProcess>;
+  /** Starts (or restarts: the running one is stopped first) a daemon on the config dir's file; `-R` with recover. */
+  startBird(daemon: Daemon, options?: { readonly recover?: boolean }): Promise<BirdProcess>;
   startBirds(): Promise<void>;
   startController(options?: StartControllerOptions): Promise<RunController>;
+  /**
+   * A BGP peer for the node: a BIRD at 127.0.0.2 in the same namespace (mesh host n2 of the base keyspace, or a
+   * global peer at that address), with the lab's short timers. It connects to the node (its own listener is on
+   * another port) and exports 10.50.0.0/24.
+   */
+  startPeer(options?: StartPeerOptions): Promise<BirdProcess>;
   /** The BGP protocols a daemon runs (show protocols), sorted; bird unless told. */
   protocols(daemon?: Daemon): Promise<string[]>;
   /** What etcd says now (one revision): the BGP protocol names per daemon and the files birdwatch must write. */
@@ -90,6 +108,8 @@ export interface WorldOptions {
   readonly keyspace: ReadonlyMap<string, string>;
   /** Where birdwatch writes (default `<dir>/config`); its staging dirs go beside it. */
   readonly configDir?: string;
+  /** A `--templates` override: what `expected` renders with, and the controller's default. */
+  readonly templatesDir?: string;
 }
 
 /** Writes `keyspace` into etcd, 100 keys per transaction. */
@@ -124,7 +144,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
   const configDir = options.configDir ?? join(dir, 'config');
   const sockets = { bird: join(dir, 'bird.ctl'), bird6: join(dir, 'bird6.ctl') };
   const role = nodeRole(NODE, 'off');
-  const templates = await loadCompiledTemplates(undefined, role.layout);
+  const templates = await loadCompiledTemplates(options.templatesDir, role.layout);
   if (templates instanceof TemplateError) throw templates;
 
   const birds: Partial<Record<Daemon, BirdProcess>> = {};
@@ -137,9 +157,10 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     ns,
     birds,
     logLines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
-    async startBird(daemon) {
+    async startBird(daemon, startOptions = {}) {
       await birds[daemon]?.stop();
       const bird = await startBird({
+        recover: startOptions.recover,
         family: daemon === 'bird' ? 4 : 6,
         configPath: join(configDir, `${daemon}.cfg`),
         socketPath: sockets[daemon],
@@ -153,18 +174,35 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     async startBirds() {
       await Promise.all(DAEMONS.map((d) => world.startBird(d)));
     },
+    async startPeer(opts = {}) {
+      const configPath = join(dir, 'peer.cfg');
+      writeFileSync(configPath, peerConfig(opts.as ?? String(DEFAULT_AS_NUMBER)));
+      const peer = await startBird({
+        family: 4,
+        configPath,
+        socketPath: join(dir, 'peer.ctl'),
+        logFile: join(dir, 'peer.log'),
+        wrapper: ns.exec,
+      });
+      t.teardown(() => peer.stop());
+      return peer;
+    },
     async startController(opts = {}) {
       const etcdClient = createEtcdClient({ endpoints: opts.endpoints ?? etcd.endpoints });
       const binaries = opts.binaries ?? { bird: 'bird', bird6: 'bird6' };
-      const bird = realBirdEdges(opts.sockets ?? sockets);
+      const real = realBirdEdges(opts.sockets ?? sockets);
+      const bird = opts.pause ? pausingBirdEdges(real, opts.pause) : real;
+      const pipeline = realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs, log });
+      const settings = opts.guard === true ? DEFAULT_GUARD_SETTINGS : opts.guard || undefined;
       const controller = await RunController.create({
         role,
         configDir,
-        edges: wrap(realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs }), opts.pipeline),
+        edges: wrap(opts.pause ? pausingPipelineEdges(pipeline, opts.pause) : pipeline, opts.pipeline),
         bird: wrap(bird, opts.bird),
         overlap: opts.overlap,
-        guard: opts.guard ? { settings: DEFAULT_GUARD_SETTINGS, edges: bird } : undefined,
-        templatesDir: opts.templatesDir,
+        guard: settings ? { settings, edges: bird } : undefined,
+        watch: opts.watchIntervalMs === undefined ? undefined : { edges: bird, intervalMs: opts.watchIntervalMs },
+        templatesDir: opts.templatesDir ?? options.templatesDir,
         minReloadIntervalMs: opts.minReloadIntervalMs ?? 50,
         keyspace: etcdKeyspaceSource({ client: etcdClient }),
         log,
@@ -258,6 +296,25 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
   };
   return world;
 }
+
+/**
+ * The peer BIRD of `startPeer`: n2 at 127.0.0.2. Its BGP listener is moved off the node's port (both BIRDs share
+ * the namespace); it connects out to the node, which is passive toward it.
+ */
+const peerConfig = (as: string): string => `router id 127.0.0.2;
+listen bgp address 127.0.0.2 port 1179;
+protocol device { scan time 10; }
+protocol static { route 10.50.0.0/24 blackhole; }
+protocol bgp node {
+  local 127.0.0.2 as ${as};
+  neighbor 127.0.0.1 as ${DEFAULT_AS_NUMBER};
+  import all;
+  export all;
+  connect delay time 1;
+  connect retry time 2;
+  error wait time 1, 1;
+}
+`;
 
 /** What birdwatch keeps in the config dir on purpose: the lock, `birdwatch undo`'s record, the guard's holds. */
 const KEPT_STATE_FILES = /^\.birdwatch(\.lock|-previous-bird6?\.json|-guard-holds\.json)$/;

@@ -183,6 +183,7 @@ t.test(
       configureTimeout: () => Promise.reject(new Error('unused')),
       confirm: () => Promise.resolve({ outcome: 'confirmed', message: '0018' }),
       undo: () => Promise.resolve({ outcome: 'reverted', message: '0003' }),
+      status: () => Promise.reject(new Error('unused')),
     };
     const guard = new SettleWindow({ ...DEFAULT_GUARD_SETTINGS, windowMs: 10_000 }, edges, clock);
     t.equal(guard.timeoutS, 25, 'BIRD reverts by itself at window + margin');

@@ -340,68 +340,163 @@ t.test('overlap: BIRD takes the staged set while bird -p checks it', async (t) =
   });
 });
 
-t.test('guarded: the marker, then configure timeout (its window opens); never staged', async (t) => {
-  const guardedReload = (log: FakeLog, answer: ReloadOutcome['kind'], marker = true): GuardedReload => ({
-    writeMarker: async () => {
-      log.calls.push('marker');
-      return marker;
-    },
-    configureTimeout: async () => {
-      log.calls.push('configure timeout');
-      return answer === 'applied'
-        ? { kind: 'applied', daemon: 'bird', message: 'Reconfigured', ms: 1 }
-        : { kind: answer, daemon: 'bird', message: 'x' };
-    },
-    removeMarker: async () => void log.calls.push('remove marker'),
-  });
-  const staged =
-    (log: FakeLog) =>
-    async (daemon: Daemon): Promise<ReloadOutcome> => {
-      log.calls.push(`reload-staged ${daemon}`);
-      return { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 };
-    };
+t.test(
+  'guarded: validate, the marker, then configure "<staged>" timeout; the disk keeps the confirmed set',
+  async (t) => {
+    const guardedReload = (
+      log: FakeLog,
+      answer: ReloadOutcome['kind'] | 'unreadable',
+      marker = true,
+    ): GuardedReload => ({
+      writeMarker: async () => {
+        log.calls.push('marker');
+        return marker;
+      },
+      configureTimeout: async (stagedDir) => {
+        log.calls.push(`configure timeout ${stagedDir ?? 'disk'}`);
+        if (answer === 'unreadable' && stagedDir !== undefined)
+          return { kind: 'rejected', daemon: 'bird', message: `8002 ${stagedDir}/bird.cfg: No such file or directory` };
+        return answer === 'applied' || answer === 'unreadable'
+          ? { kind: 'applied', daemon: 'bird', message: 'Reconfigured', ms: 1 }
+          : { kind: answer, daemon: 'bird', message: 'x' };
+      },
+      removeMarker: async () => void log.calls.push('remove marker'),
+    });
+    const staged =
+      (log: FakeLog) =>
+      async (daemon: Daemon): Promise<ReloadOutcome> => {
+        log.calls.push(`reload-staged ${daemon}`);
+        return { kind: 'applied', daemon, message: 'Reconfigured', ms: 1 };
+      };
 
-  const log = { calls: [] as string[] };
-  const guarded = guardedReload(log, 'applied');
-  const r = await pipeline(
-    input('bird'),
-    options(fakeEdges(log, { reloadStaged: staged(log) }), { overlap: true, guarded }),
-  );
-  t.same(log.calls, [
-    'stage',
-    'validate bird',
-    'swap bird_aggr.cfg,bird.cfg',
-    'remove /cfg/.staging-x',
-    'marker',
-    'configure timeout',
-  ]);
-  t.equal(r.windowOpened, true, 'the settle window judges it');
-  t.equal(r.reload?.kind, 'applied');
+    const log = { calls: [] as string[] };
+    const r = await pipeline(
+      input('bird'),
+      options(fakeEdges(log, { reloadStaged: staged(log) }), { overlap: true, guarded: guardedReload(log, 'applied') }),
+    );
+    t.same(
+      log.calls,
+      ['stage', 'validate bird', 'marker', 'configure timeout /cfg/.staging-x'],
+      'nothing swapped, the staged set kept for the judge',
+    );
+    t.equal(r.windowOpened, true, 'the settle window judges it');
+    t.same(r.written, []);
+    t.equal(r.window?.staged?.dir, '/cfg/.staging-x');
+    t.same(r.window?.names, ['bird_aggr.cfg', 'bird.cfg']);
+    t.equal(r.reload?.kind, 'applied');
 
-  const refused = { calls: [] as string[] };
-  const no = await pipeline(
-    input('bird'),
-    options(fakeEdges(refused), { guarded: guardedReload(refused, 'rejected') }),
-  );
-  t.same(refused.calls.slice(-3), ['marker', 'configure timeout', 'remove marker'], 'no window: no marker left');
-  t.equal(no.windowOpened, false);
-  t.match(no.failure, { step: 'reload' });
+    const refused = { calls: [] as string[] };
+    const no = await pipeline(
+      input('bird'),
+      options(fakeEdges(refused), { overlap: true, guarded: guardedReload(refused, 'rejected') }),
+    );
+    t.same(
+      refused.calls,
+      [
+        'stage',
+        'validate bird',
+        'marker',
+        'configure timeout /cfg/.staging-x',
+        'remove marker',
+        'remove /cfg/.staging-x',
+      ],
+      'BIRD refused the staged set: no window, no marker left, nothing swapped',
+    );
+    t.equal(no.windowOpened, false);
+    t.match(no.failure, { step: 'reload', message: /refused the staged configuration/ });
 
-  const noMarker = { calls: [] as string[] };
-  const plain = await pipeline(
-    input('bird'),
-    options(fakeEdges(noMarker), { guarded: guardedReload(noMarker, 'applied', false) }),
-  );
-  t.same(noMarker.calls.slice(-2), ['marker', 'reload bird'], 'a marker that cannot be written: applied unguarded');
-  t.equal(plain.windowOpened, false);
+    const lost = { calls: [] as string[] };
+    const unknown = await pipeline(
+      input('bird'),
+      options(fakeEdges(lost), { overlap: true, guarded: guardedReload(lost, 'unreachable') }),
+    );
+    t.equal(unknown.diverged, true, 'BIRD may run it under its timer: a reload of the disk is owed');
+    t.same(unknown.written, []);
 
-  const owed = { calls: [] as string[] };
-  await pipeline(
-    input('bird', true),
-    options(fakeEdges(owed, { validate: async () => REFUSAL }), { guarded: guardedReload(owed, 'applied') }),
-  );
-  t.same(owed.calls, ['stage', 'reload bird', 'remove /cfg/.staging-x'], "a reload owed for the disk's files is plain");
-});
+    const unreadable = { calls: [] as string[] };
+    const swappedAfter = await pipeline(
+      input('bird'),
+      options(fakeEdges(unreadable), { overlap: true, guarded: guardedReload(unreadable, 'unreadable') }),
+    );
+    t.same(
+      unreadable.calls.slice(2),
+      [
+        'marker',
+        'configure timeout /cfg/.staging-x',
+        'remove marker',
+        'swap bird_aggr.cfg,bird.cfg',
+        'remove /cfg/.staging-x',
+        'marker',
+        'configure timeout disk',
+      ],
+      'BIRD cannot open the staged set: swap, then configure timeout of the files on disk',
+    );
+    t.ok(swappedAfter.stagedUnreadable);
+    t.equal(swappedAfter.window?.staged, undefined);
+
+    const sequential = { calls: [] as string[] };
+    const swapped = await pipeline(
+      input('bird'),
+      options(fakeEdges(sequential), { guarded: guardedReload(sequential, 'applied') }),
+    );
+    t.same(
+      sequential.calls,
+      [
+        'stage',
+        'validate bird',
+        'swap bird_aggr.cfg,bird.cfg',
+        'remove /cfg/.staging-x',
+        'marker',
+        'configure timeout disk',
+      ],
+      'without the staged method: swap, then configure timeout',
+    );
+    t.same(swapped.window, { staged: undefined, names: ['bird_aggr.cfg', 'bird.cfg'], undo: undefined });
+
+    const noMarker = { calls: [] as string[] };
+    const plain = await pipeline(
+      input('bird'),
+      options(fakeEdges(noMarker), { overlap: true, guarded: guardedReload(noMarker, 'applied', false) }),
+    );
+    t.same(
+      noMarker.calls.slice(-4),
+      ['marker', 'swap bird_aggr.cfg,bird.cfg', 'remove /cfg/.staging-x', 'reload bird'],
+      'a marker that cannot be written: applied unguarded',
+    );
+    t.equal(plain.windowOpened, false);
+
+    const owed = { calls: [] as string[] };
+    await pipeline(
+      input('bird', true),
+      options(fakeEdges(owed, { validate: async () => REFUSAL }), {
+        overlap: true,
+        guarded: guardedReload(owed, 'applied'),
+      }),
+    );
+    t.same(
+      owed.calls,
+      ['stage', 'reload bird', 'remove /cfg/.staging-x'],
+      "a reload owed for the disk's files is plain",
+    );
+
+    const stopping = new AbortController();
+    const aborted = { calls: [] as string[] };
+    const stopped = await pipeline(
+      input('bird'),
+      options(
+        fakeEdges(aborted, {
+          validate: async () => {
+            stopping.abort();
+            return undefined;
+          },
+        }),
+        { overlap: true, guarded: guardedReload(aborted, 'applied'), signal: stopping.signal },
+      ),
+    );
+    t.equal(stopped.aborted, true, 'stopping before BIRD was told: nothing sent');
+    t.notOk(aborted.calls.includes('marker'));
+  },
+);
 
 t.test(
   'the undo record: kept once BIRD took the new set, removed when it did not; a staged one at the swap',

@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { ApplyError } from '../../src/apply/errors.js';
 import { ConfigApplier } from '../../src/controller/configApplier.js';
 import type { GuardEdges } from '../../src/controller/edges.js';
 import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
@@ -97,8 +99,16 @@ t.test(
       confirm: () => Promise.resolve({ outcome: 'confirmed', message: '0018 Reconfiguration confirmed' }),
       undo: () => {
         broken = false;
-        return Promise.resolve({ outcome: 'reverted', message: '0019 Nothing to do' });
+        return Promise.resolve({ outcome: 'reverted', message: '0003 Reconfigured' });
       },
+      status: () =>
+        Promise.resolve({
+          socket: '1:1',
+          startedAt: '2026-01-01 00:00:00',
+          reconfiguredAt: '2026-01-01 00:00:00',
+          startedAtMs: 0,
+          configuredAfterMs: 0,
+        }),
     };
     const role = nodeRole('n1', 'off');
     const status = new RunStatus(role.daemons);
@@ -137,3 +147,56 @@ t.test(
     );
   },
 );
+
+t.test('no space to stage both daemons side by side: the one that ran out is staged alone, after', async (t) => {
+  const configDir = mkdtempSync(join(tmpdir(), 'birdwatch-applier-'));
+  t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+  const bird = fakeBird(configDir);
+  // Room for one staging dir at a time: a second one at once fails as a full disk does.
+  let staging = 0;
+  const stage = bird.edges.stage;
+  const edges = {
+    ...bird.edges,
+    stage: async (root: string, files: ReadonlyMap<string, string>) => {
+      if (staging > 0)
+        throw new ApplyError(`cannot stage configuration in ${root}: ENOSPC: no space left on device`, root, {
+          cause: Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }),
+        });
+      staging++;
+      const staged = await stage(root, files);
+      return { dir: staged.dir, remove: () => staged.remove().finally(() => staging--) };
+    },
+  };
+  const role = nodeRole('n1', 'off');
+  const status = new RunStatus(role.daemons);
+  const lines: Record<string, unknown>[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const log = createLogger({ level: 'info', pretty: false, destination: stream });
+  const applier = new ConfigApplier(
+    {
+      role,
+      configDir,
+      keyspace: new Map([
+        [keys.hostAddress('n1', 4), '10.0.0.1'],
+        [keys.hostAddress('n1', 6), 'fd00::1'],
+      ]),
+      edges,
+      mode: { kind: 'apply', bird: bird.edges },
+      log,
+      status,
+    },
+    compileTemplateSet(await loadTemplateSources(), NODE_LAYOUT),
+  );
+  const result = await applier.cycle();
+  t.same(result.failures, [], 'both daemons applied');
+  t.ok(readFileSync(join(configDir, 'bird.cfg'), 'utf8').length > 0);
+  t.ok(readFileSync(join(configDir, 'bird6.cfg'), 'utf8').length > 0);
+  t.same(
+    lines.filter((l) => l['event'] === 'staged-alone').map((l) => l['daemon']),
+    ['bird6'],
+  );
+});

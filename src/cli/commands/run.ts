@@ -4,6 +4,7 @@ import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { applyOnce } from '../../controller/oneShot.js';
 import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
 import { RunController } from '../../controller/runController.js';
+import { abortAfter, SHUTDOWN_DEADLINE_MS, SHUTDOWN_GRACE_MS } from '../../controller/shutdownGrace.js';
 import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../controller/reloadPacer.js';
 import { loadCompiledTemplates } from '../../render/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
@@ -183,11 +184,26 @@ export function registerRun(program: Command, context: CommandContext): void {
       const socketFlags: Record<Daemon, string> = { bird: flags.birdSocket, bird6: flags.bird6Socket };
       const sockets: Partial<Record<Daemon, string>> = Object.fromEntries(role.daemons.map((d) => [d, socketFlags[d]]));
       const edges = realPipelineEdges({ binaries: { bird: flags.bird, bird6: flags.bird6 }, validateTimeoutMs, log });
-      const bird = realBirdEdges(sockets);
+      const shutdown = context.shutdownSignal();
+      // Bounded shutdown (README "Reliability"): what still talks to BIRD at SIGTERM has a grace period, and the
+      // process ends by the deadline whatever still runs.
+      const bird = realBirdEdges(sockets, { signal: abortAfter(shutdown, SHUTDOWN_GRACE_MS) });
       const guard = { settings: guardSettings, edges: bird };
       const overlap = flags.sequentialReload !== true;
       const client = createEtcdClient(etcdOptions);
-      const shutdown = context.shutdownSignal();
+      const overdue = (): void => {
+        log.error(
+          { component: 'run', event: 'shutdown-deadline', deadlineMs: SHUTDOWN_DEADLINE_MS },
+          `still stopping ${SHUTDOWN_DEADLINE_MS} ms after the stop signal: exiting now (files are swapped whole; a settle window is recovered at the next start)`,
+        );
+        process.exit(1);
+      };
+      let deadlineSignal: AbortSignal | undefined;
+      const deadline = (): void => {
+        deadlineSignal = AbortSignal.timeout(SHUTDOWN_DEADLINE_MS);
+        deadlineSignal.addEventListener('abort', overdue, { once: true });
+      };
+      shutdown.addEventListener('abort', deadline, { once: true });
       try {
         if (registration !== undefined) {
           try {
@@ -253,6 +269,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           observer: metrics,
           guard,
           overlap,
+          watch: { edges: bird },
         });
         const ops = await listenOps(
           listen,
@@ -283,8 +300,10 @@ export function registerRun(program: Command, context: CommandContext): void {
           process.off('unhandledRejection', onUnhandled);
           await ops?.close();
         }
-        log.info({ component: 'run' }, 'stopped');
+        log.info({ component: 'run', event: 'stopped' }, 'stopped');
       } finally {
+        shutdown.removeEventListener('abort', deadline);
+        deadlineSignal?.removeEventListener('abort', overdue);
         client.close();
       }
     });

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
+import { isApplyError } from '../../apply/errors.js';
 import { errorMessage } from '../../errorMessage.js';
 import type { Keyspace } from '../../model/keyspaceIndex.js';
-import type { Daemon } from '../../model/daemon.js';
+import { MAIN_FILE, type Daemon } from '../../model/daemon.js';
 import type { Logger } from '../../observe/logger.js';
 import type { GuardWindow } from '../../observe/runStatus.js';
 import type { TemplateError } from '../../render/errors.js';
@@ -8,7 +10,9 @@ import { daemonOf, type FileSet } from '../../render/fileSet.js';
 import type { CompiledTemplateSet } from '../../render/templateSet.js';
 import type { Clock } from '../clock.js';
 import { summarizeConfigChange, type DaemonChange, type StatementSource } from '../diffSummary.js';
-import type { GuardEdges, PipelineEdges, ReloadOutcome } from '../edges.js';
+import type { OpenedWindow } from '../applyPipeline.js';
+import { restartedSince } from '../birdRunState.js';
+import type { BirdRunState, GuardEdges, PipelineEdges, ReloadOutcome } from '../edges.js';
 import type { RenderOutcome } from '../roleRenderer.js';
 import { classifyDaemonChange } from './applyPath.js';
 import { blameEntries } from './blame.js';
@@ -34,23 +38,35 @@ export interface GuardedDaemon {
 export interface GuardedReload {
   /** false: the marker could not be written (logged): apply without the guard. */
   writeMarker(): Promise<boolean>;
-  configureTimeout(): Promise<ReloadOutcome>;
+  /** `configure "<stagedDir>/bird.cfg" timeout N` (the staged set), or of the files on disk (undefined). */
+  configureTimeout(stagedDir: string | undefined): Promise<ReloadOutcome>;
   /** BIRD did not take `configure timeout`: there is no window to recover. */
   removeMarker(): Promise<void>;
 }
 
 export interface GuardJudgement {
   readonly daemon: Daemon;
+  /**
+   * `interrupted`: no verdict on the change — SIGTERM cut the window short, or BIRD stopped running the change
+   * under its timer (restarted, the timer gone): BIRD runs the confirmed set and the change goes out again.
+   */
   readonly verdict: 'confirmed' | 'reverted' | 'interrupted';
   readonly summary: string;
   /** How long the settle window ran before the verdict. */
   readonly settleMs: number;
   /** Files put back after the undo (undefined: none, or they could not be written: the live set is unknown). */
   readonly restored: readonly string[] | undefined;
-  /** BIRD's state is not known to match the files (a confirm or undo that did not land): reload next cycle. */
+  /** The staged set swapped in after the confirm (the files now on disk as rendered). */
+  readonly committed: readonly string[];
+  /**
+   * BIRD is owed a reload, or the change is still to be applied (a confirm or undo that did not land, a window a
+   * restart cut short): the cycle retries.
+   */
   readonly reloadNeeded: boolean;
   /** A revert: the daemon's failure, naming what is held back (retry: the rest of the change can go out now). */
   readonly failure: { readonly message: string; readonly retry: boolean } | undefined;
+  /** Why BIRD does not run the change although its window opened (for `/readyz` until it is applied). */
+  readonly drift: string | undefined;
 }
 
 export interface ApplyGuardOptions {
@@ -61,14 +77,18 @@ export interface ApplyGuardOptions {
   readonly log: Logger;
   /** Puts files back (the pipeline's durable write). */
   readonly write: PipelineEdges['write'];
+  /** Swaps a confirmed staged set into the config dir (the pipeline's swap). */
+  readonly swap: PipelineEdges['swap'];
+  /** A plain `configure`: BIRD loads the files on disk (after an undo or confirm BIRD could not honour). */
+  readonly reload: (daemon: Daemon) => Promise<ReloadOutcome>;
   readonly clock?: Clock;
 }
 
 export interface JudgeInput {
   /** Each guarded daemon's first plan this cycle (its sessions before the first `configure timeout`). */
   readonly guarded: ReadonlyMap<Daemon, GuardedDaemon>;
-  /** Daemons whose `configure timeout` BIRD took this cycle: their window runs now. */
-  readonly opened: ReadonlySet<Daemon>;
+  /** Daemons whose `configure timeout` BIRD took this cycle, with what their pipeline left: their window runs now. */
+  readonly opened: ReadonlyMap<Daemon, OpenedWindow>;
   readonly written: ReadonlyMap<Daemon, readonly string[]>;
   /** The last rendering (before held renderings stood in): what a revert blames and holds. */
   readonly rendered: RenderOutcome;
@@ -95,6 +115,15 @@ export class ApplyGuard {
   readonly holds: GuardHolds;
   readonly #window: SettleWindow;
   #recovered = false;
+  /** Which BIRD took each open window's `configure timeout` (undefined: it did not say). */
+  readonly #openedBy = new Map<Daemon, BirdRunState | undefined>();
+  /**
+   * The sessions Established before a window a BIRD restart cut short: the change goes out again under the guard
+   * and they are expected back, although the restarted BIRD has not brought them up yet.
+   */
+  readonly #expectedBack = new Map<Daemon, GuardSnapshot>();
+  /** Windows abandoned (a restart, a confirm that did not land) since the last verdict: a second is a revert. */
+  readonly #restartCuts = new Map<Daemon, number>();
 
   constructor(
     private readonly options: ApplyGuardOptions,
@@ -119,18 +148,23 @@ export class ApplyGuard {
     return recovered.daemons.length > 0;
   }
 
-  /** Which daemons this round guards: a guarded change, the guard on, and a session Established to protect. */
+  /**
+   * Which daemons this round guards: a guarded change, the guard on, and a session Established to protect (or
+   * expected back after a window a restart cut short). `open`: daemons whose window is already open this cycle.
+   */
   async choose(
     before: ReadonlyMap<string, string>,
     files: FileSet,
     statements?: StatementSource,
+    open: ReadonlySet<Daemon> = new Set(),
   ): Promise<Map<Daemon, GuardedDaemon>> {
     const guarded = new Map<Daemon, GuardedDaemon>();
     if (!this.options.settings.enabled) return guarded;
     for (const change of summarizeConfigChange(before, files, statements).daemons) {
+      if (open.has(change.daemon)) continue;
       const path = classifyDaemonChange(change);
       if (path.path !== 'guarded') continue;
-      const snapshot = await this.#window.before(change.daemon);
+      const snapshot = (await this.#window.before(change.daemon)) ?? this.#expectedBack.get(change.daemon);
       if (snapshot === undefined) continue; // nothing Established to protect: the fast path
       guarded.set(change.daemon, { before: snapshot, reasons: path.reasons, change, live: before });
     }
@@ -160,7 +194,13 @@ export class ApplyGuard {
           return false;
         }
       },
-      configureTimeout: () => edges.configureTimeout(daemon, this.timeoutS),
+      configureTimeout: async (stagedDir) => {
+        const path = stagedDir === undefined ? undefined : join(stagedDir, MAIN_FILE[daemon]);
+        const reload = await edges.configureTimeout(daemon, this.timeoutS, path);
+        // Which BIRD runs the change under its timer: another one at the verdict was restarted inside the window.
+        if (reload.kind === 'applied') this.#openedBy.set(daemon, await this.#incarnation(daemon));
+        return reload;
+      },
       removeMarker: () => removeGuardMarker(configDir, daemon).catch(() => undefined),
     };
   }
@@ -181,13 +221,19 @@ export class ApplyGuard {
    * or `configure undo`, its previous files put back, and what the revert is pinned on held back.
    */
   async judge(input: JudgeInput): Promise<GuardJudgement[]> {
-    const daemons = [...input.opened].filter((d) => input.guarded.has(d));
+    const daemons = [...input.opened.keys()].filter((d) => input.guarded.has(d));
     if (daemons.length === 0) return [];
     const { settings, log } = this.options;
     input.onWindow({ daemons, since: input.now(), windowMs: settings.windowMs });
     for (const daemon of daemons)
       log.info(
-        { component: 'guard', daemon, reasons: input.guarded.get(daemon)!.reasons, timeoutS: this.timeoutS },
+        {
+          component: 'guard',
+          daemon,
+          event: 'guard-window',
+          reasons: input.guarded.get(daemon)!.reasons,
+          timeoutS: this.timeoutS,
+        },
         `guarded apply: ${daemon} runs the new configuration under configure timeout ${this.timeoutS} s; watching its sessions for ${(settings.windowMs / 1000).toFixed(1)} s`,
       );
     let judged: GuardJudgement[];
@@ -201,60 +247,237 @@ export class ApplyGuard {
     return judged;
   }
 
+  /**
+   * One daemon's window: the settle window, then — BIRD restarted inside it: nothing to confirm or undo, BIRD runs
+   * the files on disk (the confirmed set) and the change goes out again; a good verdict: `configure confirm`, then
+   * the staged set is swapped in; a bad one (or SIGTERM): `configure undo`. A confirm or undo BIRD cannot honour
+   * (`0019 Nothing to do`: restarted, or its timer gone) is followed by a plain `configure` of the disk's files.
+   */
   async #judgeOne(daemon: Daemon, input: JudgeInput): Promise<GuardJudgement> {
-    const { configDir, log, edges, write } = this.options;
+    const { edges } = this.options;
     const plan = input.guarded.get(daemon)!;
-    const outcome = await this.#window.settle({
-      daemon,
-      before: plan.before,
-      removed: new Set(plan.change.removed),
-      signal: input.signal,
-      tick: input.tick,
-    });
-    const judgement = { daemon, summary: '', settleMs: outcome.settleMs, restored: undefined, failure: undefined };
-    if (outcome.kind === 'verdict' && outcome.verdict.ok) {
-      const confirm = await edges.confirm(daemon).catch((error: unknown) => ({
-        outcome: 'refused' as const,
-        message: errorMessage(error),
-      }));
-      await removeGuardMarker(configDir, daemon).catch(() => undefined);
-      const landed = confirm.outcome === 'confirmed';
-      if (landed)
-        log.info(
-          { component: 'guard', daemon, holdMs: Math.round(outcome.settleMs) },
-          `guarded apply confirmed: ${outcome.verdict.summary}`,
-        );
-      // The timer was gone (BIRD restarted, or the margin passed) or BIRD did not answer: reload to be sure.
-      else
-        log.warn(
-          { component: 'guard', daemon, confirm: confirm.message },
-          `guarded apply judged good but configure confirm did not land (${confirm.message}); ${daemon} will be reloaded`,
-        );
-      return { ...judgement, verdict: 'confirmed', summary: outcome.verdict.summary, reloadNeeded: !landed };
+    const window = input.opened.get(daemon)!;
+    let committed = false;
+    try {
+      const outcome = await this.#window.settle({
+        daemon,
+        before: plan.before,
+        removed: new Set(plan.change.removed),
+        signal: input.signal,
+        tick: input.tick,
+      });
+      const restart = outcome.kind === 'verdict' ? await this.#restartedSince(daemon) : undefined;
+      const cuts = this.#restartCuts.get(daemon) ?? 0;
+      if (restart !== undefined && cuts === 0)
+        return await this.#abandon(daemon, input, outcome.settleMs, 'restarted', restart);
+      if (outcome.kind === 'verdict' && outcome.verdict.ok && restart === undefined) {
+        const confirm = await edges.confirm(daemon).catch((error: unknown) => ({
+          outcome: 'refused' as const,
+          message: errorMessage(error),
+        }));
+        if (confirm.outcome !== 'confirmed' && cuts === 0)
+          return await this.#abandon(daemon, input, outcome.settleMs, 'confirm', confirm.message);
+        if (confirm.outcome !== 'confirmed')
+          return await this.#revert(
+            daemon,
+            input,
+            'reverted',
+            `configure confirm did not land again (${confirm.message})`,
+            outcome.settleMs,
+          );
+        const judged = await this.#commit(daemon, window, outcome.verdict.summary, outcome.settleMs);
+        committed = judged.committed.length > 0;
+        return judged;
+      }
+      const summary =
+        outcome.kind === 'interrupted'
+          ? 'the settle window was cut short (shutdown)'
+          : restart !== undefined
+            ? `${daemon} restarted inside the settle window again (${restart})`
+            : outcome.verdict.summary;
+      return await this.#revert(
+        daemon,
+        input,
+        outcome.kind === 'verdict' ? 'reverted' : 'interrupted',
+        summary,
+        outcome.settleMs,
+      );
+    } finally {
+      this.#openedBy.delete(daemon);
+      await window.staged?.remove().catch(() => undefined);
+      if (!committed) await window.undo?.drop();
     }
-    const summary = outcome.kind === 'verdict' ? outcome.verdict.summary : 'the settle window was cut short (shutdown)';
+  }
+
+  /** After a confirm: the staged set goes onto the disk (the swap follows the confirm), then the marker goes. */
+  async #commit(daemon: Daemon, window: OpenedWindow, summary: string, settleMs: number): Promise<GuardJudgement> {
+    const { configDir, log, swap } = this.options;
+    this.#verdictReached(daemon);
+    let committed: string[] = [];
+    let failure: GuardJudgement['failure'];
+    if (window.staged) {
+      try {
+        await swap(configDir, window.staged.dir, window.names);
+        committed = [...window.names];
+        await window.undo?.keep();
+      } catch (error) {
+        committed = isApplyError(error) ? [...error.replaced] : [];
+        if (committed.length > 0) await window.undo?.keep();
+        const message = `the guarded apply of ${daemon} was confirmed but its files could not be swapped in: ${errorMessage(error)}; ${daemon} runs the new configuration, the disk keeps the previous one until the next cycle`;
+        log.error({ component: 'guard', daemon, event: 'guard-swap-failed' }, message);
+        failure = { message, retry: true };
+      }
+    }
+    // A birdwatch killed before this line finds the marker at its next start and undoes: BIRD and disk agree again.
+    await removeGuardMarker(configDir, daemon).catch(() => undefined);
+    log.info(
+      { component: 'guard', daemon, holdMs: Math.round(settleMs), event: 'guard-confirmed', files: committed },
+      `guarded apply confirmed: ${summary}`,
+    );
+    return {
+      daemon,
+      verdict: 'confirmed',
+      summary,
+      settleMs,
+      restored: undefined,
+      committed,
+      reloadNeeded: failure !== undefined,
+      failure,
+      drift: undefined,
+    };
+  }
+
+  /**
+   * BIRD no longer runs the change under its timer — it restarted inside the window (and loaded the files on disk),
+   * or `configure confirm` found nothing to confirm: no verdict on the change. The files BIRD ran go back on disk
+   * (when they had been swapped), BIRD is told to load them, and the change goes out again under the guard.
+   */
+  async #abandon(
+    daemon: Daemon,
+    input: JudgeInput,
+    settleMs: number,
+    cause: 'restarted' | 'confirm',
+    detail: string,
+  ): Promise<GuardJudgement> {
+    const { configDir, log } = this.options;
+    const plan = input.guarded.get(daemon)!;
+    this.#restartCuts.set(daemon, (this.#restartCuts.get(daemon) ?? 0) + 1);
+    this.#expectedBack.set(daemon, plan.before);
+    const restored = await this.#putBack(daemon, input);
+    const reload = await this.options.reload(daemon);
+    await removeGuardMarker(configDir, daemon).catch(() => undefined);
+    const summary =
+      cause === 'restarted'
+        ? `${daemon} restarted inside the settle window (${detail}) and loaded the files on disk, the last confirmed set`
+        : `configure confirm did not land (${detail}): ${daemon} no longer ran the change under its timer`;
+    const drift = `${summary}; the change goes out again under the guard`;
+    log.warn(
+      {
+        component: 'guard',
+        daemon,
+        event: 'guard-window-abandoned',
+        cause,
+        reload: reload.message,
+        files: restored,
+        holdMs: Math.round(settleMs),
+      },
+      `guarded apply interrupted: ${summary}; told ${daemon} to load the files on disk (${reload.message}); applying the change again under the guard`,
+    );
+    return {
+      daemon,
+      verdict: 'interrupted',
+      summary,
+      settleMs,
+      restored,
+      committed: [],
+      reloadNeeded: true,
+      failure: undefined,
+      drift,
+    };
+  }
+
+  /**
+   * A bad verdict or SIGTERM: `configure undo`, the files BIRD ran back on disk (where they had been swapped), and
+   * BIRD told to load them when the undo found nothing to undo.
+   */
+  async #revert(
+    daemon: Daemon,
+    input: JudgeInput,
+    verdict: 'reverted' | 'interrupted',
+    summary: string,
+    settleMs: number,
+  ): Promise<GuardJudgement> {
+    const { configDir, log, edges } = this.options;
+    if (verdict === 'reverted') this.#verdictReached(daemon);
     const undo = await edges.undo(daemon).catch((error: unknown) => ({
       outcome: 'refused' as const,
       message: errorMessage(error),
     }));
-    const previous = replacedFiles(input.written.get(daemon) ?? [], plan.live);
-    let restored: string[] | undefined;
+    const restored = await this.#putBack(daemon, input);
+    // `0019 Nothing to do`: BIRD restarted or reverted by itself — it is told to load the disk's files, to be sure.
+    const reload = undo.outcome === 'nothing-to-do' ? await this.options.reload(daemon) : undefined;
+    const reloadNeeded = reload ? reload.kind !== 'applied' : undo.outcome === 'refused';
+    // The disk holds what BIRD should run: a BIRD that did not answer is reloaded from it (next cycle, next start).
+    if (restored !== undefined) await removeGuardMarker(configDir, daemon).catch(() => undefined);
+    const told = reload ? `; told ${daemon} to load the files on disk (${reload.message})` : '';
+    (verdict === 'reverted' ? log.error.bind(log) : log.warn.bind(log))(
+      {
+        component: 'guard',
+        daemon,
+        event: verdict === 'reverted' ? 'guard-reverted' : 'guard-interrupted',
+        undo: undo.message,
+        reload: reload?.message,
+        files: restored,
+        holdMs: Math.round(settleMs),
+      },
+      `guarded apply ${verdict}: ${summary}; sent configure undo (${undo.message}) and put back the files ${daemon} runs${told}`,
+    );
+    return {
+      daemon,
+      verdict,
+      summary,
+      settleMs,
+      restored,
+      committed: [],
+      reloadNeeded,
+      failure: undefined,
+      drift: undefined,
+    };
+  }
+
+  /** The files BIRD ran before the change, back where they were swapped (BIRD could not be given the staged set). */
+  async #putBack(daemon: Daemon, input: JudgeInput): Promise<string[] | undefined> {
+    const { configDir, log, write } = this.options;
+    const previous = replacedFiles(input.written.get(daemon) ?? [], input.guarded.get(daemon)!.live);
     try {
       await write(configDir, previous);
-      restored = [...previous.keys()];
-      await removeGuardMarker(configDir, daemon);
+      return [...previous.keys()];
     } catch (error) {
       log.error(
-        { component: 'guard', daemon },
+        { component: 'guard', daemon, event: 'guard-put-back-failed' },
         `cannot put back ${daemon}'s previous files after the undo: ${errorMessage(error)}`,
       );
+      return undefined;
     }
-    const verdict = outcome.kind === 'verdict' ? 'reverted' : 'interrupted';
-    (verdict === 'reverted' ? log.error.bind(log) : log.warn.bind(log))(
-      { component: 'guard', daemon, undo: undo.message, files: restored, holdMs: Math.round(outcome.settleMs) },
-      `guarded apply ${verdict}: ${summary}; sent configure undo (${undo.message}) and put back the files ${daemon} runs`,
-    );
-    return { ...judgement, verdict, summary, restored, reloadNeeded: undo.outcome === 'refused' };
+  }
+
+  /** A verdict on the change: sessions no longer expected back, restart count cleared. */
+  #verdictReached(daemon: Daemon): void {
+    this.#expectedBack.delete(daemon);
+    this.#restartCuts.delete(daemon);
+  }
+
+  /** Which BIRD runs now (undefined: it did not answer). */
+  async #incarnation(daemon: Daemon): Promise<BirdRunState | undefined> {
+    return this.options.edges.status(daemon).catch(() => undefined);
+  }
+
+  /** How BIRD restarted since the window opened (undefined: the same BIRD, or it cannot tell). */
+  async #restartedSince(daemon: Daemon): Promise<string | undefined> {
+    const opened = this.#openedBy.get(daemon);
+    if (opened === undefined) return undefined;
+    const now = await this.#incarnation(daemon);
+    return now !== undefined && restartedSince(opened, now) ? `it started again at ${now.startedAt}` : undefined;
   }
 
   async #holdBack(j: GuardJudgement, input: JudgeInput): Promise<{ message: string; retry: boolean }> {
@@ -303,7 +526,7 @@ export class ApplyGuard {
         await removeGuardMarker(configDir, daemon);
         recovered.push(daemon);
         log.warn(
-          { component: 'guard', daemon, undo, files: Object.keys(marker.previous) },
+          { component: 'guard', daemon, event: 'guard-window-recovered', undo, files: Object.keys(marker.previous) },
           `a previous birdwatch stopped inside a settle window (configure timeout ${marker.timeoutS} s at ${new Date(marker.at).toISOString()}): ${daemon} reverts by itself; put back the files it runs`,
         );
       } catch (error) {
