@@ -1,9 +1,12 @@
 /**
  * Offline validation of a BIRD configuration file with `bird -p -c FILE` (parse only).
  *
- * BIRD 1.6 exits 0 with no output when the file is valid; otherwise it exits 1 and prints one
- * line on stderr: `bird: <file>:<line>:<col> <message>` (both bird and bird6 say `bird:`), or a
- * line without a location, e.g. `bird: Unable to open configuration file X: No such file or directory`.
+ * BIRD exits 0 with no output when the file is valid; otherwise it exits 1 and prints one line on stderr:
+ * `bird: <file>:<line>:<col> <message>` (BIRD 1.6 — both bird and bird6 say `bird:` — and 2.x), or a line without
+ * a location, e.g. `bird: Unable to open configuration file X: No such file or directory`. BIRD 3 prefixes its
+ * log format: `bird: 2026-12-06 23:17:00.751 [0001] <FATAL> <file>:<line>:<col> <message>` (captured from 3.1.0
+ * and 3.3.2 in fixtures/bird-outputs/bird-<version>/bird-p-errors.txt). BIRD 2 and 3 word messages more
+ * precisely (`syntax error, unexpected CF_SYM_UNDEFINED`).
  */
 import { spawn } from 'node:child_process';
 import { BirdBinaryMissingError, BirdValidationTimeoutError } from './errors.js';
@@ -59,14 +62,19 @@ export type ValidateBirdConfigResult =
 
 const LOCATED = /^(.+?):(\d+):(\d+) (.*)$/s;
 const PROGRAM_PREFIX = /^bird6?: /;
+/** BIRD 3's log line head: time, thread, level. */
+const BIRD3_LOG_PREFIX = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \[[0-9a-fA-F]+\] <[A-Z]+> /;
+
+/** BIRD's message without `bird: ` and (BIRD 3) the log line's time, thread and level. */
+const withoutPrefixes = (text: string): string => text.trim().replace(PROGRAM_PREFIX, '').replace(BIRD3_LOG_PREFIX, '');
 
 /**
- * Parses `<file>:<line>:<col> <message>` as BIRD prints it (also with a `bird: ` prefix, and as the
- * text of an 8002 reply to `configure`). Returns undefined when the text has another form.
- * A file name containing `:<digits>:<digits> ` would be split at its first such occurrence.
+ * Parses `<file>:<line>:<col> <message>` as BIRD prints it (also with a `bird: ` prefix, BIRD 3's log head, and
+ * as the text of an 8002 reply to `configure`, which has neither in 1.6, 2 and 3). Returns undefined when the
+ * text has another form. A file name containing `:<digits>:<digits> ` would be split at its first such occurrence.
  */
 export function parseBirdConfigError(text: string): BirdConfigErrorLocation | undefined {
-  const m = LOCATED.exec(text.trim().replace(PROGRAM_PREFIX, ''));
+  const m = LOCATED.exec(withoutPrefixes(text));
   if (m === null) return undefined;
   const [, file, line, column, message] = m;
   if (file === undefined || line === undefined || column === undefined || message === undefined) return undefined;
@@ -195,7 +203,7 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
     message: overflow
       ? `${binary} -p printed more than ${MAX_OUTPUT_CHARS} characters (killed): not BIRD's one-line answer`
       : raw.length > 0
-        ? firstLine.replace(PROGRAM_PREFIX, '').trim()
+        ? withoutPrefixes(firstLine)
         : `${binary} -p ${ended} and printed nothing`,
     raw,
     exitCode: result.exitCode,
