@@ -113,14 +113,16 @@ function familyView(family: FamilyModel, importPolicy: string, tunnel: (pool: Po
 }
 
 /**
- * Upstream BIRD's way to the tunnel (2.0.12+, 3.2+): in the BGP import filter, `ifname` (which resets `gw`),
- * then `onlink`, then `gw`; the kernel gets `via <next hop> dev tunl0 onlink`, as Calico's fork made it with
- * krt_tunnel. Cross-subnet: a next hop inside this node's subnet is reached directly (the next hop, not `from`,
- * which is the reflector behind an RR).
+ * Upstream BIRD's way to the tunnel (2.0.12+, 3.2+): in the BGP import filter, `ifname` (which resets `gw`), then
+ * `onlink` (without it `gw` refuses a next hop off the device's networks), then `gw`, then `onlink` again: BIRD
+ * 3.3.2 drops the flag when `gw` is set (the kernel then refuses the route, `Network is unreachable`; checked in
+ * test/bird2-ipip.test.ts), 2.0.12 keeps it. The kernel gets `via <next hop> dev tunl0 onlink`, as Calico's fork
+ * made it with krt_tunnel. Cross-subnet: a next hop inside this node's subnet is reached directly (the next hop,
+ * not `from`, which is the reflector behind an RR).
  */
 function tunnelStatements(pool: Pool, model: NodeModel, ipip: IpipRendering): string[] {
   if (ipip !== 'onlink' || pool.ipipInterface === undefined) return [];
-  const tunnel = `ifname = "${pool.ipipInterface}"; onlink = true; gw = bgp_next_hop;`;
+  const tunnel = `ifname = "${pool.ipipInterface}"; onlink = true; gw = bgp_next_hop; onlink = true;`;
   if (pool.ipipMode !== 'cross-subnet' || model.networkV4 === undefined) return [tunnel];
   return [`if ! ( bgp_next_hop ~ ${model.networkV4.text} ) then { ${tunnel} }`];
 }

@@ -90,7 +90,17 @@ function runSession(s: SpeakerSession, live: Live, deadline: number, onUpdate: (
     socket.on('connect', () =>
       socket.write(openMessage({ as: s.as, routerId: s.routerId, family: s.family, holdTime: 240 })),
     );
-    socket.on('error', (e: NodeJS.ErrnoException) => retry(e.code ?? e.message));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      // Refused or reset: BIRD is not listening for this session yet. Anything else (no route, an address the
+      // kernel will not use) will not change within the round.
+      if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET') return retry(e.code);
+      socket.destroy();
+      live.error = e.code ?? e.message;
+      if (!live.final) {
+        live.final = true;
+        onDone();
+      }
+    });
     socket.on('close', () => {
       if (!live.established) retry('closed before Established');
       else if (!live.final) {

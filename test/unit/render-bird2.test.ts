@@ -98,10 +98,10 @@ t.test('IPIP: onlink in the BGP import filter where BIRD has it; a clear error w
   const ipam = render('onlink').files.get('bird_ipam.cfg')!;
   t.match(
     ipam,
-    'if ! ( bgp_next_hop ~ 172.17.8.0/24 ) then { ifname = "tunl0"; onlink = true; gw = bgp_next_hop; }',
+    'if ! ( bgp_next_hop ~ 172.17.8.0/24 ) then { ifname = "tunl0"; onlink = true; gw = bgp_next_hop; onlink = true; }',
     'cross-subnet: the tunnel only for next hops outside the node’s subnet',
   );
-  t.notMatch(render('off').files.get('bird_ipam.cfg')!, /onlink/, '--ipip off: routed natively');
+  t.notMatch(render('off').files.get('bird_ipam.cfg')!, /onlink = true/, '--ipip off: routed natively');
   for (const [ipip, version] of [
     ['onlink', '3.1.0'],
     ['onlink', '3.0.2'],
