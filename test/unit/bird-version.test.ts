@@ -7,6 +7,7 @@ import {
   parseBirdVersionOutput,
   type BirdVersion,
 } from '../../src/bird/birdVersion.js';
+import { ipipForBird } from '../../src/bird/ipipForBird.js';
 
 const version = (output: string): BirdVersion => {
   const parsed = parseBirdVersionOutput(output);
@@ -66,4 +67,23 @@ t.test(`${BIRD_VERSION_OPTION}: the override for rendering where the binary cann
     ok: false,
     reason: /^--bird-version "4\.1": BIRD 4\.1\.0 is not supported/,
   });
+});
+
+t.test('--ipip against the BIRD at hand', async (t) => {
+  const at = (text: string): BirdVersion => version(`BIRD version ${text}`);
+  const withFork = async () => true;
+  const withoutFork = async () => false;
+  t.match(await ipipForBird('auto', at('1.6.8'), withFork), { ok: true, value: 'krt-tunnel' }, 'Calico’s fork');
+  t.match(await ipipForBird('auto', at('1.6.8'), withoutFork), { ok: true, value: 'off' }, 'Debian’s 1.6.8');
+  t.match(await ipipForBird('onlink', at('1.6.8'), withFork), { ok: false, reason: /^--ipip onlink: BIRD 1\.6\.8/ });
+  for (const v of ['2.0.12', '3.1.0', '3.3.2'])
+    t.match(await ipipForBird('auto', at(v), withFork), { ok: true, value: 'onlink' }, `${v}: auto is onlink`);
+  t.match(await ipipForBird('onlink', at('3.3.2'), withFork), { ok: true, value: 'onlink' });
+  t.match(
+    await ipipForBird('onlink', at('3.1.0'), withFork),
+    { ok: false, reason: /^--ipip onlink: BIRD 3\.1\.0 has no onlink .*--ipip off/ },
+    'asked for explicitly, refused at once where the BIRD lacks it',
+  );
+  t.match(await ipipForBird('krt-tunnel', at('2.0.12'), withFork), { ok: false, reason: /Calico's BIRD 1\.6 fork/ });
+  t.match(await ipipForBird('off', at('3.1.0'), withFork), { ok: true, value: 'off' });
 });
