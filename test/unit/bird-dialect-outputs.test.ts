@@ -15,7 +15,7 @@ import { parseShowProtocols, type ProtocolEntry } from '../../src/bird/showProto
 
 /**
  * One set of parsers for BIRD 1.6, 2 and 3, on what the real daemons said: fixtures/bird-outputs/bird-<version>/,
- * captured by scripts/capture-bird2-outputs.ts (two daemons per version in a namespace; see its header for the
+ * captured by scripts/capture-bird-outputs.ts (two daemons per version in a namespace; see its header for the
  * sessions it sets up). The same facts must come out of every version's wording and layout.
  */
 const OUTPUTS = new URL('../../fixtures/bird-outputs/', import.meta.url);

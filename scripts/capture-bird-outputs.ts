@@ -1,6 +1,6 @@
 // Captures what BIRD 1.6, 2 and 3 say on their control socket and to `bird -p`, from the real daemons, into
 // fixtures/bird-outputs/bird-<version>/ (the parsers' unit tests read them; README "Tests"). Run on purpose
-// (root, network namespaces): `npx tsx scripts/capture-bird2-outputs.ts [version …]` (default: every installed
+// (root, network namespaces): `npx tsx scripts/capture-bird-outputs.ts [version …]` (default: every installed
 // BIRD). Two daemons of the version in a namespace, on loopback addresses: A (127.0.0.1, fd00::1) is
 // captured; B (127.0.0.2/.3/.6, fd00::2) gives A an Established session each family, a wrong AS (`Bad peer AS`)
 // and a `disable after error` session; nobody answers 127.0.0.4 (`Connection refused`), 127.0.0.7 is passive.
