@@ -43,7 +43,7 @@ import { listScenarios, loadScenario } from './support/fixtures.js';
  */
 const SEED = Number(process.env['BIRDWATCH_DIALECT_SEED'] ?? 20261206);
 const RANDOM_CASES = Number(process.env['BIRDWATCH_DIALECT_CASES'] ?? size(300, 2_000));
-t.setTimeout(size(900_000, 3_600_000));
+t.setTimeout(size(240_000, 3_600_000));
 
 const has16 = bird16();
 const wanted = WANTED_BIRD2_VERSIONS.map((v) => ({ v, bird: birdOfVersion(v) }));
