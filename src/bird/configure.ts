@@ -1,7 +1,9 @@
 /**
  * Asks a running BIRD to reload its configuration through the control socket (`configure`).
  *
- * Replies seen from BIRD 1.6.8 (the first line is always `0002-Reading configuration from <file>`):
+ * Replies seen from BIRD 1.6.8, 2.0.12, 3.1.0 and 3.3.2 (the same codes; the first line is always
+ * `0002-Reading configuration from <file>`; captures in fixtures/bird-outputs/). BIRD 3.3.2 answers a plain
+ * `configure` with 0004 where 1.6 and 2.x say 0003; BIRD 2/3 word 9001 more precisely (`syntax error, unexpected …`):
  *   0003 Reconfigured                      applied
  *   0004 Reconfiguration in progress       applied; protocols being removed or restarted
  *   0005 Reconfiguration already in progress, queueing new config   parsed; applied next
@@ -11,8 +13,15 @@
  *   9001 syntax error                      the command itself was not understood
  */
 import { canNameInConfigure } from './configPath.js';
-import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
-import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
+import { runBirdCommand } from './controlSocket.js';
+import { classifyConfigureReply, type ConfigureBirdResult } from './configureReply.js';
+
+export {
+  classifyConfigureReply,
+  CONFIGURE_ACCEPTED_CODES,
+  CONFIGURE_CHECK_OK_CODE,
+  type ConfigureBirdResult,
+} from './configureReply.js';
 
 export interface ConfigureBirdOptions {
   /** Read this file instead of the one BIRD was started with (`configure "FILE"`). */
@@ -25,29 +34,6 @@ export interface ConfigureBirdOptions {
   /** Called once the command is written to the socket. */
   readonly onSent?: () => void;
 }
-
-export type ConfigureBirdResult =
-  | {
-      readonly ok: true;
-      readonly code: number;
-      /** Text of BIRD's final reply line, e.g. `Reconfigured`. */
-      readonly message: string;
-      readonly lines: ReadonlyArray<BirdReplyLine>;
-    }
-  | {
-      readonly ok: false;
-      readonly code: number;
-      /** Text of BIRD's final reply line, e.g. `/etc/bird.cfg:3:1 syntax error`. */
-      readonly message: string;
-      /** The message split into file/line/column when it has that form. */
-      readonly location: BirdConfigErrorLocation | undefined;
-      readonly lines: ReadonlyArray<BirdReplyLine>;
-    };
-
-/** Reply codes that mean the new configuration was accepted. */
-export const CONFIGURE_ACCEPTED_CODES: ReadonlySet<number> = new Set([3, 4, 5]);
-/** Reply code of a successful `configure check`. */
-export const CONFIGURE_CHECK_OK_CODE = 20;
 
 /** Builds the `configure` command line. BIRD 1.6 strings have no escapes, so `"` is refused. */
 export function configureCommand(options: Pick<ConfigureBirdOptions, 'configPath' | 'check'> = {}): string {
@@ -72,16 +58,5 @@ export async function configureBird(
   socketPath: string,
   options: ConfigureBirdOptions = {},
 ): Promise<ConfigureBirdResult> {
-  const reply = await runBirdCommand(socketPath, configureCommand(options), options);
-  const message = reply.lines[reply.lines.length - 1]?.text ?? '';
-  const accepted =
-    options.check === true ? reply.code === CONFIGURE_CHECK_OK_CODE : CONFIGURE_ACCEPTED_CODES.has(reply.code);
-  if (accepted) return { ok: true, code: reply.code, message, lines: reply.lines };
-  return {
-    ok: false,
-    code: reply.code,
-    message,
-    location: reply.code === 8002 ? parseBirdConfigError(message) : undefined,
-    lines: reply.lines,
-  };
+  return classifyConfigureReply(await runBirdCommand(socketPath, configureCommand(options), options), options.check);
 }

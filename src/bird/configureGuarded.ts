@@ -2,7 +2,9 @@
  * BIRD's own safety net for a reload: `configure timeout N` applies the configuration and reverts it by itself
  * after N seconds unless `configure confirm` arrives; `configure undo` reverts at once.
  *
- * Replies seen from BIRD 1.6.8 (a real bird in a namespace, see /work/notes/h15-guard.md):
+ * Replies seen from BIRD 1.6.8 (a real bird in a namespace, see /work/notes/h15-guard.md), the same in 2.0.12,
+ * 3.1.0 and 3.3.2 (fixtures/bird-outputs/bird-<version>/socket-configure-guarded.raw.txt) except that 3.3.2 says
+ * 0004 (Reconfiguration in progress) where the others say 0003:
  *   configure timeout 5   0002-Reading configuration from <file>, 0022-Undo scheduled in 5 s, 0003 Reconfigured
  *                         (8002 <file>:<line>:<col> <message> when the file does not parse: nothing applied)
  *   configure "<file>" timeout 5   the same for another file (a staged set): `undo` goes back to what ran before,
@@ -14,9 +16,10 @@
  * exactly one previous configuration: `undo` also works after `confirm` or after a plain `configure` (once), and
  * a plain `configure` sent during the timeout cancels the timer (an implicit confirm).
  */
-import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
-import { CONFIGURE_ACCEPTED_CODES, configureCommand } from './configure.js';
-import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
+import { runBirdCommand, type BirdReply, type BirdReplyLine } from './controlSocket.js';
+import { configureCommand } from './configure.js';
+import { CONFIGURE_ACCEPTED_CODES } from './configureReply.js';
+import { parseBirdConfigError, type BirdConfigErrorLocation } from './configError.js';
 
 export const UNDO_SCHEDULED_CODE = 22;
 export const CONFIRMED_CODE = 18;
@@ -62,7 +65,13 @@ export async function configureWithTimeout(
   seconds: number,
   options: GuardedCommandOptions & { readonly configPath?: string } = {},
 ): Promise<ConfigureTimeoutResult> {
-  const reply = await runBirdCommand(socketPath, configureTimeoutCommand(seconds, options.configPath), options);
+  return classifyConfigureTimeoutReply(
+    await runBirdCommand(socketPath, configureTimeoutCommand(seconds, options.configPath), options),
+  );
+}
+
+/** What a reply to `configure timeout N` means. Pure. */
+export function classifyConfigureTimeoutReply(reply: BirdReply): ConfigureTimeoutResult {
   const message = final(reply.lines);
   if (CONFIGURE_ACCEPTED_CODES.has(reply.code)) {
     const scheduled = reply.lines.find((l) => l.code === UNDO_SCHEDULED_CODE);
@@ -82,7 +91,11 @@ export async function confirmConfigure(
   socketPath: string,
   options: GuardedCommandOptions = {},
 ): Promise<ConfirmResult> {
-  const reply = await runBirdCommand(socketPath, 'configure confirm', options);
+  return classifyConfirmReply(await runBirdCommand(socketPath, 'configure confirm', options));
+}
+
+/** What a reply to `configure confirm` means. Pure. */
+export function classifyConfirmReply(reply: BirdReply): ConfirmResult {
   const message = coded(reply.code, final(reply.lines));
   if (reply.code === CONFIRMED_CODE) return { outcome: 'confirmed', message };
   if (reply.code === NOTHING_TO_DO_CODE) return { outcome: 'nothing-to-do', message };
@@ -91,9 +104,46 @@ export async function confirmConfigure(
 
 /** `configure undo`: BIRD goes back to the configuration it ran before the last `configure`. */
 export async function undoConfigure(socketPath: string, options: GuardedCommandOptions = {}): Promise<UndoResult> {
-  const reply = await runBirdCommand(socketPath, 'configure undo', options);
+  return classifyUndoReply(await runBirdCommand(socketPath, 'configure undo', options));
+}
+
+/** What a reply to `configure undo` means. Pure. */
+export function classifyUndoReply(reply: BirdReply): UndoResult {
   const message = coded(reply.code, final(reply.lines));
   if (CONFIGURE_ACCEPTED_CODES.has(reply.code)) return { outcome: 'reverted', message };
   if (reply.code === NOTHING_TO_DO_CODE) return { outcome: 'nothing-to-do', message };
   return { outcome: 'refused', message };
+}
+
+/** `configure status` (BIRD 2.0.5+; birdVersion.ts `configureStatus`): where reconfiguration is, and the undo timer. */
+export interface ConfigureStatus {
+  readonly state: 'done' | 'in-progress' | 'queued' | 'shutting-down' | 'unknown';
+  /** Seconds until BIRD reverts an unconfirmed `configure timeout`; undefined when nothing is pending. */
+  readonly undoInSeconds: number | undefined;
+}
+
+const STATUS_STATES: ReadonlyMap<number, ConfigureStatus['state']> = new Map([
+  [3, 'done'],
+  [4, 'in-progress'],
+  [5, 'queued'],
+  [6, 'shutting-down'],
+]);
+
+/**
+ * Parses the reply to `configure status`: `0003-Daemon is up and running`, `0022-Configuration unconfirmed, undo
+ * in 29.999 s`, `0000`. Pure.
+ */
+export function parseConfigureStatus(reply: BirdReply): ConfigureStatus {
+  const state = reply.lines.map((l) => STATUS_STATES.get(l.code)).find((s) => s !== undefined) ?? 'unknown';
+  const undo = reply.lines.find((l) => l.code === UNDO_SCHEDULED_CODE);
+  const seconds = undo && /([\d.]+)\s*s\b/.exec(undo.text);
+  return { state, undoInSeconds: seconds ? Number(seconds[1]) : undefined };
+}
+
+/** `configure status` on a running BIRD 2 or 3 (1.6 answers 9001: the command is unknown there). */
+export async function configureStatus(
+  socketPath: string,
+  options: GuardedCommandOptions = {},
+): Promise<ConfigureStatus> {
+  return parseConfigureStatus(await runBirdCommand(socketPath, 'configure status', options));
 }

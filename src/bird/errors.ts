@@ -74,6 +74,21 @@ export class BirdValidationTimeoutError extends Error {
   }
 }
 
+/** `bird --version` failed, or answered with something that is not a BIRD version birdwatch speaks. */
+export class BirdVersionError extends Error {
+  override readonly name = 'BirdVersionError';
+  readonly binary: string;
+
+  constructor(binary: string, message: string, options: BirdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.binary = binary;
+  }
+}
+
+export function isBirdVersionError(e: unknown): e is BirdVersionError {
+  return e instanceof BirdVersionError;
+}
+
 export function isBirdValidationTimeoutError(e: unknown): e is BirdValidationTimeoutError {
   return e instanceof BirdValidationTimeoutError;
 }

@@ -7,6 +7,11 @@
  * `timeformat protocol iso long` (the one form that contains a space). For BGP, `info` is the BGP
  * state padded to 14 characters and then the last error; a `down` protocol shows only the error,
  * possibly nothing. Rows carry trailing spaces.
+ *
+ * BIRD 2 and 3 (captured: fixtures/bird-outputs/bird-<version>/): the same columns, wider (`%-10s`), a
+ * capitalised heading (`Name Proto Table State Since Info`), `---` as the table of protocols without one
+ * (BGP, Device: their tables are per channel), and milliseconds in `since` (`23:20:19.662`, a date after
+ * 20 hours as in 1.6).
  */
 import { runBirdCommand, type RunBirdCommandOptions } from './controlSocket.js';
 import { BirdProtocolError } from './errors.js';
@@ -62,7 +67,8 @@ const SHOW_PROTOCOLS_CODE = /^(?:0000|0001|1002|2002)(?:[ -]|$)/;
 /** Interactive birdc echoes the command after its prompt (`show` is a keyword, never a protocol name). */
 const COMMAND_ECHO = /^sh(?:ow?)?(?:\s|$)/;
 const GREETING = /^BIRD \S+ ready\.$/;
-const HEADER = /^name\s+proto\s+table\s+state\s+since\s+info$/;
+/** `name proto …` (1.6) or `Name Proto …` (2, 3). */
+const HEADER = /^name\s+proto\s+table\s+state\s+since\s+info$/i;
 const ROW = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?|\S+)(?:\s+(.*))?$/s;
 const BGP_INFO = new RegExp(`^(${BGP_STATES.join('|')})(?:\\s+(.*))?$`, 's');
 const STATE_SET: ReadonlySet<string> = new Set(PROTOCOL_STATES);

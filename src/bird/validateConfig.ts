@@ -1,12 +1,18 @@
 /**
  * Offline validation of a BIRD configuration file with `bird -p -c FILE` (parse only).
  *
- * BIRD 1.6 exits 0 with no output when the file is valid; otherwise it exits 1 and prints one
- * line on stderr: `bird: <file>:<line>:<col> <message>` (both bird and bird6 say `bird:`), or a
- * line without a location, e.g. `bird: Unable to open configuration file X: No such file or directory`.
+ * BIRD exits 0 with no output when the file is valid; otherwise it exits 1 and prints one line on stderr:
+ * `bird: <file>:<line>:<col> <message>` (BIRD 1.6 — both bird and bird6 say `bird:` — and 2.x), or a line without
+ * a location, e.g. `bird: Unable to open configuration file X: No such file or directory`. BIRD 3 prefixes its
+ * log format: `bird: 2026-12-06 23:17:00.751 [0001] <FATAL> <file>:<line>:<col> <message>` (captured from 3.1.0
+ * and 3.3.2 in fixtures/bird-outputs/bird-<version>/bird-p-errors.txt). BIRD 2 and 3 word messages more
+ * precisely (`syntax error, unexpected CF_SYM_UNDEFINED`).
  */
 import { spawn } from 'node:child_process';
+import { parseBirdConfigError, withoutPrefixes } from './configError.js';
 import { BirdBinaryMissingError, BirdValidationTimeoutError } from './errors.js';
+
+export { parseBirdConfigError, type BirdConfigErrorLocation } from './configError.js';
 
 /** `bird`, `bird6`, or a path to a BIRD executable. */
 export type BirdBinary = 'bird' | 'bird6' | (string & {});
@@ -34,14 +40,6 @@ process.on('exit', () => {
   }
 });
 
-/** Where BIRD says a configuration error is. */
-export interface BirdConfigErrorLocation {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly message: string;
-}
-
 export type ValidateBirdConfigResult =
   | { readonly ok: true }
   | {
@@ -56,22 +54,6 @@ export type ValidateBirdConfigResult =
       readonly raw: string;
       readonly exitCode: number | undefined;
     };
-
-const LOCATED = /^(.+?):(\d+):(\d+) (.*)$/s;
-const PROGRAM_PREFIX = /^bird6?: /;
-
-/**
- * Parses `<file>:<line>:<col> <message>` as BIRD prints it (also with a `bird: ` prefix, and as the
- * text of an 8002 reply to `configure`). Returns undefined when the text has another form.
- * A file name containing `:<digits>:<digits> ` would be split at its first such occurrence.
- */
-export function parseBirdConfigError(text: string): BirdConfigErrorLocation | undefined {
-  const m = LOCATED.exec(text.trim().replace(PROGRAM_PREFIX, ''));
-  if (m === null) return undefined;
-  const [, file, line, column, message] = m;
-  if (file === undefined || line === undefined || column === undefined || message === undefined) return undefined;
-  return { file, line: Number(line), column: Number(column), message: message.trim() };
-}
 
 /** BIRD prints one line on error; a runaway output is not BIRD (kept per stream, the rest dropped). */
 const MAX_OUTPUT_CHARS = 1024 * 1024;
@@ -195,7 +177,7 @@ export async function validateBirdConfig(options: ValidateBirdConfigOptions): Pr
     message: overflow
       ? `${binary} -p printed more than ${MAX_OUTPUT_CHARS} characters (killed): not BIRD's one-line answer`
       : raw.length > 0
-        ? firstLine.replace(PROGRAM_PREFIX, '').trim()
+        ? withoutPrefixes(firstLine)
         : `${binary} -p ${ended} and printed nothing`,
     raw,
     exitCode: result.exitCode,

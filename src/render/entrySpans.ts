@@ -4,9 +4,32 @@ import { keys } from '../model/keys.js';
 import type { NodeModel } from '../model/nodeModel.js';
 import type { EntrySpan, FileSet } from './fileSet.js';
 
-const IPAM_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird_ipam.cfg', 6: 'bird6_ipam.cfg' };
-const AGGR_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'bird_aggr.cfg', 6: 'bird6_aggr.cfg' };
-const FILTER_FILE: Readonly<Record<AddressFamily, string>> = { 4: 'custom_filters.cfg', 6: 'custom_filters6.cfg' };
+/** Where a family's statements are, per dialect: which file, and (one file, both families) which function. */
+export interface SpanFiles {
+  readonly main: Readonly<Record<AddressFamily, string>>;
+  readonly ipam: Readonly<Record<AddressFamily, string>>;
+  readonly aggr: Readonly<Record<AddressFamily, string>>;
+  readonly filters: Readonly<Record<AddressFamily, string>>;
+  /** The line that opens the family's custom filter function, when both families share the file. */
+  readonly filtersStart?: Readonly<Record<AddressFamily, string>>;
+}
+
+/** BIRD 1.6: each family in its own daemon's files. */
+export const BIRD1_SPAN_FILES: SpanFiles = {
+  main: { 4: MAIN_FILE[DAEMON_OF_FAMILY[4]], 6: MAIN_FILE[DAEMON_OF_FAMILY[6]] },
+  ipam: { 4: 'bird_ipam.cfg', 6: 'bird6_ipam.cfg' },
+  aggr: { 4: 'bird_aggr.cfg', 6: 'bird6_aggr.cfg' },
+  filters: { 4: 'custom_filters.cfg', 6: 'custom_filters6.cfg' },
+};
+
+/** BIRD 2/3 (layouts.ts BIRD2_NODE_LAYOUT): both families in each file; filters in `custom_filters_v4/_v6()`. */
+export const BIRD2_SPAN_FILES: SpanFiles = {
+  main: { 4: 'bird.cfg', 6: 'bird.cfg' },
+  ipam: { 4: 'bird_ipam.cfg', 6: 'bird_ipam.cfg' },
+  aggr: { 4: 'bird_aggr.cfg', 6: 'bird_aggr.cfg' },
+  filters: { 4: 'custom_filters.cfg', 6: 'custom_filters.cfg' },
+  filtersStart: { 4: 'function custom_filters_v4 ()', 6: 'function custom_filters_v6 ()' },
+};
 
 /** `token` appears in `line` as a whole address or CIDR (not inside a longer one). */
 function containsToken(line: string, token: string): boolean {
@@ -28,11 +51,12 @@ function containsToken(line: string, token: string): boolean {
  * `source address` lines, each pool's and block's CIDR, each custom filter's body. Keys are built from the
  * schema; one that is not in the keyspace as written (a non-canonical spelling) is simply never quarantined.
  */
-export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] {
+export function locateEntrySpans(files: FileSet, model: NodeModel, where: SpanFiles = BIRD1_SPAN_FILES): EntrySpan[] {
   const spans: EntrySpan[] = [];
   for (const f of [4, 6] as const) {
     const family = f === 4 ? model.v4 : model.v6;
-    const main = (files.get(MAIN_FILE[DAEMON_OF_FAMILY[f]]) ?? '').split('\n');
+    const mainFile = where.main[f];
+    const main = (files.get(mainFile) ?? '').split('\n');
     const ownKey = keys.hostAddress(model.nodeName, f);
     const routerKey = keys.hostAddress(model.nodeName, 4);
     const nodeAt = new Map<bigint, string>();
@@ -53,17 +77,18 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
     }
     main.forEach((line, index) => {
       const trimmed = line.trim();
+      // Both families' passes see a shared main file's router id line: the same span twice, which is harmless.
       if (/^router id /.test(trimmed))
         spans.push({
-          file: MAIN_FILE[DAEMON_OF_FAMILY[f]],
+          file: mainFile,
           key: routerKey,
           firstLine: index + 1,
           lastLine: index + 1,
           kind: 'entry',
         });
-      else if (/^source address /.test(trimmed) && family.address)
+      else if (/^source address /.test(trimmed) && family.address && containsToken(trimmed, family.address.text))
         spans.push({
-          file: MAIN_FILE[DAEMON_OF_FAMILY[f]],
+          file: mainFile,
           key: ownKey,
           firstLine: index + 1,
           lastLine: index + 1,
@@ -75,7 +100,7 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
         let end = index;
         while (end + 1 < main.length && !/^}/.test(main[end]!)) end++;
         spans.push({
-          file: MAIN_FILE[DAEMON_OF_FAMILY[f]],
+          file: mainFile,
           key,
           firstLine: index + 1,
           lastLine: end + 1,
@@ -93,22 +118,28 @@ export function locateEntrySpans(files: FileSet, model: NodeModel): EntrySpan[] 
       });
     };
     byToken(
-      IPAM_FILE[f],
+      where.ipam[f],
       family.pools.map((p) => [p.cidr.text, keys.pool(f, p.cidr.text)] as const),
     );
     byToken(
-      AGGR_FILE[f],
+      where.aggr[f],
       family.blocks.map((b) => [b.text, keys.block(model.nodeName, f, b.text)] as const),
     );
-    spans.push(...locateFilters(files, FILTER_FILE[f], family.customFilters));
+    spans.push(...locateFilters(files, where.filters[f], family.customFilters, where.filtersStart?.[f]));
   }
   return spans;
 }
 
-function locateFilters(files: FileSet, file: string, filters: NodeModel['v4']['customFilters']): EntrySpan[] {
+function locateFilters(
+  files: FileSet,
+  file: string,
+  filters: NodeModel['v4']['customFilters'],
+  startLine: string | undefined,
+): EntrySpan[] {
   const text = files.get(file) ?? '';
   const spans: EntrySpan[] = [];
-  let from = 0;
+  // With both families in one file, a v6 body equal to a v4 one must be found in the v6 function.
+  let from = startLine === undefined ? 0 : Math.max(0, text.indexOf(startLine));
   for (const filter of filters) {
     const at = text.indexOf(filter.body, from);
     if (at < 0) continue; // an overriding template may place filters elsewhere; then the error names only the file

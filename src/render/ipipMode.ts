@@ -1,8 +1,9 @@
 /**
- * How IPIP pools reach the kernel. `krt-tunnel`: Calico's BIRD fork sets `krt_tunnel`; `off`: upstream BIRD
- * rejects that attribute, so IPIP pools are exported and routed natively. `auto` is resolved to one of these
- * by probing the installed bird (an edge concern) before rendering.
+ * How IPIP pools reach the kernel. `krt-tunnel`: Calico's BIRD 1.6 fork sets `krt_tunnel` on kernel export;
+ * `onlink`: upstream BIRD 2.0.12+ / 3.2+ sets `ifname`, `onlink` and `gw` on BGP import (the BIRD 2/3 templates);
+ * `off`: IPIP pools are exported and routed natively (the dataplane owns the tunnel). `auto` is resolved to one of
+ * these for the BIRD at hand (resolveIpipRendering.ts) before rendering.
  */
-export type IpipRendering = 'krt-tunnel' | 'off';
+export type IpipRendering = 'krt-tunnel' | 'onlink' | 'off';
 export type IpipOption = IpipRendering | 'auto';
 export const IPIP_OPTIONS: readonly IpipOption[] = ['auto', 'krt-tunnel', 'off'];

@@ -4,7 +4,10 @@ import { TemplateError } from './errors.js';
 import { NODE_LAYOUT, type Layout } from './layouts.js';
 import { errorMessage } from '../errorMessage.js';
 
-/** Template sources by name: `<output file>.hbs` (node), `reflector/<output file>.hbs`, `partials/<name>.hbs`. */
+/**
+ * Template sources by name: `<output file>.hbs` (node), `reflector/<output file>.hbs`, `partials/<name>.hbs`; the
+ * BIRD 2/3 set under `bird2/` (its partials in `bird2/partials/`).
+ */
 export type TemplateSources = ReadonlyMap<string, string>;
 
 export interface CompiledTemplateSet {
@@ -12,6 +15,7 @@ export interface CompiledTemplateSet {
   render(view: object): Map<string, string>;
 }
 
+const DEFAULT_PARTIALS = 'partials/';
 const COMPILE_OPTIONS = { noEscape: true, strict: true, preventIndent: true } as const;
 
 /**
@@ -38,22 +42,31 @@ function reusingPartial(handlebars: typeof Handlebars, source: string): Handleba
  * global registry), no HTML escaping (it would corrupt BIRD syntax) and strict mode (a missing field is an error).
  */
 export function compileTemplateSet(sources: TemplateSources, layout: Layout = NODE_LAYOUT): CompiledTemplateSet {
-  const handlebars = Handlebars.create();
-  for (const [name, source] of sources) {
-    const match = /^partials\/([A-Za-z0-9_-]+)\.hbs$/.exec(name);
-    if (!match) continue;
-    if (isContextOnlyTemplate(source, handlebars))
-      handlebars.registerPartial(match[1]!, reusingPartial(handlebars, source));
-    else handlebars.registerPartial(match[1]!, source);
-  }
+  // One environment per partials directory: the BIRD 1.6 and BIRD 2/3 sets have partials of the same name.
+  const environments = new Map<string, typeof Handlebars>();
+  const environment = (dir: string): typeof Handlebars => {
+    let handlebars = environments.get(dir);
+    if (handlebars) return handlebars;
+    handlebars = Handlebars.create();
+    for (const [name, source] of sources) {
+      if (!name.startsWith(dir)) continue;
+      const match = /^([A-Za-z0-9_-]+)\.hbs$/.exec(name.slice(dir.length));
+      if (!match) continue;
+      if (isContextOnlyTemplate(source, handlebars))
+        handlebars.registerPartial(match[1]!, reusingPartial(handlebars, source));
+      else handlebars.registerPartial(match[1]!, source);
+    }
+    environments.set(dir, handlebars);
+    return handlebars;
+  };
   const compiled = new Map<string, { name: string; template: HandlebarsTemplateDelegate<object> }>();
-  for (const { file, template: name } of layout) {
+  for (const { file, template: name, partials = DEFAULT_PARTIALS } of layout) {
     const source = sources.get(name);
     if (source === undefined) throw new TemplateError(`template ${name} is missing`, name);
     try {
       compiled.set(file, {
         name,
-        template: handlebars.compile<object>(source, COMPILE_OPTIONS),
+        template: environment(partials).compile<object>(source, COMPILE_OPTIONS),
       });
     } catch (error) {
       throw new TemplateError(`template ${name}: ${errorMessage(error)}`, name, { cause: error });

@@ -83,7 +83,7 @@ function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): Fami
  * reflector).
  */
 function tunnelStatements(pool: Pool, model: NodeModel, ipip: IpipRendering): string[] {
-  if (ipip === 'off' || pool.ipipInterface === undefined) return [];
+  if (ipip !== 'krt-tunnel' || pool.ipipInterface === undefined) return [];
   const tunnel = `krt_tunnel = "${pool.ipipInterface}";`;
   if (pool.ipipMode !== 'cross-subnet' || model.networkV4 === undefined) return [tunnel];
   return [tunnel, `if defined(bgp_next_hop) then { if bgp_next_hop ~ ${model.networkV4.text} then krt_tunnel = ""; }`];
