@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { loopbackKeyspace } from './support/keyspaces.js';
-import { isConfigDirLockedError } from '../src/apply/errors.js';
+import { ConfigDirLockedError } from '../src/apply/errors.js';
 import { keys } from '../src/model/keys.js';
 import { checkReadiness } from '../src/observe/health.js';
 import { canCreateNamespaces } from './harness/netns.js';
@@ -325,7 +325,7 @@ if (!(await canCreateNamespaces())) {
       const h = await createWorld(t, { keyspace: baseKeyspace() });
       const controller = await h.startController();
       const second = await h.startController().catch((e: unknown) => e);
-      t.ok(isConfigDirLockedError(second), 'a second controller on the same dir is refused');
+      t.ok(second instanceof ConfigDirLockedError, 'a second controller on the same dir is refused');
       const once = await cli([
         'run',
         '--once',

@@ -6,10 +6,10 @@ import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { parseListenOption } from '../src/cli/listenOption.js';
 import { listenOps } from '../src/cli/opsListen.js';
-import { isUsageError } from '../src/cli/usageError.js';
+import { UsageError } from '../src/cli/usageError.js';
 import { keys } from '../src/model/keys.js';
 import { checkLiveness, checkReadiness } from '../src/observe/health.js';
-import { isOpsServerListenError, OpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
+import { OpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
 import { createLogger } from '../src/observe/logger.js';
 import { BirdwatchMetrics } from '../src/observe/metrics.js';
 import { RunStatus } from '../src/observe/runStatus.js';
@@ -58,7 +58,7 @@ t.test('--listen: HOST:PORT, [IPv6]:PORT or off; anything else is a usage error 
     } catch (e) {
       error = e;
     }
-    t.ok(isUsageError(error) && error.argument === '--listen', `${bad} refused`);
+    t.ok(error instanceof UsageError && error.argument === '--listen', `${bad} refused`);
   }
   const result = await cli(['run', '--node', 'n1', '--listen', '0.0.0.0', '--etcd-endpoints', 'http://127.0.0.1:1']);
   t.equal(result.code, 2);
@@ -316,7 +316,7 @@ t.test('an address in use: the explicit --listen fails naming it', async (t) => 
     () => undefined,
     (e: unknown) => e,
   );
-  t.ok(isOpsServerListenError(error) && /address already in use/.test(error.message), String(error));
+  t.ok(error instanceof OpsServerListenError && /address already in use/.test(error.message), String(error));
 
   const dir = tempDir(t);
   const proc = spawnBirdwatch(t, [
@@ -363,7 +363,7 @@ t.test(
       () => undefined,
       (e: unknown) => e,
     );
-    t.ok(isUsageError(error) && error.argument === '--listen', 'explicit: exit 2 naming --listen');
+    t.ok(error instanceof UsageError && error.argument === '--listen', 'explicit: exit 2 naming --listen');
     t.equal(await listenOps({ kind: 'off' }, 'off', clash, log), undefined, 'off: nothing started');
   },
 );

@@ -18,8 +18,6 @@ export class OpenFileLockError extends Error {
   }
 }
 
-export const isOpenFileLockError = (error: unknown): error is OpenFileLockError => error instanceof OpenFileLockError;
-
 /**
  * Takes an exclusive flock(2) on the open file description behind `handle`, without waiting: true when taken,
  * false when another open file description holds it (README "Reliability": one owner per config dir).

@@ -74,26 +74,6 @@ export class BirdValidationTimeoutError extends Error {
   }
 }
 
-export function isBirdValidationTimeoutError(e: unknown): e is BirdValidationTimeoutError {
-  return e instanceof BirdValidationTimeoutError;
-}
-
-export function isBirdUnreachableError(e: unknown): e is BirdUnreachableError {
-  return e instanceof BirdUnreachableError;
-}
-
-export function isBirdProtocolError(e: unknown): e is BirdProtocolError {
-  return e instanceof BirdProtocolError;
-}
-
-export function isBirdTimeoutError(e: unknown): e is BirdTimeoutError {
-  return e instanceof BirdTimeoutError;
-}
-
-export function isBirdBinaryMissingError(e: unknown): e is BirdBinaryMissingError {
-  return e instanceof BirdBinaryMissingError;
-}
-
 function errnoCode(cause: unknown): string | undefined {
   if (typeof cause === 'object' && cause !== null && 'code' in cause) {
     const code: unknown = cause.code;

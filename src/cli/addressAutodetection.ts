@@ -47,9 +47,6 @@ export class AutodetectionError extends Error {
   }
 }
 
-export const isAutodetectionError = (error: unknown): error is AutodetectionError =>
-  error instanceof AutodetectionError;
-
 /** Interfaces calico-node never picks: container bridges, tunnels, its own workload interfaces, loopback. */
 const EXCLUDED_INTERFACES = [
   /^docker.*/,

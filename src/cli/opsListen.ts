@@ -1,4 +1,4 @@
-import { isOpsServerListenError, type OpsServer } from '../observe/httpServer.js';
+import { OpsServerListenError, type OpsServer } from '../observe/httpServer.js';
 import type { Logger } from '../observe/logger.js';
 import type { ListenOption } from './listenOption.js';
 import { UsageError } from './usageError.js';
@@ -18,7 +18,7 @@ export async function listenOps(
   try {
     return await start(listen.host, listen.port);
   } catch (error) {
-    if (!isOpsServerListenError(error)) throw error;
+    if (!(error instanceof OpsServerListenError)) throw error;
     if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
     log.error(
       { component: 'http' },

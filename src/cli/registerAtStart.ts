@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isOperatorConflictError } from '../operator/errors.js';
+import { OperatorConflictError } from '../operator/errors.js';
 import { listNodes, registerNode } from '../operator/nodes.js';
 import type { OperatorStore } from '../operator/store.js';
 import type { Etcd3 } from 'etcd3';
@@ -132,7 +132,7 @@ async function registerOnce(
       `node ${plan.node} registered: ${v4.address.text}${v6 !== undefined ? `, ${v6.address.text}` : ''}`,
     );
   } catch (error) {
-    if (isOperatorConflictError(error)) {
+    if (error instanceof OperatorConflictError) {
       const argument =
         error.value === v4.address.text
           ? plan.argument[4]

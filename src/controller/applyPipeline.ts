@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { isApplyError } from '../apply/errors.js';
+import { ApplyError } from '../apply/errors.js';
 import type { StagedFileSet } from '../apply/stagingDir.js';
-import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
+import { BirdBinaryMissingError, BirdValidationTimeoutError } from '../bird/errors.js';
 import type { Daemon } from '../model/daemon.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import type { DaemonPlan, ReloadStep } from './applyPlan.js';
@@ -164,7 +164,7 @@ export async function runDaemonPipeline(
         try {
           staged = await edges.stage(context.stageRoot, files);
         } catch (error) {
-          if (isApplyError(error)) return fail('stage', error.message, true);
+          if (error instanceof ApplyError) return fail('stage', error.message, true);
           throw error;
         }
         const started = now();
@@ -212,7 +212,7 @@ export async function runDaemonPipeline(
           const error = checked.error;
           const back = await goBack();
           if (context.signal?.aborted) return result({ ...back, aborted: true });
-          if (isBirdValidationTimeoutError(error) || isBirdBinaryMissingError(error))
+          if (error instanceof BirdValidationTimeoutError || error instanceof BirdBinaryMissingError)
             return result({ ...back, failure: { step: 'validate', message: error.message, transient: true } });
           throw error;
         }
@@ -256,7 +256,7 @@ export async function runDaemonPipeline(
         else await edges.write(context.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
         written = changed;
       } catch (error) {
-        if (!isApplyError(error)) throw error;
+        if (!(error instanceof ApplyError)) throw error;
         written = [...error.replaced];
         return fail('swap', error.message, true);
       } finally {

@@ -1,11 +1,11 @@
 import { LiveFiles } from '../apply/liveFileSet.js';
 import { errorMessage } from '../errorMessage.js';
 import type { Daemon } from '../model/daemon.js';
-import { isNodeConfigError } from '../model/errors.js';
+import { NodeConfigError } from '../model/errors.js';
 import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
 import type { FailureKind } from '../observe/failureKind.js';
-import { isTemplateError, TemplateError } from '../render/errors.js';
+import { TemplateError } from '../render/errors.js';
 import type { FileSet } from '../render/fileSet.js';
 import { StatementMemo } from '../render/statementMemo.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
@@ -146,8 +146,8 @@ export class ConfigApplier {
       this.#reporter.resolved('render');
       return outcome;
     } catch (error) {
-      if (isNodeConfigError(error)) return { failed: 'node', message: error.message };
-      if (isTemplateError(error)) return { failed: 'template', message: error.message };
+      if (error instanceof NodeConfigError) return { failed: 'node', message: error.message };
+      if (error instanceof TemplateError) return { failed: 'template', message: error.message };
       throw error;
     }
   }

@@ -3,7 +3,7 @@ import { stageFileSet } from '../apply/stagingDir.js';
 import { swapStagedFiles, warnDirectoryRemoved, writeFilesDurably } from '../apply/swapFileSet.js';
 import { configureBird } from '../bird/configure.js';
 import { configureWithTimeout, confirmConfigure, undoConfigure } from '../bird/configureGuarded.js';
-import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../bird/errors.js';
 import { showProtocolStats } from '../bird/protocolStats.js';
 import { MAIN_FILE, type Daemon } from '../model/daemon.js';
 import type { Logger } from '../observe/logger.js';
@@ -63,9 +63,9 @@ async function configureOutcome(
     if (reply.ok) return { kind: 'applied', daemon, message: reply.message, ms: performance.now() - started };
     return { kind: 'rejected', daemon, message: codedReply(reply.code, reply.message) };
   } catch (error) {
-    if (isBirdUnreachableError(error) || isBirdTimeoutError(error))
+    if (error instanceof BirdUnreachableError || error instanceof BirdTimeoutError)
       return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
-    if (isBirdProtocolError(error))
+    if (error instanceof BirdProtocolError)
       return { kind: 'garbled', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
     throw error;
   }

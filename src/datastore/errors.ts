@@ -13,5 +13,3 @@ export class DatastoreError extends Error {
     super(message, options);
   }
 }
-
-export const isDatastoreError = (error: unknown): error is DatastoreError => error instanceof DatastoreError;

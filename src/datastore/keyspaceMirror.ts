@@ -4,7 +4,7 @@ import type { KeyScope, ScopePlan } from '../model/keyScope.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { classifyEtcdError } from './etcdErrors.js';
 import { readHeader, readScopedSnapshot, type EtcdHeader } from './etcdSource.js';
-import { isDatastoreError, type DatastoreError } from './errors.js';
+import { DatastoreError } from './errors.js';
 import { EtcdWatchStream, type StreamEnd, type WatchEvent } from './watchStream.js';
 
 /** The smallest key range [start, end) containing every key under every prefix. */
@@ -156,7 +156,7 @@ export class KeyspaceMirror {
     if (reason !== undefined && this.#everSynced) this.#setState('resyncing', { reason });
     // After the first sync every failure is retried (the live configuration stays; etcd may come back fixed).
     const fatal = (error: unknown): boolean =>
-      !this.#everSynced && isDatastoreError(error) && (error.kind === 'auth' || error.kind === 'tls');
+      !this.#everSynced && error instanceof DatastoreError && (error.kind === 'auth' || error.kind === 'tls');
     const policy = retry(
       handleWhen((error) => !fatal(error)),
       {

@@ -1,5 +1,5 @@
 import type { AddressFamily } from '../model/address.js';
-import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../bird/errors.js';
 import { showProtocols, type ProtocolRow, type ShowProtocolsOptions } from '../bird/showProtocols.js';
 import { parseProtocolName, type SessionKind } from '../model/protocolName.js';
 
@@ -102,7 +102,11 @@ export async function queryFamilyStatus(
     const rows = await showProtocols(socketPath, options);
     return { family, socketPath, reachable: true, sessions: sessionsFromRows(rows, family) };
   } catch (error) {
-    if (isBirdUnreachableError(error) || isBirdTimeoutError(error) || isBirdProtocolError(error)) {
+    if (
+      error instanceof BirdUnreachableError ||
+      error instanceof BirdTimeoutError ||
+      error instanceof BirdProtocolError
+    ) {
       return { family, socketPath, reachable: false, error: error.message };
     }
     throw error;

@@ -1,5 +1,5 @@
 import { BirdControlClient } from '../bird/controlSocket.js';
-import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../bird/errors.js';
 import type { BirdAnswer, BirdAnswers } from './health.js';
 import type { Daemon } from '../model/daemon.js';
 
@@ -20,7 +20,11 @@ export async function probeBird(
       client.close();
       return { ok: true };
     } catch (error) {
-      if (isBirdUnreachableError(error) || isBirdTimeoutError(error) || isBirdProtocolError(error)) {
+      if (
+        error instanceof BirdUnreachableError ||
+        error instanceof BirdTimeoutError ||
+        error instanceof BirdProtocolError
+      ) {
         return { ok: false, error: `${daemon} does not answer: ${error.message}` };
       }
       return { ok: false, error: `${daemon} does not answer: ${String(error)}` };

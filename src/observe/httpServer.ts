@@ -42,9 +42,6 @@ export class OpsServerListenError extends Error {
   }
 }
 
-export const isOpsServerListenError = (error: unknown): error is OpsServerListenError =>
-  error instanceof OpsServerListenError;
-
 const PATHS = ['/metrics', '/healthz', '/readyz'] as const;
 
 function send(response: ServerResponse, code: number, contentType: string, body: string, head: boolean): void {

@@ -16,7 +16,7 @@ import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/lo
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import type { Daemon } from '../../model/daemon.js';
-import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
+import { AutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
 import {
   addEtcdOptions,
   parseIpipOption,
@@ -202,7 +202,7 @@ export function registerRun(program: Command, context: CommandContext): void {
               signal: shutdown,
             });
           } catch (error) {
-            if (!isAutodetectionError(error) || shutdown.aborted) throw error;
+            if (!(error instanceof AutodetectionError) || shutdown.aborted) throw error;
             log.error({ component: 'register', node: registration.node }, error.message);
             context.stderr(`error: ${error.message}`);
             context.setExitCode(1);
