@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
 
 /** util-linux's program that calls flock(2) on a file descriptor it is given. */
-export const FLOCK_PROGRAM = 'flock';
+const FLOCK_PROGRAM = 'flock';
 
 const FLOCK_TIMEOUT_MS = 10_000;
 

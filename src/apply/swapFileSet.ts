@@ -21,7 +21,10 @@ async function writeDurably(path: string, content: string): Promise<void> {
   }
 }
 
-/** A directory found where a configuration file belongs, removed so the file can take its place. */
+/**
+ * A directory found where a configuration file belongs, removed so the file can take its place.
+ * @internal the directory-removed unit test.
+ */
 export interface RemovedDirectory {
   readonly path: string;
   /** The names directly inside it (the first MAX_LISTED, sorted). */

@@ -47,9 +47,12 @@ export type ConfigureBirdResult =
 /** Reply codes that mean the new configuration was accepted. */
 export const CONFIGURE_ACCEPTED_CODES: ReadonlySet<number> = new Set([3, 4, 5]);
 /** Reply code of a successful `configure check`. */
-export const CONFIGURE_CHECK_OK_CODE = 20;
+const CONFIGURE_CHECK_OK_CODE = 20;
 
-/** Builds the `configure` command line. BIRD 1.6 strings have no escapes, so `"` is refused. */
+/**
+ * Builds the `configure` command line. BIRD 1.6 strings have no escapes, so `"` is refused.
+ * @internal test/bird-control.test.ts checks the command line and its quoting.
+ */
 export function configureCommand(options: Pick<ConfigureBirdOptions, 'configPath' | 'check'> = {}): string {
   const parts = ['configure'];
   if (options.check === true) parts.push('check');

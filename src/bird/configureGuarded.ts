@@ -15,12 +15,11 @@ import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
 import { CONFIGURE_ACCEPTED_CODES } from './configure.js';
 import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
 
-export const UNDO_SCHEDULED_CODE = 22;
-export const CONFIRMED_CODE = 18;
-export const NOTHING_TO_DO_CODE = 19;
-export const UNDO_REQUESTED_CODE = 21;
+const UNDO_SCHEDULED_CODE = 22;
+const CONFIRMED_CODE = 18;
+const NOTHING_TO_DO_CODE = 19;
 /** BIRD's timer is an unsigned number of seconds; a day is far beyond any settle window. */
-export const MAX_CONFIGURE_TIMEOUT_S = 86_400;
+const MAX_CONFIGURE_TIMEOUT_S = 86_400;
 
 export interface GuardedCommandOptions {
   readonly signal?: AbortSignal;
@@ -43,7 +42,7 @@ export type UndoResult = { readonly outcome: 'reverted' | 'nothing-to-do' | 'ref
 const final = (lines: readonly BirdReplyLine[]): string => lines[lines.length - 1]?.text ?? '';
 const coded = (code: number, text: string): string => `${String(code).padStart(4, '0')} ${text}`;
 
-export function configureTimeoutCommand(seconds: number): string {
+function configureTimeoutCommand(seconds: number): string {
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_CONFIGURE_TIMEOUT_S)
     throw new RangeError(`configure timeout takes whole seconds 1-${MAX_CONFIGURE_TIMEOUT_S}, not ${seconds}`);
   return `configure timeout ${seconds}`;

@@ -26,7 +26,7 @@ export interface BirdReply {
 }
 
 /** One decoded line of the wire format. */
-export type BirdWireLine =
+type BirdWireLine =
   | { readonly kind: 'reply'; readonly code: number; readonly final: boolean; readonly text: string }
   | { readonly kind: 'continuation'; readonly text: string }
   | { readonly kind: 'async'; readonly text: string };
@@ -59,10 +59,13 @@ const MAX_LINE_LENGTH = 1 << 20;
  * A whole reply is bounded too: `show route` at 10,000 peers is a few MB; a peer that streams without end is
  * not BIRD, and must not grow the heap until the process dies.
  */
-export const MAX_REPLY_CHARS = 64 << 20;
+const MAX_REPLY_CHARS = 64 << 20;
 const REPLY_LINE = /^(\d{4})([ -])(.*)$/s;
 
-/** Decodes one wire line (without its "\n"). Throws BirdProtocolError if it fits no form. */
+/**
+ * Decodes one wire line (without its "\n"). Throws BirdProtocolError if it fits no form.
+ * @internal the wire-format tests decode lines directly.
+ */
 export function parseBirdWireLine(line: string): BirdWireLine {
   const m = REPLY_LINE.exec(line);
   if (m !== null) {
@@ -148,6 +151,7 @@ export class BirdReplyDecoder {
 /**
  * Decodes a complete capture of the wire (e.g. a fixture) into replies.
  * Throws BirdProtocolError if it ends in the middle of a reply.
+ * @internal the wire-format tests decode captured replies.
  */
 export function decodeBirdReplies(text: string): BirdReply[] {
   const decoder = new BirdReplyDecoder();

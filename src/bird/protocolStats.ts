@@ -16,7 +16,10 @@ export interface ProtocolStats {
 
 const ROUTES = /^\s*Routes:\s+(\d+) imported,(?:\s+(\d+) filtered,)?\s+(\d+) exported/;
 
-/** Parses the reply lines of `show protocols all` (1002 rows, 1006 details). Lines that are not rows are skipped. */
+/**
+ * Parses the reply lines of `show protocols all` (1002 rows, 1006 details). Lines that are not rows are skipped.
+ * @internal test/bird-guarded-configure.test.ts parses real replies.
+ */
 export function parseProtocolStats(
   lines: readonly { readonly code: number; readonly text: string }[],
 ): ProtocolStats[] {

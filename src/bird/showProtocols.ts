@@ -11,9 +11,11 @@
 import { runBirdCommand, type RunBirdCommandOptions } from './controlSocket.js';
 import { BirdProtocolError } from './errors.js';
 
+/** @internal the show-protocols unit test covers every state. */
 export const PROTOCOL_STATES = ['up', 'down', 'start', 'stop', 'feed', 'wait', 'flush'] as const;
-export type ProtocolState = (typeof PROTOCOL_STATES)[number];
+type ProtocolState = (typeof PROTOCOL_STATES)[number];
 
+/** @internal the show-protocols unit test covers every state. */
 export const BGP_STATES = [
   'Idle',
   'Connect',
@@ -24,7 +26,7 @@ export const BGP_STATES = [
   'Close',
   'Passive',
 ] as const;
-export type BgpState = (typeof BGP_STATES)[number];
+type BgpState = (typeof BGP_STATES)[number];
 
 /** A parsed row. `bgpState`/`lastError` are set only for rows whose proto is `BGP`. */
 export interface ProtocolEntry {
@@ -45,7 +47,7 @@ export interface ProtocolEntry {
 }
 
 /** A line that is not a protocol row (garbled, truncated, unknown state, error text …). */
-export interface UnparsedProtocolRow {
+interface UnparsedProtocolRow {
   readonly kind: 'unparsed';
   readonly raw: string;
   readonly reason: string;

@@ -17,6 +17,7 @@ type Register = (program: Command, context: CommandContext) => void;
  * imported (`import()`): etcd3/grpc, pino, prom-client and handlebars cost most of a second to load, and
  * `--version`, `--help` or `status` need none of them. The others appear in the top-level help as stubs
  * with the same description (test/cli-help.test.ts checks they match the full definitions).
+ * @internal test/cli-ux.test.ts checks this short list against the full definitions.
  */
 export const TOP_LEVEL_COMMANDS: readonly {
   readonly name: string;
@@ -87,7 +88,10 @@ export const TOP_LEVEL_COMMANDS: readonly {
   },
 ];
 
-/** The top-level command argv asks for (`help X` asks for X), if it names one. */
+/**
+ * The top-level command argv asks for (`help X` asks for X), if it names one.
+ * @internal test/cli-ux.test.ts drives it with each argv form.
+ */
 export function requestedCommand(argv: readonly string[]): string | undefined {
   const operands = argv.filter((a) => !a.startsWith('-'));
   const first = operands[0] === 'help' ? operands[1] : operands[0];

@@ -10,7 +10,7 @@ import type { UndoRecord } from './guard/undoRecord.js';
 import { formatValidationFailure, type ValidationFailure } from './validateStaged.js';
 
 /** The named steps of one daemon's pipeline, in order (render and compare come before, per cycle). */
-export type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';
+type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';
 
 export interface DaemonPipelineInput {
   /** Every rendered file (every daemon's); this pipeline takes its daemon's. */
@@ -30,7 +30,7 @@ export interface PipelineContext {
   readonly now?: () => number;
 }
 
-export interface DaemonPipelineFailure {
+interface DaemonPipelineFailure {
   readonly step: PipelineStep;
   readonly message: string;
   /** Whether the same input can succeed later (a full disk, a hung bird -p, BIRD refusing configure). */
@@ -63,7 +63,10 @@ export interface DaemonPipelineResult {
   readonly windowOpened: boolean;
 }
 
-/** BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`. */
+/**
+ * BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`.
+ * @internal the staged-configure test checks it against BIRD's real reply.
+ */
 export const cannotReadStagedSet = (message: string): boolean =>
   /^8002 \S.*: (No such file or directory|Permission denied|Not a directory)$/.test(message);
 

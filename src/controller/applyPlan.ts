@@ -11,14 +11,12 @@ import type { UndoRecord } from './guard/undoRecord.js';
 export type PipelineMode = 'check' | 'write' | 'apply';
 
 /**
- * How one daemon's new files reach BIRD (README "The apply path"): `staged` — BIRD is given the staged set
+ * The reload step of one daemon's plan, with what it calls: only `apply` plans have one. Its `method` is how the
+ * daemon's new files reach BIRD (README "The apply path"): `staged` — BIRD is given the staged set
  * (`configure "<staged>/bird.cfg"`) while bird -p checks it, and the swap follows when both accepted; `plain` —
  * validate, swap, then `configure`; `guarded` — validate, swap, the guard marker, then `configure timeout`, judged
  * by the settle window after the pipeline (README "The apply guard").
  */
-export type ApplyMethod = 'plain' | 'staged' | 'guarded';
-
-/** The reload step of one daemon's plan, with what it calls: only `apply` plans have one. */
 export type ReloadStep = {
   /** A reload owed for the files already on disk (swapped earlier, BIRD unreachable then, a start). */
   readonly owed: boolean;

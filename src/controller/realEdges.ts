@@ -12,7 +12,7 @@ import { snapshotOf } from './guard/settleVerdict.js';
 import { validateStagedDaemon, type BirdBinaries } from './validateStaged.js';
 
 /** Time allowed for connecting and for `configure`'s reply: 69 ms at 10,000 peers, so 30 s means hung. */
-export const RELOAD_TIMEOUT_MS = 30_000;
+const RELOAD_TIMEOUT_MS = 30_000;
 /** Time allowed for `show protocols all` (the guard's snapshot). */
 const SNAPSHOT_TIMEOUT_MS = 10_000;
 
@@ -75,6 +75,7 @@ async function configureOutcome(
  * Sends `configure` on BIRD's control socket — the command birdc sends. `configPath`: `configure "<file>"` — BIRD
  * reads that file (a staged set) once, instead of the one it started with; a plain `configure` afterwards reads
  * its own file again.
+ * @internal the staged-configure test and the guard benchmark reload a real BIRD with it.
  */
 export function reloadBird(
   daemon: Daemon,

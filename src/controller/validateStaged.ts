@@ -65,7 +65,10 @@ export async function validateStagedDaemon(
   };
 }
 
-/** Both daemons' staged sets (in parallel), for the fuzz test and the benchmark; the first refusal, if any. */
+/**
+ * Both daemons' staged sets (in parallel), for the fuzz test and the benchmark; the first refusal, if any.
+ * @internal the fuzz oracle and the anatomy benchmark.
+ */
 export async function validateStagedFileSet(
   stagedDir: string,
   spans: () => readonly EntrySpan[],

@@ -24,13 +24,13 @@ export interface EtcdConnectionOptions {
 }
 
 /** Defaults documented in README (datastore): a dead connection is closed within time + timeout = 15 s. */
-export const DEFAULT_KEEPALIVE_TIME_MS = 10_000;
-export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
+const DEFAULT_KEEPALIVE_TIME_MS = 10_000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
 /**
  * The receive limit (grpc's default is 4 MiB). Reads are paged, so this only bounds one page or one watch
  * response; it is a second line for single large values (etcd's own request limit is 1.5 MiB by default).
  */
-export const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 function readPem(path: string, what: string): Buffer {
   try {

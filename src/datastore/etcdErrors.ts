@@ -27,7 +27,7 @@ const SERVER_CERT_HINT =
  * → `<e>`; OpenSSL's `…:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../deps/…` → `sslv3 alert bad
  * certificate`.
  */
-export function etcdErrorDetail(message: string): string {
+function etcdErrorDetail(message: string): string {
   let detail = message;
   const last = /Last error: ([\s\S]*?)(?:\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*(?:Resolution note:[\s\S]*)?$/.exec(
     detail,

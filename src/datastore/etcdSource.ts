@@ -32,7 +32,7 @@ export interface ReadOptions {
   readonly pageKeys?: number;
 }
 
-export const DEFAULT_PAGE_KEYS = 2_000;
+const DEFAULT_PAGE_KEYS = 2_000;
 /**
  * Pages aim at this many bytes, far below the receive limit. Few pages matter: etcd 3.4 counts every key left in
  * the range for each page (O(keys) per page), so 100 pages of 1,000 keys cost 3× one read of 100,000.

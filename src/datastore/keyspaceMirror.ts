@@ -7,14 +7,6 @@ import { readHeader, readScopedSnapshot, type EtcdHeader } from './etcdSource.js
 import { DatastoreError } from './errors.js';
 import { EtcdWatchStream, type StreamEnd, type WatchEvent } from './watchStream.js';
 
-/** The smallest key range [start, end) containing every key under every prefix. */
-export function coveringRange(prefixes: readonly string[]): { start: string; end: string } {
-  const sorted = [...prefixes].sort();
-  const last = sorted[sorted.length - 1]!;
-  const end = last.slice(0, -1) + String.fromCharCode(last.charCodeAt(last.length - 1) + 1);
-  return { start: sorted[0]!, end };
-}
-
 export interface KeyspaceMirrorOptions {
   readonly client: Etcd3;
   /** What to read and watch; re-planned after every change (the mesh switch re-scopes). */

@@ -4,7 +4,10 @@ import type { DatastoreError } from './errors.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { KeyspaceMirror } from './keyspaceMirror.js';
 
-/** What a live keyspace tells its reader while it keeps its copy current. */
+/**
+ * What a live keyspace tells its reader while it keeps its copy current.
+ * @internal MemoryKeyspaceSource (the unit tier's keyspace) implements it.
+ */
 export interface KeyspaceListener {
   /** Called after each batch of changes is applied to `entries` (and after every full read). */
   readonly onChange: (changedKeys: readonly string[]) => void;

@@ -4,7 +4,7 @@ import { classifyEtcdError } from './etcdErrors.js';
 import { headerOf, type EtcdHeader } from './etcdSource.js';
 import type { DatastoreError } from './errors.js';
 
-export interface WatchedRange extends KeyRange {
+interface WatchedRange extends KeyRange {
   readonly fromRevision: bigint;
 }
 

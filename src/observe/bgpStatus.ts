@@ -43,6 +43,7 @@ export type FamilyStatus =
  * The sessions among `show protocols` rows: those whose name starts with Mesh_, Global_, Node_, Reflector_ or
  * Client_ (other protocols are not peers). A row the parser could not read but whose name is a peer's is kept,
  * with state `?` and the reason as its error, so a session is never silently missing from the count.
+ * @internal the status unit test feeds it rows.
  */
 export function sessionsFromRows(rows: readonly ProtocolRow[], family: AddressFamily): BgpSession[] {
   const sessions: BgpSession[] = [];

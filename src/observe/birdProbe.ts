@@ -4,7 +4,7 @@ import type { BirdAnswer, BirdAnswers } from './health.js';
 import type { Daemon } from '../model/daemon.js';
 
 /** Time a readiness probe gives each control socket to greet. */
-export const BIRD_PROBE_TIMEOUT_MS = 1_000;
+const BIRD_PROBE_TIMEOUT_MS = 1_000;
 
 /**
  * Whether each daemon answers: connect to its control socket and wait for the greeting (`0001 BIRD … ready.`),

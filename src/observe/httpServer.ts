@@ -163,5 +163,5 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 }
 
 /** `127.0.0.1:9099`, `[::1]:9099`. */
-export const formatHostPort = (host: string, port: number): string =>
+const formatHostPort = (host: string, port: number): string =>
   host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

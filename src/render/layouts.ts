@@ -1,5 +1,5 @@
 /** Which template renders which output file, per role; order = swap order (includes first). */
-export interface LayoutEntry {
+interface LayoutEntry {
   readonly file: string;
   readonly template: string;
 }

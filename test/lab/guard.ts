@@ -12,14 +12,14 @@ import { waitUntil } from './observe.js';
  * A short settle window and margin so each scenario takes seconds: the lab's sessions restart within it (see
  * LAB_BGP_TIMERS), and the margin still leaves birdwatch seconds to confirm before BIRD's own timeout.
  */
-export const GUARD_ARGS = ['--guard-window', '5s', '--guard-margin', '4s'] as const;
+const GUARD_ARGS = ['--guard-window', '5s', '--guard-margin', '4s'] as const;
 
 /**
  * BGP timers for the lab's sessions. BIRD's defaults wait 60–300 s after a session error (a wrong AS) and 120 s
  * between connect attempts, so a session the guard reverted would take a minute to come back; the guard's
  * verdicts do not depend on these timers, only on the session states at the end of the window.
  */
-export const LAB_BGP_TIMERS = ['connect delay time 1;', 'connect retry time 2;', 'error wait time 1, 1;'] as const;
+const LAB_BGP_TIMERS = ['connect delay time 1;', 'connect retry time 2;', 'error wait time 1, 1;'] as const;
 
 /** The shipped shared BGP template with LAB_BGP_TIMERS added to `template bgp bgp_template`. */
 export function labBgpTemplate(): string {
@@ -74,7 +74,7 @@ export async function waitLogged(host: LabHost, pattern: RegExp, count = 1, time
 }
 
 /** `birdwatch check ready` inside the host's namespace (its ops endpoint is the namespace's 127.0.0.1:9179). */
-export async function checkReady(host: LabHost): Promise<{ ready: boolean; text: string }> {
+async function checkReady(host: LabHost): Promise<{ ready: boolean; text: string }> {
   const r = await execa('ip', ['netns', 'exec', host.namespace, process.execPath, BIRDWATCH_MAIN, 'check', 'ready'], {
     reject: false,
   });

@@ -11,13 +11,13 @@ import type { Lab, LabHost } from './lab.js';
 export type Family = 4 | 6;
 
 /** The BGP protocols of one of the host's BIRDs. */
-export async function bgpSessions(host: LabHost, family: Family): Promise<ProtocolEntry[]> {
+async function bgpSessions(host: LabHost, family: Family): Promise<ProtocolEntry[]> {
   const rows = await showProtocols(host.socket(family), { timeoutMs: 3_000 });
   return rows.filter((r): r is ProtocolEntry => r.kind === 'protocol' && r.proto === 'BGP');
 }
 
 /** `name=BgpState` per BGP protocol, sorted: compact for messages. */
-export function summarize(sessions: readonly ProtocolEntry[]): string {
+function summarize(sessions: readonly ProtocolEntry[]): string {
   return (
     sessions
       .map((s) => `${s.name}=${s.bgpState ?? s.state}${s.lastError !== undefined ? ` (${s.lastError})` : ''}`)

@@ -26,9 +26,9 @@ import type { TeardownRegistrar } from '../harness/process.js';
 import { NODE } from './keyspaces.js';
 
 export { NODE } from './keyspaces.js';
-export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
+const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
 
-export interface StartControllerOptions {
+interface StartControllerOptions {
   readonly endpoints?: readonly string[];
   readonly minReloadIntervalMs?: number;
   readonly templatesDir?: string;
@@ -77,7 +77,7 @@ export interface World {
   leftovers(): string[];
 }
 
-export interface Expected {
+interface Expected {
   readonly revision: bigint;
   readonly protocols: Readonly<Record<Daemon, readonly string[]>>;
   readonly files: ReadonlyMap<string, string>;
@@ -91,7 +91,7 @@ export interface WorldOptions {
 }
 
 /** Writes `keyspace` into etcd, 100 keys per transaction. */
-export async function putAll(client: Etcd3, keyspace: ReadonlyMap<string, string>): Promise<void> {
+async function putAll(client: Etcd3, keyspace: ReadonlyMap<string, string>): Promise<void> {
   const entries = [...keyspace];
   for (let i = 0; i < entries.length; i += 100)
     await client

@@ -18,7 +18,7 @@ export interface GuardMarker {
   readonly previousValues?: Readonly<Record<string, string | null>>;
 }
 
-export const guardMarkerName = (daemon: Daemon): string => `.birdwatch-guard-${daemon}.json`;
+const guardMarkerName = (daemon: Daemon): string => `.birdwatch-guard-${daemon}.json`;
 
 export async function writeGuardMarker(configDir: string, marker: GuardMarker): Promise<void> {
   await writeFilesDurably(configDir, new Map([[guardMarkerName(marker.daemon), JSON.stringify(marker)]]));
