@@ -5,16 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { configureBird, configureCommand } from '../src/bird/configure.js';
-import {
-  BirdControlClient,
-  BirdReplyDecoder,
-  decodeBirdReplies,
-  parseBirdWireLine,
-  runBirdCommand,
-  type BirdReply,
-} from '../src/bird/controlSocket.js';
+import { BirdControlClient, runBirdCommand } from '../src/bird/controlSocket.js';
+import { BirdReplyDecoder, decodeBirdReplies, parseBirdWireLine, type BirdReply } from '../src/bird/replyDecoder.js';
 import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../src/bird/errors.js';
-import { showProtocols, type ProtocolEntry, type ProtocolRow } from '../src/bird/showProtocols.js';
+import type { ProtocolEntry, ProtocolRow } from '../src/bird/showProtocols.js';
+import { showProtocols } from '../src/bird/showProtocolsCommand.js';
 import { startBirdForTest, writeMinimalConfig, type BirdProcess } from './harness/bird.js';
 import { delay, freePort } from './harness/process.js';
 

@@ -15,7 +15,7 @@ import { registerHost } from './lab/keyspace.js';
 import type { LabHost } from './lab/lab.js';
 import { HOST_INTERFACE } from './lab/network.js';
 import { protocolName, waitSessions, waitUntil, type Family } from './lab/observe.js';
-import { showProtocols } from '../src/bird/showProtocols.js';
+import { showProtocols } from '../src/bird/showProtocolsCommand.js';
 
 const TIMEOUT = 40_000;
 const BW = { ip4: '10.99.0.9', ip6: 'fd99::9' };

@@ -9,6 +9,7 @@ import { listenOps } from '../src/cli/opsListen.js';
 import { UsageError } from '../src/cli/usageError.js';
 import { keys } from '../src/model/keys.js';
 import { checkLiveness, checkReadiness } from '../src/observe/health.js';
+import { queryFamilyStatus } from '../src/observe/bgpStatusQuery.js';
 import { OpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
 import { createLogger } from '../src/observe/logger.js';
 import { BirdwatchMetrics } from '../src/observe/metrics.js';
@@ -166,6 +167,7 @@ t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycl
   const metrics = new BirdwatchMetrics({
     status,
     sockets,
+    queryFamilyStatus,
     ipip: 'off',
     perPeer: false,
     processMetrics: false,
@@ -311,7 +313,14 @@ t.test('an address in use: the explicit --listen fails naming it', async (t) => 
   const port = (blocker.address() as { port: number }).port;
   const status = new RunStatus(['bird', 'bird6']);
   const sockets = { bird: '/nonexistent/b.ctl', bird6: '/nonexistent/b6.ctl' };
-  const metrics = new BirdwatchMetrics({ status, sockets, ipip: 'off', perPeer: false, processMetrics: false });
+  const metrics = new BirdwatchMetrics({
+    status,
+    sockets,
+    queryFamilyStatus,
+    ipip: 'off',
+    perPeer: false,
+    processMetrics: false,
+  });
   const error = await startOpsServer({ host: '127.0.0.1', port, status, metrics, sockets, log: silent }).then(
     () => undefined,
     (e: unknown) => e,

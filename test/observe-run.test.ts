@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { loopbackKeyspace } from './support/keyspaces.js';
+import { lockConfigDir } from '../src/apply/configDirLock.js';
 import { FILTERS_CHANGED } from '../src/controller/diffSummary.js';
 import { nodeRole } from '../src/controller/roleRenderer.js';
 import { realBirdEdges, realPipelineEdges } from '../src/controller/realEdges.js';
@@ -10,6 +11,7 @@ import { RunController } from '../src/controller/runController.js';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { etcdKeyspaceSource } from '../src/datastore/keyspaceSource.js';
 import { keys } from '../src/model/keys.js';
+import { queryFamilyStatus } from '../src/observe/bgpStatusQuery.js';
 import { startOpsServer } from '../src/observe/httpServer.js';
 import { createLogger } from '../src/observe/logger.js';
 import { BirdwatchMetrics } from '../src/observe/metrics.js';
@@ -46,13 +48,20 @@ if (!(await canCreateNamespaces())) {
     });
     const log = createLogger({ level: 'debug', pretty: false, destination: stream });
     const status = new RunStatus(['bird', 'bird6']);
-    const metrics = new BirdwatchMetrics({ status, sockets: h.sockets, ipip: 'off', perPeer: false });
+    const metrics = new BirdwatchMetrics({
+      status,
+      sockets: h.sockets,
+      queryFamilyStatus,
+      ipip: 'off',
+      perPeer: false,
+    });
     const client = createEtcdClient({ endpoints: h.etcd.endpoints });
     const controller = await RunController.create({
       role: nodeRole(NODE, 'off'),
       configDir: h.configDir,
       edges: realPipelineEdges({ binaries: { bird: birdWrapper, bird6: 'bird6' } }),
       bird: realBirdEdges(h.sockets),
+      lockConfigDir,
       templatesDir: undefined,
       minReloadIntervalMs: 50,
       keyspace: etcdKeyspaceSource({ client }),
@@ -256,6 +265,7 @@ if (!(await canCreateNamespaces())) {
       const perPeer = new BirdwatchMetrics({
         status,
         sockets: h.sockets,
+        queryFamilyStatus,
         ipip: 'off',
         perPeer: true,
         processMetrics: false,

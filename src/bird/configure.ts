@@ -11,7 +11,8 @@
  *   9001 syntax error                      the command itself was not understood
  */
 import { canNameInConfigure } from './configPath.js';
-import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
+import { runBirdCommand } from './controlSocket.js';
+import type { BirdReplyLine } from './replyDecoder.js';
 import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
 
 export interface ConfigureBirdOptions {

@@ -11,7 +11,8 @@
  * exactly one previous configuration: `undo` also works after `confirm` or after a plain `configure` (once), and
  * a plain `configure` sent during the timeout cancels the timer (an implicit confirm).
  */
-import { runBirdCommand, type BirdReplyLine } from './controlSocket.js';
+import { runBirdCommand } from './controlSocket.js';
+import type { BirdReplyLine } from './replyDecoder.js';
 import { CONFIGURE_ACCEPTED_CODES } from './configure.js';
 import { parseBirdConfigError, type BirdConfigErrorLocation } from './validateConfig.js';
 

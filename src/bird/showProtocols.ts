@@ -1,5 +1,5 @@
 /**
- * `show protocols`: a pure parser of its rows, and a helper that asks a running BIRD.
+ * `show protocols`: a pure parser of its rows (`showProtocolsCommand.ts` asks a running BIRD).
  *
  * BIRD 1.6 prints rows as `%-8s %-8s %-8s %-5s  %-10s  %s` (name, proto, table, state, since, info),
  * so a long name pushes the other columns right: columns are split on whitespace. `since` is
@@ -8,8 +8,6 @@
  * state padded to 14 characters and then the last error; a `down` protocol shows only the error,
  * possibly nothing. Rows carry trailing spaces.
  */
-import { runBirdCommand, type RunBirdCommandOptions } from './controlSocket.js';
-import { BirdProtocolError } from './errors.js';
 
 /** @internal the show-protocols unit test covers every state. */
 export const PROTOCOL_STATES = ['up', 'down', 'start', 'stop', 'feed', 'wait', 'flush'] as const;
@@ -54,8 +52,6 @@ interface UnparsedProtocolRow {
 }
 
 export type ProtocolRow = ProtocolEntry | UnparsedProtocolRow;
-
-export type ShowProtocolsOptions = RunBirdCommandOptions;
 
 const ANSI_ESCAPE = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]/g;
 const PROMPT = /^(?:bird6?> ?)+/;
@@ -113,14 +109,4 @@ export function parseShowProtocols(lines: readonly string[]): ProtocolRow[] {
     rows.push(parseRow(cleaned));
   }
   return rows;
-}
-
-/** Runs `show protocols` on a running BIRD and parses the rows (reply code 1002). */
-export async function showProtocols(socketPath: string, options: ShowProtocolsOptions = {}): Promise<ProtocolRow[]> {
-  const reply = await runBirdCommand(socketPath, 'show protocols', options);
-  if (reply.code !== 0) {
-    const text = reply.lines.map((l) => `${String(l.code).padStart(4, '0')} ${l.text}`).join('\n');
-    throw new BirdProtocolError(`unexpected reply to "show protocols" from ${socketPath}: ${text}`, { line: text });
-  }
-  return parseShowProtocols(reply.lines.filter((l) => l.code === 1002).map((l) => l.text));
 }

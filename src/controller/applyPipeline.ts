@@ -7,7 +7,7 @@ import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import type { DaemonPlan, ReloadStep } from './applyPlan.js';
 import type { PipelineEdges, ReloadOutcome } from './edges.js';
 import type { UndoRecord } from './guard/undoRecord.js';
-import { formatValidationFailure, type ValidationFailure } from './validateStaged.js';
+import { formatValidationFailure, type ValidationFailure } from './validationFailure.js';
 
 /** The named steps of one daemon's pipeline, in order (render and compare come before, per cycle). */
 type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';

@@ -1,6 +1,5 @@
 import type { AddressFamily } from '../model/address.js';
-import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../bird/errors.js';
-import { showProtocols, type ProtocolRow, type ShowProtocolsOptions } from '../bird/showProtocols.js';
+import type { ProtocolRow } from '../bird/showProtocols.js';
 import { parseProtocolName, type SessionKind } from '../model/protocolName.js';
 
 /** How calicoctl status (and `birdwatch status`) calls each kind of session. */
@@ -43,7 +42,6 @@ export type FamilyStatus =
  * The sessions among `show protocols` rows: those whose name starts with Mesh_, Global_, Node_, Reflector_ or
  * Client_ (other protocols are not peers). A row the parser could not read but whose name is a peer's is kept,
  * with state `?` and the reason as its error, so a session is never silently missing from the count.
- * @internal the status unit test feeds it rows.
  */
 export function sessionsFromRows(rows: readonly ProtocolRow[], family: AddressFamily): BgpSession[] {
   const sessions: BgpSession[] = [];
@@ -92,24 +90,3 @@ export const countEstablished = (sessions: readonly BgpSession[]): number =>
 
 export const summaryLine = (sessions: readonly BgpSession[]): string =>
   `${countEstablished(sessions)} of ${sessions.length} session${sessions.length === 1 ? '' : 's'} established`;
-
-/** Asks one daemon over its control socket; an unreachable, silent or garbled daemon is a FamilyStatus, not a throw. */
-export async function queryFamilyStatus(
-  family: AddressFamily,
-  socketPath: string,
-  options: ShowProtocolsOptions = {},
-): Promise<FamilyStatus> {
-  try {
-    const rows = await showProtocols(socketPath, options);
-    return { family, socketPath, reachable: true, sessions: sessionsFromRows(rows, family) };
-  } catch (error) {
-    if (
-      error instanceof BirdUnreachableError ||
-      error instanceof BirdTimeoutError ||
-      error instanceof BirdProtocolError
-    ) {
-      return { family, socketPath, reachable: false, error: error.message };
-    }
-    throw error;
-  }
-}

@@ -4,7 +4,8 @@
  * timeout message says what was expected and what was last seen.
  */
 import { execa } from 'execa';
-import { showProtocols, type ProtocolEntry } from '../../src/bird/showProtocols.js';
+import type { ProtocolEntry } from '../../src/bird/showProtocols.js';
+import { showProtocols } from '../../src/bird/showProtocolsCommand.js';
 import { delay } from '../harness/process.js';
 import type { Lab, LabHost } from './lab.js';
 

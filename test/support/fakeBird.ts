@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedFileSet } from '../../src/apply/stagingDir.js';
 import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
-import type { ValidationFailure } from '../../src/controller/validateStaged.js';
+import type { ValidationFailure } from '../../src/controller/validationFailure.js';
 import type { Daemon } from '../../src/model/daemon.js';
 import { entryAt } from '../../src/render/fileSet.js';
 

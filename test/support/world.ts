@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
-import { showProtocols } from '../../src/bird/showProtocols.js';
+import { showProtocols } from '../../src/bird/showProtocolsCommand.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import type { ReloadEdges } from '../../src/controller/edges.js';
 import { DEFAULT_GUARD_SETTINGS } from '../../src/controller/guard/settings.js';
 import { realBirdEdges, realPipelineEdges } from '../../src/controller/realEdges.js';
+import { lockConfigDir } from '../../src/apply/configDirLock.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
@@ -160,6 +161,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         configDir,
         edges: realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs }),
         bird: opts.bird?.(bird) ?? bird,
+        lockConfigDir,
         overlap: opts.overlap,
         guard: opts.guard ? { settings: DEFAULT_GUARD_SETTINGS, edges: bird } : undefined,
         templatesDir: opts.templatesDir,

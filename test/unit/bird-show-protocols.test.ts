@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeBirdReplies } from '../../src/bird/controlSocket.js';
+import { decodeBirdReplies } from '../../src/bird/replyDecoder.js';
 import {
   BGP_STATES,
   PROTOCOL_STATES,

@@ -49,6 +49,9 @@ async function startRun(t: Test, options: { minReloadIntervalMs?: number; role?:
     configDir,
     edges: bird.edges,
     bird: bird.edges,
+    // The config-dir lock runs flock(1), a child process: here one process holds it (test/config-dir-lock.test.ts
+    // and test/apply-faults.test.ts prove the real one).
+    lockConfigDir: (dir) => Promise.resolve({ path: join(dir, '.birdwatch.lock'), release: () => Promise.resolve() }),
     templatesDir: undefined,
     minReloadIntervalMs: options.minReloadIntervalMs ?? 0,
     // The share bound off: these cases pin the explicit gap alone (the share is tested in coalescer.test.ts).
@@ -279,6 +282,9 @@ t.test('a layout with bird alone: no bird6 state, reload, readiness condition or
   const metrics = new BirdwatchMetrics({
     status: r.status,
     sockets: { bird: join(r.configDir, 'no-bird.ctl') },
+    // No socket in the unit tier: BIRD answers as unreachable (test/observe-http.test.ts asks a real socket).
+    queryFamilyStatus: (family, socketPath) =>
+      Promise.resolve({ family, socketPath, reachable: false, error: 'no BIRD in the unit tier' }),
     ipip: 'off',
     perPeer: false,
     processMetrics: false,

@@ -3,6 +3,7 @@ import { resolveIpipRendering } from '../../controller/ipip.js';
 import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { applyOnce } from '../../controller/oneShot.js';
 import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
+import { lockConfigDir } from '../../apply/configDirLock.js';
 import { RunController } from '../../controller/runController.js';
 import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../controller/reloadPacer.js';
 import { loadCompiledTemplates } from '../../render/templateLoader.js';
@@ -13,6 +14,7 @@ import { etcdKeyspaceSource } from '../../datastore/keyspaceSource.js';
 import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger } from '../../observe/logger.js';
 import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/loggerLevel.js';
+import { queryFamilyStatus } from '../../observe/bgpStatusQuery.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import type { Daemon } from '../../model/daemon.js';
@@ -31,6 +33,7 @@ import { DEFAULT_LISTEN, parseListenOption } from '../listenOption.js';
 import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
+import { parseReloadShare } from '../reloadShare.js';
 import { UsageError } from '../usageError.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 import { errorMessage } from '../../errorMessage.js';
@@ -58,16 +61,6 @@ interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
 
 function parseMilliseconds(value: string): number {
   return parseDuration('--min-reload-interval', value, { minMs: 0, maxMs: 60_000 });
-}
-
-/** `0.25` or `25%`: the largest share of time BIRD may spend reconfiguring, in (0, 1]. */
-export function parseReloadShare(value: string): number {
-  const expected = 'expected a share of time greater than 0 and at most 1, such as 0.25 or 25%';
-  const m = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(value.trim());
-  if (m === null) throw new UsageError('--max-reload-share', value, expected);
-  const share = Number(m[1]) / (m[2] === '%' ? 100 : 1);
-  if (!(share > 0 && share <= 1)) throw new UsageError('--max-reload-share', value, `out of range; ${expected}`);
-  return share;
 }
 
 function parseValidateTimeout(value: string): number {
@@ -238,12 +231,19 @@ export function registerRun(program: Command, context: CommandContext): void {
           'birdwatch starting',
         );
         const status = new RunStatus(role.daemons);
-        const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
+        const metrics = new BirdwatchMetrics({
+          status,
+          sockets,
+          queryFamilyStatus,
+          ipip,
+          perPeer: flags.metricsPerPeer === true,
+        });
         const controller = await RunController.create({
           role,
           configDir: flags.configDir,
           edges,
           bird,
+          lockConfigDir,
           templatesDir: flags.templates,
           minReloadIntervalMs,
           maxReloadShare,
