@@ -21,6 +21,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { cli } from './support/cli.js';
 import { createWorld, NODE, waitFor } from './support/world.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
+import { linesOf, linesSaying } from './support/logLines.js';
 
 /**
  * The apply path under the faults issue 11 lists, against real etcd and real BIRD/BIRD6 in a namespace: the two
@@ -121,7 +122,7 @@ if (!(await canCreateNamespaces())) {
       );
       t.same(await h.protocols('bird'), ['Mesh_127_0_0_2'], 'BIRD runs what it ran');
       t.notOk(
-        h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
+        linesSaying(h.logLines(), /bird's live configuration is unchanged/).length > 0,
         'the consequence names what BIRD does, not the files',
       );
       t.equal(controller.status.daemons.bird6!.failure, undefined, 'bird6 is not affected');
@@ -181,12 +182,9 @@ if (!(await canCreateNamespaces())) {
         (c) => c === good,
         10_000,
       );
-      t.ok(
-        h.logLines().some((l) => String(l['msg']).includes('put back the files it runs')),
-        'the put-back is logged',
-      );
+      t.ok(linesSaying(h.logLines(), /put back the files it runs/).length > 0, 'the put-back is logged');
       t.notOk(
-        h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
+        linesSaying(h.logLines(), /bird's live configuration is unchanged/).length > 0,
         'never "unchanged" when files did change',
       );
       await controller.close();
@@ -492,8 +490,5 @@ t.test('SIGTERM while bird -p runs: exit 0 at once, no staging dir left', async 
   );
   // The lock file is never unlinked (README "Reliability"); emptied on exit, it names no holder.
   t.equal(readFileSync(join(h.configDir, '.birdwatch.lock'), 'utf8'), '', 'the lock is released');
-  t.ok(
-    proc.lines.some((l) => l['msg'] === 'stopped'),
-    'it says it stopped',
-  );
+  t.equal(linesOf(proc.lines, 'stopped', { component: 'run' }).length, 1, 'it says it stopped, once');
 });

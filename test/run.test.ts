@@ -8,6 +8,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { startTcpProxy } from './harness/tcpProxy.js';
 import { cli } from './support/cli.js';
 import { createWorld, waitFor } from './support/world.js';
+import { escapeRegExp, linesSaying } from './support/logLines.js';
 
 const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '']);
 
@@ -92,7 +93,7 @@ if (!(await canCreateNamespaces())) {
       );
       // The apply is logged at the end of the cycle, after the reload is counted.
       await controller.idle();
-      const applied = h.logLines().filter((l) => l['msg'] === 'configuration applied');
+      const applied = linesSaying(h.logLines(), 'configuration applied');
       t.match(JSON.stringify(applied.at(-1)?.['reload']), /Reconfigured|Reconfiguration in progress/);
       t.match(applied.at(-1), { files: ['bird_ipam.cfg'] }, 'only the changed file was written');
       t.notOk('bird6' in (applied.at(-1)?.['reload'] as object), 'bird6 was not reloaded: none of its files changed');
@@ -186,7 +187,7 @@ if (!(await canCreateNamespaces())) {
           /bird -p refused the lines rendered from it: custom_filters\.cfg:\d+ syntax error/,
         );
         t.ok(
-          h.logLines().some((l) => l['level'] === 40 && String(l['msg']).startsWith(`quarantined ${key}`)),
+          linesSaying(h.logLines(), new RegExp(`^quarantined ${escapeRegExp(key)}`)).some((l) => l['level'] === 40),
           'a warning names the key',
         );
         await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
@@ -277,10 +278,7 @@ if (!(await canCreateNamespaces())) {
       ),
       ['Mesh_127_0_0_55'],
     );
-    t.ok(
-      h.logLines().some((l) => /compacted|canceled/i.test(String(l['msg']))),
-      'the compaction was noticed and logged',
-    );
+    t.ok(linesSaying(h.logLines(), /compacted|canceled/i).length > 0, 'the compaction was noticed and logged');
     await controller.close();
   });
 

@@ -2,6 +2,7 @@ import { OpsServerListenError, type OpsServer } from '../observe/httpServer.js';
 import type { Logger } from '../observe/logger.js';
 import type { ListenOption } from './listenOption.js';
 import { UsageError } from './usageError.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 /**
  * Starts the ops endpoint. An address given with --listen must work (else exit, naming the flag); the default
@@ -21,7 +22,7 @@ export async function listenOps(
     if (!(error instanceof OpsServerListenError)) throw error;
     if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
     log.error(
-      { component: 'http' },
+      { event: 'ops-listen-failed' satisfies LogEvent, component: 'http' },
       `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`,
     );
     return undefined;

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import type { BirdwatchMetrics } from './metrics.js';
 import type { Daemon } from '../model/daemon.js';
 import type { RunStatus } from './runStatus.js';
+import type { LogEvent } from './logEvents.js';
 
 export interface OpsServerOptions {
   readonly host: string;
@@ -109,7 +110,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      log.error({ component: 'http', path: request.url, err: error }, 'ops endpoint failed');
+      log.error(
+        { event: 'ops-request-failed' satisfies LogEvent, component: 'http', path: request.url, err: error },
+        'ops endpoint failed',
+      );
       if (!response.headersSent) json(response, 500, { error: 'internal error' }, false);
       else response.destroy();
     });
@@ -143,11 +147,18 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       resolve();
     });
   });
-  server.on('error', (error) => log.error({ component: 'http', err: error }, 'ops endpoint error'));
+  server.on('error', (error) =>
+    log.error({ event: 'ops-server-error' satisfies LogEvent, component: 'http', err: error }, 'ops endpoint error'),
+  );
   const bound = server.address() as AddressInfo;
   const address = { host: options.host, port: bound.port };
   log.info(
-    { component: 'http', address: formatHostPort(address.host, address.port), endpoints: PATHS },
+    {
+      event: 'ops-listening' satisfies LogEvent,
+      component: 'http',
+      address: formatHostPort(address.host, address.port),
+      endpoints: PATHS,
+    },
     'ops endpoint listening',
   );
 

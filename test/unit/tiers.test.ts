@@ -54,6 +54,7 @@ const UNIT_SUPPORT = new Set([
   'support/fakeBird.ts',
   'support/keyspaces.ts',
   'support/fixtures.ts',
+  'support/logLines.ts',
 ]);
 /**
  * Packages and src modules that start processes or talk to etcd/BIRD: a child process, an etcd client, a socket

@@ -37,6 +37,7 @@ import { parseReloadShare } from '../reloadShare.js';
 import { UsageError } from '../usageError.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 import { errorMessage } from '../../errorMessage.js';
+import type { LogEvent } from '../../observe/logEvents.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
   readonly configDir: string;
@@ -168,7 +169,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           : undefined;
       if (ipipOption === 'auto' && ipip === 'off') {
         log.warn(
-          { component: 'ipip' },
+          { event: 'ipip-unsupported' satisfies LogEvent, component: 'ipip' },
           `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
         );
       }
@@ -196,7 +197,10 @@ export function registerRun(program: Command, context: CommandContext): void {
             });
           } catch (error) {
             if (!(error instanceof AutodetectionError) || shutdown.aborted) throw error;
-            log.error({ component: 'register', node: registration.node }, error.message);
+            log.error(
+              { event: 'register-failed' satisfies LogEvent, component: 'register', node: registration.node },
+              error.message,
+            );
             context.stderr(`error: ${error.message}`);
             context.setExitCode(1);
             return;
@@ -219,6 +223,7 @@ export function registerRun(program: Command, context: CommandContext): void {
         }
         log.info(
           {
+            event: 'starting' satisfies LogEvent,
             component: 'run',
             role: flags.role,
             node: flags.node ?? context.env['NODENAME'],
@@ -261,16 +266,24 @@ export function registerRun(program: Command, context: CommandContext): void {
           log,
         );
         const onHup = (): void => {
-          log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
+          log.info(
+            { event: 'sighup' satisfies LogEvent, component: 'run' },
+            'SIGHUP: re-reading etcd, templates and the files on disk',
+          );
           controller
             .refresh()
-            .catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
+            .catch((error: unknown) =>
+              log.error(
+                { event: 'sighup-failed' satisfies LogEvent, component: 'run', err: error },
+                'SIGHUP re-read failed',
+              ),
+            );
         };
         // The last line of defence (lint forbids floating promises): a rejection nobody handled is a bug to log,
         // not a reason to stop routing.
         const onUnhandled = (reason: unknown): void => {
           log.error(
-            { component: 'run', err: reason },
+            { event: 'unhandled-rejection' satisfies LogEvent, component: 'run', err: reason },
             `unhandled rejection (a bug; please report it): ${errorMessage(reason)}; carrying on`,
           );
         };
@@ -283,7 +296,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           process.off('unhandledRejection', onUnhandled);
           await ops?.close();
         }
-        log.info({ component: 'run' }, 'stopped');
+        log.info({ event: 'stopped' satisfies LogEvent, component: 'run' }, 'stopped');
       } finally {
         client.close();
       }
