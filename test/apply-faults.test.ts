@@ -24,10 +24,10 @@ import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
 import { linesOf, linesSaying } from './support/logLines.js';
 
 /**
- * The apply path under the faults issue 11 lists, against real etcd and real BIRD/BIRD6 in a namespace: the two
- * daemons are independent, a refused reload puts the files back and stays visible, garbage on the control
- * socket, files replaced behind birdwatch's back, a hung or missing bird -p, a second instance, templates from
- * a ConfigMap-style volume, SIGTERM while bird -p runs.
+ * The apply path under the faults README "The apply path" lists, against real etcd and real BIRD/BIRD6 in a namespace:
+ * the two daemons are independent, a refused reload puts the files back and stays visible, garbage on the control
+ * socket, files replaced behind birdwatch's back, a hung or missing bird -p, a second instance, templates from a
+ * ConfigMap-style volume, SIGTERM while bird -p runs.
  */
 t.setTimeout(240_000);
 

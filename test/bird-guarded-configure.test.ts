@@ -1,7 +1,7 @@
 /**
- * `configure timeout` / `confirm` / `undo` against a real BIRD 1.6 in a namespace the test makes (issue 15):
- * the replies, BIRD reverting by itself when the timeout expires, undo after a confirm, and `show protocols all`
- * export counts.
+ * `configure timeout` / `confirm` / `undo` against a real BIRD 1.6 in a namespace the test makes (README "The apply
+ * guard"): the replies, BIRD reverting by itself when the timeout expires, undo after a confirm, and `show protocols
+ * all` export counts.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

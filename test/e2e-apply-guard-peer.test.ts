@@ -1,7 +1,7 @@
 /**
- * End to end, the apply guard (issue 15) on an eBGP global peer: its AS changed to one the peer does not have
- * is reverted by itself and the key held back; birdwatch SIGKILLed inside a settle window leaves BIRD to revert
- * by itself (`configure timeout` expires), and the next start recovers and converges.
+ * End to end, the apply guard (README "The apply guard") on an eBGP global peer: its AS changed to one the peer does
+ * not have is reverted by itself and the key held back; birdwatch SIGKILLed inside a settle window leaves BIRD to
+ * revert by itself (`configure timeout` expires), and the next start recovers and converges.
  */
 import { join } from 'node:path';
 import { execa } from 'execa';

@@ -1,8 +1,8 @@
 /**
- * End to end, the apply guard (issue 15) in a two-host mesh with real BGP sessions: a harmless shared change is
- * confirmed; a custom filter that withdraws the routes a peer had is reverted by itself (undo, files put back,
- * the key named by /readyz and held back until it changes); a --templates override whose shared BGP template
- * has a wrong `local as` breaks every session and is reverted (both daemons), the templates held back.
+ * End to end, the apply guard (README "The apply guard") in a two-host mesh with real BGP sessions: a harmless shared
+ * change is confirmed; a custom filter that withdraws the routes a peer had is reverted by itself (undo, files put
+ * back, the key named by /readyz and held back until it changes); a --templates override whose shared BGP template has
+ * a wrong `local as` breaks every session and is reverted (both daemons), the templates held back.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

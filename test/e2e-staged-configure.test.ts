@@ -12,9 +12,10 @@ import { createWorld, NODE, waitFor, waitSettled } from './support/world.js';
 import { linesSaying } from './support/logLines.js';
 
 /**
- * The overlap of issue 14 against real BIRD: BIRD parses and applies the staged set (`configure "<staged>/bird.cfg"`)
- * while `bird -p` checks it, and the validated files are swapped in without a second reload. Each disagreement
- * between the two parsers is resolved so that BIRD ends on the files on disk, and nothing unvalidated is swapped.
+ * The overlap (README "The apply path") against real BIRD: BIRD parses and applies the staged set (`configure
+ * "<staged>/bird.cfg"`) while `bird -p` checks it, and the validated files are swapped in without a second reload. Each
+ * disagreement between the two parsers is resolved so that BIRD ends on the files on disk, and nothing unvalidated is
+ * swapped.
  */
 t.setTimeout(120_000);
 
