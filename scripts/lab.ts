@@ -8,7 +8,8 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { showProtocols, type ProtocolEntry } from '../src/bird/showProtocols.js';
+import type { ProtocolEntry } from '../src/bird/showProtocols.js';
+import { showProtocols } from '../src/bird/showProtocolsCommand.js';
 import { execa } from 'execa';
 import { downLab, startLab, DEFAULT_PREFIX, SERVICES } from '../test/lab/lab.js';
 import { isRunning } from '../test/lab/procs.js';

@@ -14,19 +14,20 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { loopbackKeyspace } from './support/keyspaces.js';
-import { isConfigDirLockedError } from '../src/apply/errors.js';
+import { ConfigDirLockedError } from '../src/apply/errors.js';
 import { keys } from '../src/model/keys.js';
 import { checkReadiness } from '../src/observe/health.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { cli } from './support/cli.js';
 import { createWorld, NODE, waitFor } from './support/world.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
+import { linesOf, linesSaying } from './support/logLines.js';
 
 /**
- * The apply path under the faults issue 11 lists, against real etcd and real BIRD/BIRD6 in a namespace: the two
- * daemons are independent, a refused reload puts the files back and stays visible, garbage on the control
- * socket, files replaced behind birdwatch's back, a hung or missing bird -p, a second instance, templates from
- * a ConfigMap-style volume, SIGTERM while bird -p runs.
+ * The apply path under the faults README "The apply path" lists, against real etcd and real BIRD/BIRD6 in a namespace:
+ * the two daemons are independent, a refused reload puts the files back and stays visible, garbage on the control
+ * socket, files replaced behind birdwatch's back, a hung or missing bird -p, a second instance, templates from a
+ * ConfigMap-style volume, SIGTERM while bird -p runs.
  */
 t.setTimeout(240_000);
 
@@ -121,7 +122,7 @@ if (!(await canCreateNamespaces())) {
       );
       t.same(await h.protocols('bird'), ['Mesh_127_0_0_2'], 'BIRD runs what it ran');
       t.notOk(
-        h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
+        linesSaying(h.logLines(), /bird's live configuration is unchanged/).length > 0,
         'the consequence names what BIRD does, not the files',
       );
       t.equal(controller.status.daemons.bird6!.failure, undefined, 'bird6 is not affected');
@@ -181,12 +182,9 @@ if (!(await canCreateNamespaces())) {
         (c) => c === good,
         10_000,
       );
-      t.ok(
-        h.logLines().some((l) => String(l['msg']).includes('put back the files it runs')),
-        'the put-back is logged',
-      );
+      t.ok(linesSaying(h.logLines(), /put back the files it runs/).length > 0, 'the put-back is logged');
       t.notOk(
-        h.logLines().some((l) => String(l['msg']).includes("bird's live configuration is unchanged")),
+        linesSaying(h.logLines(), /bird's live configuration is unchanged/).length > 0,
         'never "unchanged" when files did change',
       );
       await controller.close();
@@ -325,7 +323,7 @@ if (!(await canCreateNamespaces())) {
       const h = await createWorld(t, { keyspace: baseKeyspace() });
       const controller = await h.startController();
       const second = await h.startController().catch((e: unknown) => e);
-      t.ok(isConfigDirLockedError(second), 'a second controller on the same dir is refused');
+      t.ok(second instanceof ConfigDirLockedError, 'a second controller on the same dir is refused');
       const once = await cli([
         'run',
         '--once',
@@ -492,8 +490,5 @@ t.test('SIGTERM while bird -p runs: exit 0 at once, no staging dir left', async 
   );
   // The lock file is never unlinked (README "Reliability"); emptied on exit, it names no holder.
   t.equal(readFileSync(join(h.configDir, '.birdwatch.lock'), 'utf8'), '', 'the lock is released');
-  t.ok(
-    proc.lines.some((l) => l['msg'] === 'stopped'),
-    'it says it stopped',
-  );
+  t.equal(linesOf(proc.lines, 'stopped', { component: 'run' }).length, 1, 'it says it stopped, once');
 });

@@ -5,23 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { configureBird, configureCommand } from '../src/bird/configure.js';
-import {
-  BirdControlClient,
-  BirdReplyDecoder,
-  decodeBirdReplies,
-  parseBirdWireLine,
-  runBirdCommand,
-  type BirdReply,
-} from '../src/bird/controlSocket.js';
-import {
-  BirdProtocolError,
-  BirdTimeoutError,
-  BirdUnreachableError,
-  isBirdProtocolError,
-  isBirdTimeoutError,
-  isBirdUnreachableError,
-} from '../src/bird/errors.js';
-import { showProtocols, type ProtocolEntry, type ProtocolRow } from '../src/bird/showProtocols.js';
+import { BirdControlClient, runBirdCommand } from '../src/bird/controlSocket.js';
+import { BirdReplyDecoder, decodeBirdReplies, parseBirdWireLine, type BirdReply } from '../src/bird/replyDecoder.js';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../src/bird/errors.js';
+import type { ProtocolEntry, ProtocolRow } from '../src/bird/showProtocols.js';
+import { showProtocols } from '../src/bird/showProtocolsCommand.js';
 import { startBirdForTest, writeMinimalConfig, type BirdProcess } from './harness/bird.js';
 import { delay, freePort } from './harness/process.js';
 
@@ -383,17 +371,16 @@ t.test('unreachable socket: BirdUnreachableError naming the socket', async (t) =
   const dir = await tempDir(t);
   const missing = join(dir, 'no-such.ctl');
   const e1 = await rejection(configureBird(missing));
-  t.ok(isBirdUnreachableError(e1));
+  t.ok(e1 instanceof BirdUnreachableError);
   t.match(e1, {
     socketPath: missing,
     code: 'ENOENT',
     message: new RegExp(missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
   });
   t.ok((e1 as Error).cause, 'carries the cause');
-  t.ok(isBirdUnreachableError(await rejection(showProtocols(missing))));
-  t.ok(isBirdUnreachableError(await rejection(BirdControlClient.connect(missing))));
-  t.notOk(isBirdUnreachableError(new Error('x')));
-  t.notOk(isBirdProtocolError(e1));
+  t.ok((await rejection(showProtocols(missing))) instanceof BirdUnreachableError);
+  t.ok((await rejection(BirdControlClient.connect(missing))) instanceof BirdUnreachableError);
+  t.notOk(e1 instanceof BirdProtocolError);
 
   // A socket file left behind by a BIRD that was killed: connection refused.
   const configPath = join(dir, 'bird.cfg');
@@ -403,10 +390,10 @@ t.test('unreachable socket: BirdUnreachableError naming the socket', async (t) =
   t.ok(proc.kill('SIGKILL'));
   await proc.exited;
   const lost = await rejection(client.command('show status'));
-  t.ok(isBirdUnreachableError(lost), 'an open connection to a BIRD that dies fails as unreachable');
+  t.ok(lost instanceof BirdUnreachableError, 'an open connection to a BIRD that dies fails as unreachable');
   t.ok(client.closed);
   const refused = await rejection(configureBird(proc.socketPath));
-  t.ok(isBirdUnreachableError(refused));
+  t.ok(refused instanceof BirdUnreachableError);
   t.match(refused, { socketPath: proc.socketPath, code: 'ECONNREFUSED' });
 });
 
@@ -437,10 +424,10 @@ t.test('slow, aborted, garbled and closing servers', async (t) => {
   });
   const client = await BirdControlClient.connect(silent);
   const timedOut = await rejection(client.command('show status', { timeoutMs: 100 }));
-  t.ok(isBirdTimeoutError(timedOut));
+  t.ok(timedOut instanceof BirdTimeoutError);
   t.ok(timedOut instanceof BirdTimeoutError && timedOut.timeoutMs === 100);
   t.ok(client.closed, 'a timed-out connection is closed (its reply would come out of step)');
-  t.ok(isBirdUnreachableError(await rejection(client.command('show status'))));
+  t.ok((await rejection(client.command('show status'))) instanceof BirdUnreachableError);
 
   const client2 = await BirdControlClient.connect(silent);
   const early = await rejection(client2.command('show status', { signal: AbortSignal.abort(new Error('not sent')) }));
@@ -471,19 +458,19 @@ t.test('slow, aborted, garbled and closing servers', async (t) => {
 
   const mute = await fakeBird(t, () => undefined);
   const noGreeting = await rejection(BirdControlClient.connect(mute, { timeoutMs: 100 }));
-  t.ok(isBirdTimeoutError(noGreeting), 'no greeting within timeoutMs');
+  t.ok(noGreeting instanceof BirdTimeoutError, 'no greeting within timeoutMs');
 
   const garbled = await fakeBird(t, (s) => {
     s.write('HTTP/1.1 400 Bad Request\n');
   });
   const g = await rejection(BirdControlClient.connect(garbled));
-  t.ok(isBirdProtocolError(g));
+  t.ok(g instanceof BirdProtocolError);
   t.match(g, { line: 'HTTP/1.1 400 Bad Request' });
 
   const wrongGreeting = await fakeBird(t, (s) => {
     s.write('9001 go away\n');
   });
-  t.ok(isBirdProtocolError(await rejection(BirdControlClient.connect(wrongGreeting))));
+  t.ok((await rejection(BirdControlClient.connect(wrongGreeting))) instanceof BirdProtocolError);
 
   const hangsUp = await fakeBird(t, (s) => {
     s.write('0001 BIRD 1.6.8 ready.\n');
@@ -493,7 +480,7 @@ t.test('slow, aborted, garbled and closing servers', async (t) => {
   });
   const c3 = await BirdControlClient.connect(hangsUp);
   const cut = await rejection(c3.command('show protocols'));
-  t.ok(isBirdUnreachableError(cut), 'connection closed mid-reply');
+  t.ok(cut instanceof BirdUnreachableError, 'connection closed mid-reply');
   t.ok(cut instanceof BirdUnreachableError && cut.socketPath === hangsUp);
 
   const unsolicited = await fakeBird(t, (s) => {
@@ -501,5 +488,5 @@ t.test('slow, aborted, garbled and closing servers', async (t) => {
   });
   const c4 = await BirdControlClient.connect(unsolicited);
   const u = await rejection(c4.command('show status'));
-  t.ok(isBirdProtocolError(u), 'a reply nobody asked for breaks the connection');
+  t.ok(u instanceof BirdProtocolError, 'a reply nobody asked for breaks the connection');
 });

@@ -7,7 +7,7 @@ import { parseBirdVersionOption } from '../src/bird/birdVersion.js';
 import { familyBits, formatIPv4, formatIPv6, type AddressFamily } from '../src/model/address.js';
 import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { cidrContains, parseCidr, type Cidr } from '../src/model/cidr.js';
-import { isNodeConfigError } from '../src/model/errors.js';
+import { NodeConfigError } from '../src/model/errors.js';
 import type { NodeModel } from '../src/model/nodeModel.js';
 import type { ReflectorModel } from '../src/model/reflectorModel.js';
 import { BIRD2_NODE_LAYOUT, BIRD2_REFLECTOR_LAYOUT, NODE_LAYOUT, REFLECTOR_LAYOUT } from '../src/render/layouts.js';
@@ -327,7 +327,7 @@ if (!(await canCreateNamespaces())) {
       try {
         return [{ name, built: scenarioModel(loadScenario(name)) }];
       } catch (error) {
-        if (isNodeConfigError(error)) return [];
+        if (error instanceof NodeConfigError) return [];
         throw error;
       }
     })
@@ -391,7 +391,7 @@ if (!(await canCreateNamespaces())) {
       try {
         model = buildNodeModel(all, { nodeName: NODE });
       } catch (error) {
-        if (isNodeConfigError(error)) return undefined;
+        if (error instanceof NodeConfigError) return undefined;
         throw error;
       }
       // Kernel routes on every tenth keyspace: BIRD 3 takes over a second for them here (support/dialectLab.ts).

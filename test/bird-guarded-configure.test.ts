@@ -1,7 +1,7 @@
 /**
- * `configure timeout` / `confirm` / `undo` against a real BIRD 1.6 in a namespace the test makes (issue 15):
- * the replies, BIRD reverting by itself when the timeout expires, undo after a confirm, and `show protocols all`
- * export counts.
+ * `configure timeout` / `confirm` / `undo` against a real BIRD 1.6 in a namespace the test makes (README "The apply
+ * guard"): the replies, BIRD reverting by itself when the timeout expires, undo after a confirm, and `show protocols
+ * all` export counts.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { runBirdCommand } from '../src/bird/controlSocket.js';
 import { configureWithTimeout, confirmConfigure, undoConfigure } from '../src/bird/configureGuarded.js';
-import { parseProtocolStats, showProtocolStats } from '../src/bird/protocolStats.js';
+import { parseProtocolStats } from '../src/bird/protocolStats.js';
+import { showProtocolStats } from '../src/bird/protocolStatsCommand.js';
 import { startBirdForTest } from './harness/bird.js';
 import { canCreateNamespaces, createNamespace } from './harness/netns.js';
 import { delay } from './harness/process.js';

@@ -2,9 +2,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { isBirdBinaryMissingError, BirdBinaryMissingError } from '../src/bird/errors.js';
+import { BirdBinaryMissingError } from '../src/bird/errors.js';
 import { KRT_TUNNEL_PROBE_CONFIG, probeKrtTunnel } from '../src/bird/probeIpip.js';
-import { parseBirdConfigError, validateBirdConfig } from '../src/bird/validateConfig.js';
+import { parseBirdConfigError } from '../src/bird/configError.js';
+import { validateBirdConfig } from '../src/bird/validateConfig.js';
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'birdwatch-bird-validate-'));
@@ -133,7 +134,7 @@ t.test('missing binary: BirdBinaryMissingError', async (t) => {
       await validateBirdConfig({ binary, configPath });
       t.fail('should throw');
     } catch (e) {
-      t.ok(isBirdBinaryMissingError(e), binary);
+      t.ok(e instanceof BirdBinaryMissingError, binary);
       t.ok(e instanceof BirdBinaryMissingError && e.binary === binary && e.code === 'ENOENT');
       t.ok((e as Error).cause);
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { HostAddresses, HostInterface } from '../src/cli/addressAutodetection.js';
 import { resolveEtcdOptions } from '../src/cli/commonOptions.js';
-import { isUsageError } from '../src/cli/usageError.js';
+import { UsageError } from '../src/cli/usageError.js';
 import { runCli } from '../src/cli/program.js';
 import { startEtcdForTest } from './harness/etcd.js';
 import { clearKeyspace, keyValues, dumpKeyspace } from './support/etcdKeyspace.js';
@@ -61,7 +61,7 @@ t.test('etcd endpoints and files from the environment', async (t) => {
     resolve({ ETCD_ENDPOINTS: 'etcd:2379' });
     t.fail('refused');
   } catch (e) {
-    t.ok(isUsageError(e) && e.argument === 'ETCD_ENDPOINTS', 'a bad ETCD_ENDPOINTS is named');
+    t.ok(e instanceof UsageError && e.argument === 'ETCD_ENDPOINTS', 'a bad ETCD_ENDPOINTS is named');
   }
 });
 

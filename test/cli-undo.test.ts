@@ -1,6 +1,7 @@
 /**
- * `birdwatch undo` against a real BIRD in a namespace the test makes (issue 15): `configure undo` and the files
- * the daemon ran before its last reload put back; nothing to undo leaves the files; a bad daemon name is refused.
+ * `birdwatch undo` against a real BIRD in a namespace the test makes (README "The apply guard"): `configure undo` and
+ * the files the daemon ran before its last reload put back; nothing to undo leaves the files; a bad daemon name is
+ * refused.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

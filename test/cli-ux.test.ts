@@ -14,7 +14,7 @@ import { parseLoggerLevel } from '../src/cli/commands/run.js';
 import type { CommandContext } from '../src/cli/context.js';
 import { parseDuration } from '../src/cli/duration.js';
 import { buildProgram, requestedCommand, TOP_LEVEL_COMMANDS } from '../src/cli/program.js';
-import { isUsageError } from '../src/cli/usageError.js';
+import { UsageError } from '../src/cli/usageError.js';
 import { startEtcdForTest } from './harness/etcd.js';
 import { envWithout } from './harness/process.js';
 import { cli } from './support/cli.js';
@@ -106,7 +106,7 @@ t.test('--log-level in any case', async (t) => {
   } catch (e) {
     error = e;
   }
-  t.ok(isUsageError(error) && error.argument === '--log-level');
+  t.ok(error instanceof UsageError && error.argument === '--log-level');
 });
 
 t.test('bash completion: subcommands, options, fixed values; zsh script parses', async (t) => {

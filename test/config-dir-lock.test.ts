@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
 import { lockConfigDir, LOCK_FILE } from '../src/apply/configDirLock.js';
-import { isConfigDirLockedError } from '../src/apply/errors.js';
+import { ConfigDirLockedError } from '../src/apply/errors.js';
 import { envWithout } from './harness/process.js';
 import { spawnBirdwatch, exitWithin } from './support/birdwatchProcess.js';
 import { cli } from './support/cli.js';
@@ -174,8 +174,8 @@ t.test('two locks in one process: the second is refused naming this process; rel
   const out = join(tempDir(t), 'config');
   const first = await lockConfigDir(out, `birdwatch run (pid ${process.pid})`);
   const second = await lockConfigDir(out, 'birdwatch run --once').catch((error: unknown) => error);
-  t.ok(isConfigDirLockedError(second), 'refused');
-  if (isConfigDirLockedError(second)) {
+  t.ok(second instanceof ConfigDirLockedError, 'refused');
+  if (second instanceof ConfigDirLockedError) {
     t.equal(second.holder?.pid, process.pid);
     t.equal(second.holder?.pidNamespace, await ourPidNamespace());
     t.equal(second.holder?.command, `birdwatch run (pid ${process.pid})`);

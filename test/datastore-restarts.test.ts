@@ -15,6 +15,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { spawnBirdwatch } from './support/birdwatchProcess.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
 import { createWorld, waitFor } from './support/world.js';
+import { linesOf } from './support/logLines.js';
 
 /**
  * etcd restarted 20 times under a running birdwatch: every reconnect's waits and timers are let go (README
@@ -106,8 +107,7 @@ if (!(await canCreateNamespaces())) {
       );
       await w.startBirds();
       await w.waitConverged('initial', 30_000);
-      const datastore = (state: string): number =>
-        child.lines.filter((l) => l['event'] === 'datastore-state' && l['state'] === state).length;
+      const datastore = (state: string): number => linesOf(child.lines, 'datastore-state', { state }).length;
       for (let i = 1; i <= RESTARTS; i++) {
         const lost = datastore('disconnected');
         const synced = datastore('synced');

@@ -8,7 +8,7 @@ import t from 'tap';
 import { createEtcdClient } from '../src/datastore/etcdConnection.js';
 import { classifyEtcdError } from '../src/datastore/etcdErrors.js';
 import { readScopedSnapshot } from '../src/datastore/etcdSource.js';
-import { isDatastoreError } from '../src/datastore/errors.js';
+import { DatastoreError } from '../src/datastore/errors.js';
 import type { DatastoreState } from '../src/datastore/datastoreState.js';
 import { etcdFeed } from '../src/datastore/etcdFeed.js';
 import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from '../src/datastore/keyspaceMirror.js';
@@ -98,7 +98,7 @@ t.test(
     const tiny = createEtcdClient({ endpoints: etcd.endpoints, maxReceiveBytes: 500_000 });
     t.teardown(() => tiny.close());
     const failure = await readScopedSnapshot(tiny, nodeKeyScope(NODE)).catch((e: unknown) => e);
-    t.ok(isDatastoreError(failure) && failure.kind === 'too-large', 'too-large');
+    t.ok(failure instanceof DatastoreError && failure.kind === 'too-large', 'too-large');
     t.match(
       (failure as Error).message,
       /^etcd response too large: the value of \/calico\/bgp\/v1\/global\/custom_filters\/v4\/big0 does not fit the client's receive limit/,

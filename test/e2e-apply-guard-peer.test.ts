@@ -1,7 +1,7 @@
 /**
- * End to end, the apply guard (issue 15) on an eBGP global peer: its AS changed to one the peer does not have
- * is reverted by itself and the key held back; birdwatch SIGKILLed inside a settle window leaves BIRD to revert
- * by itself (`configure timeout` expires), and the next start recovers and converges.
+ * End to end, the apply guard (README "The apply guard") on an eBGP global peer: its AS changed to one the peer does
+ * not have is reverted by itself and the key held back; birdwatch SIGKILLed inside a settle window leaves BIRD to
+ * revert by itself (`configure timeout` expires), and the next start recovers and converges.
  */
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,9 +9,9 @@ import t from 'tap';
 import { keys } from '../src/model/keys.js';
 import { addBlock, addGlobalPeer, addNodePeer, addPool, setNodeMesh } from './lab/keyspace.js';
 import { block4, labForTest, POOL4, skipWithoutNamespaces } from './lab/e2e.js';
-import { guardArgs, waitLogged, waitReady } from './lab/guard.js';
+import { expectReady, guardArgs, waitLogged } from './lab/guard.js';
 import type { LabHost } from './lab/lab.js';
-import { protocolName, waitRoute, waitSessions, waitUntil } from './lab/observe.js';
+import { expectRoute, expectSessions, protocolName, waitUntil } from './lab/observe.js';
 import { readFileSync } from 'node:fs';
 
 const TIMEOUT = 60_000;
@@ -39,19 +39,21 @@ t.test('a global peer AS the peer does not have is reverted; a kill mid-window r
     lab.hosts.map((h) => lab.startHost(h.name, { extraArgs: guardArgs(join(lab.stateDir, `templates-${h.name}`)) })),
   );
   const session = protocolName('Global', b.ip4);
-  t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
-  t.pass(await waitRoute(b, block4(a.index), a.ip4, { timeoutMs: TIMEOUT }));
+  await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });
+  await expectRoute(t, b, block4(a.index), a.ip4, { timeoutMs: TIMEOUT });
   // A clean apply first: the guard holds a blamed key back at the value BIRD ran at the last one.
-  t.pass(await waitReady(a, true, /applied/, TIMEOUT));
+  await expectReady(t, a, true, /applied/, TIMEOUT);
   const key = keys.globalPeer(4, b.ip4);
 
   await t.test('the AS changed to one the peer does not have is reverted and the key named', async (t) => {
     await addGlobalPeer(client, b.ip4, '64999');
-    t.pass(await waitLogged(a, /^guarded apply reverted: .*not Established again/, 1, TIMEOUT));
-    t.pass(await waitLogged(a, new RegExp(`^holding back ${key}`), 1, TIMEOUT));
+    const [reverted] = await waitLogged(a, /^guarded apply reverted: .*not Established again/, 1, TIMEOUT);
+    t.match(reverted, { component: 'guard', daemon: 'bird' }, 'bird reverted');
+    const [held] = await waitLogged(a, new RegExp(`^holding back ${key}`), 1, TIMEOUT);
+    t.match(held, { component: 'guard', daemon: 'bird', blamed: [key] }, 'the peer is blamed and held back');
     t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64513;/, 'bird.cfg put back');
-    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
-    t.pass(await waitReady(a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`)));
+    await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });
+    await expectReady(t, a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`));
   });
 
   await t.test('birdwatch killed inside the window: BIRD reverts by itself; the next start converges', async (t) => {
@@ -59,35 +61,43 @@ t.test('a global peer AS the peer does not have is reverted; a kill mid-window r
     const pid = a.pid('birdwatch');
     t.ok(pid, 'birdwatch runs');
     await addGlobalPeer(client, b.ip4, '64998'); // a new value: the hold lifts, the change is guarded again
-    t.pass(await waitLogged(a, /^guarded apply: bird runs the new configuration/, 2, TIMEOUT));
+    const guarded = await waitLogged(a, /^guarded apply: bird runs the new configuration/, 2, TIMEOUT);
+    t.match(
+      guarded[1],
+      { component: 'guard', daemon: 'bird', timeoutS: Number },
+      'bird runs it under configure timeout',
+    );
     // runsv must not restart it before BIRD's own timer expires: `sv once`, then SIGKILL by PID.
     await execa('sv', ['once', service]);
     process.kill(pid!, 'SIGKILL');
-    t.pass(
-      await waitUntil(
-        'bird logs that its configure timeout expired',
-        async () => {
-          const log = readFileSync(a.logs.bird, 'utf8');
-          return { ok: /Config timeout expired, starting undo/.test(log), seen: log.split('\n').slice(-3).join(' | ') };
-        },
-        { timeoutMs: TIMEOUT },
-      ),
+    let expired: string | undefined;
+    await waitUntil(
+      'bird logs that its configure timeout expired',
+      async () => {
+        const log = readFileSync(a.logs.bird, 'utf8').split('\n');
+        expired = log.find((line) => line.includes('Config timeout expired, starting undo'));
+        return { ok: expired !== undefined, seen: log.slice(-3).join(' | ') };
+      },
+      { timeoutMs: TIMEOUT },
     );
-    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+    t.match(expired, /Config timeout expired, starting undo/, "BIRD's own timer undid the configuration");
+    await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });
     t.match(
       readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'),
       /as 64513;/,
       'the files on disk stayed the confirmed set through the window (BIRD was given the staged set)',
     );
     await execa('sv', ['up', service]);
-    t.pass(await waitLogged(a, /^a previous birdwatch stopped inside a settle window/, 1, TIMEOUT));
-    t.pass(await waitLogged(a, /^guarded apply reverted: .*not Established again/, 2, TIMEOUT * 2));
-    t.pass(await waitReady(a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`), TIMEOUT * 2));
+    const [recovered] = await waitLogged(a, /^a previous birdwatch stopped inside a settle window/, 1, TIMEOUT);
+    t.match(recovered, { component: 'guard', daemon: 'bird', files: Array }, "the window recovered, bird's files back");
+    const reverts = await waitLogged(a, /^guarded apply reverted: .*not Established again/, 2, TIMEOUT * 2);
+    t.match(reverts[1], { component: 'guard', daemon: 'bird' }, 'the change guarded again and reverted');
+    await expectReady(t, a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`), TIMEOUT * 2);
     t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64513;/, 'converged on the previous files');
-    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+    await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });
     // The right AS again: nothing held back, ready.
     await addGlobalPeer(client, b.ip4, '64513');
-    t.pass(await waitReady(a, true, /applied/, TIMEOUT));
-    t.pass(await waitSessions(a, 4, [session], { timeoutMs: TIMEOUT }));
+    await expectReady(t, a, true, /applied/, TIMEOUT);
+    await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });
   });
 });

@@ -1,18 +1,18 @@
 /**
- * End to end, the apply guard (issue 15) in a two-host mesh with real BGP sessions: a harmless shared change is
- * confirmed; a custom filter that withdraws the routes a peer had is reverted by itself (undo, files put back,
- * the key named by /readyz and held back until it changes); a --templates override whose shared BGP template
- * has a wrong `local as` breaks every session and is reverted (both daemons), the templates held back.
+ * End to end, the apply guard (README "The apply guard") in a two-host mesh with real BGP sessions: a harmless shared
+ * change is confirmed; a custom filter that withdraws the routes a peer had is reverted by itself (undo, files put
+ * back, the key named by /readyz and held back until it changes); a --templates override whose shared BGP template has
+ * a wrong `local as` breaks every session and is reverted (both daemons), the templates held back.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { addBlock, addPool } from './lab/keyspace.js';
 import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
-import { birdwatchLog, customFilterKey, guardArgs, labBgpTemplate, waitLogged, waitReady } from './lab/guard.js';
+import { birdwatchLog, customFilterKey, expectReady, guardArgs, labBgpTemplate, waitLogged } from './lab/guard.js';
 import type { LabHost } from './lab/lab.js';
-import { protocolName, waitRoute, waitSessions } from './lab/observe.js';
+import { expectRoute, expectSessions, protocolName } from './lab/observe.js';
 
 const TIMEOUT = 60_000;
 // Several settle windows and session restarts in one lab: more than tap's 180 s default under load.
@@ -34,23 +34,26 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
     lab.startHost(h1.name, { extraArgs: guardArgs(templatesDir) }),
     lab.startHost(h2.name, { extraArgs: guardArgs(join(lab.stateDir, 'templates-h2')) }),
   ]);
-  const mesh = async (): Promise<void> => {
-    t.pass(await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT }));
-    t.pass(await waitSessions(h1, 6, [protocolName('Mesh', h2.ip6)], { timeoutMs: TIMEOUT }));
-    t.pass(await waitSessions(h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT }));
-    t.pass(await waitRoute(h2, block4(h1.index), h1.ip4, { timeoutMs: TIMEOUT }));
+  const mesh = async (t: Test): Promise<void> => {
+    await expectSessions(t, h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT });
+    await expectSessions(t, h1, 6, [protocolName('Mesh', h2.ip6)], { timeoutMs: TIMEOUT });
+    await expectSessions(t, h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT });
+    await expectRoute(t, h2, block4(h1.index), h1.ip4, { timeoutMs: TIMEOUT });
   };
-  await mesh();
+  await mesh(t);
   // A clean apply first: the guard holds a blamed key back at the value BIRD ran at the last one.
-  t.pass(await waitReady(h1, true, /applied/, TIMEOUT));
+  await expectReady(t, h1, true, /applied/, TIMEOUT);
 
   await t.test('a harmless shared change (a custom filter no route matches) is confirmed', async (t) => {
     await client.put(customFilterKey('harmless')).value('if ( net ~ 10.254.0.0/16 ) then reject;');
-    t.pass(await waitLogged(h1, /^guarded apply confirmed/, 1, TIMEOUT));
-    t.pass(await waitLogged(h2, /^guarded apply confirmed/, 1, TIMEOUT));
-    await mesh();
+    // An IPv4 custom filter: bird's files change, bird6's do not.
+    for (const h of [h1, h2]) {
+      const [confirmed] = await waitLogged(h, /^guarded apply confirmed/, 1, TIMEOUT);
+      t.match(confirmed, { component: 'guard', daemon: 'bird', holdMs: Number }, `${h.name}: bird's apply confirmed`);
+    }
+    await mesh(t);
     t.match(readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8'), /10\.254\.0\.0\/16/, 'the change stays');
-    t.pass(await waitReady(h1, true, /applied/));
+    await expectReady(t, h1, true, /applied/);
   });
 
   await t.test('a custom filter that withdraws most exported routes is reverted, held back and named', async (t) => {
@@ -58,25 +61,29 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
     const workloads = ['192.168.1.70/32', '192.168.1.71/32'];
     for (const w of workloads) await execa('ip', ['-n', h1.namespace, 'route', 'add', w, 'dev', 'eth0']);
     // The kernel prints a /32 without its length.
-    for (const w of workloads) t.pass(await waitRoute(h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT }));
+    for (const w of workloads) await expectRoute(t, h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT });
     const key = customFilterKey('drop');
     await client.put(key).value('if ( net ~ 192.168.1.64/26 ) then reject;');
-    t.pass(await waitLogged(h1, /^guarded apply reverted: .*routes exported fell from 3 to 1/, 1, TIMEOUT));
-    t.pass(await waitLogged(h1, new RegExp(`^holding back ${key}`), 1, TIMEOUT));
+    const [reverted] = await waitLogged(h1, /^guarded apply reverted: .*routes exported fell from 3 to 1/, 1, TIMEOUT);
+    t.match(reverted, { component: 'guard', daemon: 'bird', files: Array }, 'bird reverted');
+    t.ok((reverted?.['files'] as string[]).includes('custom_filters.cfg'), 'custom_filters.cfg put back');
+    const [held] = await waitLogged(h1, new RegExp(`^holding back ${key}`), 1, TIMEOUT);
+    t.match(held, { component: 'guard', daemon: 'bird', blamed: [key] }, 'the filter is blamed and held back');
     // BIRD runs the previous configuration again, and the files on disk are those again.
     t.notMatch(readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8'), /192\.168\.1\.64/, 'files put back');
     // The kernel prints a /32 without its length.
-    for (const w of workloads) t.pass(await waitRoute(h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT }));
-    t.pass(await waitReady(h1, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`)));
+    for (const w of workloads) await expectRoute(t, h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT });
+    await expectReady(t, h1, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`));
     // Another change is applied without the held-back entry.
     await client.put(customFilterKey('harmless')).value('if ( net ~ 10.253.0.0/16 ) then reject;');
-    t.pass(await waitLogged(h1, /^guarded apply confirmed/, 2, TIMEOUT));
+    const confirmed = await waitLogged(h1, /^guarded apply confirmed/, 2, TIMEOUT);
+    t.match(confirmed[1], { component: 'guard', daemon: 'bird' }, 'the other change confirmed');
     const filters = readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8');
     t.match(filters, /10\.253\.0\.0/, 'the other change applied');
     t.notMatch(filters, /192\.168\.1\.64/, 'the blamed entry still held back');
     // Removing it lifts the hold.
     await client.delete().key(key);
-    t.pass(await waitReady(h1, true, /applied/));
+    await expectReady(t, h1, true, /applied/);
     for (const w of workloads) await execa('ip', ['-n', h1.namespace, 'route', 'del', w, 'dev', 'eth0']);
   });
 
@@ -88,13 +95,22 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
     const bgp = labBgpTemplate();
     writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), bgp.replace('local as {{localAs}};', 'local as 64999;'));
     // Both daemons share the template: both are reverted.
-    t.pass(await waitLogged(h1, /^guarded apply reverted: .*not Established again/, reverted + 2, TIMEOUT));
-    t.pass(await waitLogged(h1, /^holding back templates/, 1, TIMEOUT));
+    const reverts = await waitLogged(h1, /^guarded apply reverted: .*not Established again/, reverted + 2, TIMEOUT);
+    t.same(
+      reverts
+        .slice(reverted)
+        .map((l) => l['daemon'])
+        .sort(),
+      ['bird', 'bird6'],
+      'both daemons reverted',
+    );
+    const [held] = await waitLogged(h1, /^holding back templates/, 1, TIMEOUT);
+    t.match(held, { component: 'guard', blamed: ['templates'] }, 'the templates are held back');
     t.notMatch(readFileSync(join(h1.configDir, 'bird.cfg'), 'utf8'), /local as 64999/, 'bird.cfg put back');
-    t.pass(await waitReady(h1, false, /holds back templates/));
-    await mesh();
+    await expectReady(t, h1, false, /holds back templates/);
+    await mesh(t);
     // The template as it was: the hold lifts.
     writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), bgp);
-    t.pass(await waitReady(h1, true, /applied/));
+    await expectReady(t, h1, true, /applied/);
   });
 });

@@ -14,8 +14,8 @@ import { labForTest, skipWithoutNamespaces } from './lab/e2e.js';
 import { registerHost } from './lab/keyspace.js';
 import type { LabHost } from './lab/lab.js';
 import { HOST_INTERFACE } from './lab/network.js';
-import { protocolName, waitSessions, waitUntil, type Family } from './lab/observe.js';
-import { showProtocols } from '../src/bird/showProtocols.js';
+import { expectSessions, type Family, protocolName, waitUntil } from './lab/observe.js';
+import { showProtocols } from '../src/bird/showProtocolsCommand.js';
 
 const TIMEOUT = 40_000;
 const BW = { ip4: '10.99.0.9', ip6: 'fd99::9' };
@@ -104,25 +104,26 @@ t.test('a birdwatch node and a Calico-templated node agree on the passive side: 
   });
 
   await t.test('both families Established on both ends', async (t) => {
-    t.pass(await waitSessions(bw, 4, [protocolName('Mesh', CALICO.ip4)], { timeoutMs: TIMEOUT }));
-    t.pass(await waitSessions(bw, 6, [protocolName('Mesh', CALICO.ip6)], { timeoutMs: TIMEOUT }));
+    await expectSessions(t, bw, 4, [protocolName('Mesh', CALICO.ip4)], { timeoutMs: TIMEOUT });
+    await expectSessions(t, bw, 6, [protocolName('Mesh', CALICO.ip6)], { timeoutMs: TIMEOUT });
     for (const [i, peer] of [BW.ip4, BW.ip6].entries()) {
       const socket = bird[i]!.socketPath;
-      t.pass(
-        await waitUntil(
-          `calico node bird${i === 1 ? '6' : ''}: ${protocolName('Mesh', peer)} Established`,
-          async () => {
-            const rows = await showProtocols(socket).catch(() => []);
-            const row = rows.find((r) => r.kind === 'protocol' && r.name === protocolName('Mesh', peer));
-            const state = row?.kind === 'protocol' ? row.bgpState : undefined;
-            return {
-              ok: state === 'Established',
-              seen: `${row?.kind === 'protocol' ? `${row.state} ${row.bgpState ?? ''} ${row.lastError ?? ''}` : 'no such protocol'}`,
-            };
-          },
-          { timeoutMs: TIMEOUT },
-        ),
+      const name = protocolName('Mesh', peer);
+      let state: string | undefined;
+      await waitUntil(
+        `calico node bird${i === 1 ? '6' : ''}: ${name} Established`,
+        async () => {
+          const rows = await showProtocols(socket).catch(() => []);
+          const row = rows.find((r) => r.kind === 'protocol' && r.name === name);
+          state = row?.kind === 'protocol' ? row.bgpState : undefined;
+          return {
+            ok: state === 'Established',
+            seen: `${row?.kind === 'protocol' ? `${row.state} ${row.bgpState ?? ''} ${row.lastError ?? ''}` : 'no such protocol'}`,
+          };
+        },
+        { timeoutMs: TIMEOUT },
       );
+      t.equal(state, 'Established', `calico node bird${i === 1 ? '6' : ''}: ${name}`);
     }
   });
 });

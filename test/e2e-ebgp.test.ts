@@ -8,7 +8,7 @@ import { runBirdCommand } from '../src/bird/controlSocket.js';
 import { addBlock, addNodePeer, addPool, setNodeMesh } from './lab/keyspace.js';
 import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
 import type { LabHost } from './lab/lab.js';
-import { protocolName, waitRoute, waitSessions } from './lab/observe.js';
+import { expectRoute, expectSessions, protocolName } from './lab/observe.js';
 
 const TIMEOUT = 40_000;
 
@@ -31,7 +31,7 @@ t.test('node-specific eBGP peers between hosts with different AS numbers', async
     await addBlock(client, h.name, block6(h.index));
   }
   for (const h of lab.hosts) await lab.startHost(h.name);
-  t.pass(await waitSessions(a, 4, [], { timeoutMs: TIMEOUT }));
+  await expectSessions(t, a, 4, [], { timeoutMs: TIMEOUT });
 
   await addNodePeer(client, a.name, b.ip4, '64513');
   await addNodePeer(client, a.name, b.ip6, '64513');
@@ -42,13 +42,13 @@ t.test('node-specific eBGP peers between hosts with different AS numbers', async
     [a, b],
     [b, a],
   ] as const) {
-    t.pass(await waitSessions(h, 4, [protocolName('Node', other.ip4)], { timeoutMs: TIMEOUT }));
-    t.pass(await waitSessions(h, 6, [protocolName('Node', other.ip6)], { timeoutMs: TIMEOUT }));
+    await expectSessions(t, h, 4, [protocolName('Node', other.ip4)], { timeoutMs: TIMEOUT });
+    await expectSessions(t, h, 6, [protocolName('Node', other.ip6)], { timeoutMs: TIMEOUT });
     const details = await runBirdCommand(h.sockets.bird, `show protocols all ${protocolName('Node', other.ip4)}`);
     const text = details.lines.map((l) => l.text).join('\n');
     t.match(text, new RegExp(`Neighbor AS:\\s+${other.as ?? '?'}\\b`), `${h.name}: neighbor AS ${other.as ?? '?'}`);
-    t.pass(await waitRoute(h, block4(other.index), other.ip4, { timeoutMs: TIMEOUT }));
-    t.pass(await waitRoute(h, block6(other.index), other.ip6, { timeoutMs: TIMEOUT }));
+    await expectRoute(t, h, block4(other.index), other.ip4, { timeoutMs: TIMEOUT });
+    await expectRoute(t, h, block6(other.index), other.ip6, { timeoutMs: TIMEOUT });
     const route = await runBirdCommand(h.sockets.bird, `show route ${block4(other.index)} all`);
     t.match(
       route.lines.map((l) => l.text).join('\n'),

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { labForTest, skipWithoutNamespaces } from './lab/e2e.js';
 import type { LabHost } from './lab/lab.js';
-import { protocolName, waitSessions } from './lab/observe.js';
+import { expectSessions, protocolName } from './lab/observe.js';
 import { keyValues } from './support/etcdKeyspace.js';
 
 const TIMEOUT = 40_000;
@@ -45,6 +45,6 @@ t.test('hosts register themselves at start (IP=autodetect, IP6=autodetect, AS) a
     [h2.ip4, h2.ip6, '64512'],
     'h2: IP as given, IPv6 by can-reach',
   );
-  t.pass(await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT }));
-  t.pass(await waitSessions(h2, 6, [protocolName('Mesh', h1.ip6)], { timeoutMs: TIMEOUT }));
+  await expectSessions(t, h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT });
+  await expectSessions(t, h2, 6, [protocolName('Mesh', h1.ip6)], { timeoutMs: TIMEOUT });
 });

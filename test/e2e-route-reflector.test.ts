@@ -17,7 +17,7 @@ import {
 } from './lab/keyspace.js';
 import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
 import type { LabHost } from './lab/lab.js';
-import { kernelRoutes, protocolName, waitRoute, waitSessions } from './lab/observe.js';
+import { expectRoute, expectSessions, kernelRoutes, protocolName } from './lab/observe.js';
 
 const TIMEOUT = 40_000;
 const AS = '64511'; // the default global AS (no global as_num key)
@@ -41,10 +41,10 @@ t.test(
     const v6 = { n1: protocolName('Mesh', n2.ip6), n2: protocolName('Mesh', n1.ip6) };
 
     await t.test('before: n1 and n2 mesh; the reflector has no client yet', async (t) => {
-      t.pass(await waitSessions(n1, 4, [v4.n1], { timeoutMs: TIMEOUT }));
-      t.pass(await waitSessions(n2, 6, [v6.n2], { timeoutMs: TIMEOUT }));
-      t.pass(await waitSessions(rr, 4, [], { timeoutMs: TIMEOUT }));
-      t.pass(await waitSessions(rr, 6, [], { timeoutMs: TIMEOUT }));
+      await expectSessions(t, n1, 4, [v4.n1], { timeoutMs: TIMEOUT });
+      await expectSessions(t, n2, 6, [v6.n2], { timeoutMs: TIMEOUT });
+      await expectSessions(t, rr, 4, [], { timeoutMs: TIMEOUT });
+      await expectSessions(t, rr, 6, [], { timeoutMs: TIMEOUT });
     });
 
     await t.test(
@@ -57,18 +57,22 @@ t.test(
         await setNodeMesh(client, false);
         const checks = [
           ...[n1, n2].flatMap((n) => [
-            waitSessions(n, 4, [protocolName('Global', rr.ip4)], { timeoutMs: TIMEOUT }),
-            waitSessions(n, 6, [protocolName('Global', rr.ip6)], { timeoutMs: TIMEOUT }),
+            expectSessions(t, n, 4, [protocolName('Global', rr.ip4)], { timeoutMs: TIMEOUT }),
+            expectSessions(t, n, 6, [protocolName('Global', rr.ip6)], { timeoutMs: TIMEOUT }),
           ]),
-          waitSessions(rr, 4, [protocolName('Client', n1.ip4), protocolName('Client', n2.ip4)], { timeoutMs: TIMEOUT }),
-          waitSessions(rr, 6, [protocolName('Client', n1.ip6), protocolName('Client', n2.ip6)], { timeoutMs: TIMEOUT }),
+          expectSessions(t, rr, 4, [protocolName('Client', n1.ip4), protocolName('Client', n2.ip4)], {
+            timeoutMs: TIMEOUT,
+          }),
+          expectSessions(t, rr, 6, [protocolName('Client', n1.ip6), protocolName('Client', n2.ip6)], {
+            timeoutMs: TIMEOUT,
+          }),
         ];
-        for (const seen of await Promise.all(checks)) t.pass(seen);
+        await Promise.all(checks);
         // Reflected routes keep the announcing node as next hop.
-        t.pass(await waitRoute(n1, block4(n2.index), n2.ip4, { timeoutMs: TIMEOUT }));
-        t.pass(await waitRoute(n1, block6(n2.index), n2.ip6, { timeoutMs: TIMEOUT }));
-        t.pass(await waitRoute(n2, block4(n1.index), n1.ip4, { timeoutMs: TIMEOUT }));
-        t.pass(await waitRoute(n2, block6(n1.index), n1.ip6, { timeoutMs: TIMEOUT }));
+        await expectRoute(t, n1, block4(n2.index), n2.ip4, { timeoutMs: TIMEOUT });
+        await expectRoute(t, n1, block6(n2.index), n2.ip6, { timeoutMs: TIMEOUT });
+        await expectRoute(t, n2, block4(n1.index), n1.ip4, { timeoutMs: TIMEOUT });
+        await expectRoute(t, n2, block6(n1.index), n1.ip6, { timeoutMs: TIMEOUT });
         for (const [h, o] of [
           [n1, n2],
           [n2, n1],
@@ -96,21 +100,21 @@ t.test(
           await removeRouteReflector(client, ip);
         }
         const checks = [n1, n2, rr].flatMap((h) => [
-          waitSessions(h, 4, [], { timeoutMs: TIMEOUT }),
-          waitSessions(h, 6, [], { timeoutMs: TIMEOUT }),
+          expectSessions(t, h, 4, [], { timeoutMs: TIMEOUT }),
+          expectSessions(t, h, 6, [], { timeoutMs: TIMEOUT }),
         ]);
-        for (const seen of await Promise.all(checks)) t.pass(seen);
-        t.pass(await waitRoute(n1, block4(n2.index), undefined, { timeoutMs: TIMEOUT }));
-        t.pass(await waitRoute(n2, block6(n1.index), undefined, { timeoutMs: TIMEOUT }));
+        await Promise.all(checks);
+        await expectRoute(t, n1, block4(n2.index), undefined, { timeoutMs: TIMEOUT });
+        await expectRoute(t, n2, block6(n1.index), undefined, { timeoutMs: TIMEOUT });
       },
     );
 
     await t.test('mesh on again: n1 and n2 mesh and exchange blocks again', async (t) => {
       await setNodeMesh(client, true);
-      t.pass(await waitSessions(n1, 4, [v4.n1], { timeoutMs: TIMEOUT }));
-      t.pass(await waitSessions(n2, 6, [v6.n2], { timeoutMs: TIMEOUT }));
-      t.pass(await waitRoute(n1, block4(n2.index), n2.ip4, { timeoutMs: TIMEOUT }));
-      t.pass(await waitRoute(n2, block6(n1.index), n1.ip6, { timeoutMs: TIMEOUT }));
+      await expectSessions(t, n1, 4, [v4.n1], { timeoutMs: TIMEOUT });
+      await expectSessions(t, n2, 6, [v6.n2], { timeoutMs: TIMEOUT });
+      await expectRoute(t, n1, block4(n2.index), n2.ip4, { timeoutMs: TIMEOUT });
+      await expectRoute(t, n2, block6(n1.index), n1.ip6, { timeoutMs: TIMEOUT });
     });
   },
 );

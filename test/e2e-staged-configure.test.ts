@@ -9,11 +9,13 @@ import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
 import { createWorld, NODE, waitFor, waitSettled } from './support/world.js';
+import { linesSaying } from './support/logLines.js';
 
 /**
- * The overlap of issue 14 against real BIRD: BIRD parses and applies the staged set (`configure "<staged>/bird.cfg"`)
- * while `bird -p` checks it, and the validated files are swapped in without a second reload. Each disagreement
- * between the two parsers is resolved so that BIRD ends on the files on disk, and nothing unvalidated is swapped.
+ * The overlap (README "The apply path") against real BIRD: BIRD parses and applies the staged set (`configure
+ * "<staged>/bird.cfg"`) while `bird -p` checks it, and the validated files are swapped in without a second reload. Each
+ * disagreement between the two parsers is resolved so that BIRD ends on the files on disk, and nothing unvalidated is
+ * swapped.
  */
 t.setTimeout(120_000);
 
@@ -55,9 +57,7 @@ if (!(await canCreateNamespaces())) {
       const applied = await waitFor(
         'the apply logged',
         () =>
-          h
-            .logLines()
-            .filter((l) => l['msg'] === 'configuration applied' && String(l['changes']).includes('bird_aggr')),
+          linesSaying(h.logLines(), 'configuration applied').filter((l) => String(l['changes']).includes('bird_aggr')),
         (lines) => lines.length > 0,
         5_000,
       );
@@ -143,7 +143,7 @@ if (!(await canCreateNamespaces())) {
     // BIRD and the disk agree before the cycle's bookkeeping (its warning, its status) is done.
     await controller.idle();
     t.same(await h.protocols('bird'), ['Mesh_127_0_0_2', 'Mesh_127_0_0_3']);
-    const warnings = h.logLines().filter((l) => String(l['msg']).includes("cannot read birdwatch's staged files"));
+    const warnings = linesSaying(h.logLines(), /cannot read birdwatch's staged files/);
     t.equal(warnings.filter((l) => l['daemon'] === 'bird').length, 1, 'said once for bird');
     t.equal(controller.status.daemons.bird!.failure, undefined);
     await controller.close();

@@ -13,7 +13,7 @@ import { delay } from './harness/process.js';
 import { addBlock, addPool } from './lab/keyspace.js';
 import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
 import { PACKAGED_RUNIT_SERVICES, type LabHost, type ServiceName } from './lab/lab.js';
-import { kernelRoutes, protocolName, routeFor, waitRoute, waitSessions, waitUntil } from './lab/observe.js';
+import { expectRoute, expectSessions, kernelRoutes, protocolName, routeFor, waitUntil } from './lab/observe.js';
 import { descendants, processStartTime, stopProcesses, spawnDetached } from './lab/procs.js';
 
 const TIMEOUT = 40_000;
@@ -33,7 +33,8 @@ async function killAndWaitForRestart(t: Test, host: LabHost, service: ServiceNam
     },
     { timeoutMs: 10_000, intervalMs: 50 },
   );
-  t.pass(
+  t.ok(
+    next !== undefined && next !== pid,
     `${host.name}: ${service} PID ${pid} SIGKILLed; runsv started PID ${String(next)} ${Date.now() - started} ms later`,
   );
   return next ?? 0;
@@ -72,19 +73,19 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
     await addBlock(client, h.name, block4(h.index));
     await addBlock(client, h.name, block6(h.index));
   }
-  const converged = async (): Promise<void> => {
+  /** The mesh Established and each block routed, v4 and v6, on both hosts. */
+  const converged = async (t: Test): Promise<void> => {
     for (const [h, o] of [
       [h1, h2],
       [h2, h1],
     ] as const) {
-      await waitSessions(h, 4, [protocolName('Mesh', o.ip4)], { timeoutMs: TIMEOUT });
-      await waitSessions(h, 6, [protocolName('Mesh', o.ip6)], { timeoutMs: TIMEOUT });
-      await waitRoute(h, block4(o.index), o.ip4, { timeoutMs: TIMEOUT });
-      await waitRoute(h, block6(o.index), o.ip6, { timeoutMs: TIMEOUT });
+      await expectSessions(t, h, 4, [protocolName('Mesh', o.ip4)], { timeoutMs: TIMEOUT });
+      await expectSessions(t, h, 6, [protocolName('Mesh', o.ip6)], { timeoutMs: TIMEOUT });
+      await expectRoute(t, h, block4(o.index), o.ip4, { timeoutMs: TIMEOUT });
+      await expectRoute(t, h, block6(o.index), o.ip6, { timeoutMs: TIMEOUT });
     }
   };
-  await converged();
-  t.pass('mesh Established and blocks routed, v4 and v6');
+  await converged(t);
 
   await t.test(
     'bird killed: runsv restarts it, sessions come back, the kernel keeps the routes meanwhile',
@@ -93,10 +94,10 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
       const peer = watchRoute(h1, block4(h2.index));
       const started = Date.now();
       await killAndWaitForRestart(t, h2, 'bird');
-      await waitSessions(h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT });
-      await waitSessions(h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT });
-      t.pass(`sessions Established again ${Date.now() - started} ms after the kill`);
-      await converged();
+      await expectSessions(t, h2, 4, [protocolName('Mesh', h1.ip4)], { timeoutMs: TIMEOUT });
+      await expectSessions(t, h1, 4, [protocolName('Mesh', h2.ip4)], { timeoutMs: TIMEOUT });
+      t.comment(`sessions Established again ${Date.now() - started} ms after the kill`);
+      await converged(t);
       const [mine, theirs] = [await own.stop(), await peer.stop()];
       t.equal(mine.missing, 0, `h2's kernel kept h1's block through the restart (bird -R; ${mine.samples} samples)`);
       t.equal(
@@ -110,8 +111,8 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
   await t.test('bird6 killed: runsv restarts it and the IPv6 session comes back', async (t) => {
     const started = Date.now();
     await killAndWaitForRestart(t, h1, 'bird6');
-    await converged();
-    t.pass(`converged ${Date.now() - started} ms after the kill`);
+    await converged(t);
+    t.comment(`converged ${Date.now() - started} ms after the kill`);
   });
 
   await t.test(
@@ -121,10 +122,10 @@ t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges',
       await killAndWaitForRestart(t, h1, 'birdwatch');
       const started = Date.now();
       await addBlock(client, h1.name, '192.168.11.0/26');
-      t.pass(await waitRoute(h2, '192.168.11.0/26', h1.ip4, { timeoutMs: TIMEOUT }));
-      t.pass(`a block added after the kill reached h2's kernel ${Date.now() - started} ms after the write`);
+      await expectRoute(t, h2, '192.168.11.0/26', h1.ip4, { timeoutMs: TIMEOUT });
+      t.comment(`a block added after the kill reached h2's kernel ${Date.now() - started} ms after the write`);
       t.equal(h1.pid('bird'), birdPid, 'h1 bird was not restarted');
-      await converged();
+      await converged(t);
     },
   );
 });

@@ -6,6 +6,7 @@ import { startTcpProxy, type TcpProxy } from './harness/tcpProxy.js';
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { recordRow } from './reliability/summary.js';
 import { createWorld, sleep, waitFor, type World } from './support/world.js';
+import { linesOf } from './support/logLines.js';
 
 /**
  * etcd faults against an in-process birdwatch (the RunController `run` builds) talking to a 3-member etcd
@@ -83,14 +84,9 @@ if (!(await canCreateNamespaces())) {
       const total = performance.now() - restored;
       // The watch comes back from etcd's revision and the scope is read at it: compacted history is never asked for.
       t.ok(
-        w
-          .logLines()
-          .some(
-            (l) =>
-              l['event'] === 'datastore-state' &&
-              l['state'] === 'synced' &&
-              BigInt(String(l['revision'])) >= BigInt(revision),
-          ),
+        linesOf(w.logLines(), 'datastore-state', { state: 'synced' }).some(
+          (l) => BigInt(String(l['revision'])) >= BigInt(revision),
+        ),
         'synced again at or after the compacted revision',
       );
       recordRow(t, {

@@ -7,7 +7,7 @@ import { loadTemplateSources } from '../src/render/templateSources.js';
 import { validateStagedFileSet } from '../src/controller/validateStaged.js';
 import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { checkCustomFilterBody } from '../src/model/customFilter.js';
-import { isNodeConfigError } from '../src/model/errors.js';
+import { NodeConfigError } from '../src/model/errors.js';
 import { keys } from '../src/model/keys.js';
 import { parseNodeName } from '../src/model/names.js';
 import { renderFileSet } from '../src/render/renderFileSet.js';
@@ -254,14 +254,14 @@ t.test(
           } catch (e) {
             error = e;
           }
-          if (!isNodeConfigError(error) || error.key !== keys.hostAddress(NODE, 4))
+          if (!(error instanceof NodeConfigError) || error.key !== keys.hostAddress(NODE, 4))
             throw new Error(`hostile ip_addr_v4 ${JSON.stringify(address)}: ${String(error)}`);
           if (parseNodeName(name).ok) return;
           try {
             buildNodeModel(new Map([[keys.hostAddress(name, 4), '10.0.0.1']]), { nodeName: name });
             throw new Error(`node name ${JSON.stringify(name)} was accepted`);
           } catch (e) {
-            if (!isNodeConfigError(e) || e.key !== keys.hostDir(name)) throw e;
+            if (!(e instanceof NodeConfigError) || e.key !== keys.hostDir(name)) throw e;
           }
         },
       ),
@@ -286,7 +286,7 @@ t.test(
             try {
               buildNodeModel(keyspace, { nodeName: NODE });
             } catch (e) {
-              if (isNodeConfigError(e) && e.key === keys.hostAddress(NODE, 4)) return;
+              if (e instanceof NodeConfigError && e.key === keys.hostAddress(NODE, 4)) return;
               throw e;
             }
             throw new Error(`own ip_addr_v4 ${a.text} was accepted`);

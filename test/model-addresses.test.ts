@@ -8,7 +8,7 @@ import { buildNodeModel } from '../src/model/buildNodeModel.js';
 import { buildReflectorModel } from '../src/model/buildReflectorModel.js';
 import type { Diagnostic } from '../src/model/diagnostics.js';
 import { encodePeer, encodeRouteReflector } from '../src/model/encodings.js';
-import { isNodeConfigError } from '../src/model/errors.js';
+import { NodeConfigError } from '../src/model/errors.js';
 import { keys } from '../src/model/keys.js';
 import { NODE_LAYOUT, REFLECTOR_LAYOUT } from '../src/render/layouts.js';
 import { compileTemplateSet } from '../src/render/templateSet.js';
@@ -117,7 +117,7 @@ t.test('node: an unusable own IPv4 is a NodeConfigError naming the key, as a mis
       t.fail(`${s.text} accepted as own address`);
     } catch (error) {
       t.ok(
-        isNodeConfigError(error) && error.key === keys.hostAddress('me', 4),
+        error instanceof NodeConfigError && error.key === keys.hostAddress('me', 4),
         `${s.text}: NodeConfigError for the key`,
       );
       t.match((error as Error).message, `/calico/bgp/v1/host/me/ip_addr_v4 = "${s.text}": "${s.text}" is `);

@@ -6,10 +6,11 @@ import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { parseListenOption } from '../src/cli/listenOption.js';
 import { listenOps } from '../src/cli/opsListen.js';
-import { isUsageError } from '../src/cli/usageError.js';
+import { UsageError } from '../src/cli/usageError.js';
 import { keys } from '../src/model/keys.js';
 import { checkLiveness, checkReadiness } from '../src/observe/health.js';
-import { isOpsServerListenError, OpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
+import { queryFamilyStatus } from '../src/observe/bgpStatusQuery.js';
+import { OpsServerListenError, startOpsServer } from '../src/observe/httpServer.js';
 import { createLogger } from '../src/observe/logger.js';
 import { BirdwatchMetrics } from '../src/observe/metrics.js';
 import { RunStatus } from '../src/observe/runStatus.js';
@@ -17,6 +18,7 @@ import { startEtcdForTest } from './harness/etcd.js';
 import { freePort } from './harness/process.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
 import { cli } from './support/cli.js';
+import { linesOf } from './support/logLines.js';
 import { putKeyspace } from './support/etcdLoad.js';
 import { parsePrometheusText, valueOf } from './support/promText.js';
 import { waitFor } from './support/world.js';
@@ -58,7 +60,7 @@ t.test('--listen: HOST:PORT, [IPv6]:PORT or off; anything else is a usage error 
     } catch (e) {
       error = e;
     }
-    t.ok(isUsageError(error) && error.argument === '--listen', `${bad} refused`);
+    t.ok(error instanceof UsageError && error.argument === '--listen', `${bad} refused`);
   }
   const result = await cli(['run', '--node', 'n1', '--listen', '0.0.0.0', '--etcd-endpoints', 'http://127.0.0.1:1']);
   t.equal(result.code, 2);
@@ -166,6 +168,7 @@ t.test('the endpoint: paths, methods, read-only, 503 bodies; metrics follow cycl
   const metrics = new BirdwatchMetrics({
     status,
     sockets,
+    queryFamilyStatus,
     ipip: 'off',
     perPeer: false,
     processMetrics: false,
@@ -311,12 +314,19 @@ t.test('an address in use: the explicit --listen fails naming it', async (t) => 
   const port = (blocker.address() as { port: number }).port;
   const status = new RunStatus(['bird', 'bird6']);
   const sockets = { bird: '/nonexistent/b.ctl', bird6: '/nonexistent/b6.ctl' };
-  const metrics = new BirdwatchMetrics({ status, sockets, ipip: 'off', perPeer: false, processMetrics: false });
+  const metrics = new BirdwatchMetrics({
+    status,
+    sockets,
+    queryFamilyStatus,
+    ipip: 'off',
+    perPeer: false,
+    processMetrics: false,
+  });
   const error = await startOpsServer({ host: '127.0.0.1', port, status, metrics, sockets, log: silent }).then(
     () => undefined,
     (e: unknown) => e,
   );
-  t.ok(isOpsServerListenError(error) && /address already in use/.test(error.message), String(error));
+  t.ok(error instanceof OpsServerListenError && /address already in use/.test(error.message), String(error));
 
   const dir = tempDir(t);
   const proc = spawnBirdwatch(t, [
@@ -354,16 +364,12 @@ t.test(
       undefined,
       'default: no endpoint, no exit',
     );
-    t.match(JSON.parse(chunks.join('')), {
-      level: 50,
-      component: 'http',
-      msg: /address already in use; running without \/metrics, \/healthz and \/readyz/,
-    });
+    t.match(JSON.parse(chunks.join('')), { level: 50, event: 'ops-listen-failed', component: 'http' });
     const error = await listenOps({ kind: 'listen', host: '127.0.0.1', port: 9099 }, '127.0.0.1:9099', clash, log).then(
       () => undefined,
       (e: unknown) => e,
     );
-    t.ok(isUsageError(error) && error.argument === '--listen', 'explicit: exit 2 naming --listen');
+    t.ok(error instanceof UsageError && error.argument === '--listen', 'explicit: exit 2 naming --listen');
     t.equal(await listenOps({ kind: 'off' }, 'off', clash, log), undefined, 'off: nothing started');
   },
 );
@@ -397,16 +403,13 @@ t.test('run --listen as a process: probes and metrics over loopback; SIGTERM clo
     join(dir, 'b6.ctl'),
   ]);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(
+  const [listening] = await waitFor(
     'listening',
-    () => proc.lines.some((l) => l['msg'] === 'ops endpoint listening'),
-    (ok) => ok,
+    () => linesOf(proc.lines, 'ops-listening'),
+    (l) => l.length > 0,
     20_000,
   );
-  t.match(
-    proc.lines.find((l) => l['msg'] === 'ops endpoint listening'),
-    { component: 'http', address: `127.0.0.1:${port}` },
-  );
+  t.match(listening, { component: 'http', address: `127.0.0.1:${port}` });
   t.equal((await fetch(`${base}/healthz`)).status, 200);
   const ready = await waitFor(
     'synced, BIRD missing',

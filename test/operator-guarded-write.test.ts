@@ -2,7 +2,7 @@ import { Etcd3 } from 'etcd3';
 import t from 'tap';
 import { addPool } from '../src/operator/pools.js';
 import { plannedWrite } from '../src/operator/plannedWrite.js';
-import { isConcurrentChangeError } from '../src/operator/errors.js';
+import { ConcurrentChangeError } from '../src/operator/errors.js';
 import type { OperatorStore } from '../src/operator/store.js';
 import { readEtcdSnapshot } from '../src/datastore/etcdSource.js';
 import { EtcdWriter, prefixRangeEnd } from '../src/datastore/etcdWriter.js';
@@ -111,7 +111,7 @@ t.test('a guard that never holds gives up with ConcurrentChangeError and writes 
     () => undefined,
     (e: unknown) => e,
   );
-  t.ok(isConcurrentChangeError(error), 'ConcurrentChangeError');
+  t.ok(error instanceof ConcurrentChangeError, 'ConcurrentChangeError');
   t.equal(n, 3);
   t.notOk('/mine' in (await keyValues(etcd.endpoints)));
 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { runBirdCommand } from '../src/bird/controlSocket.js';
-import { showBirdStatus } from '../src/bird/showStatus.js';
+import { showBirdStatus } from '../src/bird/showStatusCommand.js';
 import { DEFAULT_BIRD_WATCH_INTERVAL_MS } from '../src/controller/birdWatcher.js';
 import type { ApplyGuardSettings } from '../src/controller/guard/settings.js';
 import type { RunController } from '../src/controller/runController.js';
@@ -25,6 +25,8 @@ import { labBgpTemplate } from './lab/guard.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
 import { PausePoints } from './support/pausePoints.js';
 import { createWorld, sleep, waitFor, type World } from './support/world.js';
+import { linesOf, type LogLine } from './support/logLines.js';
+import type { LogEvent } from '../src/observe/logEvents.js';
 
 t.setTimeout(240_000);
 
@@ -90,8 +92,7 @@ async function killAndRestart(world: World, daemon: Daemon = 'bird'): Promise<vo
   await world.startBird(daemon, { recover: true });
 }
 
-const events = (world: World, event: string): Record<string, unknown>[] =>
-  world.logLines().filter((l) => l['event'] === event);
+const events = (world: World, event: LogEvent): LogLine[] => linesOf(world.logLines(), event);
 
 t.test('BIRD killed and restarted at each step of a cycle', async (t) => {
   if (!(await canCreateNamespaces())) {

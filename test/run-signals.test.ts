@@ -7,6 +7,7 @@ import { keys } from '../src/model/keys.js';
 import { startEtcdForTest } from './harness/etcd.js';
 import { putKeyspace } from './support/etcdLoad.js';
 import { waitFor } from './support/world.js';
+import { linesOf, linesSaying } from './support/logLines.js';
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 
@@ -61,7 +62,7 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   );
   await waitFor(
     'etcd synced line',
-    () => lines.some((l) => l['msg'] === 'etcd synced'),
+    () => linesSaying(lines, 'etcd synced').length > 0,
     (ok) => ok,
   );
   t.ok(
@@ -72,14 +73,13 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   );
   await waitFor(
     'both daemons reported unreachable',
-    () => lines.filter((l) => l['component'] === 'bird' && /will retry the reload/.test(String(l['msg']))).length,
+    () => linesSaying(lines, /will retry the reload/).filter((l) => l['component'] === 'bird').length,
     (n) => n >= 2,
     15_000,
   );
   await new Promise((r) => setTimeout(r, 1500)); // several retries happen meanwhile
   t.same(
-    lines
-      .filter((l) => /will retry the reload/.test(String(l['msg'])))
+    linesSaying(lines, /will retry the reload/)
       .map((l) => l['daemon'])
       .sort(),
     ['bird', 'bird6'],
@@ -87,9 +87,16 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   );
 
   child.kill('SIGHUP');
+  const [hup] = await waitFor(
+    'SIGHUP',
+    () => linesOf(lines, 'sighup'),
+    (l) => l.length > 0,
+    15_000,
+  );
+  t.match(hup, { component: 'run', level: 30 }, 'SIGHUP said once, by run');
   await waitFor(
     'SIGHUP re-read',
-    () => lines.some((l) => l['msg'] === 'etcd re-read'),
+    () => linesSaying(lines, 'etcd re-read').length > 0,
     (ok) => ok,
     15_000,
   );
@@ -97,7 +104,7 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   child.kill('SIGTERM');
   const result = await child;
   t.equal(result.exitCode, 0, 'SIGTERM → exit 0');
-  t.ok(lines.some((l) => l['msg'] === 'stopped'));
+  t.equal(linesOf(lines, 'stopped', { component: 'run' }).length, 1, 'it says it stopped, once');
   t.same(
     readdirSync(configDir).filter((f) => f.includes('.tmp-')),
     [],

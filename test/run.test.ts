@@ -8,6 +8,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { startTcpProxy } from './harness/tcpProxy.js';
 import { cli } from './support/cli.js';
 import { createWorld, waitFor } from './support/world.js';
+import { escapeRegExp, linesOf, linesSaying } from './support/logLines.js';
 
 const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '']);
 
@@ -92,7 +93,7 @@ if (!(await canCreateNamespaces())) {
       );
       // The apply is logged at the end of the cycle, after the reload is counted.
       await controller.idle();
-      const applied = h.logLines().filter((l) => l['msg'] === 'configuration applied');
+      const applied = linesSaying(h.logLines(), 'configuration applied');
       t.match(JSON.stringify(applied.at(-1)?.['reload']), /Reconfigured|Reconfiguration in progress/);
       t.match(applied.at(-1), { files: ['bird_ipam.cfg'] }, 'only the changed file was written');
       t.notOk('bird6' in (applied.at(-1)?.['reload'] as object), 'bird6 was not reloaded: none of its files changed');
@@ -186,7 +187,7 @@ if (!(await canCreateNamespaces())) {
           /bird -p refused the lines rendered from it: custom_filters\.cfg:\d+ syntax error/,
         );
         t.ok(
-          h.logLines().some((l) => l['level'] === 40 && String(l['msg']).startsWith(`quarantined ${key}`)),
+          linesSaying(h.logLines(), new RegExp(`^quarantined ${escapeRegExp(key)}`)).some((l) => l['level'] === 40),
           'a warning names the key',
         );
         await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
@@ -279,14 +280,9 @@ if (!(await canCreateNamespaces())) {
     );
     // The watch comes back from etcd's revision and the scope is read at it: the compacted history is never asked for.
     t.ok(
-      h
-        .logLines()
-        .some(
-          (l) =>
-            l['event'] === 'datastore-state' &&
-            l['state'] === 'synced' &&
-            BigInt(String(l['revision'])) >= BigInt(revision),
-        ),
+      linesOf(h.logLines(), 'datastore-state', { state: 'synced' }).some(
+        (l) => BigInt(String(l['revision'])) >= BigInt(revision),
+      ),
       'synced again at or after the compacted revision',
     );
     await controller.close();

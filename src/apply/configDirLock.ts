@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigDirLockedError, type LockHolder } from './errors.js';
 import { tryExclusiveFlock } from './openFileLock.js';
 
+/** @internal the lock test names the file. */
 export const LOCK_FILE = '.birdwatch.lock';
 
 /** How long a refused instance waits for a holder that has just taken the lock to write who it is. */

@@ -18,8 +18,6 @@ export class ApplyError extends Error {
   readonly replaced: readonly string[];
 }
 
-export const isApplyError = (error: unknown): error is ApplyError => error instanceof ApplyError;
-
 /** Who holds a config dir's lock, as it wrote itself into the lock file. */
 export interface LockHolder {
   /** Its pid as it sees it (in its own PID namespace). */
@@ -44,9 +42,6 @@ export class ConfigDirLockedError extends Error {
     super(message);
   }
 }
-
-export const isConfigDirLockedError = (error: unknown): error is ConfigDirLockedError =>
-  error instanceof ConfigDirLockedError;
 
 /**
  * A filesystem error without its path (`ENOSPC: no space left on device`): our message names the directory,

@@ -1,16 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** The named files currently in the config dir; a missing file is absent from the map. */
-export async function readLiveFileSet(configDir: string, names: Iterable<string>): Promise<Map<string, string>> {
-  const live = new Map<string, string>();
-  for (const name of names) {
-    const content = await readLiveFile(join(configDir, name));
-    if (content !== undefined) live.set(name, content);
-  }
-  return live;
-}
-
 /** A file's content; undefined when it is missing or is not a regular file (a directory put in its place). */
 async function readLiveFile(path: string): Promise<string | undefined> {
   try {

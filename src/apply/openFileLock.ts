@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
 
 /** util-linux's program that calls flock(2) on a file descriptor it is given. */
-export const FLOCK_PROGRAM = 'flock';
+const FLOCK_PROGRAM = 'flock';
 
 const FLOCK_TIMEOUT_MS = 10_000;
 
@@ -17,8 +17,6 @@ export class OpenFileLockError extends Error {
     super(message, options);
   }
 }
-
-export const isOpenFileLockError = (error: unknown): error is OpenFileLockError => error instanceof OpenFileLockError;
 
 /**
  * Takes an exclusive flock(2) on the open file description behind `handle`, without waiting: true when taken,

@@ -1,6 +1,7 @@
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplyError, describeFsError } from './errors.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 async function syncFile(path: string): Promise<void> {
   const handle = await open(path, 'r');
@@ -21,7 +22,10 @@ async function writeDurably(path: string, content: string): Promise<void> {
   }
 }
 
-/** A directory found where a configuration file belongs, removed so the file can take its place. */
+/**
+ * A directory found where a configuration file belongs, removed so the file can take its place.
+ * @internal the directory-removed unit test.
+ */
 export interface RemovedDirectory {
   readonly path: string;
   /** The names directly inside it (the first MAX_LISTED, sorted). */
@@ -43,7 +47,7 @@ export const warnDirectoryRemoved =
     log.warn(
       {
         component: 'apply',
-        event: 'directory-removed',
+        event: 'directory-removed' satisfies LogEvent,
         path: removed.path,
         entries: removed.entries,
         entryCount: removed.entryCount,

@@ -36,7 +36,7 @@ interface VersionRange {
  * manual, ../shared/reference/bird2.md). Calico's `krt_tunnel` is not a version gate: only its fork of 1.6 has
  * it, so it is probed (probeIpip.ts).
  */
-export const BIRD_FEATURE_GATES: Readonly<
+const BIRD_FEATURE_GATES: Readonly<
   Record<BirdFeature, { readonly what: string; readonly ranges: readonly VersionRange[] }>
 > = {
   // Checked with bird -p: 2.0.12 and 3.3.2 accept `onlink = true;`, 3.1.0 refuses it (`syntax error, unexpected

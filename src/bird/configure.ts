@@ -16,13 +16,6 @@ import { canNameInConfigure } from './configPath.js';
 import { runBirdCommand } from './controlSocket.js';
 import { classifyConfigureReply, type ConfigureBirdResult } from './configureReply.js';
 
-export {
-  classifyConfigureReply,
-  CONFIGURE_ACCEPTED_CODES,
-  CONFIGURE_CHECK_OK_CODE,
-  type ConfigureBirdResult,
-} from './configureReply.js';
-
 export interface ConfigureBirdOptions {
   /** Read this file instead of the one BIRD was started with (`configure "FILE"`). */
   readonly configPath?: string;

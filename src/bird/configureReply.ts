@@ -1,5 +1,5 @@
 /** What BIRD's reply to `configure` means (the same codes in BIRD 1.6, 2 and 3; configure.ts sends it). Pure. */
-import type { BirdReply, BirdReplyLine } from './controlSocket.js';
+import type { BirdReply, BirdReplyLine } from './replyDecoder.js';
 import { parseBirdConfigError, type BirdConfigErrorLocation } from './configError.js';
 
 export type ConfigureBirdResult =
@@ -23,7 +23,7 @@ export type ConfigureBirdResult =
 /** Reply codes that mean the new configuration was accepted. */
 export const CONFIGURE_ACCEPTED_CODES: ReadonlySet<number> = new Set([3, 4, 5]);
 /** Reply code of a successful `configure check`. */
-export const CONFIGURE_CHECK_OK_CODE = 20;
+const CONFIGURE_CHECK_OK_CODE = 20;
 
 /** What a reply to `configure` (or `configure check`) means. Pure. */
 export function classifyConfigureReply(reply: BirdReply, check?: boolean): ConfigureBirdResult {

@@ -74,7 +74,10 @@ export class BirdValidationTimeoutError extends Error {
   }
 }
 
-/** `bird --version` failed, or answered with something that is not a BIRD version birdwatch speaks. */
+/**
+ * `bird --version` failed, or answered with something that is not a BIRD version birdwatch speaks.
+ * @internal thrown by detectBirdVersion.ts, which `run` and `render` do not call yet (README "BIRD 2 and BIRD 3").
+ */
 export class BirdVersionError extends Error {
   override readonly name = 'BirdVersionError';
   readonly binary: string;
@@ -83,30 +86,6 @@ export class BirdVersionError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.binary = binary;
   }
-}
-
-export function isBirdVersionError(e: unknown): e is BirdVersionError {
-  return e instanceof BirdVersionError;
-}
-
-export function isBirdValidationTimeoutError(e: unknown): e is BirdValidationTimeoutError {
-  return e instanceof BirdValidationTimeoutError;
-}
-
-export function isBirdUnreachableError(e: unknown): e is BirdUnreachableError {
-  return e instanceof BirdUnreachableError;
-}
-
-export function isBirdProtocolError(e: unknown): e is BirdProtocolError {
-  return e instanceof BirdProtocolError;
-}
-
-export function isBirdTimeoutError(e: unknown): e is BirdTimeoutError {
-  return e instanceof BirdTimeoutError;
-}
-
-export function isBirdBinaryMissingError(e: unknown): e is BirdBinaryMissingError {
-  return e instanceof BirdBinaryMissingError;
 }
 
 function errnoCode(cause: unknown): string | undefined {

@@ -12,7 +12,10 @@ export interface ProbeKrtTunnelOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The probe configuration: valid for bird and bird6 except for the krt_tunnel assignment. */
+/**
+ * The probe configuration: valid for bird and bird6 except for the krt_tunnel assignment.
+ * @internal test/bird-validate.test.ts checks it with the real bird -p.
+ */
 export const KRT_TUNNEL_PROBE_CONFIG = [
   'router id 192.0.2.1;',
   'filter birdwatch_probe_krt_tunnel {',

@@ -13,7 +13,7 @@
  */
 import { parseShowProtocols, type ProtocolEntry } from './showProtocols.js';
 
-export interface RouteCounts {
+interface RouteCounts {
   readonly imported: number;
   /** Only with `import keep filtered`. */
   readonly filtered: number | undefined;
@@ -32,7 +32,7 @@ export interface ChannelDetails {
   readonly routes: RouteCounts | undefined;
 }
 
-export interface BgpDetails {
+interface BgpDetails {
   readonly state: string | undefined;
   readonly neighborAddress: string | undefined;
   readonly neighborAs: number | undefined;

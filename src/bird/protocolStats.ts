@@ -3,10 +3,9 @@
  * session's state and export count. BIRD 1.6 prints `Routes: N imported, M exported, K preferred` under each
  * protocol (`N imported, F filtered, M exported, …` with `import keep filtered`); BIRD 2 and 3 print one such line
  * per channel (protocolDetails.ts). `show route export <p> count` says the same per protocol but is one command
- * per session and answers `8005 Protocol is down` for a down one.
+ * per session and answers `8005 Protocol is down` for a down one. A pure parser; `protocolStatsCommand.ts` asks a
+ * running BIRD.
  */
-import { runBirdCommand, type RunBirdCommandOptions } from './controlSocket.js';
-import { BirdProtocolError } from './errors.js';
 import { parseProtocolDetails, type ChannelDetails } from './protocolDetails.js';
 import type { ProtocolEntry } from './showProtocols.js';
 
@@ -21,7 +20,9 @@ export interface ProtocolStats {
   readonly channels: readonly ChannelDetails[];
 }
 
-/** Parses the reply lines of `show protocols all` (1002 rows, 1006 details). Lines that are not rows are skipped. */
+/**
+ * Parses the reply lines of `show protocols all` (1002 rows, 1006 details). Lines that are not rows are skipped.
+ */
 export function parseProtocolStats(
   lines: readonly { readonly code: number; readonly text: string }[],
 ): ProtocolStats[] {
@@ -33,17 +34,4 @@ export function parseProtocolStats(
       channels,
     };
   });
-}
-
-/** Asks a running BIRD `show protocols all` and parses every protocol's state and export count. */
-export async function showProtocolStats(
-  socketPath: string,
-  options: RunBirdCommandOptions = {},
-): Promise<ProtocolStats[]> {
-  const reply = await runBirdCommand(socketPath, 'show protocols all', options);
-  if (reply.code !== 0) {
-    const text = reply.lines.map((l) => `${String(l.code).padStart(4, '0')} ${l.text}`).join('\n');
-    throw new BirdProtocolError(`unexpected reply to "show protocols all" from ${socketPath}: ${text}`, { line: text });
-  }
-  return parseProtocolStats(reply.lines);
 }

@@ -1,5 +1,5 @@
 /**
- * `show protocols`: a pure parser of its rows, and a helper that asks a running BIRD.
+ * `show protocols`: a pure parser of its rows (`showProtocolsCommand.ts` asks a running BIRD).
  *
  * BIRD 1.6 prints rows as `%-8s %-8s %-8s %-5s  %-10s  %s` (name, proto, table, state, since, info),
  * so a long name pushes the other columns right: columns are split on whitespace. `since` is
@@ -13,12 +13,12 @@
  * (BGP, Device: their tables are per channel), and milliseconds in `since` (`23:20:19.662`, a date after
  * 20 hours as in 1.6).
  */
-import { runBirdCommand, type RunBirdCommandOptions } from './controlSocket.js';
-import { BirdProtocolError } from './errors.js';
 
+/** @internal the show-protocols unit test covers every state. */
 export const PROTOCOL_STATES = ['up', 'down', 'start', 'stop', 'feed', 'wait', 'flush'] as const;
-export type ProtocolState = (typeof PROTOCOL_STATES)[number];
+type ProtocolState = (typeof PROTOCOL_STATES)[number];
 
+/** @internal the show-protocols unit test covers every state. */
 export const BGP_STATES = [
   'Idle',
   'Connect',
@@ -29,7 +29,7 @@ export const BGP_STATES = [
   'Close',
   'Passive',
 ] as const;
-export type BgpState = (typeof BGP_STATES)[number];
+type BgpState = (typeof BGP_STATES)[number];
 
 /** A parsed row. `bgpState`/`lastError` are set only for rows whose proto is `BGP`. */
 export interface ProtocolEntry {
@@ -50,15 +50,13 @@ export interface ProtocolEntry {
 }
 
 /** A line that is not a protocol row (garbled, truncated, unknown state, error text …). */
-export interface UnparsedProtocolRow {
+interface UnparsedProtocolRow {
   readonly kind: 'unparsed';
   readonly raw: string;
   readonly reason: string;
 }
 
 export type ProtocolRow = ProtocolEntry | UnparsedProtocolRow;
-
-export type ShowProtocolsOptions = RunBirdCommandOptions;
 
 const ANSI_ESCAPE = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]/g;
 const PROMPT = /^(?:bird6?> ?)+/;
@@ -117,14 +115,4 @@ export function parseShowProtocols(lines: readonly string[]): ProtocolRow[] {
     rows.push(parseRow(cleaned));
   }
   return rows;
-}
-
-/** Runs `show protocols` on a running BIRD and parses the rows (reply code 1002). */
-export async function showProtocols(socketPath: string, options: ShowProtocolsOptions = {}): Promise<ProtocolRow[]> {
-  const reply = await runBirdCommand(socketPath, 'show protocols', options);
-  if (reply.code !== 0) {
-    const text = reply.lines.map((l) => `${String(l.code).padStart(4, '0')} ${l.text}`).join('\n');
-    throw new BirdProtocolError(`unexpected reply to "show protocols" from ${socketPath}: ${text}`, { line: text });
-  }
-  return parseShowProtocols(reply.lines.filter((l) => l.code === 1002).map((l) => l.text));
 }

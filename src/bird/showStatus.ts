@@ -1,6 +1,7 @@
 /**
  * `show status`: which BIRD runs, since when, and when it last took a configuration — how birdwatch notices a
  * BIRD restarted (by runsv, the OOM killer, an operator) or reconfigured behind its back (README "Reliability").
+ * A pure parser of the reply; `showStatusCommand.ts` asks a running BIRD.
  *
  * BIRD 1.6.8's reply (measured on the real daemon; times are BIRD's `timeformat base`, whole seconds by default):
  *   0001 BIRD 1.6.8 ready.
@@ -16,10 +17,10 @@
  * 00:02:41) and with any step of the wall clock; the time between them does not. Another BIRD's format goes beside
  * `parseBirdStatus16` as its own parser.
  */
-import { runBirdCommand, type BirdReply, type RunBirdCommandOptions } from './controlSocket.js';
 import { BirdProtocolError } from './errors.js';
+import type { BirdReply } from './replyDecoder.js';
 
-export const STATUS_CODE = 13;
+const STATUS_CODE = 13;
 
 export interface BirdStatus {
   /** `1.6.8`. */
@@ -61,9 +62,4 @@ export function parseBirdStatus16(reply: BirdReply): BirdStatus {
     reconfiguredAt,
     state: reply.lines[reply.lines.length - 1]!.text,
   };
-}
-
-/** Asks a running BIRD `show status`. Throws BirdUnreachableError / BirdTimeoutError as runBirdCommand does. */
-export async function showBirdStatus(socketPath: string, options: RunBirdCommandOptions = {}): Promise<BirdStatus> {
-  return parseBirdStatus16(await runBirdCommand(socketPath, 'show status', options));
 }

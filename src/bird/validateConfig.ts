@@ -12,8 +12,6 @@ import { spawn } from 'node:child_process';
 import { parseBirdConfigError, withoutPrefixes } from './configError.js';
 import { BirdBinaryMissingError, BirdValidationTimeoutError } from './errors.js';
 
-export { parseBirdConfigError, type BirdConfigErrorLocation } from './configError.js';
-
 /** `bird`, `bird6`, or a path to a BIRD executable. */
 export type BirdBinary = 'bird' | 'bird6' | (string & {});
 

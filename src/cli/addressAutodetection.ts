@@ -20,13 +20,14 @@ export type AutodetectionMethod =
   | { readonly kind: 'interface'; readonly patterns: readonly RegExp[] }
   | { readonly kind: 'skip-interface'; readonly patterns: readonly RegExp[] };
 
-export interface InterfaceAddress {
+interface InterfaceAddress {
   readonly address: string;
   readonly family: AddressFamily;
   /** Prefix length of the address on the interface. */
   readonly prefixLength: number;
 }
 
+/** @internal test/cli-environment.test.ts builds interfaces. */
 export interface HostInterface {
   readonly name: string;
   readonly addresses: readonly InterfaceAddress[];
@@ -46,9 +47,6 @@ export class AutodetectionError extends Error {
     super(message, options);
   }
 }
-
-export const isAutodetectionError = (error: unknown): error is AutodetectionError =>
-  error instanceof AutodetectionError;
 
 /** Interfaces calico-node never picks: container bridges, tunnels, its own workload interfaces, loopback. */
 const EXCLUDED_INTERFACES = [

@@ -20,7 +20,7 @@ const HOSTNAME =
  * The host `:PORT` listens on: every address — `::` (on Linux a dual-stack socket: IPv4 too, unless
  * net.ipv6.bindv6only is set), or `0.0.0.0` on a host without IPv6 — as Go's and Prometheus's `:PORT` does.
  */
-export const anyAddress = (): string => (existsSync('/proc/net/if_inet6') ? '::' : '0.0.0.0');
+const anyAddress = (): string => (existsSync('/proc/net/if_inet6') ? '::' : '0.0.0.0');
 
 /** `--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one), `:PORT` (every address), or `off`. */
 export function parseListenOption(value: string): ListenOption {

@@ -1,4 +1,4 @@
-import { isConcurrentChangeError, isOperatorConflictError, isOperatorNotFoundError } from '../operator/errors.js';
+import { ConcurrentChangeError, OperatorConflictError, OperatorNotFoundError } from '../operator/errors.js';
 import type { OperatorStore } from '../operator/store.js';
 import { resolveEtcdOptions, type EtcdFlags } from './commonOptions.js';
 import type { CommandContext } from './context.js';
@@ -33,9 +33,9 @@ export async function runOperatorCommand(
   try {
     await body(store);
   } catch (error) {
-    if (isOperatorConflictError(error))
+    if (error instanceof OperatorConflictError)
       throw new UsageError(argumentOf[error.value] ?? 'argument', error.value, error.reason);
-    if (isOperatorNotFoundError(error) || isConcurrentChangeError(error)) {
+    if (error instanceof OperatorNotFoundError || error instanceof ConcurrentChangeError) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(1);
       return;

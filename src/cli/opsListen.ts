@@ -1,7 +1,8 @@
-import { isOpsServerListenError, type OpsServer } from '../observe/httpServer.js';
+import { OpsServerListenError, type OpsServer } from '../observe/httpServer.js';
 import type { Logger } from '../observe/logger.js';
 import type { ListenOption } from './listenOption.js';
 import { UsageError } from './usageError.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 /**
  * Starts the ops endpoint. An address given with --listen must work (else exit, naming the flag); the default
@@ -18,10 +19,10 @@ export async function listenOps(
   try {
     return await start(listen.host, listen.port);
   } catch (error) {
-    if (!isOpsServerListenError(error)) throw error;
+    if (!(error instanceof OpsServerListenError)) throw error;
     if (explicit !== undefined) throw new UsageError('--listen', explicit, error.message);
     log.error(
-      { component: 'http' },
+      { event: 'ops-listen-failed' satisfies LogEvent, component: 'http' },
       `${error.message}; running without /metrics, /healthz and /readyz (set --listen HOST:PORT, or --listen off)`,
     );
     return undefined;

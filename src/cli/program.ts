@@ -1,14 +1,14 @@
 import { Command, CommanderError } from 'commander';
-import { isApplyError, isConfigDirLockedError } from '../apply/errors.js';
-import { isOpenFileLockError } from '../apply/openFileLock.js';
+import { ApplyError, ConfigDirLockedError } from '../apply/errors.js';
+import { OpenFileLockError } from '../apply/openFileLock.js';
 import { escapeControlCharacters } from '../model/controlCharacters.js';
-import { isDatastoreError } from '../datastore/errors.js';
-import { isNodeConfigError } from '../model/errors.js';
+import { DatastoreError } from '../datastore/errors.js';
+import { NodeConfigError } from '../model/errors.js';
 import { BIRDWATCH_VERSION } from '../observe/buildInfo.js';
-import { isTemplateError } from '../render/errors.js';
+import { TemplateError } from '../render/errors.js';
 import type { CommandContext } from './context.js';
 import { addExamples, EXIT_CODES_COMMON } from './helpText.js';
-import { isUsageError } from './usageError.js';
+import { UsageError } from './usageError.js';
 
 type Register = (program: Command, context: CommandContext) => void;
 
@@ -17,6 +17,7 @@ type Register = (program: Command, context: CommandContext) => void;
  * imported (`import()`): etcd3/grpc, pino, prom-client and handlebars cost most of a second to load, and
  * `--version`, `--help` or `status` need none of them. The others appear in the top-level help as stubs
  * with the same description (test/cli-help.test.ts checks they match the full definitions).
+ * @internal test/cli-ux.test.ts checks this short list against the full definitions.
  */
 export const TOP_LEVEL_COMMANDS: readonly {
   readonly name: string;
@@ -87,7 +88,10 @@ export const TOP_LEVEL_COMMANDS: readonly {
   },
 ];
 
-/** The top-level command argv asks for (`help X` asks for X), if it names one. */
+/**
+ * The top-level command argv asks for (`help X` asks for X), if it names one.
+ * @internal test/cli-ux.test.ts drives it with each argv form.
+ */
 export function requestedCommand(argv: readonly string[]): string | undefined {
   const operands = argv.filter((a) => !a.startsWith('-'));
   const first = operands[0] === 'help' ? operands[1] : operands[0];
@@ -138,19 +142,19 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
   } catch (error) {
     if (error instanceof CommanderError) {
       context.setExitCode(error.exitCode === 0 ? 0 : 2);
-    } else if (isUsageError(error)) {
+    } else if (error instanceof UsageError) {
       context.stderr(`error: ${error.message}`);
       context.setExitCode(2);
     } else if (
-      isNodeConfigError(error) ||
-      isDatastoreError(error) ||
-      isTemplateError(error) ||
-      isApplyError(error) ||
-      isConfigDirLockedError(error) ||
-      isOpenFileLockError(error)
+      error instanceof NodeConfigError ||
+      error instanceof DatastoreError ||
+      error instanceof TemplateError ||
+      error instanceof ApplyError ||
+      error instanceof ConfigDirLockedError ||
+      error instanceof OpenFileLockError
     ) {
       // The model's and the datastore's messages quote keys and values: one line each, whatever they hold.
-      const fromData = isNodeConfigError(error) || isDatastoreError(error);
+      const fromData = error instanceof NodeConfigError || error instanceof DatastoreError;
       context.stderr(`error: ${fromData ? escapeControlCharacters(error.message) : error.message}`);
       context.setExitCode(1);
     } else {

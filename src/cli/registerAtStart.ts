@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isOperatorConflictError } from '../operator/errors.js';
+import { OperatorConflictError } from '../operator/errors.js';
 import { listNodes, registerNode } from '../operator/nodes.js';
 import type { OperatorStore } from '../operator/store.js';
 import type { Etcd3 } from 'etcd3';
@@ -17,6 +17,7 @@ import {
 } from './nodeAddressOptions.js';
 import { UsageError } from './usageError.js';
 import { errorMessage } from '../errorMessage.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -77,7 +78,12 @@ export async function registerAtStart(options: RegisterAtStartOptions): Promise<
       if (error instanceof UsageError || !options.retry || signal.aborted) throw error;
       if (!said)
         log.warn(
-          { component: 'register', node: plan.node, err: errorMessage(error) },
+          {
+            event: 'register-retrying' satisfies LogEvent,
+            component: 'register',
+            node: plan.node,
+            err: errorMessage(error),
+          },
           'cannot register the node yet; retrying',
         );
       said = true;
@@ -111,7 +117,8 @@ async function registerOnce(
         : undefined
       : await resolveAddressSetting(6, plan.ipv6, host);
   for (const note of [v4.note, v6?.note])
-    if (note !== undefined) log.info({ component: 'register', node: plan.node }, note);
+    if (note !== undefined)
+      log.info({ event: 'register-note' satisfies LogEvent, component: 'register', node: plan.node }, note);
   try {
     const report = await registerNode(store, {
       name: plan.node,
@@ -122,6 +129,7 @@ async function registerOnce(
     });
     log.info(
       {
+        event: 'registered' satisfies LogEvent,
         component: 'register',
         node: plan.node,
         set: Object.fromEntries(report.puts),
@@ -132,7 +140,7 @@ async function registerOnce(
       `node ${plan.node} registered: ${v4.address.text}${v6 !== undefined ? `, ${v6.address.text}` : ''}`,
     );
   } catch (error) {
-    if (isOperatorConflictError(error)) {
+    if (error instanceof OperatorConflictError) {
       const argument =
         error.value === v4.address.text
           ? plan.argument[4]

@@ -59,7 +59,7 @@ function header(entry: TarEntry, size: number): Buffer {
 }
 
 /** The uncompressed tar stream of `entries`. */
-export function tarBuffer(entries: readonly TarEntry[]): Buffer {
+function tarBuffer(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const entry of entries) {
     const data = typeof entry.content === 'string' ? Buffer.from(entry.content, 'utf8') : entry.content;

@@ -9,5 +9,3 @@ export class UsageError extends Error {
     super(`${argument}${value === undefined ? '' : ` ${JSON.stringify(value)}`}: ${expected}`);
   }
 }
-
-export const isUsageError = (error: unknown): error is UsageError => error instanceof UsageError;

@@ -1,16 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { isApplyError, type ApplyError } from '../apply/errors.js';
+import { ApplyError } from '../apply/errors.js';
 import type { StagedFileSet } from '../apply/stagingDir.js';
-import { isBirdBinaryMissingError, isBirdValidationTimeoutError } from '../bird/errors.js';
+import { BirdBinaryMissingError, BirdValidationTimeoutError } from '../bird/errors.js';
 import type { Daemon } from '../model/daemon.js';
 import { daemonOf, type EntrySpan, type FileSet } from '../render/fileSet.js';
 import type { DaemonPlan, ReloadStep } from './applyPlan.js';
 import type { PipelineEdges, ReloadOutcome } from './edges.js';
 import type { UndoRecord } from './guard/undoRecord.js';
-import { formatValidationFailure, type ValidationFailure } from './validateStaged.js';
+import { formatValidationFailure, type ValidationFailure } from './validationFailure.js';
 
 /** The named steps of one daemon's pipeline, in order (render and compare come before, per cycle). */
-export type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';
+type PipelineStep = 'stage' | 'validate' | 'swap' | 'reload';
 
 export interface DaemonPipelineInput {
   /** Every rendered file (every daemon's); this pipeline takes its daemon's. */
@@ -30,7 +30,7 @@ export interface PipelineContext {
   readonly now?: () => number;
 }
 
-export interface DaemonPipelineFailure {
+interface DaemonPipelineFailure {
   readonly step: PipelineStep;
   readonly message: string;
   /** Whether the same input can succeed later (a full disk, a hung bird -p, BIRD refusing configure). */
@@ -83,7 +83,10 @@ export interface DaemonPipelineResult {
 
 const isNoSpace = (error: ApplyError): boolean => (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC';
 
-/** BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`. */
+/**
+ * BIRD's reply when it cannot open a file of the staged set: `8002 <file>: No such file or directory`.
+ * @internal the staged-configure test checks it against BIRD's real reply.
+ */
 export const cannotReadStagedSet = (message: string): boolean =>
   /^8002 \S.*: (No such file or directory|Permission denied|Not a directory)$/.test(message);
 
@@ -226,7 +229,7 @@ export async function runDaemonPipeline(
         try {
           staged = await edges.stage(context.stageRoot, files);
         } catch (error) {
-          if (isApplyError(error))
+          if (error instanceof ApplyError)
             return result({
               failure: { step: 'stage', message: error.message, transient: true, noSpace: isNoSpace(error) },
             });
@@ -277,7 +280,7 @@ export async function runDaemonPipeline(
           const error = checked.error;
           const back = await goBack();
           if (context.signal?.aborted) return result({ ...back, aborted: true });
-          if (isBirdValidationTimeoutError(error) || isBirdBinaryMissingError(error))
+          if (error instanceof BirdValidationTimeoutError || error instanceof BirdBinaryMissingError)
             return result({ ...back, failure: { step: 'validate', message: error.message, transient: true } });
           throw error;
         }
@@ -354,7 +357,7 @@ export async function runDaemonPipeline(
         else await edges.write(context.configDir, new Map(changed.map((name) => [name, files.get(name)!])));
         written = changed;
       } catch (error) {
-        if (!isApplyError(error)) throw error;
+        if (!(error instanceof ApplyError)) throw error;
         written = [...error.replaced];
         return fail('swap', error.message, true);
       } finally {

@@ -11,15 +11,13 @@ import type { UndoRecord } from './guard/undoRecord.js';
 export type PipelineMode = 'check' | 'write' | 'apply';
 
 /**
- * How one daemon's new files reach BIRD (README "The apply path"): `staged` — BIRD is given the staged set
+ * The reload step of one daemon's plan, with what it calls: only `apply` plans have one. Its `method` is how the
+ * daemon's new files reach BIRD (README "The apply path"): `staged` — BIRD is given the staged set
  * (`configure "<staged>/bird.cfg"`) while bird -p checks it, and the swap follows when both accepted; `plain` —
  * validate, swap, then `configure`; `guarded` — validate, the guard marker, then `configure "<staged>/bird.cfg"
  * timeout N`, judged by the settle window after the pipeline; the swap follows the confirm, so the files on disk
  * stay the confirmed set through the window (README "The apply guard", "Reliability").
  */
-export type ApplyMethod = 'plain' | 'staged' | 'guarded';
-
-/** The reload step of one daemon's plan, with what it calls: only `apply` plans have one. */
 export type ReloadStep = {
   /** A reload owed for the files already on disk (swapped earlier, BIRD unreachable then, a start). */
   readonly owed: boolean;

@@ -5,10 +5,12 @@ import { errorMessage } from '../errorMessage.js';
 import type { Clock } from './clock.js';
 import { reconfiguredSince, restartedSince } from './birdRunState.js';
 import type { BirdRunState, BirdStatusEdges } from './edges.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 /**
  * How often the run loop asks each BIRD `show status` and stats the live files (README "Reliability": a restarted
  * BIRD or drifted files are put right within this plus one cycle).
+ * @internal the BIRD restart test bounds its waits by it.
  */
 export const DEFAULT_BIRD_WATCH_INTERVAL_MS = 2_000;
 
@@ -142,7 +144,7 @@ export class BirdWatcher {
       .then(step)
       .catch((error: unknown) =>
         this.options.log.error(
-          { component: 'bird', event: 'bird-watch-failed', err: error },
+          { component: 'bird', event: 'bird-watch-failed' satisfies LogEvent, err: error },
           `the BIRD watcher failed: ${errorMessage(error)}; it looks again in ${this.intervalMs} ms`,
         ),
       );

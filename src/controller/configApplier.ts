@@ -1,11 +1,11 @@
 import { LiveFiles } from '../apply/liveFileSet.js';
 import { errorMessage } from '../errorMessage.js';
 import type { Daemon } from '../model/daemon.js';
-import { isNodeConfigError } from '../model/errors.js';
+import { NodeConfigError } from '../model/errors.js';
 import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
 import type { FailureKind } from '../observe/failureKind.js';
-import { isTemplateError, TemplateError } from '../render/errors.js';
+import { TemplateError } from '../render/errors.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import { StatementMemo } from '../render/statementMemo.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
@@ -25,6 +25,7 @@ import { CycleRounds, Quarantine } from './quarantine.js';
 import type { BirdDrift } from './birdWatcher.js';
 import { ReloadModes } from './reloadModes.js';
 import type { RenderOutcome } from './roleRenderer.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 type Templates = CompiledTemplateSet | TemplateError;
 
@@ -183,8 +184,8 @@ export class ConfigApplier {
       this.#reporter.resolved('render');
       return outcome;
     } catch (error) {
-      if (isNodeConfigError(error)) return { failed: 'node', message: error.message };
-      if (isTemplateError(error)) return { failed: 'template', message: error.message };
+      if (error instanceof NodeConfigError) return { failed: 'node', message: error.message };
+      if (error instanceof TemplateError) return { failed: 'template', message: error.message };
       throw error;
     }
   }
@@ -240,7 +241,7 @@ export class ConfigApplier {
     for (const [i, plan] of plans.entries()) {
       if (!results[i]!.failure?.noSpace || context.signal?.aborted) continue;
       this.options.log.info(
-        { component: 'apply', daemon: plan.daemon, event: 'staged-alone' },
+        { component: 'apply', daemon: plan.daemon, event: 'staged-alone' satisfies LogEvent },
         `no space to stage ${plan.daemon}'s files beside the other daemons'; staging them alone`,
       );
       results[i] = await runDaemonPipeline(plan, input, context);

@@ -10,6 +10,7 @@ import type { DaemonFailureKind } from '../observe/failureKind.js';
 import type { DaemonPipelineResult } from './applyPipeline.js';
 import type { CycleFailureDetail, CycleResult } from './cycleResult.js';
 import { formatConfigChange, summarizeConfigChange, type StatementSource } from './diffSummary.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 const failureKindOf = (step: NonNullable<DaemonPipelineResult['failure']>['step']): DaemonFailureKind =>
   step === 'validate' ? 'validation' : step === 'reload' ? 'reload' : 'write';
@@ -122,7 +123,7 @@ export class DaemonReporter {
     const state = this.status.daemons[daemon]!;
     if (state.drift)
       this.log.info(
-        { component: 'bird', daemon, event: 'bird-drift-repaired', cause: state.drift.cause },
+        { component: 'bird', daemon, event: 'bird-drift-repaired' satisfies LogEvent, cause: state.drift.cause },
         `${daemon} runs what birdwatch gave it again`,
       );
     state.drift = undefined;
@@ -136,7 +137,10 @@ export class DaemonReporter {
     const state = this.status.daemons[daemon]!;
     state.drifts = { ...state.drifts, [drift.cause]: (state.drifts?.[drift.cause] ?? 0) + 1 };
     state.drift = { ...drift, since: state.drift?.since ?? Date.now() };
-    this.log.warn({ component: 'bird', daemon, event: 'bird-drift', cause: drift.cause }, drift.reason);
+    this.log.warn(
+      { component: 'bird', daemon, event: 'bird-drift' satisfies LogEvent, cause: drift.cause },
+      drift.reason,
+    );
   }
 
   /** What BIRD answered to a reload: counted, and whether it answers at all (said once when that changes). */

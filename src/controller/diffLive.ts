@@ -20,7 +20,7 @@ export interface DiffAgainstLiveOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface FileDiff {
+interface FileDiff {
   readonly file: string;
   /** undefined when the live directory does not have the file. */
   readonly live: string | undefined;

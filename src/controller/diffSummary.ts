@@ -3,7 +3,10 @@ import { daemonOf } from '../render/fileSet.js';
 import { DAEMONS, MAIN_FILE, type Daemon } from '../model/daemon.js';
 import { diffProtocols } from './protocolDiff.js';
 
-/** The phrase operators grep for: a shared part changed, so BIRD restarts every session of that daemon. */
+/**
+ * The phrase operators grep for: a shared part changed, so BIRD restarts every session of that daemon.
+ * @internal tests find the phrase by this name, not by its words.
+ */
 export const FILTERS_CHANGED = 'filters changed — every BGP session will restart';
 
 /** What a change does to one daemon, in BGP terms. */
@@ -150,7 +153,10 @@ export function formatProtocolChanges(change: DaemonChange): string {
   ].join(' ');
 }
 
-/** Sessions named in one log line per daemon; a larger change is counted (a cycle adding 20,000 made a 700 kB line). */
+/**
+ * Sessions named in one log line per daemon; a larger change is counted (a cycle adding 20,000 made a 700 kB line).
+ * @internal the log-bounds unit test checks the cap.
+ */
 export const MAX_LOGGED_PROTOCOLS = 10;
 
 /** formatProtocolChanges for the log: the first MAX_LOGGED_PROTOCOLS names, then counts of the rest. */

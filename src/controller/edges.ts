@@ -1,9 +1,9 @@
 import type { StagedFileSet } from '../apply/stagingDir.js';
-import type { ConfirmResult, UndoResult } from '../bird/configureGuarded.js';
+import type { ConfirmResult, UndoResult } from '../bird/configureGuardedReply.js';
 import type { Daemon } from '../model/daemon.js';
 import type { EntrySpan, FileSet } from '../render/fileSet.js';
 import type { GuardSnapshot } from './guard/settleVerdict.js';
-import type { ValidationFailure } from './validateStaged.js';
+import type { ValidationFailure } from './validationFailure.js';
 
 /**
  * What the cycle does to the world, as three seams, each injectable so every branch is tested with fakes (and real

@@ -9,7 +9,7 @@ import type { GuardedDaemon } from './guard/applyGuard.js';
 import type { RenderOutcome } from './roleRenderer.js';
 
 /** Entries one cycle may quarantine before it gives up and keeps the live configuration. */
-export const DEFAULT_MAX_QUARANTINE = 8;
+const DEFAULT_MAX_QUARANTINE = 8;
 
 /**
  * Entries whose rendered lines bird -p refused (README "The apply path"): left out of the rendering until their

@@ -4,9 +4,10 @@ import { stageFileSet } from '../apply/stagingDir.js';
 import { swapStagedFiles, warnDirectoryRemoved, writeFilesDurably } from '../apply/swapFileSet.js';
 import { configureBird } from '../bird/configure.js';
 import { configureWithTimeout, confirmConfigure, undoConfigure } from '../bird/configureGuarded.js';
-import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
-import { showProtocolStats } from '../bird/protocolStats.js';
-import { birdTimeMs, showBirdStatus } from '../bird/showStatus.js';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../bird/errors.js';
+import { showProtocolStats } from '../bird/protocolStatsCommand.js';
+import { birdTimeMs } from '../bird/showStatus.js';
+import { showBirdStatus } from '../bird/showStatusCommand.js';
 import { MAIN_FILE, type Daemon } from '../model/daemon.js';
 import type { Logger } from '../observe/logger.js';
 import type { BirdRunState, GuardEdges, PipelineEdges, ReloadEdges, ReloadOutcome } from './edges.js';
@@ -14,7 +15,7 @@ import { snapshotOf } from './guard/settleVerdict.js';
 import { validateStagedDaemon, type BirdBinaries } from './validateStaged.js';
 
 /** Time allowed for connecting and for `configure`'s reply: 69 ms at 10,000 peers, so 30 s means hung. */
-export const RELOAD_TIMEOUT_MS = 30_000;
+const RELOAD_TIMEOUT_MS = 30_000;
 /** Time allowed for `show protocols all` (the guard's snapshot). */
 const SNAPSHOT_TIMEOUT_MS = 10_000;
 /** Time allowed for `show status` (the BIRD watcher's question every interval: microseconds for BIRD). */
@@ -71,9 +72,9 @@ async function configureOutcome(
     // Given up at shutdown: whether BIRD took it is unknown, as with a BIRD that stopped answering.
     if (signal?.aborted)
       return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: given up (stopping)` };
-    if (isBirdUnreachableError(error) || isBirdTimeoutError(error))
+    if (error instanceof BirdUnreachableError || error instanceof BirdTimeoutError)
       return { kind: 'unreachable', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
-    if (isBirdProtocolError(error))
+    if (error instanceof BirdProtocolError)
       return { kind: 'garbled', daemon, message: `${daemon} control socket ${socketPath}: ${error.message}` };
     throw error;
   }
@@ -83,6 +84,7 @@ async function configureOutcome(
  * Sends `configure` on BIRD's control socket — the command birdc sends. `configPath`: `configure "<file>"` — BIRD
  * reads that file (a staged set) once, instead of the one it started with; a plain `configure` afterwards reads
  * its own file again.
+ * @internal the staged-configure test and the guard benchmark reload a real BIRD with it.
  */
 export function reloadBird(
   daemon: Daemon,

@@ -18,6 +18,7 @@ export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 0;
 /**
  * The share bound never holds changes longer than this: a pathological reload (BIRD starved for seconds) must not
  * keep changes waiting past readiness's 10 s. An explicit --min-reload-interval is not capped.
+ * @internal the coalescer unit test checks the cap.
  */
 export const MAX_PACED_GAP_MS = 5_000;
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
-import { lockConfigDir, type ConfigDirLock } from '../apply/configDirLock.js';
+import type { ConfigDirLock, lockConfigDir } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
 import type { KeyspaceSource, LiveKeyspace } from '../datastore/keyspaceSource.js';
 import type { Logger } from '../observe/logger.js';
@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly edges: PipelineEdges;
   /** BIRD's `configure`: realBirdEdges, or a test's fakes. */
   readonly bird: ReloadEdges;
+  /** Takes the config dir: lockConfigDir (flock(1), a child process), or a unit test's in-memory lock. */
+  readonly lockConfigDir: typeof lockConfigDir;
   readonly templatesDir: string | undefined;
   readonly minReloadIntervalMs: number;
   /** Largest share of time BIRD may spend reconfiguring (default 0.25; reloadPacer.ts). */
@@ -178,7 +180,7 @@ export class RunController {
    * cycle; nothing is written before the sync completes.
    */
   async start(): Promise<void> {
-    this.#lock ??= await lockConfigDir(this.options.configDir, `birdwatch run (pid ${process.pid})`);
+    this.#lock ??= await this.options.lockConfigDir(this.options.configDir, `birdwatch run (pid ${process.pid})`);
     this.#startHeartbeat();
     const leftovers = await removeLeftovers(this.options.configDir);
     if (leftovers.length > 0)

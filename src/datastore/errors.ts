@@ -16,8 +16,6 @@ export class DatastoreError extends Error {
   }
 }
 
-export const isDatastoreError = (error: unknown): error is DatastoreError => error instanceof DatastoreError;
-
 /** A failure of the feed as a DatastoreError: one already is; anything else counts as etcd being unreachable. */
 export const asDatastoreError = (error: unknown): DatastoreError =>
   error instanceof DatastoreError

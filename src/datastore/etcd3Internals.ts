@@ -4,10 +4,14 @@ import { DatastoreError } from './errors.js';
 /**
  * The etcd3 release whose private connection pool `watchStream.ts` is written against; package.json pins exactly
  * this version (README "Dependencies").
+ * @internal the etcd3-internals tests check the pin and the message.
  */
 export const ETCD3_VERSION = '1.1.2';
 
-/** The installed etcd3 lacks members of its connection pool that the watch stream uses. */
+/**
+ * The installed etcd3 lacks members of its connection pool that the watch stream uses.
+ * @internal the etcd3-internals tests check the pin and the message.
+ */
 export class Etcd3InternalsError extends DatastoreError {
   constructor(
     /** The installed etcd3's version (from its package.json). */
@@ -30,6 +34,7 @@ const memberOf = (value: unknown, name: string): unknown =>
 /**
  * Each private member of an etcd3 client that `watchStream.ts` uses and `client` lacks, as `path (expected type)`.
  * What the pool hands to `withConnection`'s callback is only seen on a connection (test/etcd3-internals.test.ts).
+ * @internal the etcd3-internals tests check the shape against a real client.
  */
 export function missingEtcd3Internals(client: unknown): string[] {
   const pool = memberOf(client, 'pool');
@@ -44,7 +49,10 @@ export function missingEtcd3Internals(client: unknown): string[] {
   return missing;
 }
 
-/** The installed etcd3's version, read only to name it in the error. */
+/**
+ * The installed etcd3's version, read only to name it in the error.
+ * @internal the etcd3-internals tests check the pin and the message.
+ */
 export function installedEtcd3Version(): string {
   try {
     const version = memberOf(createRequire(import.meta.url)('etcd3/package.json'), 'version');

@@ -8,7 +8,7 @@ import {
   GRPCResourceExhastedError,
 } from 'etcd3';
 import { errorMessage } from '../errorMessage.js';
-import { DatastoreError, isDatastoreError } from './errors.js';
+import { DatastoreError } from './errors.js';
 
 const CLIENT_CERT_HINT =
   'give a certificate signed by a CA etcd trusts with --etcd-cert and --etcd-key (or ETCD_CERT_FILE and ETCD_KEY_FILE)';
@@ -52,7 +52,7 @@ const typed = (error: unknown): unknown =>
  * says which side's certificate was refused.
  */
 export function classifyEtcdError(error: unknown): DatastoreError {
-  if (isDatastoreError(error)) return error;
+  if (error instanceof DatastoreError) return error;
   const failure = typed(error);
   const message = errorMessage(failure);
   const detail = etcdErrorDetail(message);

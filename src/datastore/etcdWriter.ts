@@ -27,7 +27,10 @@ export interface TxnResult {
   readonly revision: bigint;
 }
 
-/** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
+/**
+ * The first key after every key that starts with `prefix` (etcd's range_end for a prefix).
+ * @internal test/operator-guarded-write.test.ts checks the range.
+ */
 export function prefixRangeEnd(prefix: string): Buffer {
   const bytes = Buffer.from(prefix, 'utf8');
   for (let i = bytes.length - 1; i >= 0; i--) {

@@ -18,7 +18,7 @@ export interface KeyspaceFeed {
   watch(options: FeedWatchOptions, handlers: FeedWatchHandlers): FeedWatch;
 }
 
-export interface WatchedRange extends KeyRange {
+interface WatchedRange extends KeyRange {
   /** The first revision to send; 0: from now on (the watch starts after etcd's revision at its creation). */
   readonly fromRevision: bigint;
 }

@@ -5,7 +5,10 @@ import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { etcdFeed } from './etcdFeed.js';
 import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from './keyspaceMirror.js';
 
-/** What a live keyspace tells its reader while it keeps its copy current. */
+/**
+ * What a live keyspace tells its reader while it keeps its copy current.
+ * @internal MemoryKeyspaceSource (the unit tier's keyspace) implements it.
+ */
 export interface KeyspaceListener {
   /** Called after each batch of changes is applied to `entries` (and after every full read). */
   readonly onChange: (changedKeys: readonly string[]) => void;

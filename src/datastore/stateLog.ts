@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
+import type { LogEvent } from '../observe/logEvents.js';
 
 /** One log line per state change of the mirror (run's datastore component); `event` and `state` are stable. */
 export function logDatastoreState(
@@ -13,7 +14,7 @@ export function logDatastoreState(
   },
 ): void {
   const since = new Date(info.since).toISOString();
-  const fields = { component: 'datastore', event: 'datastore-state', state };
+  const fields = { component: 'datastore', event: 'datastore-state' satisfies LogEvent, state };
   switch (state) {
     case 'disconnected':
       log.warn(

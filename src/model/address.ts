@@ -33,6 +33,7 @@ function dottedQuadValue(text: string): number | undefined {
   }
 }
 
+/** @internal the model unit tests parse one family at a time. */
 export function parseIPv4(text: string): Validated<IpAddress> {
   const value = dottedQuadValue(text);
   if (value === undefined) return refuse(`not an IPv4 address (dotted quad without leading zeros)`);
@@ -50,6 +51,7 @@ function parseHexGroups(part: string): bigint[] | undefined {
   return values;
 }
 
+/** @internal the model unit tests parse one family at a time. */
 export function parseIPv6(text: string): Validated<IpAddress> {
   if (text.length === 0 || text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) {
     return refuse('not an IPv6 address');

@@ -5,6 +5,7 @@ import { accept, refuse, type Validated } from './result.js';
  * `debug` → `debug all;`, `none` → nothing, `info` → `debug { states };`. Not birdwatch's own log level.
  */
 export type BirdLogLevel = 'none' | 'debug' | 'info';
+/** @internal the fuzz cases draw from it. */
 export const BIRD_LOG_LEVELS: readonly BirdLogLevel[] = ['none', 'debug', 'info'];
 export const DEFAULT_BIRD_LOG_LEVEL: BirdLogLevel = 'info';
 

@@ -9,5 +9,3 @@ export class NodeConfigError extends Error {
     super(message, options);
   }
 }
-
-export const isNodeConfigError = (error: unknown): error is NodeConfigError => error instanceof NodeConfigError;

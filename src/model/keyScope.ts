@@ -7,12 +7,15 @@ export interface KeyRange {
   readonly end: string;
 }
 
-/** The smallest string above every string that starts with `prefix` (etcd's "range_end" of a prefix). */
+/**
+ * The smallest string above every string that starts with `prefix` (etcd's "range_end" of a prefix).
+ * @internal test/etcd3-internals.test.ts compares it with etcd's range end.
+ */
 export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
-export const prefixRange = (prefix: string): KeyRange => ({ start: prefix, end: prefixEnd(prefix) });
+const prefixRange = (prefix: string): KeyRange => ({ start: prefix, end: prefixEnd(prefix) });
 
 /** What one role reads and watches for one state of the keyspace. */
 export interface ScopePlan {
@@ -97,6 +100,7 @@ export function prefixKeyScope(prefixes: readonly string[]): KeyScope {
 /**
  * One range from the first prefix to the end of the last, keeping only keys under the prefixes: what birdwatch
  * watched before the scopes (kept for comparison in scripts/benchmarks/suites/watchers.ts).
+ * @internal the watchers benchmark.
  */
 export function coveringRangeOf(prefixes: readonly string[]): KeyScope {
   const sorted = [...prefixes].sort();

@@ -9,12 +9,16 @@ export const GLOBAL_PREFIX = '/calico/bgp/v1/global/';
 export const HOST_PREFIX = '/calico/bgp/v1/host/';
 export const POOL_PREFIX = '/calico/v1/ipam/';
 export const IPAM_HOST_PREFIX = '/calico/ipam/v2/host/';
-export const CONFIG_PREFIX = '/calico/v1/config/';
+const CONFIG_PREFIX = '/calico/v1/config/';
 
-/** Every prefix any role reads (operator commands, test oracles); the daemon reads its role's scope (keyScope.ts). */
+/**
+ * Every prefix any role reads (operator commands, test oracles); the daemon reads its role's scope (keyScope.ts).
+ * @internal the test world and the benchmarks read or watch every prefix.
+ */
 export const WATCHED_PREFIXES: readonly string[] = [BGP_PREFIX, POOL_PREFIX, IPAM_HOST_PREFIX];
 
-export const encodeCidrSegment = (cidr: string): string => cidr.replace('/', '-');
+const encodeCidrSegment = (cidr: string): string => cidr.replace('/', '-');
+/** @internal the model unit test round-trips CIDR segments. */
 export const decodeCidrSegment = (segment: string): string => {
   const dash = segment.lastIndexOf('-');
   return dash < 0 ? segment : `${segment.slice(0, dash)}/${segment.slice(dash + 1)}`;

@@ -2,7 +2,7 @@ import type { Keyspace } from './keyspaceIndex.js';
 
 /**
  * The keyspace with some keys set to other values (undefined: left out), without copying it: the apply guard
- * renders a reverted entry with the value BIRD ran before (issue 15).
+ * renders a reverted entry with the value BIRD ran before (README "The apply guard").
  */
 export function keyspaceOverlay(keyspace: Keyspace, overrides: ReadonlyMap<string, string | undefined>): Keyspace {
   if (overrides.size === 0) return keyspace;

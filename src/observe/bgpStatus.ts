@@ -1,6 +1,5 @@
 import type { AddressFamily } from '../model/address.js';
-import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
-import { showProtocols, type ProtocolRow, type ShowProtocolsOptions } from '../bird/showProtocols.js';
+import type { ProtocolRow } from '../bird/showProtocols.js';
 import { parseProtocolName, type SessionKind } from '../model/protocolName.js';
 
 /** How calicoctl status (and `birdwatch status`) calls each kind of session. */
@@ -91,20 +90,3 @@ export const countEstablished = (sessions: readonly BgpSession[]): number =>
 
 export const summaryLine = (sessions: readonly BgpSession[]): string =>
   `${countEstablished(sessions)} of ${sessions.length} session${sessions.length === 1 ? '' : 's'} established`;
-
-/** Asks one daemon over its control socket; an unreachable, silent or garbled daemon is a FamilyStatus, not a throw. */
-export async function queryFamilyStatus(
-  family: AddressFamily,
-  socketPath: string,
-  options: ShowProtocolsOptions = {},
-): Promise<FamilyStatus> {
-  try {
-    const rows = await showProtocols(socketPath, options);
-    return { family, socketPath, reachable: true, sessions: sessionsFromRows(rows, family) };
-  } catch (error) {
-    if (isBirdUnreachableError(error) || isBirdTimeoutError(error) || isBirdProtocolError(error)) {
-      return { family, socketPath, reachable: false, error: error.message };
-    }
-    throw error;
-  }
-}

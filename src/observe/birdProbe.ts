@@ -1,10 +1,10 @@
 import { BirdControlClient } from '../bird/controlSocket.js';
-import { isBirdProtocolError, isBirdTimeoutError, isBirdUnreachableError } from '../bird/errors.js';
+import { BirdProtocolError, BirdTimeoutError, BirdUnreachableError } from '../bird/errors.js';
 import type { BirdAnswer, BirdAnswers } from './health.js';
 import type { Daemon } from '../model/daemon.js';
 
 /** Time a readiness probe gives each control socket to greet. */
-export const BIRD_PROBE_TIMEOUT_MS = 1_000;
+const BIRD_PROBE_TIMEOUT_MS = 1_000;
 
 /**
  * Whether each daemon answers: connect to its control socket and wait for the greeting (`0001 BIRD … ready.`),
@@ -20,7 +20,11 @@ export async function probeBird(
       client.close();
       return { ok: true };
     } catch (error) {
-      if (isBirdUnreachableError(error) || isBirdTimeoutError(error) || isBirdProtocolError(error)) {
+      if (
+        error instanceof BirdUnreachableError ||
+        error instanceof BirdTimeoutError ||
+        error instanceof BirdProtocolError
+      ) {
         return { ok: false, error: `${daemon} does not answer: ${error.message}` };
       }
       return { ok: false, error: `${daemon} does not answer: ${String(error)}` };

@@ -2,7 +2,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { Daemon } from '../model/daemon.js';
 import type { FailureKind } from './failureKind.js';
 
-export type ReloadResult = 'applied' | 'rejected' | 'unreachable' | 'garbled';
+type ReloadResult = 'applied' | 'rejected' | 'unreachable' | 'garbled';
 
 export interface CycleFailure {
   readonly kind: FailureKind;

@@ -2,9 +2,9 @@
  * Kinds that stop rendering itself (the node cannot be configured, broken templates, an unexpected error): both daemons
  * are held back.
  */
-export const RENDER_FAILURE_KINDS = ['node', 'template', 'internal'] as const;
+const RENDER_FAILURE_KINDS = ['node', 'template', 'internal'] as const;
 /** Kinds of one daemon's pipeline (bird -p refused, files not written, reload failed, the guard undid it). */
-export const DAEMON_FAILURE_KINDS = ['validation', 'write', 'reload', 'guard'] as const;
+const DAEMON_FAILURE_KINDS = ['validation', 'write', 'reload', 'guard'] as const;
 
 export type RenderFailureKind = (typeof RENDER_FAILURE_KINDS)[number];
 export type DaemonFailureKind = (typeof DAEMON_FAILURE_KINDS)[number];

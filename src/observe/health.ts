@@ -16,9 +16,9 @@ export function checkLiveness(status: RunStatusView, now: number, staleAfterMs: 
   return { alive: heartbeatAgeMs <= staleAfterMs, heartbeatAgeMs };
 }
 
-export type ReadinessCondition = 'datastore' | 'applied' | Daemon;
+type ReadinessCondition = 'datastore' | 'applied' | Daemon;
 
-export interface ReadinessCheck {
+interface ReadinessCheck {
   readonly condition: ReadinessCondition;
   readonly ok: boolean;
   readonly message: string;
@@ -34,7 +34,7 @@ export type BirdAnswer = { readonly ok: true } | { readonly ok: false; readonly 
 export type BirdAnswers = Readonly<Partial<Record<Daemon, BirdAnswer>>>;
 
 /** A cycle running, or a change waiting, longer than this is a stuck step (or a retry loop), not normal pacing. */
-export const DEFAULT_STUCK_AFTER_MS = 10_000;
+const DEFAULT_STUCK_AFTER_MS = 10_000;
 
 export interface ReadinessClock {
   /** Now, on the monotonic clock of status.cycleStartedAt / changePendingSince. */

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import type { BirdwatchMetrics } from './metrics.js';
 import type { Daemon } from '../model/daemon.js';
 import type { RunStatus } from './runStatus.js';
+import type { LogEvent } from './logEvents.js';
 
 export interface OpsServerOptions {
   readonly host: string;
@@ -41,9 +42,6 @@ export class OpsServerListenError extends Error {
     super(message, options);
   }
 }
-
-export const isOpsServerListenError = (error: unknown): error is OpsServerListenError =>
-  error instanceof OpsServerListenError;
 
 const PATHS = ['/metrics', '/healthz', '/readyz'] as const;
 
@@ -112,7 +110,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      log.error({ component: 'http', path: request.url, err: error }, 'ops endpoint failed');
+      log.error(
+        { event: 'ops-request-failed' satisfies LogEvent, component: 'http', path: request.url, err: error },
+        'ops endpoint failed',
+      );
       if (!response.headersSent) json(response, 500, { error: 'internal error' }, false);
       else response.destroy();
     });
@@ -146,11 +147,18 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       resolve();
     });
   });
-  server.on('error', (error) => log.error({ component: 'http', err: error }, 'ops endpoint error'));
+  server.on('error', (error) =>
+    log.error({ event: 'ops-server-error' satisfies LogEvent, component: 'http', err: error }, 'ops endpoint error'),
+  );
   const bound = server.address() as AddressInfo;
   const address = { host: options.host, port: bound.port };
   log.info(
-    { component: 'http', address: formatHostPort(address.host, address.port), endpoints: PATHS },
+    {
+      event: 'ops-listening' satisfies LogEvent,
+      component: 'http',
+      address: formatHostPort(address.host, address.port),
+      endpoints: PATHS,
+    },
     'ops endpoint listening',
   );
 
@@ -166,5 +174,5 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 }
 
 /** `127.0.0.1:9099`, `[::1]:9099`. */
-export const formatHostPort = (host: string, port: number): string =>
+const formatHostPort = (host: string, port: number): string =>
   host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

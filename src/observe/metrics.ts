@@ -1,7 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { classifyKey } from '../model/keys.js';
 import type { IpipRendering } from '../render/ipipMode.js';
-import { queryFamilyStatus, type FamilyStatus } from './bgpStatus.js';
+import type { FamilyStatus } from './bgpStatus.js';
+import type { queryFamilyStatus } from './bgpStatusQuery.js';
 import { BIRDWATCH_VERSION } from './buildInfo.js';
 import type { CycleObserver, CycleReport } from './cycleReport.js';
 import { GuardMetrics } from './guardMetrics.js';
@@ -14,6 +15,8 @@ export interface MetricsOptions {
   /** Read at scrape time; its daemons (the role's) are the ones labelled. */
   readonly status: RunStatusView;
   readonly sockets: Readonly<Partial<Record<Daemon, string>>>;
+  /** Asks BIRD on a socket (`show protocols`): queryFamilyStatus, or a unit test's answer without a socket. */
+  readonly queryFamilyStatus: typeof queryFamilyStatus;
   readonly ipip: IpipRendering;
   /** One series per BGP session (`--metrics-per-peer`): a full mesh of N nodes makes N² across the cluster. */
   readonly perPeer: boolean;
@@ -330,7 +333,9 @@ export class BirdwatchMetrics implements CycleObserver {
     const socketPath = this.#options.sockets[daemon];
     if (socketPath === undefined) return { family, socketPath: '', reachable: false, error: `no socket for ${daemon}` };
     try {
-      return await queryFamilyStatus(family, socketPath, { timeoutMs: this.#options.birdTimeoutMs ?? 3_000 });
+      return await this.#options.queryFamilyStatus(family, socketPath, {
+        timeoutMs: this.#options.birdTimeoutMs ?? 3_000,
+      });
     } catch (error) {
       return { family, socketPath, reachable: false, error: String(error) };
     }

@@ -16,10 +16,10 @@ const SECRET_OBJECT_FIELD = /^(?:auth|credentials)$/i;
 /** A PEM private key as it appears inside a JSON string (newlines escaped) or raw. */
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|(?=")|$)/g;
 /** Secret values shorter than this are not searched for in lines (a 1-character password would redact every digit). */
-export const MIN_SCRUBBED_SECRET_LENGTH = 4;
+const MIN_SCRUBBED_SECRET_LENGTH = 4;
 const MAX_DEPTH = 8;
 
-export const isSecretField = (name: string): boolean => SECRET_FIELD.test(name) || SECRET_OBJECT_FIELD.test(name);
+const isSecretField = (name: string): boolean => SECRET_FIELD.test(name) || SECRET_OBJECT_FIELD.test(name);
 
 /**
  * A copy of `value` with every secret-named field replaced by `[redacted]`, at any depth (the input is not

@@ -20,7 +20,7 @@ export type DriftCause = 'restarted' | 'reconfigured' | 'files' | 'guard-window'
 export const DRIFT_CAUSES: readonly DriftCause[] = ['restarted', 'reconfigured', 'files', 'guard-window'];
 
 /** BIRD found running something other than what it should, until a cycle puts it right. */
-export interface DaemonDrift {
+interface DaemonDrift {
   readonly cause: DriftCause;
   /** What BIRD runs and why it differs, in words. */
   readonly reason: string;

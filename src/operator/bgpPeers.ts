@@ -67,7 +67,7 @@ export function removePeer(store: OperatorStore, scope: PeerScope, address: IpAd
   });
 }
 
-export interface PeerEntry {
+interface PeerEntry {
   readonly key: string;
   readonly address: IpAddress;
   readonly asNumber: number;

@@ -23,10 +23,3 @@ export class OperatorNotFoundError extends Error {
 export class ConcurrentChangeError extends Error {
   override readonly name = 'ConcurrentChangeError';
 }
-
-export const isOperatorConflictError = (error: unknown): error is OperatorConflictError =>
-  error instanceof OperatorConflictError;
-export const isOperatorNotFoundError = (error: unknown): error is OperatorNotFoundError =>
-  error instanceof OperatorNotFoundError;
-export const isConcurrentChangeError = (error: unknown): error is ConcurrentChangeError =>
-  error instanceof ConcurrentChangeError;

@@ -104,7 +104,7 @@ export function removeNode(store: OperatorStore, name: string): Promise<WriteRep
   });
 }
 
-export interface NodeEntry {
+interface NodeEntry {
   readonly name: string;
   readonly ipv4: IpAddress | undefined;
   readonly ipv6: IpAddress | undefined;

@@ -82,7 +82,7 @@ export function removeRouteReflector(store: OperatorStore, address: IpAddress): 
   });
 }
 
-export interface RouteReflectorEntry {
+interface RouteReflectorEntry {
   readonly key: string;
   readonly address: IpAddress;
   readonly clusterId: string | undefined;

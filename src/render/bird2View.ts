@@ -19,7 +19,7 @@ export interface Bird2View {
 }
 
 /** The names a family's statements carry in a two-family file. */
-export interface FamilyNames {
+interface FamilyNames {
   /** `IPv4`, for comments. */
   readonly name: string;
   /** `v4`: the suffix of every function, filter and template name. */
@@ -30,12 +30,12 @@ export interface FamilyNames {
   readonly channel: string;
 }
 
-export const FAMILY_NAMES: Readonly<Record<AddressFamily, FamilyNames>> = {
+const FAMILY_NAMES: Readonly<Record<AddressFamily, FamilyNames>> = {
   4: { name: 'IPv4', tag: 'v4', suffix: '4', channel: 'ipv4' },
   6: { name: 'IPv6', tag: 'v6', suffix: '6', channel: 'ipv6' },
 };
 
-export interface Bird2FamilyView extends FamilyNames {
+interface Bird2FamilyView extends FamilyNames {
   readonly enabled: boolean;
   readonly sourceAddress: string;
   /** The BGP channel's import policy: `filter calico_bgp_import_v4` (IPIP pools' tunnel) or `all`. */
@@ -48,7 +48,7 @@ export interface Bird2FamilyView extends FamilyNames {
   readonly customFilters: readonly string[];
 }
 
-export interface Bird2PeerView {
+interface Bird2PeerView {
   readonly name: string;
   /** The family's BGP template (`bgp_template_v4`). */
   readonly template: string;
@@ -57,7 +57,7 @@ export interface Bird2PeerView {
   readonly passive: boolean;
 }
 
-export interface Bird2PoolView {
+interface Bird2PoolView {
   readonly cidr: string;
   /** Statements of the BGP import filter for routes inside this pool; empty: the route is imported as is. */
   readonly tunnel: readonly string[];

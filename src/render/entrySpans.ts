@@ -15,14 +15,17 @@ export interface SpanFiles {
 }
 
 /** BIRD 1.6: each family in its own daemon's files. */
-export const BIRD1_SPAN_FILES: SpanFiles = {
+const BIRD1_SPAN_FILES: SpanFiles = {
   main: { 4: MAIN_FILE[DAEMON_OF_FAMILY[4]], 6: MAIN_FILE[DAEMON_OF_FAMILY[6]] },
   ipam: { 4: 'bird_ipam.cfg', 6: 'bird6_ipam.cfg' },
   aggr: { 4: 'bird_aggr.cfg', 6: 'bird6_aggr.cfg' },
   filters: { 4: 'custom_filters.cfg', 6: 'custom_filters6.cfg' },
 };
 
-/** BIRD 2/3 (layouts.ts BIRD2_NODE_LAYOUT): both families in each file; filters in `custom_filters_v4/_v6()`. */
+/**
+ * BIRD 2/3 (layouts.ts BIRD2_NODE_LAYOUT): both families in each file; filters in `custom_filters_v4/_v6()`.
+ * @internal renderBird2FileSet.ts, which `run` and `render` do not call yet (README "BIRD 2 and BIRD 3").
+ */
 export const BIRD2_SPAN_FILES: SpanFiles = {
   main: { 4: 'bird.cfg', 6: 'bird.cfg' },
   ipam: { 4: 'bird_ipam.cfg', 6: 'bird_ipam.cfg' },

@@ -9,5 +9,3 @@ export class TemplateError extends Error {
     super(message, options);
   }
 }
-
-export const isTemplateError = (error: unknown): error is TemplateError => error instanceof TemplateError;

@@ -22,9 +22,6 @@ export interface RenderedConfig {
   readonly spans: () => readonly EntrySpan[];
 }
 
-export const sameFileSet = (a: FileSet, b: ReadonlyMap<string, string>): boolean =>
-  a.size === b.size && [...a].every(([name, content]) => b.get(name) === content);
-
 /** Which daemon reads a file: the `6` files are bird6's. */
 export const daemonOf = (file: string): Daemon => (/^bird6|6\.cfg$/.test(file) ? 'bird6' : 'bird');
 

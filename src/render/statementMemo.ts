@@ -127,7 +127,10 @@ function parse(source: string): Parsed {
   return parsedOf(source, tokenizeStatements(source, 0, undefined).raws);
 }
 
-/** `source` tokenized from `base`'s statements: those in the common prefix and suffix are reused. */
+/**
+ * `source` tokenized from `base`'s statements: those in the common prefix and suffix are reused.
+ * @internal the statement-memo unit test compares it with a full parse.
+ */
 export function reparse(base: Readonly<{ source: string; raws: readonly RawStatement[] }>, source: string): Parsed {
   const old = base.source;
   const { prefix, suffix } = commonEnds(old, source);

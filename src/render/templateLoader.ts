@@ -1,4 +1,4 @@
-import { TemplateError, isTemplateError } from './errors.js';
+import { TemplateError } from './errors.js';
 import type { Layout } from './layouts.js';
 import { compileTemplateSet, type CompiledTemplateSet } from './templateSet.js';
 import { loadTemplateSources } from './templateSources.js';
@@ -12,7 +12,7 @@ export async function loadCompiledTemplates(
   try {
     return compileTemplateSet(await loadTemplateSources(overrideDir), layout);
   } catch (error) {
-    if (isTemplateError(error)) return error;
+    if (error instanceof TemplateError) return error;
     return new TemplateError(`cannot read templates from ${overrideDir}: ${errorMessage(error)}`, overrideDir ?? '', {
       cause: error,
     });

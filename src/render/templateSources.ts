@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { TemplateSources } from './templateSet.js';
 
 /** The templates shipped with birdwatch (`templates/` at the package root, from both src/ and dist/). */
-export const BUILTIN_TEMPLATE_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+const BUILTIN_TEMPLATE_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
 
 /**
  * Every `.hbs` file under `dir`, by relative path. Symlinks are followed (a Kubernetes ConfigMap volume presents

@@ -12,7 +12,7 @@ export interface TemplateView {
   readonly v6: FamilyView;
 }
 
-export interface FamilyView {
+interface FamilyView {
   readonly enabled: boolean;
   readonly sourceAddress: string;
   readonly meshPeers: readonly PeerView[];
@@ -23,14 +23,14 @@ export interface FamilyView {
   readonly customFilters: readonly string[];
 }
 
-export interface PeerView {
+interface PeerView {
   readonly name: string;
   readonly neighbor: string;
   readonly asNumber: number;
   readonly passive: boolean;
 }
 
-export interface PoolView {
+interface PoolView {
   readonly cidr: string;
   /** Statements of the kernel export filter for this pool; empty: the route is exported as is. */
   readonly tunnel: readonly string[];

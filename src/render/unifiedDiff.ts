@@ -7,10 +7,10 @@
  */
 import { diffArrays } from 'diff';
 
-export type DiffOp = 'equal' | 'delete' | 'insert';
+type DiffOp = 'equal' | 'delete' | 'insert';
 
 /** A run of lines that are kept, removed from the old text, or added by the new one. */
-export interface DiffRun {
+interface DiffRun {
   readonly op: DiffOp;
   readonly lines: readonly string[];
 }
@@ -18,6 +18,7 @@ export interface DiffRun {
 /**
  * Splits text into lines that keep their terminator, so a last line without "\n" differs from the same line
  * with one (and is printed with `\ No newline at end of file`).
+ * @internal test/render-diff.test.ts checks the diff's parts.
  */
 export function splitLines(text: string): string[] {
   const lines = text.match(/[^\n]*\n|[^\n]+$/g);
@@ -27,6 +28,7 @@ export function splitLines(text: string): string[] {
 /**
  * The runs that turn `a` into `b` (equal runs included), with as few deleted plus inserted lines as possible;
  * within each change, deletions come first (as diff -u prints them).
+ * @internal test/render-diff.test.ts checks the diff's parts.
  */
 export function diffLines(a: readonly string[], b: readonly string[]): DiffRun[] {
   const inA = new Set(a);

@@ -38,7 +38,7 @@ export interface StartEtcdOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface EtcdMemberInfo {
+interface EtcdMemberInfo {
   readonly name: string;
   readonly clientUrl: string;
   readonly peerUrl: string;

@@ -10,7 +10,7 @@ import { canCreateNamespaces } from '../harness/netns.js';
 import { startLab, type Lab, type LabOptions } from './lab.js';
 import { labSnapshot } from './observe.js';
 
-export const NO_NAMESPACES_REASON =
+const NO_NAMESPACES_REASON =
   'end-to-end lab tests skipped: network namespaces cannot be created here (they need root / CAP_SYS_ADMIN and iproute2)';
 
 /** Plans 0 with a reason (tap reports the file as skipped, not passed) when namespaces cannot be made. */

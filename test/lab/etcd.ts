@@ -9,7 +9,7 @@ import { agreedLeader, etcdMemberArgs, etcdMemberStatus, isEtcdHealthy } from '.
 import { delay, envWithout, freePorts, tailFile } from '../harness/process.js';
 import { isRunning, spawnDetached, stopProcesses, type ProcessRecord } from './procs.js';
 
-export interface LabEtcdMember {
+interface LabEtcdMember {
   readonly name: string;
   readonly clientUrl: string;
   readonly peerUrl: string;

@@ -1,10 +1,12 @@
 /**
- * Shared pieces of the apply-guard lab tests (issue 15): the guard flags every host runs with, a custom filter
- * key, waiting for a line in a host's birdwatch log, and the ready probe asked inside the host's namespace.
+ * Shared pieces of the apply-guard lab tests (README "The apply guard"): the guard flags every host runs with, a
+ * custom filter key, waiting for a line in a host's birdwatch log, and the ready probe asked inside the host's
+ * namespace.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import type { Test } from 'tap';
 import { BIRDWATCH_MAIN, REPO_ROOT, type LabHost } from './lab.js';
 import { waitUntil } from './observe.js';
 
@@ -12,14 +14,14 @@ import { waitUntil } from './observe.js';
  * A short settle window and margin so each scenario takes seconds: the lab's sessions restart within it (see
  * LAB_BGP_TIMERS), and the margin still leaves birdwatch seconds to confirm before BIRD's own timeout.
  */
-export const GUARD_ARGS = ['--guard-window', '5s', '--guard-margin', '4s'] as const;
+const GUARD_ARGS = ['--guard-window', '5s', '--guard-margin', '4s'] as const;
 
 /**
  * BGP timers for the lab's sessions. BIRD's defaults wait 60–300 s after a session error (a wrong AS) and 120 s
  * between connect attempts, so a session the guard reverted would take a minute to come back; the guard's
  * verdicts do not depend on these timers, only on the session states at the end of the window.
  */
-export const LAB_BGP_TIMERS = ['connect delay time 1;', 'connect retry time 2;', 'error wait time 1, 1;'] as const;
+const LAB_BGP_TIMERS = ['connect delay time 1;', 'connect retry time 2;', 'error wait time 1, 1;'] as const;
 
 /** The shipped shared BGP template with LAB_BGP_TIMERS added to `template bgp bgp_template`. */
 export function labBgpTemplate(): string {
@@ -43,7 +45,7 @@ export function guardArgs(templatesDir: string): string[] {
 export const customFilterKey = (name: string): string => `/calico/bgp/v1/global/custom_filters/v4/${name}`;
 
 /** birdwatch's JSON log lines on the host (svlogd's `current`), parsed. */
-export function birdwatchLog(host: LabHost): { msg?: string; daemon?: string; [k: string]: unknown }[] {
+export function birdwatchLog(host: LabHost): LogEntry[] {
   let text = '';
   try {
     text = readFileSync(host.logs.birdwatch, 'utf8');
@@ -54,40 +56,68 @@ export function birdwatchLog(host: LabHost): { msg?: string; daemon?: string; [k
     const at = line.indexOf('{');
     if (at < 0) return [];
     try {
-      return [JSON.parse(line.slice(at)) as { msg?: string }];
+      return [JSON.parse(line.slice(at)) as LogEntry];
     } catch {
       return [];
     }
   });
 }
 
-/** Waits until the host's birdwatch has logged `count` lines whose message matches. */
-export async function waitLogged(host: LabHost, pattern: RegExp, count = 1, timeoutMs = 60_000): Promise<string> {
-  return waitUntil(
+/** A line of birdwatch's JSON log: its message and fields. */
+export type LogEntry = { msg?: string; [field: string]: unknown };
+
+/**
+ * Waits until the host's birdwatch has logged `count` lines whose message matches; returns them (oldest first).
+ * Prose: these are the controller's lines (component `guard`), which get an `event` field in a second pass.
+ */
+export async function waitLogged(host: LabHost, pattern: RegExp, count = 1, timeoutMs = 60_000): Promise<LogEntry[]> {
+  let lines: LogEntry[] = [];
+  await waitUntil(
     `${host.name} birdwatch logs ${count}× ${pattern}`,
     async () => {
-      const lines = birdwatchLog(host).filter((l) => pattern.test(l.msg ?? ''));
+      lines = birdwatchLog(host).filter((l) => pattern.test(l.msg ?? ''));
       return { ok: lines.length >= count, seen: lines.map((l) => l.msg).join(' | ') || '(no such line yet)' };
     },
     { timeoutMs, intervalMs: 250 },
   );
+  return lines;
 }
 
 /** `birdwatch check ready` inside the host's namespace (its ops endpoint is the namespace's 127.0.0.1:9179). */
-export async function checkReady(host: LabHost): Promise<{ ready: boolean; text: string }> {
+async function checkReady(host: LabHost): Promise<{ ready: boolean; text: string }> {
   const r = await execa('ip', ['netns', 'exec', host.namespace, process.execPath, BIRDWATCH_MAIN, 'check', 'ready'], {
     reject: false,
   });
   return { ready: r.exitCode === 0, text: `${r.stdout}${r.stderr}` };
 }
 
-export async function waitReady(host: LabHost, ready: boolean, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  return waitUntil(
+/** Waits until `check ready` says `ready` with a line matching `pattern`; returns its answer then. */
+async function waitReady(
+  host: LabHost,
+  ready: boolean,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<{ ready: boolean; text: string }> {
+  let answer = { ready: !ready, text: '' };
+  await waitUntil(
     `${host.name} check ready: ${ready ? 'ready' : 'not ready'} matching ${pattern}`,
     async () => {
-      const r = await checkReady(host);
-      return { ok: r.ready === ready && pattern.test(r.text), seen: r.text };
+      answer = await checkReady(host);
+      return { ok: answer.ready === ready && pattern.test(answer.text), seen: answer.text };
     },
     { timeoutMs, intervalMs: 500 },
   );
+  return answer;
+}
+
+/** Waits for `check ready` (waitReady), then asserts its answer: the exit status and the line. */
+export async function expectReady(
+  t: Test,
+  host: LabHost,
+  ready: boolean,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const answer = await waitReady(host, ready, pattern, timeoutMs);
+  t.match(answer, { ready, text: pattern }, `${host.name} check ready: ${ready ? 'ready' : 'not ready'}, ${pattern}`);
 }

@@ -58,9 +58,9 @@ export const SERVICES = ['birdwatch', 'bird', 'bird6'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 const RELAY_SCRIPT = join(REPO_ROOT, 'test', 'lab', 'etcdRelay.mjs');
 
-export type HostRole = 'node' | 'route-reflector';
+type HostRole = 'node' | 'route-reflector';
 
-export interface HostSpec {
+interface HostSpec {
   readonly name: string;
   /** Per-node AS (registered as `host/<name>/as_num`; `--as` of a route reflector). */
   readonly as?: string;
@@ -98,7 +98,7 @@ export interface LabOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface StartHostOptions {
+interface StartHostOptions {
   readonly role?: HostRole;
   /** Extra arguments for `birdwatch run` (BIRDWATCH_OPTS of the service: no spaces inside an argument). */
   readonly extraArgs?: readonly string[];

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 
-export const BRIDGE = 'br0';
+const BRIDGE = 'br0';
 export const HOST_INTERFACE = 'eth0';
-export const PREFIX_LENGTH_V4 = 24;
-export const PREFIX_LENGTH_V6 = 64;
+const PREFIX_LENGTH_V4 = 24;
+const PREFIX_LENGTH_V6 = 64;
 
 async function ip(args: readonly string[]): Promise<void> {
   const result = await execa('ip', args, { reject: false });

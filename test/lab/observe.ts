@@ -4,20 +4,22 @@
  * timeout message says what was expected and what was last seen.
  */
 import { execa } from 'execa';
-import { showProtocols, type ProtocolEntry } from '../../src/bird/showProtocols.js';
+import type { Test } from 'tap';
+import type { ProtocolEntry } from '../../src/bird/showProtocols.js';
+import { showProtocols } from '../../src/bird/showProtocolsCommand.js';
 import { delay } from '../harness/process.js';
 import type { Lab, LabHost } from './lab.js';
 
 export type Family = 4 | 6;
 
 /** The BGP protocols of one of the host's BIRDs. */
-export async function bgpSessions(host: LabHost, family: Family): Promise<ProtocolEntry[]> {
+async function bgpSessions(host: LabHost, family: Family): Promise<ProtocolEntry[]> {
   const rows = await showProtocols(host.socket(family), { timeoutMs: 3_000 });
   return rows.filter((r): r is ProtocolEntry => r.kind === 'protocol' && r.proto === 'BGP');
 }
 
 /** `name=BgpState` per BGP protocol, sorted: compact for messages. */
-export function summarize(sessions: readonly ProtocolEntry[]): string {
+function summarize(sessions: readonly ProtocolEntry[]): string {
   return (
     sessions
       .map((s) => `${s.name}=${s.bgpState ?? s.state}${s.lastError !== undefined ? ` (${s.lastError})` : ''}`)
@@ -83,49 +85,95 @@ export function protocolName(kind: 'Mesh' | 'Global' | 'Node' | 'Reflector' | 'C
 }
 
 /**
- * Waits until the host's BGP protocols of `family` are exactly `expected` (names), all Established.
+ * Waits until the host's BGP protocols of `family` are exactly `expected` (names), all Established; returns them
+ * as they were then.
  */
 export async function waitSessions(
   host: LabHost,
   family: Family,
   expected: readonly string[],
   options: WaitOptions = {},
-): Promise<string> {
+): Promise<ProtocolEntry[]> {
   const want = [...expected].sort();
-  return waitUntil(
+  let seen: ProtocolEntry[] = [];
+  await waitUntil(
     `${host.name} bird${family === 6 ? '6' : ''}: BGP protocols exactly [${want.join(', ')}], all Established`,
     async () => {
-      const sessions = await bgpSessions(host, family);
-      const names = sessions.map((s) => s.name).sort();
+      seen = await bgpSessions(host, family);
+      const names = seen.map((s) => s.name).sort();
       const ok =
         names.length === want.length &&
         names.every((n, i) => n === want[i]) &&
-        sessions.every((s) => s.bgpState === 'Established');
-      return { ok, seen: `${host.name} v${family}: ${summarize(sessions)}` };
+        seen.every((s) => s.bgpState === 'Established');
+      return { ok, seen: `${host.name} v${family}: ${summarize(seen)}` };
     },
     options,
   );
+  return seen;
 }
 
-/** Waits until the host's kernel has a BIRD route to `prefix` via `via` (or, with `via` undefined, no route to it). */
+/**
+ * Waits until the host's kernel has a BIRD route to `prefix` via `via` (or, with `via` undefined, no route to
+ * it); returns the route line then (undefined: none).
+ */
 export async function waitRoute(
   host: LabHost,
   prefix: string,
   via: string | undefined,
   options: WaitOptions = {},
-): Promise<string> {
+): Promise<string | undefined> {
   const family: Family = prefix.includes(':') ? 6 : 4;
-  return waitUntil(
+  let route: string | undefined;
+  await waitUntil(
     `${host.name} kernel: ${via === undefined ? `no route to ${prefix}` : `${prefix} via ${via} proto bird`}`,
     async () => {
       const routes = await kernelRoutes(host, family);
-      const route = routeFor(routes, prefix);
+      route = routeFor(routes, prefix);
       const ok = via === undefined ? route === undefined : route !== undefined && route.split(/\s+/).includes(via);
       if (ok) return { ok, seen: `${host.name}: ${route ?? `no route to ${prefix}`}` };
       return { ok, seen: routes.join(' | ') || '(no proto bird routes)' };
     },
     options,
   );
+  return route;
+}
+
+/**
+ * Waits for the sessions (waitSessions), then asserts what it saw: each expected protocol, and no other, in BGP
+ * state Established.
+ */
+export async function expectSessions(
+  t: Test,
+  host: LabHost,
+  family: Family,
+  expected: readonly string[],
+  options: WaitOptions = {},
+): Promise<void> {
+  const sessions = await waitSessions(host, family, expected, options);
+  t.same(
+    Object.fromEntries(sessions.map((s) => [s.name, s.bgpState ?? s.state])),
+    Object.fromEntries(expected.map((name) => [name, 'Established'])),
+    `${host.name} bird${family === 6 ? '6' : ''}: ${expected.length === 0 ? 'no BGP protocols' : `${expected.join(', ')} Established`}`,
+  );
+}
+
+/**
+ * Waits for the kernel route (waitRoute), then asserts what it saw: the route to `prefix` goes via `via` (with
+ * `via` undefined: there is none).
+ */
+export async function expectRoute(
+  t: Test,
+  host: LabHost,
+  prefix: string,
+  via: string | undefined,
+  options: WaitOptions = {},
+): Promise<void> {
+  const route = await waitRoute(host, prefix, via, options);
+  if (via === undefined) t.equal(route, undefined, `${host.name}: no route to ${prefix}`);
+  else {
+    const words = route?.split(/\s+/) ?? [];
+    t.same({ to: words[0], via: words[words.indexOf('via') + 1] }, { to: prefix, via }, `${host.name}: ${route}`);
+  }
 }
 
 /** Sessions of every running host, for failure messages. */

@@ -32,7 +32,7 @@ export interface LabState {
   hosts: HostState[];
 }
 
-export const STATE_FILE = 'lab.json';
+const STATE_FILE = 'lab.json';
 
 export function statePath(stateDir: string): string {
   return join(stateDir, STATE_FILE);

@@ -12,7 +12,7 @@ import {
 } from '../harness/process.js';
 import { NODE, type World } from '../support/world.js';
 
-export const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 /** `node dist/cli/main.js run …` as a child process of the test, its JSON log lines in a file. */
 export interface ChildBirdwatch {
@@ -28,7 +28,7 @@ export interface ChildBirdwatch {
   rssKb(): number;
 }
 
-export function requireBuild(): void {
+function requireBuild(): void {
   if (!existsSync(DIST_MAIN))
     throw new Error(`${DIST_MAIN} is missing: run \`npm run build\` first (scripts/test and scripts/soak do)`);
 }

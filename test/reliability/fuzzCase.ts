@@ -15,27 +15,27 @@ export const NODE = 'me';
 
 export type Family = 4 | 6;
 
-export interface AsValue {
+interface AsValue {
   readonly value: number;
   /** How it is written (asplain or asdot). */
   readonly text: string;
 }
 
-export interface Addr {
+interface Addr {
   /** Canonical text (what BIRD's configuration must show). */
   readonly canonical: string;
   /** How it is written in the datastore (an equivalent spelling for IPv6). */
   readonly text: string;
 }
 
-export interface ValidNode {
+interface ValidNode {
   readonly name: string;
   readonly v4: Addr | undefined;
   readonly v6: Addr | undefined;
   readonly as: AsValue | undefined;
 }
 
-export interface ValidPeer {
+interface ValidPeer {
   readonly family: Family;
   readonly address: Addr;
   /** Spelling of the address in the key (may differ from the JSON's for IPv6). */
@@ -46,7 +46,7 @@ export interface ValidPeer {
   readonly pythonStyle: boolean;
 }
 
-export interface ValidPool {
+interface ValidPool {
   readonly family: Family;
   readonly network: bigint;
   readonly length: number;
@@ -59,19 +59,19 @@ export interface ValidPool {
   readonly badField: { readonly name: string; readonly value: unknown } | undefined;
 }
 
-export interface ValidBlock {
+interface ValidBlock {
   readonly family: Family;
   readonly canonical: string;
   readonly keyText: string;
 }
 
-export interface ValidFilter {
+interface ValidFilter {
   readonly family: Family;
   readonly name: string;
   readonly body: string;
 }
 
-export interface ValidReflector {
+interface ValidReflector {
   readonly family: Family;
   readonly address: Addr;
   readonly clusterId: string | undefined;
@@ -79,7 +79,7 @@ export interface ValidReflector {
 
 /** Whether a hostile entry must get a diagnostic: always, only when the node has a valid IPv6 address
  * (IPv6 peers are not looked at otherwise), or never (keys this node does not read: other hosts' peers…). */
-export type DiagnoseRule = 'always' | 'if-v6' | 'never';
+type DiagnoseRule = 'always' | 'if-v6' | 'never';
 
 export interface HostileEntry {
   readonly key: string;
@@ -113,7 +113,7 @@ export interface FuzzCase {
 // ------------------------------------------------------------------------------------------------
 
 /** Marker carried by hostile values, so a leak is easy to spot in a rendered file. */
-export const MARKER = 'qqinj';
+const MARKER = 'qqinj';
 
 /** Every fragment has at least one character that no validated field accepts. */
 export const FRAGMENTS: readonly string[] = [
@@ -219,7 +219,7 @@ const v6Spellings = (hex: string): string[] => [
   `fd00:0000::${hex}`,
 ];
 
-export const addrArb = (family: Family): fc.Arbitrary<Addr> =>
+const addrArb = (family: Family): fc.Arbitrary<Addr> =>
   family === 4
     ? fc.integer({ min: 1, max: ADDRESS_SPACE }).map((n) => ({ canonical: `10.0.0.${n}`, text: `10.0.0.${n}` }))
     : fc.tuple(fc.integer({ min: 1, max: ADDRESS_SPACE }), fc.nat({ max: 3 })).map(([n, s]) => {
@@ -233,7 +233,7 @@ const respell = (addr: Addr, pick: number): string => {
   return v6Spellings(hex)[pick % 4]!;
 };
 
-export const asArb: fc.Arbitrary<AsValue> = fc.oneof(
+const asArb: fc.Arbitrary<AsValue> = fc.oneof(
   fc.integer({ min: 1, max: 4294967295 }).map((v) => ({ value: v, text: String(v) })),
   fc.integer({ min: 64512, max: 65534 }).map((v) => ({ value: v, text: String(v) })),
   fc

@@ -2,7 +2,7 @@
  * The size knob of the reliability suite: reduced in `scripts/test`, full with `scripts/soak`
  * (which sets BIRDWATCH_SOAK=1). Every scenario reads its counts and durations through `size`.
  */
-export const SOAK = process.env['BIRDWATCH_SOAK'] === '1';
+const SOAK = process.env['BIRDWATCH_SOAK'] === '1';
 
 export const size = <T>(reduced: T, full: T): T => (SOAK ? full : reduced);
 

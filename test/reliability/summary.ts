@@ -16,7 +16,7 @@ interface Commenter {
 export const formatMs = (ms: number | undefined): string =>
   ms === undefined ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 
-export const formatRow = (row: SummaryRow): string =>
+const formatRow = (row: SummaryRow): string =>
   `| ${row.scenario} | ${row.result} | ${formatMs(row.convergenceMs)} | ${row.detail ?? ''} |`;
 
 /**

@@ -118,7 +118,7 @@ export async function birdVerdict(family: 4 | 6, config: string): Promise<string
   }
 }
 
-export const ROLES: readonly Role[] = ['neighbor', 'source address', 'router id'];
+const ROLES: readonly Role[] = ['neighbor', 'source address', 'router id'];
 
 /** The roles a sample can be put in: `router id` is IPv4 in both daemons (bird6 takes a dotted quad). */
 export const rolesOf = (sample: AddressSample): readonly Role[] =>

@@ -5,7 +5,7 @@ import type { SessionResult, SpeakerSession } from './bgpSpeakerChild.js';
 import type { TeardownRegistrar } from '../harness/process.js';
 import { killOnProcessExit, stopChild } from '../harness/process.js';
 
-export type { SessionResult, SpeakerSession } from './bgpSpeakerChild.js';
+export type { SpeakerSession } from './bgpSpeakerChild.js';
 
 const CHILD = fileURLToPath(new URL('./bgpSpeakerChild.ts', import.meta.url));
 

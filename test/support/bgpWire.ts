@@ -5,7 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 
-export const MSG = { open: 1, update: 2, notification: 3, keepalive: 4, refresh: 5 } as const;
+const MSG = { open: 1, update: 2, notification: 3, keepalive: 4, refresh: 5 } as const;
 const AS_TRANS = 23456;
 const HEADER = 19;
 
@@ -18,7 +18,7 @@ function message(type: number, body: Buffer): Buffer {
 
 const afiOf = (family: 4 | 6): number => (family === 4 ? 1 : 2);
 
-export function ipBytes(address: string): Buffer {
+function ipBytes(address: string): Buffer {
   if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
   const [head = '', tail = ''] = address.split('::');
   const groups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
@@ -143,7 +143,7 @@ export interface ReceivedOpen {
   readonly capabilities: readonly number[];
 }
 
-export interface ReceivedUpdate {
+interface ReceivedUpdate {
   readonly announced: readonly string[];
   readonly withdrawn: readonly string[];
   /** CLUSTER_LIST as dotted quads (a reflected route), empty when absent. */

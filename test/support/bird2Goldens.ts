@@ -6,7 +6,7 @@ import { parseAsNumber } from '../../src/model/asNumber.js';
 import { buildNodeModel } from '../../src/model/buildNodeModel.js';
 import { buildReflectorModel } from '../../src/model/buildReflectorModel.js';
 import { formatDiagnostic, type Diagnostic } from '../../src/model/diagnostics.js';
-import { isNodeConfigError } from '../../src/model/errors.js';
+import { NodeConfigError } from '../../src/model/errors.js';
 import type { NodeModel } from '../../src/model/nodeModel.js';
 import type { ReflectorModel } from '../../src/model/reflectorModel.js';
 import type { IpipRendering } from '../../src/render/ipipMode.js';
@@ -44,7 +44,7 @@ const version = (text: string): BirdVersion => {
 };
 
 /** A scenario's role, from its arguments (as the CLI reads them): the node's name, or the reflector's identity. */
-export type ScenarioRole =
+type ScenarioRole =
   | { readonly kind: 'node'; readonly nodeName: string }
   | {
       readonly kind: 'reflector';
@@ -53,7 +53,7 @@ export type ScenarioRole =
       readonly asNumber: number | undefined;
     };
 
-export function scenarioRole(scenario: Scenario): ScenarioRole {
+function scenarioRole(scenario: Scenario): ScenarioRole {
   const flags = addRoleOptions(new Command())
     .parse([...scenario.roleArgs], { from: 'user' })
     .opts<RoleFlags>();
@@ -103,7 +103,7 @@ export async function renderBird2GoldenFiles(scenario: Scenario, variant: Bird2V
     for (const [name, content] of rendered.files) files.set(name, content);
     files.set('diagnostics.txt', diagnosticsText(built.model.diagnostics));
   } catch (error) {
-    if (!isNodeConfigError(error)) throw error;
+    if (!(error instanceof NodeConfigError)) throw error;
     files.set('error.txt', `${error.message}\n`);
   }
   return files;

@@ -19,7 +19,7 @@ export interface InstalledBird {
 }
 
 /** Where scripts/setup-bird puts them (the same default, the same override). */
-export const BIRD_CACHE_DIR =
+const BIRD_CACHE_DIR =
   process.env['BIRDWATCH_BIRD_CACHE'] ??
   join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'birdwatch', 'bird');
 

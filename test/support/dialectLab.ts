@@ -44,7 +44,7 @@ export interface LabCase {
   readonly kernel: boolean;
 }
 
-export interface SessionObservation {
+interface SessionObservation {
   readonly neighbor: string | undefined;
   readonly neighborAs: number | undefined;
   /** The family's channel the session runs (BIRD 1.6: the daemon's family). */
@@ -101,7 +101,7 @@ const family = (channel: string | undefined): 4 | 6 | undefined =>
  * BIRD 2/3 names carry the family (`calico_pools_v4`); BIRD 1.6's do not. `calico_bgp_import_v4` is `accept;`
  * when rendered with `--ipip off` (the only mode this lab compares), which 1.6 shows as ACCEPT.
  */
-export function normaliseFilter(name: string | undefined): string | undefined {
+function normaliseFilter(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
   const bare = name.replace(/_v[46]$/, '');
   return bare === 'calico_bgp_import' ? 'ACCEPT' : bare;

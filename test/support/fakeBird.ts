@@ -2,12 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedFileSet } from '../../src/apply/stagingDir.js';
 import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
-import type { ValidationFailure } from '../../src/controller/validateStaged.js';
+import type { ValidationFailure } from '../../src/controller/validationFailure.js';
 import type { Daemon } from '../../src/model/daemon.js';
 import { entryAt } from '../../src/render/fileSet.js';
 
 /** What a fake BIRD answers to `configure`: an outcome kind, or a promise the test settles (a slow reload). */
-export type FakeReload = ReloadOutcome['kind'] | Promise<ReloadOutcome['kind']>;
+type FakeReload = ReloadOutcome['kind'] | Promise<ReloadOutcome['kind']>;
 
 /**
  * Stand-ins for bird -p and BIRD's control socket, with real files: the live config dir is on disk (the cycle

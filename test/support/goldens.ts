@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadTemplateSources } from '../../src/render/templateSources.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../../src/cli/roleOptions.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import { isNodeConfigError } from '../../src/model/errors.js';
+import { NodeConfigError } from '../../src/model/errors.js';
 import type { IpipRendering } from '../../src/render/ipipMode.js';
 import { compileTemplateSet } from '../../src/render/templateSet.js';
 import type { Scenario } from './fixtures.js';
@@ -33,7 +33,7 @@ export async function renderGoldenFiles(scenario: Scenario, ipip: IpipRendering)
     for (const [name, content] of rendered.files) files.set(name, content);
     files.set('diagnostics.txt', rendered.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join(''));
   } catch (error) {
-    if (!isNodeConfigError(error)) throw error;
+    if (!(error instanceof NodeConfigError)) throw error;
     files.set('error.txt', `${error.message}\n`);
   }
   return files;

@@ -10,9 +10,9 @@ import { parse } from 'yaml';
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const PROMETHEUS_DIR = join(ROOT, 'packaging', 'prometheus');
+const PROMETHEUS_DIR = join(ROOT, 'packaging', 'prometheus');
 export const RULES_FILE = join(PROMETHEUS_DIR, 'birdwatch.rules.yml');
-export const RULE_TESTS_DIR = join(PROMETHEUS_DIR, 'tests');
+const RULE_TESTS_DIR = join(PROMETHEUS_DIR, 'tests');
 export const DASHBOARD_FILE = join(ROOT, 'packaging', 'grafana', 'birdwatch.json');
 
 export interface Rule {
@@ -24,7 +24,7 @@ export interface Rule {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-export const ruleGroups = (): { readonly name: string; readonly rules: readonly Rule[] }[] =>
+const ruleGroups = (): { readonly name: string; readonly rules: readonly Rule[] }[] =>
   (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups;
 
 export const rules = (): Rule[] => ruleGroups().flatMap((g) => g.rules);
@@ -34,7 +34,7 @@ export const ruleTestFiles = (): string[] =>
     .filter((name) => name.endsWith('.test.yml'))
     .map((name) => join(RULE_TESTS_DIR, name));
 
-export interface AlertTestCase {
+interface AlertTestCase {
   readonly eval_time: string;
   readonly alertname: string;
   readonly exp_alerts?: readonly unknown[];

@@ -6,6 +6,7 @@
  *
  *   node --import tsx test/support/pausingBirdwatch.ts '<PausingBirdwatchConfig as JSON>'
  */
+import { lockConfigDir } from '../../src/apply/configDirLock.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import { realBirdEdges, realPipelineEdges } from '../../src/controller/realEdges.js';
 import { RunController } from '../../src/controller/runController.js';
@@ -42,6 +43,7 @@ const controller = await RunController.create({
   configDir: config.configDir,
   edges: pausingPipelineEdges(realPipelineEdges({ binaries: { bird: 'bird', bird6: 'bird6' }, log }), points),
   bird,
+  lockConfigDir,
   templatesDir: config.templatesDir,
   minReloadIntervalMs: 50,
   keyspace: etcdKeyspaceSource({ client }),

@@ -29,11 +29,8 @@ export function parsePrometheusText(text: string): Sample[] {
 }
 
 /** The samples of `name` whose labels include `labels`. */
-export const select = (
-  samples: readonly Sample[],
-  name: string,
-  labels: Readonly<Record<string, string>> = {},
-): Sample[] => samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+const select = (samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>> = {}): Sample[] =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
 /** The one sample of `name` with exactly these labels' values, or undefined. */
 export function valueOf(

@@ -4,13 +4,13 @@
  * those in any expression; whether the expression parses at all is promtool's to say (test/prometheus-rules).
  */
 
-export interface LabelMatcher {
+interface LabelMatcher {
   readonly label: string;
   readonly op: '=' | '!=' | '=~' | '!~';
   readonly value: string;
 }
 
-export interface SeriesSelector {
+interface SeriesSelector {
   /** undefined for a selector of matchers only (`{__name__=~"…"}`). */
   readonly metric: string | undefined;
   readonly matchers: readonly LabelMatcher[];

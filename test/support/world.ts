@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Etcd3 } from 'etcd3';
-import { showProtocols } from '../../src/bird/showProtocols.js';
+import { showProtocols } from '../../src/bird/showProtocolsCommand.js';
 import { nodeRole } from '../../src/controller/roleRenderer.js';
 import type { PipelineEdges, ReloadEdges } from '../../src/controller/edges.js';
 import { DEFAULT_GUARD_SETTINGS, type ApplyGuardSettings } from '../../src/controller/guard/settings.js';
 import { realBirdEdges, realPipelineEdges } from '../../src/controller/realEdges.js';
+import { lockConfigDir } from '../../src/apply/configDirLock.js';
 import { RunController } from '../../src/controller/runController.js';
 import { loadCompiledTemplates } from '../../src/render/templateLoader.js';
 import { createEtcdClient } from '../../src/datastore/etcdConnection.js';
@@ -28,9 +29,9 @@ import { NODE } from './keyspaces.js';
 import { pausingBirdEdges, pausingPipelineEdges, type PausePoints } from './pausePoints.js';
 
 export { NODE } from './keyspaces.js';
-export const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
+const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
 
-export interface StartControllerOptions {
+interface StartControllerOptions {
   readonly endpoints?: readonly string[];
   readonly minReloadIntervalMs?: number;
   readonly templatesDir?: string;
@@ -53,7 +54,7 @@ export interface StartControllerOptions {
   readonly watchIntervalMs?: number;
 }
 
-export interface StartPeerOptions {
+interface StartPeerOptions {
   /** The peer's AS (default 64511, the keyspace's default: iBGP with the node). */
   readonly as?: string;
 }
@@ -97,7 +98,7 @@ export interface World {
   leftovers(): string[];
 }
 
-export interface Expected {
+interface Expected {
   readonly revision: bigint;
   readonly protocols: Readonly<Record<Daemon, readonly string[]>>;
   readonly files: ReadonlyMap<string, string>;
@@ -113,7 +114,7 @@ export interface WorldOptions {
 }
 
 /** Writes `keyspace` into etcd, 100 keys per transaction. */
-export async function putAll(client: Etcd3, keyspace: ReadonlyMap<string, string>): Promise<void> {
+async function putAll(client: Etcd3, keyspace: ReadonlyMap<string, string>): Promise<void> {
   const entries = [...keyspace];
   for (let i = 0; i < entries.length; i += 100)
     await client
@@ -199,6 +200,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
         configDir,
         edges: wrap(opts.pause ? pausingPipelineEdges(pipeline, opts.pause) : pipeline, opts.pipeline),
         bird: wrap(bird, opts.bird),
+        lockConfigDir,
         overlap: opts.overlap,
         guard: settings ? { settings, edges: bird } : undefined,
         watch: opts.watchIntervalMs === undefined ? undefined : { edges: bird, intervalMs: opts.watchIntervalMs },

@@ -5,7 +5,7 @@ import t from 'tap';
 import { removeLeftovers } from '../../src/apply/leftovers.js';
 import { stageFileSet } from '../../src/apply/stagingDir.js';
 import { swapStagedFiles, writeFilesDurably } from '../../src/apply/swapFileSet.js';
-import { isApplyError } from '../../src/apply/errors.js';
+import { ApplyError } from '../../src/apply/errors.js';
 import { LiveFiles } from '../../src/apply/liveFileSet.js';
 
 t.test('leftovers of a killed run are removed; live files and other directories are kept', async (t) => {
@@ -45,9 +45,9 @@ t.test('swap renames staged files into place in order; a part-way failure names 
   const partial = await stageFileSet(configDir, new Map([['bird_aggr.cfg', 'a2']]));
   const error = await swapStagedFiles(configDir, partial.dir, ['bird_aggr.cfg', 'bird.cfg']).catch((e: unknown) => e);
   await partial.remove();
-  t.ok(isApplyError(error));
+  t.ok(error instanceof ApplyError);
   t.same(
-    isApplyError(error) ? error.replaced : undefined,
+    error instanceof ApplyError ? error.replaced : undefined,
     ['bird_aggr.cfg'],
     'the error lists the files already replaced',
   );

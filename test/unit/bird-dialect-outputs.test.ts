@@ -7,8 +7,8 @@ import {
   classifyConfirmReply,
   classifyUndoReply,
   parseConfigureStatus,
-} from '../../src/bird/configureGuarded.js';
-import { decodeBirdReplies, type BirdReply } from '../../src/bird/controlSocket.js';
+} from '../../src/bird/configureGuardedReply.js';
+import { decodeBirdReplies, type BirdReply } from '../../src/bird/replyDecoder.js';
 import { parseProtocolDetails } from '../../src/bird/protocolDetails.js';
 import { parseProtocolStats } from '../../src/bird/protocolStats.js';
 import { parseShowProtocols, type ProtocolEntry } from '../../src/bird/showProtocols.js';

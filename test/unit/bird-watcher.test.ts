@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { LiveFiles } from '../../src/apply/liveFileSet.js';
-import { decodeBirdReplies } from '../../src/bird/controlSocket.js';
+import { decodeBirdReplies } from '../../src/bird/replyDecoder.js';
 import { birdTimeMs, parseBirdStatus16 } from '../../src/bird/showStatus.js';
 import { reconfiguredSince, restartedSince } from '../../src/controller/birdRunState.js';
 import { BirdWatcher, type BirdDrift } from '../../src/controller/birdWatcher.js';

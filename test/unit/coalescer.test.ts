@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseReloadShare } from '../../src/cli/commands/run.js';
+import { parseReloadShare } from '../../src/cli/reloadShare.js';
 import { CycleCoalescer, type CycleOutcome } from '../../src/controller/coalescer.js';
 import { MAX_PACED_GAP_MS, reloadGapMs } from '../../src/controller/reloadPacer.js';
 import { FakeClock, flush } from '../support/fakeClock.js';

@@ -16,6 +16,7 @@ import { RunStatus } from '../../src/observe/runStatus.js';
 import { NODE_LAYOUT } from '../../src/render/layouts.js';
 import { compileTemplateSet } from '../../src/render/templateSet.js';
 import { fakeBird } from '../support/fakeBird.js';
+import { linesOf } from '../support/logLines.js';
 
 /**
  * The cycle's quarantine rounds with fake edges (no disk, no BIRD), in milliseconds: which steps run, how often
@@ -196,7 +197,7 @@ t.test('no space to stage both daemons side by side: the one that ran out is sta
   t.ok(readFileSync(join(configDir, 'bird.cfg'), 'utf8').length > 0);
   t.ok(readFileSync(join(configDir, 'bird6.cfg'), 'utf8').length > 0);
   t.same(
-    lines.filter((l) => l['event'] === 'staged-alone').map((l) => l['daemon']),
+    linesOf(lines, 'staged-alone').map((l) => l['daemon']),
     ['bird6'],
   );
 });

@@ -7,7 +7,7 @@ import {
   installedEtcd3Version,
   missingEtcd3Internals,
 } from '../../src/datastore/etcd3Internals.js';
-import { isDatastoreError } from '../../src/datastore/errors.js';
+import { DatastoreError } from '../../src/datastore/errors.js';
 
 // Shaped as etcd3 1.1.2's client: `pool` a ConnectionPool, its `hosts` Host instances whose methods live on the
 // prototype. (The real client is checked against a real etcd in test/etcd3-internals.test.ts.)
@@ -82,7 +82,7 @@ t.test('each member the watch stream uses is required, and named when missing', 
   for (const [what, value, missing] of cases) {
     t.same(missingEtcd3Internals(value), missing, what);
     const error = refusal(value);
-    t.ok(isDatastoreError(error), `${what}: a DatastoreError (the CLI prints its message alone, exit 1)`);
+    t.ok(error instanceof DatastoreError, `${what}: a DatastoreError (the CLI prints its message alone, exit 1)`);
     t.equal(error.kind, 'client', `${what}: kind client`);
     t.equal(error.foundVersion, '9.9.9', `${what}: names the version found`);
     t.same(error.missing, missing, `${what}: names what is missing`);

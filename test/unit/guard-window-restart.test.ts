@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { ConfirmResult, UndoResult } from '../../src/bird/configureGuarded.js';
+import type { ConfirmResult, UndoResult } from '../../src/bird/configureGuardedReply.js';
 import { ConfigApplier } from '../../src/controller/configApplier.js';
 import type { BirdRunState, GuardEdges } from '../../src/controller/edges.js';
 import { guardMarkerName } from '../../src/controller/guard/marker.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildNodeModel } from '../../src/model/buildNodeModel.js';
 import { encodeNodeMesh, encodePeer } from '../../src/model/encodings.js';
-import { isNodeConfigError } from '../../src/model/errors.js';
+import { NodeConfigError } from '../../src/model/errors.js';
 import { keys } from '../../src/model/keys.js';
 
 const base = (): Map<string, string> =>
@@ -76,7 +76,7 @@ t.test('the node needs its own IPv4 address; the error names the key', async (t)
     buildNodeModel(ks, { nodeName: 'me' });
     t.fail('should throw');
   } catch (error) {
-    t.ok(isNodeConfigError(error));
+    t.ok(error instanceof NodeConfigError);
     t.match((error as Error).message, /ip_addr_v4 = "10\.0\.0\.1; protocol static x \{ \}": not an IPv4 address/);
   }
   t.throws(() => buildNodeModel(base(), { nodeName: 'bad name' }), /node name/);

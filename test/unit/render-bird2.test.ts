@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseBirdVersionOption, type BirdVersion } from '../../src/bird/birdVersion.js';
 import { buildNodeModel } from '../../src/model/buildNodeModel.js';
 import { encodePeer } from '../../src/model/encodings.js';
-import { isNodeConfigError } from '../../src/model/errors.js';
+import { NodeConfigError } from '../../src/model/errors.js';
 import { keys } from '../../src/model/keys.js';
 import { splitStatements } from '../../src/render/configBlocks.js';
 import { entryAt } from '../../src/render/fileSet.js';
@@ -114,8 +114,8 @@ t.test('IPIP: onlink in the BGP import filter where BIRD has it; a clear error w
     } catch (e) {
       error = e;
     }
-    t.ok(isNodeConfigError(error), `${ipip} on ${version}: the node’s error`);
-    if (isNodeConfigError(error)) {
+    t.ok(error instanceof NodeConfigError, `${ipip} on ${version}: the node’s error`);
+    if (error instanceof NodeConfigError) {
       t.equal(error.key, '/calico/v1/ipam/v4/pool/192.168.0.0-16', 'it names the pool’s key');
       t.match(error.message, version, 'and the version');
       t.match(error.message, '--ipip off', 'and what to do');

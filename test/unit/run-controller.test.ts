@@ -13,6 +13,7 @@ import { BirdwatchMetrics } from '../../src/observe/metrics.js';
 import { daemonOf } from '../../src/render/fileSet.js';
 import { RunStatus } from '../../src/observe/runStatus.js';
 import { FakeClock } from '../support/fakeClock.js';
+import { linesSaying, type LogLine } from '../support/logLines.js';
 import { fakeBird } from '../support/fakeBird.js';
 import { loopbackKeyspace, NODE } from '../support/keyspaces.js';
 
@@ -49,6 +50,9 @@ async function startRun(t: Test, options: { minReloadIntervalMs?: number; role?:
     configDir,
     edges: bird.edges,
     bird: bird.edges,
+    // The config-dir lock runs flock(1), a child process: here one process holds it (test/config-dir-lock.test.ts
+    // and test/apply-faults.test.ts prove the real one).
+    lockConfigDir: (dir) => Promise.resolve({ path: join(dir, '.birdwatch.lock'), release: () => Promise.resolve() }),
     templatesDir: undefined,
     minReloadIntervalMs: options.minReloadIntervalMs ?? 0,
     // The share bound off: these cases pin the explicit gap alone (the share is tested in coalescer.test.ts).
@@ -63,9 +67,9 @@ async function startRun(t: Test, options: { minReloadIntervalMs?: number; role?:
   await controller.idle();
   const file = (name: string): string => readFileSync(join(configDir, name), 'utf8');
   const readiness = () => checkReadiness(status, both, { now: clock.now() });
-  const messages = (): string[] => lines.map((l) => String((JSON.parse(l) as { msg: unknown }).msg));
+  const logLines = (): LogLine[] => lines.map((l) => JSON.parse(l) as LogLine);
   const reloads = (): string[] => bird.reloaded.splice(0).map((r) => `${r.daemon}@${r.at}`);
-  return { configDir, clock, source, bird, status, controller, file, readiness, messages, reloads };
+  return { configDir, clock, source, bird, status, controller, file, readiness, logLines, reloads };
 }
 
 t.test('the first complete read, then one cycle: both daemons reloaded once, ready', async (t) => {
@@ -135,7 +139,7 @@ t.test('a refused configure puts back the files the daemon runs; the retry appli
     ['bird6'],
     'only bird6 is not ready',
   );
-  t.ok(r.messages().some((m) => m === 'bird6 refused the new configuration; put back the files it runs'));
+  t.ok(linesSaying(r.logLines(), 'bird6 refused the new configuration; put back the files it runs').length > 0);
 
   t.same(r.clock.pending, [200], 'a retry is scheduled 200 ms out');
   await r.clock.advance(200);
@@ -235,7 +239,7 @@ t.test('a stale or lost datastore makes it unready, saying why; synced again: re
   t.equal(stale.ready, false);
   t.match(stale.checks.find((c) => c.condition === 'datastore')?.message, /^datastore stale since \S+: etcd member/);
   t.equal(r.status.datastore, 'stale');
-  t.ok(r.messages().some((m) => m.startsWith('etcd stale: etcd member 127.0.0.1:2379')));
+  t.ok(linesSaying(r.logLines(), /^etcd stale: etcd member 127\.0\.0\.1:2379/).length > 0);
 
   r.source.setState('disconnected', { reason: 'connection refused' });
   t.match(r.readiness().checks.find((c) => c.condition === 'datastore')?.message, /^etcd connection lost since/);
@@ -249,7 +253,7 @@ t.test('SIGHUP: everything read again and both daemons reloaded once', async (t)
   await r.controller.refresh();
   await r.controller.idle();
   t.same(r.reloads().sort(), ['bird6@0', 'bird@0']);
-  t.ok(r.messages().includes('etcd re-read'));
+  t.ok(linesSaying(r.logLines(), 'etcd re-read').length > 0);
 });
 
 t.test('a layout with bird alone: no bird6 state, reload, readiness condition or metric', async (t) => {
@@ -279,6 +283,9 @@ t.test('a layout with bird alone: no bird6 state, reload, readiness condition or
   const metrics = new BirdwatchMetrics({
     status: r.status,
     sockets: { bird: join(r.configDir, 'no-bird.ctl') },
+    // No socket in the unit tier: BIRD answers as unreachable (test/observe-http.test.ts asks a real socket).
+    queryFamilyStatus: (family, socketPath) =>
+      Promise.resolve({ family, socketPath, reachable: false, error: 'no BIRD in the unit tier' }),
     ipip: 'off',
     perPeer: false,
     processMetrics: false,

@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { showProtocols } from '../../../src/bird/showProtocols.js';
+import { showProtocols } from '../../../src/bird/showProtocolsCommand.js';
 import { createNamespace, startBird, writeMinimalConfig, type BirdProcess, type NetworkNamespace } from './harness.js';
 import { sleep, type Scope } from './scope.js';
 

@@ -77,7 +77,7 @@ export class RawBirdSocket {
 }
 
 /** `bird -p -c FILE` by a plain spawn; resolves with its exit code. */
-export function spawnBirdParse(binary: string, configPath: string): Promise<number | null> {
+function spawnBirdParse(binary: string, configPath: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, ['-p', '-c', configPath], { stdio: 'ignore' });
     child.once('error', reject);

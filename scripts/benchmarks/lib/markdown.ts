@@ -1,7 +1,7 @@
 /** Markdown for the report: tables, and the summary table whose rows carry a target's verdict. */
 import { ms } from './stats.js';
 
-export const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 export const table = (header: readonly string[], rows: readonly (readonly string[])[]): string =>
   [row(header), row(header.map(() => '---')), ...rows.map(row)].join('\n');
 export const list = (values: readonly number[], format: (v: number) => string): string => values.map(format).join(', ');

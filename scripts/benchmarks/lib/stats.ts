@@ -40,7 +40,7 @@ export const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toF
 export const count = (n: number): string => n.toLocaleString('en-US');
 
 /** Bytes in a megabyte: the one unit of memory the benchmarks print ("MB"). */
-export const BYTES_PER_MB = 1e6;
+const BYTES_PER_MB = 1e6;
 /** Bytes → MB. */
 export const bytesToMb = (bytes: number): number => bytes / BYTES_PER_MB;
 /** Kernel kB (KiB) → MB. */

@@ -12,6 +12,10 @@ import { table } from '../lib/markdown.js';
 import { tempDir, withScope } from '../lib/scope.js';
 import { count, median, ms, percentile } from '../lib/stats.js';
 
+/** Two file sets with the same names and contents (the compare step, as a full read would do it). */
+const sameFileSet = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean =>
+  a.size === b.size && [...a].every(([name, content]) => b.get(name) === content);
+
 export interface AnatomyResult {
   readonly nodes: number;
   /** Step name → wall ms per cycle, in cycle order. */
@@ -35,7 +39,6 @@ export async function cycleAnatomy(
     await importBuilt<typeof import('../../../src/apply/swapFileSet.js')>('apply/swapFileSet.js');
   const { validateStagedFileSet } =
     await importBuilt<typeof import('../../../src/controller/validateStaged.js')>('controller/validateStaged.js');
-  const { sameFileSet } = await importBuilt<typeof import('../../../src/render/fileSet.js')>('render/fileSet.js');
   const { summarizeConfigChange } =
     await importBuilt<typeof import('../../../src/controller/diffSummary.js')>('controller/diffSummary.js');
   const { StatementMemo } =

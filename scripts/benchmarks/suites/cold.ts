@@ -13,7 +13,7 @@ import { count, kibToMb, mb, median, ms } from '../lib/stats.js';
 import type { Targets } from '../targets.js';
 import type { SessionOptions } from './live.js';
 
-export interface ColdRun {
+interface ColdRun {
   /** Spawn → first "configuration applied" (`time`). */
   readonly coldMs: number;
   /** Spawn → "birdwatch starting" (Node start, module load, arguments). */

@@ -141,12 +141,12 @@ export async function measureLatency(
 // report
 
 /** Per-round ratio (birdwatch round over the floor round beside it): median and spread. */
-export function roundRatios(l: LatencyResult): { p10: number; p50: number; p90: number } {
+function roundRatios(l: LatencyResult): { p10: number; p50: number; p90: number } {
   return { p10: percentile(l.ratios, 10), p50: median(l.ratios), p90: percentile(l.ratios, 90) };
 }
 const floorTotals = (l: LatencyResult): number[] => l.floor.map((f) => f.totalMs);
 /** p90 of birdwatch's put → visible over p90 of the floor's. */
-export const p90Ratio = (l: LatencyResult): number => percentile(l.putToVisibleMs, 90) / percentile(floorTotals(l), 90);
+const p90Ratio = (l: LatencyResult): number => percentile(l.putToVisibleMs, 90) / percentile(floorTotals(l), 90);
 
 export function latencyRows(l: LatencyResult, summary: SummaryTable, targets: Targets): void {
   const rr = roundRatios(l);

@@ -15,13 +15,13 @@ import { tempDir, type Scope } from '../lib/scope.js';
 import { kibToMb, mb, median, ms, percentile, ratio } from '../lib/stats.js';
 import { STARTUP_TARGETS } from '../targets.js';
 
-export interface StartupSample {
+interface StartupSample {
   readonly wallMs: number;
   /** Peak RSS (KiB), when GNU time is there to measure it. */
   readonly maxRssKib: number | undefined;
 }
 
-export interface StartupCase {
+interface StartupCase {
   readonly name: string;
   readonly command: string;
   readonly samples: StartupSample[];

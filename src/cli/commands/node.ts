@@ -5,7 +5,7 @@ import { addEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOption
 import type { CommandContext } from '../context.js';
 import { addExamples } from '../helpText.js';
 import { printJson } from '../jsonOutput.js';
-import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
+import { AutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
 import {
   addressArgument,
   networkOf,
@@ -91,7 +91,7 @@ export function registerNodeCommands(program: Command, context: CommandContext):
         v4 = await resolveAddressSetting(4, v4Setting, host);
         v6 = await resolveAddressSetting(6, v6Setting, host);
       } catch (error) {
-        if (!isAutodetectionError(error)) throw error;
+        if (!(error instanceof AutodetectionError)) throw error;
         context.stderr(`error: ${error.message}`);
         context.setExitCode(1);
         return;

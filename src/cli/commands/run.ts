@@ -3,6 +3,7 @@ import { resolveIpipRendering } from '../../controller/ipip.js';
 import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { applyOnce } from '../../controller/oneShot.js';
 import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
+import { lockConfigDir } from '../../apply/configDirLock.js';
 import { RunController } from '../../controller/runController.js';
 import { abortAfter, SHUTDOWN_DEADLINE_MS, SHUTDOWN_GRACE_MS } from '../../controller/shutdownGrace.js';
 import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../controller/reloadPacer.js';
@@ -14,10 +15,11 @@ import { etcdKeyspaceSource } from '../../datastore/keyspaceSource.js';
 import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger } from '../../observe/logger.js';
 import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/loggerLevel.js';
+import { queryFamilyStatus } from '../../observe/bgpStatusQuery.js';
 import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import type { Daemon } from '../../model/daemon.js';
-import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
+import { AutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
 import {
   addEtcdOptions,
   parseIpipOption,
@@ -32,9 +34,11 @@ import { DEFAULT_LISTEN, parseListenOption } from '../listenOption.js';
 import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
+import { parseReloadShare } from '../reloadShare.js';
 import { UsageError } from '../usageError.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 import { errorMessage } from '../../errorMessage.js';
+import type { LogEvent } from '../../observe/logEvents.js';
 
 interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
   readonly configDir: string;
@@ -59,16 +63,6 @@ interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
 
 function parseMilliseconds(value: string): number {
   return parseDuration('--min-reload-interval', value, { minMs: 0, maxMs: 60_000 });
-}
-
-/** `0.25` or `25%`: the largest share of time BIRD may spend reconfiguring, in (0, 1]. */
-export function parseReloadShare(value: string): number {
-  const expected = 'expected a share of time greater than 0 and at most 1, such as 0.25 or 25%';
-  const m = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(value.trim());
-  if (m === null) throw new UsageError('--max-reload-share', value, expected);
-  const share = Number(m[1]) / (m[2] === '%' ? 100 : 1);
-  if (!(share > 0 && share <= 1)) throw new UsageError('--max-reload-share', value, `out of range; ${expected}`);
-  return share;
 }
 
 function parseValidateTimeout(value: string): number {
@@ -176,7 +170,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           : undefined;
       if (ipipOption === 'auto' && ipip === 'off') {
         log.warn(
-          { component: 'ipip' },
+          { event: 'ipip-unsupported' satisfies LogEvent, component: 'ipip' },
           `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
         );
       }
@@ -193,7 +187,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const client = createEtcdClient(etcdOptions);
       const overdue = (): void => {
         log.error(
-          { component: 'run', event: 'shutdown-deadline', deadlineMs: SHUTDOWN_DEADLINE_MS },
+          { component: 'run', event: 'shutdown-deadline' satisfies LogEvent, deadlineMs: SHUTDOWN_DEADLINE_MS },
           `still stopping ${SHUTDOWN_DEADLINE_MS} ms after the stop signal: exiting now (files are swapped whole; a settle window is recovered at the next start)`,
         );
         process.exit(1);
@@ -218,8 +212,11 @@ export function registerRun(program: Command, context: CommandContext): void {
               signal: shutdown,
             });
           } catch (error) {
-            if (!isAutodetectionError(error) || shutdown.aborted) throw error;
-            log.error({ component: 'register', node: registration.node }, error.message);
+            if (!(error instanceof AutodetectionError) || shutdown.aborted) throw error;
+            log.error(
+              { event: 'register-failed' satisfies LogEvent, component: 'register', node: registration.node },
+              error.message,
+            );
             context.stderr(`error: ${error.message}`);
             context.setExitCode(1);
             return;
@@ -242,6 +239,7 @@ export function registerRun(program: Command, context: CommandContext): void {
         }
         log.info(
           {
+            event: 'starting' satisfies LogEvent,
             component: 'run',
             role: flags.role,
             node: flags.node ?? context.env['NODENAME'],
@@ -254,12 +252,19 @@ export function registerRun(program: Command, context: CommandContext): void {
           'birdwatch starting',
         );
         const status = new RunStatus(role.daemons);
-        const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
+        const metrics = new BirdwatchMetrics({
+          status,
+          sockets,
+          queryFamilyStatus,
+          ipip,
+          perPeer: flags.metricsPerPeer === true,
+        });
         const controller = await RunController.create({
           role,
           configDir: flags.configDir,
           edges,
           bird,
+          lockConfigDir,
           templatesDir: flags.templates,
           minReloadIntervalMs,
           maxReloadShare,
@@ -278,16 +283,24 @@ export function registerRun(program: Command, context: CommandContext): void {
           log,
         );
         const onHup = (): void => {
-          log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
+          log.info(
+            { event: 'sighup' satisfies LogEvent, component: 'run' },
+            'SIGHUP: re-reading etcd, templates and the files on disk',
+          );
           controller
             .refresh()
-            .catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
+            .catch((error: unknown) =>
+              log.error(
+                { event: 'sighup-failed' satisfies LogEvent, component: 'run', err: error },
+                'SIGHUP re-read failed',
+              ),
+            );
         };
         // The last line of defence (lint forbids floating promises): a rejection nobody handled is a bug to log,
         // not a reason to stop routing.
         const onUnhandled = (reason: unknown): void => {
           log.error(
-            { component: 'run', err: reason },
+            { event: 'unhandled-rejection' satisfies LogEvent, component: 'run', err: reason },
             `unhandled rejection (a bug; please report it): ${errorMessage(reason)}; carrying on`,
           );
         };
@@ -300,7 +313,7 @@ export function registerRun(program: Command, context: CommandContext): void {
           process.off('unhandledRejection', onUnhandled);
           await ops?.close();
         }
-        log.info({ component: 'run', event: 'stopped' }, 'stopped');
+        log.info({ event: 'stopped' satisfies LogEvent, component: 'run' }, 'stopped');
       } finally {
         shutdown.removeEventListener('abort', deadline);
         deadlineSignal?.removeEventListener('abort', overdue);

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import {
   countEstablished,
   PEER_TYPE_LABELS,
-  queryFamilyStatus,
   sessionInfo,
   summaryLine,
   type FamilyStatus,
@@ -130,6 +129,7 @@ export function registerStatusCommand(program: Command, context: CommandContext)
     .action(async (flags: StatusFlags) => {
       const timeoutMs = parseDuration('--timeout', flags.timeout, { minMs: 1, maxMs: 600_000 });
       const options = { timeoutMs };
+      const { queryFamilyStatus } = await import('../../observe/bgpStatusQuery.js');
       const [v4, v6] = await Promise.all([
         queryFamilyStatus(4, flags.birdSocket, options),
         queryFamilyStatus(6, flags.bird6Socket, options),

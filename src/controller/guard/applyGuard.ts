@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { isApplyError } from '../../apply/errors.js';
+import { ApplyError } from '../../apply/errors.js';
 import { errorMessage } from '../../errorMessage.js';
 import type { Keyspace } from '../../model/keyspaceIndex.js';
 import { MAIN_FILE, type Daemon } from '../../model/daemon.js';
@@ -22,6 +22,7 @@ import type { ApplyGuardSettings } from './settings.js';
 import { SettleWindow } from './settleWindow.js';
 import type { GuardSnapshot } from './settleVerdict.js';
 import { replacedFiles, UndoRecord } from './undoRecord.js';
+import type { LogEvent } from '../../observe/logEvents.js';
 
 type Templates = CompiledTemplateSet | TemplateError;
 
@@ -230,7 +231,7 @@ export class ApplyGuard {
         {
           component: 'guard',
           daemon,
-          event: 'guard-window',
+          event: 'guard-window' satisfies LogEvent,
           reasons: input.guarded.get(daemon)!.reasons,
           timeoutS: this.timeoutS,
         },
@@ -321,17 +322,23 @@ export class ApplyGuard {
         committed = [...window.names];
         await window.undo?.keep();
       } catch (error) {
-        committed = isApplyError(error) ? [...error.replaced] : [];
+        committed = error instanceof ApplyError ? [...error.replaced] : [];
         if (committed.length > 0) await window.undo?.keep();
         const message = `the guarded apply of ${daemon} was confirmed but its files could not be swapped in: ${errorMessage(error)}; ${daemon} runs the new configuration, the disk keeps the previous one until the next cycle`;
-        log.error({ component: 'guard', daemon, event: 'guard-swap-failed' }, message);
+        log.error({ component: 'guard', daemon, event: 'guard-swap-failed' satisfies LogEvent }, message);
         failure = { message, retry: true };
       }
     }
     // A birdwatch killed before this line finds the marker at its next start and undoes: BIRD and disk agree again.
     await removeGuardMarker(configDir, daemon).catch(() => undefined);
     log.info(
-      { component: 'guard', daemon, holdMs: Math.round(settleMs), event: 'guard-confirmed', files: committed },
+      {
+        component: 'guard',
+        daemon,
+        holdMs: Math.round(settleMs),
+        event: 'guard-confirmed' satisfies LogEvent,
+        files: committed,
+      },
       `guarded apply confirmed: ${summary}`,
     );
     return {
@@ -375,7 +382,7 @@ export class ApplyGuard {
       {
         component: 'guard',
         daemon,
-        event: 'guard-window-abandoned',
+        event: 'guard-window-abandoned' satisfies LogEvent,
         cause,
         reload: reload.message,
         files: restored,
@@ -424,7 +431,7 @@ export class ApplyGuard {
       {
         component: 'guard',
         daemon,
-        event: verdict === 'reverted' ? 'guard-reverted' : 'guard-interrupted',
+        event: (verdict === 'reverted' ? 'guard-reverted' : 'guard-interrupted') satisfies LogEvent,
         undo: undo.message,
         reload: reload?.message,
         files: restored,
@@ -454,7 +461,7 @@ export class ApplyGuard {
       return [...previous.keys()];
     } catch (error) {
       log.error(
-        { component: 'guard', daemon, event: 'guard-put-back-failed' },
+        { component: 'guard', daemon, event: 'guard-put-back-failed' satisfies LogEvent },
         `cannot put back ${daemon}'s previous files after the undo: ${errorMessage(error)}`,
       );
       return undefined;
@@ -526,7 +533,13 @@ export class ApplyGuard {
         await removeGuardMarker(configDir, daemon);
         recovered.push(daemon);
         log.warn(
-          { component: 'guard', daemon, event: 'guard-window-recovered', undo, files: Object.keys(marker.previous) },
+          {
+            component: 'guard',
+            daemon,
+            event: 'guard-window-recovered' satisfies LogEvent,
+            undo,
+            files: Object.keys(marker.previous),
+          },
           `a previous birdwatch stopped inside a settle window (configure timeout ${marker.timeoutS} s at ${new Date(marker.at).toISOString()}): ${daemon} reverts by itself; put back the files it runs`,
         );
       } catch (error) {

@@ -8,7 +8,7 @@ import { summarizeConfigChange, type ConfigChange, type DaemonChange } from '../
  * template, a filter, a function, the kernel/device protocols; or a session's own block, as a peer's AS). `none`:
  * nothing changed.
  */
-export type ApplyPath = 'none' | 'fast' | 'guarded';
+type ApplyPath = 'none' | 'fast' | 'guarded';
 
 export interface DaemonApplyPath {
   readonly daemon: Daemon;
@@ -28,11 +28,15 @@ export function classifyDaemonChange(change: DaemonChange): DaemonApplyPath {
   return { daemon: change.daemon, path: reasons.length > 0 ? 'guarded' : 'fast', reasons };
 }
 
+/** @internal the guard benchmark classifies a whole change; a cycle classifies per daemon. */
 export function classifyConfigChange(change: ConfigChange): DaemonApplyPath[] {
   return change.daemons.map(classifyDaemonChange);
 }
 
-/** The same classification from the live files and the rendered ones (`render --diff`, and each cycle). */
+/**
+ * The same classification from the live files and the rendered ones, every daemon at once.
+ * @internal the unit tier tests the classification from two file sets.
+ */
 export function classifyApply(
   live: ReadonlyMap<string, string>,
   rendered: ReadonlyMap<string, string>,

@@ -16,7 +16,7 @@ export interface HeldEntry {
   readonly at: number;
 }
 
-export const GUARD_HOLDS_FILE = '.birdwatch-guard-holds.json';
+const GUARD_HOLDS_FILE = '.birdwatch-guard-holds.json';
 
 export async function writeGuardHolds(configDir: string, holds: Readonly<Record<string, HeldEntry>>): Promise<void> {
   if (Object.keys(holds).length === 0) await rm(join(configDir, GUARD_HOLDS_FILE), { force: true });

@@ -6,6 +6,7 @@ import { prepareDurableFile, type PreparedFile } from '../../apply/swapFileSet.j
 /**
  * The files a daemon ran before birdwatch's last reload of it, kept so `birdwatch undo` can put them back beside
  * BIRD's `configure undo` (BIRD keeps one previous configuration in memory; this is the same step on disk).
+ * @internal the pipeline unit test finds the undo record by name.
  */
 export const previousFilesName = (daemon: Daemon): string => `.birdwatch-previous-${daemon}.json`;
 
@@ -13,7 +14,10 @@ export const previousFilesName = (daemon: Daemon): string => `.birdwatch-previou
 export const replacedFiles = (written: readonly string[], live: ReadonlyMap<string, string>): Map<string, string> =>
   new Map(written.flatMap((name) => (live.has(name) ? [[name, live.get(name)!] as const] : [])));
 
-/** Writes the record at once (tests, benchmarks); the run loop prepares it beside the reload instead. */
+/**
+ * Writes the record at once (tests, benchmarks); the run loop prepares it beside the reload instead.
+ * @internal tests and benchmarks write a record directly.
+ */
 export async function savePreviousFiles(
   configDir: string,
   daemon: Daemon,
@@ -22,7 +26,10 @@ export async function savePreviousFiles(
   await (await preparePreviousFiles(configDir, daemon, files)).commit();
 }
 
-/** The record written ahead (beside the reload), put in place only once BIRD took the new set. */
+/**
+ * The record written ahead (beside the reload), put in place only once BIRD took the new set.
+ * @internal the guard benchmark times it.
+ */
 export function preparePreviousFiles(
   configDir: string,
   daemon: Daemon,
