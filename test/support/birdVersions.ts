@@ -72,7 +72,7 @@ export function installedBirds(): readonly InstalledBird[] {
   return found;
 }
 
-/** The versions the BIRD 2/3 tests are meant to run against (issue: Debian 12's bird2, Debian 13's bird3, latest). */
+/** The versions the BIRD 2/3 tests are meant to run against: Debian 12's bird2, Debian 13's bird3, the latest. */
 export const WANTED_BIRD2_VERSIONS = ['2.0.12', '3.1.0', '3.3.2'] as const;
 
 /** An installed BIRD of exactly this version, or why not (for `t.skip`/`{ skip }`). */
