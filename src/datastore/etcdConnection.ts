@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
+import type { IOptions } from 'etcd3';
+import { Etcd3, GRPCResourceExhastedError, isRecoverableError } from './etcd3.js';
 import { checkEtcd3Internals } from './etcd3Internals.js';
 import { DatastoreError } from './errors.js';
 import { errorMessage } from '../errorMessage.js';
