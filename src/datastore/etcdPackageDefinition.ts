@@ -54,7 +54,7 @@ export interface PrebuiltPackageDefinition {
   readonly protos: Readonly<Record<string, string>>;
   /** Service name (`etcdserverpb.KV`) → method name → method. */
   readonly services: Readonly<Record<string, Readonly<Record<string, PrebuiltMethod>>>>;
-  /** protobufjs `Root.toJSON()` of the parsed protos. */
+  /** protobufjs `Root.toJSON()` of the parsed protos' messages and enums. */
   readonly root: unknown;
 }
 
@@ -140,7 +140,17 @@ export function buildPackageDefinition(): PrebuiltPackageDefinition {
   const protos = Object.fromEntries(
     root.files.map((file) => [relative(etcd3.dir, file).split('\\').join('/'), sha256(file)]),
   );
-  return { format: FORMAT, protos, services, root: root.toJSON() };
+  return { format: FORMAT, protos, services, root: messagesOnly(root.toJSON()) };
+}
+
+/** A protobufjs JSON namespace without its services (their methods are in `services`): less to build at start. */
+function messagesOnly(json: unknown): unknown {
+  if (typeof json !== 'object' || json === null) return json;
+  const { nested, ...rest } = json as { nested?: Record<string, unknown> };
+  if (nested === undefined) return json;
+  const isService = (value: unknown): boolean => typeof value === 'object' && value !== null && 'methods' in value;
+  const kept = Object.entries(nested).filter(([, value]) => !isService(value));
+  return { ...rest, nested: Object.fromEntries(kept.map(([name, value]) => [name, messagesOnly(value)])) };
 }
 
 /** `npm run build`: writes the definition beside the compiled module. */
