@@ -9,7 +9,7 @@ import { constants as vmConstants, Script } from 'node:vm';
  * V8's code cache for the CommonJS packages the CLI loads (etcd3 with gRPC and protobufjs, commander, pino,
  * prom-client, handlebars): compiling them is a good part of every command's start-up (README "Benchmarks", CLI
  * start-up), and Node 20 has no compile cache of its own (`module.enableCompileCache` came in Node 22). The build
- * loads every module of dist/ and keeps what V8 compiled, per source text, in dist/compile-cache.bin; the CLI hands
+ * loads every module of dist/ and keeps what V8 compiled, per source text, in dist/compile-cache-*.bin; the CLI hands
  * V8 the entry whose source is the module's exact text. V8 refuses an entry of another V8 version or other V8 flags
  * and compiles as without one; a source that changed has no entry. Off with BIRDWATCH_COMPILE_CACHE=off, under
  * --enable-source-maps (Node maps the packages' stack traces only when it compiles them itself) and under a policy.

@@ -227,8 +227,7 @@ export type Etcd3Load =
 
 /**
  * Loads etcd3 (require, once per process), giving it the prebuilt definition when it asks proto-loader for its
- * protos with options the definition fits. Called before anything imports etcd3: where the CLI first needs it.
- * `import 'etcd3'` afterwards gets this same module.
+ * protos with options the definition fits. src/datastore/etcd3.ts calls it, the one module of ours that loads etcd3.
  */
 export function loadEtcd3(file: string = PACKAGE_DEFINITION_FILE): Etcd3Load {
   const main = requireHere.resolve('etcd3');
