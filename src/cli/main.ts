@@ -48,15 +48,10 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
 // more frequent full collections), which takes a third off its peak RSS (scripts/bench memory). Set here, at
 // run time, because NODE_OPTIONS does not take the flag; `node --no-optimize-for-size …/main.js run` opts out.
 // Set before anything loads: set later, the peak RSS stays high.
-const optimizeForSize = argv[0] === 'run' && !process.execArgv.some((flag) => /optimize[-_]for[-_]size/.test(flag));
-if (optimizeForSize) {
+if (argv[0] === 'run' && !process.execArgv.some((flag) => /optimize[-_]for[-_]size/.test(flag))) {
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--optimize-for-size');
 }
-// Every command loads CommonJS packages: compiled from the code cache the build made for these flags
-// (compileCache.ts).
-const { useCompileCache } = await import('./compileCache.js');
-useCompileCache({ profile: optimizeForSize ? 'optimize-for-size' : 'default' });
 const { runCli } = await import('./program.js');
 
 await runCli(argv, {
