@@ -39,7 +39,8 @@ export const TARGETS: Targets = {
 export const STARTUP_TARGETS = {
   versionMs: 150,
   versionRssMb: 60,
-  statusMs: 250,
-  poolShowMs: 250,
-  runFirstRequestMs: 200,
+  /** Each one-shot command: status, check, pool show, node show, bgp peer add. */
+  oneShotMs: 250,
+  /** `run` from spawn to the first byte etcd receives. */
+  runFirstRequestMs: 300,
 };

@@ -47,6 +47,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
 // `run` lives as long as the node, beside BIRD: V8 favours memory over speed there (smaller heap growth steps,
 // more frequent full collections), which takes a third off its peak RSS (scripts/bench memory). Set here, at
 // run time, because NODE_OPTIONS does not take the flag; `node --no-optimize-for-size …/main.js run` opts out.
+// Set before anything loads: set later, the peak RSS stays high.
 if (argv[0] === 'run' && !process.execArgv.some((flag) => /optimize[-_]for[-_]size/.test(flag))) {
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--optimize-for-size');

@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
 import { ApplyError, ConfigDirLockedError } from '../apply/errors.js';
 import { OpenFileLockError } from '../apply/openFileLock.js';
 import { escapeControlCharacters } from '../model/controlCharacters.js';
@@ -9,6 +10,10 @@ import { TemplateError } from '../render/errors.js';
 import type { CommandContext } from './context.js';
 import { addExamples, EXIT_CODES_COMMON } from './helpText.js';
 import { UsageError } from './usageError.js';
+
+// commander is CommonJS: required, not imported, so Node does not lex it for its export names (README "Benchmarks").
+const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof Commander;
+type Command = Commander.Command;
 
 type Register = (program: Command, context: CommandContext) => void;
 

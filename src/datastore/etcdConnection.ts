@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
+import { createRequire } from 'node:module';
+import type * as Cockatiel from 'cockatiel';
+import type { IOptions } from 'etcd3';
+import { Etcd3, GRPCResourceExhastedError, isRecoverableError } from './etcd3.js';
 import { checkEtcd3Internals } from './etcd3Internals.js';
 import { DatastoreError } from './errors.js';
 import { errorMessage } from '../errorMessage.js';
+
+// cockatiel is CommonJS (etcd3 has loaded it already): required, not imported, so Node does not lex it and the
+// dozen modules it re-exports for their export names (README "Benchmarks").
+const { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } = createRequire(import.meta.url)(
+  'cockatiel',
+) as typeof Cockatiel;
 
 /** How to reach etcd; normalised once at the boundary (the CLI) from flags and ETCD_* variables. */
 export interface EtcdConnectionOptions {

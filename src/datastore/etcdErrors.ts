@@ -6,7 +6,7 @@ import {
   GRPCInvalidArgumentError,
   GRPCOutOfRangeError,
   GRPCResourceExhastedError,
-} from 'etcd3';
+} from './etcd3.js';
 import { errorMessage } from '../errorMessage.js';
 import { DatastoreError } from './errors.js';
 

@@ -1,4 +1,5 @@
-import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IRequestOp } from 'etcd3';
+import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
+import { CompareResult, CompareTarget } from './etcd3.js';
 import { classifyEtcdError } from './etcdErrors.js';
 
 /**

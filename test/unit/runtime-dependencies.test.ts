@@ -21,12 +21,17 @@ const packageOf = (specifier: string): string =>
     .slice(0, specifier.startsWith('@') ? 2 : 1)
     .join('/');
 
-/** Packages a source loads at run time: value imports and re-exports, `import()`, and pino transport targets. */
+/**
+ * Packages a source loads at run time: value imports and re-exports, `import()`, `createRequire(import.meta.url)(…)`,
+ * and pino transport targets.
+ */
 function loadedBy(text: string): string[] {
   const specifiers = [
     ...[...text.matchAll(/^(?:import|export)\s+(?!type\s)[^'"]*?from\s+'([^']+)'/gms)].map((m) => m[1]!),
     ...[...text.matchAll(/^import\s+'([^']+)'/gm)].map((m) => m[1]!),
     ...[...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!),
+    // require() through createRequire (src/datastore/etcd3.ts loads etcd3 so).
+    ...[...text.matchAll(/\bcreateRequire\(import\.meta\.url\)\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!),
     // pino loads a transport by name in a worker thread: nothing imports it, yet it must be installed.
     ...[...text.matchAll(/\btarget:\s*'([^']+)'/g)].map((m) => m[1]!),
   ];

@@ -1,22 +1,27 @@
 /**
  * startup: what one CLI invocation costs, against `node -e 0` measured in the same run (interleaved, so machine
- * load hits both alike). Wall time from spawn to exit (to the first etcd byte for
- * `run`), peak RSS from GNU time's maxrss. Needs no network namespace: BIRD runs with a device protocol only
- * (no BGP, no kernel sync: it touches nothing but its control socket) and etcd on loopback.
+ * load hits both alike). Wall time from spawn to exit (to the first etcd byte for `run`), the CPU time it took (user +
+ * system, all threads: what machine load does not inflate), peak RSS from GNU time's maxrss. Needs no network
+ * namespace: BIRD runs with a device protocol only (no BGP, no kernel sync: it touches nothing but its control
+ * socket), etcd on loopback, and `check live` asks a `birdwatch run` that has no BIRD of its own.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startBirdwatch } from '../lib/birdwatch.js';
 import type { EtcdLab } from '../lib/etcdLab.js';
-import { startBird, startTcpProxy, writeMinimalConfig } from '../lib/harness.js';
+import { freePort, startBird, startTcpProxy, writeMinimalConfig } from '../lib/harness.js';
 import { table, type SummaryTable } from '../lib/markdown.js';
 import { BIRDWATCH_MAIN } from '../lib/paths.js';
-import { tempDir, type Scope } from '../lib/scope.js';
+import { sleep, tempDir, type Scope } from '../lib/scope.js';
 import { kibToMb, mb, median, ms, percentile, ratio } from '../lib/stats.js';
 import { STARTUP_TARGETS } from '../targets.js';
 
 interface StartupSample {
   readonly wallMs: number;
+  /** User + system CPU time (ms, 10 ms ticks), when GNU time (or /proc, for `run`) is there to measure it. */
+  readonly cpuMs: number | undefined;
   /** Peak RSS (KiB), when GNU time is there to measure it. */
   readonly maxRssKib: number | undefined;
 }
@@ -38,10 +43,26 @@ export interface StartupResult {
 }
 
 const GNU_TIME = '/usr/bin/time';
+/** /proc/PID/stat counts CPU time in clock ticks: 100 a second on Linux (USER_HZ). */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU time (ms) a live process has used so far, from /proc/PID/stat; undefined without /proc. */
+async function cpuMsOf(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * Runs argv to its exit; wall time by hrtime around spawn/exit, maxrss by GNU time (its own start is not in the wall
- * time it reports, but is in ours: it is the same for the floor).
+ * Runs argv to its exit; wall time by hrtime around spawn/exit, CPU time and maxrss by GNU time (its own start is not
+ * in the wall time it reports, but is in ours: it is the same for the floor). `untilFirstByte`: stopped when it
+ * resolves (the first byte at etcd), CPU time read from /proc just before.
  */
 function timed(
   argv: readonly string[],
@@ -52,39 +73,62 @@ function timed(
   return new Promise((resolve, reject) => {
     // `run` is stopped at its first etcd byte: signalled directly (through GNU time the signal would stop time, not
     // it).
-    const full = useTime && untilFirstByte === undefined ? [GNU_TIME, '-f', 'maxrss=%M', ...argv] : [...argv];
+    const full = useTime && untilFirstByte === undefined ? [GNU_TIME, '-f', 'maxrss=%M cpu=%U+%S', ...argv] : [...argv];
     const started = performance.now();
     const child = spawn(full[0]!, full.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
     });
-    let firstByteAt: Promise<number> | undefined;
+    let firstByte: Promise<{ at: number; cpuMs: number | undefined }> | undefined;
     if (untilFirstByte !== undefined) {
-      firstByteAt = untilFirstByte().then((at) => {
+      firstByte = untilFirstByte().then(async (at) => {
+        const cpuMs = await cpuMsOf(child.pid);
         child.kill('SIGTERM');
-        return at;
+        return { at, cpuMs };
       });
     }
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       const ended = performance.now();
       const maxRss = /maxrss=(\d+)/.exec(stderr)?.[1];
-      const sample = (wallMs: number): StartupSample => ({
+      const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(stderr);
+      const sample = (wallMs: number, cpuMs: number | undefined): StartupSample => ({
         wallMs,
+        cpuMs,
         maxRssKib: maxRss === undefined ? undefined : Number(maxRss),
       });
-      if (firstByteAt !== undefined) {
-        firstByteAt.then((at) => resolve(sample(at - started)), reject);
+      if (firstByte !== undefined) {
+        firstByte.then(({ at, cpuMs }) => resolve(sample(at - started, cpuMs)), reject);
         return;
       }
       if (code !== 0) {
         reject(new Error(`${argv.join(' ')} exited ${code ?? signal}: ${stderr.trim()}`));
         return;
       }
-      resolve(sample(ended - started));
+      resolve(sample(ended - started, cpu === null ? undefined : (Number(cpu[1]) + Number(cpu[2])) * 1000));
     });
   });
+}
+
+/** Nodes in the keyspace `node show` lists. */
+const HOSTS = 3;
+
+/** Waits until the running birdwatch's /healthz answers 200 (its first sync done, the heartbeat ticking). */
+async function untilLive(url: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const status = await fetch(url).then(
+      async (response) => {
+        await response.arrayBuffer();
+        return response.status;
+      },
+      () => undefined,
+    );
+    if (status === 200) return;
+    if (performance.now() > deadline) throw new Error(`${url} did not answer 200 within 30 s (last: ${status})`);
+    await sleep(100);
+  }
 }
 
 export async function startupBench(
@@ -109,8 +153,25 @@ export async function startupBench(
   }
   await etcd.client.put('/calico/v1/ipam/v4/pool/192.168.0.0-16').value('{"cidr":"192.168.0.0/16"}');
   await etcd.client.put('/calico/v1/ipam/v6/pool/fd00:1::-48').value('{"cidr":"fd00:1::/48"}');
+  for (let host = 1; host <= HOSTS; host++) {
+    await etcd.client.put(`/calico/bgp/v1/host/bench-${host}/ip_addr_v4`).value(`10.0.0.${host}`);
+    await etcd.client.put(`/calico/bgp/v1/host/bench-${host}/ip_addr_v6`).value('');
+  }
   const proxy = await startTcpProxy(etcd.endpoint);
   scope.teardown(() => proxy.close());
+  // What `check live` asks: a running birdwatch with no BIRD of its own (sockets nothing listens on, so the bench's
+  // BIRDs keep their configuration); its control loop ticks while its cycles fail and are retried.
+  const opsPort = await freePort();
+  const daemon = await startBirdwatch(scope, {
+    endpoint: etcd.endpoint,
+    configDir: join(dir, 'check-config'),
+    sockets: { bird: join(dir, 'absent-bird.ctl'), bird6: join(dir, 'absent-bird6.ctl') },
+    minReloadIntervalMs: undefined,
+    maxReloadShare: undefined,
+    extraArgs: ['--listen', `127.0.0.1:${opsPort}`],
+  });
+  await daemon.waitFor((line) => line.msg === 'birdwatch starting', { what: 'birdwatch starting' });
+  await untilLive(`http://127.0.0.1:${opsPort}/healthz`);
 
   const useTime = existsSync(GNU_TIME);
   const env = { PATH: process.env['PATH'], HOME: process.env['HOME'], ETCD_ENDPOINTS: etcd.endpoint };
@@ -123,6 +184,10 @@ export async function startupBench(
     targetMs: undefined,
     targetRssMb: undefined,
   };
+  const oneShot = (name: string, command: string, args: readonly string[]) => ({
+    case: { name, command, samples: [], targetMs: STARTUP_TARGETS.oneShotMs, targetRssMb: undefined },
+    argv: [...bw, ...args],
+  });
   const cases: { case: StartupCase; argv: string[]; firstByte?: boolean }[] = [
     {
       case: {
@@ -144,26 +209,29 @@ export async function startupBench(
       },
       argv: [...bw, '--help'],
     },
-    {
-      case: {
-        name: 'birdwatch status',
-        command: 'birdwatch status (bird and bird6 answering)',
-        samples: [],
-        targetMs: STARTUP_TARGETS.statusMs,
-        targetRssMb: undefined,
-      },
-      argv: [...bw, 'status', '--bird-socket', sockets.bird, '--bird6-socket', sockets.bird6],
-    },
-    {
-      case: {
-        name: 'birdwatch pool show',
-        command: 'birdwatch pool show (etcd on loopback, 2 pools)',
-        samples: [],
-        targetMs: STARTUP_TARGETS.poolShowMs,
-        targetRssMb: undefined,
-      },
-      argv: [...bw, 'pool', 'show'],
-    },
+    oneShot('birdwatch status', 'birdwatch status (bird and bird6 answering)', [
+      'status',
+      '--bird-socket',
+      sockets.bird,
+      '--bird6-socket',
+      sockets.bird6,
+    ]),
+    oneShot('birdwatch check live', 'birdwatch check live (a running birdwatch answers)', [
+      'check',
+      'live',
+      '--listen',
+      `127.0.0.1:${opsPort}`,
+    ]),
+    oneShot('birdwatch pool show', 'birdwatch pool show (etcd on loopback, 2 pools)', ['pool', 'show']),
+    oneShot('birdwatch node show', `birdwatch node show (${HOSTS} nodes)`, ['node', 'show']),
+    oneShot('birdwatch bgp peer add', 'birdwatch bgp peer add (read, then one transaction)', [
+      'bgp',
+      'peer',
+      'add',
+      '172.17.8.1',
+      'as',
+      '64567',
+    ]),
     {
       case: {
         name: 'birdwatch run → first etcd request',
@@ -213,10 +281,17 @@ export async function startupBench(
 // ---------------------------------------------------------------------------------------------------------
 // report
 
+/** The median CPU time of a case's samples, when every sample has one. */
+function cpuMedian(c: StartupCase): number | undefined {
+  const cpu = c.samples.map((x) => x.cpuMs);
+  return cpu.every((x) => x !== undefined) ? median(cpu) : undefined;
+}
+
 export function startupRows(st: StartupResult, summary: SummaryTable): void {
   const floorMs = median(st.floor.samples.map((x) => x.wallMs));
   for (const c of st.cases) {
     const wall = median(c.samples.map((x) => x.wallMs));
+    const cpu = cpuMedian(c);
     const rss =
       st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined)
         ? Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))
@@ -230,9 +305,9 @@ export function startupRows(st: StartupResult, summary: SummaryTable): void {
       (c.targetRssMb === undefined || (rss !== undefined && kibToMb(rss) <= c.targetRssMb));
     summary.add(
       [
-        `CLI start-up: ${c.command} (p50 wall${rss !== undefined ? ', peak RSS' : ''})`,
+        `CLI start-up: ${c.command} (p50 wall${cpu !== undefined ? ', CPU' : ''}${rss !== undefined ? ', peak RSS' : ''})`,
         `${st.runs} runs`,
-        `${ms(wall)}${rss !== undefined ? `, ${mb(rss)}` : ''}`,
+        `${ms(wall)}${cpu !== undefined ? `, CPU ${ms(cpu)}` : ''}${rss !== undefined ? `, ${mb(rss)}` : ''}`,
         `node -e 0: ${ms(floorMs)}${st.rssMeasured ? `, ${mb(Math.max(...st.floor.samples.map((x) => x.maxRssKib ?? 0)))}` : ''}`,
         ratio(wall / floorMs),
         targets.length > 0 ? targets.join(', ') : '—',
@@ -249,15 +324,17 @@ export function startupDetail(st: StartupResult): string[] {
     '',
     'One invocation of the built CLI (`node dist/cli/main.js …`), interleaved round by round with `node -e 0` so machine',
     'load falls on both alike: wall time from spawn to exit (`run`: to the first byte a loopback proxy in front of etcd',
-    `receives), peak RSS from GNU time's maxrss${st.rssMeasured ? '' : ' (not measured: /usr/bin/time is missing)'}. \`status\` asks a real bird and bird6 (device`,
-    'protocol only); `pool show` reads a real etcd on loopback.',
+    "receives), CPU time (user + system, all of the process's threads, in 10 ms ticks; `run`: until that byte), peak RSS",
+    `from GNU time's maxrss${st.rssMeasured ? '' : ' (not measured: /usr/bin/time is missing)'}. \`status\` asks a real bird and bird6 (device protocol only);`,
+    '`check live` a running birdwatch; `pool show`, `node show` and `bgp peer add` a real etcd on loopback.',
     '',
     table(
-      ['Command', 'Runs', 'p50', 'p90', 'min', 'p50 / node -e 0', 'peak RSS (max)'],
+      ['Command', 'Runs', 'p50', 'p90', 'min', 'p50 / node -e 0', 'CPU p50', 'peak RSS (max)'],
       all.map((c) => {
         const wall = c.samples.map((x) => x.wallMs);
         const floor = median(st.floor.samples.map((x) => x.wallMs));
         const measured = st.rssMeasured && c.samples.every((x) => x.maxRssKib !== undefined);
+        const cpu = cpuMedian(c);
         return [
           c.command,
           String(wall.length),
@@ -265,6 +342,7 @@ export function startupDetail(st: StartupResult): string[] {
           ms(percentile(wall, 90)),
           ms(Math.min(...wall)),
           ratio(median(wall) / floor),
+          cpu === undefined ? '—' : ms(cpu),
           measured ? mb(Math.max(...c.samples.map((x) => x.maxRssKib ?? 0))) : '—',
         ];
       }),
