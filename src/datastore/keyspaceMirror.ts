@@ -86,6 +86,11 @@ export class KeyspaceMirror {
   readonly #closing = new AbortController();
   /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
   #signal: AbortSignal = this.#closing.signal;
+  /** The signal given to start(): its abort closes the mirror (settling every waiter), as close() does. */
+  #stop: AbortSignal | undefined;
+  readonly #onStop = (): void => {
+    this.close().catch(() => undefined); // close never rejects
+  };
   readonly #backoffs: ExponentialBackoff<[number, number]>;
   /** The next wait after a failure; a fresh backoff once the mirror watches again. */
   #backoff: IBackoff<unknown>;
@@ -142,10 +147,17 @@ export class KeyspaceMirror {
   /**
    * Reads everything (retrying with backoff until etcd answers or `signal` aborts), then starts watching. If etcd
    * refuses the credentials or the TLS handshake before the first sync, that cannot fix itself: it throws the
-   * DatastoreError (kind auth/tls) at once instead of retrying forever.
+   * DatastoreError (kind auth/tls) at once instead of retrying forever. `signal` aborting closes the mirror.
    */
   async start(signal?: AbortSignal): Promise<void> {
-    if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
+    if (signal && this.#stop === undefined) {
+      this.#stop = signal;
+      this.#signal = AbortSignal.any([signal, this.#closing.signal]);
+      // Stopping ends everything in flight (a read, a re-read's waiters) at once: README "Reliability".
+      if (signal.aborted) this.#onStop();
+      else signal.addEventListener('abort', this.#onStop, { once: true });
+    }
+    this.#signal.throwIfAborted(); // closed or stopped before starting: the caller must not go on as if synced
     if (!this.#phase.enter('reading')) return;
     try {
       const snapshot = await this.#readWithRetry();
@@ -163,6 +175,7 @@ export class KeyspaceMirror {
   }
 
   close(): Promise<void> {
+    this.#stop?.removeEventListener('abort', this.#onStop);
     this.#phase.enter('closed');
     this.#closing.abort();
     this.#closeWatch();
