@@ -86,11 +86,6 @@ export class KeyspaceMirror {
   readonly #closing = new AbortController();
   /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
   #signal: AbortSignal = this.#closing.signal;
-  /** The signal given to start(): its abort closes the mirror (settling every waiter), as close() does. */
-  #stop: AbortSignal | undefined;
-  readonly #onStop = (): void => {
-    this.close().catch(() => undefined); // close never rejects
-  };
   readonly #backoffs: ExponentialBackoff<[number, number]>;
   /** The next wait after a failure; a fresh backoff once the mirror watches again. */
   #backoff: IBackoff<unknown>;
@@ -147,16 +142,10 @@ export class KeyspaceMirror {
   /**
    * Reads everything (retrying with backoff until etcd answers or `signal` aborts), then starts watching. If etcd
    * refuses the credentials or the TLS handshake before the first sync, that cannot fix itself: it throws the
-   * DatastoreError (kind auth/tls) at once instead of retrying forever. `signal` aborting closes the mirror.
+   * DatastoreError (kind auth/tls) at once instead of retrying forever.
    */
   async start(signal?: AbortSignal): Promise<void> {
-    if (signal && this.#stop === undefined) {
-      this.#stop = signal;
-      this.#signal = AbortSignal.any([signal, this.#closing.signal]);
-      // Stopping ends everything in flight (a read, a re-read's waiters) at once: README "Reliability".
-      if (signal.aborted) this.#onStop();
-      else signal.addEventListener('abort', this.#onStop, { once: true });
-    }
+    if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
     this.#signal.throwIfAborted(); // closed or stopped before starting: the caller must not go on as if synced
     if (!this.#phase.enter('reading')) return;
     try {
@@ -175,7 +164,6 @@ export class KeyspaceMirror {
   }
 
   close(): Promise<void> {
-    this.#stop?.removeEventListener('abort', this.#onStop);
     this.#phase.enter('closed');
     this.#closing.abort();
     this.#closeWatch();
@@ -187,13 +175,40 @@ export class KeyspaceMirror {
   resync(reason?: string): Promise<void> {
     if (this.#phase.current === 'closed') return Promise.resolve();
     if (this.#phase.current === 'idle') return this.start();
-    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const done = this.#untilWatching();
     if (!this.#everSynced) return done; // the first sync is on its way
     this.#readOwed = true;
     if (reason !== undefined) this.#setState('resyncing', { reason });
     // A fresh stream: after a restore the old watches would wait for revisions etcd no longer reaches.
     if (this.#phase.enter('connecting')) this.#open();
     return done;
+  }
+
+  /**
+   * A caller's wait until the mirror watches again. Stopping (the lifetime aborts) closes the mirror, which settles
+   * it: a re-read in flight must not hold up the shutdown (README "Reliability"). The abort listener lives only as
+   * long as the wait.
+   */
+  #untilWatching(): Promise<void> {
+    const signal = this.#signal;
+    return new Promise<void>((resolve, reject) => {
+      const stop = (): void => {
+        this.close().catch(() => undefined); // close never rejects; it resolves this waiter
+      };
+      const settled = (): void => signal.removeEventListener('abort', stop);
+      this.#waiters.push({
+        resolve: () => {
+          settled();
+          resolve();
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      });
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
   }
 
   #setState(state: DatastoreState, info: Omit<DatastoreStateInfo, 'since'> & { since?: number } = {}): void {
