@@ -38,6 +38,9 @@ for (const name of ['stdout', 'stderr'] as const) {
 }
 
 const argv = process.argv.slice(2);
+// `run` traps SIGTERM/SIGINT before loading the rest (most of its start-up): a stop during start-up then ends it as
+// one later does (exit 0 within the bound, README "Reliability"), not by the default action.
+if (argv[0] === 'run') shutdownSignal();
 // `--version` alone needs nothing but the version: answered before commander (a tenth of the start-up) loads.
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { BIRDWATCH_VERSION } = await import('../observe/buildInfo.js');

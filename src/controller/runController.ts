@@ -225,6 +225,8 @@ export class RunController {
       this.#applier.setTemplates(await loadCompiledTemplates(this.options.templatesDir, this.options.role.layout));
       this.#applier.forgetLiveState();
       await this.#mirror.resync();
+      // Stopping settles the re-read unfinished (the mirror closes): nothing was read.
+      if (this.#abort.signal.aborted) return;
       log.info(
         { component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size },
         'etcd re-read',

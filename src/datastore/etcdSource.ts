@@ -79,12 +79,42 @@ export function readEtcdSnapshot(
 /** A cheap linearizable read: the cluster's current header (revision and identity). */
 export async function readHeader(client: Etcd3, signal?: AbortSignal): Promise<EtcdHeader> {
   try {
-    signal?.throwIfAborted();
-    const response = await client.kv.range({ key: Buffer.from('/calico/bgp/v1/global/as_num'), count_only: true });
+    const response = await untilAborted(
+      () => client.kv.range({ key: Buffer.from('/calico/bgp/v1/global/as_num'), count_only: true }),
+      signal,
+    );
     return headerOf(response.header);
   } catch (error) {
+    if (signal?.aborted) throw error;
     throw classifyEtcdError(error);
   }
+}
+
+/**
+ * etcd3's unary calls take no AbortSignal, and one to a member that does not answer waits out its deadline (5 s,
+ * retried): the caller stops waiting at the abort instead (bounded shutdown, README "Reliability"). The call itself
+ * ends at its deadline or when the client is closed.
+ */
+function untilAborted<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return call();
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    call().then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 const rangeId = (range: KeyRange): string => `${range.start}\u0000${range.end}`;
@@ -105,16 +135,20 @@ async function readRange(
   let revision = atRevision;
   let first: EtcdHeader | undefined;
   for (;;) {
-    options.signal?.throwIfAborted();
     let response;
     try {
-      response = await kv.range({
-        key: Buffer.from(from),
-        range_end: Buffer.from(range.end),
-        limit: String(limit),
-        revision: revision ?? '0',
-      });
+      response = await untilAborted(
+        () =>
+          kv.range({
+            key: Buffer.from(from),
+            range_end: Buffer.from(range.end),
+            limit: String(limit),
+            revision: revision ?? '0',
+          }),
+        options.signal,
+      );
     } catch (error) {
+      if (options.signal?.aborted) throw error;
       const failure = classifyEtcdError(error);
       if (failure.kind !== 'too-large') throw failure;
       if (limit === 1) {

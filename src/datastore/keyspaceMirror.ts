@@ -146,6 +146,7 @@ export class KeyspaceMirror {
    */
   async start(signal?: AbortSignal): Promise<void> {
     if (signal) this.#signal = AbortSignal.any([signal, this.#closing.signal]);
+    this.#signal.throwIfAborted(); // closed or stopped before starting: the caller must not go on as if synced
     if (!this.#phase.enter('reading')) return;
     try {
       const snapshot = await this.#readWithRetry();
@@ -174,13 +175,40 @@ export class KeyspaceMirror {
   resync(reason?: string): Promise<void> {
     if (this.#phase.current === 'closed') return Promise.resolve();
     if (this.#phase.current === 'idle') return this.start();
-    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const done = this.#untilWatching();
     if (!this.#everSynced) return done; // the first sync is on its way
     this.#readOwed = true;
     if (reason !== undefined) this.#setState('resyncing', { reason });
     // A fresh stream: after a restore the old watches would wait for revisions etcd no longer reaches.
     if (this.#phase.enter('connecting')) this.#open();
     return done;
+  }
+
+  /**
+   * A caller's wait until the mirror watches again. Stopping (the lifetime aborts) closes the mirror, which settles
+   * it: a re-read in flight must not hold up the shutdown (README "Reliability"). The abort listener lives only as
+   * long as the wait.
+   */
+  #untilWatching(): Promise<void> {
+    const signal = this.#signal;
+    return new Promise<void>((resolve, reject) => {
+      const stop = (): void => {
+        this.close().catch(() => undefined); // close never rejects; it resolves this waiter
+      };
+      const settled = (): void => signal.removeEventListener('abort', stop);
+      this.#waiters.push({
+        resolve: () => {
+          settled();
+          resolve();
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      });
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
   }
 
   #setState(state: DatastoreState, info: Omit<DatastoreStateInfo, 'since'> & { since?: number } = {}): void {

@@ -465,3 +465,59 @@ t.test('a re-read asked for during a backoff connects at once; the old wait then
   t.equal(feed.watches.length, 2, 'the backoff that was running opens no second stream');
   await mirror.close();
 });
+
+/** Whether `promise` has settled once every queued promise chain ran (false: it still waits). */
+const settles = (promise: Promise<unknown>): Promise<boolean> =>
+  Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    flush().then(() => false),
+  ]);
+
+t.test(
+  'stopping (the signal given to start) ends a re-read in flight: its waiters settle, nothing stays open',
+  async (t) => {
+    await t.test('while the fresh stream is being created', async (t) => {
+      const { feed, clock, mirror } = setup();
+      const stop = new AbortController();
+      await mirror.start(stop.signal);
+      await feed.lastWatch.created();
+      const resynced = mirror.resync(); // SIGHUP: a fresh stream, then a read
+      t.equal(feed.watches.length, 2);
+      stop.abort();
+      t.ok(await settles(resynced), 'the re-read is settled');
+      t.ok(
+        feed.watches.every((w) => w.closed),
+        'every stream closed',
+      );
+      await feed.watches[1]!.created(); // a late creation answer of the stream given up
+      t.equal(feed.reads, 1, 'reads nothing more');
+      t.ok(await settles(mirror.resync()), 'a re-read asked for after the stop settles at once …');
+      await clock.advance(10_000);
+      t.equal(feed.watches.length, 2, '… and opens nothing');
+    });
+    await t.test("during the re-read's read", async (t) => {
+      const { feed, mirror } = setup();
+      const stop = new AbortController();
+      await mirror.start(stop.signal);
+      await feed.lastWatch.created();
+      const resynced = mirror.resync();
+      const created = feed.lastWatch.created(); // the read starts …
+      stop.abort(); // … and the stop cuts it short
+      await created;
+      t.equal(feed.reads, 2);
+      t.ok(await settles(resynced), 'the re-read is settled');
+      t.ok(feed.lastWatch.closed, 'the stream is closed');
+    });
+    await t.test('stopped before start: start rejects, reads nothing', async (t) => {
+      const { feed, mirror } = setup();
+      const stop = new AbortController();
+      stop.abort();
+      await t.rejects(mirror.start(stop.signal), { name: 'AbortError' });
+      t.equal(feed.reads, 0);
+      t.equal(feed.watches.length, 0);
+    });
+  },
+);

@@ -197,7 +197,9 @@ export function registerRun(program: Command, context: CommandContext): void {
         deadlineSignal = AbortSignal.timeout(SHUTDOWN_DEADLINE_MS);
         deadlineSignal.addEventListener('abort', overdue, { once: true });
       };
-      shutdown.addEventListener('abort', deadline, { once: true });
+      // Stopped during start-up (main.ts traps the signal first): the deadline runs from now.
+      if (shutdown.aborted) deadline();
+      else shutdown.addEventListener('abort', deadline, { once: true });
       try {
         if (registration !== undefined) {
           try {
