@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { resolveIpipRendering } from '../../controller/ipip.js';
 import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { applyOnce } from '../../controller/oneShot.js';
 import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
@@ -18,13 +17,8 @@ import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import type { Daemon } from '../../model/daemon.js';
 import { isAutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
-import {
-  addEtcdOptions,
-  parseIpipOption,
-  resolveEtcdOptions,
-  resolveNodeName,
-  type EtcdFlags,
-} from '../commonOptions.js';
+import { addEtcdOptions, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import { addBirdOptions, resolveBird, type BirdFlags } from '../birdOptions.js';
 import { etcdOperatorStore, planRegistration, registerAtStart } from '../registerAtStart.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
@@ -36,17 +30,14 @@ import { UsageError } from '../usageError.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 import { errorMessage } from '../../errorMessage.js';
 
-interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
+interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags, BirdFlags {
   readonly configDir: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
   readonly templates?: string;
-  readonly ipip: string;
   readonly once?: boolean;
   readonly minReloadInterval: string;
   readonly maxReloadShare: string;
-  readonly bird: string;
-  readonly bird6: string;
   readonly logLevel: string;
   readonly logFormat: string;
   readonly listen?: string;
@@ -87,7 +78,7 @@ export function parseLoggerLevel(value: string): LoggerLevel {
 }
 
 export function registerRun(program: Command, context: CommandContext): void {
-  addExamples(
+  const command = addExamples(
     addGuardOptions(addRoleOptions(addEtcdOptions(program.command('run')))),
     [
       'birdwatch run --node calico-01',
@@ -101,12 +92,17 @@ export function registerRun(program: Command, context: CommandContext): void {
       2: 'usage: a bad argument, option or environment variable',
     },
   )
-    .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
-    .option('--config-dir <dir>', 'where bird.cfg, bird6.cfg and their includes live', '/etc/calico/confd/config')
+    .description(
+      'watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd); `bird --version` picks BIRD 1.6 (bird + bird6) or BIRD 2/3 (one bird)',
+    )
+    .option(
+      '--config-dir <dir>',
+      'where bird.cfg (BIRD 1.6: and bird6.cfg) and their includes live',
+      '/etc/calico/confd/config',
+    )
     .option('--bird-socket <path>', 'bird control socket', '/var/run/calico/bird.ctl')
-    .option('--bird6-socket <path>', 'bird6 control socket', '/var/run/calico/bird6.ctl')
+    .option('--bird6-socket <path>', 'bird6 control socket (BIRD 1.6 only)', '/var/run/calico/bird6.ctl')
     .option('--templates <dir>', 'override templates file by file (watched: edits re-render)')
-    .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
     .option('--once', 'sync, render, validate, apply (reload only if BIRD is up), then exit')
     .option(
       '--max-reload-share <share>',
@@ -122,8 +118,6 @@ export function registerRun(program: Command, context: CommandContext): void {
       '--sequential-reload',
       'validate and swap the files before telling BIRD (plain configure); by default BIRD parses the staged set (configure "<staged>/bird.cfg") while bird -p checks it — for a BIRD that sees the config dir at another path',
     )
-    .option('--bird <path>', 'bird binary used for validation', 'bird')
-    .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
     .option('--log-level <level>', `${LOGGER_LEVELS.join(' | ')} (any case)`, 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .option(
@@ -147,164 +141,168 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option(
       '--register',
       "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did",
-    )
-    .action(async (flags: RunFlags) => {
-      const ipipOption = parseIpipOption(flags.ipip);
-      const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
-      const maxReloadShare = parseReloadShare(flags.maxReloadShare);
-      const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
-      const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
-      const guardSettings = parseGuardOptions(flags);
-      const level = parseLoggerLevel(flags.logLevel);
-      if (!['json', 'pretty', 'auto'].includes(flags.logFormat))
-        throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
-      const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
-      const etcdOptions = resolveEtcdOptions(flags, context.env);
-      const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
-      const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
-      const ipip = await resolveIpipRendering(ipipOption, flags.bird);
-      const role = resolveRole(flags, context.env, ipip);
-      if (flags.register === true && flags.role !== 'node')
-        throw new UsageError(
-          '--register',
-          undefined,
-          'registers a node (--role node); a route reflector is not registered as a node',
-        );
-      const registration =
-        flags.register === true
-          ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env)
-          : undefined;
-      if (ipipOption === 'auto' && ipip === 'off') {
-        log.warn(
-          { component: 'ipip' },
-          `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
-        );
-      }
-      // The role's daemons only: a layout without bird6 has no bird6 socket, state or readiness condition.
-      const socketFlags: Record<Daemon, string> = { bird: flags.birdSocket, bird6: flags.bird6Socket };
-      const sockets: Partial<Record<Daemon, string>> = Object.fromEntries(role.daemons.map((d) => [d, socketFlags[d]]));
-      const edges = realPipelineEdges({ binaries: { bird: flags.bird, bird6: flags.bird6 }, validateTimeoutMs, log });
-      const shutdown = context.shutdownSignal();
-      // Bounded shutdown (README "Reliability"): what still talks to BIRD at SIGTERM has a grace period, and the
-      // process ends by the deadline whatever still runs.
-      const bird = realBirdEdges(sockets, { signal: abortAfter(shutdown, SHUTDOWN_GRACE_MS) });
-      const guard = { settings: guardSettings, edges: bird };
-      const overlap = flags.sequentialReload !== true;
-      const client = createEtcdClient(etcdOptions);
-      const overdue = (): void => {
-        log.error(
-          { component: 'run', event: 'shutdown-deadline', deadlineMs: SHUTDOWN_DEADLINE_MS },
-          `still stopping ${SHUTDOWN_DEADLINE_MS} ms after the stop signal: exiting now (files are swapped whole; a settle window is recovered at the next start)`,
-        );
-        process.exit(1);
-      };
-      let deadlineSignal: AbortSignal | undefined;
-      const deadline = (): void => {
-        deadlineSignal = AbortSignal.timeout(SHUTDOWN_DEADLINE_MS);
-        deadlineSignal.addEventListener('abort', overdue, { once: true });
-      };
-      shutdown.addEventListener('abort', deadline, { once: true });
-      try {
-        if (registration !== undefined) {
-          try {
-            const host = context.hostAddresses ?? systemHostAddresses;
-            await registerAtStart({
-              plan: registration,
-              store: etcdOperatorStore(client),
-              host,
-              log,
-              env: context.env,
-              retry: flags.once !== true,
-              signal: shutdown,
-            });
-          } catch (error) {
-            if (!isAutodetectionError(error) || shutdown.aborted) throw error;
-            log.error({ component: 'register', node: registration.node }, error.message);
-            context.stderr(`error: ${error.message}`);
-            context.setExitCode(1);
-            return;
-          }
-          if (shutdown.aborted) return;
-        }
-        if (flags.once) {
-          const { applied } = await applyOnce({
-            role,
-            configDir: flags.configDir,
-            readSnapshot: () => readScopedSnapshot(client, role.scope, { signal: shutdown }),
-            templates: () => loadCompiledTemplates(flags.templates, role.layout),
-            edges,
-            apply: { bird, guard, overlap },
+    );
+  addBirdOptions(command, 'for bird -p').action(async (flags: RunFlags) => {
+    const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
+    const maxReloadShare = parseReloadShare(flags.maxReloadShare);
+    const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
+    const staleAfterMs = parseStaleAfter(flags.etcdStaleAfter);
+    const guardSettings = parseGuardOptions(flags);
+    const level = parseLoggerLevel(flags.logLevel);
+    if (!['json', 'pretty', 'auto'].includes(flags.logFormat))
+      throw new UsageError('--log-format', flags.logFormat, 'expected json, pretty or auto');
+    const listen = parseListenOption(flags.listen ?? DEFAULT_LISTEN);
+    const etcdOptions = resolveEtcdOptions(flags, context.env);
+    const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
+    const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
+    const birdChoice = await resolveBird(flags, true);
+    const { ipip } = birdChoice;
+    const role = resolveRole(flags, context.env, ipip, birdChoice.version);
+    if (flags.register === true && flags.role !== 'node')
+      throw new UsageError(
+        '--register',
+        undefined,
+        'registers a node (--role node); a route reflector is not registered as a node',
+      );
+    const registration =
+      flags.register === true
+        ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env)
+        : undefined;
+    if (birdChoice.ipipFellBack) {
+      log.warn(
+        { component: 'ipip', event: 'ipip-native' },
+        `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
+      );
+    }
+    // The role's daemons only: a layout without bird6 has no bird6 socket, state or readiness condition.
+    const socketFlags: Record<Daemon, string> = { bird: flags.birdSocket, bird6: flags.bird6Socket };
+    const sockets: Partial<Record<Daemon, string>> = Object.fromEntries(role.daemons.map((d) => [d, socketFlags[d]]));
+    const edges = realPipelineEdges({ binaries: birdChoice.binaries, validateTimeoutMs, log });
+    const shutdown = context.shutdownSignal();
+    // Bounded shutdown (README "Reliability"): what still talks to BIRD at SIGTERM has a grace period, and the
+    // process ends by the deadline whatever still runs.
+    const bird = realBirdEdges(sockets, { signal: abortAfter(shutdown, SHUTDOWN_GRACE_MS) });
+    const guard = { settings: guardSettings, edges: bird };
+    const overlap = flags.sequentialReload !== true;
+    const client = createEtcdClient(etcdOptions);
+    const overdue = (): void => {
+      log.error(
+        { component: 'run', event: 'shutdown-deadline', deadlineMs: SHUTDOWN_DEADLINE_MS },
+        `still stopping ${SHUTDOWN_DEADLINE_MS} ms after the stop signal: exiting now (files are swapped whole; a settle window is recovered at the next start)`,
+      );
+      process.exit(1);
+    };
+    let deadlineSignal: AbortSignal | undefined;
+    const deadline = (): void => {
+      deadlineSignal = AbortSignal.timeout(SHUTDOWN_DEADLINE_MS);
+      deadlineSignal.addEventListener('abort', overdue, { once: true });
+    };
+    shutdown.addEventListener('abort', deadline, { once: true });
+    try {
+      if (registration !== undefined) {
+        try {
+          const host = context.hostAddresses ?? systemHostAddresses;
+          await registerAtStart({
+            plan: registration,
+            store: etcdOperatorStore(client),
+            host,
             log,
+            env: context.env,
+            retry: flags.once !== true,
             signal: shutdown,
           });
-          if (!applied) context.setExitCode(1);
+        } catch (error) {
+          if (!isAutodetectionError(error) || shutdown.aborted) throw error;
+          log.error({ component: 'register', node: registration.node }, error.message);
+          context.stderr(`error: ${error.message}`);
+          context.setExitCode(1);
           return;
         }
-        log.info(
-          {
-            component: 'run',
-            role: flags.role,
-            node: flags.node ?? context.env['NODENAME'],
-            endpoints: etcdOptions.endpoints,
-            configDir: flags.configDir,
-            minReloadIntervalMs,
-            maxReloadShare,
-            ipip,
-          },
-          'birdwatch starting',
-        );
-        const status = new RunStatus(role.daemons);
-        const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
-        const controller = await RunController.create({
+        if (shutdown.aborted) return;
+      }
+      if (flags.once) {
+        const { applied } = await applyOnce({
           role,
           configDir: flags.configDir,
+          readSnapshot: () => readScopedSnapshot(client, role.scope, { signal: shutdown }),
+          templates: () => loadCompiledTemplates(flags.templates, role.layout),
           edges,
-          bird,
-          templatesDir: flags.templates,
+          apply: { bird, guard, overlap },
+          log,
+          signal: shutdown,
+        });
+        if (!applied) context.setExitCode(1);
+        return;
+      }
+      log.info(
+        {
+          component: 'run',
+          role: flags.role,
+          node: flags.node ?? context.env['NODENAME'],
+          endpoints: etcdOptions.endpoints,
+          configDir: flags.configDir,
           minReloadIntervalMs,
           maxReloadShare,
-          keyspace: etcdKeyspaceSource({ client, staleAfterMs }),
-          log,
-          status,
-          observer: metrics,
-          guard,
-          overlap,
-          watch: { edges: bird },
-        });
-        const ops = await listenOps(
-          listen,
-          flags.listen,
-          (host, port) => startOpsServer({ host, port, status, metrics, sockets, log }),
-          log,
+          ipip,
+          bird: birdChoice.version.text,
+          birdFrom: birdChoice.source,
+          daemons: role.daemons,
+          event: 'starting',
+        },
+        'birdwatch starting',
+      );
+      const status = new RunStatus(role.daemons);
+      const metrics = new BirdwatchMetrics({ status, sockets, ipip, perPeer: flags.metricsPerPeer === true });
+      const controller = await RunController.create({
+        role,
+        configDir: flags.configDir,
+        edges,
+        bird,
+        templatesDir: flags.templates,
+        minReloadIntervalMs,
+        maxReloadShare,
+        keyspace: etcdKeyspaceSource({ client, staleAfterMs }),
+        log,
+        status,
+        observer: metrics,
+        guard,
+        overlap,
+        watch: { edges: bird },
+      });
+      const ops = await listenOps(
+        listen,
+        flags.listen,
+        (host, port) => startOpsServer({ host, port, status, metrics, sockets, log }),
+        log,
+      );
+      const onHup = (): void => {
+        log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
+        controller
+          .refresh()
+          .catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
+      };
+      // The last line of defence (lint forbids floating promises): a rejection nobody handled is a bug to log,
+      // not a reason to stop routing.
+      const onUnhandled = (reason: unknown): void => {
+        log.error(
+          { component: 'run', err: reason },
+          `unhandled rejection (a bug; please report it): ${errorMessage(reason)}; carrying on`,
         );
-        const onHup = (): void => {
-          log.info({ component: 'run' }, 'SIGHUP: re-reading etcd, templates and the files on disk');
-          controller
-            .refresh()
-            .catch((error: unknown) => log.error({ component: 'run', err: error }, 'SIGHUP re-read failed'));
-        };
-        // The last line of defence (lint forbids floating promises): a rejection nobody handled is a bug to log,
-        // not a reason to stop routing.
-        const onUnhandled = (reason: unknown): void => {
-          log.error(
-            { component: 'run', err: reason },
-            `unhandled rejection (a bug; please report it): ${errorMessage(reason)}; carrying on`,
-          );
-        };
-        process.on('SIGHUP', onHup);
-        process.on('unhandledRejection', onUnhandled);
-        try {
-          await controller.run(shutdown);
-        } finally {
-          process.off('SIGHUP', onHup);
-          process.off('unhandledRejection', onUnhandled);
-          await ops?.close();
-        }
-        log.info({ component: 'run', event: 'stopped' }, 'stopped');
+      };
+      process.on('SIGHUP', onHup);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        await controller.run(shutdown);
       } finally {
-        shutdown.removeEventListener('abort', deadline);
-        deadlineSignal?.removeEventListener('abort', overdue);
-        client.close();
+        process.off('SIGHUP', onHup);
+        process.off('unhandledRejection', onUnhandled);
+        await ops?.close();
       }
-    });
+      log.info({ component: 'run', event: 'stopped' }, 'stopped');
+    } finally {
+      shutdown.removeEventListener('abort', deadline);
+      deadlineSignal?.removeEventListener('abort', overdue);
+      client.close();
+    }
+  });
 }
