@@ -168,6 +168,17 @@ export function registerRun(program: Command, context: CommandContext): void {
       flags.register === true
         ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env)
         : undefined;
+    log.info(
+      {
+        component: 'bird',
+        event: 'bird-version',
+        version: birdChoice.version.text,
+        dialect: birdChoice.version.dialect,
+        from: birdChoice.source === 'option' ? '--bird-version' : `${flags.bird} --version`,
+        daemons: role.daemons,
+      },
+      `rendering for BIRD ${birdChoice.version.text}: ${role.daemons.join(' and ')}`,
+    );
     if (birdChoice.ipipFellBack) {
       log.warn(
         { component: 'ipip', event: 'ipip-native' },
