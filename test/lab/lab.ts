@@ -548,6 +548,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const role = hostOptions.role ?? h.defaultRole;
       if (hostOptions.bird !== undefined) birds.set(name, labBird(hostOptions.bird));
       const bird = birdOf(name);
+      const hostState = state.hosts.find((x) => x.name === name);
+      if (hostState !== undefined) {
+        hostState.bird = bird.version.text;
+        save();
+      }
       const daemons = daemonsOfBird(bird);
       // A fresh config dir: BIRD must start with what etcd says now, not with a previous start's files.
       if (hostOptions.keepConfig !== true) rmSync(h.configDir, { recursive: true, force: true });
