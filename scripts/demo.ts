@@ -10,6 +10,10 @@
  *   2. calico-rr runs `birdwatch run --role route-reflector`; `bgppeer rr add`; `bgp node-mesh off`:
  *      mesh sessions gone, both hosts Established with the reflector, blocks still reach the other host.
  *
+ * `--mixed` (npm run demo -- --mixed): the same steps with calico-01 on BIRD 1.6, calico-02 on BIRD 2.0.12 and the
+ * reflector on BIRD 3.3.2 (scripts/setup-bird's builds; each birdwatch picks its dialect from `bird --version`),
+ * then 3. calico-01 upgraded in place to BIRD 2.0.12: its kernel keeps the routes, bird6's files are gone.
+ *
  * Exits 0 only when every check passed; otherwise 1 with the reason. Always tears the lab down.
  */
 import { tmpdir } from 'node:os';
@@ -18,7 +22,8 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from '../test/harness/netns.js';
-import { BIRDWATCH_MAIN, REPO_ROOT, SERVICES, startLab, type Lab, type LabHost } from '../test/lab/lab.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { BIRDWATCH_MAIN, REPO_ROOT, SERVICES, labBird, startLab, type Lab, type LabHost } from '../test/lab/lab.js';
 import {
   kernelRoutes,
   labSnapshot,
@@ -27,6 +32,7 @@ import {
   waitRoute,
   waitSessions,
   waitUntil,
+  watchRoute,
 } from '../test/lab/observe.js';
 import { errorMessage } from '../src/errorMessage.js';
 
@@ -58,9 +64,10 @@ async function birdwatch(
   return result.stdout;
 }
 
-/** `sv status` of the host's three services, as an operator would look. */
+/** `sv status` of the host's services, as an operator would look: birdwatch and its BIRD's daemons run. */
 async function svStatus(host: LabHost): Promise<void> {
-  const dirs = SERVICES.map((s) => join(host.serviceDir, s));
+  const services = SERVICES.filter((s) => s === 'birdwatch' || host.daemons.includes(s));
+  const dirs = services.map((s) => join(host.serviceDir, s));
   out(`\n$ sv status ${dirs.join(' ')}`);
   const result = await execa('sv', ['status', ...dirs], { reject: false });
   out(indent(result.stdout));
@@ -76,7 +83,8 @@ async function showKernel(host: LabHost, family: 4 | 6): Promise<void> {
 /** `birdc show route <cidr>` on the host's BIRD: which protocol the route was learned from. */
 async function learnedFrom(host: LabHost, cidr: string, protocol: string, from: string): Promise<void> {
   const family = cidr.includes(':') ? 6 : 4;
-  const birdc = family === 6 ? 'birdc6' : 'birdc';
+  // BIRD 1.6: birdc6 for bird6; BIRD 2/3: the host's own birdc, on bird's socket for both families.
+  const birdc = host.daemons.includes('bird6') ? (family === 6 ? 'birdc6' : 'birdc') : (host.bird.birdc ?? 'birdc');
   out(`\n$ ${birdc} -s ${host.socket(family)} show route ${cidr}`);
   const result = await execa(birdc, ['-s', host.socket(family), 'show', 'route', cidr], { reject: false });
   out(indent(result.stdout));
@@ -111,7 +119,7 @@ async function check<T>(what: string, run: () => Promise<T>): Promise<T> {
 const row = (ip: string, type: string): RegExp =>
   new RegExp(`\\|\\s*${ip.replace(/[.]/g, '\\.')}\\s*\\|\\s*${type}\\s*\\|\\s*up\\s*\\|[^\\n]*Established`);
 
-async function demo(lab: Lab): Promise<void> {
+async function demo(lab: Lab, mixed: boolean): Promise<void> {
   const [c1, c2, rr] = lab.hosts as [LabHost, LabHost, LabHost];
   const env = { ...process.env, ETCD_ENDPOINTS: lab.etcd.endpoints.join(',') };
   const blocks = {
@@ -130,6 +138,10 @@ async function demo(lab: Lab): Promise<void> {
   out('   own loopback). Each host runs what a calico-node runs, under runit: one runsvdir in the host namespace with');
   out('   the services birdwatch ships (packaging/runit): birdwatch (run --once, then run), bird and bird6 (in the');
   out('   foreground, started once a valid bird.cfg exists), each logging through svlogd.');
+  if (mixed)
+    out(
+      `   BIRD per host: ${lab.hosts.map((h) => `${h.name} ${h.bird.version.text} (${h.daemons.join(' + ')})`).join(', ')}; each birdwatch asks its bird --version.`,
+    );
   out(`\n$ export ETCD_ENDPOINTS=${env.ETCD_ENDPOINTS}`);
 
   say('Step 1: two Calico nodes, a pool, a block each (the seed tutorial)');
@@ -278,11 +290,84 @@ async function demo(lab: Lab): Promise<void> {
     const routes = [...(await kernelRoutes(rr, 4)), ...(await kernelRoutes(rr, 6))];
     if (routes.length > 0) throw new Error(`found ${routes.join(' | ')}`);
   });
+  if (mixed) await upgrade(lab, c1, c2, rr, blocks[c2.name] ?? { v4: '', v6: '' });
+}
+
+/** --mixed, step 3: `host` upgraded in place from BIRD 1.6 to BIRD 2.0.12 (same config dir). */
+async function upgrade(
+  lab: Lab,
+  host: LabHost,
+  other: LabHost,
+  rr: LabHost,
+  otherBlocks: { readonly v4: string; readonly v6: string },
+): Promise<void> {
+  say(`Step 3: ${host.name} upgraded in place from BIRD ${host.bird.version.text} to BIRD 2.0.12`);
+  out(`   the host's services stop; \`bird\` becomes BIRD 2.0.12; they start again on the same config dir`);
+  const watchers = [otherBlocks.v4, otherBlocks.v6].map((prefix) => watchRoute(host, prefix));
+  await lab.stopHost(host.name);
+  await check(`${host.name}: birdwatch rendered BIRD 2's bird.cfg, BIRD 2.0.12 answers`, () =>
+    lab.startHost(host.name, { bird: '2.0.12', keepConfig: true }),
+  );
+  await check(
+    `${host.name}: ${protocolName('Global', rr.ip4)} / ${protocolName('Global', rr.ip6)} Established`,
+    async () => {
+      await waitSessions(host, 4, [protocolName('Global', rr.ip4)], { timeoutMs: WAIT_MS });
+      await waitSessions(host, 6, [protocolName('Global', rr.ip6)], { timeoutMs: WAIT_MS });
+    },
+  );
+  await check(`${host.name}: ${otherBlocks.v4} via ${other.ip4} and ${otherBlocks.v6} via ${other.ip6}`, async () => {
+    await waitRoute(host, otherBlocks.v4, other.ip4, { timeoutMs: WAIT_MS });
+    await waitRoute(host, otherBlocks.v6, other.ip6, { timeoutMs: WAIT_MS });
+  });
+  for (const [i, watcher] of watchers.entries()) {
+    const { samples, missing } = await watcher.stop();
+    const prefix = i === 0 ? otherBlocks.v4 : otherBlocks.v6;
+    if (missing > 0)
+      throw new DemoFailure(`${host.name}: ${prefix} left the kernel in ${missing} of ${samples} samples`);
+    ok(`${host.name}: ${prefix} stayed in the kernel through the upgrade (${samples} samples)`);
+  }
+  await check(`${host.name}: bird6's files are gone (a BIRD 1.6 put back could not start on them)`, async () => {
+    await waitUntil(
+      'no bird6 files',
+      async () => {
+        const left = readdirSync(host.configDir).filter((f) => /^(bird6|custom_filters6)/.test(f));
+        return { ok: left.length === 0 && existsSync(join(host.configDir, 'bird.cfg')), seen: left.join(', ') };
+      },
+      { timeoutMs: WAIT_MS },
+    );
+  });
+  out(`\n$ ls ${host.configDir}`);
+  out(
+    indent(
+      readdirSync(host.configDir)
+        .filter((f) => !f.startsWith('.'))
+        .join('  '),
+    ),
+  );
+  await showKernel(host, 4);
+  await showKernel(host, 6);
+  await svStatus(host);
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { state: { type: 'string', default: join(tmpdir(), 'birdwatch-demo') } } });
-  out('birdwatch demo: real BIRD 1.6 in network namespaces, configured by birdwatch from etcd');
+  const { values } = parseArgs({
+    options: {
+      state: { type: 'string', default: join(tmpdir(), 'birdwatch-demo') },
+      mixed: { type: 'boolean', default: false },
+    },
+  });
+  const mixed = values.mixed;
+  out(
+    `birdwatch demo: real ${mixed ? 'BIRD 1.6, 2.0.12 and 3.3.2' : 'BIRD 1.6'} in network namespaces, configured by birdwatch from etcd`,
+  );
+  if (mixed) {
+    try {
+      for (const version of ['2.0.12', '3.3.2']) labBird(version);
+    } catch (e) {
+      out(`\nDemo FAILED: ${errorMessage(e)} (scripts/setup-bird builds it)`);
+      return 1;
+    }
+  }
   if (!(await canCreateNamespaces())) {
     out(
       '\nDemo FAILED: network namespaces cannot be created here (`ip netns add` needs root / CAP_SYS_ADMIN); run it as root.',
@@ -303,7 +388,13 @@ async function main(): Promise<number> {
   const run = async (): Promise<number> => {
     try {
       lab = await startLab({
-        hosts: [{ name: 'calico-01' }, { name: 'calico-02' }, { name: 'calico-rr', role: 'route-reflector' }],
+        hosts: mixed
+          ? [
+              { name: 'calico-01' },
+              { name: 'calico-02', bird: '2.0.12' },
+              { name: 'calico-rr', role: 'route-reflector', bird: '3.3.2' },
+            ]
+          : [{ name: 'calico-01' }, { name: 'calico-02' }, { name: 'calico-rr', role: 'route-reflector' }],
         prefix: 'bwdemo',
         stateDir: values.state,
         register: false,
@@ -311,7 +402,7 @@ async function main(): Promise<number> {
         killOnExit: true,
         log: (line) => out(`   lab: ${line}`),
       });
-      await demo(lab);
+      await demo(lab, mixed);
       out(`\nDemo passed: every step verified (${elapsed()}).`);
       return 0;
     } catch (e) {

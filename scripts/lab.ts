@@ -1,7 +1,7 @@
 /**
  * scripts/lab: a multi-host BIRD + birdwatch lab in network namespaces (see test/lab/lab.ts).
  *
- *   scripts/lab up [--hosts N] [--etcd 1|3] [--state DIR] [--prefix P]
+ *   scripts/lab up [--hosts N] [--birds LIST] [--etcd 1|3] [--state DIR] [--prefix P]
  *   scripts/lab status [--state DIR]
  *   scripts/lab down [--state DIR]
  */
@@ -17,7 +17,9 @@ import { readState } from '../test/lab/state.js';
 import { errorMessage } from '../src/errorMessage.js';
 
 const USAGE = `usage:
-  scripts/lab up [--hosts N] [--etcd 1|3] [--state DIR] [--prefix P]   start N hosts (default 3), registered in etcd
+  scripts/lab up [--hosts N] [--birds LIST] [--etcd 1|3] [--state DIR] [--prefix P]
+                                         start N hosts (default 3), registered in etcd; --birds: their BIRDs in turn,
+                                         e.g. 1.6,2.0.12,3.3.2 (default 1.6: the system's; others: scripts/setup-bird's)
   scripts/lab status [--state DIR]                                     processes, runit services, BGP sessions
   scripts/lab down [--state DIR]                                       stop what up started, delete its namespaces
 default --state: ${join(tmpdir(), 'birdwatch-lab')}`;
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
       args: rest,
       options: {
         hosts: { type: 'string', default: '3' },
+        birds: { type: 'string', default: '1.6' },
         etcd: { type: 'string', default: '1' },
         state: { type: 'string', default: join(tmpdir(), 'birdwatch-lab') },
         prefix: { type: 'string', default: DEFAULT_PREFIX },
@@ -57,9 +60,16 @@ async function main(): Promise<void> {
       if (!/^[1-9][0-9]*$/.test(values.hosts) || hosts > 200)
         fail(`--hosts ${JSON.stringify(values.hosts)}: expected 1-200`);
       if (values.etcd !== '1' && values.etcd !== '3') fail(`--etcd ${JSON.stringify(values.etcd)}: expected 1 or 3`);
+      const birds = values.birds.split(',').map((b) => b.trim());
+      for (const b of birds)
+        if (!/^\d+\.\d+(\.\d+)?$/.test(b))
+          fail(`--birds ${JSON.stringify(values.birds)}: expected versions such as 1.6,2.0.12,3.3.2`);
       const started = Date.now();
       const lab = await startLab({
-        hosts,
+        hosts: Array.from({ length: hosts }, (_, i) => {
+          const bird = birds[i % birds.length]!;
+          return { name: `h${i + 1}`, ...(bird.startsWith('1.') ? {} : { bird }) };
+        }),
         etcdMembers: values.etcd === '3' ? 3 : 1,
         stateDir,
         prefix: values.prefix,
@@ -73,7 +83,7 @@ async function main(): Promise<void> {
         '',
         ...lab.hosts.map(
           (h) =>
-            `  ${h.name.padEnd(10)} ns ${h.namespace.padEnd(14)} ${h.ip4.padEnd(12)} ${h.ip6.padEnd(10)} sockets ${h.sockets.bird} ${h.sockets.bird6}`,
+            `  ${h.name.padEnd(10)} ns ${h.namespace.padEnd(14)} ${h.ip4.padEnd(12)} ${h.ip6.padEnd(10)} BIRD ${h.bird.version.text.padEnd(7)} sockets ${h.daemons.map((d) => h.sockets[d]).join(' ')}`,
         ),
         '',
         `  look:  scripts/lab status --state ${stateDir}`,
@@ -113,10 +123,11 @@ async function main(): Promise<void> {
           for (const line of `${sv.stdout}\n${sv.stderr}`.split('\n').filter((l) => l.trim() !== ''))
             process.stdout.write(`  ${h.name} ${line}\n`);
         }
-        for (const [family, socket] of [
-          [4, h.birdSocket],
-          [6, h.bird6Socket],
-        ] as const) {
+        // BIRD 2/3 hosts: one daemon, both families on bird's socket.
+        const sockets =
+          h.bird === undefined || h.bird.startsWith('1.') ? [h.birdSocket, h.bird6Socket] : [h.birdSocket];
+        for (const [i, socket] of sockets.entries()) {
+          const family = sockets.length === 1 ? '4+6' : i === 0 ? 4 : 6;
           const summary = await showProtocols(socket, { timeoutMs: 2_000 }).then(
             (rows) =>
               rows

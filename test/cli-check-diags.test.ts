@@ -14,6 +14,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { freePort } from './harness/process.js';
 import { spawnBirdwatch } from './support/birdwatchProcess.js';
 import { cli } from './support/cli.js';
+import { birdOfVersion, isMissing } from './support/birdVersions.js';
 import { createWorld, NODE, waitFor } from './support/world.js';
 
 const PEER_PASSWORD = 'bgp-peer-secret-42';
@@ -247,4 +248,115 @@ if (!(await canCreateNamespaces())) {
     proc.kill('SIGTERM');
     await proc.exited;
   });
+
+  /**
+   * BIRD 2.0.12 and 3.3.2: `birdwatch run --bird <it>` (a real process) renders one bird.cfg, waits on bird alone
+   * (readiness, metrics, diags name no bird6), and `--metrics-per-peer` gives each session of both families a series.
+   */
+  for (const version of ['2.0.12', '3.3.2']) {
+    const installed = birdOfVersion(version);
+    t.test(
+      `BIRD ${version}: run picks the dialect from --bird; ready, metrics and diags have no bird6`,
+      { skip: isMissing(installed) && installed.missing },
+      async (t) => {
+        if (isMissing(installed)) return;
+        const h = await createWorld(t, {
+          keyspace: loopbackKeyspace([keys.hostAddress('n2', 6), 'fd00::2']),
+          bird: installed,
+        });
+        const port = await freePort();
+        const listen = `127.0.0.1:${port}`;
+        const proc = spawnBirdwatch(
+          t,
+          [
+            ...h.runArgv(),
+            '--listen',
+            listen,
+            '--min-reload-interval',
+            '50ms',
+            '--log-format',
+            'json',
+            '--metrics-per-peer',
+          ],
+          { ETCD_ENDPOINTS: h.etcd.endpoints.join(',') },
+        );
+        await waitFor(
+          'bird.cfg rendered',
+          () => existsSync(join(h.configDir, 'bird.cfg')),
+          (ok) => ok,
+          30_000,
+        ).catch((error: Error) => {
+          throw new Error(`${error.message}\n${proc.output()}`);
+        });
+        t.notOk(existsSync(join(h.configDir, 'bird6.cfg')), 'no bird6.cfg');
+        t.match(
+          await waitFor(
+            'the bird-version line',
+            () => proc.lines.find((l) => l['event'] === 'bird-version'),
+            (line) => line !== undefined,
+            10_000,
+          ),
+          { version, dialect: 'bird2', from: `${installed.bird} --version`, daemons: ['bird'] },
+          'the version it renders for, and where it came from',
+        );
+        const down = await cli(['check', 'ready', '--listen', listen]);
+        t.match(down.stderr, /^not ready: .*bird does not answer/);
+        t.notMatch(down.stderr, /bird6/, 'no readiness condition for bird6');
+        await h.startBirds();
+        const ready = await waitFor(
+          'check ready exits 0',
+          () => cli(['check', 'ready', '--listen', listen]),
+          (r) => r.code === 0,
+          30_000,
+        );
+        t.match(ready.stdout, /^ready: synced with etcd at revision \d+; applied at \S+; bird answers$/);
+        const out = join(h.dir, 'diags.tar.gz');
+        const result = await cli([
+          'diags',
+          '--out',
+          out,
+          '--config-dir',
+          h.configDir,
+          '--bird-socket',
+          h.sockets.bird,
+          '--bird6-socket',
+          h.sockets.bird6,
+          '--listen',
+          listen,
+          '--no-etcd',
+          '--node',
+          NODE,
+        ]);
+        t.equal(result.code, 0, result.stderr);
+        t.equal(result.stderr, '', 'every part collected: bird6 is not asked');
+        const listing = (await execa('tar', ['-tzf', out])).stdout.split('\n');
+        t.ok(listing.some((n) => n.endsWith('/bird/show-status.txt')));
+        t.notOk(
+          listing.some((n) => n.includes('/bird6/') || n.endsWith('bird6.cfg')),
+          'nothing of bird6',
+        );
+        const read = async (name: string): Promise<string> =>
+          (await execa('tar', ['-xzOf', out, '--wildcards', `*/${name}`])).stdout;
+        t.match(await read('summary.txt'), new RegExp(`^BIRD ${version.replace(/\./g, '\\.')}: bird$`, 'm'));
+        t.match(await read('bird/show-status.txt'), new RegExp(`BIRD ${version.replace(/\./g, '\\.')}`));
+        const metrics = await read('run/metrics.txt');
+        t.notMatch(metrics, /daemon="bird6"/, 'no bird6 series');
+        t.match(metrics, /^birdwatch_bird_reachable\{daemon="bird"\} 1$/m);
+        for (const [protocol, peer] of [
+          ['Mesh_127_0_0_2', '127.0.0.2'],
+          ['Mesh_fd00__2', 'fd00::2'],
+        ])
+          t.match(
+            metrics,
+            new RegExp(
+              `^birdwatch_bgp_session_established\\{daemon="bird",protocol="${protocol}",peer="${peer}",type="mesh"\\} 0$`,
+              'm',
+            ),
+            `per-peer series of ${peer}`,
+          );
+        proc.kill('SIGTERM');
+        await proc.exited;
+      },
+    );
+  }
 }

@@ -12,6 +12,7 @@ import { runBirdCommand } from '../src/bird/controlSocket.js';
 import { configureBird } from '../src/bird/configure.js';
 import { startBirdForTest } from './harness/bird.js';
 import { canCreateNamespaces, createNamespace } from './harness/netns.js';
+import { birdOfVersion, isMissing } from './support/birdVersions.js';
 import { cli } from './support/cli.js';
 
 const config = (routes: readonly string[]): string =>
@@ -60,3 +61,50 @@ t.test('birdwatch undo reverts BIRD and puts back the previous files', async (t)
   t.equal(unreachable.code, 1);
   t.match(unreachable.stderr, /^error: bird6: /);
 });
+
+for (const version of ['2.0.12', '3.3.2']) {
+  const installed = birdOfVersion(version);
+  t.test(
+    `BIRD ${version}: undo is bird's alone (one daemon for both families); undo bird6 is refused`,
+    { skip: isMissing(installed) && installed.missing },
+    async (t) => {
+      if (isMissing(installed) || !(await canCreateNamespaces())) return;
+      const ns = await createNamespace(t, 'bwu');
+      const dir = await mkdtemp(join(tmpdir(), 'birdwatch-undo-'));
+      t.teardown(() => rm(dir, { recursive: true, force: true }));
+      const cfg = join(dir, 'bird.cfg');
+      // BIRD 2/3: the static protocol names its channel.
+      const config2 = (routes: readonly string[]): string =>
+        config(routes).replace('protocol static st { ', 'protocol static st { ipv4; ');
+      const before = config2(['192.168.1.0/26', '192.168.1.64/26']);
+      await writeFile(cfg, before);
+      const bird = await startBirdForTest(t, {
+        family: 4,
+        binary: installed.bird,
+        configPath: cfg,
+        socketPath: join(dir, 'bird.ctl'),
+        wrapper: ns.exec,
+      });
+      await savePreviousFiles(dir, 'bird', { 'bird.cfg': before });
+      await writeFile(cfg, config2(['192.168.1.0/26']));
+      t.ok((await configureBird(bird.socketPath)).ok);
+      t.match(await routeCount(bird.socketPath), /^Total: 1 of 1 routes/);
+      // bird6's socket does not exist: with BIRD 2/3 it is not asked (no error for it).
+      const flags = ['--config-dir', dir, '--bird-socket', bird.socketPath, '--bird6-socket', join(dir, 'none.ctl')];
+      const undone = await cli(['undo', ...flags]);
+      t.equal(undone.code, 0, undone.stderr);
+      t.match(undone.stdout, /^bird: reverted \(000[34] Reconfigur[^)]*\); put back bird\.cfg$/);
+      t.equal(undone.stderr, '');
+      t.match(await routeCount(bird.socketPath), /^Total: 2 of 2 routes/, 'BIRD runs the previous configuration');
+      t.equal(await readFile(cfg, 'utf8'), before, 'and the files are those again');
+      const bird6 = await cli(['undo', 'bird6', ...flags]);
+      t.equal(bird6.code, 2);
+      t.match(
+        bird6.stderr,
+        new RegExp(
+          `daemon "bird6": BIRD ${version.replace(/\./g, '\\.')} at .* serves both families: there is no bird6`,
+        ),
+      );
+    },
+  );
+}

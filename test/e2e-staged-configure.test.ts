@@ -8,6 +8,7 @@ import { reloadBird } from '../src/controller/realEdges.js';
 import { keys } from '../src/model/keys.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
+import { birdOfVersion, isMissing } from './support/birdVersions.js';
 import { createWorld, NODE, waitFor, waitSettled } from './support/world.js';
 import { linesSaying } from './support/logLines.js';
 
@@ -25,52 +26,64 @@ const routeOf = async (socket: string, cidr: string): Promise<string> =>
 if (!(await canCreateNamespaces())) {
   t.test('staged configure', { skip: 'needs network namespaces (ip netns add failed)' }, () => undefined);
 } else {
-  t.test(
-    'both accept: one configure of the staged set, includes read from the staged dir, files swapped',
-    async (t) => {
-      const h = await createWorld(t, { keyspace: loopbackKeyspace() });
-      const controller = await h.startController({ guard: true });
-      await h.startBirds();
-      await h.waitConverged('first apply');
-      // BIRD started after birdwatch read the files itself; the reload it is owed must not fall into the count.
-      await waitSettled(controller);
-      const reloads = controller.status.reloads.bird!;
-      const aggrBefore = readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8');
-      // An IPAM block lives in an include (bird_aggr.cfg): BIRD must read the staged include, not the live one,
-      // since the live one is only replaced after BIRD answered.
-      await h.client.put(keys.block(NODE, 4, '10.77.0.0/26')).value('{}');
-      await waitFor(
-        'the block route in BIRD',
-        () => routeOf(h.sockets.bird, '10.77.0.0/26'),
-        (r) => r.includes('10.77.0.0/26'),
-        20_000,
-      );
-      await h.waitConverged('block applied');
-      t.match(readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8'), /10\.77\.0\.0\/26/);
-      // The staging dir goes once the swap is done (a moment after BIRD and the disk already agree).
-      await waitFor(
-        'no staging dir or temp file left',
-        () => readdirSync(h.configDir).filter((f) => f.startsWith('.staging-') || f.includes('.tmp-')),
-        (left) => left.length === 0,
-        5_000,
-      );
-      const applied = await waitFor(
-        'the apply logged',
-        () =>
-          linesSaying(h.logLines(), 'configuration applied').filter((l) => String(l['changes']).includes('bird_aggr')),
-        (lines) => lines.length > 0,
-        5_000,
-      );
-      t.match(applied.at(-1)?.['reload'], { bird: /Reconfigured/ });
-      t.equal(controller.status.reloads.bird! - reloads, 1, 'one configure for the change, not two');
-      t.equal(
-        (await readPreviousFiles(h.configDir, 'bird'))?.['bird_aggr.cfg'],
-        aggrBefore,
-        "birdwatch undo's record holds the files BIRD ran before this change",
-      );
-      await controller.close();
-    },
-  );
+  // BIRD 1.6 (bird and bird6), and BIRD 2.0.12 and 3.3.2 (one bird for both families).
+  for (const version of [undefined, '2.0.12', '3.3.2'] as const) {
+    const installed = version === undefined ? undefined : birdOfVersion(version);
+    t.test(
+      `${version === undefined ? 'BIRD 1.6' : `BIRD ${version}`}: both accept: one configure of the staged set, includes read from the staged dir, files swapped`,
+      { skip: installed !== undefined && isMissing(installed) && installed.missing },
+      async (t) => {
+        const bird = installed !== undefined && !isMissing(installed) ? installed : undefined;
+        const h = await createWorld(t, { keyspace: loopbackKeyspace(), ...(bird && { bird }) });
+        const controller = await h.startController({ guard: true });
+        await h.startBirds();
+        await h.waitConverged('first apply');
+        // BIRD started after birdwatch read the files itself; the reload it is owed must not fall into the count.
+        await waitSettled(controller);
+        const reloads = controller.status.reloads.bird!;
+        const aggrBefore = readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8');
+        // An IPAM block lives in an include (bird_aggr.cfg): BIRD must read the staged include, not the live one,
+        // since the live one is only replaced after BIRD answered.
+        await h.client.put(keys.block(NODE, 4, '10.77.0.0/26')).value('{}');
+        await waitFor(
+          'the block route in BIRD',
+          () => routeOf(h.sockets.bird, '10.77.0.0/26'),
+          (r) => r.includes('10.77.0.0/26'),
+          20_000,
+        );
+        await h.waitConverged('block applied');
+        t.match(readFileSync(join(h.configDir, 'bird_aggr.cfg'), 'utf8'), /10\.77\.0\.0\/26/);
+        // The staging dir goes once the swap is done (a moment after BIRD and the disk already agree).
+        await waitFor(
+          'no staging dir or temp file left',
+          () => readdirSync(h.configDir).filter((f) => f.startsWith('.staging-') || f.includes('.tmp-')),
+          (left) => left.length === 0,
+          5_000,
+        );
+        const applied = await waitFor(
+          'the apply logged',
+          () =>
+            linesSaying(h.logLines(), 'configuration applied').filter((l) =>
+              String(l['changes']).includes('bird_aggr'),
+            ),
+          (lines) => lines.length > 0,
+          5_000,
+        );
+        t.match(applied.at(-1)?.['reload'], {
+          bird: version === '3.3.2' ? /Reconfiguration in progress/ : /Reconfigured/,
+        });
+        t.equal(controller.status.reloads.bird! - reloads, 1, 'one configure for the change, not two');
+        t.equal(controller.status.daemons.bird!.failure, undefined, 'applied');
+        t.same(Object.keys(controller.status.daemons).sort(), [...h.daemons].sort(), 'the daemons of this BIRD only');
+        t.equal(
+          (await readPreviousFiles(h.configDir, 'bird'))?.['bird_aggr.cfg'],
+          aggrBefore,
+          "birdwatch undo's record holds the files BIRD ran before this change",
+        );
+        await controller.close();
+      },
+    );
+  }
 
   t.test('BIRD accepts a set bird -p refuses: BIRD goes back to the disk, nothing is swapped', async (t) => {
     const h = await createWorld(t, { keyspace: loopbackKeyspace() });

@@ -13,7 +13,7 @@ import { delay } from './harness/process.js';
 import { addBlock, addPool } from './lab/keyspace.js';
 import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
 import { PACKAGED_RUNIT_SERVICES, type LabHost, type ServiceName } from './lab/lab.js';
-import { expectRoute, expectSessions, kernelRoutes, protocolName, routeFor, waitUntil } from './lab/observe.js';
+import { expectRoute, expectSessions, protocolName, waitUntil, watchRoute } from './lab/observe.js';
 import { descendants, processStartTime, stopProcesses, spawnDetached } from './lab/procs.js';
 
 const TIMEOUT = 40_000;
@@ -38,28 +38,6 @@ async function killAndWaitForRestart(t: Test, host: LabHost, service: ServiceNam
     `${host.name}: ${service} PID ${pid} SIGKILLed; runsv started PID ${String(next)} ${Date.now() - started} ms later`,
   );
   return next ?? 0;
-}
-
-/** Samples the host's kernel every ~50 ms until stopped; counts the samples that lacked a route to `prefix`. */
-function watchRoute(host: LabHost, prefix: string): { stop(): Promise<{ samples: number; missing: number }> } {
-  let running = true;
-  let samples = 0;
-  let missing = 0;
-  const loop = (async () => {
-    while (running) {
-      const routes = await kernelRoutes(host, prefix.includes(':') ? 6 : 4).catch(() => []);
-      samples++;
-      if (routeFor(routes, prefix) === undefined) missing++;
-      await delay(50);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return { samples, missing };
-    },
-  };
 }
 
 t.test('runit restarts a killed bird, bird6 or birdwatch and routing converges', async (t) => {

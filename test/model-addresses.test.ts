@@ -14,6 +14,7 @@ import { NODE_LAYOUT, REFLECTOR_LAYOUT } from '../src/render/layouts.js';
 import { compileTemplateSet } from '../src/render/templateSet.js';
 import { ADDRESS_SAMPLES } from './support/addressSweep.js';
 import { birdAccepts } from './support/birdCheck.js';
+import { BIRD_1_6 } from '../src/bird/birdVersion.js';
 
 /**
  * Every address class the model refuses (the samples of the sweep), in every place an address comes from:
@@ -192,7 +193,7 @@ t.test('reflector: its own --ip/--ip6 (or IP/IP6) must be usable: exit-2 usage e
     const flags = addRoleOptions(new Command())
       .parse(['--role', 'route-reflector', ...args], { from: 'user' })
       .opts<RoleFlags>();
-    return resolveRole(flags, env, 'off');
+    return resolveRole(flags, env, 'off', BIRD_1_6);
   };
   t.throws(() => role(['--ip', '0.0.0.0']), {
     name: 'UsageError',

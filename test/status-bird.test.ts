@@ -7,6 +7,7 @@ import { startBirdForTest } from './harness/bird.js';
 import { startEtcdForTest } from './harness/etcd.js';
 import { canCreateNamespaces, createNamespace } from './harness/netns.js';
 import { delay } from './harness/process.js';
+import { birdOfVersion, isMissing, type InstalledBird } from './support/birdVersions.js';
 import { cli, type CliResult } from './support/cli.js';
 
 // `birdwatch status` against real bird and bird6. Two nodes are set up with birdwatch commands and rendered
@@ -27,30 +28,35 @@ if (!(await canCreateNamespaces())) {
     return result;
   };
 
-  const nsA = await createNamespace(t, 'bws');
-  const nsB = await createNamespace(t, 'bws');
-  await execa('ip', [
-    'link',
-    'add',
-    'bwveth',
-    'netns',
-    nsA.name,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'bwveth',
-    'netns',
-    nsB.name,
-  ]);
-  for (const [ns, last] of [
-    [nsA, 1],
-    [nsB, 2],
-  ] as const) {
-    await execa('ip', ['-n', ns.name, 'addr', 'add', `10.99.0.${last}/24`, 'dev', 'bwveth']);
-    await execa('ip', ['-n', ns.name, 'addr', 'add', `fd00:99::${last}/64`, 'dev', 'bwveth', 'nodad']);
-    await execa('ip', ['-n', ns.name, 'link', 'set', 'bwveth', 'up']);
-  }
+  /** Two namespaces joined by a veth pair: node A at 10.99.0.1 / fd00:99::1, node B at .2 / ::2. */
+  const namespacePair = async () => {
+    const nsA = await createNamespace(t, 'bws');
+    const nsB = await createNamespace(t, 'bws');
+    await execa('ip', [
+      'link',
+      'add',
+      'bwveth',
+      'netns',
+      nsA.name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'bwveth',
+      'netns',
+      nsB.name,
+    ]);
+    for (const [ns, last] of [
+      [nsA, 1],
+      [nsB, 2],
+    ] as const) {
+      await execa('ip', ['-n', ns.name, 'addr', 'add', `10.99.0.${last}/24`, 'dev', 'bwveth']);
+      await execa('ip', ['-n', ns.name, 'addr', 'add', `fd00:99::${last}/64`, 'dev', 'bwveth', 'nodad']);
+      await execa('ip', ['-n', ns.name, 'link', 'set', 'bwveth', 'up']);
+    }
+    return [nsA, nsB] as const;
+  };
+  const [nsA, nsB] = await namespacePair();
 
   await run('node', 'register', '--node', 'node-a', '--ip', '10.99.0.1', '--ip6', 'fd00:99::1');
   await run('node', 'register', '--node', 'node-b', '--ip', '10.99.0.2', '--ip6', 'fd00:99::2');
@@ -80,6 +86,50 @@ if (!(await canCreateNamespaces())) {
   }
   const birdA = sockets['node-a-bird']!;
   const bird6A = sockets['node-a-bird6']!;
+
+  /**
+   * The same two nodes on BIRD 2/3 (rendered by `render --bird`, one daemon each): node A's bird socket, once its
+   * BIRD runs. Started before the BIRD 1.6 tests, so their sessions come up meanwhile.
+   */
+  const bird2Nodes = async (installed: InstalledBird): Promise<string> => {
+    const [a, b] = await namespacePair();
+    let socketA = '';
+    for (const [node, ns] of [
+      ['node-a', a],
+      ['node-b', b],
+    ] as const) {
+      const out = join(dir, `${node}-${installed.version.text}`);
+      await run(
+        'render',
+        '--datastore',
+        'etcd',
+        '--node',
+        node,
+        '--out',
+        out,
+        '--ipip',
+        'off',
+        '--bird',
+        installed.bird,
+      );
+      const socketPath = join(dir, `${node}-${installed.version.text}.ctl`);
+      if (node === 'node-a') socketA = socketPath;
+      await startBirdForTest(t, {
+        family: 4,
+        binary: installed.bird,
+        configPath: join(out, 'bird.cfg'),
+        socketPath,
+        wrapper: ns.exec,
+        logFile: join(dir, `${node}-${installed.version.text}.log`),
+      });
+    }
+    return socketA;
+  };
+  const bird2Sockets = new Map<string, Promise<string>>();
+  for (const version of ['2.0.12', '3.3.2']) {
+    const installed = birdOfVersion(version);
+    if (!isMissing(installed)) bird2Sockets.set(version, bird2Nodes(installed));
+  }
 
   /** Polls `status` on node A until both mesh sessions are established (BIRD waits its start delay first). */
   async function statusWhenMeshUp(): Promise<CliResult> {
@@ -185,4 +235,62 @@ if (!(await canCreateNamespaces())) {
     const dur = await cli(['status', '--bird-socket', birdA, '--bird6-socket', bird6A, '--timeout', '2s']);
     t.equal(dur.code, 0, '--timeout 2s is a duration');
   });
+
+  for (const version of ['2.0.12', '3.3.2']) {
+    const socket = bird2Sockets.get(version);
+    t.test(
+      `BIRD ${version}: one daemon answers both families; bird6 is not asked, nor warned about`,
+      { skip: socket === undefined && `BIRD ${version} is not installed` },
+      async (t) => {
+        const birdSocket = await socket!;
+        const missing6 = join(dir, 'no-such-bird6.ctl');
+        const args = ['status', '--bird-socket', birdSocket, '--bird6-socket', missing6];
+        const deadline = Date.now() + 60_000;
+        let json: CliResult;
+        for (;;) {
+          json = await cli([...args, '--json']);
+          const up = JSON.parse(json.stdout) as { ipv4: { established?: number }; ipv6: { established?: number } };
+          if (up.ipv4.established === 1 && up.ipv6.established === 1) break;
+          if (Date.now() > deadline) throw new Error(`mesh sessions not established within 60 s:\n${json.stdout}`);
+          await delay(250);
+        }
+        t.equal(json.code, 0);
+        t.equal(json.stderr, '', 'no warning about bird6');
+        const parsed = JSON.parse(json.stdout) as Record<string, Record<string, unknown>>;
+        t.same(parsed['bird'], { version, daemons: ['bird'] });
+        t.match(parsed['ipv6'], { daemon: 'bird', socket: birdSocket, reachable: true, total: 2 });
+        const sessions = (family: string) =>
+          (parsed[family]?.['sessions'] as { protocol: string; peerAddress: string; peerType: string }[]).map((s) => [
+            s.protocol,
+            s.peerAddress,
+            s.peerType,
+          ]);
+        t.same(sessions('ipv4'), [
+          ['Mesh_10_99_0_2', '10.99.0.2', 'node-to-node mesh'],
+          ['Global_127_0_0_3', '127.0.0.3', 'global'],
+          ['Node_127_0_0_4', '127.0.0.4', 'node specific'],
+        ]);
+        t.same(sessions('ipv6'), [
+          ['Mesh_fd00_99__2', 'fd00:99::2', 'node-to-node mesh'],
+          ['Node___1', '::1', 'node specific'],
+        ]);
+        const table = await cli(args);
+        t.equal(table.code, 0, table.stderr);
+        t.equal(table.stderr, '');
+        const lines = table.stdout.split('\n');
+        t.equal(lines[0], 'IPv4 BGP status');
+        t.match(
+          lines[4]!,
+          /^\| 10\.99\.0\.2 +\| node-to-node mesh \| up +\| \d\d:\d\d:\d\d\.\d{3} \| Established +\|$/,
+        );
+        t.equal(lines[8], '1 of 3 sessions established');
+        t.equal(lines[10], 'IPv6 BGP status');
+        t.match(lines[14]!, /^\| fd00:99::2 +\| node-to-node mesh \| up +\|/);
+        t.equal(lines.at(-1), '1 of 2 sessions established');
+        const strict = await cli([...args, '--fail-unless-established']);
+        t.equal(strict.code, 3);
+        t.equal(strict.stderr, 'error: 3 of 5 BGP sessions not Established: 127.0.0.3, 127.0.0.4, ::1');
+      },
+    );
+  }
 }

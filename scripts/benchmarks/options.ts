@@ -24,7 +24,7 @@ export const USAGE = [
   `usage: scripts/bench [--quick] [--only ${REPORT_SUITES.join(',')}] [--changes N] [--runs N] [--render-runs N]`,
   '                     [--idle-seconds S] [--latency-nodes 100,1000,5000] [--cold-nodes 1000,5000,10000]',
   '                     [--storm-nodes 1000,5000] [--min-reload-interval MS] [--max-reload-share F]',
-  '                     [--startup-runs N] [--out FILE | --no-write] [--cpu-prof DIR]',
+  '                     [--startup-runs N] [--bird 1.6,2.0.12] [--out FILE | --no-write] [--cpu-prof DIR]',
   '       scripts/bench SUITE [flags]   one suite alone, printed as it reports (SUITE --help for its flags):',
   ...STANDALONE_NAMES.map((name) => `         ${name.padEnd(9)} ${STANDALONE_SUITES[name]}`),
 ].join('\n');
@@ -43,6 +43,11 @@ export interface ReportOptions {
   /** Passed to birdwatch when set; its own default otherwise. */
   readonly minReloadIntervalMs: number | undefined;
   readonly maxReloadShare: number | undefined;
+  /**
+   * The BIRDs the live sessions (latency, storm) run against, one session each: `1.6` (the system's, the default)
+   * and BIRD 2/3 versions from scripts/setup-bird's cache.
+   */
+  readonly birds: readonly string[];
   /** Where the report is written; undefined: printed only. */
   readonly out: string | undefined;
   readonly cpuProfDir: string | undefined;
@@ -52,6 +57,15 @@ export type BenchCommand =
   | { readonly kind: 'help' }
   | { readonly kind: 'report'; readonly options: ReportOptions }
   | { readonly kind: 'suite'; readonly suite: StandaloneSuite; readonly argv: readonly string[] };
+
+/** `--bird 1.6,2.0.12`: BIRD versions (major.minor[.patch]), each once; default 1.6. */
+function birdVersions(text: string | undefined): string[] {
+  if (text === undefined) return ['1.6'];
+  const list = text.split(',').map((s) => s.trim());
+  if (list.some((v) => !/^\d+\.\d+(\.\d+)?$/.test(v)) || new Set(list).size !== list.length)
+    throw new UsageError(`--bird ${JSON.stringify(text)}: expected BIRD versions such as 1.6,2.0.12,3.3.2, each once`);
+  return list;
+}
 
 /** What `scripts/bench ARGS` asks for; throws UsageError naming the flag or suite. */
 export function parseBenchCommand(argv: readonly string[]): BenchCommand {
@@ -79,6 +93,7 @@ export function parseBenchCommand(argv: readonly string[]): BenchCommand {
     out: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    bird: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return { kind: 'help' };
@@ -107,6 +122,7 @@ export function parseBenchCommand(argv: readonly string[]): BenchCommand {
         values['max-reload-share'] === undefined ? undefined : share('--max-reload-share', values['max-reload-share']),
       out: values['no-write'] ? undefined : (values.out ?? (quick ? undefined : join(ROOT, 'docs', 'benchmarks.md'))),
       cpuProfDir: values['cpu-prof'],
+      birds: birdVersions(values.bird),
     },
   };
 }

@@ -72,18 +72,22 @@ export async function runReportSuites(options: ReportOptions): Promise<BenchResu
       }
       if (has('cold') && options.coldNodes.includes(nodes))
         results.cold.push(await coldStart(etcd, nodes, options.runs, session));
-      const plan = {
-        nodes,
-        changes: has('latency') && options.latencyNodes.includes(nodes) ? options.changes : 0,
-        idleSeconds: has('idle') && nodes === TARGETS.idleNodes ? options.idleSeconds : 0,
-        stormRuns: has('storm') && options.stormNodes.includes(nodes) ? options.runs : 0,
-      };
-      if (plan.changes + plan.idleSeconds + plan.stormRuns > 0) {
-        const live = await liveSession(etcd, plan, session);
-        results.rss.push({ nodes, hwmKib: live.hwmKib });
-        if (live.latency) results.latency.push(live.latency);
-        if (live.idle) results.idle = live.idle;
-        if (live.storm) results.storm.push(live.storm);
+      // One live session per BIRD (--bird): BIRD 1.6 first, the reference the idle figures are taken on.
+      for (const [i, bird] of options.birds.entries()) {
+        const plan = {
+          nodes,
+          bird,
+          changes: has('latency') && options.latencyNodes.includes(nodes) ? options.changes : 0,
+          idleSeconds: has('idle') && nodes === TARGETS.idleNodes && i === 0 ? options.idleSeconds : 0,
+          stormRuns: has('storm') && options.stormNodes.includes(nodes) ? options.runs : 0,
+        };
+        if (plan.changes + plan.idleSeconds + plan.stormRuns > 0) {
+          const live = await liveSession(etcd, plan, session);
+          results.rss.push({ nodes, bird: live.bird, hwmKib: live.hwmKib });
+          if (live.latency) results.latency.push(live.latency);
+          if (live.idle) results.idle = live.idle;
+          if (live.storm) results.storm.push(live.storm);
+        }
       }
     });
   }

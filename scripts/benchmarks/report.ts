@@ -16,7 +16,7 @@ import { TARGETS, type Targets } from './targets.js';
 export interface BenchResults {
   readonly latency: LatencyResult[];
   /** Peak RSS (VmHWM) of the birdwatch process of each live session, by size. */
-  readonly rss: { readonly nodes: number; readonly hwmKib: number }[];
+  readonly rss: { readonly nodes: number; readonly bird?: string; readonly hwmKib: number }[];
   readonly anatomy: AnatomyResult | undefined;
   readonly storm: StormResult[];
   readonly cold: ColdResult[];

@@ -6,6 +6,7 @@
  * - BIRD 2.x and 3.x (`bird2` dialect): one daemon for both families, one `bird.cfg` with `ipv4 { … }` and
  *   `ipv6 { … }` channels. BIRD 3 reads BIRD 2's language; what differs between them is gated below.
  */
+import type { Daemon } from '../model/daemon.js';
 import { accept, refuse, type Validated } from '../model/result.js';
 
 export type BirdDialect = 'bird1' | 'bird2';
@@ -114,5 +115,49 @@ export function parseBirdVersionOption(value: string): Validated<BirdVersion> {
   return parsed.ok ? parsed : refuse(`${BIRD_VERSION_OPTION} ${JSON.stringify(value)}: ${parsed.reason}`);
 }
 
-/** BIRD 1.6 runs two daemons (`bird`, `bird6`); BIRD 2 and 3 one for both families. */
-export const daemonCount = (dialect: BirdDialect): 1 | 2 => (dialect === 'bird1' ? 2 : 1);
+/** The BIRD 1.6 birdwatch rendered for before it asked the binary (Debian's 1.6.8): what callers without one mean. */
+export const BIRD_1_6: BirdVersion = (() => {
+  const parsed = versionOf(1, 6, 8);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.value;
+})();
+
+/** The daemons of a dialect (README "BIRD 2 and BIRD 3"): BIRD 1.6 runs `bird` and `bird6`, BIRD 2/3 `bird` alone. */
+export const daemonsOfDialect = (dialect: BirdDialect): readonly Daemon[] =>
+  dialect === 'bird1' ? ['bird', 'bird6'] : ['bird'];
+
+/**
+ * The version in a control socket's greeting (`0001 BIRD 2.0.12 ready.`; the text after the code): how `status`,
+ * `undo` and `diags` learn which BIRD answers without a binary to ask. undefined: not a version birdwatch speaks.
+ */
+export function parseBirdGreeting(greeting: string): BirdVersion | undefined {
+  const m = /^BIRD (\S+) ready\.?$/.exec(greeting.trim());
+  if (!m) return undefined;
+  const parsed = parseBirdVersionOutput(`BIRD version ${m[1]}`);
+  return parsed.ok ? parsed.value : undefined;
+}
+
+/**
+ * Which version to render for, from `<bird> --version` (`detected`, when the binary was run) and `--bird-version`
+ * (`option`). The option wins: it exists for rendering for a BIRD other than the one at hand. But a binary that
+ * will validate (`bird -p`) or run the files must speak the same dialect, else every set would be refused: that
+ * pair is refused, naming both. Only the version gates may differ (render for 3.1.0, validate with 3.3.2).
+ */
+export function chooseBirdVersion(
+  detected: BirdVersion | undefined,
+  option: BirdVersion | undefined,
+  binary: string,
+): Validated<BirdVersion> {
+  if (option === undefined) {
+    if (detected === undefined)
+      return refuse(`no BIRD version: ${binary} was not asked and ${BIRD_VERSION_OPTION} not given`);
+    return accept(detected);
+  }
+  if (detected !== undefined && detected.dialect !== option.dialect) {
+    const family = (v: BirdVersion): string => (v.dialect === 'bird1' ? 'BIRD 1.6' : 'BIRD 2/3');
+    return refuse(
+      `${family(option)} files, but ${binary} is BIRD ${detected.text} and would validate and run them; give a ${family(option)} binary as --bird, or leave ${BIRD_VERSION_OPTION} out`,
+    );
+  }
+  return accept(option);
+}

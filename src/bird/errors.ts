@@ -76,7 +76,6 @@ export class BirdValidationTimeoutError extends Error {
 
 /**
  * `bird --version` failed, or answered with something that is not a BIRD version birdwatch speaks.
- * @internal thrown by detectBirdVersion.ts, which `run` and `render` do not call yet (README "BIRD 2 and BIRD 3").
  */
 export class BirdVersionError extends Error {
   override readonly name = 'BirdVersionError';

@@ -17,6 +17,10 @@ export interface DiagnosticsOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly configDir: string;
   readonly sockets: Readonly<Record<Daemon, string>>;
+  /** The daemons asked (BIRD 2/3: bird alone); default bird and bird6. */
+  readonly daemons?: readonly Daemon[];
+  /** Which BIRD answered on bird's socket (its greeting), for the summary. */
+  readonly birdVersion?: string;
   readonly listen: ListenOption;
   readonly logs: readonly string[];
   readonly logBytes: number;
@@ -146,7 +150,7 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
   });
 
   await Promise.all(
-    DAEMONS.flatMap((daemon) =>
+    (options.daemons ?? DAEMONS).flatMap((daemon) =>
       (['show status', 'show protocols all', 'show route'] as const).map((command) =>
         part(`${daemon} \`${command}\` (${options.sockets[daemon]})`, async () => {
           const reply = await runBirdCommand(options.sockets[daemon], command, { timeoutMs: options.timeoutMs });
@@ -217,6 +221,7 @@ export async function collectDiagnostics(options: DiagnosticsOptions): Promise<D
     [
       `birdwatch diags, ${now.toISOString()}`,
       `birdwatch ${BIRDWATCH_VERSION}, Node ${process.version}, host ${options.host}, node ${options.node}`,
+      `BIRD ${options.birdVersion ?? 'unknown (bird did not answer)'}: ${(options.daemons ?? DAEMONS).join(', ')}`,
       `secrets redacted: BIRD \`password "…"\`, secret-named JSON fields of etcd values, the etcd password, private keys`,
       '',
       ...report,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { BirdVersion } from '../bird/birdVersion.js';
 import { nodeRole, reflectorRole, type RoleRenderer } from '../controller/roleRenderer.js';
 import { parseBgpAddress, type IpAddress } from '../model/address.js';
 import { parseAsNumber } from '../model/asNumber.js';
@@ -35,8 +36,9 @@ export function addRoleOptions(command: Command): Command {
     );
 }
 
-export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): RoleRenderer {
-  if (flags.role === 'node') return nodeRole(resolveNodeName(flags.node, env), ipip);
+/** `bird`: the BIRD the files are for (its dialect picks the layout). */
+export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering, bird: BirdVersion): RoleRenderer {
+  if (flags.role === 'node') return nodeRole(resolveNodeName(flags.node, env), ipip, bird);
   if (flags.role !== 'route-reflector') throw new UsageError('--role', flags.role, 'expected node or route-reflector');
   const address = (argument: string, value: string | undefined, family: 4 | 6): IpAddress | undefined => {
     if (value === undefined || value === '') return undefined;
@@ -55,5 +57,5 @@ export function resolveRole(flags: RoleFlags, env: Env, ipip: IpipRendering): Ro
     if (!parsed.ok) throw new UsageError('--as', flags.as, parsed.reason);
     asNumber = parsed.value;
   }
-  return reflectorRole({ ipv4, ipv6, asNumber });
+  return reflectorRole({ ipv4, ipv6, asNumber }, bird);
 }

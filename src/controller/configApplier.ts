@@ -1,4 +1,5 @@
 import { LiveFiles } from '../apply/liveFileSet.js';
+import { removeFilesDurably } from '../apply/removeFiles.js';
 import { errorMessage } from '../errorMessage.js';
 import type { Daemon } from '../model/daemon.js';
 import { NodeConfigError } from '../model/errors.js';
@@ -24,6 +25,7 @@ import { replacedFiles } from './guard/undoRecord.js';
 import { CycleRounds, Quarantine } from './quarantine.js';
 import type { BirdDrift } from './birdWatcher.js';
 import { ReloadModes } from './reloadModes.js';
+import { absentDaemonFiles } from './absentDaemonFiles.js';
 import type { RenderOutcome } from './roleRenderer.js';
 import type { LogEvent } from '../observe/logEvents.js';
 
@@ -49,6 +51,8 @@ export class ConfigApplier {
   /** The files' statements, parsed from their last parse (the guard's choice and the applied log compare them). */
   readonly #statements = new StatementMemo();
   readonly #now: () => number;
+  /** The files of daemons this role does not run are gone (checked once, after the first cycle that applied). */
+  #absentFilesRemoved = false;
 
   constructor(
     private readonly options: ConfigApplierOptions,
@@ -333,6 +337,7 @@ export class ConfigApplier {
     const pending = applying && this.#daemons.some((d) => this.#reloadOwed.has(d));
     const allApplied = failures.length === 0 && results.every((r) => !applying || !this.#reloadOwed.has(r.daemon));
     if (allApplied && rounds.keyspace) this.#guard?.holds.appliedCleanly(this.#templates, rounds.keyspace);
+    if (allApplied && this.options.mode.kind !== 'check') await this.#removeAbsentDaemonFiles();
     // The change is applied the moment BIRD answered: the latency is taken here, before any bookkeeping.
     const latencyMs = changeAt !== undefined && allApplied ? this.#now() - changeAt : undefined;
     if (latencyMs !== undefined && results.some((r) => r.written.length > 0 || r.reload))
@@ -349,6 +354,40 @@ export class ConfigApplier {
           for (const name of r.written) await this.#live.remember(name, rendered.files.get(name)!);
     }
     return finishedResult({ ...finished, aborted, failures, reloads, latencyMs, pending, transient });
+  }
+
+  /**
+   * Once the role's files are in place: the files of a daemon it does not run (bird6's, after an upgrade from BIRD
+   * 1.6 to BIRD 2/3 in the same config dir; absentDaemonFiles.ts says why removed). A failure is retried next cycle.
+   */
+  async #removeAbsentDaemonFiles(): Promise<void> {
+    if (this.#absentFilesRemoved) return;
+    const { configDir, log } = this.options;
+    const files = absentDaemonFiles(this.#daemons);
+    try {
+      const configuration = await removeFilesDurably(configDir, files.configuration);
+      const state = await removeFilesDurably(configDir, [
+        ...files.state,
+        ...(configuration.length > 0 ? files.previousDialect : []),
+      ]);
+      this.#absentFilesRemoved = true;
+      const removed = [...configuration, ...state];
+      if (removed.length > 0)
+        log.info(
+          {
+            component: 'apply',
+            event: 'absent-daemon-files-removed' satisfies LogEvent,
+            files: removed,
+            daemons: this.#daemons,
+          },
+          `removed ${removed.join(', ')} from ${configDir}: files of a daemon this BIRD does not run (it runs ${this.#daemons.join(' and ')})`,
+        );
+    } catch (error) {
+      log.warn(
+        { component: 'apply', event: 'absent-daemon-files-kept' satisfies LogEvent, err: error },
+        `could not remove the files of a daemon this BIRD does not run: ${errorMessage(error)}; trying again next cycle`,
+      );
+    }
   }
 
   /** BIRD refused the new set: the files it runs go back on disk. */

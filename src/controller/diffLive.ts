@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import { LiveFiles } from '../apply/liveFileSet.js';
 import type { KeyspaceSnapshot } from '../datastore/snapshot.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
 import { unifiedDiff } from '../render/unifiedDiff.js';
 import type { CycleResult } from './cycleResult.js';
+import { absentDaemonFiles } from './absentDaemonFiles.js';
 import { summarizeConfigChange, type ConfigChange } from './diffSummary.js';
 import type { PipelineEdges } from './edges.js';
 import { renderOnce } from './oneShot.js';
@@ -27,6 +29,8 @@ interface FileDiff {
   readonly rendered: string;
   /** `diff -u` text (header and hunks). */
   readonly patch: string;
+  /** The file would be removed: only a daemon this BIRD does not run reads it (bird6's, after BIRD 1.6). */
+  readonly removed?: true;
 }
 
 export interface LiveDiff {
@@ -55,6 +59,18 @@ export async function diffAgainstLive(options: DiffAgainstLiveOptions): Promise<
       live: current,
       rendered: content,
       patch: unifiedDiff(path, current, `${path} (rendered)`, content),
+    });
+  }
+  // What `run` would remove once the rendering is in place (ConfigApplier, absentDaemonFiles.ts).
+  const absent = await new LiveFiles(options.configDir).read(absentDaemonFiles(options.role.daemons).configuration);
+  for (const [file, current] of absent) {
+    const path = join(options.configDir, file);
+    files.push({
+      file,
+      live: current,
+      rendered: '',
+      patch: unifiedDiff(path, current, '/dev/null', ''),
+      removed: true,
     });
   }
   return { cycle, files, change: summarizeConfigChange(live, rendered.files) };

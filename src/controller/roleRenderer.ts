@@ -1,3 +1,4 @@
+import { BIRD_1_6, type BirdVersion } from '../bird/birdVersion.js';
 import type { IpAddress } from '../model/address.js';
 import { daemonsOf, type Daemon } from '../model/daemon.js';
 import { buildNodeModel } from '../model/buildNodeModel.js';
@@ -9,7 +10,14 @@ import { isRelevantKey } from '../model/keys.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
 import type { EntrySpan, FileSet } from '../render/fileSet.js';
 import type { IpipRendering } from '../render/ipipMode.js';
-import { NODE_LAYOUT, REFLECTOR_LAYOUT, type Layout } from '../render/layouts.js';
+import {
+  BIRD2_NODE_LAYOUT,
+  BIRD2_REFLECTOR_LAYOUT,
+  NODE_LAYOUT,
+  REFLECTOR_LAYOUT,
+  type Layout,
+} from '../render/layouts.js';
+import { renderBird2FileSet, renderBird2ReflectorFileSet } from '../render/renderBird2FileSet.js';
 import { renderFileSet } from '../render/renderFileSet.js';
 import { renderReflectorFileSet } from '../render/renderReflectorFileSet.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
@@ -34,6 +42,8 @@ export interface RenderOutcome {
 
 /** A role: how keyspace + templates become files (pure), and which changes can alter them. */
 export interface RoleRenderer {
+  /** The BIRD the files are for: its dialect picks the layout (BIRD 1.6: bird + bird6; BIRD 2/3: one bird). */
+  readonly bird: BirdVersion;
   readonly layout: Layout;
   /** The daemons the layout renders a main file for: what the cycle, status, readiness and metrics iterate. */
   readonly daemons: readonly Daemon[];
@@ -70,18 +80,24 @@ function fileHistory(): (files: FileSet) => { files: FileSet; changedFiles: Read
   };
 }
 
-export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
+/** `bird`: the BIRD the files are for (its dialect and version gates); BIRD 1.6 when not given. */
+export function nodeRole(nodeName: string, ipip: IpipRendering, bird: BirdVersion = BIRD_1_6): RoleRenderer {
   // Renders follow one another for the life of the process: each hands the next what did not change.
   const memo = new ModelMemo();
   const history = fileHistory();
+  const bird2 = bird.dialect === 'bird2';
+  const layout = bird2 ? BIRD2_NODE_LAYOUT : NODE_LAYOUT;
   return {
-    layout: NODE_LAYOUT,
-    daemons: daemonsOf(NODE_LAYOUT.map((entry) => entry.file)),
+    bird,
+    layout,
+    daemons: daemonsOf(layout.map((entry) => entry.file)),
     isRelevant: (key) => isRelevantKey(key, nodeName),
     scope: nodeKeyScope(nodeName),
     render(keyspace, templates) {
       const model = buildNodeModel(keyspace, { nodeName, memo });
-      const rendered = renderFileSet(model, templates, { ipip });
+      const rendered = bird2
+        ? renderBird2FileSet(model, templates, { ipip, bird })
+        : renderFileSet(model, templates, { ipip });
       const { files, changedFiles } = history(rendered.files);
       const family = (f: typeof model.v4) => {
         if (!f.address) return f.family === 6 ? 'IPv6 disabled (no usable ip_addr_v6)' : 'BGP disabled';
@@ -97,8 +113,9 @@ export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
         get summary() {
           return [
             `node ${model.nodeName}: router id ${model.routerId.text}, AS ${model.asNumber}, node-to-node mesh ${model.meshEnabled ? 'on' : 'off'}, log level ${model.logLevel}`,
-            `  bird.cfg:  ${family(model.v4)}`,
-            `  bird6.cfg: ${family(model.v6)}`,
+            ...(bird2
+              ? [`  bird.cfg (IPv4): ${family(model.v4)}`, `  bird.cfg (IPv6): ${family(model.v6)}`]
+              : [`  bird.cfg:  ${family(model.v4)}`, `  bird6.cfg: ${family(model.v6)}`]),
             `  skipped entries: ${model.diagnostics.length}`,
           ];
         },
@@ -113,17 +130,20 @@ export interface ReflectorIdentity {
   readonly asNumber: number | undefined;
 }
 
-export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
+export function reflectorRole(identity: ReflectorIdentity, bird: BirdVersion = BIRD_1_6): RoleRenderer {
   const history = fileHistory();
+  const bird2 = bird.dialect === 'bird2';
+  const layout = bird2 ? BIRD2_REFLECTOR_LAYOUT : REFLECTOR_LAYOUT;
   return {
-    layout: REFLECTOR_LAYOUT,
-    daemons: daemonsOf(REFLECTOR_LAYOUT.map((entry) => entry.file)),
+    bird,
+    layout,
+    daemons: daemonsOf(layout.map((entry) => entry.file)),
     // Every node's address and peers decide who the clients are.
     isRelevant: (key) => !key.includes('/block/'),
     scope: reflectorKeyScope(),
     render(keyspace, templates) {
       const model = buildReflectorModel(keyspace, identity);
-      const rendered = renderReflectorFileSet(model, templates);
+      const rendered = bird2 ? renderBird2ReflectorFileSet(model, templates) : renderReflectorFileSet(model, templates);
       const { files, changedFiles } = history(rendered.files);
       const count = (f: typeof model.v4, kind: string) => f.sessions.filter((s) => s.kind === kind).length;
       return {
@@ -134,8 +154,8 @@ export function reflectorRole(identity: ReflectorIdentity): RoleRenderer {
         ipipPools: 0,
         summary: [
           `route reflector ${model.routerId.text}: AS ${model.asNumber}`,
-          `  bird.cfg:  ${count(model.v4, 'reflector')} reflectors, ${count(model.v4, 'client')} clients`,
-          `  bird6.cfg: ${model.v6.address ? `${count(model.v6, 'reflector')} reflectors, ${count(model.v6, 'client')} clients` : 'IPv6 disabled'}`,
+          `  ${bird2 ? 'bird.cfg (IPv4):' : 'bird.cfg: '} ${count(model.v4, 'reflector')} reflectors, ${count(model.v4, 'client')} clients`,
+          `  ${bird2 ? 'bird.cfg (IPv6):' : 'bird6.cfg:'} ${model.v6.address ? `${count(model.v6, 'reflector')} reflectors, ${count(model.v6, 'client')} clients` : 'IPv6 disabled'}`,
           `  skipped entries: ${model.diagnostics.length}`,
         ],
       };

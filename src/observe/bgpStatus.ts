@@ -1,5 +1,6 @@
 import type { AddressFamily } from '../model/address.js';
 import type { ProtocolRow } from '../bird/showProtocols.js';
+import type { Daemon } from '../model/daemon.js';
 import { parseProtocolName, type SessionKind } from '../model/protocolName.js';
 
 /** How calicoctl status (and `birdwatch status`) calls each kind of session. */
@@ -28,15 +29,25 @@ export interface BgpSession {
   readonly established: boolean;
 }
 
-/** What one daemon said: its sessions, or why it could not be asked. */
+/**
+ * What one family's daemon said: its sessions, or why it could not be asked. `daemon`: who serves the family when it
+ * is not the family's BIRD 1.6 daemon (BIRD 2/3: `bird` serves IPv6 too).
+ */
 export type FamilyStatus =
   | {
       readonly family: AddressFamily;
       readonly socketPath: string;
       readonly reachable: true;
       readonly sessions: readonly BgpSession[];
+      readonly daemon?: Daemon;
     }
-  | { readonly family: AddressFamily; readonly socketPath: string; readonly reachable: false; readonly error: string };
+  | {
+      readonly family: AddressFamily;
+      readonly socketPath: string;
+      readonly reachable: false;
+      readonly error: string;
+      readonly daemon?: Daemon;
+    };
 
 /**
  * The sessions among `show protocols` rows: those whose name starts with Mesh_, Global_, Node_, Reflector_ or

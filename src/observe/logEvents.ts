@@ -20,6 +20,8 @@ export type LogEvent =
   | 'unhandled-rejection'
   /** `--ipip auto` and the BIRD binary has no krt_tunnel: IPIP pools are routed natively. */
   | 'ipip-unsupported'
+  /** `run`: the BIRD it renders for (`version`, `dialect`, `from`: the binary or --bird-version, `daemons`). */
+  | 'bird-version'
   /** `run --register`: a note on how an address was found, the node written, a retry, or a refusal. */
   | 'register-note'
   | 'registered'
@@ -34,6 +36,9 @@ export type LogEvent =
   | 'directory-removed'
   /** No space to stage the daemons' files side by side: one daemon's are staged alone (`daemon`). */
   | 'staged-alone'
+  /** After BIRD 1.6 → 2/3: files and state of a daemon this BIRD does not run removed (`files`), or kept on error. */
+  | 'absent-daemon-files-removed'
+  | 'absent-daemon-files-kept'
   /** The etcd mirror changed state (`state`: disconnected, stale, synced; `revision` once synced). */
   | 'datastore-state'
   /** The BIRD watcher (README "Restarts, drift and stopping"): a look failed, a drift (`cause`), or repaired. */

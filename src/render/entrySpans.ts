@@ -24,7 +24,6 @@ const BIRD1_SPAN_FILES: SpanFiles = {
 
 /**
  * BIRD 2/3 (layouts.ts BIRD2_NODE_LAYOUT): both families in each file; filters in `custom_filters_v4/_v6()`.
- * @internal renderBird2FileSet.ts, which `run` and `render` do not call yet (README "BIRD 2 and BIRD 3").
  */
 export const BIRD2_SPAN_FILES: SpanFiles = {
   main: { 4: 'bird.cfg', 6: 'bird.cfg' },

@@ -31,13 +31,12 @@ export const REFLECTOR_LAYOUT: Layout = [
 /**
  * BIRD 2 and 3: one daemon, one `bird.cfg` for both families with the same three includes, each holding both
  * families. No file name has BIRD 1.6's `6` (fileSet.ts daemonOf): every file is the one daemon's.
- * @internal the BIRD 2/3 tests render with it; `run` and `render` do not yet (README "BIRD 2 and BIRD 3").
  */
 export const BIRD2_NODE_LAYOUT: Layout = ['bird_aggr.cfg', 'custom_filters.cfg', 'bird_ipam.cfg', 'bird.cfg'].map(
   (file) => ({ file, template: `bird2/${file}.hbs`, partials: 'bird2/partials/' }),
 );
 
-/** @internal the BIRD 2/3 tests render with it; `run` and `render` do not yet (README "BIRD 2 and BIRD 3"). */
+/** BIRD 2 and 3's route reflector: one `bird.cfg`. */
 export const BIRD2_REFLECTOR_LAYOUT: Layout = [
   { file: 'bird.cfg', template: 'bird2/reflector/bird.cfg.hbs', partials: 'bird2/partials/' },
 ];

@@ -32,13 +32,31 @@ export function labBgpTemplate(): string {
   return shipped.replace(opening, `${opening}${LAB_BGP_TIMERS.map((line) => `  ${line}\n`).join('')}`);
 }
 
+/** The same for the BIRD 2/3 templates: `template bgp bgp_template_{{family.tag}}` (one per family). */
+function labBgpTemplateBird2(): string {
+  const shipped = readFileSync(join(REPO_ROOT, 'templates', 'bird2', 'partials', 'bgp.hbs'), 'utf8');
+  const opening = 'template bgp bgp_template_{{family.tag}} {\n';
+  if (!shipped.includes(opening))
+    throw new Error(`templates/bird2/partials/bgp.hbs: no "${opening.trim()}" to add timers to`);
+  return shipped.replace(opening, `${opening}${LAB_BGP_TIMERS.map((line) => `  ${line}\n`).join('')}`);
+}
+
 /**
- * A `--templates` override directory holding only partials/bgp.hbs with the lab's timers (every other template
- * is the shipped one); the guard's arguments with it.
+ * Writes the lab's BGP timers into a `--templates` override directory for both dialects (`partials/bgp.hbs` for
+ * BIRD 1.6, `bird2/partials/bgp.hbs` for BIRD 2/3; every other template is the shipped one).
  */
-export function guardArgs(templatesDir: string): string[] {
+export function writeLabBgpTemplates(templatesDir: string): void {
   mkdirSync(join(templatesDir, 'partials'), { recursive: true });
   writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), labBgpTemplate());
+  mkdirSync(join(templatesDir, 'bird2', 'partials'), { recursive: true });
+  writeFileSync(join(templatesDir, 'bird2', 'partials', 'bgp.hbs'), labBgpTemplateBird2());
+}
+
+/**
+ * A `--templates` override directory with the lab's timers (writeLabBgpTemplates); the guard's arguments with it.
+ */
+export function guardArgs(templatesDir: string): string[] {
+  writeLabBgpTemplates(templatesDir);
   return [...GUARD_ARGS, '--templates', templatesDir];
 }
 

@@ -3,7 +3,9 @@
  * each running what a calico-node runs, under runit as calico-node does: one `runsvdir` per host, inside
  * the host's namespace, supervising the services shipped in packaging/runit (copied unchanged into the
  * host's service directory) — `birdwatch` (`run --once`, then `run`), `bird` and `bird6` (in the
- * foreground, started once a valid bird.cfg exists), each with an svlogd log service.
+ * foreground, started once a valid bird.cfg exists), each with an svlogd log service. Each host runs the BIRD of
+ * its spec (BIRD 1.6 by default; BIRD 2/3 from scripts/setup-bird's cache: then `bird` alone), found on the
+ * services' PATH as `bird` (and `bird6`) through the host's own bin directory, as on a host with that package.
  *
  * etcd runs on the root namespace's loopback. A host reaches it on its *own* loopback, as a node would
  * reach its etcd: a small relay (etcdRelay.mjs) listens inside the host namespace on each member's port and
@@ -34,6 +36,8 @@ import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { execa } from 'execa';
 import { BirdControlClient } from '../../src/bird/controlSocket.js';
+import type { Daemon } from '../../src/model/daemon.js';
+import { bird16, birdOfVersion, isMissing, type InstalledBird } from '../support/birdVersions.js';
 import { delay, envWithout, tailFile } from '../harness/process.js';
 import { startLabEtcd, type LabEtcd } from './etcd.js';
 import { registerHost } from './keyspace.js';
@@ -66,7 +70,20 @@ interface HostSpec {
   readonly as?: string;
   /** What `start` runs on the host (default node); a route reflector is not registered as a node. */
   readonly role?: HostRole;
+  /** The host's BIRD, by version (`2.0.12`, `3.3.2`: scripts/setup-bird's); default the system's BIRD 1.6. */
+  readonly bird?: string;
 }
+
+/** An installed BIRD by version (undefined: the system's BIRD 1.6), or an error saying what is missing. */
+export function labBird(version: string | undefined): InstalledBird {
+  const found = version === undefined ? bird16() : birdOfVersion(version);
+  if (isMissing(found)) throw new Error(found.missing);
+  return found;
+}
+
+/** The daemons a BIRD runs: bird and bird6 (BIRD 1.6), or bird alone (BIRD 2/3). */
+const daemonsOfBird = (bird: InstalledBird): readonly Daemon[] =>
+  bird.version.dialect === 'bird1' ? ['bird', 'bird6'] : ['bird'];
 
 export interface LabOptions {
   /** Number of hosts (named h1…hN) or their specs. Default 2. */
@@ -104,6 +121,13 @@ interface StartHostOptions {
   readonly extraArgs?: readonly string[];
   /** More environment for the host's runsvdir (e.g. IP, IP6, BIRDWATCH_REGISTER). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Another BIRD than the spec's (an upgrade in place: `keepConfig` too). */
+  readonly bird?: string;
+  /**
+   * Keep the config dir as the previous start left it (an upgrade in place) instead of starting from an empty one;
+   * BIRD then starts once its `bird -p` accepts the files (the shipped service's own wait).
+   */
+  readonly keepConfig?: boolean;
 }
 
 export interface LabHost {
@@ -129,7 +153,11 @@ export interface LabHost {
   };
   /** Role of the running daemons (undefined while stopped). */
   readonly role: HostRole | undefined;
-  /** The socket of one family's BIRD. */
+  /** The host's BIRD (the spec's, or the one of its last start). */
+  readonly bird: InstalledBird;
+  /** Its daemons: bird and bird6 (BIRD 1.6) or bird (BIRD 2/3). */
+  readonly daemons: readonly Daemon[];
+  /** The socket of the BIRD serving one family (BIRD 2/3: bird's for both). */
   socket(family: 4 | 6): string;
   running(): boolean;
   /** PID of the host's running birdwatch, bird or bird6, as its runsv reports it (undefined when not running). */
@@ -147,7 +175,7 @@ export interface Lab {
   client(): Etcd3;
   /**
    * Starts the host's runsvdir in its namespace: the birdwatch service (`run --once`, then `run`) at once;
-   * once its bird.cfg and bird6.cfg exist, the bird and bird6 services (`sv up`); waits for both sockets.
+   * once its bird.cfg (BIRD 1.6: and bird6.cfg) exist, the BIRD services (`sv up`); waits for their sockets.
    */
   startHost(name: string, options?: StartHostOptions): Promise<void>;
   /** Stops the host's runsvdir by PID (SIGHUP: runsv stops each service), waiting for every service's PID. */
@@ -458,6 +486,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     const birdStartSlot = secondGate();
     const roles = new Map<string, HostRole | undefined>();
+    // Each host's BIRD, resolved up front: a BIRD the lab needs and does not have fails the start, naming it.
+    const birds = new Map<string, InstalledBird>(specs.map((spec) => [spec.name, labBird(spec.bird)]));
+    const birdOf = (name: string): InstalledBird => birds.get(name)!;
     const running = new Map<string, ProcessRecord[]>();
     const hosts: LabHost[] = hostStates.map((h, i) => {
       const dir = dirname(h.configDir);
@@ -482,7 +513,13 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         get role() {
           return roles.get(h.name);
         },
-        socket: (family) => (family === 4 ? h.birdSocket : h.bird6Socket),
+        get bird() {
+          return birdOf(h.name);
+        },
+        get daemons() {
+          return daemonsOfBird(birdOf(h.name));
+        },
+        socket: (family) => (family === 4 || birdOf(h.name).version.dialect === 'bird2' ? h.birdSocket : h.bird6Socket),
         running: () => (running.get(h.name) ?? []).some(isRunning),
         pid: (daemon) =>
           (running.get(h.name) ?? []).some(isRunning)
@@ -509,9 +546,27 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const h = hostNamed(name);
       if (h.running()) throw new Error(`host ${name} is already running`);
       const role = hostOptions.role ?? h.defaultRole;
+      if (hostOptions.bird !== undefined) birds.set(name, labBird(hostOptions.bird));
+      const bird = birdOf(name);
+      const hostState = state.hosts.find((x) => x.name === name);
+      if (hostState !== undefined) {
+        hostState.bird = bird.version.text;
+        save();
+      }
+      const daemons = daemonsOfBird(bird);
       // A fresh config dir: BIRD must start with what etcd says now, not with a previous start's files.
-      rmSync(h.configDir, { recursive: true, force: true });
+      if (hostOptions.keepConfig !== true) rmSync(h.configDir, { recursive: true, force: true });
       mkdirSync(h.configDir, { recursive: true });
+      // The host's BIRD as `bird` (and `bird6`, `birdc`) first on its services' PATH, as its package installs them.
+      const hostBin = join(h.dir, 'bin');
+      rmSync(hostBin, { recursive: true, force: true });
+      mkdirSync(hostBin, { recursive: true });
+      for (const [command, target] of [
+        ['bird', bird.bird],
+        ['bird6', bird.bird6],
+        ['birdc', bird.birdc],
+      ] as const)
+        if (target !== undefined) symlinkSync(target, join(hostBin, command));
       for (const s of [h.sockets.bird, h.sockets.bird6]) rmSync(s, { force: true });
       const records: ProcessRecord[] = [];
       running.set(name, records);
@@ -531,7 +586,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       } = envWithout('ETCD_');
       const env: NodeJS.ProcessEnv = {
         ...inherited,
-        PATH: servicePath,
+        PATH: `${hostBin}:${servicePath}`,
         // The host relay listens on each member's port inside the namespace: the same endpoints as outside.
         ETCD_ENDPOINTS: etcd.endpoints.join(','),
         ...(role === 'node' ? { NODENAME: h.name } : {}),
@@ -553,7 +608,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         ...hostOptions.env,
       };
       log(
-        `${name}: runsvdir in namespace ${h.namespace} (birdwatch${role === 'route-reflector' ? ' --role route-reflector' : ''}, then bird and bird6)`,
+        `${name}: runsvdir in namespace ${h.namespace} (birdwatch${role === 'route-reflector' ? ' --role route-reflector' : ''}, then ${daemons.join(' and ')} of BIRD ${bird.version.text})`,
       );
       const supervisor = await spawnDetached(['ip', 'netns', 'exec', h.namespace, 'runsvdir', '-P', h.serviceDir], {
         label: `runsvdir ${name}`,
@@ -568,38 +623,36 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         isRunning(supervisor.record)
           ? undefined
           : `runsvdir exited; its output:\n${await tailFile(h.logs.runsvdir, 15)}\nbirdwatch log tail:\n${await tailFile(h.logs.birdwatch, 15)}`;
+      const mainFiles = daemons.map((d) => `${d}.cfg`);
       await waitFor(
-        `${name}: the birdwatch service writing bird.cfg and bird6.cfg to ${h.configDir} (log: ${h.logs.birdwatch})`,
+        `${name}: the birdwatch service writing ${mainFiles.join(' and ')} to ${h.configDir} (log: ${h.logs.birdwatch})`,
         30_000,
-        () => existsSync(join(h.configDir, 'bird.cfg')) && existsSync(join(h.configDir, 'bird6.cfg')),
+        () => mainFiles.every((file) => existsSync(join(h.configDir, file))),
         gone,
       );
       await birdStartSlot();
-      log(`${name}: sv up bird bird6`);
+      log(`${name}: sv up ${daemons.join(' ')}`);
       await waitFor(
-        `${name}: runsv of bird and bird6`,
+        `${name}: runsv of ${daemons.join(' and ')}`,
         10_000,
-        () => ['bird', 'bird6'].every((s) => existsSync(join(h.serviceDir, s, 'supervise', 'ok'))),
+        () => daemons.every((s) => existsSync(join(h.serviceDir, s, 'supervise', 'ok'))),
         gone,
       );
-      await execa('sv', ['up', join(h.serviceDir, 'bird'), join(h.serviceDir, 'bird6')]);
+      await execa('sv', ['up', ...daemons.map((d) => join(h.serviceDir, d))]);
       await Promise.all(
-        (
-          [
-            ['bird', h.sockets.bird, h.logs.bird],
-            ['bird6', h.sockets.bird6, h.logs.bird6],
-          ] as const
-        ).map(([service, socket, logFile]) =>
-          waitFor(
-            `${name}: ${service} control socket ${socket}`,
-            15_000,
-            () => controlSocketAnswers(socket),
-            async () => {
-              const down = await gone();
-              return down === undefined ? undefined : `${down}\n${service} log tail:\n${await tailFile(logFile, 15)}`;
-            },
+        daemons
+          .map((d) => [d, h.sockets[d], h.logs[d]] as const)
+          .map(([service, socket, logFile]) =>
+            waitFor(
+              `${name}: ${service} control socket ${socket}`,
+              15_000,
+              () => controlSocketAnswers(socket),
+              async () => {
+                const down = await gone();
+                return down === undefined ? undefined : `${down}\n${service} log tail:\n${await tailFile(logFile, 15)}`;
+              },
+            ),
           ),
-        ),
       );
     };
 

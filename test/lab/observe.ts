@@ -7,15 +7,18 @@ import { execa } from 'execa';
 import type { Test } from 'tap';
 import type { ProtocolEntry } from '../../src/bird/showProtocols.js';
 import { showProtocols } from '../../src/bird/showProtocolsCommand.js';
+import { parseProtocolName } from '../../src/model/protocolName.js';
 import { delay } from '../harness/process.js';
 import type { Lab, LabHost } from './lab.js';
 
 export type Family = 4 | 6;
 
-/** The BGP protocols of one of the host's BIRDs. */
+/** The BGP protocols of one family on the host (BIRD 1.6: its daemon's; BIRD 2/3: bird's, by the peer's family). */
 async function bgpSessions(host: LabHost, family: Family): Promise<ProtocolEntry[]> {
   const rows = await showProtocols(host.socket(family), { timeoutMs: 3_000 });
-  return rows.filter((r): r is ProtocolEntry => r.kind === 'protocol' && r.proto === 'BGP');
+  const bgp = rows.filter((r): r is ProtocolEntry => r.kind === 'protocol' && r.proto === 'BGP');
+  if (host.daemons.includes('bird6')) return bgp;
+  return bgp.filter((r) => (parseProtocolName(r.name)?.address?.family ?? 4) === family);
 }
 
 /** `name=BgpState` per BGP protocol, sorted: compact for messages. */
@@ -97,7 +100,7 @@ export async function waitSessions(
   const want = [...expected].sort();
   let seen: ProtocolEntry[] = [];
   await waitUntil(
-    `${host.name} bird${family === 6 ? '6' : ''}: BGP protocols exactly [${want.join(', ')}], all Established`,
+    `${host.name} IPv${family} (BIRD ${host.bird.version.text}): BGP protocols exactly [${want.join(', ')}], all Established`,
     async () => {
       seen = await bgpSessions(host, family);
       const names = seen.map((s) => s.name).sort();
@@ -153,7 +156,7 @@ export async function expectSessions(
   t.same(
     Object.fromEntries(sessions.map((s) => [s.name, s.bgpState ?? s.state])),
     Object.fromEntries(expected.map((name) => [name, 'Established'])),
-    `${host.name} bird${family === 6 ? '6' : ''}: ${expected.length === 0 ? 'no BGP protocols' : `${expected.join(', ')} Established`}`,
+    `${host.name} IPv${family}: ${expected.length === 0 ? 'no BGP protocols' : `${expected.join(', ')} Established`}`,
   );
 }
 
@@ -174,6 +177,28 @@ export async function expectRoute(
     const words = route?.split(/\s+/) ?? [];
     t.same({ to: words[0], via: words[words.indexOf('via') + 1] }, { to: prefix, via }, `${host.name}: ${route}`);
   }
+}
+
+/** Samples the host's kernel every ~50 ms until stopped; counts the samples that lacked a route to `prefix`. */
+export function watchRoute(host: LabHost, prefix: string): { stop(): Promise<{ samples: number; missing: number }> } {
+  let running = true;
+  let samples = 0;
+  let missing = 0;
+  const loop = (async () => {
+    while (running) {
+      const routes = await kernelRoutes(host, prefix.includes(':') ? 6 : 4).catch(() => []);
+      samples++;
+      if (routeFor(routes, prefix) === undefined) missing++;
+      await delay(50);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { samples, missing };
+    },
+  };
 }
 
 /** Sessions of every running host, for failure messages. */

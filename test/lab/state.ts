@@ -19,6 +19,8 @@ export interface HostState {
   readonly logDir?: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
+  /** The host's BIRD version at its last start (absent in state files of older labs: BIRD 1.6). */
+  bird?: string;
 }
 
 export interface LabState {

@@ -6,6 +6,7 @@ import { NodeConfigError } from '../../src/model/errors.js';
 import type { IpipRendering } from '../../src/render/ipipMode.js';
 import { compileTemplateSet } from '../../src/render/templateSet.js';
 import type { Scenario } from './fixtures.js';
+import { BIRD_1_6 } from '../../src/bird/birdVersion.js';
 
 /** What a scenario's golden directory holds: every output file, the diagnostics, or the error. */
 export type GoldenFiles = Map<string, string>;
@@ -21,7 +22,7 @@ function scenarioRole(scenario: Scenario, ipip: IpipRendering) {
   const flags = addRoleOptions(new Command())
     .parse([...scenario.roleArgs], { from: 'user' })
     .opts<RoleFlags>();
-  return resolveRole(flags, {}, ipip);
+  return resolveRole(flags, {}, ipip, BIRD_1_6);
 }
 
 export async function renderGoldenFiles(scenario: Scenario, ipip: IpipRendering): Promise<GoldenFiles> {

@@ -27,8 +27,10 @@ import { createNamespace, type NetworkNamespace } from '../harness/netns.js';
 import type { TeardownRegistrar } from '../harness/process.js';
 import { NODE } from './keyspaces.js';
 import { pausingBirdEdges, pausingPipelineEdges, type PausePoints } from './pausePoints.js';
+import type { InstalledBird } from './birdVersions.js';
 
 export { NODE } from './keyspaces.js';
+/** BIRD 1.6's daemons (the default world's); a world's own are `world.daemons`. */
 const DAEMONS: readonly Daemon[] = ['bird', 'bird6'];
 
 interface StartControllerOptions {
@@ -66,6 +68,10 @@ interface StartPeerOptions {
  * scenario). Everything is stopped by PID and the namespace deleted on teardown, also when the test fails.
  */
 export interface World {
+  /** The node's BIRD: the system's BIRD 1.6 (bird + bird6) unless the world was made with another. */
+  readonly bird: InstalledBird | undefined;
+  /** The daemons the node runs: bird and bird6 with BIRD 1.6, bird alone with BIRD 2/3. */
+  readonly daemons: readonly Daemon[];
   readonly etcd: EtcdCluster;
   readonly client: Etcd3;
   readonly dir: string;
@@ -111,6 +117,11 @@ export interface WorldOptions {
   readonly configDir?: string;
   /** A `--templates` override: what `expected` renders with, and the controller's default. */
   readonly templatesDir?: string;
+  /**
+   * The node's BIRD (test/support/birdVersions.ts): default the system's BIRD 1.6. With BIRD 2/3 one daemon runs
+   * both families, validated by its own `bird -p` and rendered in its dialect; the peer stays a BIRD 1.6.
+   */
+  readonly bird?: InstalledBird;
 }
 
 /** Writes `keyspace` into etcd, 100 keys per transaction. */
@@ -144,12 +155,16 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
   const log = createLogger({ level: 'debug', pretty: false, destination: stream });
   const configDir = options.configDir ?? join(dir, 'config');
   const sockets = { bird: join(dir, 'bird.ctl'), bird6: join(dir, 'bird6.ctl') };
-  const role = nodeRole(NODE, 'off');
+  const role = nodeRole(NODE, 'off', options.bird?.version);
+  const daemons = role.daemons;
+  const binaryOf = (daemon: Daemon): string => (daemon === 'bird' ? (options.bird?.bird ?? 'bird') : 'bird6');
   const templates = await loadCompiledTemplates(options.templatesDir, role.layout);
   if (templates instanceof TemplateError) throw templates;
 
   const birds: Partial<Record<Daemon, BirdProcess>> = {};
   const world: World = {
+    bird: options.bird,
+    daemons,
     etcd,
     client,
     dir,
@@ -163,6 +178,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       const bird = await startBird({
         recover: startOptions.recover,
         family: daemon === 'bird' ? 4 : 6,
+        binary: binaryOf(daemon),
         configPath: join(configDir, `${daemon}.cfg`),
         socketPath: sockets[daemon],
         logFile: join(dir, `${daemon}.log`),
@@ -173,7 +189,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       return bird;
     },
     async startBirds() {
-      await Promise.all(DAEMONS.map((d) => world.startBird(d)));
+      await Promise.all(daemons.map((d) => world.startBird(d)));
     },
     async startPeer(opts = {}) {
       const configPath = join(dir, 'peer.cfg');
@@ -190,7 +206,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     },
     async startController(opts = {}) {
       const etcdClient = createEtcdClient({ endpoints: opts.endpoints ?? etcd.endpoints });
-      const binaries = opts.binaries ?? { bird: 'bird', bird6: 'bird6' };
+      const binaries = opts.binaries ?? { bird: binaryOf('bird'), bird6: 'bird6' };
       const real = realBirdEdges(opts.sockets ?? sockets);
       const bird = opts.pause ? pausingBirdEdges(real, opts.pause) : real;
       const pipeline = realPipelineEdges({ binaries, validateTimeoutMs: opts.validateTimeoutMs, log });
@@ -238,7 +254,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
     async divergence() {
       const expected = await world.expected();
       const problems: string[] = [];
-      for (const daemon of DAEMONS) {
+      for (const daemon of daemons) {
         const names = await world.protocols(daemon);
         const want = expected.protocols[daemon];
         if (names.join() !== want.join()) {
@@ -287,6 +303,7 @@ export async function createWorld(t: TeardownRegistrar, options: WorldOptions): 
       sockets.bird6,
       '--ipip',
       'off',
+      ...(options.bird ? ['--bird', options.bird.bird] : []),
     ],
     leftovers() {
       const inside = existsSync(configDir)

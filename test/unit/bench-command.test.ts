@@ -72,6 +72,17 @@ t.test('--only and the sizing flags', (t) => {
   t.end();
 });
 
+t.test('--bird: the BIRDs the live sessions run against (BIRD 1.6 by default)', (t) => {
+  const birds = (argv: string[]): readonly string[] => {
+    const command = parseBenchCommand(argv);
+    return command.kind === 'report' ? command.options.birds : [];
+  };
+  t.same(birds([]), ['1.6']);
+  t.same(birds(['--bird', '1.6,2.0.12']), ['1.6', '2.0.12'], 'both in one run');
+  t.same(birds(['--bird', '2.0.12']), ['2.0.12']);
+  t.end();
+});
+
 t.test('--help, and a suite alone takes the flags after its name', (t) => {
   t.same(parseBenchCommand(['--help']), { kind: 'help' });
   t.same(parseBenchCommand(['-h']), { kind: 'help' });
@@ -91,6 +102,8 @@ t.test('bad input: one UsageError naming the flag or the suite', (t) => {
     [['--runs', 'x'], '--runs'],
     [['--latency-nodes', '100,1'], '--latency-nodes'],
     [['--max-reload-share', '2'], '--max-reload-share'],
+    [['--bird', '2'], '--bird'],
+    [['--bird', '1.6,1.6'], '--bird'],
     [['--bogus'], '--bogus'],
     [['nosuch'], 'nosuch'],
   ];

@@ -12,6 +12,8 @@ import { decodeBirdReplies, type BirdReply } from '../../src/bird/replyDecoder.j
 import { parseProtocolDetails } from '../../src/bird/protocolDetails.js';
 import { parseProtocolStats } from '../../src/bird/protocolStats.js';
 import { parseShowProtocols, type ProtocolEntry } from '../../src/bird/showProtocols.js';
+import { birdTimeMs, parseBirdStatus } from '../../src/bird/showStatus.js';
+import { parseBirdGreeting } from '../../src/bird/birdVersion.js';
 
 /**
  * One set of parsers for BIRD 1.6, 2 and 3, on what the real daemons said: fixtures/bird-outputs/bird-<version>/,
@@ -156,6 +158,19 @@ for (const version of versions) {
       t.equal(classifyConfirmReply(confirmAgain!).outcome, 'nothing-to-do');
       t.equal(classifyUndoReply(undo!).outcome, 'reverted');
       t.equal(classifyUndoReply(undoAgain!).outcome, 'nothing-to-do');
+    });
+
+    t.test('the greeting names the version (status, undo and diags pick the dialect by it)', async (t) => {
+      t.match(parseBirdGreeting(greeting.lines[0]!.text), { text: version, dialect: bird1 ? 'bird1' : 'bird2' });
+    });
+
+    t.test('show status (the BIRD watcher)', async (t) => {
+      const [reply] = replies(version, 'socket-misc.raw.txt');
+      const status = parseBirdStatus(reply!);
+      t.match(status, { version, routerId: '127.0.0.1', state: 'Daemon is up and running' });
+      t.match(status.startedAt, bird1 ? /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/ : /\.\d{3}$/, 'to the ms in 2/3');
+      t.ok(birdTimeMs(status.startedAt)! <= birdTimeMs(status.reconfiguredAt)!, 'configured after its start');
+      if (!bird1) t.equal(status.hostname, 'vm', 'BIRD 2/3 say their host name');
     });
 
     t.test('bird -p errors', async (t) => {

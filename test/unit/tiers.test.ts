@@ -71,7 +71,9 @@ const STARTS_SOMETHING = [
   /\/bird\/configureGuarded\.js$/,
   /\/bird\/controlSocket\.js$/,
   /\/controller\/realEdges\.js$/,
-  /\/datastore\/etcd[A-Za-z]*\.js$/,
+  // etcd3 itself is loaded by require() in src/datastore/etcd3.ts, which this matches; etcd3Internals.ts only reads
+  // etcd3's package.json and inspects a pool it is handed.
+  /\/datastore\/etcd(?!3Internals\.js$)\w*\.js$/,
 ];
 
 /**
@@ -118,7 +120,7 @@ t.test('the walk follows imports through src/ and test/: what the CLI and the ha
   const found = (file: string): string[] => forbiddenReach([join(ROOT, file)]);
   t.match(
     found('src/cli/commands/run.ts').join('\n'),
-    /src\/datastore\/etcd\w+\.ts imports etcd3/,
+    /src\/datastore\/etcd\w+\.ts imports \.\/etcd3\.js/,
     'etcd3, two levels down',
   );
   t.match(

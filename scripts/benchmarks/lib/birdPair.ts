@@ -1,10 +1,13 @@
 /**
  * BIRD and BIRD6 inside a network namespace the bench makes: mesh peers are 10.x addresses, unreachable inside an
- * empty namespace, so nothing leaves the machine. Stopped by PID, the namespace deleted, through the scope.
+ * empty namespace, so nothing leaves the machine. Stopped by PID, the namespace deleted, through the scope. With
+ * BIRD 2/3 (`bird`), one daemon serves both families.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { showProtocols } from '../../../src/bird/showProtocolsCommand.js';
+import type { Daemon } from '../../../src/model/daemon.js';
+import { bird16, birdOfVersion, isMissing, type InstalledBird } from '../../../test/support/birdVersions.js';
 import { createNamespace, startBird, writeMinimalConfig, type BirdProcess, type NetworkNamespace } from './harness.js';
 import { sleep, type Scope } from './scope.js';
 
@@ -13,17 +16,28 @@ export async function benchNamespace(scope: Scope, prefix = 'bwbench'): Promise<
   return createNamespace(scope, prefix);
 }
 
+/** A BIRD the bench runs against, by version (`1.6`: the system's BIRD 1.6; `2.0.12`: scripts/setup-bird's). */
+export function benchBird(version: string): InstalledBird {
+  const found = version === '1.6' ? bird16() : birdOfVersion(version);
+  if (isMissing(found)) throw new Error(found.missing);
+  return found;
+}
+
 export interface BirdPair {
   readonly logFiles: { readonly bird: string; readonly bird6: string };
   readonly bird: BirdProcess;
-  readonly bird6: BirdProcess;
+  /** BIRD 1.6 only. */
+  readonly bird6: BirdProcess | undefined;
   readonly sockets: { readonly bird: string; readonly bird6: string };
+  /** The daemons running: bird and bird6 (BIRD 1.6), or bird (BIRD 2/3). */
+  readonly daemons: readonly Daemon[];
   stop(): Promise<void>;
 }
 
 /**
- * BIRD and BIRD6 reading `configDir`/bird.cfg and bird6.cfg, inside the namespace, in the foreground (-d) with
- * their output in a log file. Missing config files are written as the smallest valid configuration.
+ * BIRD and BIRD6 reading `configDir`/bird.cfg and bird6.cfg (BIRD 2/3: bird.cfg alone), inside the namespace, in
+ * the foreground (-d) with their output in a log file. Missing config files are written as the smallest valid
+ * configuration. `bird`: which BIRD (default the system's BIRD 1.6).
  */
 export async function startBirdPair(
   scope: Scope,
@@ -31,13 +45,16 @@ export async function startBirdPair(
   dir: string,
   configDir: string,
   tag: string,
+  bird?: InstalledBird,
 ): Promise<BirdPair> {
+  const daemons: readonly Daemon[] =
+    bird === undefined || bird.version.dialect === 'bird1' ? ['bird', 'bird6'] : ['bird'];
   await mkdir(configDir, { recursive: true });
   const sockets = { bird: join(dir, `${tag}-bird.ctl`), bird6: join(dir, `${tag}-bird6.ctl`) };
   const logFiles = { bird: join(dir, `${tag}-bird.log`), bird6: join(dir, `${tag}-bird6.log`) };
   const procs: BirdProcess[] = [];
-  for (const family of [4, 6] as const) {
-    const daemon = family === 4 ? 'bird' : 'bird6';
+  for (const daemon of daemons) {
+    const family = daemon === 'bird' ? 4 : 6;
     const configPath = join(configDir, `${daemon}.cfg`);
     try {
       await readFile(configPath);
@@ -46,6 +63,7 @@ export async function startBirdPair(
     }
     const proc = await startBird({
       family,
+      ...(bird && { binary: daemon === 'bird' ? bird.bird : (bird.bird6 ?? 'bird6') }),
       configPath,
       socketPath: sockets[daemon],
       logFile: logFiles[daemon],
@@ -54,8 +72,15 @@ export async function startBirdPair(
     scope.teardown(() => proc.stop());
     procs.push(proc);
   }
-  const [bird, bird6] = procs as [BirdProcess, BirdProcess];
-  return { bird, bird6, sockets, logFiles, stop: async () => void (await Promise.all(procs.map((p) => p.stop()))) };
+  const [birdProc, bird6] = procs as [BirdProcess, BirdProcess | undefined];
+  return {
+    bird: birdProc,
+    bird6,
+    sockets,
+    logFiles,
+    daemons,
+    stop: async () => void (await Promise.all(procs.map((p) => p.stop()))),
+  };
 }
 
 /** Names of the BGP protocols BIRD runs (`Mesh_`, `Global_`, `Node_`), from `show protocols`. */

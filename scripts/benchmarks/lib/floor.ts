@@ -177,12 +177,14 @@ export async function floorRound(
   control: RawBirdSocket,
   poll: string,
   protocol: string,
+  /** The `bird` whose `bird -p` the floor runs (the same BIRD as birdwatch's). */
+  birdBinary = 'bird',
 ): Promise<FloorRound> {
   const event = watch.next(key);
   const putAt = performance.now();
   await client.put(key).value('1');
   const eventAt = await event;
-  const parseCode = await spawnBirdParse('bird', configPath);
+  const parseCode = await spawnBirdParse(birdBinary, configPath);
   const parsedAt = performance.now();
   if (parseCode !== 0) throw new Error(`floor: bird -p refused ${configPath} (exit ${parseCode})`);
   const reply = await control.command('configure');

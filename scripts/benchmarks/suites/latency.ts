@@ -17,9 +17,15 @@ import { pacingGapMs, type PacingFlags } from '../lib/pacing.js';
 import { sleep, type Scope } from '../lib/scope.js';
 import { count, median, ms, percentile, ratio } from '../lib/stats.js';
 import type { Targets } from '../targets.js';
+import type { InstalledBird } from '../../../test/support/birdVersions.js';
+
+/** `, BIRD 2.0.12` in a row's scale and a verdict's name; nothing for BIRD 1.6 (the reference the targets are for). */
+export const birdTag = (bird: string): string => (bird.startsWith('1.') ? '' : `, BIRD ${bird}`);
 
 export interface LatencyResult {
   readonly nodes: number;
+  /** The BIRD the session ran against (`1.6.8`, `2.0.12`). */
+  readonly bird: string;
   /** Interleaved rounds: birdwatch's, then the floor's, alternately. */
   readonly rounds: number;
   /** put sent → the new protocol listed by `show protocols "NAME"` in birdwatch's BIRD. */
@@ -54,6 +60,7 @@ export async function measureLatency(
   birdSocket: string,
   plan: { readonly nodes: number; readonly changes: number },
   options: PacingFlags & { readonly progress: (text: string) => void },
+  bird: InstalledBird,
 ): Promise<LatencyResult> {
   // The floor's BIRD: a second bird, started on a copy of what birdwatch applied; each round it is given the file
   // birdwatch's BIRD just got, so it makes the same one-peer-added transition. It needs a namespace of its own: two
@@ -63,6 +70,7 @@ export async function measureLatency(
   await copyConfig(configDir, floorDir);
   const floorBird = await startBird({
     family: 4,
+    binary: bird.bird,
     configPath: join(floorDir, 'bird.cfg'),
     socketPath: join(dir, 'floor-bird.ctl'),
     logFile: join(dir, 'floor-bird.log'),
@@ -78,6 +86,7 @@ export async function measureLatency(
 
   const r: { -readonly [K in keyof LatencyResult]: LatencyResult[K] } = {
     nodes: plan.nodes,
+    bird: bird.version.text,
     rounds: plan.changes,
     putToVisibleMs: [],
     latencyMs: [],
@@ -119,6 +128,7 @@ export async function measureLatency(
       floorControl,
       floorPoll,
       host.protocol,
+      bird.bird,
     );
     if (process.env['BENCH_DEBUG'])
       options.progress(
@@ -155,14 +165,14 @@ export function latencyRows(l: LatencyResult, summary: SummaryTable, targets: Ta
   summary.add(
     [
       'put → protocol visible in BIRD, p50 / p90',
-      `${count(l.nodes)} nodes, ${l.rounds} interleaved rounds`,
+      `${count(l.nodes)} nodes${birdTag(l.bird)}, ${l.rounds} interleaved rounds`,
       `${bare(median(l.putToVisibleMs))} / ${ms(percentile(l.putToVisibleMs, 90))} (its own latencyMs p50 ${ms(median(l.latencyMs))})`,
       `${bare(median(floor))} / ${ms(percentile(floor, 90))}`,
       `per round ${ratio(rr.p50)} [p10 ${ratio(rr.p10)}, p90 ${ratio(rr.p90)}]; p90/p90 ${ratio(r90)}`,
       `p50 ≤ ${targets.latencyP50Ratio}×, p90 ≤ ${targets.latencyP90Ratio}×`,
     ],
     {
-      name: `put → visible at ${count(l.nodes)} nodes`,
+      name: `put → visible at ${count(l.nodes)} nodes${birdTag(l.bird)}`,
       pass: rr.p50 <= targets.latencyP50Ratio && r90 <= targets.latencyP90Ratio,
     },
   );
@@ -185,6 +195,7 @@ export function latencyDetail(results: readonly LatencyResult[]): string[] {
     table(
       [
         'Nodes',
+        'BIRD',
         'Rounds',
         'birdwatch put → visible',
         'its latencyMs',
@@ -204,6 +215,7 @@ export function latencyDetail(results: readonly LatencyResult[]): string[] {
         const rr = roundRatios(l);
         return [
           count(l.nodes),
+          l.bird,
           String(l.rounds),
           pp(l.putToVisibleMs),
           pp(l.latencyMs),

@@ -1,9 +1,10 @@
 /**
- * One birdwatch beside a running BIRD (and BIRD6), per mesh size, for the suites that need it running: latency,
- * idle and storm, in that order; its peak RSS (VmHWM) at the end of the session is reported too.
+ * One birdwatch beside a running BIRD (and BIRD6), per mesh size and BIRD (`--bird 1.6,2.0.12`: BIRD 2/3 run one
+ * daemon, birdwatch renders for it by its `--version`), for the suites that need it running: latency, idle and
+ * storm, in that order; its peak RSS (VmHWM) at the end of the session is reported too.
  */
 import { join } from 'node:path';
-import { benchNamespace, startBirdPair, waitForProtocols } from '../lib/birdPair.js';
+import { benchBird, benchNamespace, startBirdPair, waitForProtocols } from '../lib/birdPair.js';
 import { assertReloadsAccepted, isApplyLine, startBirdwatch } from '../lib/birdwatch.js';
 import type { EtcdLab } from '../lib/etcdLab.js';
 import type { SummaryTable } from '../lib/markdown.js';
@@ -13,7 +14,7 @@ import { sleep, tempDir, withScope } from '../lib/scope.js';
 import { count, kibToMb, mb } from '../lib/stats.js';
 import type { Targets } from '../targets.js';
 import { IDLE_SETTLE_MS, measureIdle, type IdleResult } from './idle.js';
-import { measureLatency, type LatencyResult } from './latency.js';
+import { birdTag, measureLatency, type LatencyResult } from './latency.js';
 import { STORM_HOSTS, STORM_SPREAD_MS, stormRun, type StormResult, type StormRun } from './storm.js';
 
 export interface SessionOptions extends PacingFlags {
@@ -23,12 +24,16 @@ export interface SessionOptions extends PacingFlags {
 
 export interface LiveSessionPlan {
   readonly nodes: number;
+  /** The BIRD (`1.6`, `2.0.12`: lib/birdPair.ts benchBird). */
+  readonly bird: string;
   readonly changes: number;
   readonly idleSeconds: number;
   readonly stormRuns: number;
 }
 
 export interface LiveSessionResult {
+  /** The BIRD it ran against (`1.6.8`, `2.0.12`). */
+  bird: string;
   /** Peak RSS (VmHWM) of birdwatch at the end of the session, kB. */
   hwmKib: number;
   latency?: LatencyResult;
@@ -45,7 +50,8 @@ export async function liveSession(
     const dir = await tempDir(scope, `birdwatch-bench-${plan.nodes}-`);
     const ns = await benchNamespace(scope);
     const configDir = join(dir, 'config');
-    const pair = await startBirdPair(scope, ns, dir, configDir, 'bw');
+    const bird = benchBird(plan.bird);
+    const pair = await startBirdPair(scope, ns, dir, configDir, 'bw', bird);
     const bw = await startBirdwatch(scope, {
       endpoint: etcd.endpoint,
       configDir,
@@ -53,6 +59,7 @@ export async function liveSession(
       minReloadIntervalMs: options.minReloadIntervalMs,
       maxReloadShare: options.maxReloadShare,
       cpuProfDir: options.cpuProfDir,
+      extraArgs: ['--bird', bird.bird],
     });
     const first = await bw.waitFor(isApplyLine, { timeoutMs: 180_000, what: 'the first apply' });
     assertReloadsAccepted(first, 'first apply');
@@ -63,10 +70,10 @@ export async function liveSession(
     );
     const settleMs = pacingGapMs(Number.NaN, options) + 500;
     await bw.quiet(settleMs);
-    const result: LiveSessionResult = { hwmKib: Number.NaN };
+    const result: LiveSessionResult = { bird: bird.version.text, hwmKib: Number.NaN };
     if (plan.changes > 0) {
-      options.progress(`latency at ${plan.nodes} nodes: ${plan.changes} changes`);
-      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, plan, options);
+      options.progress(`latency at ${plan.nodes} nodes, BIRD ${bird.version.text}: ${plan.changes} changes`);
+      result.latency = await measureLatency(scope, etcd, bw, dir, configDir, pair.sockets.bird, plan, options, bird);
       await etcd.client.delete().prefix('/calico/bgp/v1/host/lat-');
       await waitForProtocols(pair.sockets.bird, (names) => names.size === base.size, 'the latency hosts to be removed');
       await bw.quiet(settleMs);
@@ -81,10 +88,16 @@ export async function liveSession(
     if (plan.stormRuns > 0) {
       const runs: StormRun[] = [];
       for (let run = 0; run < plan.stormRuns; run++) {
-        options.progress(`storm at ${plan.nodes} nodes: run ${run + 1}/${plan.stormRuns}`);
+        options.progress(`storm at ${plan.nodes} nodes, BIRD ${bird.version.text}: run ${run + 1}/${plan.stormRuns}`);
         runs.push(await stormRun(etcd, bw, pair.sockets.bird, base, run, settleMs));
       }
-      result.storm = { nodes: plan.nodes, hosts: STORM_HOSTS, spreadMs: STORM_SPREAD_MS, runs };
+      result.storm = {
+        nodes: plan.nodes,
+        bird: bird.version.text,
+        hosts: STORM_HOSTS,
+        spreadMs: STORM_SPREAD_MS,
+        runs,
+      };
     }
     result.hwmKib = (await memoryOf(bw.pid)).hwmKib;
     await bw.stop();
@@ -93,19 +106,22 @@ export async function liveSession(
 }
 
 /** Peak RSS of the session's birdwatch, one row per size; judged where a target is set for the size. */
-export function sessionRssRows(m: { nodes: number; hwmKib: number }, summary: SummaryTable, targets: Targets): void {
+export function sessionRssRows(
+  m: { nodes: number; bird?: string; hwmKib: number },
+  summary: SummaryTable,
+  targets: Targets,
+): void {
   const target = targets.peakRssMb[m.nodes];
+  const at = `${count(m.nodes)} nodes${birdTag(m.bird ?? '1.6')}`;
   summary.add(
     [
       'Peak RSS of the running birdwatch (VmHWM at the end of its session)',
-      `${count(m.nodes)} nodes`,
+      at,
       mb(m.hwmKib),
       '—',
       '—',
       target === undefined ? '—' : `≤ ${target} MB`,
     ],
-    target === undefined
-      ? undefined
-      : { name: `peak RSS at ${count(m.nodes)} nodes`, pass: kibToMb(m.hwmKib) <= target },
+    target === undefined ? undefined : { name: `peak RSS at ${at}`, pass: kibToMb(m.hwmKib) <= target },
   );
 }

@@ -12,6 +12,7 @@ import { bare, list, table, type SummaryTable } from '../lib/markdown.js';
 import { sleep } from '../lib/scope.js';
 import { count, median, ms, pct } from '../lib/stats.js';
 import type { Targets } from '../targets.js';
+import { birdTag } from './latency.js';
 
 export interface StormRun {
   /** `configure` commands sent during the storm (bird + bird6), from the log. */
@@ -36,6 +37,8 @@ export interface StormRun {
 
 export interface StormResult {
   readonly nodes: number;
+  /** The BIRD the session ran against (`1.6.8`, `2.0.12`): BIRD 1.6 reloads bird and bird6, BIRD 2/3 one bird. */
+  readonly bird: string;
   readonly hosts: number;
   readonly spreadMs: number;
   readonly runs: StormRun[];
@@ -140,7 +143,8 @@ export async function stormRun(
 const stormShare = (r: StormRun): number => r.reconfiguringMs / r.stormMs;
 
 export function stormRows(s: StormResult, summary: SummaryTable, targets: Targets): void {
-  const scale = `${count(s.nodes)} nodes + ${s.hosts} hosts at ${s.hosts / (s.spreadMs / 1000)}/s`;
+  const scale = `${count(s.nodes)} nodes${birdTag(s.bird)} + ${s.hosts} hosts at ${s.hosts / (s.spreadMs / 1000)}/s`;
+  const at = `${count(s.nodes)} nodes${birdTag(s.bird)}`;
   const shares = s.runs.map(stormShare);
   const visible = s.runs.map((r) => r.visibleMs);
   const exact = s.runs.filter((r) => r.exact).length;
@@ -155,7 +159,7 @@ export function stormRows(s: StormResult, summary: SummaryTable, targets: Target
       `≤ ${targets.stormReconfiguringShare * 100} %`,
     ],
     {
-      name: `storm reconfiguring share at ${count(s.nodes)} nodes`,
+      name: `storm reconfiguring share at ${at}`,
       pass: median(shares) <= targets.stormReconfiguringShare,
     },
   );
@@ -170,22 +174,23 @@ export function stormRows(s: StormResult, summary: SummaryTable, targets: Target
     ],
     visibleTarget === undefined
       ? undefined
-      : { name: `storm visible at ${count(s.nodes)} nodes`, pass: median(visible) <= visibleTarget },
+      : { name: `storm visible at ${at}`, pass: median(visible) <= visibleTarget },
   );
   summary.add(['Storm: final `show protocols` exact', scale, `${exact}/${s.runs.length} runs`, '—', '—', 'exact'], {
-    name: `storm final state at ${count(s.nodes)} nodes`,
+    name: `storm final state at ${at}`,
     pass: exact === s.runs.length,
   });
 }
 
 export function stormDetail(s: StormResult): string[] {
   return [
-    `### Storm at ${count(s.nodes)} nodes`,
+    `### Storm at ${count(s.nodes)} nodes${birdTag(s.bird)}`,
     '',
     `${s.hosts} new hosts put into a ${count(s.nodes)}-node mesh at ${s.hosts / (s.spreadMs / 1000)} puts/s (put i sent at i × ${s.spreadMs / s.hosts} ms, without`,
     "waiting for acknowledgements). *Storm's time* runs from the first put to every new `Mesh_` protocol listed by BIRD",
     '(`show protocols "Mesh_10_2xx_*"` counted every 2 ms on a raw socket); *BIRD reconfiguring* is the sum of the',
     "`configure` answer times birdwatch logged for bird in that time; *visible* runs from the last put's acknowledgement.",
+    'With BIRD 2/3 one daemon (bird) holds both families: every change is one reload of it.',
     'The final state is `show protocols` compared with the exact expected set once birdwatch was quiet.',
     '',
     table(

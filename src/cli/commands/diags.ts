@@ -38,7 +38,7 @@ export function registerDiagsCommand(program: Command, context: CommandContext):
       .option('--out <file>', 'the archive to write (default: ./birdwatch-diags-NODE-TIME.tar.gz)')
       .option('--config-dir <dir>', 'the live configuration directory', '/etc/calico/confd/config')
       .option('--bird-socket <path>', "bird's control socket", '/var/run/calico/bird.ctl')
-      .option('--bird6-socket <path>', "bird6's control socket", '/var/run/calico/bird6.ctl')
+      .option('--bird6-socket <path>', "bird6's control socket (BIRD 1.6 only)", '/var/run/calico/bird6.ctl')
       .option(
         '--listen <host:port>',
         'the ops address of the running birdwatch (for /readyz, /healthz, /metrics)',
@@ -71,13 +71,20 @@ export function registerDiagsCommand(program: Command, context: CommandContext):
       throw new UsageError('--log-bytes', flags.logBytes, 'expected a positive number of bytes');
     const node = resolveNodeName(flags.node, context.env);
     const etcd = flags.etcd ? resolveEtcdOptions(flags, context.env) : undefined;
-    const { collectDiagnostics } = await import('../diagnosticsArchive.js');
+    const [{ collectDiagnostics }, { answeringBird }] = await Promise.all([
+      import('../diagnosticsArchive.js'),
+      import('../../bird/answeringBird.js'),
+    ]);
+    // BIRD 2/3 serve both families from bird: bird6 is not asked (nor reported missing).
+    const bird = await answeringBird(flags.birdSocket, { timeoutMs });
     const result = await collectDiagnostics({
       node,
       host: hostname(),
       env: context.env,
       configDir: flags.configDir,
       sockets: { bird: flags.birdSocket, bird6: flags.bird6Socket },
+      daemons: bird.daemons,
+      ...(bird.version && { birdVersion: bird.version.text }),
       listen,
       logs: flags.log ?? [],
       logBytes,

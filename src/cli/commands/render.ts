@@ -3,37 +3,29 @@ import type { Command } from 'commander';
 import { diffAgainstLive, type LiveDiff } from '../../controller/diffLive.js';
 import { formatProtocolChanges, formatSharedChange, hasBgpChanges } from '../../controller/diffSummary.js';
 import { classifyDaemonChange, formatApplyPathForDiff } from '../../controller/guard/applyPath.js';
-import { resolveIpipRendering } from '../../controller/ipip.js';
 import { renderOnce } from '../../controller/oneShot.js';
 import { realPipelineEdges } from '../../controller/realEdges.js';
 import { loadTemplateSources } from '../../render/templateSources.js';
+import { BIRD_VERSION_OPTION } from '../../bird/birdVersion.js';
+import { MAIN_FILE } from '../../model/daemon.js';
 import { formatDiagnostic, type Diagnostic } from '../../model/diagnostics.js';
 import { lockConfigDir } from '../../apply/configDirLock.js';
-import type { IpipRendering } from '../../render/ipipMode.js';
 import { compileTemplateSet } from '../../render/templateSet.js';
-import {
-  addEtcdOptions,
-  parseDatastore,
-  parseIpipOption,
-  resolveEtcdOptions,
-  type EtcdFlags,
-} from '../commonOptions.js';
+import { addEtcdOptions, parseDatastore, resolveEtcdOptions, type EtcdFlags } from '../commonOptions.js';
+import { addBirdOptions, resolveBird, type BirdChoice, type BirdFlags } from '../birdOptions.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import { loadSnapshot } from '../loadSnapshot.js';
 import type { CommandContext } from '../context.js';
 import { addExamples } from '../helpText.js';
 import { UsageError } from '../usageError.js';
 
-interface RenderFlags extends EtcdFlags, RoleFlags {
+interface RenderFlags extends EtcdFlags, RoleFlags, BirdFlags {
   readonly out?: string;
   readonly diff?: boolean;
   readonly configDir?: string;
   readonly datastore: string;
   readonly templates?: string;
-  readonly ipip: string;
   readonly validate: boolean;
-  readonly bird: string;
-  readonly bird6: string;
 }
 
 /** `render --diff` found differences (0: none, 1: failure, 2: usage). */
@@ -43,10 +35,10 @@ function printRenderWarnings(
   context: CommandContext,
   diagnostics: readonly Diagnostic[],
   ipipPools: number,
-  ipip: IpipRendering,
+  bird: BirdChoice,
 ): void {
   for (const diagnostic of diagnostics) context.stderr(`warning: ${formatDiagnostic(diagnostic)}`);
-  if (ipip === 'off' && ipipPools > 0) {
+  if (bird.ipipFellBack && ipipPools > 0) {
     context.stderr(
       'warning: this bird does not support krt_tunnel: IPIP pools are exported and routed natively (--ipip off)',
     );
@@ -84,7 +76,7 @@ function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: strin
       context.stdout(`${label}no BGP changes`);
       continue;
     }
-    if (change.initial) context.stdout(`${label}new configuration (no ${change.daemon}.cfg in ${configDir})`);
+    if (change.initial) context.stdout(`${label}new configuration (no ${MAIN_FILE[change.daemon]} in ${configDir})`);
     const protocols = formatProtocolChanges(change);
     if (protocols !== '') context.stdout(`${label}${protocols}`);
     const shared = formatSharedChange(change);
@@ -100,12 +92,13 @@ function printLiveDiff(context: CommandContext, diff: LiveDiff, configDir: strin
 }
 
 export function registerRender(program: Command, context: CommandContext): void {
-  addExamples(
+  const command = addExamples(
     addRoleOptions(addEtcdOptions(program.command('render'))),
     [
       'birdwatch render --node calico-01 --out /tmp/bird',
       'birdwatch render --diff --config-dir /etc/calico/confd/config --node calico-01',
       'birdwatch render --datastore file:keyspace.json --node calico-01 --out /tmp/bird --no-validate',
+      'birdwatch render --node calico-01 --out /tmp/bird --no-validate --bird-version 2.0.12   # for a BIRD not here',
       'birdwatch render --role route-reflector --ip 10.0.0.100 --out /tmp/rr',
     ],
     {
@@ -116,9 +109,9 @@ export function registerRender(program: Command, context: CommandContext): void 
     },
   )
     .description(
-      'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)',
+      'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing); `bird --version` picks BIRD 1.6 (bird.cfg + bird6.cfg) or BIRD 2/3 (one bird.cfg)',
     )
-    .option('--out <dir>', 'directory to write bird.cfg, bird6.cfg and their includes into')
+    .option('--out <dir>', 'directory to write bird.cfg (BIRD 1.6: and bird6.cfg) and their includes into')
     .option(
       '--diff',
       'dry run: print a unified diff against --config-dir and what it does to BGP sessions; exit 0 no changes, 3 changes',
@@ -126,62 +119,57 @@ export function registerRender(program: Command, context: CommandContext): void 
     .option('--config-dir <dir>', 'the live configuration directory --diff compares with')
     .option('--datastore <source>', 'etcd, or file:PATH (a JSON object of key → value)', 'etcd')
     .option('--templates <dir>', 'override templates file by file')
-    .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
-    .option('--no-validate', 'write without running bird -p / bird6 -p')
-    .option('--bird <path>', 'bird binary used for validation', 'bird')
-    .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
-    .action(async (flags: RenderFlags) => {
-      const mode = renderMode(flags);
-      const datastore = parseDatastore(flags.datastore);
-      const ipipOption = parseIpipOption(flags.ipip);
-      const ipip = await resolveIpipRendering(ipipOption, flags.bird);
-      const role = resolveRole(flags, context.env, ipip);
-      const snapshot = await loadSnapshot(datastore, () => resolveEtcdOptions(flags, context.env), role.scope);
-      const templates = compileTemplateSet(await loadTemplateSources(flags.templates), role.layout);
-      // A dry run drives files and bird -p only: it has no control socket to reload anything with.
-      const edges = realPipelineEdges({ binaries: { bird: flags.bird, bird6: flags.bird6 } });
-      const validate = flags.validate;
-      if (mode.kind === 'diff') {
-        const diff = await diffAgainstLive({ snapshot, role, configDir: mode.configDir, templates, edges, validate });
-        const { rendered, diagnostics, failures } = diff.cycle;
-        if (rendered) printRenderWarnings(context, diagnostics, rendered.ipipPools, ipip);
-        if (failures[0]) {
-          context.stderr(`error: ${failures[0].message}`);
-          context.stderr('this configuration would be refused: run would keep the live one');
-          context.setExitCode(1);
-          return;
-        }
-        printLiveDiff(context, diff, mode.configDir);
-        if (diff.files.length > 0) context.setExitCode(EXIT_DIFFERENCES);
+    .option('--no-validate', 'write without running bird -p (BIRD 1.6: bird -p and bird6 -p)');
+  addBirdOptions(command, 'for bird -p').action(async (flags: RenderFlags) => {
+    const mode = renderMode(flags);
+    const datastore = parseDatastore(flags.datastore);
+    const bird = await resolveBird(flags, flags.validate);
+    const role = resolveRole(flags, context.env, bird.ipip, bird.version);
+    const snapshot = await loadSnapshot(datastore, () => resolveEtcdOptions(flags, context.env), role.scope);
+    const templates = compileTemplateSet(await loadTemplateSources(flags.templates), role.layout);
+    // A dry run drives files and bird -p only: it has no control socket to reload anything with.
+    const edges = realPipelineEdges({ binaries: bird.binaries });
+    const validate = flags.validate;
+    if (mode.kind === 'diff') {
+      const diff = await diffAgainstLive({ snapshot, role, configDir: mode.configDir, templates, edges, validate });
+      const { rendered, diagnostics, failures } = diff.cycle;
+      if (rendered) printRenderWarnings(context, diagnostics, rendered.ipipPools, bird);
+      if (failures[0]) {
+        context.stderr(`error: ${failures[0].message}`);
+        context.stderr('this configuration would be refused: run would keep the live one');
+        context.setExitCode(1);
         return;
       }
-      const out = mode.out;
-      // The same owner rule as run: never write into a directory a running birdwatch is applying.
-      // (A directory that does not exist yet has no owner, and is not created before the render succeeds.)
-      const lock = existsSync(out)
-        ? await lockConfigDir(out, `birdwatch render --out (pid ${process.pid})`)
-        : undefined;
-      try {
-        const result = await renderOnce({ snapshot, role, dir: out, templates, edges, validate, mode: 'write' });
-        if (result.rendered) {
-          printRenderWarnings(context, result.diagnostics, result.rendered.ipipPools, ipip);
-          for (const line of result.rendered.summary) context.stdout(line);
-        }
-        const written = result.daemons.flatMap((d) => d.written);
-        if (result.failures[0]) {
-          context.stderr(`error: ${result.failures[0].message}`);
-          context.stderr(
-            written.length === 0
-              ? `nothing was written to ${out}`
-              : `only ${written.join(', ')} were written to ${out}`,
-          );
-          context.setExitCode(1);
-          return;
-        }
-        const validated = flags.validate ? 'validated by bird -p and bird6 -p' : 'not validated (--no-validate)';
-        context.stdout(`wrote ${out} (${written.length} files changed, ${validated})`);
-      } finally {
-        await lock?.release();
+      printLiveDiff(context, diff, mode.configDir);
+      if (diff.files.length > 0) context.setExitCode(EXIT_DIFFERENCES);
+      return;
+    }
+    const out = mode.out;
+    // The same owner rule as run: never write into a directory a running birdwatch is applying.
+    // (A directory that does not exist yet has no owner, and is not created before the render succeeds.)
+    const lock = existsSync(out) ? await lockConfigDir(out, `birdwatch render --out (pid ${process.pid})`) : undefined;
+    try {
+      const result = await renderOnce({ snapshot, role, dir: out, templates, edges, validate, mode: 'write' });
+      if (result.rendered) {
+        printRenderWarnings(context, result.diagnostics, result.rendered.ipipPools, bird);
+        for (const line of result.rendered.summary) context.stdout(line);
       }
-    });
+      const written = result.daemons.flatMap((d) => d.written);
+      if (result.failures[0]) {
+        context.stderr(`error: ${result.failures[0].message}`);
+        context.stderr(
+          written.length === 0 ? `nothing was written to ${out}` : `only ${written.join(', ')} were written to ${out}`,
+        );
+        context.setExitCode(1);
+        return;
+      }
+      const validated = flags.validate
+        ? `validated by ${role.daemons.map((d) => `${d} -p`).join(' and ')}`
+        : 'not validated (--no-validate)';
+      const forBird = `for BIRD ${bird.version.text}${bird.source === 'option' ? ` (${BIRD_VERSION_OPTION})` : ''}`;
+      context.stdout(`wrote ${out} (${written.length} files changed, ${forBird}, ${validated})`);
+    } finally {
+      await lock?.release();
+    }
+  });
 }

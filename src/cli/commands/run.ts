@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { resolveIpipRendering } from '../../controller/ipip.js';
 import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
 import { applyOnce } from '../../controller/oneShot.js';
 import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
@@ -20,13 +19,8 @@ import { BirdwatchMetrics } from '../../observe/metrics.js';
 import { RunStatus } from '../../observe/runStatus.js';
 import type { Daemon } from '../../model/daemon.js';
 import { AutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
-import {
-  addEtcdOptions,
-  parseIpipOption,
-  resolveEtcdOptions,
-  resolveNodeName,
-  type EtcdFlags,
-} from '../commonOptions.js';
+import { addEtcdOptions, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
+import { addBirdOptions, resolveBird, type BirdFlags } from '../birdOptions.js';
 import { etcdOperatorStore, planRegistration, registerAtStart } from '../registerAtStart.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
@@ -40,17 +34,14 @@ import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOpt
 import { errorMessage } from '../../errorMessage.js';
 import type { LogEvent } from '../../observe/logEvents.js';
 
-interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags {
+interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags, BirdFlags {
   readonly configDir: string;
   readonly birdSocket: string;
   readonly bird6Socket: string;
   readonly templates?: string;
-  readonly ipip: string;
   readonly once?: boolean;
   readonly minReloadInterval: string;
   readonly maxReloadShare: string;
-  readonly bird: string;
-  readonly bird6: string;
   readonly logLevel: string;
   readonly logFormat: string;
   readonly listen?: string;
@@ -82,7 +73,7 @@ export function parseLoggerLevel(value: string): LoggerLevel {
 
 export function registerRun(program: Command, context: CommandContext): void {
   addExamples(
-    addGuardOptions(addRoleOptions(addEtcdOptions(program.command('run')))),
+    addBirdOptions(addGuardOptions(addRoleOptions(addEtcdOptions(program.command('run')))), 'for bird -p'),
     [
       'birdwatch run --node calico-01',
       'birdwatch run --once --node calico-01   # render, validate, apply once (before BIRD starts), then exit',
@@ -95,12 +86,17 @@ export function registerRun(program: Command, context: CommandContext): void {
       2: 'usage: a bad argument, option or environment variable',
     },
   )
-    .description('watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)')
-    .option('--config-dir <dir>', 'where bird.cfg, bird6.cfg and their includes live', '/etc/calico/confd/config')
+    .description(
+      'watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd); `bird --version` picks BIRD 1.6 (bird + bird6) or BIRD 2/3 (one bird)',
+    )
+    .option(
+      '--config-dir <dir>',
+      'where bird.cfg (BIRD 1.6: and bird6.cfg) and their includes live',
+      '/etc/calico/confd/config',
+    )
     .option('--bird-socket <path>', 'bird control socket', '/var/run/calico/bird.ctl')
-    .option('--bird6-socket <path>', 'bird6 control socket', '/var/run/calico/bird6.ctl')
+    .option('--bird6-socket <path>', 'bird6 control socket (BIRD 1.6 only)', '/var/run/calico/bird6.ctl')
     .option('--templates <dir>', 'override templates file by file (watched: edits re-render)')
-    .option('--ipip <mode>', 'auto | krt-tunnel | off', 'auto')
     .option('--once', 'sync, render, validate, apply (reload only if BIRD is up), then exit')
     .option(
       '--max-reload-share <share>',
@@ -116,8 +112,6 @@ export function registerRun(program: Command, context: CommandContext): void {
       '--sequential-reload',
       'validate and swap the files before telling BIRD (plain configure); by default BIRD parses the staged set (configure "<staged>/bird.cfg") while bird -p checks it — for a BIRD that sees the config dir at another path',
     )
-    .option('--bird <path>', 'bird binary used for validation', 'bird')
-    .option('--bird6 <path>', 'bird6 binary used for validation', 'bird6')
     .option('--log-level <level>', `${LOGGER_LEVELS.join(' | ')} (any case)`, 'info')
     .option('--log-format <format>', 'json | pretty | auto (pretty on a terminal)', 'auto')
     .option(
@@ -143,7 +137,6 @@ export function registerRun(program: Command, context: CommandContext): void {
       "first register the node's addresses and AS (--ip/--ip6/--as, else IP/IP6/AS, autodetect included), as calico-node's start-up did",
     )
     .action(async (flags: RunFlags) => {
-      const ipipOption = parseIpipOption(flags.ipip);
       const minReloadIntervalMs = parseMilliseconds(flags.minReloadInterval);
       const maxReloadShare = parseReloadShare(flags.maxReloadShare);
       const validateTimeoutMs = parseValidateTimeout(flags.validateTimeout);
@@ -156,8 +149,9 @@ export function registerRun(program: Command, context: CommandContext): void {
       const etcdOptions = resolveEtcdOptions(flags, context.env);
       const pretty = flags.logFormat === 'pretty' || (flags.logFormat === 'auto' && process.stdout.isTTY === true);
       const log = createLogger({ level, pretty, secrets: [etcdOptions.password] });
-      const ipip = await resolveIpipRendering(ipipOption, flags.bird);
-      const role = resolveRole(flags, context.env, ipip);
+      const birdChoice = await resolveBird(flags, true);
+      const { ipip } = birdChoice;
+      const role = resolveRole(flags, context.env, ipip, birdChoice.version);
       if (flags.register === true && flags.role !== 'node')
         throw new UsageError(
           '--register',
@@ -168,7 +162,18 @@ export function registerRun(program: Command, context: CommandContext): void {
         flags.register === true
           ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env)
           : undefined;
-      if (ipipOption === 'auto' && ipip === 'off') {
+      log.info(
+        {
+          event: 'bird-version' satisfies LogEvent,
+          component: 'bird',
+          version: birdChoice.version.text,
+          dialect: birdChoice.version.dialect,
+          from: birdChoice.source === 'option' ? '--bird-version' : `${flags.bird} --version`,
+          daemons: role.daemons,
+        },
+        `rendering for BIRD ${birdChoice.version.text}: ${role.daemons.join(' and ')}`,
+      );
+      if (birdChoice.ipipFellBack) {
         log.warn(
           { event: 'ipip-unsupported' satisfies LogEvent, component: 'ipip' },
           `${flags.bird} does not support krt_tunnel: IPIP pools are exported and routed natively`,
@@ -177,7 +182,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       // The role's daemons only: a layout without bird6 has no bird6 socket, state or readiness condition.
       const socketFlags: Record<Daemon, string> = { bird: flags.birdSocket, bird6: flags.bird6Socket };
       const sockets: Partial<Record<Daemon, string>> = Object.fromEntries(role.daemons.map((d) => [d, socketFlags[d]]));
-      const edges = realPipelineEdges({ binaries: { bird: flags.bird, bird6: flags.bird6 }, validateTimeoutMs, log });
+      const edges = realPipelineEdges({ binaries: birdChoice.binaries, validateTimeoutMs, log });
       const shutdown = context.shutdownSignal();
       // Bounded shutdown (README "Reliability"): what still talks to BIRD at SIGTERM has a grace period, and the
       // process ends by the deadline whatever still runs.
@@ -250,6 +255,9 @@ export function registerRun(program: Command, context: CommandContext): void {
             minReloadIntervalMs,
             maxReloadShare,
             ipip,
+            bird: birdChoice.version.text,
+            birdFrom: birdChoice.source,
+            daemons: role.daemons,
           },
           'birdwatch starting',
         );

@@ -53,7 +53,7 @@ export function formatFamilyStatus(status: FamilyStatus): string[] {
   const lines = [`IPv${status.family} BGP status`];
   if (!status.reachable) {
     // The reason goes to stderr, once (see the action).
-    lines.push(`${DAEMON_OF_FAMILY[status.family]} is not reachable`);
+    lines.push(`${status.daemon ?? DAEMON_OF_FAMILY[status.family]} is not reachable`);
     return lines;
   }
   if (status.sessions.length === 0) lines.push('No BGP peers.');
@@ -74,13 +74,13 @@ export function formatFamilyStatus(status: FamilyStatus): string[] {
 function statusJson(status: FamilyStatus): unknown {
   if (!status.reachable)
     return {
-      daemon: DAEMON_OF_FAMILY[status.family],
+      daemon: status.daemon ?? DAEMON_OF_FAMILY[status.family],
       socket: status.socketPath,
       reachable: false,
       error: status.error,
     };
   return {
-    daemon: DAEMON_OF_FAMILY[status.family],
+    daemon: status.daemon ?? DAEMON_OF_FAMILY[status.family],
     socket: status.socketPath,
     reachable: true,
     established: countEstablished(status.sessions),
@@ -101,7 +101,8 @@ function statusJson(status: FamilyStatus): unknown {
 
 /**
  * `status`: asks bird and bird6 over their control sockets (`show protocols`, no birdc) and prints each
- * family's BGP sessions. Exit 0 when bird (IPv4) answered, 1 when it could not be asked. An unreachable bird6
+ * family's BGP sessions. BIRD 2/3 (bird's greeting says which) serve both families from bird: bird6 is then not
+ * used. Exit 0 when bird (IPv4) answered, 1 when it could not be asked. An unreachable bird6 (BIRD 1.6)
  * gets a warning naming its socket but does not fail the command: IPv4 BGP is the part every node has.
  * With --fail-unless-established, exit 3 when a session of a daemon that answered is not Established (no
  * sessions at all is not a failure: a lone node has none).
@@ -117,9 +118,15 @@ export function registerStatusCommand(program: Command, context: CommandContext)
       [EXIT_NOT_ESTABLISHED]: '--fail-unless-established: a session is not Established',
     },
   )
-    .description("BGP sessions of this node's BIRD, per address family (like calicoctl status)")
+    .description(
+      "BGP sessions of this node's BIRD, per address family (like calicoctl status); BIRD 2/3 answer both on bird's socket",
+    )
     .option('--bird-socket <path>', "bird's control socket", '/var/run/calico/bird.ctl')
-    .option('--bird6-socket <path>', "bird6's control socket", '/var/run/calico/bird6.ctl')
+    .option(
+      '--bird6-socket <path>',
+      "bird6's control socket (BIRD 1.6; BIRD 2/3 answer both families on bird's)",
+      '/var/run/calico/bird6.ctl',
+    )
     .option('--json', 'JSON for scripts')
     .option('--timeout <duration>', 'time allowed for each daemon to answer (5s, 500ms; a plain number is ms)', '5000')
     .option(
@@ -129,12 +136,15 @@ export function registerStatusCommand(program: Command, context: CommandContext)
     .action(async (flags: StatusFlags) => {
       const timeoutMs = parseDuration('--timeout', flags.timeout, { minMs: 1, maxMs: 600_000 });
       const options = { timeoutMs };
-      const { queryFamilyStatus } = await import('../../observe/bgpStatusQuery.js');
-      const [v4, v6] = await Promise.all([
-        queryFamilyStatus(4, flags.birdSocket, options),
-        queryFamilyStatus(6, flags.bird6Socket, options),
-      ]);
-      if (flags.json === true) printJson(context, { ipv4: statusJson(v4), ipv6: statusJson(v6) });
+      const { queryNodeStatus } = await import('../../observe/bgpStatusQuery.js');
+      const node = await queryNodeStatus({ bird: flags.birdSocket, bird6: flags.bird6Socket }, options);
+      const { v4, v6 } = node;
+      if (flags.json === true)
+        printJson(context, {
+          ipv4: statusJson(v4),
+          ipv6: statusJson(v6),
+          bird: { version: node.birdVersion ?? null, daemons: node.oneDaemon ? ['bird'] : ['bird', 'bird6'] },
+        });
       else {
         for (const line of formatFamilyStatus(v4)) context.stdout(line);
         context.stdout('');

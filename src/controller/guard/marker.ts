@@ -18,7 +18,7 @@ export interface GuardMarker {
   readonly previousValues?: Readonly<Record<string, string | null>>;
 }
 
-/** @internal the guard's restart tests look for the marker file. */
+/** The guard's marker file (the absent-daemon cleanup and the guard's restart tests name it too). */
 export const guardMarkerName = (daemon: Daemon): string => `.birdwatch-guard-${daemon}.json`;
 
 export async function writeGuardMarker(configDir: string, marker: GuardMarker): Promise<void> {

@@ -6,7 +6,6 @@ import { prepareDurableFile, type PreparedFile } from '../../apply/swapFileSet.j
 /**
  * The files a daemon ran before birdwatch's last reload of it, kept so `birdwatch undo` can put them back beside
  * BIRD's `configure undo` (BIRD keeps one previous configuration in memory; this is the same step on disk).
- * @internal the pipeline unit test finds the undo record by name.
  */
 export const previousFilesName = (daemon: Daemon): string => `.birdwatch-previous-${daemon}.json`;
 
