@@ -1,8 +1,7 @@
 import type { IpAddress } from '../model/address.js';
 import { daemonsOf, type Daemon } from '../model/daemon.js';
-import { buildNodeModel } from '../model/buildNodeModel.js';
 import { buildReflectorModel } from '../model/buildReflectorModel.js';
-import { ModelMemo } from '../model/modelMemo.js';
+import { IncrementalNodeModel } from '../model/incrementalNodeModel.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { nodeKeyScope, reflectorKeyScope, type KeyScope } from '../model/keyScope.js';
 import { isRelevantKey } from '../model/keys.js';
@@ -37,7 +36,11 @@ export interface RoleRenderer {
   readonly layout: Layout;
   /** The daemons the layout renders a main file for: what the cycle, status, readiness and metrics iterate. */
   readonly daemons: readonly Daemon[];
-  render(keyspace: Keyspace, templates: CompiledTemplateSet): RenderOutcome;
+  /**
+   * `changedKeys`: every key whose value may differ from the keyspace of this role's last render (undefined: not
+   * known); a node role then updates only what depends on them (IncrementalNodeModel).
+   */
+  render(keyspace: Keyspace, templates: CompiledTemplateSet, changedKeys?: ReadonlySet<string>): RenderOutcome;
   isRelevant(key: string): boolean;
   /** What the role reads and watches in etcd (and keeps). */
   readonly scope: KeyScope;
@@ -72,15 +75,15 @@ function fileHistory(): (files: FileSet) => { files: FileSet; changedFiles: Read
 
 export function nodeRole(nodeName: string, ipip: IpipRendering): RoleRenderer {
   // Renders follow one another for the life of the process: each hands the next what did not change.
-  const memo = new ModelMemo();
+  const nodeModel = new IncrementalNodeModel(nodeName);
   const history = fileHistory();
   return {
     layout: NODE_LAYOUT,
     daemons: daemonsOf(NODE_LAYOUT.map((entry) => entry.file)),
     isRelevant: (key) => isRelevantKey(key, nodeName),
     scope: nodeKeyScope(nodeName),
-    render(keyspace, templates) {
-      const model = buildNodeModel(keyspace, { nodeName, memo });
+    render(keyspace, templates, changedKeys) {
+      const model = nodeModel.build(keyspace, changedKeys);
       const rendered = renderFileSet(model, templates, { ipip });
       const { files, changedFiles } = history(rendered.files);
       const family = (f: typeof model.v4) => {
