@@ -26,7 +26,7 @@ export const TARGETS: Targets = {
   anatomyNodes: 1000,
   stormReconfiguringShare: 0.25,
   stormVisibleMs: { 1000: 100, 5000: 300 },
-  peakRssMb: { 1000: 60, 5000: 90 },
+  peakRssMb: { 1000: 75, 5000: 90 },
   coldNodes: 10_000,
   coldMs: 2000,
   coldPeakRssMb: 200,

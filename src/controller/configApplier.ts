@@ -4,6 +4,7 @@ import { errorMessage } from '../errorMessage.js';
 import type { Daemon } from '../model/daemon.js';
 import { NodeConfigError } from '../model/errors.js';
 import { keyspaceOverlay } from '../model/keyspaceOverlay.js';
+import { RenderedKeyspaceChanges } from '../model/keyspaceChanges.js';
 import { keyspaceWithout } from '../model/keyspaceView.js';
 import type { FailureKind } from '../observe/failureKind.js';
 import { TemplateError } from '../render/errors.js';
@@ -50,6 +51,7 @@ export class ConfigApplier {
   readonly #reporter: DaemonReporter;
   /** The files' statements, parsed from their last parse (the guard's choice and the applied log compare them). */
   readonly #statements = new StatementMemo();
+  readonly #renderedChanges = new RenderedKeyspaceChanges();
   readonly #now: () => number;
   /** The files of daemons this role does not run are gone (checked once, after the first cycle that applied). */
   #absentFilesRemoved = false;
@@ -179,11 +181,12 @@ export class ConfigApplier {
     const templates = this.#guard?.holds.templatesFor(this.#templates) ?? this.#templates;
     try {
       if (templates instanceof TemplateError) throw templates;
-      const keyspace = keyspaceOverlay(
-        keyspaceWithout(this.options.keyspace, this.#quarantine.keys()),
-        this.#guard?.holds.overlay() ?? new Map(),
-      );
-      const outcome = this.options.role.render(keyspace, templates);
+      const excluded = this.#quarantine.keys();
+      const overrides = this.#guard?.holds.overlay() ?? new Map<string, string | undefined>();
+      const keyspace = keyspaceOverlay(keyspaceWithout(this.options.keyspace, excluded), overrides);
+      // The keys changed since the last render: the role updates only what depends on them (ARCHITECTURE.md).
+      const changed = this.#renderedChanges.take(this.options.keyspace, excluded, overrides);
+      const outcome = this.options.role.render(keyspace, templates, changed);
       rounds.rendering(outcome, keyspace, this.#now() - started);
       this.#reporter.resolved('render');
       return outcome;

@@ -1,9 +1,8 @@
 import { BIRD_1_6, type BirdVersion } from '../bird/birdVersion.js';
 import type { IpAddress } from '../model/address.js';
 import { daemonsOf, type Daemon } from '../model/daemon.js';
-import { buildNodeModel } from '../model/buildNodeModel.js';
 import { buildReflectorModel } from '../model/buildReflectorModel.js';
-import { ModelMemo } from '../model/modelMemo.js';
+import { IncrementalNodeModel } from '../model/incrementalNodeModel.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { nodeKeyScope, reflectorKeyScope, type KeyScope } from '../model/keyScope.js';
 import { isRelevantKey } from '../model/keys.js';
@@ -47,7 +46,11 @@ export interface RoleRenderer {
   readonly layout: Layout;
   /** The daemons the layout renders a main file for: what the cycle, status, readiness and metrics iterate. */
   readonly daemons: readonly Daemon[];
-  render(keyspace: Keyspace, templates: CompiledTemplateSet): RenderOutcome;
+  /**
+   * `changedKeys`: every key whose value may differ from the keyspace of this role's last render (undefined: not
+   * known); a node role then updates only what depends on them (IncrementalNodeModel).
+   */
+  render(keyspace: Keyspace, templates: CompiledTemplateSet, changedKeys?: ReadonlySet<string>): RenderOutcome;
   isRelevant(key: string): boolean;
   /** What the role reads and watches in etcd (and keeps). */
   readonly scope: KeyScope;
@@ -83,7 +86,7 @@ function fileHistory(): (files: FileSet) => { files: FileSet; changedFiles: Read
 /** `bird`: the BIRD the files are for (its dialect and version gates); BIRD 1.6 when not given. */
 export function nodeRole(nodeName: string, ipip: IpipRendering, bird: BirdVersion = BIRD_1_6): RoleRenderer {
   // Renders follow one another for the life of the process: each hands the next what did not change.
-  const memo = new ModelMemo();
+  const nodeModel = new IncrementalNodeModel(nodeName);
   const history = fileHistory();
   const bird2 = bird.dialect === 'bird2';
   const layout = bird2 ? BIRD2_NODE_LAYOUT : NODE_LAYOUT;
@@ -93,8 +96,8 @@ export function nodeRole(nodeName: string, ipip: IpipRendering, bird: BirdVersio
     daemons: daemonsOf(layout.map((entry) => entry.file)),
     isRelevant: (key) => isRelevantKey(key, nodeName),
     scope: nodeKeyScope(nodeName),
-    render(keyspace, templates) {
-      const model = buildNodeModel(keyspace, { nodeName, memo });
+    render(keyspace, templates, changedKeys) {
+      const model = nodeModel.build(keyspace, changedKeys);
       const rendered = bird2
         ? renderBird2FileSet(model, templates, { ipip, bird })
         : renderFileSet(model, templates, { ipip });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decorrelatedJitterGenerator, ExponentialBackoff, type IBackoff } from 'cockatiel';
 import type { Clock } from '../controller/clock.js';
+import { ChangeTrackedMap } from '../model/keyspaceChanges.js';
 import type { KeyScope, ScopePlan } from '../model/keyScope.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { asDatastoreError, DatastoreError } from './errors.js';
@@ -62,7 +63,8 @@ const realClock: Clock = {
  * after a jittered backoff. It moves strings and knows nothing of their meaning beyond the scope it is given.
  */
 export class KeyspaceMirror {
-  readonly entries = new Map<string, string>();
+  /** Tracks its writes: a renderer asks what changed since its last look (keyspaceChanges.ts). */
+  readonly entries = new ChangeTrackedMap();
   readonly #phase = new MirrorPhase();
   #revision = 0n;
   #plan: ScopePlan | undefined;
@@ -254,8 +256,12 @@ export class KeyspaceMirror {
     const changed: string[] = [];
     for (const [key, value] of snapshot.entries) if (this.entries.get(key) !== value) changed.push(key);
     for (const key of this.entries.keys()) if (!snapshot.entries.has(key)) changed.push(key);
-    this.entries.clear();
-    for (const [key, value] of snapshot.entries) this.entries.set(key, value);
+    // Only what differs is written: the entries' change log then says exactly what a re-read changed.
+    for (const key of changed) {
+      const value = snapshot.entries.get(key);
+      if (value === undefined) this.entries.delete(key);
+      else this.entries.set(key, value);
+    }
     this.#revision = snapshot.revision;
     this.#clusterId = snapshot.header.clusterId;
     this.#plan = snapshot.plan;

@@ -1,3 +1,4 @@
+import { ChangeTrackedMap } from '../model/keyspaceChanges.js';
 import type { KeyScope } from '../model/keyScope.js';
 import { readKeyspaceFile } from './fileSource.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
@@ -90,7 +91,7 @@ function scoped(all: ReadonlyMap<string, string>, scope: KeyScope): { entries: M
 }
 
 class MemoryCopy implements LiveKeyspace {
-  readonly entries = new Map<string, string>();
+  readonly entries = new ChangeTrackedMap();
   #revision = 0n;
   #state: DatastoreState = 'syncing';
   #label: string | undefined;
@@ -144,8 +145,11 @@ class MemoryCopy implements LiveKeyspace {
     const next = scoped(all, this.scope);
     const changed = [...next.entries].filter(([key, value]) => this.entries.get(key) !== value).map(([key]) => key);
     for (const key of this.entries.keys()) if (!next.entries.has(key)) changed.push(key);
-    this.entries.clear();
-    for (const [key, value] of next.entries) this.entries.set(key, value);
+    for (const key of changed) {
+      const value = next.entries.get(key);
+      if (value === undefined) this.entries.delete(key);
+      else this.entries.set(key, value);
+    }
     this.#revision = revision;
     this.#label = next.label;
     if (fullRead) this.setState('synced', {});

@@ -1,5 +1,4 @@
-import { compareAddresses, parseBgpAddress, type AddressFamily, type IpAddress } from './address.js';
-import { isPassiveToward } from './passiveSide.js';
+import { parseBgpAddress, type AddressFamily, type IpAddress } from './address.js';
 import { parseAsNumber } from './asNumber.js';
 import { cidrsOverlap, compareCidrs, parseCidr, type Cidr } from './cidr.js';
 import { checkCustomFilterBody } from './customFilter.js';
@@ -22,20 +21,14 @@ import {
   type Pool,
   type RouteReflector,
 } from './nodeModel.js';
-import type { ModelMemo } from './modelMemo.js';
-import { protocolName } from './protocolName.js';
-
-export interface BuildOptions {
-  readonly nodeName: string;
-  /** Kept by a long-lived caller (`run`) from one build to the next; the model is the same without it. */
-  readonly memo?: ModelMemo;
-}
+import { comparePeers, makePeer, resolveWinners, type Candidate } from './peerCandidates.js';
 
 /**
- * Keyspace → validated model for one node. Pure. A bad entry is skipped (or its setting defaulted) with a
- * diagnostic; only a node that cannot be configured at all (no usable IPv4 router id) throws NodeConfigError.
+ * Keyspace → validated model for one node, from scratch. Pure. A bad entry is skipped (or its setting defaulted)
+ * with a diagnostic; only a node that cannot be configured at all (no usable IPv4 router id) throws NodeConfigError.
+ * @internal the reference the run's IncrementalNodeModel is checked against (the model and property tests).
  */
-export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeModel {
+export function buildNodeModel(keyspace: Keyspace, options: { readonly nodeName: string }): NodeModel {
   const nodeName = parseNodeName(options.nodeName);
   if (!nodeName.ok) {
     throw new NodeConfigError(
@@ -43,7 +36,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
       keys.hostDir(options.nodeName),
     );
   }
-  const index = options.memo ? options.memo.index(keyspace) : indexKeyspace(keyspace);
+  const index = indexKeyspace(keyspace);
   const log = new DiagnosticLog();
   for (const entry of index.malformed) log.add(entry, 'skipped', entry.reason);
   const self = index.hosts.get(options.nodeName);
@@ -52,7 +45,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
   const globalAsNumber = settingOr(index.globalAsNumber, (v) => parseAsNumber(v), DEFAULT_AS_NUMBER, log);
   const meshEnabled = settingOr(index.nodeMesh, decodeNodeMesh, true, log);
   const globalLogLevel = settingOr(index.globalLogLevel, parseBirdLogLevel, DEFAULT_BIRD_LOG_LEVEL, log);
-  const nodes = validNodes(index, globalAsNumber, log, options.memo);
+  const nodes = validNodes(index, globalAsNumber, log);
   const me = nodes.get(options.nodeName)!;
   const logLevel = settingOr(self?.logLevel, parseBirdLogLevel, globalLogLevel, log);
   const networkV4 =
@@ -66,7 +59,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
     return {
       family: f,
       address,
-      peers: address ? peers(index, f, address, me, nodes, meshEnabled, routeReflectors, log, options.memo) : [],
+      peers: address ? peers(index, f, address, me, nodes, meshEnabled, routeReflectors, log) : [],
       pools: pools(index, f, log),
       blocks: blocks(self, f, log),
       customFilters: customFilters(index, f, log),
@@ -91,7 +84,7 @@ export function buildNodeModel(keyspace: Keyspace, options: BuildOptions): NodeM
   };
 }
 
-function requireNodeAddress(self: HostEntries | undefined, nodeName: string): IpAddress {
+export function requireNodeAddress(self: HostEntries | undefined, nodeName: string): IpAddress {
   const key = keys.hostAddress(nodeName, 4);
   const entry = self?.address[4];
   if (!entry || entry.value === '') {
@@ -100,30 +93,6 @@ function requireNodeAddress(self: HostEntries | undefined, nodeName: string): Ip
   const address = parseBgpAddress(entry.value, 4);
   if (!address.ok) throw new NodeConfigError(`${key} = ${JSON.stringify(entry.value)}: ${address.reason}`, key);
   return address.value;
-}
-
-/**
- * The peer last made for an address object: an unchanged host keeps its IpAddress (ModelMemo), and so its
- * BgpPeer, whose rendered text the templates then reuse. Weak: it goes with the address.
- */
-const peerOf = new WeakMap<IpAddress, BgpPeer>();
-
-const PRECEDENCE: Readonly<Record<PeerKind, number>> = { node: 3, global: 2, mesh: 1 };
-const KIND_ORDER: Readonly<Record<PeerKind, number>> = { mesh: 0, global: 1, node: 2 };
-const comparePeers = (a: BgpPeer, b: BgpPeer): number =>
-  KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareAddresses(a.address, b.address);
-
-interface Candidate {
-  readonly peer: BgpPeer;
-  /** The datastore entry behind the peer; for a mesh peer it is made only when a diagnostic needs it. */
-  readonly entry: KeyValue | undefined;
-  /** The node a mesh peer comes from. */
-  readonly node: OtherNode | undefined;
-}
-
-/** A candidate's entry, for diagnostics: a mesh peer's is its node's address key. */
-function entryOf(candidate: Candidate, f: AddressFamily): KeyValue {
-  return candidate.entry ?? { key: keys.hostAddress(candidate.node!.name, f), value: candidate.peer.address.text };
 }
 
 /** Mesh, global and node-specific peers; never this node's own address; one protocol per neighbor. */
@@ -136,32 +105,11 @@ function peers(
   meshEnabled: boolean,
   routeReflectors: readonly RouteReflector[],
   log: DiagnosticLog,
-  memo: ModelMemo | undefined,
 ): BgpPeer[] {
   const isReflector = (a: IpAddress): boolean => routeReflectors.some((rr) => rr.address.value === a.value);
+  const make = (kind: PeerKind, address: IpAddress, asNumber: number): BgpPeer =>
+    makePeer(kind, address, asNumber, own, isReflector);
   const candidates: Candidate[] = [];
-  const make = (kind: PeerKind, address: IpAddress, asNumber: number): BgpPeer => {
-    const routeReflector = isReflector(address);
-    const passive = kind === 'mesh' && isPassiveToward(address, own);
-    const known = peerOf.get(address);
-    if (
-      known?.kind === kind &&
-      known.asNumber === asNumber &&
-      known.routeReflector === routeReflector &&
-      known.passive === passive
-    )
-      return known;
-    const peer: BgpPeer = {
-      kind,
-      address,
-      asNumber,
-      protocolName: protocolName(kind, address),
-      routeReflector,
-      passive,
-    };
-    peerOf.set(address, peer);
-    return peer;
-  };
   if (meshEnabled) {
     for (const node of nodes.values()) {
       const address = f === 4 ? node.ipv4 : node.ipv6;
@@ -177,6 +125,22 @@ function peers(
       candidates.push({ peer: make('mesh', address, node.asNumber), entry: undefined, node });
     }
   }
+  candidates.push(
+    ...explicitCandidates(index.globalPeers[f], index.hosts.get(me.name)?.peers[f] ?? [], f, own, isReflector, log),
+  );
+  return [...resolveWinners(candidates, f, log).values()].map((c) => c.peer).sort(comparePeers);
+}
+
+/** Global, then node-specific peers, decoded, in key order; a bad one or one at this node's own address is skipped. */
+export function explicitCandidates(
+  globalPeers: readonly (KeyValue & { ip: string })[],
+  nodePeers: readonly (KeyValue & { ip: string })[],
+  f: AddressFamily,
+  own: IpAddress,
+  isReflector: (address: IpAddress) => boolean,
+  log: DiagnosticLog,
+): Candidate[] {
+  const candidates: Candidate[] = [];
   const explicit = (kind: 'global' | 'node', entries: readonly (KeyValue & { ip: string })[]): void => {
     for (const entry of entries) {
       const decoded = decodePeer(entry.value, f, entry.ip);
@@ -185,35 +149,17 @@ function peers(
       } else if (decoded.value.address.value === own.value) {
         log.add(entry, 'skipped', `peer ${decoded.value.address.text} is this node's own address`);
       } else {
-        candidates.push({ peer: make(kind, decoded.value.address, decoded.value.asNumber), entry, node: undefined });
+        const peer = makePeer(kind, decoded.value.address, decoded.value.asNumber, own, isReflector);
+        candidates.push({ peer, entry, node: undefined });
       }
     }
   };
-  explicit('global', index.globalPeers[f]);
-  explicit('node', index.hosts.get(me.name)?.peers[f] ?? []);
-
-  // By canonical text: one text per address value in a family (and strings hash faster than bigints).
-  const winners = new Map<string, Candidate>();
-  for (const candidate of candidates) {
-    const current = winners.get(candidate.peer.address.text);
-    if (!current) {
-      winners.set(candidate.peer.address.text, candidate);
-      continue;
-    }
-    const [winner, loser] =
-      PRECEDENCE[candidate.peer.kind] > PRECEDENCE[current.peer.kind] ? [candidate, current] : [current, candidate];
-    winners.set(candidate.peer.address.text, winner);
-    log.add(
-      entryOf(loser, f),
-      'overridden',
-      `neighbor ${loser.peer.address.text} is already the ${winner.peer.kind} peer ${winner.peer.protocolName} (from ${entryOf(winner, f).key})`,
-    );
-  }
-  const list = [...winners.values()].map((c) => c.peer);
-  return memo ? memo.sorted(`peers-${f}`, list, comparePeers) : list.sort(comparePeers);
+  explicit('global', globalPeers);
+  explicit('node', nodePeers);
+  return candidates;
 }
 
-function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool[] {
+export function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool[] {
   const decoded: { pool: Pool; entry: KeyValue }[] = [];
   for (const entry of index.pools[f]) {
     const pool = decodePool(entry.value, f, entry.cidr);
@@ -235,7 +181,7 @@ function pools(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): Pool
   return kept.map((k) => k.pool);
 }
 
-function blocks(self: HostEntries | undefined, f: AddressFamily, log: DiagnosticLog): Cidr[] {
+export function blocks(self: HostEntries | undefined, f: AddressFamily, log: DiagnosticLog): Cidr[] {
   const list: Cidr[] = [];
   for (const entry of self?.blocks[f] ?? []) {
     const block = decodeBlock(entry.cidr, f);
@@ -247,7 +193,7 @@ function blocks(self: HostEntries | undefined, f: AddressFamily, log: Diagnostic
   return list.sort(compareCidrs);
 }
 
-function customFilters(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): CustomFilter[] {
+export function customFilters(index: KeyspaceIndex, f: AddressFamily, log: DiagnosticLog): CustomFilter[] {
   const list: CustomFilter[] = [];
   for (const entry of index.customFilters[f]) {
     const name = parseFilterName(entry.name);

@@ -1,4 +1,4 @@
-import { classifyKey, type KeyMeaning } from './keys.js';
+import { classifyKey } from './keys.js';
 
 /** The flat key → value map a datastore delivers. */
 export type Keyspace = ReadonlyMap<string, string>;
@@ -126,55 +126,102 @@ export function indexKeyspace(keyspace: Keyspace): KeyspaceIndex {
   return index;
 }
 
-/** A key that sets one field of a host's entries (not a list: peers and blocks keep key order). */
-export type HostFieldMeaning = Extract<
-  KeyMeaning,
-  { readonly kind: 'hostAddress' | 'hostAsNumber' | 'hostLogLevel' | 'hostNetwork' }
->;
+/** The position of `key` in a list kept in key order (indexKeyspace sorts the keys): found, or where it goes. */
+function keyPosition(list: readonly KeyValue[], key: string): { readonly at: number; readonly found: boolean } {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (list[mid]!.key < key) low = mid + 1;
+    else high = mid;
+  }
+  return { at: low, found: low < list.length && list[low]!.key === key };
+}
 
-export const isHostField = (meaning: KeyMeaning): meaning is HostFieldMeaning =>
-  meaning.kind === 'hostAddress' ||
-  meaning.kind === 'hostAsNumber' ||
-  meaning.kind === 'hostLogLevel' ||
-  meaning.kind === 'hostNetwork';
+/** `list` with `key` set to `entry` (undefined: removed), in key order; a new array, the old one unchanged. */
+function withEntry<T extends KeyValue>(list: readonly T[], key: string, entry: T | undefined): T[] {
+  const { at, found } = keyPosition(list, key);
+  const next = list.slice();
+  if (entry === undefined) {
+    if (found) next.splice(at, 1);
+  } else next.splice(at, found ? 1 : 0, entry);
+  return next;
+}
+
+/** In place, for the index's own lists (nobody else holds them between builds). */
+function setEntry<T extends KeyValue>(list: T[], key: string, entry: T | undefined): void {
+  const { at, found } = keyPosition(list, key);
+  if (entry === undefined) {
+    if (found) list.splice(at, 1);
+  } else list.splice(at, found ? 1 : 0, entry);
+}
+
+const hostIsEmpty = (host: HostEntries): boolean =>
+  !host.address[4] &&
+  !host.address[6] &&
+  !host.asNumber &&
+  !host.logLevel &&
+  !host.network &&
+  [host.peers[4], host.peers[6], host.blocks[4], host.blocks[6]].every((list) => list.length === 0);
 
 /**
- * One host field set (`value`) or removed (undefined) in an index, giving what indexKeyspace would give for the
- * changed keyspace. The host's entries object is replaced by a changed copy, never changed in place: whoever
- * keyed a result on the old object (ModelMemo) sees the change.
+ * One key set to `value` (undefined: removed) in an index, giving what indexKeyspace would give for the changed
+ * keyspace: the same entries in the same (key) order. A host's entries object is replaced by a changed copy,
+ * never changed in place, so whoever kept a result worked out from the old object sees that it changed.
  */
-export function applyHostChange(
-  index: KeyspaceIndex,
-  meaning: HostFieldMeaning,
-  key: string,
-  value: string | undefined,
-): void {
-  const old = index.hosts.get(meaning.host);
-  const host: MutableHostEntries = old
-    ? { ...old, address: { ...old.address } }
-    : { name: meaning.host, address: { 4: undefined, 6: undefined }, peers: NONE, blocks: NONE };
+export function applyKeyChange(index: KeyspaceIndex, key: string, value: string | undefined): void {
+  const meaning = classifyKey(key);
   const kv = value === undefined ? undefined : { key, value };
+  const host = (name: string, change: (entries: MutableHostEntries) => void): void => {
+    const old = index.hosts.get(name);
+    const entries: MutableHostEntries = old
+      ? { ...old, address: { ...old.address } }
+      : { name, address: { 4: undefined, 6: undefined }, peers: NONE, blocks: NONE };
+    change(entries);
+    if (hostIsEmpty(entries)) index.hosts.delete(name);
+    else index.hosts.set(name, entries);
+  };
+  const family = <T>(pair: ReadonlyPerFamily<T>, f: 4 | 6, list: T[]): ReadonlyPerFamily<T> =>
+    f === 4 ? { 4: list, 6: pair[6] } : { 4: pair[4], 6: list };
   switch (meaning.kind) {
+    case 'globalAsNumber':
+      index.globalAsNumber = kv;
+      return;
+    case 'nodeMesh':
+      index.nodeMesh = kv;
+      return;
+    case 'globalLogLevel':
+      index.globalLogLevel = kv;
+      return;
+    case 'globalPeer':
+      return setEntry(index.globalPeers[meaning.family], key, kv && { ...kv, ip: meaning.ip });
+    case 'customFilter':
+      return setEntry(index.customFilters[meaning.family], key, kv && { ...kv, name: meaning.name });
+    case 'routeReflector':
+      return setEntry(index.routeReflectors[meaning.family], key, kv && { ...kv, ip: meaning.ip });
+    case 'pool':
+      return setEntry(index.pools[meaning.family], key, kv && { ...kv, cidr: meaning.cidr });
+    case 'malformed':
+      return setEntry(index.malformed, key, kv && { ...kv, reason: meaning.reason });
     case 'hostAddress':
-      host.address[meaning.family] = kv;
-      break;
+      return host(meaning.host, (h) => (h.address[meaning.family] = kv));
     case 'hostAsNumber':
-      host.asNumber = kv;
-      break;
+      return host(meaning.host, (h) => (h.asNumber = kv));
     case 'hostLogLevel':
-      host.logLevel = kv;
-      break;
+      return host(meaning.host, (h) => (h.logLevel = kv));
     case 'hostNetwork':
-      host.network = kv;
-      break;
+      return host(meaning.host, (h) => (h.network = kv));
+    case 'hostPeer':
+      return host(meaning.host, (h) => {
+        const list = withEntry(h.peers[meaning.family], key, kv && { ...kv, ip: meaning.ip });
+        h.peers = family(h.peers, meaning.family, list);
+      });
+    case 'block':
+      return host(meaning.host, (h) => {
+        const list = withEntry(h.blocks[meaning.family], key, kv && { ...kv, cidr: meaning.cidr });
+        h.blocks = family(h.blocks, meaning.family, list);
+      });
+    case 'unknown':
+      return;
   }
-  const empty =
-    !host.address[4] &&
-    !host.address[6] &&
-    !host.asNumber &&
-    !host.logLevel &&
-    !host.network &&
-    [host.peers[4], host.peers[6], host.blocks[4], host.blocks[6]].every((list) => list.length === 0);
-  if (empty) index.hosts.delete(meaning.host);
-  else index.hosts.set(meaning.host, host);
 }

@@ -3,7 +3,6 @@ import { parseAsNumber } from './asNumber.js';
 import type { Diagnostic } from './diagnostics.js';
 import { decodeRouteReflector } from './encodings.js';
 import type { HostEntries, KeyValue, KeyspaceIndex } from './keyspaceIndex.js';
-import type { HostNode, ModelMemo } from './modelMemo.js';
 import { isNodeName, parseNodeName } from './names.js';
 import type { OtherNode, RouteReflector } from './nodeModel.js';
 import type { Validated } from './result.js';
@@ -32,40 +31,36 @@ export function settingOr<T, D>(
   return fallback;
 }
 
-/**
- * Every host with a valid name, its valid addresses and effective AS; sorted by name. With `memo`, an unchanged
- * host's node (and its diagnostics) is the one worked out before.
- */
-export function validNodes(
-  index: KeyspaceIndex,
-  globalAsNumber: number,
-  log: DiagnosticLog,
-  memo?: ModelMemo,
-): Map<string, OtherNode> {
+/** What one host contributes to the node list: its node (or none) and the diagnostics it costs. */
+export interface HostNode {
+  readonly node: OtherNode | undefined;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Every host with a valid name, its valid addresses and effective AS; sorted by name. */
+export function validNodes(index: KeyspaceIndex, globalAsNumber: number, log: DiagnosticLog): Map<string, OtherNode> {
   const nodes = new Map<string, OtherNode>();
-  for (const name of memo ? memo.hostNames : [...index.hosts.keys()].sort()) {
-    const host = index.hosts.get(name)!;
-    const made = memo
-      ? memo.hostNode(host, globalAsNumber, () => hostNode(host, globalAsNumber))
-      : hostNode(host, globalAsNumber);
+  for (const name of [...index.hosts.keys()].sort()) {
+    const made = hostNode(index.hosts.get(name)!, globalAsNumber);
     if (made.diagnostics.length > 0) log.entries.push(...made.diagnostics);
     if (made.node) nodes.set(name, made.node);
   }
   return nodes;
 }
 
-function hostNode(host: HostEntries, globalAsNumber: number): HostNode {
+/** One host's node: its valid addresses and effective AS, or none for a bad name; with what it costs. */
+export function hostNode(host: HostEntries, globalAsNumber: number): HostNode {
   const log = new DiagnosticLog();
   const { name } = host;
   if (!isNodeName(name)) {
     const refused = parseNodeName(name);
     for (const entry of hostEntries(host)) log.add(entry, 'skipped', refused.ok ? '' : refused.reason);
-    return { globalAsNumber, node: undefined, diagnostics: log.entries };
+    return { node: undefined, diagnostics: log.entries };
   }
   const asNumber = host.asNumber ? settingOr(host.asNumber, parseAsNumberText, globalAsNumber, log) : globalAsNumber;
   const ipv4 = hostAddress(host, 4, log);
   const ipv6 = hostAddress(host, 6, log);
-  return { globalAsNumber, node: { name, ipv4, ipv6, asNumber }, diagnostics: log.entries };
+  return { node: { name, ipv4, ipv6, asNumber }, diagnostics: log.entries };
 }
 
 const parseAsNumberText = (v: string): Validated<number> => parseAsNumber(v);

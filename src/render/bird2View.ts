@@ -3,6 +3,7 @@ import type { BgpPeer, FamilyModel, NodeModel, Pool } from '../model/nodeModel.j
 import type { ReflectorFamily, ReflectorModel } from '../model/reflectorModel.js';
 import { BIRD_DEBUG_STATEMENT } from './birdDebugStatement.js';
 import type { IpipRendering } from './ipipMode.js';
+import { peerViewSplitter } from './peerViews.js';
 
 /**
  * What the BIRD 2/3 templates (templates/bird2/) see. One file holds both families, and BIRD 2 has one namespace
@@ -79,6 +80,7 @@ function peerView(p: BgpPeer): Bird2PeerView {
   }
   return view;
 }
+const splitPeers = peerViewSplitter(peerView);
 
 /**
  * `ipip` is `onlink` or `off` here (renderBird2FileSet.ts refuses the others): with `onlink`, an IPIP pool's
@@ -96,8 +98,7 @@ export function buildBird2View(model: NodeModel, ipip: IpipRendering): Bird2View
 }
 
 function familyView(family: FamilyModel, importPolicy: string, tunnel: (pool: Pool) => string[]): Bird2FamilyView {
-  const byKind: Record<BgpPeer['kind'], Bird2PeerView[]> = { mesh: [], global: [], node: [] };
-  for (const p of family.peers) byKind[p.kind].push(peerView(p));
+  const byKind = splitPeers(family.peers);
   return {
     ...FAMILY_NAMES[family.family],
     enabled: family.address !== undefined,

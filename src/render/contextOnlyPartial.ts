@@ -12,16 +12,24 @@ const isContextPath = (node: Node, helpers: Readonly<Record<string, unknown>>): 
   return !path.data && path.depth === 0 && !(path.original in helpers);
 };
 
-function programIsContextOnly(
+/** Names of the partials already proven context-only: invoking one on the context, alone, stays context-only. */
+export type ContextOnlyPartials = ReadonlySet<string>;
+
+export function programIsContextOnly(
   program: hbs.AST.Program | undefined,
   helpers: Readonly<Record<string, unknown>>,
+  partials: ContextOnlyPartials = new Set(),
 ): boolean {
   if (!program) return true;
   if (program.blockParams && program.blockParams.length > 0) return false;
-  return program.body.every((node) => statementIsContextOnly(node, helpers));
+  return program.body.every((node) => statementIsContextOnly(node, helpers, partials));
 }
 
-function statementIsContextOnly(node: Node, helpers: Readonly<Record<string, unknown>>): boolean {
+function statementIsContextOnly(
+  node: Node,
+  helpers: Readonly<Record<string, unknown>>,
+  partials: ContextOnlyPartials,
+): boolean {
   switch (node.type) {
     case 'ContentStatement':
     case 'CommentStatement':
@@ -39,12 +47,17 @@ function statementIsContextOnly(node: Node, helpers: Readonly<Record<string, unk
         !b.hash &&
         b.params.length === 1 &&
         isContextPath(b.params[0]!, helpers) &&
-        programIsContextOnly(b.program, helpers) &&
-        programIsContextOnly(b.inverse, helpers)
+        programIsContextOnly(b.program, helpers, partials) &&
+        programIsContextOnly(b.inverse, helpers, partials)
       );
     }
+    case 'PartialStatement': {
+      // `{{> name}}` on the same context, no arguments, of a partial proven context-only itself.
+      const p = node as hbs.AST.PartialStatement;
+      return p.name.type === 'PathExpression' && partials.has(p.name.original) && p.params.length === 0 && !p.hash;
+    }
     default:
-      return false; // partials, decorators, anything else: not proven
+      return false; // other partials, decorators, anything else: not proven
   }
 }
 
@@ -53,9 +66,13 @@ function statementIsContextOnly(node: Node, helpers: Readonly<Record<string, unk
  * and `if`/`unless`/`each`/`with` over them — no `@data`, no `../`, no other helper, no nested partial. Such a
  * partial, invoked again on the same (immutable) context object, gives the same text, so it can be reused.
  */
-export function isContextOnlyTemplate(source: string, handlebars: typeof Handlebars): boolean {
+export function isContextOnlyTemplate(
+  source: string,
+  handlebars: typeof Handlebars,
+  partials: ContextOnlyPartials = new Set(),
+): boolean {
   try {
-    return programIsContextOnly(handlebars.parse(source), handlebars.helpers);
+    return programIsContextOnly(handlebars.parse(source), handlebars.helpers, partials);
   } catch {
     return false; // a syntax error is reported by compile, with its template's name
   }

@@ -1,6 +1,7 @@
 import type { BgpPeer, FamilyModel, NodeModel, Pool } from '../model/nodeModel.js';
 import type { IpipRendering } from './ipipMode.js';
 import { BIRD_DEBUG_STATEMENT } from './birdDebugStatement.js';
+import { peerViewSplitter } from './peerViews.js';
 
 /** What the templates see: every decision already made, every string already validated. */
 export interface TemplateView {
@@ -50,6 +51,7 @@ function peerView(p: BgpPeer): PeerView {
   }
   return view;
 }
+const splitPeers = peerViewSplitter(peerView);
 
 export function buildTemplateView(model: NodeModel, ipip: IpipRendering): TemplateView {
   return {
@@ -63,9 +65,8 @@ export function buildTemplateView(model: NodeModel, ipip: IpipRendering): Templa
 }
 
 function familyView(family: FamilyModel, tunnel: (pool: Pool) => string[]): FamilyView {
-  // One pass over the peers (there is one per node in a full mesh), each kept in its kind's list, in order.
-  const byKind: Record<BgpPeer['kind'], PeerView[]> = { mesh: [], global: [], node: [] };
-  for (const p of family.peers) byKind[p.kind].push(peerView(p));
+  // Per kind, updated by the model's edits (a full mesh has one peer per node): peerViews.ts.
+  const byKind = splitPeers(family.peers);
   return {
     enabled: family.address !== undefined,
     sourceAddress: family.address?.text ?? '',

@@ -1,9 +1,19 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { parseBirdVersionOption } from '../../src/bird/birdVersion.js';
 import { nodeRole, type RenderOutcome, type RoleRenderer } from '../../src/controller/roleRenderer.js';
+import { buildNodeModel } from '../../src/model/buildNodeModel.js';
+import { IncrementalNodeModel } from '../../src/model/incrementalNodeModel.js';
 import { keys } from '../../src/model/keys.js';
+import { ChangeTrackedMap, RenderedKeyspaceChanges } from '../../src/model/keyspaceChanges.js';
+import { keyspaceOverlay } from '../../src/model/keyspaceOverlay.js';
 import { keyspaceWithout } from '../../src/model/keyspaceView.js';
-import { entryAt } from '../../src/render/fileSet.js';
+import { derivationOf } from '../../src/model/listEdits.js';
+import type { NodeModel } from '../../src/model/nodeModel.js';
+import { entryAt, type RenderedConfig } from '../../src/render/fileSet.js';
+import { BIRD2_NODE_LAYOUT } from '../../src/render/layouts.js';
+import { renderBird2FileSet } from '../../src/render/renderBird2FileSet.js';
+import { renderFileSet } from '../../src/render/renderFileSet.js';
 import { loadTemplateSources } from '../../src/render/templateSources.js';
 import { compileTemplateSet, type CompiledTemplateSet } from '../../src/render/templateSet.js';
 
@@ -174,3 +184,182 @@ t.test('a render names the files that changed since the previous one, and keeps 
   t.same([...role.render(keyspace, templates).changedFiles!], [], 'the same keyspace again: nothing changed');
   t.end();
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// The changed-keys path `run` takes: the live map's change log (ChangeTrackedMap), the quarantined keys left out
+// and held entries at their earlier value (RenderedKeyspaceChanges), the model updated by the changed keys alone
+// (IncrementalNodeModel) and the templates re-rendering only the blocks the model's list edits touch; for the
+// BIRD 1.6 and the BIRD 2/3 templates alike, against a full build from nothing after every step.
+
+const PEER_IP6 = ['2001:db8::2', '2001:db8::99', '2001:db8::1'];
+const HOSTS_WIDE = [...HOSTS, 'node-g', 'node-h'];
+const wideKeyArb = fc.oneof(
+  keyArb,
+  fc.tuple(fc.constantFrom(...HOSTS_WIDE), fc.constantFrom(4, 6)).map(([h, f]) => keys.hostAddress(h, f)),
+  fc.constantFrom(...PEER_IP6).map((ip) => keys.globalPeer(6, ip)),
+  fc.constantFrom(...PEER_IP6).map((ip) => keys.hostPeer(SELF, 6, ip)),
+  fc.constantFrom('10.0.0.0/24', '').map(() => keys.hostNetwork(SELF)),
+  fc.constantFrom('2001:db8::2', '2001:db8::a').map((ip) => keys.routeReflector(6, ip)),
+  fc.constantFrom('node-b', 'node-c').map((h) => keys.hostLogLevel(h)),
+);
+
+function wideValueArb(key: string): fc.Arbitrary<string> {
+  if (key.includes('/peer_v6/'))
+    return fc.constantFrom(...AS).map((as) => JSON.stringify({ ip: key.slice(key.lastIndexOf('/') + 1), as_num: as }));
+  if (key.endsWith('/network_v4')) return fc.constantFrom('10.0.0.0/24', '10.0.0.0/8', 'x', '');
+  if (key.includes('/rr_v6/')) return fc.constantFrom('{"ip":"2001:db8::2"}', 'junk');
+  if (key.includes('/pool/'))
+    return fc.constantFrom(
+      '{"cidr":"192.168.0.0/16"}',
+      '{"cidr":"10.244.0.0/16","ipip":"tunl0","ipip_mode":"cross-subnet"}',
+      '{"cidr":"192.168.0.0/16","ipip":"tunl0"}',
+      'x',
+    );
+  return valueArb(key);
+}
+
+type BatchStep =
+  | { kind: 'writes'; writes: { key: string; value: string | undefined }[] }
+  | { kind: 'quarantine'; picks: number[] }
+  | { kind: 'hold'; picks: number[]; values: (string | undefined)[] };
+
+const writeArb = wideKeyArb.chain((key) =>
+  fc.oneof(
+    { weight: 3, arbitrary: wideValueArb(key).map((value) => ({ key, value: value })) },
+    { weight: 1, arbitrary: fc.constant({ key, value: undefined as string | undefined }) },
+  ),
+);
+const batchArb: fc.Arbitrary<BatchStep> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc
+      .array(writeArb, { minLength: 1, maxLength: 4 })
+      .map((writes): BatchStep => ({ kind: 'writes', writes })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.array(fc.nat(), { maxLength: 2 }).map((picks): BatchStep => ({ kind: 'quarantine', picks })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        fc.array(fc.nat(), { maxLength: 2 }),
+        fc.array(fc.constantFrom('10.0.0.9', '64600', undefined), { maxLength: 2 }),
+      )
+      .map(([picks, values]): BatchStep => ({ kind: 'hold', picks, values })),
+  },
+);
+
+const bird2FullTemplates = compileTemplateSet(sources, BIRD2_NODE_LAYOUT);
+const bird3 = (() => {
+  const parsed = parseBirdVersionOption('3.3.2');
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.value;
+})();
+
+type Dialect = 'bird1' | 'bird2';
+const serialized = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+const renderModel = (dialect: Dialect, model: NodeModel, templates: CompiledTemplateSet): RenderedConfig =>
+  dialect === 'bird1'
+    ? renderFileSet(model, templates, { ipip: 'krt-tunnel' })
+    : renderBird2FileSet(model, templates, { ipip: 'onlink', bird: bird3 });
+
+function outcomeOf(build: () => NodeModel, dialect: Dialect, templates: CompiledTemplateSet): unknown {
+  try {
+    const model = build();
+    const rendered = renderModel(dialect, model, templates);
+    return { files: [...rendered.files], spans: rendered.spans(), diagnostics: model.diagnostics, model };
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+for (const dialect of ['bird1', 'bird2'] as const) {
+  t.test(`${dialect}: the changed-keys path gives exactly a full build, after any sequence of changes`, (t) => {
+    let incrementalSteps = 0;
+    let steps = 0;
+    fc.assert(
+      fc.property(fc.array(batchArb, { minLength: 5, maxLength: 30 }), (batches) => {
+        const live = new ChangeTrackedMap();
+        for (const [key, value] of initialKeyspace()) live.set(key, value);
+        const changes = new RenderedKeyspaceChanges();
+        const model = new IncrementalNodeModel(SELF);
+        const templates = dialect === 'bird1' ? fresh() : compileTemplateSet(sources, BIRD2_NODE_LAYOUT);
+        let quarantined = new Set<string>();
+        let held = new Map<string, string | undefined>();
+        for (const step of batches) {
+          const present = [...live.keys()];
+          if (step.kind === 'writes')
+            for (const { key, value } of step.writes) {
+              if (value === undefined) live.delete(key);
+              else live.set(key, value);
+            }
+          else if (step.kind === 'quarantine')
+            quarantined = new Set(step.picks.map((i) => present[i % present.length]!));
+          else held = new Map(step.picks.map((i, n) => [present[i % present.length]!, step.values[n]]));
+          const view = keyspaceOverlay(keyspaceWithout(live, quarantined), held);
+          const changed = changes.take(live, quarantined, held);
+          const incremental = outcomeOf(() => model.build(view, changed), dialect, templates);
+          steps++;
+          if (model.lastBuild === 'changes') incrementalSteps++;
+          const full = outcomeOf(
+            () => buildNodeModel(view, { nodeName: SELF }),
+            dialect,
+            dialect === 'bird1' ? fullTemplates : bird2FullTemplates,
+          );
+          if (serialized(incremental) !== serialized(full)) {
+            t.same(incremental, full, `after ${JSON.stringify(batches)}`);
+            return false;
+          }
+        }
+        return true;
+      }),
+      { numRuns: 300, seed: 23_01 },
+    );
+    // Global settings and this node's own addresses rebuild everything; most steps must not.
+    t.ok(
+      incrementalSteps > steps / 2,
+      `${incrementalSteps} of ${steps} builds took the changed keys alone (not a build from the index)`,
+    );
+    t.end();
+  });
+}
+
+t.test(
+  'a one-host change at 2,000 nodes edits the peer list, its view and its block; nothing else is made again',
+  (t) => {
+    const live = new ChangeTrackedMap();
+    for (const [key, value] of initialKeyspace()) live.set(key, value);
+    for (let i = 0; i < 2000; i++) live.set(keys.hostAddress(`host-${i}`, 4), `10.1.${i >> 8}.${i & 255}`);
+    const changes = new RenderedKeyspaceChanges();
+    const role = nodeRole(SELF, 'off');
+    const templates = fresh();
+    const first = role.render(live, templates, changes.take(live, new Set(), new Map()));
+    live.set(keys.hostAddress('host-7', 4), '10.2.0.7');
+    const changed = changes.take(live, new Set(), new Map());
+    t.same([...changed!], [keys.hostAddress('host-7', 4)], 'the live map names the one key written');
+    const second = role.render(live, templates, changed);
+    t.not(second.files.get('bird.cfg'), first.files.get('bird.cfg'));
+    t.equal(
+      second.files.get('bird.cfg'),
+      renderFileSet(buildNodeModel(live, { nodeName: SELF }), fullTemplates, { ipip: 'off' }).files.get('bird.cfg'),
+    );
+
+    const model = new IncrementalNodeModel(SELF);
+    const before = model.build(live, undefined).v4.peers;
+    live.set(keys.hostAddress('host-8', 4), '10.2.0.8');
+    const after = model.build(live, new Set([keys.hostAddress('host-8', 4)])).v4.peers;
+    t.equal(model.lastBuild, 'changes');
+    const derivation = derivationOf(after);
+    t.equal(derivation?.from, before, 'the new peer list is made from the last one');
+    t.equal(derivation?.edits.length, 2, 'by one removal and one insertion');
+    t.equal(
+      after.filter((p) => !before.includes(p)).length,
+      1,
+      'every other peer is the same object (its view and text are reused)',
+    );
+    t.end();
+  },
+);

@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The built code, as shipped (scripts/setup and `npm run build` make it). */
 export const DIST = join(ROOT, 'dist');
-export const BIRDWATCH_MAIN = join(DIST, 'cli', 'main.js');
+/**
+ * The CLI the bench runs: this checkout's build, or another's (`BENCH_BIRDWATCH=…/dist/cli/main.js`, for a
+ * before/after pair).
+ */
+export const BIRDWATCH_MAIN = process.env['BENCH_BIRDWATCH'] ?? join(DIST, 'cli', 'main.js');
 /** What `scripts/bench` runs: the report, or one suite alone (`scripts/bench SUITE …`). */
 export const BENCH_ENTRY = join(ROOT, 'scripts', 'benchmarks', 'main.ts');

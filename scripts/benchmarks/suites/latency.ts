@@ -9,6 +9,7 @@ import { benchNamespace } from '../lib/birdPair.js';
 import { addedProtocols, assertReloadsAccepted, reloadMsOf, type Birdwatch } from '../lib/birdwatch.js';
 import type { EtcdLab } from '../lib/etcdLab.js';
 import { floorRound, floorWatch, pollVisible, RawBirdSocket, type FloorRound } from '../lib/floor.js';
+import { physicalFloorBinary, startPhysicalFloor, type PhysicalFloor } from '../lib/physicalFloor.js';
 import { startBird } from '../lib/harness.js';
 import { extraHost } from '../lib/keyspace.js';
 import { bare, table, type SummaryTable } from '../lib/markdown.js';
@@ -35,10 +36,14 @@ export interface LatencyResult {
   readonly cycleMs: number[];
   readonly validateMs: number[];
   readonly reloadMs: number[];
-  /** The bare floor, round by round (lib/floor.ts). */
+  /** The Node-side floor, round by round (lib/floor.ts). */
   readonly floor: FloorRound[];
-  /** Per round: birdwatch's put → visible over the floor's of the round that follows it. */
+  /** Per round: birdwatch's put → visible over the Node-side floor's of the round that follows it. */
   readonly ratios: number[];
+  /** The physical floor, round by round (lib/physical-floor.c: no Node); empty with the reason when it cannot run. */
+  readonly physical: FloorRound[];
+  readonly physicalRatios: number[];
+  readonly physicalMissing: string | undefined;
   /** Peak RSS (VmHWM) of the birdwatch process at the end of the session, kB. */
   readonly hwmKib: number;
 }
@@ -84,6 +89,32 @@ export async function measureLatency(
   const bwPoll = birdSocket;
   scope.teardown(() => floorControl.close());
 
+  // The physical floor's BIRD: a third one, making the same transition again, driven by a C program (no Node).
+  const binary = await physicalFloorBinary();
+  let physical: PhysicalFloor | undefined;
+  const physicalDir = join(dir, 'physical');
+  if ('path' in binary) {
+    const physicalNs = await benchNamespace(scope);
+    await copyConfig(configDir, physicalDir);
+    const physicalBird = await startBird({
+      family: 4,
+      binary: bird.bird,
+      configPath: join(physicalDir, 'bird.cfg'),
+      socketPath: join(dir, 'physical-bird.ctl'),
+      logFile: join(dir, 'physical-bird.log'),
+      wrapper: physicalNs.exec,
+    });
+    scope.teardown(() => physicalBird.stop());
+    physical = await startPhysicalFloor(
+      scope,
+      binary.path,
+      etcd.endpoint,
+      '/bench/physical/',
+      physicalBird.socketPath,
+      bird.bird,
+    );
+  }
+
   const r: { -readonly [K in keyof LatencyResult]: LatencyResult[K] } = {
     nodes: plan.nodes,
     bird: bird.version.text,
@@ -95,6 +126,9 @@ export async function measureLatency(
     reloadMs: [],
     floor: [],
     ratios: [],
+    physical: [],
+    physicalRatios: [],
+    physicalMissing: 'missing' in binary ? binary.missing : undefined,
     hwmKib: Number.NaN,
   };
   let readyAt = performance.now();
@@ -130,13 +164,26 @@ export async function measureLatency(
       host.protocol,
       bird.bird,
     );
+    let bare: FloorRound | undefined;
+    if (physical) {
+      await copyConfig(configDir, physicalDir);
+      bare = await physical.round(
+        `/bench/physical/${plan.nodes}/${i + WARMUP_ROUNDS}`,
+        host.protocol,
+        join(physicalDir, 'bird.cfg'),
+      );
+    }
     if (process.env['BENCH_DEBUG'])
       options.progress(
-        `round ${i}: birdwatch ${(visibleAt - sentAt).toFixed(1)} ms, floor ${floor.totalMs.toFixed(1)} ms`,
+        `round ${i}: birdwatch ${(visibleAt - sentAt).toFixed(1)} ms, floor ${floor.totalMs.toFixed(1)} ms, physical ${bare?.totalMs.toFixed(1) ?? '—'} ms`,
       );
     if (i < 0) continue;
     r.floor.push(floor);
     r.ratios.push((visibleAt - sentAt) / floor.totalMs);
+    if (bare) {
+      r.physical.push(bare);
+      r.physicalRatios.push((visibleAt - sentAt) / bare.totalMs);
+    }
     r.putToVisibleMs.push(visibleAt - sentAt);
     r.latencyMs.push(Number(applied.fields['latencyMs']));
     r.cycleMs.push(Number(applied.fields['cycleMs']));
@@ -151,25 +198,35 @@ export async function measureLatency(
 // report
 
 /** Per-round ratio (birdwatch round over the floor round beside it): median and spread. */
-function roundRatios(l: LatencyResult): { p10: number; p50: number; p90: number } {
-  return { p10: percentile(l.ratios, 10), p50: median(l.ratios), p90: percentile(l.ratios, 90) };
+function roundRatios(l: LatencyResult, physical = false): { p10: number; p50: number; p90: number } {
+  const ratios = physical ? l.physicalRatios : l.ratios;
+  return { p10: percentile(ratios, 10), p50: median(ratios), p90: percentile(ratios, 90) };
 }
-const floorTotals = (l: LatencyResult): number[] => l.floor.map((f) => f.totalMs);
+const floorTotals = (l: LatencyResult, physical = false): number[] =>
+  (physical ? l.physical : l.floor).map((f) => f.totalMs);
 /** p90 of birdwatch's put → visible over p90 of the floor's. */
-const p90Ratio = (l: LatencyResult): number => percentile(l.putToVisibleMs, 90) / percentile(floorTotals(l), 90);
+const p90Ratio = (l: LatencyResult, physical = false): number =>
+  percentile(l.putToVisibleMs, 90) / percentile(floorTotals(l, physical), 90);
 
+/** Judged against the physical floor (no Node); against the Node-side floor only where it could not run. */
 export function latencyRows(l: LatencyResult, summary: SummaryTable, targets: Targets): void {
-  const rr = roundRatios(l);
-  const r90 = p90Ratio(l);
-  const floor = floorTotals(l);
+  const physical = l.physical.length > 0;
+  const rr = roundRatios(l, physical);
+  const r90 = p90Ratio(l, physical);
+  const node = floorTotals(l);
+  const nodeRatios = roundRatios(l);
+  const floors = physical
+    ? `physical ${bare(median(floorTotals(l, true)))} / ${ms(percentile(floorTotals(l, true), 90))}; Node-side ${bare(median(node))} / ${ms(percentile(node, 90))}`
+    : `Node-side ${bare(median(node))} / ${ms(percentile(node, 90))} (no physical floor: ${l.physicalMissing})`;
   summary.add(
     [
       'put → protocol visible in BIRD, p50 / p90',
       `${count(l.nodes)} nodes${birdTag(l.bird)}, ${l.rounds} interleaved rounds`,
       `${bare(median(l.putToVisibleMs))} / ${ms(percentile(l.putToVisibleMs, 90))} (its own latencyMs p50 ${ms(median(l.latencyMs))})`,
-      `${bare(median(floor))} / ${ms(percentile(floor, 90))}`,
-      `per round ${ratio(rr.p50)} [p10 ${ratio(rr.p10)}, p90 ${ratio(rr.p90)}]; p90/p90 ${ratio(r90)}`,
-      `p50 ≤ ${targets.latencyP50Ratio}×, p90 ≤ ${targets.latencyP90Ratio}×`,
+      floors,
+      `per round ${ratio(rr.p50)} [p10 ${ratio(rr.p10)}, p90 ${ratio(rr.p90)}]; p90/p90 ${ratio(r90)}` +
+        (physical ? `; over the Node-side floor ${ratio(nodeRatios.p50)}, p90/p90 ${ratio(p90Ratio(l))}` : ''),
+      `p50 ≤ ${targets.latencyP50Ratio}×, p90 ≤ ${targets.latencyP90Ratio}× ${physical ? 'the physical floor' : 'the Node-side floor'}`,
     ],
     {
       name: `put → visible at ${count(l.nodes)} nodes${birdTag(l.bird)}`,
@@ -180,7 +237,7 @@ export function latencyRows(l: LatencyResult, summary: SummaryTable, targets: Ta
 
 export function latencyDetail(results: readonly LatencyResult[]): string[] {
   return [
-    '### put → visible, against the bare floor',
+    '### put → visible, against the physical and the Node-side floors',
     '',
     'One new host key per round (`/calico/bgp/v1/host/lat-N/ip_addr_v4`). A birdwatch round runs from just before the put',
     'to the moment `show protocols "Mesh_…"` (polled back to back on a raw control-socket connection) lists the new peer;',
@@ -191,6 +248,13 @@ export function latencyDetail(results: readonly LatencyResult[]): string[] {
     'fsync, nothing rendered. *Ratio per round* divides each birdwatch round by the floor round after it (median and',
     "p10–p90 spread); *its latencyMs* is birdwatch's own measure (its watch saw the change → BIRD answered). Values are",
     'p50 / p90 (nearest rank).',
+    '',
+    'Then a **physical floor** round on a third BIRD (its own namespace), the same transition again, with no Node in it',
+    "(`scripts/benchmarks/lib/physical-floor.c`, one C process): the put is an HTTP/1.1 POST to etcd's own gRPC gateway",
+    "on a kept-open connection (etcd passes it to its gRPC server in-process: one loopback hop more than a native client's",
+    "put); the event is read from `etcdctl watch --prefix` (Go, etcd's own client on its native gRPC stream, one",
+    'long-lived process, through a pipe); `bird -p` by posix_spawn + waitpid; `configure` on a control socket kept open;',
+    '`show protocols "NAME"` on a fresh connection per poll until listed. The targets are judged against it.',
     '',
     table(
       [
@@ -208,11 +272,19 @@ export function latencyDetail(results: readonly LatencyResult[]): string[] {
         'visible',
         'floor put → visible',
         'ratio per round p10 / p50 / p90',
+        'physical: etcd',
+        'bird -p',
+        'configure',
+        'visible',
+        'physical put → visible',
+        'ratio per round p10 / p50 / p90',
       ],
       results.map((l) => {
         const pp = (v: number[]): string => `${bare(median(v))} / ${bare(percentile(v, 90))}`;
         const f = (pick: (r: FloorRound) => number): string => pp(l.floor.map(pick));
+        const g = (pick: (r: FloorRound) => number): string => (l.physical.length > 0 ? pp(l.physical.map(pick)) : '—');
         const rr = roundRatios(l);
+        const pr = roundRatios(l, true);
         return [
           count(l.nodes),
           l.bird,
@@ -228,6 +300,12 @@ export function latencyDetail(results: readonly LatencyResult[]): string[] {
           f((r) => r.visibleMs),
           f((r) => r.totalMs),
           `${ratio(rr.p10)} / ${ratio(rr.p50)} / ${ratio(rr.p90)}`,
+          g((r) => r.etcdMs),
+          g((r) => r.birdParseMs),
+          g((r) => r.configureMs),
+          g((r) => r.visibleMs),
+          g((r) => r.totalMs),
+          l.physical.length > 0 ? `${ratio(pr.p10)} / ${ratio(pr.p50)} / ${ratio(pr.p90)}` : '—',
         ];
       }),
     ),
