@@ -10,11 +10,23 @@ export class FakeClock implements Clock {
   time = 0;
   #sleepers: { until: number; resolve: () => void }[] = [];
   now = (): number => this.time;
+  /** Wakes at `advance` past `ms`, or at once on abort (leaving the queue); its abort listener goes either way. */
   sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();
-      this.#sleepers.push({ until: this.time + ms, resolve });
-      signal?.addEventListener('abort', () => resolve(), { once: true });
+      const sleeper = {
+        until: this.time + ms,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = (): void => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        sleeper.resolve();
+      };
+      this.#sleepers.push(sleeper);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
 
   /** Sleeps waiting now, as offsets from now (ms), soonest first. */
