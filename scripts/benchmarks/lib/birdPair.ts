@@ -7,8 +7,17 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { showProtocols } from '../../../src/bird/showProtocolsCommand.js';
 import type { Daemon } from '../../../src/model/daemon.js';
-import { bird16, birdOfVersion, isMissing, type InstalledBird } from '../../../test/support/birdVersions.js';
-import { createNamespace, startBird, writeMinimalConfig, type BirdProcess, type NetworkNamespace } from './harness.js';
+import {
+  bird16,
+  birdOfVersion,
+  createNamespace,
+  isMissing,
+  startBird,
+  writeMinimalConfig,
+  type BirdProcess,
+  type InstalledBird,
+  type NetworkNamespace,
+} from './harness.js';
 import { sleep, type Scope } from './scope.js';
 
 export async function benchNamespace(scope: Scope, prefix = 'bwbench'): Promise<NetworkNamespace> {

@@ -7,3 +7,4 @@ export { startEtcd, type EtcdCluster } from '../../../test/harness/etcd.js';
 export { canCreateNamespaces, createNamespace, type NetworkNamespace } from '../../../test/harness/netns.js';
 export { envWithout, freePort, type TeardownRegistrar } from '../../../test/harness/process.js';
 export { startTcpProxy } from '../../../test/harness/tcpProxy.js';
+export { bird16, birdOfVersion, isMissing, type InstalledBird } from '../../../test/support/birdVersions.js';

@@ -10,7 +10,7 @@ import { addedProtocols, assertReloadsAccepted, reloadMsOf, type Birdwatch } fro
 import type { EtcdLab } from '../lib/etcdLab.js';
 import { floorRound, floorWatch, pollVisible, RawBirdSocket, type FloorRound } from '../lib/floor.js';
 import { physicalFloorBinary, startPhysicalFloor, type PhysicalFloor } from '../lib/physicalFloor.js';
-import { startBird } from '../lib/harness.js';
+import { startBird, type InstalledBird } from '../lib/harness.js';
 import { extraHost } from '../lib/keyspace.js';
 import { bare, table, type SummaryTable } from '../lib/markdown.js';
 import { memoryOf } from '../lib/procfs.js';
@@ -18,7 +18,6 @@ import { pacingGapMs, type PacingFlags } from '../lib/pacing.js';
 import { sleep, type Scope } from '../lib/scope.js';
 import { count, median, ms, percentile, ratio } from '../lib/stats.js';
 import type { Targets } from '../targets.js';
-import type { InstalledBird } from '../../../test/support/birdVersions.js';
 
 /** `, BIRD 2.0.12` in a row's scale and a verdict's name; nothing for BIRD 1.6 (the reference the targets are for). */
 export const birdTag = (bird: string): string => (bird.startsWith('1.') ? '' : `, BIRD ${bird}`);
