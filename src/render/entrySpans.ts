@@ -67,6 +67,7 @@ export function locateEntrySpans(files: FileSet, model: NodeModel, where: SpanFi
       if (address) nodeAt.set(address.value, n.name);
     }
     const peerKeys = new Map<string, string>();
+    const peerAlsoFrom = new Map<string, readonly string[]>();
     for (const peer of family.peers) {
       const other = peer.kind === 'mesh' ? nodeAt.get(peer.address.value) : undefined;
       const key =
@@ -76,6 +77,8 @@ export function locateEntrySpans(files: FileSet, model: NodeModel, where: SpanFi
             ? keys.globalPeer(f, peer.address.text)
             : keys.hostPeer(model.nodeName, f, peer.address.text);
       if (key) peerKeys.set(peer.protocolName, key);
+      // A mesh peer's block also says its host's AS (its own as_num, else the global one).
+      if (other) peerAlsoFrom.set(peer.protocolName, [keys.hostAsNumber(other), keys.globalAsNumber]);
     }
     main.forEach((line, index) => {
       const trimmed = line.trim();
@@ -96,17 +99,19 @@ export function locateEntrySpans(files: FileSet, model: NodeModel, where: SpanFi
           lastLine: index + 1,
           kind: 'entry',
         });
-      const bgp = /^protocol bgp ([A-Za-z0-9_]+)/.exec(trimmed);
-      const key = bgp ? peerKeys.get(bgp[1]!) : undefined;
-      if (key) {
+      const protocol = /^protocol bgp ([A-Za-z0-9_]+)/.exec(trimmed)?.[1];
+      const key = protocol === undefined ? undefined : peerKeys.get(protocol);
+      if (protocol !== undefined && key) {
         let end = index;
         while (end + 1 < main.length && !/^}/.test(main[end]!)) end++;
+        const alsoFrom = peerAlsoFrom.get(protocol);
         spans.push({
           file: mainFile,
           key,
           firstLine: index + 1,
           lastLine: end + 1,
           kind: 'entry',
+          ...(alsoFrom && { alsoFrom }),
         });
       }
     });

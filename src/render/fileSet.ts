@@ -14,6 +14,11 @@ export interface EntrySpan {
   readonly firstLine: number;
   readonly lastLine: number;
   readonly kind: 'custom-filter' | 'entry';
+  /**
+   * Other keys these lines are also rendered from (a mesh peer's block: its host's AS, else the global AS). The
+   * apply guard blames whichever of the span's keys changed; a BIRD error names `key`.
+   */
+  readonly alsoFrom?: readonly string[];
 }
 
 export interface RenderedConfig {

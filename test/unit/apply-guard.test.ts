@@ -133,6 +133,18 @@ t.test('blame: the entries whose rendered lines are new, not the sessions only a
     [],
     "another daemon's files",
   );
+  // A mesh peer's block is rendered from its host's address and AS: the one that changed is blamed.
+  const mesh = [{ ...spans[0]!, key: 'host/n2/ip_addr_v4', alsoFrom: ['host/n2/as_num', 'global/as_num'] }];
+  const blame = (changed: readonly string[], inKeyspace: (k: string) => boolean = () => true): string[] =>
+    blameEntries('bird', before, after, mesh, [], inKeyspace, (k) => changed.includes(k));
+  t.same(blame(['host/n2/as_num']), ['host/n2/as_num'], "the host's AS changed: it is blamed, not its address");
+  t.same(blame(['global/as_num']), ['global/as_num'], 'the global AS changed');
+  t.same(blame([]), ['host/n2/ip_addr_v4'], 'nothing known to have changed: the span’s own key');
+  t.same(
+    blame(['host/n2/as_num'], (k) => k !== 'host/n2/as_num'),
+    ['host/n2/ip_addr_v4'],
+    'a changed key no longer in the keyspace is not held',
+  );
 });
 
 t.test('keyspace overlay: overridden values and left-out keys, read through otherwise', async (t) => {

@@ -39,6 +39,16 @@ t.test('every rendered entry is found at its lines; template lines map to nothin
     keys.hostAddress('calico-02', 4),
     'its first line too',
   );
+  t.same(
+    entryAt(spans, 'bird.cfg', lineOf('bird.cfg', /neighbor 172\.17\.8\.102 /))?.alsoFrom,
+    [keys.hostAsNumber('calico-02'), keys.globalAsNumber],
+    'a mesh session is also rendered from its host’s AS (the guard blames the one that changed)',
+  );
+  t.equal(
+    entryAt(spans, 'bird.cfg', lineOf('bird.cfg', /neighbor 172\.17\.8\.1 as/))?.alsoFrom,
+    undefined,
+    'a global peer: its AS is in its own value',
+  );
   t.equal(keyAt('bird.cfg', /neighbor 172\.17\.8\.1 as/), keys.globalPeer(4, '172.17.8.1'), 'a global peer → its key');
   t.equal(
     keyAt('bird6.cfg', /neighbor fd80:24e2:f998:72d7::99 /),

@@ -491,8 +491,15 @@ export class ApplyGuard {
     const plan = input.guarded.get(j.daemon)!;
     const { rendered, keyspace } = input;
     const reason = `the apply guard reverted ${j.daemon}'s new configuration (${plan.reasons.join(', ')}): ${j.summary}`;
-    const blamed = blameEntries(j.daemon, plan.live, rendered.files, rendered.spans(), plan.change.added, (key) =>
-      keyspace.has(key),
+    const changed = this.holds.changedSinceApplied(keyspace);
+    const blamed = blameEntries(
+      j.daemon,
+      plan.live,
+      rendered.files,
+      rendered.spans(),
+      plan.change.added,
+      (key) => keyspace.has(key),
+      (key) => key in changed,
     );
     const holds = await this.holds.holdBack(
       { daemon: j.daemon, reason, blamed },

@@ -3,9 +3,10 @@ import { daemonOf, type EntrySpan, type FileSet } from '../../render/fileSet.js'
 
 /**
  * The entries a reverted apply is pinned on: those whose rendered lines (entry spans) are not in the files BIRD
- * ran before — a changed custom filter, a peer whose block changed (its AS), a new block or pool. Sessions the
- * change only added are not blamed (adding a peer cannot break the others). Pure; keys not in the keyspace are
- * dropped (nothing to hold back).
+ * ran before — a changed custom filter, a peer whose block changed (its AS), a new block or pool. Of a span rendered
+ * from several keys (a mesh peer: its host's address and AS), the ones that changed since the last clean apply
+ * (`changed`) are blamed, else its own key. Sessions the change only added are not blamed (adding a peer cannot
+ * break the others). Pure; keys not in the keyspace are dropped (nothing to hold back).
  */
 export function blameEntries(
   daemon: Daemon,
@@ -14,6 +15,7 @@ export function blameEntries(
   spans: readonly EntrySpan[],
   added: readonly string[],
   inKeyspace: (key: string) => boolean,
+  changed: (key: string) => boolean = () => false,
 ): string[] {
   const addedSet = new Set(added);
   const blamed = new Set<string>();
@@ -29,7 +31,9 @@ export function blameEntries(
       .join('\n');
     const bgp = /^\s*protocol bgp ([A-Za-z0-9_]+)/.exec(text);
     if (bgp && addedSet.has(bgp[1]!)) continue;
-    if (!(before.get(span.file) ?? '').includes(text)) blamed.add(span.key);
+    if ((before.get(span.file) ?? '').includes(text)) continue;
+    const changedKeys = [span.key, ...(span.alsoFrom ?? [])].filter((key) => inKeyspace(key) && changed(key));
+    for (const key of changedKeys.length > 0 ? changedKeys : [span.key]) blamed.add(key);
   }
   return [...blamed].sort();
 }
