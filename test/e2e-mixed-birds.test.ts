@@ -160,6 +160,18 @@ t.test('BIRD 1.6, 2.0.12 and 3.3.2 in one cluster; a host upgraded in place from
       const { samples, missing } = await watcher.stop();
       t.equal(missing, 0, `n1's kernel kept ${watched[i]} through the upgrade (${samples} samples)`);
     }
+    // The files of bird6 go once birdwatch has seen BIRD 2 take the new set (its first cycle that reaches BIRD;
+    // the bird service may start BIRD on the new bird.cfg before birdwatch's reload does).
+    await waitUntil(
+      'n1: bird6’s files removed',
+      async () => {
+        const log = birdwatchLog(n1);
+        const since = log.findIndex((l) => l['event'] === 'bird-version' && l['version'] === '2.0.12');
+        const removed = since >= 0 && log.slice(since).some((l) => l['event'] === 'absent-daemon-files-removed');
+        return { ok: removed, seen: readdirSync(n1.configDir).join(' ') };
+      },
+      { timeoutMs: TIMEOUT },
+    );
     const files = readdirSync(n1.configDir);
     t.same(
       files.filter((f) => f.startsWith('bird6') || f.startsWith('custom_filters6') || f.includes('-bird6')),

@@ -32,12 +32,13 @@ export const TOP_LEVEL_COMMANDS: readonly {
   {
     name: 'render',
     description:
-      'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing)',
+      'render the BIRD configuration of one node into a directory and validate it with bird -p (--diff: compare with the live files, write nothing); `bird --version` picks BIRD 1.6 (bird.cfg + bird6.cfg) or BIRD 2/3 (one bird.cfg)',
     load: async () => (await import('./commands/render.js')).registerRender,
   },
   {
     name: 'run',
-    description: 'watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd)',
+    description:
+      'watch etcd and keep BIRD configured (the calico-node sidecar; replaces confd); `bird --version` picks BIRD 1.6 (bird + bird6) or BIRD 2/3 (one bird)',
     load: async () => (await import('./commands/run.js')).registerRun,
   },
   {
@@ -67,7 +68,8 @@ export const TOP_LEVEL_COMMANDS: readonly {
   },
   {
     name: 'status',
-    description: "BGP sessions of this node's BIRD, per address family (like calicoctl status)",
+    description:
+      "BGP sessions of this node's BIRD, per address family (like calicoctl status); BIRD 2/3 answer both on bird's socket",
     load: async () => (await import('./commands/status.js')).registerStatusCommand,
   },
   {
