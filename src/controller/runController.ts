@@ -6,7 +6,7 @@ import type { KeyspaceSource, LiveKeyspace } from '../datastore/keyspaceSource.j
 import type { Logger } from '../observe/logger.js';
 import type { CycleObserver } from '../observe/cycleReport.js';
 import { RunStatus } from '../observe/runStatus.js';
-import { logDatastoreState } from '../datastore/stateLog.js';
+import { logDatastoreState, logProgressByReads } from '../datastore/stateLog.js';
 import { systemClock, type Clock } from './clock.js';
 import { CycleCoalescer } from './coalescer.js';
 import { ConfigApplier } from './configApplier.js';
@@ -100,6 +100,7 @@ export class RunController {
       },
       onRetry: (error) =>
         log.warn({ component: 'datastore', kind: error.kind }, `etcd: ${error.message}; retrying with backoff`),
+      onProgressByReads: (endpoint) => logProgressByReads(log, endpoint),
       onResync: (reason) =>
         log.warn(
           { component: 'datastore', revision: String(this.#mirror.revision) },

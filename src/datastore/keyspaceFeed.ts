@@ -57,8 +57,16 @@ export interface FeedWatchHandlers {
   onCreated(header: EtcdHeader, steady: boolean): void;
   /** The events of one watch response (whole revisions: etcd never splits one revision within a watch). */
   onEvents(rangeIndex: number, events: readonly WatchEvent[], header: EtcdHeader): void;
-  /** etcd's answer to a progress request: the stream's revision, for every watch at once. */
+  /**
+   * etcd's answer to a progress request: the stream's revision, for every watch at once. Through a server that
+   * answers no progress requests (etcd's gRPC proxy), a linearizable read's header through the same server.
+   */
   onProgress?(header: EtcdHeader): void;
+  /**
+   * The stream's server answers reads but no progress requests (etcd's gRPC proxy): from here on its liveness is
+   * a read's answer and its progress a linearizable read's (called once per stream).
+   */
+  onProgressByReads?(endpoint: string | undefined): void;
   /** Every answer's header (events, progress, creation): the mirror checks revision and cluster id. */
   onHeader(header: EtcdHeader): void;
   /** Called once; the stream is closed by then. */

@@ -24,6 +24,8 @@ export interface KeyspaceMirrorOptions {
   readonly onRetry?: (error: DatastoreError, attempt: number) => void;
   /** A full re-read starts for a reason other than SIGHUP (logged once per occurrence). */
   readonly onResync?: (reason: string) => void;
+  /** An endpoint answers reads but no progress requests (etcd's gRPC proxy): once per endpoint. */
+  readonly onProgressByReads?: (endpoint: string | undefined) => void;
   readonly initialRetryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
   /** Sleeps between attempts (default: real time); its `now` is not used for the wall-clock times reported. */
@@ -84,6 +86,7 @@ export class KeyspaceMirror {
   #unsteadyOpens = 0;
   #waits = 0;
   readonly #avoid: AvoidedMembers;
+  readonly #progressByReads = new Set<string | undefined>();
   readonly #rollback: RollbackCheck;
   readonly #closing = new AbortController();
   /** The mirror's lifetime: aborted by close() or by the signal given to start(). */
@@ -299,6 +302,11 @@ export class KeyspaceMirror {
         },
         onProgress: (header) => {
           if (current()) this.#gate?.answer(header.revision);
+        },
+        onProgressByReads: (endpoint) => {
+          if (!current() || this.#progressByReads.has(endpoint)) return;
+          this.#progressByReads.add(endpoint);
+          this.options.onProgressByReads?.(endpoint);
         },
         onEnd: (end) => {
           if (current()) this.#onStreamEnd(end, watch);

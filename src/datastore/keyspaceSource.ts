@@ -17,6 +17,8 @@ export interface KeyspaceListener {
   readonly onRetry?: (error: DatastoreError, attempt: number) => void;
   /** A full re-read starts for a reason other than SIGHUP. */
   readonly onResync?: (reason: string) => void;
+  /** An endpoint answers reads but no progress requests (etcd's gRPC proxy): said once per endpoint. */
+  readonly onProgressByReads?: (endpoint: string | undefined) => void;
 }
 
 /** An in-memory copy of one scope of the keyspace: read at one revision, then kept current from the next. */

@@ -59,6 +59,11 @@ interface PoolLike {
 
 const poolOf = (client: Etcd3): PoolLike => (client as unknown as { pool: PoolLike }).pool;
 
+/** The one host, again and again: the pool tries it as often as it has hosts, and never another. */
+function* onlyHost(host: HostLike): Generator<HostLike> {
+  for (;;) yield host;
+}
+
 /**
  * Endpoints from `first` on in the order given (wrapping), the avoided ones last, endlessly (what the pool asks for).
  */
@@ -94,12 +99,26 @@ export function memberFirstKv(client: Etcd3, endpoint: string, timeoutMs: number
   };
 }
 
+/** A progress request unanswered this long after the watches were created: asked of the server by a read. */
+const PROGRESS_DETECT_MS = 500;
+
+/** What answers for the stream: progress answers (etcd), reads (a server that ignores progress requests). */
+type ProgressSource = 'unknown' | 'progress' | 'reads';
+
 /**
  * One etcd Watch stream holding one watch per range, opened on the first endpoint (from `firstEndpoint` on, in
  * the given order) that is not avoided. It asks for `hasleader` (etcd closes the stream when its member loses the
  * leader), and sends a progress request once it has been quiet for a quarter of staleAfterMs: a member that does not
  * answer within staleAfterMs (frozen, black-holed) ends the stream as `stale`, at most 1.25 × staleAfterMs after its
  * last answer.
+ * Through etcd's gRPC proxy (`etcd grpc-proxy start`), which numbers the watches itself (from 0, in the order asked:
+ * the ids asked for here are the same) and answers no progress request: once one goes unanswered while a read from
+ * the same server answers, the stream's liveness is a serializable read of the fence key (the proxy answers it from
+ * its cache: nothing reaches etcd) and each progress round of the revision gate a linearizable read (etcd's revision
+ * once it answers). The proxy forwards each watch from its own goroutine, so one watch's part of a revision can
+ * come after a read sent once another's part arrived (measured: with one round, a partial revision now and then
+ * under load); the gate's two rounds, the second sent once the first answers, are kept.
+ * docs/scale.md "Behind etcd's gRPC proxy".
  * Needs etcd ≥ 3.4 (explicit watch ids, progress requests).
  */
 export class EtcdWatchStream implements FeedWatch {
@@ -110,6 +129,13 @@ export class EtcdWatchStream implements FeedWatch {
   #steady = true;
   #lastHeardAt: number;
   #timer: NodeJS.Timeout | undefined;
+  #detectTimer: NodeJS.Timeout | undefined;
+  #progressSource: ProgressSource = 'unknown';
+  #progressAskedAt: number | undefined;
+  /** A liveness read (serializable) is out. */
+  #reading = false;
+  /** A progress read (linearizable) is out. */
+  #progressReading = false;
   readonly #fragments = new Map<string, RawResponse['events']>();
   readonly #now: () => number;
   /** host:port of the member this stream talks to, once known. */
@@ -159,7 +185,84 @@ export class EtcdWatchStream implements FeedWatch {
   }
 
   requestProgress(): void {
-    if (!this.#ended) this.#stream?.write({ progress_request: {} });
+    if (this.#ended) return;
+    if (this.#progressSource === 'reads') this.#progressByRead();
+    else this.#askProgress();
+  }
+
+  #askProgress(): void {
+    if (!this.#stream) return;
+    this.#stream.write({ progress_request: {} });
+    this.#progressAskedAt ??= this.#now();
+  }
+
+  /** A key inside the first range that nobody writes: the fence watch's key, and what the reads ask for. */
+  #fenceKey(): Buffer | undefined {
+    const first = this.options.ranges[0];
+    return first ? Buffer.from(`${first.start}\u0000birdwatch-fence`) : undefined;
+  }
+
+  /**
+   * One read of the fence key from the stream's own server, never another (an answer from elsewhere would keep a
+   * frozen server looking alive); its answer counts as hearing from it. Undefined: unanswered (the stale check
+   * decides).
+   */
+  #read(serializable: boolean): Promise<IRangeResponse | undefined> {
+    const key = this.#fenceKey();
+    const host = this.#host;
+    if (!key || !host) return Promise.resolve(undefined);
+    const deadline = Date.now() + this.options.staleAfterMs;
+    return poolOf(this.options.client)
+      .withConnection(
+        'KV',
+        ({ client: kv, metadata }) =>
+          new Promise<IRangeResponse>((resolve, reject) => {
+            kv.range({ key, serializable, count_only: true }, metadata, { deadline }, (error, response) =>
+              error ? reject(error) : resolve(response),
+            );
+          }),
+        onlyHost(host),
+      )
+      .then(
+        (response) => {
+          if (this.#ended) return undefined;
+          this.#lastHeardAt = this.#now();
+          return response;
+        },
+        () => undefined,
+      );
+  }
+
+  /**
+   * The gate's progress round through a server without progress answers: etcd's revision, linearizably. One at a
+   * time: the gate asks again every 100 ms while an answer is overdue (an etcd that does not answer would pile
+   * reads up in the proxy).
+   */
+  #progressByRead(): void {
+    if (this.#progressReading) return;
+    this.#progressReading = true;
+    this.#read(false)
+      .then((response) => {
+        this.#progressReading = false;
+        if (response && !this.#ended) this.handlers.onProgress?.(headerOf(response.header));
+      })
+      .catch(() => undefined);
+  }
+
+  /**
+   * A progress request still unanswered: if a read through the same connection is answered, the server ignores
+   * progress requests (etcd's gRPC proxy); reads answer for it from then on.
+   */
+  #detect(): void {
+    if (this.#ended || this.#progressSource !== 'unknown' || this.#progressAskedAt === undefined) return;
+    this.#read(false)
+      .then((response) => {
+        if (!response || this.#ended || this.#progressSource !== 'unknown') return;
+        this.#progressSource = 'reads';
+        this.#progressAskedAt = undefined;
+        this.handlers.onProgressByReads?.(this.endpoint);
+      })
+      .catch(() => undefined);
   }
 
   #attach(stream: RawStream): void {
@@ -181,21 +284,17 @@ export class EtcdWatchStream implements FeedWatch {
           key: Buffer.from(range.start),
           range_end: Buffer.from(range.end),
           start_revision: String(range.fromRevision),
-          watch_id: String(index + 1),
+          watch_id: String(index),
           fragment: true,
         },
       });
     });
     // The fence: a key inside the first range nobody writes. Its creation answer, after all the others, closes the
     // window in which a write could land while the last range's watch was created.
-    const first = this.options.ranges[0];
-    if (first)
+    const fence = this.#fenceKey();
+    if (fence)
       stream.write({
-        create_request: {
-          key: Buffer.from(`${first.start}\u0000birdwatch-fence`),
-          start_revision: '0',
-          watch_id: String(this.options.ranges.length + 1),
-        },
+        create_request: { key: fence, start_revision: '0', watch_id: String(this.options.ranges.length) },
       });
   }
 
@@ -212,21 +311,35 @@ export class EtcdWatchStream implements FeedWatch {
       );
       return;
     }
-    this.handlers.onHeader(header);
+    // etcd's gRPC proxy makes up the creation answer of a watch it joins to one it already has: no cluster id
+    // (0), a revision of its own. Only etcd's headers are checked against the mirror's.
+    if (response.header.cluster_id !== '0') this.handlers.onHeader(header);
     if (this.#ended) return;
     if (response.created) {
       this.#created++;
       if (this.#createdAt && header.revision !== this.#createdAt.revision) this.#steady = false;
       if (!this.#createdAt || header.revision > this.#createdAt.revision) this.#createdAt = header;
-      if (this.#created === this.options.ranges.length + 1) this.handlers.onCreated(this.#createdAt, this.#steady);
+      if (this.#created === this.options.ranges.length + 1) {
+        this.handlers.onCreated(this.#createdAt, this.#steady);
+        // Whether this server answers progress requests at all (etcd's gRPC proxy does not): asked now, once.
+        if (this.#progressSource === 'unknown' && !this.#ended) {
+          this.#askProgress();
+          this.#detectTimer = setTimeout(() => this.#detect(), PROGRESS_DETECT_MS);
+          this.#detectTimer.unref();
+        }
+      }
       return;
     }
     // A progress answer names no watch (-1): it speaks for the whole stream.
     if (response.watch_id === '-1' && response.events.length === 0) {
+      // An answer at all: this server answers progress requests (a slow first one may have been taken for none).
+      this.#progressSource = 'progress';
+      this.#progressAskedAt = undefined;
       this.handlers.onProgress?.(header);
       return;
     }
-    const index = Number(response.watch_id) - 1;
+    // Watch ids are asked from 0 (etcd gives the first one 0 itself; its gRPC proxy numbers them 0, 1, … in order).
+    const index = Number(response.watch_id);
     if (index < 0 || index >= this.options.ranges.length || response.events.length === 0) return;
     let events = response.events;
     if (response.fragment) {
@@ -256,7 +369,24 @@ export class EtcdWatchStream implements FeedWatch {
       this.#end({ kind: 'stale', lastHeardAt: this.#lastHeardAt });
       return;
     }
-    if (quiet >= probeMs && this.#stream) this.#stream.write({ progress_request: {} });
+    if (quiet < probeMs || !this.#stream) return;
+    if (this.#progressSource === 'reads') {
+      // Liveness only: a serializable read, which the proxy answers from its cache (nothing reaches etcd).
+      if (this.#reading) return;
+      this.#reading = true;
+      this.#read(true)
+        .finally(() => (this.#reading = false))
+        .catch(() => undefined);
+      return;
+    }
+    this.#askProgress();
+    // Still unknown a whole probe later: ask the server by a read (a proxy started after the stream, say).
+    if (
+      this.#progressSource === 'unknown' &&
+      this.#progressAskedAt !== undefined &&
+      this.#now() - this.#progressAskedAt >= probeMs
+    )
+      this.#detect();
   }
 
   #end(end: StreamEnd): void {
@@ -274,6 +404,7 @@ export class EtcdWatchStream implements FeedWatch {
 
   #shutdown(): void {
     clearInterval(this.#timer);
+    clearTimeout(this.#detectTimer);
     const stream = this.#stream;
     this.#stream = undefined;
     if (stream) {
