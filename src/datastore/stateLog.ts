@@ -46,7 +46,7 @@ export function logDatastoreState(
 /** An endpoint that answers no progress requests (etcd's gRPC proxy): said once, with a stable `event`. */
 export function logProgressByReads(log: Logger, endpoint: string | undefined): void {
   log.info(
-    { component: 'datastore', event: 'etcd-progress-by-reads', endpoint },
+    { component: 'datastore', event: 'etcd-progress-by-reads' satisfies LogEvent, endpoint },
     `etcd endpoint ${endpoint ?? '?'} answers reads but no watch progress requests (an etcd gRPC proxy): its liveness and revisions are checked by reads`,
   );
 }

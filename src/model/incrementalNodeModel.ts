@@ -6,7 +6,7 @@ import { parseCidr } from './cidr.js';
 import { compareDiagnostics, type Diagnostic } from './diagnostics.js';
 import { decodeNodeMesh } from './encodings.js';
 import { NodeConfigError } from './errors.js';
-import { classifyKey, keys } from './keys.js';
+import { keys } from './keys.js';
 import { applyKeyChange, indexKeyspace, type Keyspace, type KeyspaceIndex } from './keyspaceIndex.js';
 import { ListEditor, sortedPosition } from './listEdits.js';
 import { DiagnosticLog, hostNode, reflectors, settingOr, type HostNode } from './modelParts.js';
@@ -23,6 +23,7 @@ import {
 } from './nodeModel.js';
 import type { Cidr } from './cidr.js';
 import { comparePeers, makePeer, resolveWinners, type Candidate } from './peerCandidates.js';
+import { touchedBy, type Touched } from './touchedByKeys.js';
 
 /** One family's share of the model and what it was worked out from, kept between builds. */
 interface FamilyState {
@@ -60,16 +61,6 @@ interface State {
   readonly hostsWithDiagnostics: Set<string>;
   readonly v4: FamilyState;
   readonly v6: FamilyState;
-}
-
-/** What a batch of changed keys touches. */
-interface Touched {
-  readonly hosts: Set<string>;
-  readonly explicit: Set<AddressFamily>;
-  readonly reflectors: Set<AddressFamily>;
-  readonly pools: Set<AddressFamily>;
-  readonly blocks: Set<AddressFamily>;
-  readonly customFilters: Set<AddressFamily>;
 }
 
 const sameAddress = (a: IpAddress | undefined, b: IpAddress | undefined): boolean => a?.text === b?.text;
@@ -398,53 +389,4 @@ function emptyFamily(family: AddressFamily, own: IpAddress | undefined): FamilyS
     diagnosticsAt: new Map(),
     peers: [],
   };
-}
-
-function touchedBy(changed: ReadonlySet<string>, nodeName: string): Touched {
-  const touched: Touched = {
-    hosts: new Set(),
-    explicit: new Set(),
-    reflectors: new Set(),
-    pools: new Set(),
-    blocks: new Set(),
-    customFilters: new Set(),
-  };
-  for (const key of changed) {
-    const meaning = classifyKey(key);
-    switch (meaning.kind) {
-      case 'hostAddress':
-      case 'hostAsNumber':
-      case 'hostLogLevel':
-      case 'hostNetwork':
-        touched.hosts.add(meaning.host);
-        break;
-      case 'hostPeer':
-        touched.hosts.add(meaning.host);
-        if (meaning.host === nodeName) touched.explicit.add(meaning.family);
-        break;
-      case 'block':
-        touched.hosts.add(meaning.host);
-        if (meaning.host === nodeName) touched.blocks.add(meaning.family);
-        break;
-      case 'globalPeer':
-        touched.explicit.add(meaning.family);
-        break;
-      case 'routeReflector':
-        touched.reflectors.add(meaning.family);
-        break;
-      case 'pool':
-        touched.pools.add(meaning.family);
-        break;
-      case 'customFilter':
-        touched.customFilters.add(meaning.family);
-        break;
-      case 'globalAsNumber':
-      case 'nodeMesh':
-      case 'globalLogLevel':
-      case 'malformed':
-      case 'unknown':
-        break; // global settings are compared on every build; malformed keys are listed on every build
-    }
-  }
-  return touched;
 }

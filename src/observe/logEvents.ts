@@ -41,6 +41,8 @@ export type LogEvent =
   | 'absent-daemon-files-kept'
   /** The etcd mirror changed state (`state`: disconnected, stale, synced; `revision` once synced). */
   | 'datastore-state'
+  /** An etcd endpoint answers reads but no progress requests (etcd's gRPC proxy): reads stand in, per `endpoint`. */
+  | 'etcd-progress-by-reads'
   /** The BIRD watcher (README "Restarts, drift and stopping"): a look failed, a drift (`cause`), or repaired. */
   | 'bird-watch-failed'
   | 'bird-drift'
