@@ -44,8 +44,8 @@ export interface ReportOptions {
   readonly minReloadIntervalMs: number | undefined;
   readonly maxReloadShare: number | undefined;
   /**
-   * The BIRDs the live sessions (latency, storm) run against, one session each: `1.6` (the system's, the default)
-   * and BIRD 2/3 versions from scripts/setup-bird's cache.
+   * The BIRDs the live sessions (latency, storm) run against, one session each: `1.6` (the system's) and BIRD 2/3
+   * versions from scripts/setup-bird's cache.
    */
   readonly birds: readonly string[];
   /** Where the report is written; undefined: printed only. */
@@ -58,9 +58,12 @@ export type BenchCommand =
   | { readonly kind: 'report'; readonly options: ReportOptions }
   | { readonly kind: 'suite'; readonly suite: StandaloneSuite; readonly argv: readonly string[] };
 
-/** `--bird 1.6,2.0.12`: BIRD versions (major.minor[.patch]), each once; default 1.6. */
-function birdVersions(text: string | undefined): string[] {
-  if (text === undefined) return ['1.6'];
+/**
+ * `--bird 1.6,2.0.12`: BIRD versions (major.minor[.patch]), each once. Default: a full run measures BIRD 1.6 and
+ * BIRD 2.0.12 (scripts/setup installs it) side by side; --quick BIRD 1.6 alone.
+ */
+function birdVersions(text: string | undefined, quick: boolean): string[] {
+  if (text === undefined) return quick ? ['1.6'] : ['1.6', '2.0.12'];
   const list = text.split(',').map((s) => s.trim());
   if (list.some((v) => !/^\d+\.\d+(\.\d+)?$/.test(v)) || new Set(list).size !== list.length)
     throw new UsageError(`--bird ${JSON.stringify(text)}: expected BIRD versions such as 1.6,2.0.12,3.3.2, each once`);
@@ -122,7 +125,7 @@ export function parseBenchCommand(argv: readonly string[]): BenchCommand {
         values['max-reload-share'] === undefined ? undefined : share('--max-reload-share', values['max-reload-share']),
       out: values['no-write'] ? undefined : (values.out ?? (quick ? undefined : join(ROOT, 'docs', 'benchmarks.md'))),
       cpuProfDir: values['cpu-prof'],
-      birds: birdVersions(values.bird),
+      birds: birdVersions(values.bird, quick),
     },
   };
 }

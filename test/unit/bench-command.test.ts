@@ -77,7 +77,8 @@ t.test('--bird: the BIRDs the live sessions run against (BIRD 1.6 by default)', 
     const command = parseBenchCommand(argv);
     return command.kind === 'report' ? command.options.birds : [];
   };
-  t.same(birds([]), ['1.6']);
+  t.same(birds([]), ['1.6', '2.0.12'], 'a full run: BIRD 1.6 and BIRD 2 side by side');
+  t.same(birds(['--quick']), ['1.6'], '--quick: BIRD 1.6 alone');
   t.same(birds(['--bird', '1.6,2.0.12']), ['1.6', '2.0.12'], 'both in one run');
   t.same(birds(['--bird', '2.0.12']), ['2.0.12']);
   t.end();
