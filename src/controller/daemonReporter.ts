@@ -194,11 +194,14 @@ export class DaemonReporter {
     this.status.skipped = diagnostics
       .filter((d) => d.action === 'skipped')
       .map((d) => ({ key: escapeControlCharacters(d.key), reason: escapeControlCharacters(d.reason) }));
-    const now = new Set(diagnostics.map(formatDiagnostic));
-    for (const line of now)
+    const now = new Map(diagnostics.map((d) => [formatDiagnostic(d), d]));
+    for (const [line, d] of now)
       if (!this.#lastDiagnostics.has(line))
-        this.log.warn({ component: 'model', event: 'entry-skipped' satisfies LogEvent }, `skipped entry: ${line}`);
-    this.#lastDiagnostics = now;
+        this.log.warn(
+          { component: 'model', event: 'entry-skipped' satisfies LogEvent, key: escapeControlCharacters(d.key) },
+          `skipped entry: ${line}`,
+        );
+    this.#lastDiagnostics = new Set(now.keys());
   }
 
   /** From the first change a cycle picked up to BIRD having applied it (said when something was applied). */

@@ -64,7 +64,7 @@ export type LogEvent =
   /** The cycle threw (a bug) and holds both daemons back; or the loop around it failed and is retried. */
   | 'cycle-unexpected-error'
   | 'cycle-loop-failed'
-  /** An etcd entry left out of the rendering (`/readyz` names it), logged once when it first appears. */
+  /** An etcd entry left out of the rendering (`key`; `/readyz` names it), logged once when it first appears. */
   | 'entry-skipped'
   /**
    * bird -p refused the lines rendered from an entry (`key`, `daemon`): quarantined until its value changes, and
