@@ -21,7 +21,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { cli } from './support/cli.js';
 import { createWorld, NODE, waitFor } from './support/world.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
-import { linesOf, linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 /**
  * The apply path under the faults README "The apply path" lists, against real etcd and real BIRD/BIRD6 in a namespace:
@@ -121,8 +121,10 @@ if (!(await canCreateNamespaces())) {
         'the refused set never reached the config dir',
       );
       t.same(await h.protocols('bird'), ['Mesh_127_0_0_2'], 'BIRD runs what it ran');
+      const failed = linesOf(h.logLines(), 'apply-failed', { daemon: 'bird' });
+      t.ok(failed.length > 0, "bird's failure is logged");
       t.notOk(
-        linesSaying(h.logLines(), /bird's live configuration is unchanged/).length > 0,
+        failed.some((l) => /bird's live configuration is unchanged/.test(String(l['msg']))),
         'the consequence names what BIRD does, not the files',
       );
       t.equal(controller.status.daemons.bird6!.failure, undefined, 'bird6 is not affected');
@@ -182,9 +184,11 @@ if (!(await canCreateNamespaces())) {
         (c) => c === good,
         10_000,
       );
-      t.ok(linesSaying(h.logLines(), /put back the files it runs/).length > 0, 'the put-back is logged');
+      t.ok(linesOf(h.logLines(), 'refused-put-back', { daemon: 'bird' }).length > 0, 'the put-back is logged');
       t.notOk(
-        linesSaying(h.logLines(), /bird's live configuration is unchanged/).length > 0,
+        linesOf(h.logLines(), 'apply-failed', { daemon: 'bird' }).some((l) =>
+          /bird's live configuration is unchanged/.test(String(l['msg'])),
+        ),
         'never "unchanged" when files did change',
       );
       await controller.close();

@@ -47,9 +47,10 @@ t.test('a global peer AS the peer does not have is reverted; a kill mid-window r
 
   await t.test('the AS changed to one the peer does not have is reverted and the key named', async (t) => {
     await addGlobalPeer(client, b.ip4, '64999');
-    const [reverted] = await waitLogged(a, /^guarded apply reverted: .*not Established again/, 1, TIMEOUT);
+    const [reverted] = await waitLogged(a, 'guard-reverted', 1, TIMEOUT);
     t.match(reverted, { component: 'guard', daemon: 'bird' }, 'bird reverted');
-    const [held] = await waitLogged(a, new RegExp(`^holding back ${key}`), 1, TIMEOUT);
+    t.match(reverted?.msg, /not Established again/, "the verdict says the peer's session did not come back");
+    const [held] = await waitLogged(a, 'guard-held-back', 1, TIMEOUT);
     t.match(held, { component: 'guard', daemon: 'bird', blamed: [key] }, 'the peer is blamed and held back');
     t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64513;/, 'bird.cfg put back');
     await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });
@@ -61,7 +62,7 @@ t.test('a global peer AS the peer does not have is reverted; a kill mid-window r
     const pid = a.pid('birdwatch');
     t.ok(pid, 'birdwatch runs');
     await addGlobalPeer(client, b.ip4, '64998'); // a new value: the hold lifts, the change is guarded again
-    const guarded = await waitLogged(a, /^guarded apply: bird runs the new configuration/, 2, TIMEOUT);
+    const guarded = await waitLogged(a, 'guard-window', 2, TIMEOUT, { daemon: 'bird' });
     t.match(
       guarded[1],
       { component: 'guard', daemon: 'bird', timeoutS: Number },
@@ -88,10 +89,11 @@ t.test('a global peer AS the peer does not have is reverted; a kill mid-window r
       'the files on disk stayed the confirmed set through the window (BIRD was given the staged set)',
     );
     await execa('sv', ['up', service]);
-    const [recovered] = await waitLogged(a, /^a previous birdwatch stopped inside a settle window/, 1, TIMEOUT);
+    const [recovered] = await waitLogged(a, 'guard-window-recovered', 1, TIMEOUT);
     t.match(recovered, { component: 'guard', daemon: 'bird', files: Array }, "the window recovered, bird's files back");
-    const reverts = await waitLogged(a, /^guarded apply reverted: .*not Established again/, 2, TIMEOUT * 2);
+    const reverts = await waitLogged(a, 'guard-reverted', 2, TIMEOUT * 2);
     t.match(reverts[1], { component: 'guard', daemon: 'bird' }, 'the change guarded again and reverted');
+    t.match(reverts[1]?.msg, /not Established again/, "again because the peer's session did not come back");
     await expectReady(t, a, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`), TIMEOUT * 2);
     t.match(readFileSync(join(a.configDir, 'bird.cfg'), 'utf8'), /as 64513;/, 'converged on the previous files');
     await expectSessions(t, a, 4, [session], { timeoutMs: TIMEOUT });

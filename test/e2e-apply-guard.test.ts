@@ -12,6 +12,7 @@ import { addBlock, addPool } from './lab/keyspace.js';
 import { block4, block6, labForTest, POOL4, POOL6, skipWithoutNamespaces } from './lab/e2e.js';
 import { birdwatchLog, customFilterKey, expectReady, guardArgs, labBgpTemplate, waitLogged } from './lab/guard.js';
 import type { LabHost } from './lab/lab.js';
+import { linesOf } from './support/logLines.js';
 import { expectRoute, expectSessions, protocolName } from './lab/observe.js';
 
 const TIMEOUT = 60_000;
@@ -48,7 +49,7 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
     await client.put(customFilterKey('harmless')).value('if ( net ~ 10.254.0.0/16 ) then reject;');
     // An IPv4 custom filter: bird's files change, bird6's do not.
     for (const h of [h1, h2]) {
-      const [confirmed] = await waitLogged(h, /^guarded apply confirmed/, 1, TIMEOUT);
+      const [confirmed] = await waitLogged(h, 'guard-confirmed', 1, TIMEOUT);
       t.match(confirmed, { component: 'guard', daemon: 'bird', holdMs: Number }, `${h.name}: bird's apply confirmed`);
     }
     await mesh(t);
@@ -64,11 +65,12 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
     for (const w of workloads) await expectRoute(t, h2, w.replace('/32', ''), h1.ip4, { timeoutMs: TIMEOUT });
     const key = customFilterKey('drop');
     await client.put(key).value('if ( net ~ 192.168.1.64/26 ) then reject;');
-    const [reverted] = await waitLogged(h1, /^guarded apply reverted: .*routes exported fell from 3 to 1/, 1, TIMEOUT);
-    t.match(reverted, { component: 'guard', daemon: 'bird', event: 'guard-reverted' }, 'bird reverted');
+    const [reverted] = await waitLogged(h1, 'guard-reverted', 1, TIMEOUT);
+    t.match(reverted, { component: 'guard', daemon: 'bird' }, 'bird reverted');
+    t.match(reverted?.msg, /routes exported fell from 3 to 1/, 'the verdict names what fell');
     // BIRD ran the staged set under `configure timeout`: the disk kept the confirmed set, nothing had to go back.
     t.same(reverted?.['files'], [], 'no file put back: the disk never held the change');
-    const [held] = await waitLogged(h1, new RegExp(`^holding back ${key}`), 1, TIMEOUT);
+    const [held] = await waitLogged(h1, 'guard-held-back', 1, TIMEOUT);
     t.match(held, { component: 'guard', daemon: 'bird', blamed: [key] }, 'the filter is blamed and held back');
     // BIRD runs the previous configuration again, and the files on disk are those again.
     t.notMatch(readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8'), /192\.168\.1\.64/, 'files put back');
@@ -77,7 +79,7 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
     await expectReady(t, h1, false, new RegExp(`holds back ${key.replace(/\//g, '\\/')}`));
     // Another change is applied without the held-back entry.
     await client.put(customFilterKey('harmless')).value('if ( net ~ 10.253.0.0/16 ) then reject;');
-    const confirmed = await waitLogged(h1, /^guarded apply confirmed/, 2, TIMEOUT);
+    const confirmed = await waitLogged(h1, 'guard-confirmed', 2, TIMEOUT);
     t.match(confirmed[1], { component: 'guard', daemon: 'bird' }, 'the other change confirmed');
     const filters = readFileSync(join(h1.configDir, 'custom_filters.cfg'), 'utf8');
     t.match(filters, /10\.253\.0\.0/, 'the other change applied');
@@ -89,14 +91,14 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
   });
 
   await t.test('a --templates override with a wrong local AS in the shared template is reverted', async (t) => {
-    const reverted = birdwatchLog(h1).filter((l) =>
-      /^guarded apply reverted: .*not Established again/.test(l.msg ?? ''),
-    ).length;
+    const reverted = linesOf(birdwatchLog(h1), 'guard-reverted').length;
+    const heldBefore = linesOf(birdwatchLog(h1), 'guard-held-back').length;
     // h1's override already holds the shared template (the lab's timers); a wrong `local as` in it.
     const bgp = labBgpTemplate();
     writeFileSync(join(templatesDir, 'partials', 'bgp.hbs'), bgp.replace('local as {{localAs}};', 'local as 64999;'));
     // Both daemons share the template: both are reverted.
-    const reverts = await waitLogged(h1, /^guarded apply reverted: .*not Established again/, reverted + 2, TIMEOUT);
+    const reverts = await waitLogged(h1, 'guard-reverted', reverted + 2, TIMEOUT);
+    for (const r of reverts.slice(reverted)) t.match(r.msg, /not Established again/, `${String(r['daemon'])}: why`);
     t.same(
       reverts
         .slice(reverted)
@@ -105,7 +107,7 @@ t.test('the apply guard confirms a harmless shared change and reverts harmful on
       ['bird', 'bird6'],
       'both daemons reverted',
     );
-    const [held] = await waitLogged(h1, /^holding back templates/, 1, TIMEOUT);
+    const held = (await waitLogged(h1, 'guard-held-back', heldBefore + 1, TIMEOUT))[heldBefore];
     t.match(held, { component: 'guard', blamed: ['templates'] }, 'the templates are held back');
     t.notMatch(readFileSync(join(h1.configDir, 'bird.cfg'), 'utf8'), /local as 64999/, 'bird.cfg put back');
     await expectReady(t, h1, false, /holds back templates/);

@@ -10,7 +10,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
 import { birdOfVersion, isMissing } from './support/birdVersions.js';
 import { createWorld, NODE, waitFor, waitSettled } from './support/world.js';
-import { linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 /**
  * The overlap (README "The apply path") against real BIRD: BIRD parses and applies the staged set (`configure
@@ -63,9 +63,7 @@ if (!(await canCreateNamespaces())) {
         const applied = await waitFor(
           'the apply logged',
           () =>
-            linesSaying(h.logLines(), 'configuration applied').filter((l) =>
-              String(l['changes']).includes('bird_aggr'),
-            ),
+            linesOf(h.logLines(), 'configuration-applied').filter((l) => String(l['changes']).includes('bird_aggr')),
           (lines) => lines.length > 0,
           5_000,
         );
@@ -158,8 +156,7 @@ if (!(await canCreateNamespaces())) {
     // BIRD and the disk agree before the cycle's bookkeeping (its warning, its status) is done.
     await controller.idle();
     t.same(await h.protocols('bird'), ['Mesh_127_0_0_2', 'Mesh_127_0_0_3']);
-    const warnings = linesSaying(h.logLines(), /cannot read birdwatch's staged files/);
-    t.equal(warnings.filter((l) => l['daemon'] === 'bird').length, 1, 'said once for bird');
+    t.equal(linesOf(h.logLines(), 'staged-unreadable', { daemon: 'bird' }).length, 1, 'said once for bird');
     t.equal(controller.status.daemons.bird!.failure, undefined);
     await controller.close();
   });

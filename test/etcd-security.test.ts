@@ -8,7 +8,7 @@ import { freePort } from './harness/process.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
 import { cli, type CliResult } from './support/cli.js';
 import { waitFor } from './support/world.js';
-import { linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 // birdwatch against a real etcd with TLS + client certificates, and with user/password auth: the right
 // credentials work for render, run (--once and as a daemon) and the operator CLI; wrong or missing ones fail
@@ -193,7 +193,14 @@ t.test('etcd with TLS and client-certificate auth', async (t) => {
       const stderr = proc.stderr().trim().split('\n');
       t.equal(stderr.length, 1, `one line on stderr: ${proc.stderr()}`);
       t.match(stderr[0], /^error: etcd refused the TLS client certificate/);
-      t.notOk(linesSaying(proc.lines, /retrying/).length > 0, 'no retry announced');
+      t.same(
+        [
+          ...linesOf(proc.lines, 'datastore-retry'),
+          ...linesOf(proc.lines, 'datastore-state', { state: 'disconnected' }),
+        ],
+        [],
+        'no retry announced',
+      );
       t.notOk(existsSync(join(dir, 'daemon', 'bird.cfg')), 'nothing written');
     },
   );
@@ -348,7 +355,7 @@ t.test('etcd with user/password auth', async (t) => {
       );
       proc.kill('SIGTERM');
       t.equal((await exitWithin(proc, 20_000)).code, 0);
-      t.ok(linesSaying(proc.lines, 'etcd synced').length > 0);
+      t.ok(linesOf(proc.lines, 'datastore-state', { state: 'synced' }).length > 0);
       t.notMatch(proc.output(), PASSWORD, 'the password appears in no line');
     },
   );
@@ -417,12 +424,12 @@ t.test('run (daemon) with etcd unreachable keeps retrying (said once), and SIGTE
   ]);
   await waitFor(
     'the retry warning',
-    () => linesSaying(proc.lines, /retrying with backoff/).length,
+    () => linesOf(proc.lines, 'datastore-retry').length,
     (n) => n >= 1,
     20_000,
   );
   await new Promise((r) => setTimeout(r, 2_000));
-  t.equal(linesSaying(proc.lines, /retrying with backoff/).length, 1, 'said once, not once per attempt');
+  t.equal(linesOf(proc.lines, 'datastore-retry').length, 1, 'said once, not once per attempt');
   proc.kill('SIGTERM');
   t.equal((await exitWithin(proc, 20_000)).code, 0, 'still running until told to stop');
 });

@@ -8,7 +8,7 @@ import { fileTimeoutMs, size } from './reliability/size.js';
 import { recordRow } from './reliability/summary.js';
 import { createWorld, sleep, waitFor } from './support/world.js';
 import { changeStream } from './reliability/changeStream.js';
-import { escapeRegExp, linesSaying } from './support/logLines.js';
+import { escapeRegExp, linesOf } from './support/logLines.js';
 
 /**
  * BIRD faults against an in-process birdwatch with real etcd and real BIRD/BIRD6 in a namespace: BIRD killed
@@ -50,13 +50,13 @@ if (!(await canCreateNamespaces())) {
       await w.waitConverged('after BIRD restart', 30_000);
       const total = performance.now() - stopped;
       t.same(stream.errors, [], 'every change was written');
-      t.ok(linesSaying(w.logLines(), /will retry the reload/).length > 0, 'the unreachable BIRD was logged');
+      t.ok(linesOf(w.logLines(), 'bird-unreachable', { daemon: 'bird' }).length > 0, 'the unreachable BIRD was logged');
       // A BIRD restarted on files that are already current converges before the reload it is owed (with backoff),
       // and that reload is where its return is noticed: wait for the line, bounded.
       t.ok(
         await waitFor(
           'bird answers again',
-          () => linesSaying(w.logLines(), 'bird answers again').length > 0,
+          () => linesOf(w.logLines(), 'bird-reachable', { daemon: 'bird' }).length > 0,
           (seen) => seen,
           15_000,
         ).catch(() => false),
@@ -89,11 +89,13 @@ if (!(await canCreateNamespaces())) {
           (r) => r === false,
           10_000,
         );
-        const warning = linesSaying(w.logLines(), new RegExp(escapeRegExp(w.sockets.bird))).filter(
-          (l) => l['level'] === 40,
+        const warning = linesOf(w.logLines(), 'bird-unreachable', { daemon: 'bird', level: 40 }).at(-1);
+        t.match(
+          String(warning?.['msg']),
+          new RegExp(escapeRegExp(w.sockets.bird)),
+          'a warning names the control socket',
         );
-        t.ok(warning.length >= 1, 'a warning names the control socket');
-        t.match(String(warning.at(-1)?.['msg']), /ENOENT|no such file|not found|connect/i);
+        t.match(String(warning?.['msg']), /ENOENT|no such file|not found|connect/i);
         const cyclesBefore = controller.cycles;
         // Retried by itself (no etcd change comes): a retry cycle starts within the backoff, however busy the machine.
         const cycles = await waitFor(
@@ -147,9 +149,7 @@ if (!(await canCreateNamespaces())) {
           'live custom_filters.cfg has no refused line',
         );
         t.equal(controller.status.failure, undefined, 'not a failure: the entry is skipped, like any bad entry');
-        const warnings = linesSaying(w.logLines(), new RegExp(`^quarantined ${escapeRegExp(key)}`)).filter(
-          (l) => l['level'] === 40,
-        );
+        const warnings = linesOf(w.logLines(), 'quarantined', { key, level: 40 });
         t.equal(warnings.length, 1, 'the quarantine is logged once');
         // … and as soon as the filter is fixed, it applies too.
         const fixed = performance.now();

@@ -11,7 +11,7 @@ import { startBirdwatch, type ChildBirdwatch } from './reliability/childBirdwatc
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { formatMs, recordRow } from './reliability/summary.js';
 import { createWorld, sleep, waitFor, NODE, type World } from './support/world.js';
-import { linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 /**
  * birdwatch (`node dist/cli/main.js run`, a child process) SIGKILLed at random points of the apply path while
@@ -201,7 +201,7 @@ if (!(await canCreateNamespaces())) {
         if (leftovers.length > 0) {
           const logged = await waitFor(
             'the removed leftovers logged',
-            () => linesSaying(child.lines(), 'removed files left by an interrupted run').length > 0,
+            () => linesOf(child.lines(), 'leftovers-removed').length > 0,
             (seen) => seen,
             20_000,
           ).catch(() => false);

@@ -7,7 +7,7 @@ import { startBirdwatch } from './reliability/childBirdwatch.js';
 import { fileTimeoutMs, size } from './reliability/size.js';
 import { formatMs, recordRow } from './reliability/summary.js';
 import { createWorld, sleep, waitFor, NODE } from './support/world.js';
-import { linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 /**
  * Load: one birdwatch (`node dist/cli/main.js run`, default --min-reload-interval 250 ms) with a 1,000-node
@@ -139,11 +139,11 @@ if (!(await canCreateNamespaces())) {
       const at = Date.parse(String(l['time']));
       return at >= loadStartedAt && at <= loadEndedAt + convergenceMs + 500;
     });
-    const applied = linesSaying(lines, /^(configuration applied|reloaded BIRD)$/);
+    const applied = [...linesOf(lines, 'configuration-applied'), ...linesOf(lines, 'reloaded')];
     const birdReloads = applied.filter((l) =>
       /^Reconfigur/.test(String((l['reload'] as Record<string, string> | undefined)?.['bird'] ?? '')),
     ).length;
-    const latencies = linesSaying(lines, 'change applied').map((l) => Number(l['latencyMs']));
+    const latencies = linesOf(lines, 'change-applied').map((l) => Number(l['latencyMs']));
     const bound = Math.ceil((loadMs + convergenceMs) / MIN_RELOAD_INTERVAL_MS) + 1;
     const achievedRate = (acked / loadMs) * 1000;
     const rssMax = Math.max(rssStart, ...rssSamples, rssEnd);

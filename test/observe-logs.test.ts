@@ -7,6 +7,7 @@ import { createLogger, type LoggerOptions } from '../src/observe/logger.js';
 import { REDACTED } from '../src/observe/redact.js';
 import { freePort } from './harness/process.js';
 import { exitWithin, spawnBirdwatch } from './support/birdwatchProcess.js';
+import { linesOf } from './support/logLines.js';
 import { waitFor } from './support/world.js';
 
 // Logs are JSON lines with a component field, and no credential reaches a line: checked on captured output.
@@ -139,7 +140,7 @@ t.test('run as a process: JSON lines with a component; pretty on request; ETCD_P
   const json = spawnBirdwatch(t, args, env);
   await waitFor(
     'the retry warning',
-    () => json.lines.some((l) => /retrying/.test(String(l['msg']))),
+    () => linesOf(json.lines, 'datastore-retry').length > 0,
     (ok) => ok,
     STARTED_WITHIN_MS,
   );
@@ -152,9 +153,10 @@ t.test('run as a process: JSON lines with a component; pretty on request; ETCD_P
         typeof l['level'] === 'number' &&
         typeof l['time'] === 'string' &&
         typeof l['component'] === 'string' &&
+        typeof l['event'] === 'string' &&
         typeof l['msg'] === 'string',
     ),
-    'every line: level, time, component, msg',
+    'every line: level, time, component, event, msg',
   );
   t.notMatch(json.output(), password);
 

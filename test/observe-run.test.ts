@@ -19,7 +19,7 @@ import { RunStatus } from '../src/observe/runStatus.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { parsePrometheusText, sumOf, valueOf, type Sample } from './support/promText.js';
 import { createWorld, NODE, waitFor } from './support/world.js';
-import { linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 // /metrics, /healthz and /readyz of a controller running against a real etcd and a real BIRD (in a network
 // namespace): the numbers move as cycles happen, readiness flips when etcd or BIRD goes away and comes back,
@@ -164,7 +164,7 @@ if (!(await canCreateNamespaces())) {
       t.ok(valueOf(samples, 'birdwatch_reload_duration_seconds_count', { daemon: 'bird' })! > 0);
       t.ok(sumOf(after, 'birdwatch_bgp_sessions', { daemon: 'bird' }) >= 2);
       t.match(
-        linesSaying(lines, 'configuration applied').at(-1),
+        linesOf(lines, 'configuration-applied').at(-1),
         { component: 'cycle', changes: '+Mesh_127_0_0_3' },
         'the cycle line says what changed',
       );
@@ -175,7 +175,7 @@ if (!(await canCreateNamespaces())) {
       const line = await waitFor(
         'applied',
         () =>
-          linesSaying(lines, 'configuration applied')
+          linesOf(lines, 'configuration-applied')
             .filter((l) => String(l['changes']).includes('bird_ipam'))
             .at(-1),
         (l) => l !== undefined,

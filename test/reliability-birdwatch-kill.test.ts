@@ -24,6 +24,7 @@ import { envWithout, exitOf, freePort, spawnLogged } from './harness/process.js'
 import { labBgpTemplate } from './lab/guard.js';
 import { startBirdwatch, type ChildBirdwatch } from './reliability/childBirdwatch.js';
 import { loopbackKeyspace } from './support/keyspaces.js';
+import { linesOf } from './support/logLines.js';
 import type { PausingBirdwatchConfig } from './support/pausingBirdwatch.js';
 import { createWorld, NODE, sleep, waitFor, type World } from './support/world.js';
 
@@ -141,7 +142,7 @@ t.test('birdwatch killed at each step, then stopped within the bound', async (t)
     await waitFor(
       'the pausing birdwatch synced',
       () => parseLines(logFile),
-      (lines) => lines.some((l) => l['msg'] === 'etcd synced'),
+      (lines) => linesOf(lines, 'datastore-state', { state: 'synced' }).length > 0,
       30_000,
     );
     await sleep(300); // its first cycle (nothing to change) is over
@@ -362,7 +363,7 @@ t.test('birdwatch killed at each step, then stopped within the bound', async (t)
     const { stopped, after } = afterStopped(again.child);
     t.ok(stopped);
     t.same(
-      after.map((l) => l['msg']),
+      after.map((l) => l['event']),
       [],
       'no line after "stopped"',
     );

@@ -7,7 +7,7 @@ import { keys } from '../src/model/keys.js';
 import { startEtcdForTest } from './harness/etcd.js';
 import { putKeyspace } from './support/etcdLoad.js';
 import { waitFor } from './support/world.js';
-import { linesOf, linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 
@@ -62,24 +62,28 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   );
   await waitFor(
     'etcd synced line',
-    () => linesSaying(lines, 'etcd synced').length > 0,
+    () => linesOf(lines, 'datastore-state', { state: 'synced' }).length > 0,
     (ok) => ok,
   );
   t.ok(
     lines.every(
-      (l) => typeof l['level'] === 'number' && typeof l['time'] === 'string' && typeof l['component'] === 'string',
+      (l) =>
+        typeof l['level'] === 'number' &&
+        typeof l['time'] === 'string' &&
+        typeof l['component'] === 'string' &&
+        typeof l['event'] === 'string',
     ),
-    'every line is structured JSON with a component',
+    'every line is structured JSON with a component and an event',
   );
   await waitFor(
     'both daemons reported unreachable',
-    () => linesSaying(lines, /will retry the reload/).filter((l) => l['component'] === 'bird').length,
+    () => linesOf(lines, 'bird-unreachable', { component: 'bird' }).length,
     (n) => n >= 2,
     15_000,
   );
   await new Promise((r) => setTimeout(r, 1500)); // several retries happen meanwhile
   t.same(
-    linesSaying(lines, /will retry the reload/)
+    linesOf(lines, 'bird-unreachable')
       .map((l) => l['daemon'])
       .sort(),
     ['bird', 'bird6'],
@@ -96,7 +100,7 @@ t.test('run as a process: JSON logs, SIGHUP re-reads, SIGTERM exits 0 leaving wh
   t.match(hup, { component: 'run', level: 30 }, 'SIGHUP said once, by run');
   await waitFor(
     'SIGHUP re-read',
-    () => linesSaying(lines, 'etcd re-read').length > 0,
+    () => linesOf(lines, 'reread').length > 0,
     (ok) => ok,
     15_000,
   );

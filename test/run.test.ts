@@ -8,7 +8,7 @@ import { canCreateNamespaces } from './harness/netns.js';
 import { startTcpProxy } from './harness/tcpProxy.js';
 import { cli } from './support/cli.js';
 import { createWorld, waitFor } from './support/world.js';
-import { escapeRegExp, linesOf, linesSaying } from './support/logLines.js';
+import { linesOf } from './support/logLines.js';
 
 const baseKeyspace = (): Map<string, string> => loopbackKeyspace([keys.hostAddress('n2', 6), '']);
 
@@ -93,7 +93,7 @@ if (!(await canCreateNamespaces())) {
       );
       // The apply is logged at the end of the cycle, after the reload is counted.
       await controller.idle();
-      const applied = linesSaying(h.logLines(), 'configuration applied');
+      const applied = linesOf(h.logLines(), 'configuration-applied');
       t.match(JSON.stringify(applied.at(-1)?.['reload']), /Reconfigured|Reconfiguration in progress/);
       t.match(applied.at(-1), { files: ['bird_ipam.cfg'] }, 'only the changed file was written');
       t.notOk('bird6' in (applied.at(-1)?.['reload'] as object), 'bird6 was not reloaded: none of its files changed');
@@ -186,10 +186,7 @@ if (!(await canCreateNamespaces())) {
           controller.status.quarantined.find((e) => e.key === key)?.reason,
           /bird -p refused the lines rendered from it: custom_filters\.cfg:\d+ syntax error/,
         );
-        t.ok(
-          linesSaying(h.logLines(), new RegExp(`^quarantined ${escapeRegExp(key)}`)).some((l) => l['level'] === 40),
-          'a warning names the key',
-        );
+        t.ok(linesOf(h.logLines(), 'quarantined', { key, level: 40 }).length > 0, 'a warning names the key');
         await h.client.put(key).value('if net ~ 10.99.0.0/16 then reject;');
         await waitFor(
           'fixed filter applied',

@@ -132,7 +132,10 @@ export class ConfigApplier {
       result = await this.#run(rounds, signal, changeAt);
     } catch (error) {
       const message = `unexpected error in the apply cycle: ${errorMessage(error)}`;
-      this.options.log.error({ component: 'cycle', err: error }, message);
+      this.options.log.error(
+        { component: 'cycle', event: 'cycle-unexpected-error' satisfies LogEvent, err: error },
+        message,
+      );
       result = this.#renderFailed(rounds, 'internal', message, true);
     }
     this.#publish();

@@ -57,7 +57,12 @@ export class DaemonReporter {
             ? `${written.length} of ${scope}'s files were replaced (${written.join(', ')}); ${scope} will be reloaded once it can`
             : `${scope}'s live configuration is unchanged`;
     this.log.error(
-      { component: 'cycle', failure: kind, daemon: scope === 'render' ? undefined : scope },
+      {
+        component: 'cycle',
+        event: 'apply-failed' satisfies LogEvent,
+        failure: kind,
+        daemon: scope === 'render' ? undefined : scope,
+      },
       `${message}; ${consequence}`,
     );
   }
@@ -67,7 +72,11 @@ export class DaemonReporter {
     this.#publish(scope, undefined);
     if (had)
       this.log.info(
-        { component: 'cycle', daemon: scope === 'render' ? undefined : scope },
+        {
+          component: 'cycle',
+          event: 'failure-resolved' satisfies LogEvent,
+          daemon: scope === 'render' ? undefined : scope,
+        },
         scope === 'render' ? 'the previous failure is resolved' : `${scope}: the previous failure is resolved`,
       );
     this.#lastLogged.delete(scope);
@@ -154,20 +163,28 @@ export class DaemonReporter {
     const was = this.#reachable.get(daemon);
     this.#reachable.set(daemon, reachable);
     this.status.birdReachable[daemon] = reachable;
-    if (!reachable && was !== false) this.log.warn({ component: 'bird', daemon }, `${message}; will retry the reload`);
-    if (reachable && was === false) this.log.info({ component: 'bird', daemon }, `${daemon} answers again`);
+    if (!reachable && was !== false)
+      this.log.warn(
+        { component: 'bird', daemon, event: 'bird-unreachable' satisfies LogEvent },
+        `${message}; will retry the reload`,
+      );
+    if (reachable && was === false)
+      this.log.info(
+        { component: 'bird', daemon, event: 'bird-reachable' satisfies LogEvent },
+        `${daemon} answers again`,
+      );
   }
 
   /** After BIRD refused the new set: the files it runs were put back (or could not be: `error`). */
   putBack(daemon: Daemon, files: readonly string[], error?: unknown): void {
     if (error === undefined)
       this.log.warn(
-        { component: 'apply', daemon, files },
+        { component: 'apply', daemon, event: 'refused-put-back' satisfies LogEvent, files },
         `${daemon} refused the new configuration; put back the files it runs`,
       );
     else
       this.log.error(
-        { component: 'apply', daemon },
+        { component: 'apply', daemon, event: 'refused-put-back-failed' satisfies LogEvent },
         `${daemon} refused the new configuration and its previous files could not be put back: ${errorMessage(error)}`,
       );
   }
@@ -177,10 +194,14 @@ export class DaemonReporter {
     this.status.skipped = diagnostics
       .filter((d) => d.action === 'skipped')
       .map((d) => ({ key: escapeControlCharacters(d.key), reason: escapeControlCharacters(d.reason) }));
-    const now = new Set(diagnostics.map(formatDiagnostic));
-    for (const line of now)
-      if (!this.#lastDiagnostics.has(line)) this.log.warn({ component: 'model' }, `skipped entry: ${line}`);
-    this.#lastDiagnostics = now;
+    const now = new Map(diagnostics.map((d) => [formatDiagnostic(d), d]));
+    for (const [line, d] of now)
+      if (!this.#lastDiagnostics.has(line))
+        this.log.warn(
+          { component: 'model', event: 'entry-skipped' satisfies LogEvent, key: escapeControlCharacters(d.key) },
+          `skipped entry: ${line}`,
+        );
+    this.#lastDiagnostics = new Set(now.keys());
   }
 
   /** From the first change a cycle picked up to BIRD having applied it (said when something was applied). */
@@ -189,6 +210,7 @@ export class DaemonReporter {
     this.log.info(
       {
         component: 'cycle',
+        event: 'change-applied' satisfies LogEvent,
         latencyMs: round(latencyMs),
         cycleMs: round(cycleMs),
         validateMs: validateMs === undefined ? undefined : round(validateMs),
@@ -213,6 +235,7 @@ export class DaemonReporter {
     this.log.info(
       {
         component: 'cycle',
+        event: (written.length > 0 ? 'configuration-applied' : 'reloaded') satisfies LogEvent,
         changes: diff || undefined,
         files: written.length > 0 ? written : undefined,
         reload: Object.fromEntries(

@@ -1,6 +1,7 @@
 import type { Daemon } from '../model/daemon.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Keyspace } from '../model/keyspaceIndex.js';
+import type { LogEvent } from '../observe/logEvents.js';
 import type { Logger } from '../observe/logger.js';
 import type { QuarantinedEntry } from '../observe/runStatus.js';
 import type { DaemonPipelineResult, OpenedWindow } from './applyPipeline.js';
@@ -43,7 +44,10 @@ export class Quarantine {
     for (const [key, entry] of this.#entries) {
       if (keyspace.get(key) === entry.value) continue;
       this.#entries.delete(key);
-      this.log.info({ component: 'apply', key }, `${key} changed; trying it again`);
+      this.log.info(
+        { component: 'apply', event: 'quarantine-lifted' satisfies LogEvent, key },
+        `${key} changed; trying it again`,
+      );
     }
   }
 
@@ -69,7 +73,7 @@ export class Quarantine {
       };
       this.#entries.set(key, entry);
       this.log.warn(
-        { component: 'apply', daemon, key },
+        { component: 'apply', daemon, event: 'quarantined' satisfies LogEvent, key },
         `quarantined ${key}: ${entry.reason}; applying the rest without it until the entry changes`,
       );
     }

@@ -1,5 +1,6 @@
 import { canNameInConfigure } from '../bird/configPath.js';
 import type { Daemon } from '../model/daemon.js';
+import type { LogEvent } from '../observe/logEvents.js';
 import type { Logger } from '../observe/logger.js';
 import type { DaemonPipelineResult } from './applyPipeline.js';
 
@@ -31,7 +32,12 @@ export class ReloadModes {
   note(r: DaemonPipelineResult): void {
     if (r.stagedUnreadable !== undefined && this.#overlap.delete(r.daemon))
       this.log.warn(
-        { component: 'apply', daemon: r.daemon, reply: r.stagedUnreadable },
+        {
+          component: 'apply',
+          daemon: r.daemon,
+          event: 'staged-unreadable' satisfies LogEvent,
+          reply: r.stagedUnreadable,
+        },
         `${r.daemon} cannot read birdwatch's staged files (${r.stagedUnreadable}); from now on ${r.daemon} is reloaded after the swap, not while bird -p checks (--sequential-reload says so from the start)`,
       );
     if (r.validateMs === undefined) return;

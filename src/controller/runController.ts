@@ -4,6 +4,7 @@ import type { ConfigDirLock, lockConfigDir } from '../apply/configDirLock.js';
 import { removeLeftovers } from '../apply/leftovers.js';
 import type { KeyspaceSource, LiveKeyspace } from '../datastore/keyspaceSource.js';
 import type { Logger } from '../observe/logger.js';
+import type { LogEvent } from '../observe/logEvents.js';
 import type { CycleObserver } from '../observe/cycleReport.js';
 import { RunStatus } from '../observe/runStatus.js';
 import { logDatastoreState, logProgressByReads } from '../datastore/stateLog.js';
@@ -99,11 +100,18 @@ export class RunController {
         logDatastoreState(log, state, info, this.#mirror);
       },
       onRetry: (error) =>
-        log.warn({ component: 'datastore', kind: error.kind }, `etcd: ${error.message}; retrying with backoff`),
+        log.warn(
+          { component: 'datastore', event: 'datastore-retry' satisfies LogEvent, kind: error.kind },
+          `etcd: ${error.message}; retrying with backoff`,
+        ),
       onProgressByReads: (endpoint) => logProgressByReads(log, endpoint),
       onResync: (reason) =>
         log.warn(
-          { component: 'datastore', revision: String(this.#mirror.revision) },
+          {
+            component: 'datastore',
+            event: 'datastore-resync' satisfies LogEvent,
+            revision: String(this.#mirror.revision),
+          },
           `etcd: ${reason}; re-reading everything`,
         ),
     });
@@ -185,7 +193,10 @@ export class RunController {
     this.#startHeartbeat();
     const leftovers = await removeLeftovers(this.options.configDir);
     if (leftovers.length > 0)
-      this.options.log.info({ component: 'apply', removed: leftovers }, 'removed files left by an interrupted run');
+      this.options.log.info(
+        { component: 'apply', event: 'leftovers-removed' satisfies LogEvent, removed: leftovers },
+        'removed files left by an interrupted run',
+      );
     await this.#mirror.start(this.#abort.signal);
     this.#synced = true;
     this.#watchTemplates();
@@ -229,14 +240,19 @@ export class RunController {
       // Stopping settles the re-read unfinished (the mirror closes): nothing was read.
       if (this.#abort.signal.aborted) return;
       log.info(
-        { component: 'datastore', revision: String(this.#mirror.revision), keys: this.#mirror.entries.size },
+        {
+          component: 'datastore',
+          event: 'reread' satisfies LogEvent,
+          revision: String(this.#mirror.revision),
+          keys: this.#mirror.entries.size,
+        },
         'etcd re-read',
       );
     } catch (error) {
       // Stopping cut the re-read short: that is the shutdown, not a failure.
       if (this.#abort.signal.aborted) return;
       log.error(
-        { component: 'datastore', err: error },
+        { component: 'datastore', event: 'reread-failed' satisfies LogEvent, err: error },
         `re-read failed: ${errorMessage(error)}; carrying on with what is held`,
       );
     }
@@ -268,7 +284,7 @@ export class RunController {
     this.status.changePendingSince = this.#changePendingSince;
     return this.#coalescer.trigger().catch((error: unknown) => {
       this.options.log.error(
-        { component: 'cycle', err: error },
+        { component: 'cycle', event: 'cycle-loop-failed' satisfies LogEvent, err: error },
         `the cycle loop failed: ${errorMessage(error)}; retrying`,
       );
       this.#scheduleRetry();
@@ -347,12 +363,18 @@ export class RunController {
     this.#templateWatcher = new TemplateDirWatcher(dir, () => {
       loadCompiledTemplates(dir, this.options.role.layout)
         .then(async (templates) => {
-          this.options.log.info({ component: 'templates' }, `templates in ${dir} changed; re-rendering`);
+          this.options.log.info(
+            { component: 'templates', event: 'templates-changed' satisfies LogEvent },
+            `templates in ${dir} changed; re-rendering`,
+          );
           this.#applier.setTemplates(templates);
           await this.#trigger();
         })
         .catch((error: unknown) =>
-          this.options.log.error({ component: 'templates', err: error }, `cannot reload templates from ${dir}`),
+          this.options.log.error(
+            { component: 'templates', event: 'templates-load-failed' satisfies LogEvent, err: error },
+            `cannot reload templates from ${dir}`,
+          ),
         );
     });
   }

@@ -14,23 +14,27 @@ export function logDatastoreState(
   },
 ): void {
   const since = new Date(info.since).toISOString();
-  const fields = { component: 'datastore', event: 'datastore-state' satisfies LogEvent, state };
   switch (state) {
     case 'disconnected':
       log.warn(
-        { ...fields, since },
+        { component: 'datastore', event: 'datastore-state' satisfies LogEvent, state, since },
         `etcd connection lost (${info.error?.message ?? info.reason ?? 'unknown'}); keeping the live configuration and retrying`,
       );
       break;
     case 'stale':
-      log.warn({ ...fields, since }, `etcd stale: ${info.reason ?? 'no answer'}; keeping the live configuration`);
+      log.warn(
+        { component: 'datastore', event: 'datastore-state' satisfies LogEvent, state, since },
+        `etcd stale: ${info.reason ?? 'no answer'}; keeping the live configuration`,
+      );
       break;
     case 'resyncing':
       break; // the reason was logged once when the re-read started
     case 'synced':
       log.info(
         {
-          ...fields,
+          component: 'datastore',
+          event: 'datastore-state' satisfies LogEvent,
+          state,
           revision: String(mirror.revision),
           keys: mirror.entries.size,
           scope: mirror.scopeLabel,

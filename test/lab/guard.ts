@@ -9,6 +9,8 @@ import { execa } from 'execa';
 import type { Test } from 'tap';
 import { BIRDWATCH_MAIN, REPO_ROOT, type LabHost } from './lab.js';
 import { waitUntil } from './observe.js';
+import type { LogEvent } from '../../src/observe/logEvents.js';
+import { linesOf } from '../support/logLines.js';
 
 /**
  * A short settle window and margin so each scenario takes seconds: the lab's sessions restart within it (see
@@ -85,15 +87,21 @@ export function birdwatchLog(host: LabHost): LogEntry[] {
 export type LogEntry = { msg?: string; [field: string]: unknown };
 
 /**
- * Waits until the host's birdwatch has logged `count` lines whose message matches; returns them (oldest first).
- * Prose: these are the controller's lines (component `guard`), which get an `event` field in a second pass.
+ * Waits until the host's birdwatch has logged `count` lines of `event` whose fields equal `fields` (the guard's lines:
+ * src/observe/logEvents.ts); returns them, oldest first. The log holds every start's lines: counts are cumulative.
  */
-export async function waitLogged(host: LabHost, pattern: RegExp, count = 1, timeoutMs = 60_000): Promise<LogEntry[]> {
+export async function waitLogged(
+  host: LabHost,
+  event: LogEvent,
+  count = 1,
+  timeoutMs = 60_000,
+  fields: Readonly<Record<string, unknown>> = {},
+): Promise<LogEntry[]> {
   let lines: LogEntry[] = [];
   await waitUntil(
-    `${host.name} birdwatch logs ${count}× ${pattern}`,
+    `${host.name} birdwatch logs ${count}× ${event} ${JSON.stringify(fields)}`,
     async () => {
-      lines = birdwatchLog(host).filter((l) => pattern.test(l.msg ?? ''));
+      lines = linesOf(birdwatchLog(host), event, fields);
       return { ok: lines.length >= count, seen: lines.map((l) => l.msg).join(' | ') || '(no such line yet)' };
     },
     { timeoutMs, intervalMs: 250 },

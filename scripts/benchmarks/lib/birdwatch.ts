@@ -184,7 +184,7 @@ export async function startBirdwatch(scope: Scope, options: BirdwatchOptions): P
 
 /** A cycle's log line: BIRD was (re)configured by it. */
 export const isApplyLine = (line: LogLine): boolean =>
-  line.msg === 'configuration applied' || line.msg === 'reloaded BIRD';
+  line.fields['event'] === 'configuration-applied' || line.fields['event'] === 'reloaded';
 
 /** The `configure` commands a cycle line reports, per daemon, and whether BIRD accepted each. */
 export function reloadsOf(line: LogLine): { daemon: string; ok: boolean; text: string }[] {

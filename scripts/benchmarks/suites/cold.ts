@@ -59,14 +59,16 @@ export async function coldStart(
             maxReloadShare: options.maxReloadShare,
             cpuProfDir: options.cpuProfDir,
           });
-          const applied = await bw.waitFor((l) => l.msg === 'configuration applied', {
+          const applied = await bw.waitFor((l) => l.fields['event'] === 'configuration-applied', {
             timeoutMs: 180_000,
             what: 'the first apply',
           });
           const memory = await memoryOf(bw.pid);
           assertReloadsAccepted(applied, 'cold start');
-          const starting = bw.lines.find((l) => l.msg === 'birdwatch starting');
-          const synced = bw.lines.find((l) => l.msg === 'etcd synced');
+          const starting = bw.lines.find((l) => l.fields['event'] === 'starting');
+          const synced = bw.lines.find(
+            (l) => l.fields['event'] === 'datastore-state' && l.fields['state'] === 'synced',
+          );
           const protocols = (await bgpProtocols(pair.sockets.bird)).size;
           if (protocols !== nodes - 1)
             throw new Error(`cold start: BIRD runs ${protocols} BGP protocols, expected ${nodes - 1}`);

@@ -140,8 +140,11 @@ export async function measureLatency(
     const sentAt = performance.now();
     await etcd.client.put(host.key).value(host.ip);
     const visibleAt = await pollVisible(bwPoll, host.protocol);
-    const applied = await bw.waitFor((l) => l.msg === 'change applied', { from, what: `change ${i} applied` });
-    const cycle = await bw.waitFor((l) => l.msg === 'configuration applied', {
+    const applied = await bw.waitFor((l) => l.fields['event'] === 'change-applied', {
+      from,
+      what: `change ${i} applied`,
+    });
+    const cycle = await bw.waitFor((l) => l.fields['event'] === 'configuration-applied', {
       from,
       what: `change ${i}: the cycle line`,
     });

@@ -122,7 +122,7 @@ function floorOf(flags: readonly string[], code: string, env: Readonly<Record<st
   return Number(r.stdout.trim());
 }
 
-const applied = (line: LogLine): boolean => line.msg === 'configuration applied';
+const applied = (line: LogLine): boolean => line.fields['event'] === 'configuration-applied';
 const changesOf = (line: LogLine): string => String(line.fields['changes'] ?? '');
 
 /** Sums a V8 heap snapshot's self sizes by node type, and objects and strings by what they are. */
@@ -207,7 +207,10 @@ async function runVariant(
     ...(env === undefined ? {} : { env }),
     extraArgs: ['--listen', `127.0.0.1:${port}`],
   });
-  await bw.waitFor((l) => applied(l) || l.msg === 'reloaded BIRD', { timeoutMs: 300_000, what: 'the first apply' });
+  await bw.waitFor((l) => applied(l) || l.fields['event'] === 'reloaded', {
+    timeoutMs: 300_000,
+    what: 'the first apply',
+  });
   const firstApplyMs = performance.now() - started;
   await bw.quiet(500);
   const afterFirstApply = await memoryOf(bw.pid);

@@ -170,7 +170,7 @@ export async function startupBench(
     maxReloadShare: undefined,
     extraArgs: ['--listen', `127.0.0.1:${opsPort}`],
   });
-  await daemon.waitFor((line) => line.msg === 'birdwatch starting', { what: 'birdwatch starting' });
+  await daemon.waitFor((line) => line.fields['event'] === 'starting', { what: 'birdwatch starting' });
   await untilLive(`http://127.0.0.1:${opsPort}/healthz`);
 
   const useTime = existsSync(GNU_TIME);

@@ -189,7 +189,7 @@ export class ApplyGuard {
         } catch (error) {
           // Without the marker a birdwatch killed mid-window could not recover: apply unguarded instead.
           log.error(
-            { component: 'guard', daemon },
+            { component: 'guard', daemon, event: 'guard-marker-failed' satisfies LogEvent },
             `cannot write the guard marker (${errorMessage(error)}); applying without the guard`,
           );
           return false;
@@ -211,7 +211,7 @@ export class ApplyGuard {
     const { configDir, log } = this.options;
     return new UndoRecord(configDir, daemon, filesOf(live, daemon), (error) =>
       log.warn(
-        { component: 'guard', daemon },
+        { component: 'guard', daemon, event: 'undo-record-failed' satisfies LogEvent },
         `cannot record ${daemon}'s previous files for birdwatch undo: ${errorMessage(error)}`,
       ),
     );
@@ -509,7 +509,7 @@ export class ApplyGuard {
     );
     const held = holds.map(holdName);
     this.options.log.error(
-      { component: 'guard', daemon: j.daemon, blamed: held },
+      { component: 'guard', daemon: j.daemon, event: 'guard-held-back' satisfies LogEvent, blamed: held },
       `holding back ${held.join(', ')} until ${held.length === 1 ? 'it changes' : 'they change'}: ${reason}`,
     );
     return { message: `${reason}; held back: ${held.join(', ')}`, retry: holds[0]?.kind !== 'rendering' };
@@ -551,7 +551,7 @@ export class ApplyGuard {
         );
       } catch (error) {
         log.error(
-          { component: 'guard', daemon },
+          { component: 'guard', daemon, event: 'guard-recover-failed' satisfies LogEvent },
           `cannot put back ${daemon}'s files after an interrupted settle window: ${errorMessage(error)}`,
         );
       }

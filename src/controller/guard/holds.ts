@@ -1,6 +1,7 @@
 import { errorMessage } from '../../errorMessage.js';
 import type { Keyspace } from '../../model/keyspaceIndex.js';
 import type { Daemon } from '../../model/daemon.js';
+import type { LogEvent } from '../../observe/logEvents.js';
 import type { Logger } from '../../observe/logger.js';
 import type { GuardHold } from '../../observe/runStatus.js';
 import type { TemplateError } from '../../render/errors.js';
@@ -96,7 +97,10 @@ export class GuardHolds {
       if (hold.kind === 'entry') this.#entries.delete(hold.key);
       else this.#heldTemplates = undefined;
       releasedAny = true;
-      this.log.info({ component: 'guard', key: name }, `${name} changed; the apply guard lets it through again`);
+      this.log.info(
+        { component: 'guard', event: 'guard-hold-released' satisfies LogEvent, key: name },
+        `${name} changed; the apply guard lets it through again`,
+      );
     }
     if (releasedAny) await this.#persist();
   }
@@ -192,7 +196,10 @@ export class GuardHolds {
         };
     }
     await writeGuardHolds(this.configDir, entries).catch((error: unknown) =>
-      this.log.warn({ component: 'guard' }, `cannot record the held-back entries: ${errorMessage(error)}`),
+      this.log.warn(
+        { component: 'guard', event: 'guard-holds-not-recorded' satisfies LogEvent },
+        `cannot record the held-back entries: ${errorMessage(error)}`,
+      ),
     );
   }
 }
