@@ -1,7 +1,7 @@
 import type { Daemon } from '../model/daemon.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import type { ReloadEdges, ReloadOutcome } from './edges.js';
-import type { GuardedReload } from './guard/applyGuard.js';
+import type { GuardedReload } from './guard/judgement.js';
 import type { UndoRecord } from './guard/undoRecord.js';
 
 /**

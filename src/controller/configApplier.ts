@@ -1,5 +1,4 @@
 import { LiveFiles } from '../apply/liveFileSet.js';
-import { removeFilesDurably } from '../apply/removeFiles.js';
 import { errorMessage } from '../errorMessage.js';
 import type { Daemon } from '../model/daemon.js';
 import { NodeConfigError } from '../model/errors.js';
@@ -11,22 +10,19 @@ import { TemplateError } from '../render/errors.js';
 import { daemonOf, type FileSet } from '../render/fileSet.js';
 import { StatementMemo } from '../render/statementMemo.js';
 import type { CompiledTemplateSet } from '../render/templateSet.js';
-import {
-  runDaemonPipeline,
-  type DaemonPipelineInput,
-  type DaemonPipelineResult,
-  type PipelineContext,
-} from './applyPipeline.js';
+import { runDaemonPipeline, type DaemonPipelineResult } from './applyPipeline.js';
 import { daemonChanged, planDaemon, type DaemonPlan } from './applyPlan.js';
 import { finishedResult, renderFailedResult, type CycleResult } from './cycleResult.js';
 import { DaemonReporter } from './daemonReporter.js';
 import type { ApplyOptions, ConfigApplierOptions } from './cycleOptions.js';
-import { ApplyGuard, type GuardedDaemon, type GuardJudgement } from './guard/applyGuard.js';
+import { ApplyGuard } from './guard/applyGuard.js';
+import type { GuardedDaemon, GuardJudgement } from './guard/judgement.js';
 import { replacedFiles } from './guard/undoRecord.js';
 import { CycleRounds, Quarantine } from './quarantine.js';
 import type { BirdDrift } from './birdWatcher.js';
 import { ReloadModes } from './reloadModes.js';
-import { absentDaemonFiles } from './absentDaemonFiles.js';
+import { removeAbsentDaemonFiles } from './removeAbsentDaemonFiles.js';
+import { stageAloneWhereFull } from './stageAlone.js';
 import type { RenderOutcome } from './roleRenderer.js';
 import type { LogEvent } from '../observe/logEvents.js';
 
@@ -161,7 +157,7 @@ export class ConfigApplier {
       // stage → validate/configure → swap → reload, each daemon side by side
       const input = { files, live, spans };
       const results = await Promise.all(plans.map((plan) => runDaemonPipeline(plan, input, context)));
-      await this.#stageAlone(plans, results, input, context); // the disk was too full to stage them side by side
+      await stageAloneWhereFull(plans, results, input, context, this.options.log); // too full to stage side by side
       this.#learn(rounds.finished(results));
       // An entry bird -p refused is quarantined, and the round runs again without it.
       again = this.#quarantine.takeRefused(rounds, this.options.keyspace, signal?.aborted === true);
@@ -234,28 +230,6 @@ export class ConfigApplier {
           },
         ),
       );
-  }
-
-  /**
-   * Daemons whose staging ran out of space while every daemon staged side by side go again one at a time, once
-   * the others' staging dirs are gone: staging needs the largest daemon's set free, not the sum (README
-   * "Reliability"). `results` is updated in place.
-   */
-  async #stageAlone(
-    plans: readonly DaemonPlan[],
-    results: DaemonPipelineResult[],
-    input: DaemonPipelineInput,
-    context: PipelineContext,
-  ): Promise<void> {
-    if (plans.length < 2) return;
-    for (const [i, plan] of plans.entries()) {
-      if (!results[i]!.failure?.noSpace || context.signal?.aborted) continue;
-      this.options.log.info(
-        { component: 'apply', daemon: plan.daemon, event: 'staged-alone' satisfies LogEvent },
-        `no space to stage ${plan.daemon}'s files beside the other daemons'; staging them alone`,
-      );
-      results[i] = await runDaemonPipeline(plan, input, context);
-    }
   }
 
   /** What a round's results change in what the cycle remembers: reload modes, owed reloads, the files on disk. */
@@ -362,38 +336,10 @@ export class ConfigApplier {
     return finishedResult({ ...finished, aborted, failures, reloads, latencyMs, pending, transient });
   }
 
-  /**
-   * Once the role's files are in place: the files of a daemon it does not run (bird6's, after an upgrade from BIRD
-   * 1.6 to BIRD 2/3 in the same config dir; absentDaemonFiles.ts says why removed). A failure is retried next cycle.
-   */
+  /** Once the role's files are in place: the files of a daemon it does not run (absentDaemonFiles.ts). */
   async #removeAbsentDaemonFiles(): Promise<void> {
     if (this.#absentFilesRemoved) return;
-    const { configDir, log } = this.options;
-    const files = absentDaemonFiles(this.#daemons);
-    try {
-      const configuration = await removeFilesDurably(configDir, files.configuration);
-      const state = await removeFilesDurably(configDir, [
-        ...files.state,
-        ...(configuration.length > 0 ? files.previousDialect : []),
-      ]);
-      this.#absentFilesRemoved = true;
-      const removed = [...configuration, ...state];
-      if (removed.length > 0)
-        log.info(
-          {
-            component: 'apply',
-            event: 'absent-daemon-files-removed' satisfies LogEvent,
-            files: removed,
-            daemons: this.#daemons,
-          },
-          `removed ${removed.join(', ')} from ${configDir}: files of a daemon this BIRD does not run (it runs ${this.#daemons.join(' and ')})`,
-        );
-    } catch (error) {
-      log.warn(
-        { component: 'apply', event: 'absent-daemon-files-kept' satisfies LogEvent, err: error },
-        `could not remove the files of a daemon this BIRD does not run: ${errorMessage(error)}; trying again next cycle`,
-      );
-    }
+    this.#absentFilesRemoved = await removeAbsentDaemonFiles(this.options.configDir, this.#daemons, this.options.log);
   }
 
   /** BIRD refused the new set: the files it runs go back on disk. */

@@ -6,7 +6,7 @@ import type { Logger } from '../observe/logger.js';
 import type { QuarantinedEntry } from '../observe/runStatus.js';
 import type { DaemonPipelineResult, OpenedWindow } from './applyPipeline.js';
 import type { CycleTally } from './cycleResult.js';
-import type { GuardedDaemon } from './guard/applyGuard.js';
+import type { GuardedDaemon } from './guard/judgement.js';
 import type { RenderOutcome } from './roleRenderer.js';
 
 /** Entries one cycle may quarantine before it gives up and keeps the live configuration. */

@@ -9,7 +9,7 @@ import { runDaemonPipeline } from '../../src/controller/applyPipeline.js';
 import { planDaemon, type PipelineMode } from '../../src/controller/applyPlan.js';
 import type { PipelineEdges, ReloadEdges, ReloadOutcome } from '../../src/controller/edges.js';
 import type { ValidationFailure } from '../../src/controller/validationFailure.js';
-import type { GuardedReload } from '../../src/controller/guard/applyGuard.js';
+import type { GuardedReload } from '../../src/controller/guard/judgement.js';
 import { previousFilesName, UndoRecord } from '../../src/controller/guard/undoRecord.js';
 import type { Daemon } from '../../src/model/daemon.js';
 

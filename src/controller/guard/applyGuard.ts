@@ -4,71 +4,26 @@ import { errorMessage } from '../../errorMessage.js';
 import type { Keyspace } from '../../model/keyspaceIndex.js';
 import { MAIN_FILE, type Daemon } from '../../model/daemon.js';
 import type { Logger } from '../../observe/logger.js';
-import type { GuardWindow } from '../../observe/runStatus.js';
 import type { TemplateError } from '../../render/errors.js';
 import { daemonOf, type FileSet } from '../../render/fileSet.js';
 import type { CompiledTemplateSet } from '../../render/templateSet.js';
 import type { Clock } from '../clock.js';
-import { summarizeConfigChange, type DaemonChange, type StatementSource } from '../diffSummary.js';
+import { summarizeConfigChange, type StatementSource } from '../diffSummary.js';
 import type { OpenedWindow } from '../applyPipeline.js';
 import { restartedSince } from '../birdRunState.js';
 import type { BirdRunState, GuardEdges, PipelineEdges, ReloadOutcome } from '../edges.js';
-import type { RenderOutcome } from '../roleRenderer.js';
 import { classifyDaemonChange } from './applyPath.js';
-import { blameEntries } from './blame.js';
-import { GuardHolds, holdName } from './holds.js';
-import { readGuardMarker, removeGuardMarker, writeGuardMarker } from './marker.js';
+import { GuardHolds } from './holds.js';
+import { removeGuardMarker, writeGuardMarker } from './marker.js';
 import type { ApplyGuardSettings } from './settings.js';
 import { SettleWindow } from './settleWindow.js';
 import type { GuardSnapshot } from './settleVerdict.js';
 import { replacedFiles, UndoRecord } from './undoRecord.js';
+import type { GuardedDaemon, GuardedReload, GuardJudgement, JudgeInput } from './judgement.js';
+import { recoverSettleWindows, type RecoveredWindows } from './recoverWindows.js';
 import type { LogEvent } from '../../observe/logEvents.js';
 
 type Templates = CompiledTemplateSet | TemplateError;
-
-/** One daemon's guarded apply in a cycle: what it watched before, and why it is guarded. */
-export interface GuardedDaemon {
-  readonly before: GuardSnapshot;
-  readonly reasons: readonly string[];
-  readonly change: DaemonChange;
-  /** The files on disk when it was planned (what BIRD runs): put back on an undo. */
-  readonly live: ReadonlyMap<string, string>;
-}
-
-/** A guarded daemon's reload, as the pipeline runs it: the marker, then `configure timeout`. */
-export interface GuardedReload {
-  /** false: the marker could not be written (logged): apply without the guard. */
-  writeMarker(): Promise<boolean>;
-  /** `configure "<stagedDir>/bird.cfg" timeout N` (the staged set), or of the files on disk (undefined). */
-  configureTimeout(stagedDir: string | undefined): Promise<ReloadOutcome>;
-  /** BIRD did not take `configure timeout`: there is no window to recover. */
-  removeMarker(): Promise<void>;
-}
-
-export interface GuardJudgement {
-  readonly daemon: Daemon;
-  /**
-   * `interrupted`: no verdict on the change — SIGTERM cut the window short, or BIRD stopped running the change
-   * under its timer (restarted, the timer gone): BIRD runs the confirmed set and the change goes out again.
-   */
-  readonly verdict: 'confirmed' | 'reverted' | 'interrupted';
-  readonly summary: string;
-  /** How long the settle window ran before the verdict. */
-  readonly settleMs: number;
-  /** Files put back after the undo (undefined: none, or they could not be written: the live set is unknown). */
-  readonly restored: readonly string[] | undefined;
-  /** The staged set swapped in after the confirm (the files now on disk as rendered). */
-  readonly committed: readonly string[];
-  /**
-   * BIRD is owed a reload, or the change is still to be applied (a confirm or undo that did not land, a window a
-   * restart cut short): the cycle retries.
-   */
-  readonly reloadNeeded: boolean;
-  /** A revert: the daemon's failure, naming what is held back (retry: the rest of the change can go out now). */
-  readonly failure: { readonly message: string; readonly retry: boolean } | undefined;
-  /** Why BIRD does not run the change although its window opened (for `/readyz` until it is applied). */
-  readonly drift: string | undefined;
-}
 
 export interface ApplyGuardOptions {
   readonly settings: ApplyGuardSettings;
@@ -83,24 +38,6 @@ export interface ApplyGuardOptions {
   /** A plain `configure`: BIRD loads the files on disk (after an undo or confirm BIRD could not honour). */
   readonly reload: (daemon: Daemon) => Promise<ReloadOutcome>;
   readonly clock?: Clock;
-}
-
-export interface JudgeInput {
-  /** Each guarded daemon's first plan this cycle (its sessions before the first `configure timeout`). */
-  readonly guarded: ReadonlyMap<Daemon, GuardedDaemon>;
-  /** Daemons whose `configure timeout` BIRD took this cycle, with what their pipeline left: their window runs now. */
-  readonly opened: ReadonlyMap<Daemon, OpenedWindow>;
-  readonly written: ReadonlyMap<Daemon, readonly string[]>;
-  /** The last rendering (before held renderings stood in): what a revert blames and holds. */
-  readonly rendered: RenderOutcome;
-  readonly keyspace: Keyspace;
-  readonly templates: Templates;
-  readonly now: () => number;
-  readonly signal?: AbortSignal;
-  /** The window in progress (undefined: over), for `/readyz`. */
-  readonly onWindow: (window: GuardWindow | undefined) => void;
-  /** Every tick of the window (the liveness heartbeat). */
-  readonly tick?: () => void;
 }
 
 const filesOf = (files: ReadonlyMap<string, string>, daemon: Daemon): Record<string, string> =>
@@ -143,7 +80,10 @@ export class ApplyGuard {
    * changed. True when files were put back (the live files must be read again).
    */
   async prepare(keyspace: Keyspace, templates: Templates): Promise<boolean> {
-    const recovered = await this.#recover();
+    const recovered: RecoveredWindows = this.#recovered
+      ? { daemons: [], previousValues: new Map() }
+      : await recoverSettleWindows(this.options);
+    this.#recovered = true;
     await this.holds.load(keyspace, recovered.previousValues);
     await this.holds.release(keyspace, templates);
     return recovered.daemons.length > 0;
@@ -244,7 +184,7 @@ export class ApplyGuard {
       input.onWindow(undefined);
     }
     for (const [i, j] of judged.entries())
-      if (j.verdict === 'reverted') judged[i] = { ...j, failure: await this.#holdBack(j, input) };
+      if (j.verdict === 'reverted') judged[i] = { ...j, failure: await this.holds.holdBackReverted(j, input) };
     return judged;
   }
 
@@ -485,77 +425,5 @@ export class ApplyGuard {
     if (opened === undefined) return undefined;
     const now = await this.#incarnation(daemon);
     return now !== undefined && restartedSince(opened, now) ? `it started again at ${now.startedAt}` : undefined;
-  }
-
-  async #holdBack(j: GuardJudgement, input: JudgeInput): Promise<{ message: string; retry: boolean }> {
-    const plan = input.guarded.get(j.daemon)!;
-    const { rendered, keyspace } = input;
-    const reason = `the apply guard reverted ${j.daemon}'s new configuration (${plan.reasons.join(', ')}): ${j.summary}`;
-    const changed = this.holds.changedSinceApplied(keyspace);
-    const blamed = blameEntries(
-      j.daemon,
-      plan.live,
-      rendered.files,
-      rendered.spans(),
-      plan.change.added,
-      (key) => keyspace.has(key),
-      (key) => key in changed,
-    );
-    const holds = await this.holds.holdBack(
-      { daemon: j.daemon, reason, blamed },
-      keyspace,
-      input.templates,
-      rendered.files,
-    );
-    const held = holds.map(holdName);
-    this.options.log.error(
-      { component: 'guard', daemon: j.daemon, event: 'guard-held-back' satisfies LogEvent, blamed: held },
-      `holding back ${held.join(', ')} until ${held.length === 1 ? 'it changes' : 'they change'}: ${reason}`,
-    );
-    return { message: `${reason}; held back: ${held.join(', ')}`, retry: holds[0]?.kind !== 'rendering' };
-  }
-
-  /**
-   * Once, before the first cycle: a marker left by a birdwatch stopped inside a settle window. BIRD reverted by
-   * itself (or is told to now: `configure undo` answers `Nothing to do` when it already did), and the files it
-   * runs are put back, so the cycle that follows sees the change again and guards it again.
-   */
-  async #recover(): Promise<{ daemons: Daemon[]; previousValues: Map<string, string | undefined> }> {
-    const recovered: Daemon[] = [];
-    const previousValues = new Map<string, string | undefined>();
-    if (this.#recovered) return { daemons: recovered, previousValues };
-    this.#recovered = true;
-    const { configDir, log, edges, write } = this.options;
-    for (const daemon of this.options.daemons) {
-      const marker = await readGuardMarker(configDir, daemon);
-      if (!marker) continue;
-      for (const [key, value] of Object.entries(marker.previousValues ?? {}))
-        previousValues.set(key, value ?? undefined);
-      const undo = await edges.undo(daemon).then(
-        (r) => r.message,
-        (error: unknown) => `not sent (${errorMessage(error)})`,
-      );
-      try {
-        await write(configDir, new Map(Object.entries(marker.previous)));
-        await removeGuardMarker(configDir, daemon);
-        recovered.push(daemon);
-        log.warn(
-          {
-            component: 'guard',
-            daemon,
-            event: 'guard-window-recovered' satisfies LogEvent,
-            undo,
-            files: Object.keys(marker.previous),
-          },
-          `a previous birdwatch stopped inside a settle window (configure timeout ${marker.timeoutS} s at ${new Date(marker.at).toISOString()}): ${daemon} reverts by itself; put back the files it runs`,
-        );
-      } catch (error) {
-        log.error(
-          { component: 'guard', daemon, event: 'guard-recover-failed' satisfies LogEvent },
-          `cannot put back ${daemon}'s files after an interrupted settle window: ${errorMessage(error)}`,
-        );
-      }
-    }
-    return { daemons: recovered, previousValues };
   }
 }

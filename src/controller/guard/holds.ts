@@ -8,7 +8,9 @@ import type { TemplateError } from '../../render/errors.js';
 import { daemonOf, type FileSet } from '../../render/fileSet.js';
 import type { CompiledTemplateSet } from '../../render/templateSet.js';
 import type { RenderOutcome } from '../roleRenderer.js';
+import { blameEntries } from './blame.js';
 import { readGuardHolds, writeGuardHolds, type HeldEntry } from './holdsFile.js';
+import type { GuardJudgement, JudgeInput } from './judgement.js';
 
 /** What a revert holds back: an etcd entry (at the value BIRD ran before), the templates, or one exact rendering. */
 export type HoldKey =
@@ -17,7 +19,7 @@ export type HoldKey =
   | { readonly kind: 'rendering'; readonly daemon: Daemon };
 
 /** How a hold is named in logs and `/readyz`: the etcd key, `templates`, or `<daemon> rendering`. */
-export const holdName = (hold: HoldKey): string =>
+const holdName = (hold: HoldKey): string =>
   hold.kind === 'entry' ? hold.key : hold.kind === 'templates' ? 'templates' : `${hold.daemon} rendering`;
 
 type Templates = CompiledTemplateSet | TemplateError;
@@ -201,5 +203,32 @@ export class GuardHolds {
         `cannot record the held-back entries: ${errorMessage(error)}`,
       ),
     );
+  }
+
+  /**
+   * A revert's hold: the entries it is pinned on (blame.ts: the keys behind the lines BIRD had not run, those that
+   * changed since the last clean apply first), else the templates, else the rendering (holdBack). Logged once.
+   */
+  async holdBackReverted(j: GuardJudgement, input: JudgeInput): Promise<{ message: string; retry: boolean }> {
+    const plan = input.guarded.get(j.daemon)!;
+    const { rendered, keyspace } = input;
+    const reason = `the apply guard reverted ${j.daemon}'s new configuration (${plan.reasons.join(', ')}): ${j.summary}`;
+    const changed = this.changedSinceApplied(keyspace);
+    const blamed = blameEntries(
+      j.daemon,
+      plan.live,
+      rendered.files,
+      rendered.spans(),
+      plan.change.added,
+      (key) => keyspace.has(key),
+      (key) => key in changed,
+    );
+    const holds = await this.holdBack({ daemon: j.daemon, reason, blamed }, keyspace, input.templates, rendered.files);
+    const held = holds.map(holdName);
+    this.log.error(
+      { component: 'guard', daemon: j.daemon, event: 'guard-held-back' satisfies LogEvent, blamed: held },
+      `holding back ${held.join(', ')} until ${held.length === 1 ? 'it changes' : 'they change'}: ${reason}`,
+    );
+    return { message: `${reason}; held back: ${held.join(', ')}`, retry: holds[0]?.kind !== 'rendering' };
   }
 }
