@@ -3,7 +3,8 @@ import type { KeyScope } from '../model/keyScope.js';
 import type { DatastoreError } from './errors.js';
 import type { DatastoreState, DatastoreStateInfo } from './datastoreState.js';
 import { etcdFeed } from './etcdFeed.js';
-import { DEFAULT_STALE_AFTER_MS, KeyspaceMirror } from './keyspaceMirror.js';
+import { KeyspaceMirror } from './keyspaceMirror.js';
+import { DEFAULT_STALE_AFTER_MS } from './mirrorOptions.js';
 
 /**
  * What a live keyspace tells its reader while it keeps its copy current.

@@ -1,7 +1,8 @@
 import t from 'tap';
 import type { DatastoreState } from '../../src/datastore/datastoreState.js';
 import { DatastoreError } from '../../src/datastore/errors.js';
-import { KeyspaceMirror, type KeyspaceMirrorOptions } from '../../src/datastore/keyspaceMirror.js';
+import { KeyspaceMirror } from '../../src/datastore/keyspaceMirror.js';
+import type { KeyspaceMirrorOptions } from '../../src/datastore/mirrorOptions.js';
 import { encodeNodeMesh } from '../../src/model/encodings.js';
 import { nodeKeyScope, prefixKeyScope } from '../../src/model/keyScope.js';
 import { keys } from '../../src/model/keys.js';

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../
 import { loadCompiledTemplates } from '../../render/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
 import { readScopedSnapshot } from '../../datastore/etcdSource.js';
-import { DEFAULT_STALE_AFTER_MS } from '../../datastore/keyspaceMirror.js';
+import { DEFAULT_STALE_AFTER_MS } from '../../datastore/mirrorOptions.js';
 import { etcdKeyspaceSource } from '../../datastore/keyspaceSource.js';
 import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger } from '../../observe/logger.js';
