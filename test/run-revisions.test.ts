@@ -13,6 +13,7 @@ import { loadCompiledTemplates } from '../src/render/templateLoader.js';
 import { canCreateNamespaces } from './harness/netns.js';
 import { cli } from './support/cli.js';
 import { loopbackKeyspace, NODE } from './support/keyspaces.js';
+import { linesOf } from './support/logLines.js';
 import { createWorld, waitFor, waitSettled } from './support/world.js';
 
 /**
@@ -120,7 +121,9 @@ if (!(await canCreateNamespaces())) {
             for (const set of staged) {
               if (!renders.some((files) => sameFiles(set, files)))
                 throw new Error(
-                  `a file set staged between revisions ${from} and ${to} is no revision's render: ${[...set.keys()].join(' ')}`,
+                  `a file set staged between revisions ${from} and ${to} is no revision's render: ${[...set.keys()].join(' ')}` +
+                    // What the mirror said while it ran (a late event from an etcd before 3.4.25 leads to a re-read).
+                    `; datastore lines: ${JSON.stringify(linesOf(w.logLines(), 'datastore-resync').map((l) => l['msg']))}`,
                 );
               checked++;
             }

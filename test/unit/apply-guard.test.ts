@@ -220,6 +220,11 @@ t.test(
     await flush();
     t.same(await cut, { kind: 'interrupted', settleMs: 3_000 });
 
+    calls.length = 0;
+    const gone = await guard.settle({ daemon: 'bird', before, removed: new Set(['A']) });
+    t.match(gone, { kind: 'verdict', settleMs: 0 }, 'the change removes every Established session: judged at once');
+    t.same(calls, ['snapshot@13000']);
+
     after = snap({ A: [false, 0] });
     t.equal(await guard.before('bird'), undefined, 'nothing Established: nothing to protect (fast path)');
     after = snap({ A: [true, 1] });

@@ -55,7 +55,10 @@ export class SettleWindow {
 
   async settle(input: SettleInput): Promise<SettleOutcome> {
     const started = this.#clock.now();
-    const end = started + this.settings.windowMs;
+    // The change removes every session that was Established (a later change in the same cycle, say): nothing is
+    // left to watch, so it is judged at once rather than holding every other change back for the window.
+    const watching = watchedSessions(input.before, input.removed).length > 0;
+    const end = watching ? started + this.settings.windowMs : started;
     for (;;) {
       const left = end - this.#clock.now();
       if (left <= 0) break;
