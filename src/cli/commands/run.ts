@@ -1,18 +1,31 @@
 import type { Command } from 'commander';
 import { DEFAULT_VALIDATE_TIMEOUT_MS } from '../../bird/validateConfig.js';
+import { applyOnce } from '../../controller/oneShot.js';
+import { realBirdEdges, realPipelineEdges } from '../../controller/realEdges.js';
+import { lockConfigDir } from '../../apply/configDirLock.js';
+import { RunController } from '../../controller/runController.js';
 import { abortAfter, SHUTDOWN_DEADLINE_MS, SHUTDOWN_GRACE_MS } from '../../controller/shutdownGrace.js';
 import { DEFAULT_MAX_RELOAD_SHARE, DEFAULT_MIN_RELOAD_INTERVAL_MS } from '../../controller/reloadPacer.js';
+import { loadCompiledTemplates } from '../../render/templateLoader.js';
 import { createEtcdClient } from '../../datastore/etcdConnection.js';
+import { readScopedSnapshot } from '../../datastore/etcdSource.js';
 import { DEFAULT_STALE_AFTER_MS } from '../../datastore/mirrorOptions.js';
+import { etcdKeyspaceSource } from '../../datastore/keyspaceSource.js';
+import { startOpsServer } from '../../observe/httpServer.js';
 import { createLogger } from '../../observe/logger.js';
 import { LOGGER_LEVELS, loggerLevelOf, type LoggerLevel } from '../../observe/loggerLevel.js';
+import { queryFamilyStatus } from '../../observe/bgpStatusQuery.js';
+import { BirdwatchMetrics } from '../../observe/metrics.js';
+import { RunStatus } from '../../observe/runStatus.js';
 import type { Daemon } from '../../model/daemon.js';
 import { AutodetectionError, systemHostAddresses } from '../addressAutodetection.js';
 import { addEtcdOptions, resolveEtcdOptions, resolveNodeName, type EtcdFlags } from '../commonOptions.js';
 import { addBirdOptions, resolveBird, type BirdFlags } from '../birdOptions.js';
+import { etcdOperatorStore, planRegistration, registerAtStart } from '../registerAtStart.js';
 import { addRoleOptions, resolveRole, type RoleFlags } from '../roleOptions.js';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_LISTEN, parseListenOption } from '../listenOption.js';
+import { listenOps } from '../opsListen.js';
 import { parseDuration } from '../duration.js';
 import { addExamples } from '../helpText.js';
 import { parseReloadShare } from '../reloadShare.js';
@@ -20,56 +33,6 @@ import { UsageError } from '../usageError.js';
 import { addGuardOptions, parseGuardOptions, type GuardFlags } from '../guardOptions.js';
 import { errorMessage } from '../../errorMessage.js';
 import type { LogEvent } from '../../observe/logEvents.js';
-import { keys } from '../../model/keys.js';
-
-/**
- * What `run` needs once it has started talking to etcd: loaded then, so that its first request leaves while they
- * load (about 140 ms of module loading here; README "Benchmarks", CLI start-up).
- */
-async function loadRunParts() {
-  const [
-    { applyOnce },
-    { realBirdEdges, realPipelineEdges },
-    { lockConfigDir },
-    { RunController },
-    { loadCompiledTemplates },
-    { readScopedSnapshot },
-    { etcdKeyspaceSource },
-    { startOpsServer },
-    { queryFamilyStatus },
-    { BirdwatchMetrics },
-    { RunStatus },
-    { listenOps },
-  ] = await Promise.all([
-    import('../../controller/oneShot.js'),
-    import('../../controller/realEdges.js'),
-    import('../../apply/configDirLock.js'),
-    import('../../controller/runController.js'),
-    import('../../render/templateLoader.js'),
-    import('../../datastore/etcdSource.js'),
-    import('../../datastore/keyspaceSource.js'),
-    import('../../observe/httpServer.js'),
-    import('../../observe/bgpStatusQuery.js'),
-    import('../../observe/metrics.js'),
-    import('../../observe/runStatus.js'),
-    import('../opsListen.js'),
-  ]);
-  return {
-    applyOnce,
-    realBirdEdges,
-    realPipelineEdges,
-    lockConfigDir,
-    RunController,
-    loadCompiledTemplates,
-    readScopedSnapshot,
-    etcdKeyspaceSource,
-    startOpsServer,
-    queryFamilyStatus,
-    BirdwatchMetrics,
-    RunStatus,
-    listenOps,
-  };
-}
 
 interface RunFlags extends EtcdFlags, RoleFlags, GuardFlags, BirdFlags {
   readonly configDir: string;
@@ -195,8 +158,10 @@ export function registerRun(program: Command, context: CommandContext): void {
           undefined,
           'registers a node (--role node); a route reflector is not registered as a node',
         );
-      const registering = flags.register === true ? await import('../registerAtStart.js') : undefined;
-      const registration = registering?.planRegistration(resolveNodeName(flags.node, context.env), flags, context.env);
+      const registration =
+        flags.register === true
+          ? planRegistration(resolveNodeName(flags.node, context.env), flags, context.env)
+          : undefined;
       log.info(
         {
           event: 'bird-version' satisfies LogEvent,
@@ -217,28 +182,6 @@ export function registerRun(program: Command, context: CommandContext): void {
       // The role's daemons only: a layout without bird6 has no bird6 socket, state or readiness condition.
       const socketFlags: Record<Daemon, string> = { bird: flags.birdSocket, bird6: flags.bird6Socket };
       const sockets: Partial<Record<Daemon, string>> = Object.fromEntries(role.daemons.map((d) => [d, socketFlags[d]]));
-      const client = createEtcdClient(etcdOptions);
-      // The connection to etcd (TCP, TLS, auth) is made while the rest of `run` loads: a first read whose answer
-      // is not needed; its failure is the sync's to retry and report.
-      client
-        .get(keys.globalAsNumber)
-        .exec()
-        .catch(() => undefined);
-      const {
-        applyOnce,
-        realBirdEdges,
-        realPipelineEdges,
-        lockConfigDir,
-        RunController,
-        loadCompiledTemplates,
-        readScopedSnapshot,
-        etcdKeyspaceSource,
-        startOpsServer,
-        queryFamilyStatus,
-        BirdwatchMetrics,
-        RunStatus,
-        listenOps,
-      } = await loadRunParts();
       const edges = realPipelineEdges({ binaries: birdChoice.binaries, validateTimeoutMs, log });
       const shutdown = context.shutdownSignal();
       // Bounded shutdown (README "Reliability"): what still talks to BIRD at SIGTERM has a grace period, and the
@@ -246,6 +189,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const bird = realBirdEdges(sockets, { signal: abortAfter(shutdown, SHUTDOWN_GRACE_MS) });
       const guard = { settings: guardSettings, edges: bird };
       const overlap = flags.sequentialReload !== true;
+      const client = createEtcdClient(etcdOptions);
       const overdue = (): void => {
         log.error(
           { component: 'run', event: 'shutdown-deadline' satisfies LogEvent, deadlineMs: SHUTDOWN_DEADLINE_MS },
@@ -262,8 +206,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       if (shutdown.aborted) deadline();
       else shutdown.addEventListener('abort', deadline, { once: true });
       try {
-        if (registering !== undefined && registration !== undefined) {
-          const { registerAtStart, etcdOperatorStore } = registering;
+        if (registration !== undefined) {
           try {
             const host = context.hostAddresses ?? systemHostAddresses;
             await registerAtStart({
