@@ -123,7 +123,7 @@ if (!(await canCreateNamespaces())) {
                 throw new Error(
                   `a file set staged between revisions ${from} and ${to} is no revision's render: ${[...set.keys()].join(' ')}` +
                     // What the mirror said while it ran (a late event from an etcd before 3.4.25 leads to a re-read).
-                    `; datastore lines: ${JSON.stringify(linesOf(w.logLines(), 'datastore-resync').map((l) => l['msg']))}`,
+                    `; datastore lines: ${JSON.stringify([...linesOf(w.logLines(), 'datastore-resync'), ...linesOf(w.logLines(), 'etcd-progress-by-reads')].map((l) => l['msg']))}`,
                 );
               checked++;
             }

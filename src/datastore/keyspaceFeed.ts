@@ -78,5 +78,10 @@ export interface FeedWatch {
   readonly endpoint: string | undefined;
   /** Asks etcd for a progress answer (`onProgress`); ignored while the stream is not open. */
   requestProgress(): void;
+  /**
+   * Progress requests sent on this stream and not answered yet, whoever sent them (the gate, the stale probe). A
+   * stream answers them in order, so a round of the gate counts only the answer to a request sent once it began.
+   */
+  readonly progressOutstanding?: number;
   close(): void;
 }

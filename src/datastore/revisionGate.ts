@@ -26,7 +26,7 @@ export interface RevisionGateOptions {
   /** One range: nothing to wait for. */
   readonly wholeOnArrival: boolean;
   /** The stream asked for progress answers. */
-  readonly watch: Pick<FeedWatch, 'requestProgress'>;
+  readonly watch: Pick<FeedWatch, 'requestProgress' | 'progressOutstanding'>;
   /** Whole revisions, ready to apply. */
   readonly release: (release: Release) => void;
   /** An event of a revision already released: etcd answered a progress request too early. */
@@ -55,6 +55,11 @@ export class RevisionGate {
   /** Progress answers still wanted for the current request (0: none out). */
   #roundsLeft = 0;
   #target = 0n;
+  /**
+   * Answers still to come before one can be this round's: those to requests sent before it (a probe's, a round
+   * before) come first on the stream, and may have been made before the round's events were queued.
+   */
+  #answersAhead = 0;
   #sentAt = 0;
   #checking = false;
   #closed = false;
@@ -99,6 +104,10 @@ export class RevisionGate {
    */
   answer(revision: bigint): void {
     if (this.#roundsLeft === 0) return;
+    if (this.#answersAhead > 0) {
+      this.#answersAhead--;
+      return;
+    }
     if (revision < this.#target) {
       this.#send();
       return;
@@ -132,6 +141,7 @@ export class RevisionGate {
   }
 
   #send(): void {
+    this.#answersAhead = this.options.watch.progressOutstanding ?? 0;
     this.options.watch.requestProgress();
     this.#sentAt = this.options.clock.now();
     if (!this.#checking) {

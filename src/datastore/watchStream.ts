@@ -99,6 +99,9 @@ export function memberFirstKv(client: Etcd3, endpoint: string, timeoutMs: number
   };
 }
 
+/** A progress request unanswered this long is taken as dropped when counting those still to be answered. */
+const PROGRESS_DROPPED_MS = 1_000;
+
 /** A progress request unanswered this long after the watches were created: asked of the server by a read. */
 const PROGRESS_DETECT_MS = 500;
 
@@ -136,6 +139,8 @@ export class EtcdWatchStream implements FeedWatch {
   #reading = false;
   /** A progress read (linearizable) is out. */
   #progressReading = false;
+  /** When each progress request (or progress read) not answered yet was sent, oldest first. */
+  #progressSent: number[] = [];
   readonly #fragments = new Map<string, RawResponse['events']>();
   readonly #now: () => number;
   /** host:port of the member this stream talks to, once known. */
@@ -190,9 +195,26 @@ export class EtcdWatchStream implements FeedWatch {
     else this.#askProgress();
   }
 
+  /**
+   * Progress requests (or, through a proxy, progress reads) sent and not answered yet: answers come in order. One
+   * unanswered for a second is taken as dropped (etcd ≥ 3.5.8 ignores one while a watch catches up), so a dropped
+   * request cannot hold every later round back.
+   */
+  get progressOutstanding(): number {
+    const now = this.#now();
+    while (this.#progressSent.length > 0 && now - this.#progressSent[0]! > PROGRESS_DROPPED_MS)
+      this.#progressSent.shift();
+    return this.#progressSent.length;
+  }
+
+  #progressAnswered(): void {
+    this.#progressSent.shift();
+  }
+
   #askProgress(): void {
     if (!this.#stream) return;
     this.#stream.write({ progress_request: {} });
+    this.#progressSent.push(this.#now());
     this.#progressAskedAt ??= this.#now();
   }
 
@@ -241,9 +263,11 @@ export class EtcdWatchStream implements FeedWatch {
   #progressByRead(): void {
     if (this.#progressReading) return;
     this.#progressReading = true;
+    this.#progressSent.push(this.#now());
     this.#read(false)
       .then((response) => {
         this.#progressReading = false;
+        this.#progressAnswered();
         if (response && !this.#ended) this.handlers.onProgress?.(headerOf(response.header));
       })
       .catch(() => undefined);
@@ -335,6 +359,7 @@ export class EtcdWatchStream implements FeedWatch {
       // An answer at all: this server answers progress requests (a slow first one may have been taken for none).
       this.#progressSource = 'progress';
       this.#progressAskedAt = undefined;
+      this.#progressAnswered();
       this.handlers.onProgress?.(header);
       return;
     }
