@@ -69,9 +69,12 @@ t.test('the installed etcd3 is the pinned one, and its client passes the check',
   await until('both watches created', () => seen.created !== undefined);
   t.equal(stream.endpoint, new URL(etcd.endpoints[0]!).host, 'the pool hands over the member it dialled');
   await until('the history from revision 1', () => seen.events.length >= 2);
-  // Watch ids are ours (one per range): each range's events come back under its own index.
+  // Watch ids are ours (one per range): each range's events come back under its own index (in whichever order
+  // etcd sends the two watches' history).
   t.same(
-    seen.events.map(({ index, events }) => [index, events.map((e) => `${e.key}=${e.value ?? ''}`)]),
+    seen.events
+      .map(({ index, events }) => [index, events.map((e) => `${e.key}=${e.value ?? ''}`)] as const)
+      .sort((a, b) => a[0] - b[0]),
     [
       [0, ['/w/a/1=one']],
       [1, ['/w/b/1=two']],
