@@ -324,7 +324,14 @@ async function restartSteps(t: Test, bird: InstalledBird | undefined): Promise<v
     await sleep(1_100);
     const drifts = events(world, 'bird-drift').length;
     await runBirdCommand(world.sockets.bird, `configure "${other}"`, { timeoutMs: 5_000 });
-    t.notOk((await world.protocols('bird')).includes('Global_127_0_0_6'), 'BIRD runs the other set');
+    // BIRD 3.3.2 answers 0004 (Reconfiguration in progress) when a protocol goes: it is listed until it has shut down.
+    const running = await waitFor(
+      'BIRD on the other set',
+      () => world.protocols('bird'),
+      (names) => !names.includes('Global_127_0_0_6'),
+      5_000,
+    );
+    t.notOk(running.includes('Global_127_0_0_6'), 'BIRD runs the other set');
     await waitFor(
       'noticed',
       () => events(world, 'bird-drift').slice(drifts),
