@@ -738,6 +738,18 @@ export async function downLab(stateDir: string): Promise<DownReport> {
       errors.push((e as Error).message);
     }
   }
+  // A runsvdir started just before a crashed `up` starts its runsv children up to 5 s later (it scans its
+  // directory), possibly after the scan above, and a stopped runsvdir leaves them running: look again.
+  for (let again = 0; again < 3; again++) {
+    const late = unrecordedLabProcesses(resolve(stateDir), []);
+    if (late.length === 0) break;
+    try {
+      killed.push(...(await stopProcesses(late)));
+      unrecorded.push(...late);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
   const deleted: string[] = [];
   for (const ns of state.namespaces) {
     if (!ns.startsWith(`${state.prefix}-`) || !namespaceExists(ns)) continue;
