@@ -13,7 +13,7 @@ import type { ReportOptions, ReportSuite } from './options.js';
 import type { BenchResults } from './report.js';
 import { cycleAnatomy } from './suites/anatomy.js';
 import { coldStart } from './suites/cold.js';
-import { liveSession, type SessionOptions } from './suites/live.js';
+import { liveSession, measureRssFloor, type SessionOptions } from './suites/live.js';
 import { renderBench } from './suites/render.js';
 import { startupBench } from './suites/startup.js';
 import { TARGETS } from './targets.js';
@@ -30,6 +30,7 @@ export async function runReportSuites(options: ReportOptions): Promise<BenchResu
   const results: { -readonly [K in keyof BenchResults]: BenchResults[K] } = {
     latency: [],
     rss: [],
+    rssFloor: undefined,
     anatomy: undefined,
     storm: [],
     cold: [],
@@ -82,6 +83,7 @@ export async function runReportSuites(options: ReportOptions): Promise<BenchResu
           stormRuns: has('storm') && options.stormNodes.includes(nodes) ? options.runs : 0,
         };
         if (plan.changes + plan.idleSeconds + plan.stormRuns > 0) {
+          results.rssFloor ??= measureRssFloor();
           const live = await liveSession(etcd, plan, session);
           results.rss.push({ nodes, bird: live.bird, hwmKib: live.hwmKib });
           if (live.latency) results.latency.push(live.latency);

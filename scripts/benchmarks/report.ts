@@ -7,7 +7,7 @@ import { anatomyDetail, type AnatomyResult } from './suites/anatomy.js';
 import { coldDetail, coldRows, type ColdResult } from './suites/cold.js';
 import { idleRows, type IdleResult } from './suites/idle.js';
 import { latencyDetail, latencyRows, type LatencyResult } from './suites/latency.js';
-import { sessionRssRows } from './suites/live.js';
+import { sessionRssRows, type RssFloor } from './suites/live.js';
 import { renderDetail, renderRows, type RenderResult } from './suites/render.js';
 import { startupDetail, startupRows, type StartupResult } from './suites/startup.js';
 import { stormDetail, stormRows, type StormResult } from './suites/storm.js';
@@ -17,6 +17,8 @@ export interface BenchResults {
   readonly latency: LatencyResult[];
   /** Peak RSS (VmHWM) of the birdwatch process of each live session, by size. */
   readonly rss: { readonly nodes: number; readonly bird?: string; readonly hwmKib: number }[];
+  /** What node alone and node with etcd3 peak at (shipped flags), measured once in the run. */
+  readonly rssFloor: RssFloor | undefined;
   readonly anatomy: AnatomyResult | undefined;
   readonly storm: StormResult[];
   readonly cold: ColdResult[];
@@ -32,12 +34,13 @@ export function summaryTable(
   const summary = new SummaryTable();
   for (const l of results.latency) latencyRows(l, summary, targets);
   for (const s of results.storm) stormRows(s, summary, targets);
-  for (const m of results.rss) sessionRssRows(m, summary, targets);
+  for (const m of results.rss) sessionRssRows(m, results.rssFloor, summary, targets);
   for (const c of results.cold) coldRows(c, summary, targets);
   if (results.render) renderRows(results.render, summary, targets);
-  if (results.idle) idleRows(results.idle, summary, targets);
+  if (results.idle) idleRows(results.idle, summary);
   if (results.startup) startupRows(results.startup, summary);
-  return { markdown: summary.markdown(), verdicts: summary.verdicts };
+  const below = summary.afterTableMarkdown();
+  return { markdown: below ? `${summary.markdown()}\n\n${below}` : summary.markdown(), verdicts: summary.verdicts };
 }
 
 export function detailSections(results: BenchResults): string {

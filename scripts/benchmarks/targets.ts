@@ -16,8 +16,6 @@ export interface Targets {
   readonly coldPeakRssMb: number;
   readonly renderMs: number;
   readonly idleNodes: number;
-  /** Idle CPU time over the idle period (ms): 0 means not one clock tick. */
-  readonly idleCpuMs: number;
 }
 
 export const TARGETS: Targets = {
@@ -32,7 +30,6 @@ export const TARGETS: Targets = {
   coldPeakRssMb: 200,
   renderMs: 30,
   idleNodes: 1000,
-  idleCpuMs: 0,
 };
 
 /** CLI start-up: p50 wall time (ms) and peak RSS (MB) of one invocation. */

@@ -233,7 +233,44 @@ export function latencyRows(l: LatencyResult, summary: SummaryTable, targets: Ta
     {
       name: `put → visible at ${count(l.nodes)} nodes${birdTag(l.bird)}`,
       pass: rr.p50 <= targets.latencyP50Ratio && r90 <= targets.latencyP90Ratio,
+      why: physical
+        ? latencyMissReason(l, rr.p50, r90, targets)
+        : `no physical floor in this run (${l.physicalMissing})`,
     },
+  );
+}
+
+const FLOOR_STEPS = [
+  ['etcdMs', 'put → event'],
+  ['birdParseMs', 'bird -p'],
+  ['configureMs', 'configure'],
+  ['visibleMs', 'listed'],
+] as const;
+
+/**
+ * Why a latency target was missed, from the run's own rounds: how far birdwatch is above the Node-side floor (the
+ * same steps from Node, none of birdwatch's code), and how far that floor is above the physical one, by step.
+ */
+function latencyMissReason(l: LatencyResult, p50Ratio: number, p90Ratio90: number, targets: Targets): string {
+  const missed = [
+    p50Ratio > targets.latencyP50Ratio ? `p50 ${ratio(p50Ratio)} > ${targets.latencyP50Ratio}×` : '',
+    p90Ratio90 > targets.latencyP90Ratio ? `p90/p90 ${ratio(p90Ratio90)} > ${targets.latencyP90Ratio}×` : '',
+  ].filter(Boolean);
+  const nodeOverPhysical = median(floorTotals(l)) / median(floorTotals(l, true));
+  const gaps = FLOOR_STEPS.map(([field, label]) => {
+    const fromNode = median(l.floor.map((f) => f[field]));
+    const fromC = median(l.physical.map((f) => f[field]));
+    return { label, fromNode, fromC, gap: fromNode - fromC };
+  }).sort((a, b) => b.gap - a.gap);
+  const widest = gaps[0];
+  return (
+    `${missed.join(', ')} the physical floor. Over the Node-side floor birdwatch is ${ratio(roundRatios(l).p50)} at p50 ` +
+    `and ${ratio(p90Ratio(l))} p90/p90; that floor is itself ${ratio(nodeOverPhysical)} the physical one at p50` +
+    (widest
+      ? ` (widest step: ${widest.label}, ${ms(widest.fromNode)} from Node against ${ms(widest.fromC)} from C).`
+      : '.') +
+    ' The part above the physical floor that the Node-side floor shares is the cost of doing these steps from a Node' +
+    " process; the rest is birdwatch's own (its steps: 'Where a cycle's time goes')."
   );
 }
 

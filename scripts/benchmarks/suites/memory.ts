@@ -12,7 +12,6 @@
  * `--render`: CPU per one-host change (model + render) in this process instead. Needs root (network namespaces),
  * `bird`, `bird6`, `etcd`, and dist/ built.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseFlags, UsageError, wholeNumber } from '../lib/args.js';
@@ -22,7 +21,8 @@ import { importBuilt } from '../lib/built.js';
 import { startEtcdLab, type EtcdLab } from '../lib/etcdLab.js';
 import { freePort, writeMinimalConfig } from '../lib/harness.js';
 import { BENCH_NODE, extraHost, loadKeyspace, meshKeyspace } from '../lib/keyspace.js';
-import { DIST, ROOT } from '../lib/paths.js';
+import { DIST } from '../lib/paths.js';
+import { IMPORT_ETCD3, peakRssOfNodeProgram, SHIPPED_ENV } from '../lib/memoryFloor.js';
 import { memoryOf, type ProcessMemory } from '../lib/procfs.js';
 import { sleep, tempDir, withScope, type Scope } from '../lib/scope.js';
 import { bytesToMb, mb, percentile } from '../lib/stats.js';
@@ -32,12 +32,6 @@ export const usage = [
   '                            [--adds 20] [--storm 100] [--dist DIR (another build, e.g. of the commit before)]',
   '       scripts/bench memory --render [--nodes 1000,5000] [--dist DIR]   (CPU per one-host change)',
 ].join('\n');
-
-/** The environment birdwatch is shipped with (packaging/runit/birdwatch/run, packaging/systemd/birdwatch.service). */
-export const SHIPPED_ENV: Readonly<Record<string, string>> = {
-  NODE_OPTIONS: '--max-semi-space-size=1',
-  MALLOC_ARENA_MAX: '2',
-};
 
 interface Variant {
   readonly flags: readonly string[];
@@ -108,18 +102,6 @@ function parseMemoryOptions(argv: readonly string[]): MemoryOptions | undefined 
     render: values.render,
     dist: values.dist ?? DIST,
   };
-}
-
-/** VmHWM of a short node program, printed by the program itself just before it ends. */
-function floorOf(flags: readonly string[], code: string, env: Readonly<Record<string, string>> = {}): number {
-  const script = `${code}\nconst s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');\nconsole.log(/VmHWM:\\s+(\\d+)/.exec(s)[1]);`;
-  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
-  if (r.status !== 0) throw new Error(`floor ${code}: ${r.stderr}`);
-  return Number(r.stdout.trim());
 }
 
 const applied = (line: LogLine): boolean => line.fields['event'] === 'configuration-applied';
@@ -341,10 +323,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const progress = (s: string): void => void process.stderr.write(`bench memory: ${s}\n`);
   const floors = {
-    nodeE0: floorOf([], ''),
-    etcd3: floorOf([], "await import('etcd3');"),
-    shippedNodeE0: floorOf([], '', SHIPPED_ENV),
-    shippedEtcd3: floorOf([], "await import('etcd3');", SHIPPED_ENV),
+    nodeE0: peakRssOfNodeProgram([], ''),
+    etcd3: peakRssOfNodeProgram([], IMPORT_ETCD3),
+    shippedNodeE0: peakRssOfNodeProgram([], '', SHIPPED_ENV),
+    shippedEtcd3: peakRssOfNodeProgram([], IMPORT_ETCD3, SHIPPED_ENV),
   };
   const results: RunResult[] = [];
   for (const n of options.nodes) results.push(...(await benchSize(n, options, progress)));

@@ -13,7 +13,7 @@ import { startBirdwatch } from '../lib/birdwatch.js';
 import type { EtcdLab } from '../lib/etcdLab.js';
 import { freePort, startBird, startTcpProxy, writeMinimalConfig } from '../lib/harness.js';
 import { table, type SummaryTable } from '../lib/markdown.js';
-import { BIRDWATCH_MAIN } from '../lib/paths.js';
+import { BIRDWATCH_MAIN, DIST } from '../lib/paths.js';
 import { sleep, tempDir, type Scope } from '../lib/scope.js';
 import { kibToMb, mb, median, ms, percentile, ratio } from '../lib/stats.js';
 import { STARTUP_TARGETS } from '../targets.js';
@@ -33,6 +33,8 @@ interface StartupCase {
   /** Target wall time (p50), ms; undefined for the reference. */
   readonly targetMs: number | undefined;
   readonly targetRssMb: number | undefined;
+  /** A part of `run`'s start measured alone, for the reason of a miss: node loading the etcd client, or run's code. */
+  readonly part?: 'etcd client' | 'run code';
 }
 
 export interface StartupResult {
@@ -232,6 +234,34 @@ export async function startupBench(
       'as',
       '64567',
     ]),
+    // The parts of `run`'s start, each loaded alone by node (exits when loaded): the reason if `run` misses.
+    {
+      case: {
+        name: 'node: load the etcd client',
+        command: "node: import birdwatch's etcd client module (etcd3 with its prebuilt definition)",
+        samples: [],
+        targetMs: undefined,
+        targetRssMb: undefined,
+        part: 'etcd client',
+      },
+      argv: [node, '--input-type=module', '-e', `await import(${JSON.stringify(join(DIST, 'datastore', 'etcd3.js'))})`],
+    },
+    {
+      case: {
+        name: "node: load run's code",
+        command: "node: import `run`'s modules (dist/cli/commands/run.js and all it imports)",
+        samples: [],
+        targetMs: undefined,
+        targetRssMb: undefined,
+        part: 'run code',
+      },
+      argv: [
+        node,
+        '--input-type=module',
+        '-e',
+        `await import(${JSON.stringify(join(DIST, 'cli', 'commands', 'run.js'))})`,
+      ],
+    },
     {
       case: {
         name: 'birdwatch run → first etcd request',
@@ -312,9 +342,31 @@ export function startupRows(st: StartupResult, summary: SummaryTable): void {
         ratio(wall / floorMs),
         targets.length > 0 ? targets.join(', ') : '—',
       ],
-      targets.length > 0 ? { name: `start-up: ${c.name}`, pass } : undefined,
+      targets.length > 0 ? { name: `start-up: ${c.name}`, pass, why: startupMissReason(st, c, floorMs) } : undefined,
     );
   }
+}
+
+/** Where a command's time goes, from the parts measured alone in the same rounds: node, the etcd client, the code. */
+function startupMissReason(st: StartupResult, c: StartupCase, floorMs: number): string {
+  const p50 = (part: StartupCase['part']): number | undefined => {
+    const found = st.cases.find((x) => x.part === part);
+    return found === undefined ? undefined : median(found.samples.map((x) => x.wallMs));
+  };
+  const etcdClient = p50('etcd client');
+  const runCode = p50('run code');
+  const wall = median(c.samples.map((x) => x.wallMs));
+  if (etcdClient === undefined || runCode === undefined) return `p50 ${ms(wall)} (its parts were not measured).`;
+  return (
+    `p50 ${ms(wall)}: node itself starts and exits in ${ms(floorMs)}; node loading the etcd client alone ` +
+    `(etcd3, gRPC and the prebuilt protobuf definition) in ${ms(etcdClient)}; node loading all of \`run\`'s code ` +
+    `in ${ms(runCode)}, of which ${ms(runCode - etcdClient)} is birdwatch's own modules and their other packages ` +
+    '(commander, pino, handlebars, prom-client…)' +
+    (c.name.startsWith('birdwatch run')
+      ? `; the remaining ${ms(Math.max(0, wall - runCode))} is \`run\` itself before its first request: ` +
+        '`bird --version`, the config-dir lock, the templates, the first read sent.'
+      : '.')
+  );
 }
 
 export function startupDetail(st: StartupResult): string[] {
