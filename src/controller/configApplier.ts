@@ -23,7 +23,7 @@ import type { BirdDrift } from './birdWatcher.js';
 import { ReloadModes } from './reloadModes.js';
 import { removeAbsentDaemonFiles } from './removeAbsentDaemonFiles.js';
 import { stageAloneWhereFull } from './stageAlone.js';
-import type { RenderOutcome } from './roleRenderer.js';
+import type { RenderOutcome, RoleSession } from './roleRenderer.js';
 import type { LogEvent } from '../observe/logEvents.js';
 
 type Templates = CompiledTemplateSet | TemplateError;
@@ -48,6 +48,8 @@ export class ConfigApplier {
   /** The files' statements, parsed from their last parse (the guard's choice and the applied log compare them). */
   readonly #statements = new StatementMemo();
   readonly #renderedChanges = new RenderedKeyspaceChanges();
+  /** The role's renders for this applier alone: the changed keys above count from its last render. */
+  readonly #renderer: RoleSession;
   readonly #now: () => number;
   /** The files of daemons this role does not run are gone (checked once, after the first cycle that applied). */
   #absentFilesRemoved = false;
@@ -59,6 +61,7 @@ export class ConfigApplier {
     const { mode, configDir, log } = options;
     this.#templates = templates;
     this.#daemons = options.role.daemons;
+    this.#renderer = options.role.session();
     this.#apply = mode.kind === 'apply' ? mode : undefined;
     this.#live = new LiveFiles(configDir);
     this.#reloadOwed = new Set(this.#daemons);
@@ -185,7 +188,7 @@ export class ConfigApplier {
       const keyspace = keyspaceOverlay(keyspaceWithout(this.options.keyspace, excluded), overrides);
       // The keys changed since the last render: the role updates only what depends on them (ARCHITECTURE.md).
       const changed = this.#renderedChanges.take(this.options.keyspace, excluded, overrides);
-      const outcome = this.options.role.render(keyspace, templates, changed);
+      const outcome = this.#renderer.render(keyspace, templates, changed);
       rounds.rendering(outcome, keyspace, this.#now() - started);
       this.#reporter.resolved('render');
       return outcome;

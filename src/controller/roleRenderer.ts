@@ -39,18 +39,27 @@ export interface RenderOutcome {
   readonly ipipPools: number;
 }
 
-/** A role: how keyspace + templates become files (pure), and which changes can alter them. */
+/**
+ * A renderer kept by one caller that renders again and again (the run loop's cycle): it keeps what its last render
+ * made, is told which keys changed since (`changedKeys`; undefined: not known, everything is built again) and names
+ * the files that changed. Its state is its caller's alone: a render by anyone else would make `changedKeys`
+ * (counted from the caller's last render) wrong for it (ARCHITECTURE.md, "Render in O(change)").
+ */
+export interface RoleSession {
+  render(keyspace: Keyspace, templates: CompiledTemplateSet, changedKeys?: ReadonlySet<string>): RenderOutcome;
+}
+
+/** A role: how keyspace + templates become files, and which changes can alter them. */
 export interface RoleRenderer {
   /** The BIRD the files are for: its dialect picks the layout (BIRD 1.6: bird + bird6; BIRD 2/3: one bird). */
   readonly bird: BirdVersion;
   readonly layout: Layout;
   /** The daemons the layout renders a main file for: what the cycle, status, readiness and metrics iterate. */
   readonly daemons: readonly Daemon[];
-  /**
-   * `changedKeys`: every key whose value may differ from the keyspace of this role's last render (undefined: not
-   * known); a node role then updates only what depends on them (IncrementalNodeModel).
-   */
-  render(keyspace: Keyspace, templates: CompiledTemplateSet, changedKeys?: ReadonlySet<string>): RenderOutcome;
+  /** Renders `keyspace` from nothing: the same files whoever calls it, whenever (`render`, checks, tests). */
+  render(keyspace: Keyspace, templates: CompiledTemplateSet): RenderOutcome;
+  /** A renderer of the caller's own that updates only what the changed keys touch (IncrementalNodeModel). */
+  session(): RoleSession;
   isRelevant(key: string): boolean;
   /** What the role reads and watches in etcd (and keeps). */
   readonly scope: KeyScope;
@@ -85,17 +94,26 @@ function fileHistory(): (files: FileSet) => { files: FileSet; changedFiles: Read
 
 /** `bird`: the BIRD the files are for (its dialect and version gates); BIRD 1.6 when not given. */
 export function nodeRole(nodeName: string, ipip: IpipRendering, bird: BirdVersion = BIRD_1_6): RoleRenderer {
-  // Renders follow one another for the life of the process: each hands the next what did not change.
-  const nodeModel = new IncrementalNodeModel(nodeName);
-  const history = fileHistory();
   const bird2 = bird.dialect === 'bird2';
   const layout = bird2 ? BIRD2_NODE_LAYOUT : NODE_LAYOUT;
+  const session = (): RoleSession => nodeSession(nodeName, ipip, bird);
   return {
     bird,
     layout,
     daemons: daemonsOf(layout.map((entry) => entry.file)),
     isRelevant: (key) => isRelevantKey(key, nodeName),
     scope: nodeKeyScope(nodeName),
+    render: (keyspace, templates) => session().render(keyspace, templates),
+    session,
+  };
+}
+
+/** A node's renders in sequence: each hands the next what did not change. */
+function nodeSession(nodeName: string, ipip: IpipRendering, bird: BirdVersion): RoleSession {
+  const nodeModel = new IncrementalNodeModel(nodeName);
+  const history = fileHistory();
+  const bird2 = bird.dialect === 'bird2';
+  return {
     render(keyspace, templates, changedKeys) {
       const model = nodeModel.build(keyspace, changedKeys);
       const rendered = bird2
@@ -134,9 +152,9 @@ export interface ReflectorIdentity {
 }
 
 export function reflectorRole(identity: ReflectorIdentity, bird: BirdVersion = BIRD_1_6): RoleRenderer {
-  const history = fileHistory();
   const bird2 = bird.dialect === 'bird2';
   const layout = bird2 ? BIRD2_REFLECTOR_LAYOUT : REFLECTOR_LAYOUT;
+  const session = (): RoleSession => reflectorSession(identity, bird2);
   return {
     bird,
     layout,
@@ -144,6 +162,15 @@ export function reflectorRole(identity: ReflectorIdentity, bird: BirdVersion = B
     // Every node's address and peers decide who the clients are.
     isRelevant: (key) => !key.includes('/block/'),
     scope: reflectorKeyScope(),
+    render: (keyspace, templates) => session().render(keyspace, templates),
+    session,
+  };
+}
+
+/** A reflector's renders in sequence: the model is built whole each time; the files that changed are named. */
+function reflectorSession(identity: ReflectorIdentity, bird2: boolean): RoleSession {
+  const history = fileHistory();
+  return {
     render(keyspace, templates) {
       const model = buildReflectorModel(keyspace, identity);
       const rendered = bird2 ? renderBird2ReflectorFileSet(model, templates) : renderReflectorFileSet(model, templates);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { parseBirdVersionOption } from '../../src/bird/birdVersion.js';
-import { nodeRole, type RenderOutcome, type RoleRenderer } from '../../src/controller/roleRenderer.js';
+import { nodeRole, type RenderOutcome, type RoleSession } from '../../src/controller/roleRenderer.js';
 import { buildNodeModel } from '../../src/model/buildNodeModel.js';
 import { IncrementalNodeModel } from '../../src/model/incrementalNodeModel.js';
 import { keys } from '../../src/model/keys.js';
@@ -77,7 +77,11 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 type Rendered = { ok: true; outcome: RenderOutcome } | { ok: false; message: string };
 
-function render(role: RoleRenderer, keyspace: ReadonlyMap<string, string>, templates: CompiledTemplateSet): Rendered {
+function render(
+  role: Pick<RoleSession, 'render'>,
+  keyspace: ReadonlyMap<string, string>,
+  templates: CompiledTemplateSet,
+): Rendered {
   try {
     return { ok: true, outcome: role.render(keyspace, templates) };
   } catch (error) {
@@ -113,7 +117,7 @@ t.test('a long-lived renderer gives exactly what a full render gives, after any 
   fc.assert(
     fc.property(fc.array(stepArb, { minLength: 1, maxLength: 25 }), (steps) => {
       const keyspace = initialKeyspace();
-      const longLived = nodeRole(SELF, 'off');
+      const longLived = nodeRole(SELF, 'off').session();
       const templates = fresh();
       let quarantined = new Set<string>();
       for (const step of steps) {
@@ -139,9 +143,29 @@ t.test('a long-lived renderer gives exactly what a full render gives, after any 
   t.end();
 });
 
+t.test("a session's changed keys count from its own last render: other renders of the role do not touch it", (t) => {
+  // What a check beside the run loop does (the lab's convergence check renders what etcd holds now with the run
+  // loop's role): the role renders another keyspace between two of the session's renders.
+  const live = new ChangeTrackedMap();
+  for (const [key, value] of initialKeyspace()) live.set(key, value);
+  const role = nodeRole(SELF, 'off');
+  const session = role.session();
+  const changes = new RenderedKeyspaceChanges();
+  const templates = fresh();
+  session.render(live, templates, changes.take(live, new Set(), new Map()));
+  const elsewhere = initialKeyspace();
+  for (const h of ['node-b', 'node-c', 'node-d']) elsewhere.delete(keys.hostAddress(h, 4));
+  t.notMatch(role.render(elsewhere, templates).files.get('bird.cfg')!, /Mesh_10_0_0_3/, 'the other render');
+  live.set(keys.hostAddress('node-e', 4), '10.0.0.5');
+  const after = session.render(live, templates, changes.take(live, new Set(), new Map()));
+  t.equal(after.files.get('bird.cfg'), role.render(live, fullTemplates).files.get('bird.cfg'));
+  t.match(after.files.get('bird.cfg')!, /Mesh_10_0_0_3 /, "the peers the other render lacked are the session's still");
+  t.end();
+});
+
 t.test('a peer changed in place is rendered again, not reused (the check above can fail)', (t) => {
   const keyspace = initialKeyspace();
-  const role = nodeRole(SELF, 'off');
+  const role = nodeRole(SELF, 'off').session();
   const templates = fresh();
   const before = role.render(keyspace, templates).files.get('bird.cfg')!;
   t.match(before, /protocol bgp Mesh_10_0_0_2 from bgp_template \{\n {2}neighbor 10\.0\.0\.2 as 64511;/);
@@ -157,7 +181,7 @@ t.test('a peer changed in place is rendered again, not reused (the check above c
 
 t.test('quarantine still finds the entry behind a line after incremental renders', (t) => {
   const keyspace = initialKeyspace();
-  const role = nodeRole(SELF, 'off');
+  const role = nodeRole(SELF, 'off').session();
   const templates = fresh();
   role.render(keyspace, templates);
   keyspace.set(keys.hostAddress('node-e', 4), '10.0.0.77');
@@ -171,7 +195,7 @@ t.test('quarantine still finds the entry behind a line after incremental renders
 
 t.test('a render names the files that changed since the previous one, and keeps the earlier text of the rest', (t) => {
   const keyspace = initialKeyspace();
-  const role = nodeRole(SELF, 'off');
+  const role = nodeRole(SELF, 'off').session();
   const templates = fresh();
   const first = role.render(keyspace, templates);
   t.equal(first.changedFiles, undefined, 'nothing to compare the first render with');
@@ -334,7 +358,7 @@ t.test(
     for (const [key, value] of initialKeyspace()) live.set(key, value);
     for (let i = 0; i < 2000; i++) live.set(keys.hostAddress(`host-${i}`, 4), `10.1.${i >> 8}.${i & 255}`);
     const changes = new RenderedKeyspaceChanges();
-    const role = nodeRole(SELF, 'off');
+    const role = nodeRole(SELF, 'off').session();
     const templates = fresh();
     const first = role.render(live, templates, changes.take(live, new Set(), new Map()));
     live.set(keys.hostAddress('host-7', 4), '10.2.0.7');

@@ -48,7 +48,8 @@ export async function renderBench(
   const changes = new RenderedKeyspaceChanges();
   const none = new Set<string>();
   const noHolds = new Map<string, string | undefined>();
-  const render = () => role.render(live, templates, changes.take(live, none, noHolds));
+  const session = role.session();
+  const render = () => session.render(live, templates, changes.take(live, none, noHolds));
   // One host in, then out again: a mesh peer added, then removed, as a put and a delete make it.
   let step = 0;
   const change = (): void => {
