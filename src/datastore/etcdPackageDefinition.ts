@@ -14,8 +14,11 @@ import { fileURLToPath } from 'node:url';
  * etcd3's own parse.
  */
 
-/** Written by `npm run build` beside the compiled module (dist/datastore/); absent when running from src/. */
-const PACKAGE_DEFINITION_FILE = fileURLToPath(new URL('./etcdPackageDefinition.json', import.meta.url));
+/**
+ * Written by `npm run build` beside the compiled module (dist/datastore/); absent when running from src/. Named from
+ * the folder above, so that the CLI's bundle (dist/cli/, package.json "build") finds it too.
+ */
+const PACKAGE_DEFINITION_FILE = fileURLToPath(new URL('../datastore/etcdPackageDefinition.json', import.meta.url));
 
 /** The proto file etcd3 hands proto-loader, relative to etcd3's package directory. */
 const ENTRY_PROTO = 'proto/rpc.proto';

@@ -248,19 +248,14 @@ export async function startupBench(
     },
     {
       case: {
-        name: "node: load run's code",
-        command: "node: import `run`'s modules (dist/cli/commands/run.js and all it imports)",
+        name: 'birdwatch run --help',
+        command: "birdwatch run --help (`run`'s code loaded, its help printed)",
         samples: [],
         targetMs: undefined,
         targetRssMb: undefined,
         part: 'run code',
       },
-      argv: [
-        node,
-        '--input-type=module',
-        '-e',
-        `await import(${JSON.stringify(join(DIST, 'cli', 'commands', 'run.js'))})`,
-      ],
+      argv: [...bw, 'run', '--help'],
     },
     {
       case: {
@@ -359,8 +354,8 @@ function startupMissReason(st: StartupResult, c: StartupCase, floorMs: number): 
   if (etcdClient === undefined || runCode === undefined) return `p50 ${ms(wall)} (its parts were not measured).`;
   return (
     `p50 ${ms(wall)}: node itself starts and exits in ${ms(floorMs)}; node loading the etcd client alone ` +
-    `(etcd3, gRPC and the prebuilt protobuf definition) in ${ms(etcdClient)}; node loading all of \`run\`'s code ` +
-    `in ${ms(runCode)}, of which ${ms(runCode - etcdClient)} is birdwatch's own modules and their other packages ` +
+    `(etcd3, gRPC and the prebuilt protobuf definition) in ${ms(etcdClient)}; birdwatch loading all of \`run\`'s code ` +
+    `in ${ms(runCode)} (\`run --help\`), of which ${ms(runCode - etcdClient)} is birdwatch's own modules and their other packages ` +
     '(commander, pino, handlebars, prom-client…)' +
     (c.name.startsWith('birdwatch run')
       ? `; the remaining ${ms(Math.max(0, wall - runCode))} is \`run\` itself before its first request: ` +
