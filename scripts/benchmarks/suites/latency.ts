@@ -273,9 +273,10 @@ function latencyMissReason(l: LatencyResult, p50Ratio: number, p90Ratio90: numbe
     `${ms(step(l.physical, 'birdParseMs'))}, a step birdwatch's path to BIRD does not wait for). birdwatch took ` +
     `${ms(median(l.putToVisibleMs))} p50 against ${ms(withoutParse)} for the physical floor without \`bird -p\`. ` +
     `The steps it shares with that floor cost more from Node: ${shared.map((s) => `${s.label} ${ms(s.fromNode)} against ${ms(s.fromC)}`).join(', ')} ` +
-    `(the Node-side floor against the physical one, p50s), ${ms(nodeCost)} in all; the remaining ` +
-    `${ms(Math.max(0, own))} is birdwatch's own steps between the event and \`configure\` (render, compare, classify, ` +
-    "stage: 'Where a cycle's time goes')." +
+    `(the Node-side floor against the physical one, p50s), ${ms(nodeCost)} in all. The remaining ` +
+    `${ms(Math.max(0, own))} is birdwatch's own path from the event to \`configure\`: the revision gate's progress ` +
+    'round trips to etcd (a change may span watched ranges: README "The datastore"), the hop to the cycle, and the ' +
+    "cycle's render, compare, classify and stage (those four timed alone: 'Where a cycle's time goes')." +
     (p90Ratio90 > targets.latencyP90Ratio
       ? ` At p90 birdwatch is ${ratio(p90Ratio(l))} the Node-side floor's p90: the tail is its own steps' (each step's p90: ` +
         "'Where a cycle's time goes')."
