@@ -43,7 +43,7 @@ export interface RenderOutcome {
  * A renderer kept by one caller that renders again and again (the run loop's cycle): it keeps what its last render
  * made, is told which keys changed since (`changedKeys`; undefined: not known, everything is built again) and names
  * the files that changed. Its state is its caller's alone: a render by anyone else would make `changedKeys`
- * (counted from the caller's last render) wrong for it (ARCHITECTURE.md, "Render in O(change)").
+ * (counted from the caller's last render) wrong for it (ARCHITECTURE.md, "State: who owns what").
  */
 export interface RoleSession {
   render(keyspace: Keyspace, templates: CompiledTemplateSet, changedKeys?: ReadonlySet<string>): RenderOutcome;

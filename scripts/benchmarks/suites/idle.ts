@@ -89,7 +89,7 @@ export function idleRows(i: IdleResult, summary: SummaryTable): void {
     [
       'Idle: CPU time of birdwatch (utime + stime), and its requests to etcd',
       `${count(i.nodes)} nodes, ${i.seconds} s`,
-      `${ms(perMinute(i.cpuMs))} CPU per minute (${percent.toFixed(3)} % of a core; per ${+(i.seconds / i.windowsMs.length).toFixed(1)} s: ${i.windowsMs.map((w) => w.toFixed(0)).join(', ')} ms); etcd: ${perMinute(i.watchMessages).toFixed(0)} watch messages and ${i.unaryRequests} other requests per minute; ${i.logLines} log lines${i.logMessages.length > 0 ? `: ${i.logMessages.map((m) => JSON.stringify(m)).join(', ')}` : ''}`,
+      `${ms(perMinute(i.cpuMs))} CPU per minute (${percent.toFixed(3)} % of a core; per ${+(i.seconds / i.windowsMs.length).toFixed(1)} s: ${i.windowsMs.map((w) => w.toFixed(0)).join(', ')} ms); etcd: ${perMinute(i.watchMessages).toFixed(0)} watch messages and ${perMinute(i.unaryRequests).toFixed(0)} other requests per minute; ${i.logLines} log lines${i.logMessages.length > 0 ? `: ${i.logMessages.map((m) => JSON.stringify(m)).join(', ')}` : ''}`,
       '—',
       '—',
       'no etcd request but progress requests, no log line; CPU stated',
